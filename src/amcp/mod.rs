@@ -1,0 +1,14 @@
+//! The AMCP wire protocol as CasparCG 2.3/2.4/2.5 speaks it: pure, no I/O.
+//!
+//! - [`command`]: typed commands and their encoding to one command line (quoting, escaping, validation).
+//! - [`tokenize`]: a faithful port of the server's tokenizer (2.3 and 2.4 dialects), used by the simulator
+//!   and to prove the encoder round-trips.
+//! - [`codec`]: the reply decoder and request encoder for `tokio_util::codec::Framed`.
+//! - [`body`]: parsers for reply bodies (VERSION, INFO list, INFO channel XML, CLS, TLS).
+//!
+//! See `../shared/docs/amcp-reference.md`; the recordings in `../shared/fixtures/` are the ground truth.
+
+pub mod body;
+pub mod codec;
+pub mod command;
+pub mod tokenize;

@@ -1,0 +1,1 @@
+//! Daemon configuration: TOML file, `ONAIR_*` environment variables and flags, validated.

@@ -1,0 +1,9 @@
+//! onair: a playout control daemon for CasparCG with an operator terminal UI in the same binary.
+//!
+//! # Layout
+//! - [`amcp`]: the AMCP wire protocol (commands, tokenizer, reply codec, body parsers). Pure, no I/O.
+//! - [`config`]: the daemon's configuration (TOML file, `ONAIR_*` environment, flags) and validation.
+//! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and benchmarks.
+
+pub mod amcp;
+pub mod config;
