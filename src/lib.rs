@@ -4,6 +4,11 @@
 //! - [`amcp`]: the AMCP wire protocol (commands, tokenizer, reply codec, body parsers). Pure, no I/O.
 //! - [`config`]: the daemon's configuration (TOML file, `ONAIR_*` environment, flags) and validation.
 //! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and benchmarks.
+//! - [`shutdown`]: SIGINT/SIGTERM handling.
+//! - [`telemetry`]: logging setup.
 
 pub mod amcp;
 pub mod config;
+pub mod shutdown;
+pub mod sim;
+pub mod telemetry;

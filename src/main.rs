@@ -1,9 +1,11 @@
 //! The `onair` binary: command-line parsing and dispatch to the library's subsystems.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use onair::config;
 
 /// Playout control for CasparCG: daemon, operator console, simulator and health check in one binary.
 #[derive(Debug, Parser)]
@@ -29,7 +31,7 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// TOML configuration file (keys documented in docs/configuration.md).
+    /// TOML configuration file (keys documented in docs/configuration.md); default: $ONAIR_CONFIG.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// CasparCG AMCP address; overrides `caspar.address` and ONAIR_CASPAR_ADDRESS.
@@ -80,9 +82,19 @@ struct SimArgs {
     /// List real media files from this folder.
     #[arg(long, value_name = "DIR")]
     media: Option<PathBuf>,
-    /// UDP port that AMCP clients receive OSC on.
+    /// UDP port every AMCP client's IP receives OSC on, as on a real server (0 disables it;
+    /// clients can still use OSC SUBSCRIBE on 2.4+).
     #[arg(long, default_value_t = 6250)]
     osc_port: u16,
+    /// Video format of every channel, or a comma-separated list with one per channel.
+    #[arg(long, default_value = "1080i5000")]
+    format: String,
+    /// Clock speed factor: 1 is real time, 10 plays a 10 s clip in 1 s.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Log level (a tracing filter such as `debug` or `onair=debug`); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    log_level: String,
 }
 
 #[derive(Debug, Args)]
@@ -104,14 +116,92 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Tui(_) => not_yet("tui"),
         Command::Demo(_) => not_yet("demo"),
-        Command::Sim(_) => not_yet("sim"),
+        Command::Sim(args) => sim(args),
         Command::Health(_) => not_yet("health"),
     }
 }
 
+/// The daemon. Only configuration loading and `--print-config` exist so far.
 fn serve(args: ServeArgs) -> ExitCode {
-    let _ = args;
+    let print = args.print_config;
+    let config = match load_config(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("onair serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if print {
+        return print_config(&config);
+    }
     not_yet("serve")
+}
+
+/// Defaults < file (`--config`, else `ONAIR_CONFIG`) < `ONAIR_*` environment < flags.
+fn load_config(args: ServeArgs) -> Result<config::Config, config::ConfigError> {
+    // An empty ONAIR_CONFIG means no file.
+    let file = args.config.or_else(|| {
+        std::env::var_os("ONAIR_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let overrides = config::Overrides {
+        caspar: args.caspar,
+        listen: args.listen,
+        data: args.data,
+    };
+    let env = config::utf8_env(std::env::vars_os())?;
+    config::load(file.as_deref(), env, &overrides)
+}
+
+fn print_config(config: &config::Config) -> ExitCode {
+    // Not print!: it panics when stdout is a closed pipe (`| head`).
+    match std::io::stdout()
+        .lock()
+        .write_all(config.to_toml().as_bytes())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onair serve: cannot write the configuration: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The CasparCG simulator, until SIGINT/SIGTERM.
+fn sim(args: SimArgs) -> ExitCode {
+    onair::telemetry::init(onair::telemetry::Format::Human, &args.log_level);
+    let options = onair::sim::SimOptions {
+        listen: args.listen,
+        channels: args.channels,
+        formats: args.format,
+        server_version: args.server_version,
+        clips: args.clips,
+        media: args.media,
+        osc_port: args.osc_port,
+        speed: args.speed,
+    };
+    let config = match onair::sim::config_from(&options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("onair sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("onair sim: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(onair::sim::run(config, onair::shutdown::signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onair sim: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn not_yet(name: &str) -> ExitCode {

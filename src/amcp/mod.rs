@@ -8,7 +8,15 @@
 //!
 //! See `../shared/docs/amcp-reference.md`; the recordings in `../shared/fixtures/` are the ground truth.
 
+mod address;
 pub mod body;
 pub mod codec;
 pub mod command;
 pub mod tokenize;
+
+pub use address::{ChannelLayer, MAX_CHANNEL, ParseChannelLayerError};
+pub use command::{
+    CallOp, CgOp, Clip, Command, CommandClass, Direction, EncodeError, MixerOp, MixerTween, Queue,
+    Transition, TransitionKind,
+};
+pub use tokenize::{TokenizerDialect, tokenize};

@@ -1,1 +1,0 @@
-//! Daemon configuration: TOML file, `ONAIR_*` environment variables and flags, validated.

@@ -1,0 +1,291 @@
+//! Command semantics: executes a parsed [`Request`] against the [`SimState`] and words the reply as
+//! the 2.3/2.4/2.5 server does (reference §4). Parser-level errors, REQ/RES, PING/BYE, batches and
+//! OSC SUBSCRIBE are the read path's business, not this module's.
+
+use super::dialect::Dialect;
+use super::exec_misc;
+use super::mixer;
+use super::model::{LoadError, SimState};
+use super::monitor::info_xml;
+use super::producer::{CallError, Producer, TransitionInfo};
+use super::ptree::PTree;
+use super::request::{Outcome, Request};
+
+/// Every command name [`execute`] implements (the parser's registry should be a subset).
+pub const EXECUTABLE: &[&str] = &[
+    "LOADBG",
+    "LOAD",
+    "PLAY",
+    "PAUSE",
+    "RESUME",
+    "STOP",
+    "CLEAR",
+    "CLEAR ALL",
+    "CALL",
+    "CALLBG",
+    "SWAP",
+    "ADD",
+    "REMOVE",
+    "PRINT",
+    "SET",
+    "LOG LEVEL",
+    "LOCK",
+    "DATA STORE",
+    "DATA RETRIEVE",
+    "DATA LIST",
+    "DATA REMOVE",
+    "CG ADD",
+    "CG PLAY",
+    "CG STOP",
+    "CG NEXT",
+    "CG REMOVE",
+    "CG CLEAR",
+    "CG UPDATE",
+    "CG INVOKE",
+    "MIXER KEYER",
+    "MIXER INVERT",
+    "MIXER CHROMA",
+    "MIXER BLEND",
+    "MIXER OPACITY",
+    "MIXER BRIGHTNESS",
+    "MIXER SATURATION",
+    "MIXER CONTRAST",
+    "MIXER LEVELS",
+    "MIXER FILL",
+    "MIXER CLIP",
+    "MIXER ANCHOR",
+    "MIXER CROP",
+    "MIXER ROTATION",
+    "MIXER PERSPECTIVE",
+    "MIXER VOLUME",
+    "MIXER MASTERVOLUME",
+    "MIXER GRID",
+    "MIXER COMMIT",
+    "MIXER CLEAR",
+    "CHANNEL_GRID",
+    "THUMBNAIL LIST",
+    "THUMBNAIL RETRIEVE",
+    "THUMBNAIL GENERATE",
+    "THUMBNAIL GENERATE_ALL",
+    "CINF",
+    "CLS",
+    "FLS",
+    "TLS",
+    "VERSION",
+    "INFO",
+    "INFO CONFIG",
+    "INFO PATHS",
+    "DIAG",
+    "GL INFO",
+    "GL GC",
+    "KILL",
+    "RESTART",
+];
+
+/// Executes one request and returns its reply (or [`Outcome::Silent`] for a failed 2.4 CALL).
+pub fn execute(state: &mut SimState, req: &Request) -> Outcome {
+    let name = req.name;
+    Outcome::Reply(match name {
+        "LOADBG" | "LOAD" | "PLAY" => load(state, req),
+        "PAUSE" | "RESUME" | "STOP" => layer_op(state, req),
+        "CLEAR" => clear(state, req),
+        "CLEAR ALL" => {
+            state.channels.iter_mut().for_each(|c| c.layers.clear());
+            "202 CLEAR ALL OK\r\n".into()
+        }
+        "CALL" | "CALLBG" => return call(state, req),
+        "INFO" => info(state, req),
+        "INFO PATHS" => info_paths(state),
+        "INFO CONFIG" => exec_misc::info_config(state),
+        "VERSION" => format!("201 VERSION OK\r\n{}\r\n", state.dialect.version_line()),
+        "CLS" => state.media.cls_reply(),
+        "CINF" => state.media.cinf_reply(param(req, 0)),
+        "TLS" => state.media.tls_reply(),
+        // The recording's media-scanner 1.4 has no font listing: 501 even while it is up.
+        "FLS" => "501 FLS FAILED\r\n".into(),
+        "THUMBNAIL LIST" => state.media.thumbnail_list_reply(),
+        "THUMBNAIL RETRIEVE" => state.media.thumbnail_retrieve_reply(param(req, 0)),
+        "THUMBNAIL GENERATE"
+            if state.media.scanner_up && state.media.find(param(req, 0)).is_some() =>
+        {
+            "202 THUMBNAIL GENERATE OK\r\n".into()
+        }
+        "THUMBNAIL GENERATE_ALL" if state.media.scanner_up => {
+            "202 THUMBNAIL GENERATE_ALL OK\r\n".into()
+        }
+        "THUMBNAIL GENERATE" | "THUMBNAIL GENERATE_ALL" => format!("501 {name} FAILED\r\n"),
+        n if n.starts_with("MIXER ") => mixer::execute(state, req),
+        n if n.starts_with("CG ") => exec_misc::cg(state, req),
+        n if n.starts_with("DATA ") => exec_misc::data(state, req),
+        "LOG LEVEL" => exec_misc::log_level(state, req),
+        "LOCK" => exec_misc::lock(state, req),
+        "SET" => exec_misc::set(state, req),
+        "SWAP" => exec_misc::swap(state, req),
+        "ADD" => exec_misc::add(state, req),
+        "REMOVE" => exec_misc::remove(state, req),
+        "GL INFO" => exec_misc::gl_info(),
+        "DIAG" | "GL GC" | "KILL" | "RESTART" | "PRINT" | "CHANNEL_GRID" => {
+            format!("202 {name} OK\r\n")
+        }
+        _ => format!("501 {name} FAILED\r\n"),
+    })
+}
+
+fn param(req: &Request, i: usize) -> &str {
+    req.params.get(i).map(String::as_str).unwrap_or_default()
+}
+
+/// 0-based channel index of a channel command, if valid.
+pub(crate) fn channel_index(state: &SimState, req: &Request) -> Option<usize> {
+    let ch = usize::from(req.channel?).checked_sub(1)?;
+    (ch < state.channels.len()).then_some(ch)
+}
+
+/// The error the parser would have given for a bad channel (defensive: the parser validates).
+pub(crate) fn bad_channel(state: &SimState, req: &Request) -> String {
+    let word = req.name.split(' ').next().unwrap_or(req.name);
+    if state.dialect == Dialect::V23 {
+        format!("401 {word} ERROR\r\n")
+    } else {
+        "500 FAILED\r\n".into()
+    }
+}
+
+/// LOADBG / LOAD / PLAY (reference §4.5).
+fn load(state: &mut SimState, req: &Request) -> String {
+    let name = req.name;
+    let Some(ch) = channel_index(state, req) else {
+        return bad_channel(state, req);
+    };
+    let index = req.layer.unwrap_or(0);
+    if req.params.is_empty() {
+        let layer = state.channels[ch].layer_mut(index);
+        match name {
+            "PLAY" => layer.play(),
+            "LOAD" if state.dialect.is_v24_or_later() => layer.promote_paused(),
+            _ => return format!("402 {name} FAILED\r\n"),
+        }
+        return format!("202 {name} OK\r\n");
+    }
+    let transition = TransitionInfo::parse(&req.params);
+    let auto = req.has_flag("AUTO");
+    let (producer, reply) = match state.create_producer(ch, &req.params) {
+        Ok(p) => (p, format!("202 {name} OK\r\n")),
+        Err(LoadError::BadParam) => return format!("403 {name} FAILED\r\n"),
+        // CLEAR_ON_404 (2.4+) blanks the layer with a transparent colour but still reports 404.
+        Err(LoadError::NotFound)
+            if state.dialect.is_v24_or_later() && req.has_flag("CLEAR_ON_404") =>
+        {
+            (
+                Producer::Color {
+                    color: "#00000000".into(),
+                },
+                format!("404 {name} FAILED\r\n"),
+            )
+        }
+        Err(LoadError::NotFound) => return format!("404 {name} FAILED\r\n"),
+    };
+    let layer = state.channels[ch].layer_mut(index);
+    match name {
+        "LOAD" => layer.load_paused(producer),
+        "PLAY" => {
+            layer.load_background(producer, transition, auto);
+            layer.play();
+        }
+        _ => layer.load_background(producer, transition, auto),
+    }
+    reply
+}
+
+/// PAUSE / RESUME / STOP: `202 … OK` even on a layer that never held anything (which now exists).
+fn layer_op(state: &mut SimState, req: &Request) -> String {
+    let Some(ch) = channel_index(state, req) else {
+        return bad_channel(state, req);
+    };
+    let layer = state.channels[ch].layer_mut(req.layer.unwrap_or(0));
+    match req.name {
+        "PAUSE" => layer.pause(),
+        "RESUME" => layer.resume(),
+        _ => layer.stop(),
+    }
+    format!("202 {} OK\r\n", req.name)
+}
+
+/// `CLEAR n-l` deletes the layer, `CLEAR n` every layer of the channel; mixer state stays.
+fn clear(state: &mut SimState, req: &Request) -> String {
+    let Some(ch) = channel_index(state, req) else {
+        return bad_channel(state, req);
+    };
+    let channel = &mut state.channels[ch];
+    match req.layer {
+        Some(l) => {
+            channel.layers.remove(&l);
+        }
+        None => channel.layers.clear(),
+    }
+    "202 CLEAR OK\r\n".into()
+}
+
+/// CALL / CALLBG (reference §4.6): the result value as data line, `202` when there is no result.
+fn call(state: &mut SimState, req: &Request) -> Outcome {
+    let name = req.name;
+    let Some(ch) = channel_index(state, req) else {
+        return Outcome::Reply(bad_channel(state, req));
+    };
+    let dialect = state.dialect;
+    let layer = state.channels[ch].layer_mut(req.layer.unwrap_or(0));
+    let result = if name == "CALLBG" {
+        match &mut layer.background {
+            Some(bg) => bg.producer.call(&req.params),
+            None => Ok(None),
+        }
+    } else {
+        layer.foreground.call(&req.params)
+    };
+    Outcome::Reply(match result {
+        Ok(None) => format!("202 {name} OK\r\n"),
+        Ok(Some(value)) => format!("201 {name} OK\r\n{value}\r\n"),
+        // 2.4+ lose the exception on a helper thread: no reply at all.
+        Err(_) if dialect.is_v24_or_later() => return Outcome::Silent,
+        Err(CallError::BadValue) => format!("403 {name} FAILED\r\n"),
+        Err(CallError::Unknown) => format!("501 {name} FAILED\r\n"),
+    })
+}
+
+/// `INFO` (channel list) or `INFO n[-l]` (the whole channel's XML; the layer is ignored).
+fn info(state: &SimState, req: &Request) -> String {
+    if req.channel.is_some() {
+        let Some(ch) = channel_index(state, req) else {
+            return bad_channel(state, req);
+        };
+        return format!("201 INFO OK\r\n{}\r\n", info_xml(state, ch));
+    }
+    let mut out = String::from("200 INFO OK\r\n");
+    for (i, c) in state.channels.iter().enumerate() {
+        out.push_str(&format!("{} {} PLAYING\r\n", i + 1, c.format.name));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// `INFO PATHS`, byte-identical to the recording for the default paths.
+fn info_paths(state: &SimState) -> String {
+    let mut paths = PTree::default();
+    paths.add("media-path", state.media.media_root.clone());
+    paths.add("log-path", format!("{}log/", super::media::DEFAULT_ROOT));
+    paths.add("data-path", format!("{}data/", super::media::DEFAULT_ROOT));
+    paths.add("template-path", state.media.template_root.clone());
+    paths.add(
+        "initial-path",
+        format!("{}run/", super::media::DEFAULT_ROOT),
+    );
+    let root = PTree {
+        data: String::new(),
+        children: vec![("paths".into(), paths)],
+    };
+    format!("201 INFO PATHS OK\r\n{}\r\n", root.to_xml())
+}
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+pub(crate) mod tests;

@@ -1,0 +1,84 @@
+//! Fault switches shared by the simulator's tasks: the failures real studios see, on demand.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Faults that connections and queues consult on every reply or command.
+#[derive(Debug, Default)]
+pub struct Faults {
+    stalled: AtomicBool,
+    reply_delay_ms: AtomicU64,
+    corrupt_next: AtomicBool,
+    command_delays: Mutex<CommandDelays>,
+}
+
+#[derive(Debug, Default)]
+struct CommandDelays {
+    all: Duration,
+    by_name: HashMap<String, Duration>,
+}
+
+/// The bytes written instead of a reply by [`Faults::corrupt_next_reply`]: invalid UTF-8, a NUL, and a
+/// line that is no AMCP status line, so a client must treat the link as broken.
+pub const GARBAGE: &[u8] = b"\xff\xfe\x00 garbage \x9f from a confused server\r\n";
+
+impl Faults {
+    /// Stall: keep reading and keep TCP open, but never write anything (not even PONG).
+    pub fn set_stalled(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether replies are currently swallowed.
+    pub fn stalled(&self) -> bool {
+        self.stalled.load(Ordering::SeqCst)
+    }
+
+    /// Delay every reply (PONG and parser errors included) by `delay`, keeping their order.
+    pub fn set_reply_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.reply_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The current reply delay.
+    pub fn reply_delay(&self) -> Duration {
+        Duration::from_millis(self.reply_delay_ms.load(Ordering::SeqCst))
+    }
+
+    /// Replace the next reply written on any connection with [`GARBAGE`].
+    pub fn corrupt_next_reply(&self) {
+        self.corrupt_next.store(true, Ordering::SeqCst);
+    }
+
+    /// Consumes the corruption request, if one is pending.
+    pub(crate) fn take_corruption(&self) -> bool {
+        self.corrupt_next.swap(false, Ordering::SeqCst)
+    }
+
+    /// Processing time added to every queued command, so queue orderings and overflow can be provoked.
+    pub fn set_command_delay(&self, delay: Duration) {
+        self.delays().all = delay;
+    }
+
+    /// Processing time for one registered command name (e.g. `PLAY`, `CLS`, `MIXER OPACITY`); it
+    /// replaces the general delay for that command.
+    pub fn set_command_delay_for(&self, name: &str, delay: Duration) {
+        self.delays()
+            .by_name
+            .insert(name.to_ascii_uppercase(), delay);
+    }
+
+    /// The processing delay for a command.
+    pub fn command_delay(&self, name: &str) -> Duration {
+        let d = self.delays();
+        d.by_name.get(name).copied().unwrap_or(d.all)
+    }
+
+    fn delays(&self) -> std::sync::MutexGuard<'_, CommandDelays> {
+        // A panic while holding this lock cannot leave the map inconsistent, so poisoning is ignored.
+        self.command_delays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}

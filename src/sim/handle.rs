@@ -1,0 +1,186 @@
+//! Starting a simulator and controlling it: the library API used by `onair sim`, the demo and tests.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::clock::{self, ClockMode};
+use super::dialect::Dialect;
+use super::faults::Faults;
+use super::media::{MediaLibrary, VideoFormat};
+use super::model::SimState;
+use super::osc::OscSender;
+use super::server::{self, Shared};
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// AMCP listen address; port 0 picks a free port (see [`Sim::addr`]).
+    pub listen: SocketAddr,
+    pub dialect: Dialect,
+    /// One video format per channel.
+    pub formats: Vec<VideoFormat>,
+    pub media: MediaLibrary,
+    /// Every AMCP client's IP receives OSC on this UDP port, as on the real server; 0 disables that.
+    pub osc_port: u16,
+    pub clock: ClockMode,
+}
+
+impl SimConfig {
+    /// A 2.4 simulator on `127.0.0.1:0` with one 1080i5000 channel, the virtual library of 20 clips,
+    /// no automatic OSC, and a stepped clock: the usual starting point for tests.
+    pub fn for_tests() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dialect: Dialect::V24,
+            formats: vec![VideoFormat::parse("1080i5000").unwrap_or_default()],
+            media: MediaLibrary::virtual_library(20),
+            osc_port: 0,
+            clock: ClockMode::Stepped,
+        }
+    }
+}
+
+/// A running simulator. Dropping it stops every task.
+pub struct Sim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Sim {
+    /// Binds the listener and starts the queues, the clock and the OSC sender.
+    pub async fn start(config: SimConfig) -> io::Result<Sim> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let osc = OscSender::new()?;
+        let state = SimState::new(config.dialect, config.formats.clone(), config.media);
+        let tracker = TaskTracker::new();
+        let shutdown = CancellationToken::new();
+        let shared = server::build(
+            config.dialect,
+            state,
+            osc,
+            config.osc_port,
+            &tracker,
+            &shutdown,
+        );
+        tracker.spawn(server::listen(
+            shared.clone(),
+            Some(listener),
+            addr,
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+        let speed = match config.clock {
+            ClockMode::Realtime => Some(1.0),
+            ClockMode::Speed(f) if f.is_finite() && f > 0.0 => Some(f),
+            ClockMode::Speed(_) | ClockMode::Stepped => None,
+        };
+        if let Some(speed) = speed {
+            for (ch, format) in config.formats.iter().enumerate() {
+                let period = format.tick_duration(config.dialect).div_f64(speed);
+                tracker.spawn(clock::run_channel(
+                    shared.clone(),
+                    ch,
+                    period,
+                    shutdown.clone(),
+                ));
+            }
+        }
+        tracing::info!(%addr, dialect = %config.dialect, channels = config.formats.len(), "sim: listening");
+        Ok(Sim {
+            shared,
+            addr,
+            tracker,
+            shutdown,
+        })
+    }
+
+    /// The AMCP address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Advances every channel by `frames` frames (for [`ClockMode::Stepped`]; also works alongside a
+    /// running clock).
+    pub fn step(&self, frames: u32) {
+        for _ in 0..frames {
+            for ch in 0..self.shared.channels {
+                clock::tick(&self.shared, ch);
+            }
+        }
+    }
+
+    /// Inspects or changes the model directly.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
+        f(&mut self.shared.state())
+    }
+
+    /// The fault switches: stall, reply delay, garbage, per-command processing delay.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Closes every open AMCP connection now (the listener stays up).
+    pub fn drop_connections(&self) {
+        self.shared.drop_connections();
+    }
+
+    /// While `true`, new connections are refused (the port is closed: ECONNREFUSED).
+    pub fn set_refuse_connections(&self, refuse: bool) {
+        self.shared.refusing.send_replace(refuse);
+    }
+
+    /// Simulates a server restart: connections dropped, queued commands lost, the port closed for
+    /// `downtime`, then back with empty channels.
+    pub async fn restart(&self, downtime: Duration) {
+        self.set_refuse_connections(true);
+        self.shared.drop_connections();
+        self.shared.bump_generation();
+        self.shared.state().reset();
+        tokio::time::sleep(downtime).await;
+        self.set_refuse_connections(false);
+    }
+
+    /// Stops or restarts the OSC stream without touching AMCP.
+    pub fn set_osc_enabled(&self, enabled: bool) {
+        self.shared.osc.set_enabled(enabled);
+    }
+
+    /// Open AMCP connections.
+    pub fn connection_count(&self) -> usize {
+        *self.shared.connections().borrow()
+    }
+
+    /// Waits until exactly `n` AMCP connections are open.
+    pub async fn wait_for_connections(&self, n: usize) {
+        let mut rx = self.shared.connections();
+        let _ = rx.wait_for(|c| *c == n).await;
+    }
+
+    /// Commands executed by the queues so far.
+    pub fn commands_executed(&self) -> u64 {
+        self.shared.commands_executed.load(Ordering::Relaxed)
+    }
+
+    /// Stops the simulator and waits for its tasks to finish.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

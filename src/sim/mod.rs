@@ -1,0 +1,39 @@
+//! A faithful CasparCG emulator (AMCP over TCP, OSC over UDP) with fault injection.
+//!
+//! - [`dialect`]: what differs between 2.3, 2.4 and 2.5.
+//! - [`parse`]: the server's read path: CRLF framing quirks, REQ, tokenizing, command lookup, parser errors.
+//! - [`request`]: a parsed command as the queues hand it to the executor.
+//! - [`exec`]: command semantics against the model (PLAY/LOADBG/…, INFO, CLS, MIXER, CG, CALL).
+//! - [`model`]: channels, layers, producers, transitions, `LOADBG … AUTO` and the frame tick.
+//! - [`media`]: the virtual or folder-backed media library and video formats.
+//! - [`monitor`]: the channel state tree shared by OSC and `INFO n` XML.
+//! - [`osc`]: OSC bundle encoding and the UDP sender.
+//! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests).
+//! - [`server`]: TCP listener, connections, queues, batches and fault injection.
+
+pub mod clock;
+pub mod dialect;
+pub mod exec;
+pub mod exec_misc;
+pub mod faults;
+pub mod format;
+pub mod framing;
+mod handle;
+pub mod media;
+pub mod media_dir;
+pub mod mixer;
+pub mod model;
+pub mod monitor;
+pub mod osc;
+pub mod parse;
+pub mod producer;
+pub mod ptree;
+pub mod request;
+mod run;
+pub mod server;
+
+pub use clock::ClockMode;
+pub use dialect::Dialect;
+pub use faults::Faults;
+pub use handle::{Sim, SimConfig};
+pub use run::{SimOptions, config_from, run};
