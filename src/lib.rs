@@ -2,12 +2,14 @@
 //!
 //! # Layout
 //! - [`amcp`]: the AMCP wire protocol (commands, tokenizer, reply codec, body parsers). Pure, no I/O.
+//! - [`caspar`]: the reconnecting AMCP client (connection actor, pending table, keepalive, backoff).
 //! - [`config`]: the daemon's configuration (TOML file, `ONAIR_*` environment, flags) and validation.
 //! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and benchmarks.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
 //! - [`telemetry`]: logging setup.
 
 pub mod amcp;
+pub mod caspar;
 pub mod config;
 pub mod shutdown;
 pub mod sim;

@@ -1,0 +1,304 @@
+//! The connection actor: owns the socket, connects, probes REQ support, keeps the link alive with
+//! PING, and reconnects forever with backoff. The pending table itself lives in [`super::session`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::error::{CommandError, DisconnectReason};
+use super::session::{Deadlines, Session};
+use super::stats::Stats;
+use super::{LinkState, Msg};
+use crate::amcp::codec::{AmcpCodec, Body, DecodeError, Frame};
+use crate::config::CasparConfig;
+
+/// Commands accepted but not yet answered, per connection, before callers are made to wait: bounds
+/// memory when a caller submits faster than the server answers.
+const MAX_PENDING: usize = 65_536;
+
+/// The request id of the REQ probe; session ids start at 1.
+const PROBE_ID: &str = "0";
+
+pub(crate) struct Actor {
+    pub(crate) config: CasparConfig,
+    pub(crate) rx: mpsc::Receiver<Msg>,
+    pub(crate) state: watch::Sender<LinkState>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+struct Link {
+    reader: FramedRead<OwnedReadHalf, AmcpCodec>,
+    writer: OwnedWriteHalf,
+    version: String,
+    req: bool,
+}
+
+impl Actor {
+    pub(crate) async fn run(mut self) {
+        let mut backoff = Backoff::new(self.config.backoff_initial, self.config.backoff_max);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt = attempt.saturating_add(1);
+            self.state.send_replace(LinkState::Connecting { attempt });
+            self.stats.connect_attempt();
+            let connecting = connect(self.config.clone());
+            let reason = match self.reject_while(connecting).await {
+                None => DisconnectReason::Shutdown,
+                Some(Err(reason)) => reason,
+                Some(Ok(link)) => {
+                    attempt = 0;
+                    let up_since = Instant::now();
+                    let reason = self.serve(link).await;
+                    if up_since.elapsed() >= self.config.backoff_reset_after {
+                        backoff.reset();
+                    }
+                    reason
+                }
+            };
+            self.stats.disconnected(&reason);
+            tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
+            let shutting_down = reason == DisconnectReason::Shutdown;
+            self.state.send_replace(LinkState::Disconnected {
+                reason,
+                since: SystemTime::now(),
+            });
+            if shutting_down {
+                break;
+            }
+            let delay = backoff.next_delay();
+            tracing::debug!(?delay, "caspar: reconnecting after backoff");
+            if self.reject_while(tokio::time::sleep(delay)).await.is_none() {
+                self.state.send_replace(LinkState::Disconnected {
+                    reason: DisconnectReason::Shutdown,
+                    since: SystemTime::now(),
+                });
+                self.stats.disconnected(&DisconnectReason::Shutdown);
+                break;
+            }
+        }
+        // Anything still queued in the channel gets its answer before the actor goes away.
+        self.rx.close();
+        while let Ok(msg) = self.rx.try_recv() {
+            self.reject(msg);
+        }
+    }
+
+    /// Runs `fut` while answering every submitted command with `NotConnected`; `None` on shutdown.
+    async fn reject_while<F: Future>(&mut self, fut: F) -> Option<F::Output> {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return None,
+                out = &mut fut => return Some(out),
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.reject(msg),
+                    // Every handle is gone: nobody can send commands any more.
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    fn reject(&self, msg: Msg) {
+        let Msg::Submit(items) = msg;
+        for (_, responder) in items {
+            self.stats.not_connected();
+            let _ = responder.send(Err(CommandError::NotConnected));
+        }
+    }
+
+    /// Serves one established link until it fails; every pending command is failed on the way out.
+    async fn serve(&mut self, link: Link) -> DisconnectReason {
+        let Link {
+            mut reader,
+            mut writer,
+            version,
+            req,
+        } = link;
+        tracing::info!(address = %self.config.address, %version, req, "caspar: connected");
+        self.stats.connected();
+        self.state.send_replace(LinkState::Connected {
+            server_version: version,
+            since: SystemTime::now(),
+            req_supported: req,
+        });
+        let deadlines = Deadlines {
+            normal: self.config.command_timeout,
+            scanner: self.config.scanner_timeout,
+        };
+        let mut session = Session::new(
+            req,
+            self.config.max_in_flight_per_queue,
+            deadlines,
+            self.stats.clone(),
+        );
+        let reason = self.pump(&mut session, &mut reader, &mut writer).await;
+        session.fail_all(&CommandError::ConnectionLost);
+        // Closing the write side ends the connection politely; errors do not matter any more.
+        let _ = writer.shutdown().await;
+        reason
+    }
+
+    async fn pump(
+        &mut self,
+        session: &mut Session,
+        reader: &mut FramedRead<OwnedReadHalf, AmcpCodec>,
+        writer: &mut OwnedWriteHalf,
+    ) -> DisconnectReason {
+        let mut ping = tokio::time::interval(self.config.ping_interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ping.reset();
+        let mut ping_seq: u64 = 0;
+        let mut pong_due: Option<(Instant, String)> = None;
+        loop {
+            let deadline = session.next_deadline();
+            let pong_deadline = pong_due.as_ref().map(|(d, _)| *d);
+            let has_output = !session.output().is_empty();
+            let accepting = session.len() < MAX_PENDING;
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return DisconnectReason::Shutdown,
+                frame = reader.next() => match frame {
+                    None => return DisconnectReason::Closed,
+                    Some(Err(DecodeError::Io(e))) => return DisconnectReason::Io(e.to_string()),
+                    Some(Err(e)) => return DisconnectReason::Protocol(e.to_string()),
+                    Some(Ok(Frame::Pong(token))) => {
+                        if pong_due.as_ref().is_some_and(|(_, t)| *t == token) {
+                            pong_due = None;
+                        }
+                    }
+                    Some(Ok(frame)) => session.on_frame(frame, Instant::now()),
+                },
+                written = writer.write_buf(session.output()), if has_output => match written {
+                    Ok(0) => return DisconnectReason::Io("socket closed for writing".into()),
+                    Ok(_) => {}
+                    Err(e) => return DisconnectReason::Io(e.to_string()),
+                },
+                msg = self.rx.recv(), if accepting => match msg {
+                    None => return DisconnectReason::Shutdown,
+                    Some(Msg::Submit(items)) => {
+                        let now = Instant::now();
+                        for (cmd, responder) in items {
+                            session.submit(&cmd, responder, now);
+                        }
+                    }
+                },
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    session.expire(Instant::now());
+                    if session.needs_reset() {
+                        return DisconnectReason::Protocol(
+                            "a command timed out on a server without REQ ids; replies can no longer be matched".into(),
+                        );
+                    }
+                }
+                () = sleep_until(pong_deadline.unwrap_or_else(Instant::now)), if pong_deadline.is_some() => {
+                    return DisconnectReason::PingTimeout;
+                }
+                _ = ping.tick(), if pong_due.is_none() => {
+                    ping_seq += 1;
+                    let token = format!("onair{ping_seq}");
+                    let out = session.output();
+                    out.extend_from_slice(b"PING ");
+                    out.extend_from_slice(token.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    pong_due = Some((Instant::now() + self.config.ping_timeout, token));
+                }
+            }
+        }
+    }
+}
+
+/// Connects, enables keepalive and probes REQ support (reference §2: `REQ <id> VERSION` answers
+/// `RES <id> 201`; a server without REQ answers a bare `400 ERROR`).
+async fn connect(config: CasparConfig) -> Result<Link, DisconnectReason> {
+    let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(&config.address))
+        .await
+        .map_err(|_| {
+            DisconnectReason::ConnectFailed(format!("timed out after {:?}", config.connect_timeout))
+        })?
+        .map_err(|e| DisconnectReason::ConnectFailed(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    set_keepalive(&stream, config.tcp_keepalive);
+    let (rd, mut writer) = stream.into_split();
+    let mut reader = FramedRead::new(rd, AmcpCodec::new(config.max_frame_bytes));
+    let timeout = config.command_timeout;
+    let probe = format!("REQ {PROBE_ID} VERSION\r\n");
+    let reply = exchange(&mut reader, &mut writer, &probe, timeout).await?;
+    let (req, reply) = match reply.req_id.as_deref() {
+        Some(PROBE_ID) => (true, reply),
+        None if reply.code == 400 => (
+            false,
+            exchange(&mut reader, &mut writer, "VERSION\r\n", timeout).await?,
+        ),
+        _ => {
+            return Err(DisconnectReason::ProbeFailed(format!(
+                "unexpected reply {} {}",
+                reply.code, reply.status
+            )));
+        }
+    };
+    let version = match (&reply.body, reply.code) {
+        (Body::Line(v), 201) => v.trim().to_owned(),
+        _ => {
+            return Err(DisconnectReason::ProbeFailed(format!(
+                "VERSION answered {} {}",
+                reply.code, reply.status
+            )));
+        }
+    };
+    Ok(Link {
+        reader,
+        writer,
+        version,
+        req,
+    })
+}
+
+async fn exchange(
+    reader: &mut FramedRead<OwnedReadHalf, AmcpCodec>,
+    writer: &mut OwnedWriteHalf,
+    line: &str,
+    timeout: Duration,
+) -> Result<crate::amcp::codec::Reply, DisconnectReason> {
+    let io = async {
+        writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| DisconnectReason::Io(e.to_string()))?;
+        loop {
+            match reader.next().await {
+                None => return Err(DisconnectReason::Closed),
+                Some(Err(e)) => return Err(DisconnectReason::Protocol(e.to_string())),
+                Some(Ok(Frame::Pong(_))) => continue,
+                Some(Ok(Frame::Reply(r))) => return Ok(r),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, io).await.map_err(|_| {
+        DisconnectReason::ProbeFailed(format!("no VERSION reply within {timeout:?}"))
+    })?
+}
+
+/// TCP keepalive catches a dead peer even when the application is idle; failure to set it is logged,
+/// not fatal, since the PING keeps watching the link anyway.
+fn set_keepalive(stream: &TcpStream, idle: Duration) {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(idle);
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+    let keepalive = keepalive.with_retries(3);
+    if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
+        tracing::warn!(error = %e, "caspar: cannot enable TCP keepalive");
+    }
+}

@@ -1,0 +1,126 @@
+//! `CasparHandle`: the cheap-clone front of the connection actor, used by the engine, server and tests.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::actor::Actor;
+use super::error::CommandError;
+use super::stats::{Stats, StatsSnapshot};
+use super::{LinkState, Msg};
+use crate::amcp::Command;
+use crate::amcp::codec::Reply;
+use crate::config::CasparConfig;
+
+/// Depth of the channel from handles to the actor; a full channel makes senders wait (back-pressure).
+const CHANNEL_DEPTH: usize = 1024;
+
+/// A handle to the connection actor. Clones share the same connection.
+#[derive(Clone, Debug)]
+pub struct CasparHandle {
+    tx: mpsc::Sender<Msg>,
+    state: watch::Receiver<LinkState>,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+}
+
+impl CasparHandle {
+    /// Starts the connection actor for `config.address` and returns its handle and task.
+    pub fn spawn(config: CasparConfig) -> (CasparHandle, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let (state_tx, state) = watch::channel(LinkState::Connecting { attempt: 0 });
+        let stats = Arc::new(Stats::default());
+        let shutdown = CancellationToken::new();
+        let actor = Actor {
+            config,
+            rx,
+            state: state_tx,
+            stats: stats.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let task = tokio::spawn(actor.run());
+        (
+            CasparHandle {
+                tx,
+                state,
+                stats,
+                shutdown,
+            },
+            task,
+        )
+    }
+
+    /// Sends one command and waits for its outcome. Fails at once with `NotConnected` while the
+    /// link is down.
+    pub async fn send(&self, cmd: Command) -> Result<Reply, CommandError> {
+        if !self.state.borrow().is_connected() {
+            self.stats.not_connected();
+            return Err(CommandError::NotConnected);
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Submit(vec![(cmd, tx)])).await.is_err() {
+            return Err(CommandError::NotConnected);
+        }
+        // A dropped responder means the actor ended without answering, which only happens when it
+        // was torn down with the runtime: the command's fate is unknown, as after a lost connection.
+        rx.await.unwrap_or(Err(CommandError::ConnectionLost))
+    }
+
+    /// Sends several commands pipelined (in this order, subject to per-queue flow control) and
+    /// returns their outcomes in the same order.
+    pub async fn send_many(
+        &self,
+        cmds: impl IntoIterator<Item = Command>,
+    ) -> Vec<Result<Reply, CommandError>> {
+        let mut receivers = Vec::new();
+        let mut items = Vec::new();
+        for cmd in cmds {
+            let (tx, rx) = oneshot::channel();
+            items.push((cmd, tx));
+            receivers.push(rx);
+        }
+        if !self.state.borrow().is_connected() || self.tx.send(Msg::Submit(items)).await.is_err() {
+            for _ in &receivers {
+                self.stats.not_connected();
+            }
+            return receivers
+                .iter()
+                .map(|_| Err(CommandError::NotConnected))
+                .collect();
+        }
+        let mut out = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            out.push(rx.await.unwrap_or(Err(CommandError::ConnectionLost)));
+        }
+        out
+    }
+
+    /// The current link state.
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn watch_state(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+
+    /// Waits until the link is connected.
+    pub async fn wait_connected(&self) {
+        let mut rx = self.state.clone();
+        let _ = rx.wait_for(LinkState::is_connected).await;
+    }
+
+    /// A copy of the link's counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Stops the actor: the socket is closed (playout is not touched), pending commands fail with
+    /// `ConnectionLost`, and no reconnect follows.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
