@@ -114,7 +114,7 @@ impl Actor {
         let Msg::Submit(items) = msg;
         for (_, responder) in items {
             self.stats.not_connected();
-            let _ = responder.send(Err(CommandError::NotConnected));
+            responder.deliver(Err(CommandError::NotConnected));
         }
     }
 
@@ -231,7 +231,9 @@ async fn connect(config: CasparConfig) -> Result<Link, DisconnectReason> {
     let _ = stream.set_nodelay(true);
     set_keepalive(&stream, config.tcp_keepalive);
     let (rd, mut writer) = stream.into_split();
-    let mut reader = FramedRead::new(rd, AmcpCodec::new(config.max_frame_bytes));
+    // Large reads: a pipelined burst of replies arrives in few syscalls.
+    let mut reader =
+        FramedRead::with_capacity(rd, AmcpCodec::new(config.max_frame_bytes), 64 * 1024);
     let timeout = config.command_timeout;
     let probe = format!("REQ {PROBE_ID} VERSION\r\n");
     let reply = exchange(&mut reader, &mut writer, &probe, timeout).await?;

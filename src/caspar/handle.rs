@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::actor::Actor;
 use super::error::CommandError;
+use super::responder;
 use super::stats::{Stats, StatsSnapshot};
 use super::{LinkState, Msg};
 use crate::amcp::Command;
@@ -60,7 +61,12 @@ impl CasparHandle {
             return Err(CommandError::NotConnected);
         }
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Submit(vec![(cmd, tx)])).await.is_err() {
+        if self
+            .tx
+            .send(Msg::Submit(vec![(cmd, tx.into())]))
+            .await
+            .is_err()
+        {
             return Err(CommandError::NotConnected);
         }
         // A dropped responder means the actor ended without answering, which only happens when it
@@ -74,27 +80,27 @@ impl CasparHandle {
         &self,
         cmds: impl IntoIterator<Item = Command>,
     ) -> Vec<Result<Reply, CommandError>> {
-        let mut receivers = Vec::new();
-        let mut items = Vec::new();
-        for cmd in cmds {
-            let (tx, rx) = oneshot::channel();
-            items.push((cmd, tx));
-            receivers.push(rx);
-        }
-        if !self.state.borrow().is_connected() || self.tx.send(Msg::Submit(items)).await.is_err() {
-            for _ in &receivers {
+        let cmds: Vec<Command> = cmds.into_iter().collect();
+        if !self.state.borrow().is_connected() {
+            for _ in &cmds {
                 self.stats.not_connected();
             }
-            return receivers
+            return cmds
                 .iter()
                 .map(|_| Err(CommandError::NotConnected))
                 .collect();
         }
-        let mut out = Vec::with_capacity(receivers.len());
-        for rx in receivers {
-            out.push(rx.await.unwrap_or(Err(CommandError::ConnectionLost)));
+        let (responders, waiter) = responder::batch(cmds.len());
+        let items = cmds.into_iter().zip(responders).collect();
+        if let Err(mpsc::error::SendError(Msg::Submit(items))) =
+            self.tx.send(Msg::Submit(items)).await
+        {
+            for (_, r) in items {
+                self.stats.not_connected();
+                r.deliver(Err(CommandError::NotConnected));
+            }
         }
-        out
+        waiter.wait().await
     }
 
     /// The current link state.

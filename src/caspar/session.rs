@@ -14,11 +14,11 @@
 //!   overtake each other, so FIFO matching is only correct with a single command in flight in total.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::error::CommandError;
@@ -26,8 +26,7 @@ use super::stats::Stats;
 use crate::amcp::codec::{Body, Frame, Reply};
 use crate::amcp::{Command, CommandClass, Queue};
 
-/// Where a command's outcome is delivered.
-pub type Responder = oneshot::Sender<Result<Reply, CommandError>>;
+pub use super::responder::Responder;
 
 /// Deadlines per command class.
 #[derive(Debug, Clone, Copy)]
@@ -126,13 +125,13 @@ impl Session {
     /// Accepts a command; it is written at once or waits for a slot on its queue.
     pub fn submit(&mut self, cmd: &Command, responder: Responder, now: Instant) {
         if let Err(e) = check_sendable(cmd) {
-            let _ = responder.send(Err(e));
+            responder.deliver(Err(e));
             return;
         }
         let line = match cmd.encode() {
             Ok(line) => line,
             Err(e) => {
-                let _ = responder.send(Err(CommandError::Invalid(e)));
+                responder.deliver(Err(CommandError::Invalid(e)));
                 return;
             }
         };
@@ -177,9 +176,8 @@ impl Session {
         }
         self.in_flight += 1;
         if self.req_mode {
-            self.out.put_slice(b"REQ ");
-            self.out.put_slice(id.to_string().as_bytes());
-            self.out.put_u8(b' ');
+            // Writing into a BytesMut cannot fail.
+            let _ = write!(self.out, "REQ {id} ");
         } else {
             self.fifo.push_back(id);
         }
@@ -222,7 +220,7 @@ impl Session {
             }),
         };
         if let Some(r) = p.responder.take() {
-            let _ = r.send(outcome);
+            r.deliver(outcome);
         }
     }
 
@@ -271,7 +269,7 @@ impl Session {
                 q.waiting.retain(|x| *x != id);
             }
             if let Some(r) = p.responder.take() {
-                let _ = r.send(Err(CommandError::Timeout(p.timeout)));
+                r.deliver(Err(CommandError::Timeout(p.timeout)));
             }
         }
         self.publish_load();
@@ -288,7 +286,7 @@ impl Session {
         let n = self.pending.len() as u64;
         for (_, mut p) in self.pending.drain() {
             if let Some(r) = p.responder.take() {
-                let _ = r.send(Err(err.clone()));
+                r.deliver(Err(err.clone()));
             }
         }
         if *err == CommandError::ConnectionLost {

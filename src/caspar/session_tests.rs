@@ -3,6 +3,7 @@
 use super::*;
 use crate::amcp::ChannelLayer;
 use crate::amcp::codec::AmcpCodec;
+use tokio::sync::oneshot;
 use tokio_util::codec::Decoder;
 
 const MS: Duration = Duration::from_millis(1);
@@ -25,7 +26,7 @@ fn submit(
     now: Instant,
 ) -> oneshot::Receiver<Result<Reply, CommandError>> {
     let (tx, rx) = oneshot::channel();
-    s.submit(&cmd, tx, now);
+    s.submit(&cmd, tx.into(), now);
     rx
 }
 

@@ -134,20 +134,31 @@ impl Sim {
         self.shared.drop_connections();
     }
 
-    /// While `true`, new connections are refused (the port is closed: ECONNREFUSED).
+    /// While `true`, new connections are refused (the port is closed: ECONNREFUSED). Existing
+    /// connections stay open. The listener task applies the change asynchronously; await
+    /// [`Sim::wait_listening`] before relying on it (until then a connect may still be accepted).
     pub fn set_refuse_connections(&self, refuse: bool) {
         self.shared.refusing.send_replace(refuse);
     }
 
+    /// Waits until the AMCP port is actually open (`true`) or closed (`false`), i.e. until the last
+    /// [`Sim::set_refuse_connections`] has taken effect.
+    pub async fn wait_listening(&self, listening: bool) {
+        let mut rx = self.shared.listening.subscribe();
+        let _ = rx.wait_for(|l| *l == listening).await;
+    }
+
     /// Simulates a server restart: connections dropped, queued commands lost, the port closed for
-    /// `downtime`, then back with empty channels.
+    /// `downtime`, then back with empty channels. When this returns the port accepts again.
     pub async fn restart(&self, downtime: Duration) {
         self.set_refuse_connections(true);
         self.shared.drop_connections();
         self.shared.bump_generation();
         self.shared.state().reset();
+        self.wait_listening(false).await;
         tokio::time::sleep(downtime).await;
         self.set_refuse_connections(false);
+        self.wait_listening(true).await;
     }
 
     /// Stops or restarts the OSC stream without touching AMCP.

@@ -90,6 +90,12 @@ pub fn config_from(opts: &SimOptions) -> Result<SimConfig, String> {
 /// Runs a simulator until `stop` resolves.
 pub async fn run(config: SimConfig, stop: impl Future<Output = ()>) -> std::io::Result<()> {
     let clips = config.media.entries.len();
+    let mut stop = std::pin::pin!(stop);
+    // The first poll installs the signal handlers: do it before announcing readiness, so a SIGINT
+    // sent as soon as the banner appears stops the simulator cleanly instead of killing it.
+    if futures_util::poll!(stop.as_mut()).is_ready() {
+        return Ok(());
+    }
     let sim = Sim::start(config).await?;
     eprintln!(
         "onair sim: CasparCG simulator on {} ({clips} clips); Ctrl-C to stop",

@@ -2,8 +2,8 @@
 //!
 //! Like CasparCG (reference §5), one parser per connection answers parse errors and PONG at once from the
 //! read path, while commands go to shared queues (one general, one per channel), each executing in
-//! arrival order; replies from different queues overtake each other. A queue with 128 commands already
-//! waiting answers `504 QUEUE OVERFLOW` immediately.
+//! arrival order; replies from different queues overtake each other. A queue with more than 128 commands
+//! already waiting (not counting the one executing) answers `504 QUEUE OVERFLOW` immediately.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,7 +27,10 @@ use super::osc::{OscSender, OscSubscribers};
 use super::parse::{Action, Parser};
 use super::request::{Outcome, Request};
 
-/// Commands that may wait in one queue before the server answers `504 QUEUE OVERFLOW`.
+/// The server answers `504 QUEUE OVERFLOW` when *more than* this many commands already wait in the
+/// queue (`executor_.size() > 128` in `AMCPCommandQueue.cpp`; the command being executed has left the
+/// executor's queue and does not count). So with one command executing, 129 can wait and the next
+/// one is refused.
 pub const QUEUE_LIMIT: usize = 128;
 
 /// A client that sends endless bytes without CRLF would grow the real server's buffer without bound;
@@ -51,6 +54,8 @@ pub(crate) struct Shared {
     generation: AtomicU64,
     connections: watch::Sender<usize>,
     pub(crate) refusing: watch::Sender<bool>,
+    /// Whether the listening socket is actually open (it follows `refusing` asynchronously).
+    pub(crate) listening: watch::Sender<bool>,
     pub(crate) commands_executed: AtomicU64,
 }
 
@@ -121,6 +126,7 @@ pub(crate) fn build(
         generation: AtomicU64::new(0),
         connections: watch::Sender::new(0),
         refusing: watch::Sender::new(false),
+        listening: watch::Sender::new(true),
         commands_executed: AtomicU64::new(0),
     });
     for (i, rx) in receivers.into_iter().enumerate() {
@@ -143,9 +149,13 @@ pub(crate) async fn listen(
     loop {
         if *refusing.borrow_and_update() {
             listener = None;
+            shared.listening.send_replace(false);
         } else if listener.is_none() {
             match TcpListener::bind(addr).await {
-                Ok(l) => listener = Some(l),
+                Ok(l) => {
+                    listener = Some(l);
+                    shared.listening.send_replace(true);
+                }
                 Err(e) => {
                     tracing::warn!(%addr, error = %e, "sim: cannot re-bind yet, retrying");
                     tokio::select! {
@@ -304,7 +314,8 @@ fn enqueue(
         return;
     };
     // Reserve a slot first so that concurrent connections cannot overfill the queue together.
-    if q.waiting.fetch_add(1, Ordering::SeqCst) >= QUEUE_LIMIT {
+    // `waiting` counts jobs not yet taken by the worker, like the server's `executor_.size()`.
+    if q.waiting.fetch_add(1, Ordering::SeqCst) > QUEUE_LIMIT {
         q.waiting.fetch_sub(1, Ordering::SeqCst);
         conn.send(prefixed(req_id.as_deref(), "504 QUEUE OVERFLOW\r\n".into()));
         return;
@@ -370,12 +381,25 @@ fn run(shared: &Shared, conn: &Conn, request: &Request) -> Option<String> {
 }
 
 /// Runs a committed batch under one lock so that its effects land on the same frame (reference §4.9).
+///
+/// As `AMCPCommandQueue::Execute` does, an empty batch sends nothing and a batch of one command is
+/// executed as a plain command: its own reply, no `202 COMMIT OK` (recorded on 2.4.3:
+/// `REQ b1 BEGIN` / `REQ b2 STOP 1-20` / `REQ b3 COMMIT` answers only `RES b2 202 STOP OK`).
 fn run_batch(
     shared: &Shared,
     conn: &Conn,
     begin_id: Option<String>,
     items: Vec<(Option<String>, Request)>,
 ) {
+    if let [(req_id, request)] = items.as_slice() {
+        if let Some(reply) = run(shared, conn, request) {
+            conn.send(prefixed(req_id.as_deref(), reply));
+        }
+        return;
+    }
+    if items.is_empty() {
+        return;
+    }
     let mut replies = Vec::with_capacity(items.len());
     {
         let mut state = shared.state();
