@@ -11,6 +11,7 @@
 pub mod amcp;
 pub mod caspar;
 pub mod config;
+pub mod playout;
 pub mod shutdown;
 pub mod sim;
 pub mod telemetry;

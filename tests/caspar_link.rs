@@ -217,6 +217,7 @@ async fn restart_fails_pending_rejects_while_down_and_reconnects_within_the_cap(
     .await
     .unwrap();
     sim.set_refuse_connections(true);
+    sim.wait_listening(false).await;
     sim.drop_connections();
     for r in in_flight.await.unwrap() {
         assert_eq!(r, Err(CommandError::ConnectionLost));
@@ -243,6 +244,7 @@ async fn restart_fails_pending_rejects_while_down_and_reconnects_within_the_cap(
     )
     .await;
     sim.set_refuse_connections(false);
+    sim.wait_listening(true).await;
     let back = Instant::now();
     wait_state(&h, Duration::from_secs(5), LinkState::is_connected).await;
     let took = back.elapsed();

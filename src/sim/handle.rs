@@ -177,6 +177,26 @@ impl Sim {
         let _ = rx.wait_for(|c| *c == n).await;
     }
 
+    /// The most recent commands executed (at most `server::COMMAND_LOG_LEN`), oldest first: what
+    /// clients made the server do, for assertions such as "no STOP or CLEAR was sent".
+    pub fn command_log(&self) -> Vec<super::request::Request> {
+        let log = self
+            .shared
+            .command_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        log.iter().cloned().collect()
+    }
+
+    /// Forgets the command log.
+    pub fn clear_command_log(&self) {
+        self.shared
+            .command_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Commands executed by the queues so far.
     pub fn commands_executed(&self) -> u64 {
         self.shared.commands_executed.load(Ordering::Relaxed)

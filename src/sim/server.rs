@@ -33,6 +33,9 @@ use super::request::{Outcome, Request};
 /// one is refused.
 pub const QUEUE_LIMIT: usize = 128;
 
+/// Executed commands remembered for `Sim::command_log`.
+pub const COMMAND_LOG_LEN: usize = 10_000;
+
 /// A client that sends endless bytes without CRLF would grow the real server's buffer without bound;
 /// the simulator drops it instead.
 const MAX_PENDING_LINE: usize = 16 * 1024 * 1024;
@@ -57,12 +60,23 @@ pub(crate) struct Shared {
     /// Whether the listening socket is actually open (it follows `refusing` asynchronously).
     pub(crate) listening: watch::Sender<bool>,
     pub(crate) commands_executed: AtomicU64,
+    /// The most recent executed commands, oldest first, so tests can assert what a client sent.
+    pub(crate) command_log: Mutex<std::collections::VecDeque<Request>>,
 }
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, SimState> {
         // Executing a command never panics by design; if one ever did, the state is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the last [`COMMAND_LOG_LEN`] executed commands.
+    pub(crate) fn log_command(&self, request: &Request) {
+        let mut log = self.command_log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() >= COMMAND_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(request.clone());
     }
 
     /// Drops every open connection now.
@@ -128,6 +142,7 @@ pub(crate) fn build(
         refusing: watch::Sender::new(false),
         listening: watch::Sender::new(true),
         commands_executed: AtomicU64::new(0),
+        command_log: Mutex::new(std::collections::VecDeque::new()),
     });
     for (i, rx) in receivers.into_iter().enumerate() {
         let waiting = shared.queues[i].waiting.clone();
@@ -371,6 +386,7 @@ async fn queue_worker(
 /// Executes one request; `None` when the server sends no reply.
 fn run(shared: &Shared, conn: &Conn, request: &Request) -> Option<String> {
     shared.commands_executed.fetch_add(1, Ordering::Relaxed);
+    shared.log_command(request);
     if let Some(reply) = osc_subscription(shared, conn, request) {
         return Some(reply);
     }
@@ -405,6 +421,7 @@ fn run_batch(
         let mut state = shared.state();
         for (req_id, request) in &items {
             shared.commands_executed.fetch_add(1, Ordering::Relaxed);
+            shared.log_command(request);
             let outcome = match osc_subscription(shared, conn, request) {
                 Some(r) => Outcome::Reply(r),
                 None => exec::execute(&mut state, request),

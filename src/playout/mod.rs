@@ -1,0 +1,4 @@
+//! Playout: playlists and their storage, the engine that runs them on CasparCG, the as-run log and
+//! the media library.
+
+pub mod model;

@@ -1,0 +1,495 @@
+//! Playlists and items: the data, its validation, and every edit as a pure operation with a typed error.
+//!
+//! Everything here is plain data that serializes to the playlist files and the WebSocket snapshot.
+//! Edits validate before they change anything, so a failed edit leaves the playlist untouched.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
+
+/// Hard limits that keep files, snapshots and memory bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_playlists: usize,
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_playlists: 100,
+            max_items: 10_000,
+        }
+    }
+}
+
+/// Longest clip name, title or playlist name accepted.
+pub const MAX_TEXT: usize = 512;
+/// Longest transition accepted, in frames (a minute at 50 fps).
+pub const MAX_TRANSITION_FRAMES: u32 = 3000;
+
+/// A transition into an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    pub kind: TransitionKind,
+    /// Duration in channel frames (0 = cut).
+    #[serde(default)]
+    pub frames: u32,
+    /// Tween name such as `LINEAR` or `EASEINSINE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tween: Option<String>,
+}
+
+impl Default for Transition {
+    fn default() -> Self {
+        Transition {
+            kind: TransitionKind::Cut,
+            frames: 0,
+            tween: None,
+        }
+    }
+}
+
+impl Transition {
+    /// The AMCP form, or `None` for a plain cut.
+    pub fn to_amcp(&self) -> Option<AmcpTransition> {
+        (self.kind != TransitionKind::Cut || self.frames > 0).then(|| AmcpTransition {
+            kind: self.kind,
+            frames: self.frames,
+            tween: self.tween.clone(),
+            direction: None,
+        })
+    }
+
+    /// Frames by which AUTO starts the next clip early (the transition's duration).
+    pub fn auto_delta(&self) -> u64 {
+        if self.kind == TransitionKind::Cut {
+            0
+        } else {
+            u64::from(self.frames)
+        }
+    }
+}
+
+/// One entry of a rundown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Stable id, unique within the daemon; never reused.
+    pub id: String,
+    pub clip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Length in the clip's own frames, from CLS (None until the media library knows the clip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u64>,
+    /// The clip's frame rate as a fraction, from CLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<(u32, u32)>,
+    /// In point, in channel frames from the start of the clip.
+    #[serde(default, rename = "in", skip_serializing_if = "Option::is_none")]
+    pub in_point: Option<u64>,
+    /// Out point, in channel frames from the start of the clip.
+    #[serde(default, rename = "out", skip_serializing_if = "Option::is_none")]
+    pub out_point: Option<u64>,
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    #[serde(default)]
+    pub transition: Transition,
+    /// Scheduled start as wall-clock time of day, `HH:MM:SS` (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<String>,
+}
+
+/// Fields a client may set when adding an item or change with `item.update`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFields {
+    #[serde(default)]
+    pub clip: Option<String>,
+    #[serde(default)]
+    pub title: Option<Option<String>>,
+    #[serde(default)]
+    pub transition: Option<Transition>,
+    #[serde(default, rename = "loop")]
+    pub looping: Option<bool>,
+    #[serde(default, rename = "in")]
+    pub in_point: Option<Option<u64>>,
+    #[serde(default, rename = "out")]
+    pub out_point: Option<Option<u64>>,
+    #[serde(default)]
+    pub scheduled: Option<Option<String>>,
+}
+
+/// A named rundown bound to one channel-layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playlist {
+    /// Stable id; also the file name (`<id>.json`).
+    pub id: String,
+    pub name: String,
+    pub channel_layer: ChannelLayer,
+    #[serde(default)]
+    pub items: Vec<Item>,
+    /// Start again from the top after the last item.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    /// Advance to the next item automatically and frame-accurately.
+    #[serde(default = "yes")]
+    pub autoplay: bool,
+    /// Incremented by every accepted edit; lets a reader tell which version it has.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Why an edit or a playlist was rejected. `code()` is what WebSocket clients match on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlaylistError {
+    #[error("no playlist {0:?}")]
+    PlaylistNotFound(String),
+    #[error("no item {0:?} in this playlist")]
+    ItemNotFound(String),
+    #[error("index {index} is out of range (the playlist has {len} items)")]
+    IndexOutOfRange { index: usize, len: usize },
+    #[error("the playlist is full ({max} items)")]
+    TooManyItems { max: usize },
+    #[error("too many playlists ({max})")]
+    TooManyPlaylists { max: usize },
+    #[error("a playlist with id {0:?} already exists")]
+    AlreadyExists(String),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl PlaylistError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlaylistError::PlaylistNotFound(_) => "playlist_not_found",
+            PlaylistError::ItemNotFound(_) => "item_not_found",
+            PlaylistError::IndexOutOfRange { .. } => "index_out_of_range",
+            PlaylistError::TooManyItems { .. } => "too_many_items",
+            PlaylistError::TooManyPlaylists { .. } => "too_many_playlists",
+            PlaylistError::AlreadyExists(_) => "already_exists",
+            PlaylistError::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> PlaylistError {
+    PlaylistError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks an id (`[A-Za-z0-9_-]{1,64}`): ids become file names and protocol tokens.
+pub fn validate_id(field: &'static str, id: &str) -> Result<(), PlaylistError> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(invalid(field, "must be 1 to 64 characters"));
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(
+            field,
+            format!("{id:?} may contain only letters, digits, '-' and '_'"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_text(field: &'static str, text: &str, allow_empty: bool) -> Result<(), PlaylistError> {
+    if !allow_empty && text.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if text.len() > MAX_TEXT {
+        return Err(invalid(field, format!("longer than {MAX_TEXT} bytes")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// A clip must be expressible in AMCP: no control characters, and not a keyword the server scans for.
+fn validate_clip(clip: &str) -> Result<(), PlaylistError> {
+    validate_text("clip", clip, false)?;
+    let probe = crate::amcp::Command::LoadBg(
+        ChannelLayer {
+            channel: 1,
+            layer: Some(1),
+        },
+        crate::amcp::Clip::new(clip),
+    );
+    probe
+        .encode()
+        .map(|_| ())
+        .map_err(|e| invalid("clip", e.to_string()))
+}
+
+fn validate_scheduled(s: &str) -> Result<(), PlaylistError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[0] < "24"
+        && parts[1] < "60"
+        && parts[2] < "60";
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "scheduled",
+            format!("{s:?} is not a time of day HH:MM:SS"),
+        ))
+    }
+}
+
+impl Transition {
+    fn validate(&self) -> Result<(), PlaylistError> {
+        if self.frames > MAX_TRANSITION_FRAMES {
+            return Err(invalid(
+                "transition",
+                format!("at most {MAX_TRANSITION_FRAMES} frames"),
+            ));
+        }
+        if let Some(t) = &self.tween {
+            if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(invalid(
+                    "transition",
+                    format!("tween {t:?} is not a tween name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Item {
+    /// A new item for `clip` with the given id and defaults.
+    pub fn new(id: String, clip: impl Into<String>) -> Self {
+        Item {
+            id,
+            clip: clip.into(),
+            title: None,
+            frames: None,
+            fps: None,
+            in_point: None,
+            out_point: None,
+            looping: false,
+            transition: Transition::default(),
+            scheduled: None,
+        }
+    }
+
+    /// Validates every field.
+    pub fn validate(&self) -> Result<(), PlaylistError> {
+        validate_id("item", &self.id)?;
+        validate_clip(&self.clip)?;
+        if let Some(t) = &self.title {
+            validate_text("title", t, true)?;
+        }
+        if let (Some(i), Some(o)) = (self.in_point, self.out_point) {
+            if o <= i {
+                return Err(invalid("out", "must be after the in point"));
+            }
+        }
+        if let Some(s) = &self.scheduled {
+            validate_scheduled(s)?;
+        }
+        self.transition.validate()
+    }
+
+    /// Applies `fields`; on error the item is unchanged.
+    pub fn apply(&mut self, fields: &ItemFields) -> Result<(), PlaylistError> {
+        let mut next = self.clone();
+        if let Some(clip) = &fields.clip {
+            if *clip != next.clip {
+                next.frames = None;
+                next.fps = None;
+            }
+            next.clip = clip.clone();
+        }
+        if let Some(t) = &fields.title {
+            next.title = t.clone().filter(|t| !t.is_empty());
+        }
+        if let Some(t) = &fields.transition {
+            next.transition = t.clone();
+        }
+        if let Some(l) = fields.looping {
+            next.looping = l;
+        }
+        if let Some(i) = fields.in_point {
+            next.in_point = i;
+        }
+        if let Some(o) = fields.out_point {
+            next.out_point = o;
+        }
+        if let Some(s) = &fields.scheduled {
+            next.scheduled = s.clone();
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+}
+
+impl Playlist {
+    /// An empty playlist.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        channel_layer: ChannelLayer,
+    ) -> Self {
+        Playlist {
+            id: id.into(),
+            name: name.into(),
+            channel_layer,
+            items: Vec::new(),
+            looping: false,
+            autoplay: true,
+            revision: 0,
+        }
+    }
+
+    /// Validates the whole playlist (used on load, including files edited by hand).
+    pub fn validate(&self, limits: &Limits) -> Result<(), PlaylistError> {
+        validate_id("playlist", &self.id)?;
+        validate_text("name", &self.name, false)?;
+        if self.channel_layer.layer.is_none() {
+            return Err(invalid("channel_layer", "needs a layer, e.g. 1-10"));
+        }
+        if self.items.len() > limits.max_items {
+            return Err(PlaylistError::TooManyItems {
+                max: limits.max_items,
+            });
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.items.len());
+        for item in &self.items {
+            item.validate()?;
+            if !seen.insert(item.id.as_str()) {
+                return Err(invalid("item", format!("duplicate item id {:?}", item.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Position of an item.
+    pub fn index_of(&self, item: &str) -> Option<usize> {
+        self.items.iter().position(|i| i.id == item)
+    }
+
+    /// The item with this id.
+    pub fn item(&self, item: &str) -> Option<&Item> {
+        self.items.iter().find(|i| i.id == item)
+    }
+
+    /// Inserts at `index` (`None` appends).
+    pub fn insert(
+        &mut self,
+        index: Option<usize>,
+        item: Item,
+        limits: &Limits,
+    ) -> Result<(), PlaylistError> {
+        if self.items.len() >= limits.max_items {
+            return Err(PlaylistError::TooManyItems {
+                max: limits.max_items,
+            });
+        }
+        item.validate()?;
+        if self.index_of(&item.id).is_some() {
+            return Err(invalid("item", format!("duplicate item id {:?}", item.id)));
+        }
+        let len = self.items.len();
+        let at = index.unwrap_or(len);
+        if at > len {
+            return Err(PlaylistError::IndexOutOfRange { index: at, len });
+        }
+        self.items.insert(at, item);
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// Moves an item to `index` (its position after the move).
+    pub fn move_item(&mut self, item: &str, index: usize) -> Result<(), PlaylistError> {
+        let from = self
+            .index_of(item)
+            .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
+        let len = self.items.len();
+        if index >= len {
+            return Err(PlaylistError::IndexOutOfRange { index, len });
+        }
+        let it = self.items.remove(from);
+        self.items.insert(index, it);
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// Removes an item and returns it.
+    pub fn remove(&mut self, item: &str) -> Result<Item, PlaylistError> {
+        let at = self
+            .index_of(item)
+            .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
+        self.revision += 1;
+        Ok(self.items.remove(at))
+    }
+
+    /// Changes an item's fields.
+    pub fn update(&mut self, item: &str, fields: &ItemFields) -> Result<(), PlaylistError> {
+        let it = self
+            .items
+            .iter_mut()
+            .find(|i| i.id == item)
+            .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
+        it.apply(fields)?;
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// Renames the playlist (the id, and so the file, stays).
+    pub fn rename(&mut self, name: &str) -> Result<(), PlaylistError> {
+        validate_text("name", name, false)?;
+        self.name = name.to_owned();
+        self.revision += 1;
+        Ok(())
+    }
+}
+
+/// A file-safe id derived from a display name: lower-case ASCII letters and digits, `-` elsewhere.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+        if out.len() >= 48 {
+            break;
+        }
+    }
+    let out = out.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        "playlist".to_owned()
+    } else {
+        out
+    }
+}
+
+/// A new random item id (`i` + 16 hex digits): unique without coordination, even across restarts.
+pub fn new_item_id() -> String {
+    format!("i{:016x}", fastrand::u64(..))
+}
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

@@ -1,0 +1,141 @@
+//! Tests for playlist edits and validation.
+
+use super::*;
+
+fn pl() -> Playlist {
+    Playlist::new("main", "Main", "1-10".parse().unwrap())
+}
+
+fn item(id: &str, clip: &str) -> Item {
+    Item::new(id.into(), clip)
+}
+
+#[test]
+fn insert_move_remove_update() {
+    let limits = Limits::default();
+    let mut p = pl();
+    p.insert(None, item("a", "CLIP1"), &limits).unwrap();
+    p.insert(None, item("b", "CLIP2"), &limits).unwrap();
+    p.insert(Some(0), item("c", "SHORT"), &limits).unwrap();
+    assert_eq!(
+        p.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["c", "a", "b"]
+    );
+    p.move_item("c", 2).unwrap();
+    assert_eq!(
+        p.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    let fields = ItemFields {
+        title: Some(Some("Opener".into())),
+        looping: Some(true),
+        ..ItemFields::default()
+    };
+    p.update("a", &fields).unwrap();
+    assert_eq!(p.items[0].title.as_deref(), Some("Opener"));
+    assert!(p.items[0].looping);
+    assert_eq!(p.remove("b").unwrap().clip, "CLIP2");
+    assert_eq!(p.revision, 6);
+}
+
+#[test]
+fn edits_fail_cleanly() {
+    let limits = Limits {
+        max_playlists: 1,
+        max_items: 2,
+    };
+    let mut p = pl();
+    p.insert(None, item("a", "CLIP1"), &limits).unwrap();
+    assert_eq!(
+        p.insert(Some(5), item("b", "X"), &limits),
+        Err(PlaylistError::IndexOutOfRange { index: 5, len: 1 })
+    );
+    assert!(matches!(
+        p.insert(None, item("a", "X"), &limits),
+        Err(PlaylistError::Invalid { .. })
+    ));
+    p.insert(None, item("b", "X"), &limits).unwrap();
+    assert_eq!(
+        p.insert(None, item("c", "X"), &limits),
+        Err(PlaylistError::TooManyItems { max: 2 })
+    );
+    assert_eq!(
+        p.move_item("zz", 0),
+        Err(PlaylistError::ItemNotFound("zz".into()))
+    );
+    assert_eq!(
+        p.move_item("a", 2),
+        Err(PlaylistError::IndexOutOfRange { index: 2, len: 2 })
+    );
+    let before = p.clone();
+    let bad = ItemFields {
+        clip: Some("AUTO".into()),
+        ..ItemFields::default()
+    };
+    assert!(
+        p.update("a", &bad).is_err(),
+        "a keyword clip name would be read as a flag"
+    );
+    let bad = ItemFields {
+        in_point: Some(Some(100)),
+        out_point: Some(Some(50)),
+        ..ItemFields::default()
+    };
+    assert!(p.update("a", &bad).is_err());
+    assert_eq!(p, before, "failed edits change nothing");
+}
+
+#[test]
+fn validation_of_fields() {
+    assert!(item("ok", "CLIP1").validate().is_ok());
+    assert!(item("bad id", "CLIP1").validate().is_err());
+    assert!(item("x", "").validate().is_err());
+    assert!(item("x", "a\nb").validate().is_err());
+    let mut i = item("x", "CLIP1");
+    i.scheduled = Some("25:00:00".into());
+    assert!(i.validate().is_err());
+    i.scheduled = Some("23:59:59".into());
+    assert!(i.validate().is_ok());
+    i.transition = Transition {
+        kind: TransitionKind::Mix,
+        frames: 10_000,
+        tween: None,
+    };
+    assert!(i.validate().is_err());
+    i.transition = Transition {
+        kind: TransitionKind::Mix,
+        frames: 25,
+        tween: Some("EASE IN".into()),
+    };
+    assert!(i.validate().is_err());
+}
+
+#[test]
+fn playlist_validation_catches_hand_edits() {
+    let limits = Limits::default();
+    let mut p = pl();
+    p.items = vec![item("a", "CLIP1"), item("a", "CLIP2")];
+    assert!(p.validate(&limits).is_err(), "duplicate ids");
+    let mut p = pl();
+    p.channel_layer = "1".parse().unwrap();
+    assert!(p.validate(&limits).is_err(), "a layer is required");
+    let json = r#"{"id":"news","name":"News","channel_layer":"2-20","items":[{"id":"i1","clip":"OPEN","transition":{"kind":"MIX","frames":12}}]}"#;
+    let p: Playlist = serde_json::from_str(json).unwrap();
+    assert!(p.validate(&limits).is_ok());
+    assert!(p.autoplay, "autoplay defaults to on");
+    assert_eq!(p.items[0].transition.auto_delta(), 12);
+    assert!(
+        serde_json::from_str::<Playlist>(
+            r#"{"id":"x","name":"x","channel_layer":"1-1","bogus":1}"#
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn slugs_and_ids() {
+    assert_eq!(slug("Evening News!"), "evening-news");
+    assert_eq!(slug("***"), "playlist");
+    assert!(validate_id("item", &new_item_id()).is_ok());
+    assert_ne!(new_item_id(), new_item_id());
+}
