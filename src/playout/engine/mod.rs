@@ -1,0 +1,210 @@
+//! The playout engine: one actor owns the playlists and their playout, drives CasparCG through the
+//! connection handle, and publishes state for the server and the console.
+//!
+//! - [`state`]: the snapshot, sequenced events and progress it publishes.
+//! - [`actor`]: the loop, operator actions, edits.
+//! - [`transport`]: how each operator action maps to AMCP (reference §4.5).
+//! - [`observe`]: reading the channel (INFO or OSC), detecting AUTO switches, reconciling after a
+//!   (re)connect.
+
+mod actor;
+mod observe;
+pub mod state;
+mod transport;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use actor::{EngineDeps, spawn};
+pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
+
+use crate::amcp::ChannelLayer;
+use crate::caspar::CommandError;
+use crate::playout::model::{ItemFields, PlaylistError, Transition};
+
+/// An operator or client request. `playlist: None` means the selected playlist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    PlaylistCreate {
+        name: String,
+        channel_layer: Option<ChannelLayer>,
+    },
+    PlaylistDelete {
+        playlist: String,
+    },
+    PlaylistSelect {
+        playlist: String,
+    },
+    PlaylistRename {
+        playlist: Option<String>,
+        name: String,
+    },
+    PlaylistLoop {
+        playlist: Option<String>,
+        enabled: bool,
+    },
+    ItemAdd {
+        playlist: Option<String>,
+        item: NewItem,
+        index: Option<usize>,
+    },
+    ItemMove {
+        playlist: Option<String>,
+        item: String,
+        index: usize,
+    },
+    ItemRemove {
+        playlist: Option<String>,
+        item: String,
+    },
+    ItemUpdate {
+        playlist: Option<String>,
+        item: String,
+        fields: ItemFields,
+    },
+    Cue {
+        playlist: Option<String>,
+        item: Option<String>,
+    },
+    Take {
+        playlist: Option<String>,
+        item: Option<String>,
+    },
+    Next {
+        playlist: Option<String>,
+    },
+    Previous {
+        playlist: Option<String>,
+    },
+    Skip {
+        playlist: Option<String>,
+    },
+    Stop {
+        playlist: Option<String>,
+    },
+    Pause {
+        playlist: Option<String>,
+    },
+    Resume {
+        playlist: Option<String>,
+    },
+    Clear {
+        playlist: Option<String>,
+    },
+    Autoplay {
+        playlist: Option<String>,
+        enabled: bool,
+    },
+    MediaRescan,
+}
+
+/// The fields of a new item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    pub clip: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub transition: Option<Transition>,
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+    #[serde(default, rename = "in")]
+    pub in_point: Option<u64>,
+    #[serde(default, rename = "out")]
+    pub out_point: Option<u64>,
+    #[serde(default)]
+    pub scheduled: Option<String>,
+}
+
+/// What a successful op returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clips: Option<usize>,
+}
+
+/// Why an op failed; `code()` is stable for clients.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Playlist(#[from] PlaylistError),
+    #[error("CasparCG: {0}")]
+    Caspar(#[from] CommandError),
+    #[error("not saved: {0}")]
+    Store(String),
+    #[error("{0}")]
+    Playout(String),
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+impl EngineError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Playlist(e) => e.code(),
+            EngineError::Caspar(CommandError::NotConnected) => "caspar_not_connected",
+            EngineError::Caspar(CommandError::Server { code: 404, .. }) => "clip_not_found",
+            EngineError::Caspar(_) => "caspar_error",
+            EngineError::Store(_) => "store_error",
+            EngineError::Playout(_) => "playout_error",
+            EngineError::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+pub(crate) struct Request {
+    pub(crate) op: Op,
+    pub(crate) reply: oneshot::Sender<Result<OpResult, EngineError>>,
+}
+
+/// Cheap-clone front of the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(crate) tx: mpsc::Sender<Request>,
+    pub(crate) snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub(crate) events: broadcast::Sender<Arc<Event>>,
+    pub(crate) progress: watch::Receiver<Arc<ProgressMap>>,
+}
+
+impl EngineHandle {
+    /// Runs one op; the result comes after the change is durable (edits) or CasparCG answered
+    /// (playout actions).
+    pub async fn execute(&self, op: Op) -> Result<OpResult, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        rx.await.unwrap_or(Err(EngineError::ShuttingDown))
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver of snapshots (every change).
+    pub fn watch_snapshot(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// Subscribes to events. Subscribe *before* reading the snapshot you start from, then skip events
+    /// whose `seq` the snapshot already contains.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// A receiver of progress (coalesced; not sequenced).
+    pub fn watch_progress(&self) -> watch::Receiver<Arc<ProgressMap>> {
+        self.progress.clone()
+    }
+}
