@@ -11,7 +11,10 @@
 pub mod amcp;
 pub mod caspar;
 pub mod config;
+pub mod daemon;
+pub mod health;
 pub mod playout;
+pub mod server;
 pub mod shutdown;
 pub mod sim;
 pub mod telemetry;

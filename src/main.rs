@@ -27,6 +27,16 @@ enum Command {
     Sim(SimArgs),
     /// Check a daemon's health for scripts: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Health(HealthArgs),
+    /// Child process of the store crash test: saves ever newer versions, prints `ack N` when durable.
+    #[command(hide = true)]
+    StoreTorture(StoreTortureArgs),
+}
+
+#[derive(Debug, Args)]
+struct StoreTortureArgs {
+    /// Data directory to write into.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -46,6 +56,9 @@ struct ServeArgs {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
+    /// Log format: `human` or `json`; overrides `log.format`.
+    #[arg(long, value_name = "FORMAT", value_parser = ["human", "json"])]
+    log_format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -117,13 +130,21 @@ fn main() -> ExitCode {
         Command::Tui(_) => not_yet("tui"),
         Command::Demo(_) => not_yet("demo"),
         Command::Sim(args) => sim(args),
-        Command::Health(_) => not_yet("health"),
+        Command::Health(args) => health(args),
+        Command::StoreTorture(args) => match onair::playout::store::torture::run(&args.dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("onair store-torture: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
 /// The daemon. Only configuration loading and `--print-config` exist so far.
 fn serve(args: ServeArgs) -> ExitCode {
     let print = args.print_config;
+    let log_format = args.log_format.clone();
     let config = match load_config(args) {
         Ok(config) => config,
         Err(e) => {
@@ -134,7 +155,34 @@ fn serve(args: ServeArgs) -> ExitCode {
     if print {
         return print_config(&config);
     }
-    not_yet("serve")
+    if let Err(e) = onair::daemon::check_exposure(&config) {
+        eprintln!("onair serve: {e}");
+        return ExitCode::from(2);
+    }
+    let json = match log_format.as_deref() {
+        Some(f) => f == "json",
+        None => config.log.format == config::LogFormat::Json,
+    };
+    let format = if json {
+        onair::telemetry::Format::Json
+    } else {
+        onair::telemetry::Format::Human
+    };
+    onair::telemetry::init(format, &config.log.level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("onair serve: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(onair::daemon::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onair serve: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Defaults < file (`--config`, else `ONAIR_CONFIG`) < `ONAIR_*` environment < flags.
@@ -202,6 +250,41 @@ fn sim(args: SimArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `onair health`: Nagios-style check of a daemon; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+fn health(args: HealthArgs) -> ExitCode {
+    // Usage errors are UNKNOWN (3) by the plugin convention, not CRITICAL.
+    let timeout = match config::duration::parse(&args.timeout) {
+        Ok(t) => t,
+        Err(e) => {
+            println_or_ignore(&format!("ONAIR UNKNOWN - --timeout: {e}"));
+            return ExitCode::from(3);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            println_or_ignore(&format!(
+                "ONAIR UNKNOWN - cannot start the async runtime: {e}"
+            ));
+            return ExitCode::from(3);
+        }
+    };
+    let (code, output) = runtime.block_on(onair::health::check(&args.url, timeout, args.json));
+    println_or_ignore(&output);
+    ExitCode::from(code)
+}
+
+/// Not println!: it panics when stdout is a closed pipe, and the exit code matters more.
+fn println_or_ignore(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"));
 }
 
 fn not_yet(name: &str) -> ExitCode {

@@ -197,7 +197,7 @@ fn unknown_env_variable_and_bad_flag_exit_2() {
 
 #[test]
 fn unbuilt_subcommands_exit_2_without_panicking() {
-    for args in [&["tui"][..], &["health"], &["demo"]] {
+    for args in [&["tui"][..], &["demo"]] {
         let out = run(onair().args(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
@@ -207,4 +207,17 @@ fn unbuilt_subcommands_exit_2_without_panicking() {
         );
         assert_no_panic(&out);
     }
+    // `health` is built: with nothing listening on the port it reports CRITICAL (2) on stdout.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let url = format!("http://{closed}");
+    let out = run(onair().args(["health", "--url", &url, "--timeout", "2s"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("ONAIR CRITICAL - "),
+        "{}",
+        stdout(&out)
+    );
+    assert_no_panic(&out);
 }

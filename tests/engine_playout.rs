@@ -46,6 +46,17 @@ fn start_engine(
     restored: BTreeMap<String, engine::Playout>,
     recovery: Recovery,
 ) -> (EngineHandle, CasparHandle, CancellationToken) {
+    start_engine_with(sim, pl, restored, recovery, None, 5 * MS)
+}
+
+fn start_engine_with(
+    sim: &Sim,
+    pl: Playlist,
+    restored: BTreeMap<String, engine::Playout>,
+    recovery: Recovery,
+    osc: Option<onair::caspar::osc::OscTelemetry>,
+    poll_interval: Duration,
+) -> (EngineHandle, CasparHandle, CancellationToken) {
     let (caspar, _) = CasparHandle::spawn(link(sim));
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
@@ -55,11 +66,12 @@ fn start_engine(
             ..PlayoutConfig::default()
         },
         limits: Limits::default(),
-        poll_interval: 5 * MS,
+        poll_interval,
         progress_hz: 10,
         playlists: vec![pl],
         restored,
         selected: None,
+        osc,
         shutdown: shutdown.clone(),
     });
     (engine, caspar, shutdown)
@@ -359,4 +371,53 @@ async fn daemon_restart_adopts_what_is_on_air_without_commands() {
     );
     assert_eq!(sim_on_air(&r.sim).as_deref(), Some("CLIP1"));
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn autoplay_follows_osc_without_polling() {
+    let mut cfg = SimConfig::for_tests();
+    cfg.clock = ClockMode::Stepped;
+    let sim = Sim::start(cfg).await.unwrap();
+    let shutdown_osc = CancellationToken::new();
+    let listener = onair::caspar::osc::OscListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let osc = listener.spawn(shutdown_osc.clone(), Duration::from_secs(5));
+    // Polling every minute: only OSC can tell the engine about the switches.
+    let (engine, _caspar, shutdown) = start_engine_with(
+        &sim,
+        playlist(&["SHORT", "CLIP2", "CLIP1"]),
+        BTreeMap::new(),
+        Recovery::Resume,
+        Some(osc),
+        Duration::from_secs(60),
+    );
+    wait(&engine, |s| s.link.connected && !s.media.clips.is_empty()).await;
+    engine
+        .execute(Op::Take {
+            playlist: None,
+            item: None,
+        })
+        .await
+        .unwrap();
+    wait(&engine, armed("i1")).await;
+    assert!(sim.command_log().iter().any(|c| c.name == "OSC SUBSCRIBE"));
+    sim.clear_command_log();
+    for _ in 0..60 {
+        sim.step(1);
+        tokio::task::yield_now().await;
+    }
+    let s = wait(&engine, |s| {
+        playout(s).on_air.as_deref() == Some("i1") && armed("i2")(s)
+    })
+    .await;
+    assert_eq!(
+        s.link.telemetry,
+        onair::playout::engine::state::TelemetrySource::Osc
+    );
+    assert_eq!(sim_on_air(&sim).as_deref(), Some("CLIP2"));
+    assert!(
+        sim.command_log().iter().all(|c| c.name != "INFO"),
+        "no INFO polling while OSC is fresh"
+    );
+    shutdown.cancel();
+    shutdown_osc.cancel();
 }

@@ -20,6 +20,7 @@ mod actor;
 pub mod backoff;
 mod error;
 mod handle;
+pub mod osc;
 pub mod responder;
 pub mod session;
 mod stats;

@@ -1,5 +1,9 @@
 //! Playout: playlists and their storage, the engine that runs them on CasparCG, the as-run log and
 //! the media library.
 
+pub mod asrun;
 pub mod engine;
+pub mod media;
 pub mod model;
+pub mod store;
+pub mod watch;

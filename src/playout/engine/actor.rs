@@ -20,6 +20,7 @@ use super::state::{
 use super::{EngineError, EngineHandle, NewItem, Op, OpResult, Request, transport};
 use crate::amcp::body::{MediaEntry, parse_cls, parse_info_xml};
 use crate::amcp::{ChannelLayer, Command};
+use crate::caspar::osc::{OscState, OscTelemetry};
 use crate::caspar::{CasparHandle, CommandError, LinkState};
 use crate::config::{PlayoutConfig, Recovery};
 use crate::playout::model::{Item, Limits, Playlist, PlaylistError, new_item_id, slug};
@@ -38,6 +39,8 @@ pub struct EngineDeps {
     /// Playout state saved before a restart, per playlist id.
     pub restored: BTreeMap<String, Playout>,
     pub selected: Option<String>,
+    /// OSC telemetry; without it (or while it is stale) channels are polled with `INFO`.
+    pub osc: Option<OscTelemetry>,
     pub shutdown: CancellationToken,
 }
 
@@ -67,6 +70,7 @@ struct Engine {
     limits: Limits,
     poll_interval: Duration,
     progress_hz: u32,
+    osc: Option<OscTelemetry>,
     shutdown: CancellationToken,
     playlists: BTreeMap<String, Playlist>,
     playout: BTreeMap<String, Playout>,
@@ -121,6 +125,7 @@ impl Engine {
             limits: deps.limits,
             poll_interval: deps.poll_interval,
             progress_hz: deps.progress_hz.clamp(1, 50),
+            osc: deps.osc,
             shutdown: deps.shutdown,
             playlists,
             playout,
@@ -151,6 +156,9 @@ impl Engine {
         progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let initial = link_rx.borrow_and_update().clone();
         self.on_link(initial).await;
+        // Without OSC this receiver never changes, which keeps the select below uniform.
+        let (_no_osc, idle) = watch::channel(Arc::new(OscState::default()));
+        let mut osc_rx = self.osc.as_ref().map_or(idle, OscTelemetry::subscribe);
         loop {
             tokio::select! {
                 biased;
@@ -166,6 +174,12 @@ impl Engine {
                     if changed.is_err() { break; }
                     let state = link_rx.borrow_and_update().clone();
                     self.on_link(state).await;
+                }
+                changed = osc_rx.changed() => {
+                    if changed.is_ok() {
+                        let state = osc_rx.borrow_and_update().clone();
+                        self.on_osc(&state).await;
+                    }
                 }
                 _ = poll.tick() => self.poll().await,
                 _ = progress.tick() => self.publish_progress(),
@@ -323,7 +337,7 @@ impl Engine {
                 connected: true,
                 server_version: Some(server_version.clone()),
                 state: "connected".into(),
-                telemetry: TelemetrySource::InfoPolling,
+                telemetry: self.link.telemetry,
             },
             LinkState::Connecting { attempt } => LinkView {
                 state: format!("connecting (attempt {attempt})"),
@@ -337,6 +351,9 @@ impl Engine {
         if view != self.link {
             self.link = view.clone();
             self.publish(EventKind::Link { link: view });
+        }
+        if let LinkState::Connected { server_version, .. } = &state {
+            self.subscribe_osc(server_version).await;
         }
         if state.is_connected() {
             self.clear_alarms("caspar");

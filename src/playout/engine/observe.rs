@@ -75,6 +75,50 @@ pub fn from_info(state: &ChannelState) -> ChannelObs {
     ChannelObs { frame_rate, layers }
 }
 
+/// Reads one channel of the OSC telemetry.
+pub fn from_osc(ch: &crate::caspar::osc::ChannelTelemetry) -> ChannelObs {
+    // OSC reports the field rate for interlaced formats too; the format name gives the frame rate.
+    let frame_rate = ch
+        .format
+        .as_deref()
+        .and_then(VideoFormat::parse)
+        .map(|f| (f.fps_num, f.fps_den))
+        .or_else(|| {
+            ch.framerate
+                .and_then(|(n, d)| Some((u32::try_from(n).ok()?, u32::try_from(d).ok()?)))
+        });
+    let layers = ch
+        .layers
+        .iter()
+        .map(|(l, t)| {
+            let fg = &t.foreground;
+            let (elapsed, length) = match t.clip_progress() {
+                Some((e, len)) => (Some(e), Some(len)),
+                None => (t.elapsed_secs(), fg.time.map(|(_, total)| total)),
+            };
+            let bg_present = t
+                .background_producer
+                .as_deref()
+                .is_some_and(|p| p != "empty");
+            let obs = LayerObs {
+                fg_clip: t.on_air_file().map(str::to_owned),
+                fg_present: fg.producer.as_deref().is_some_and(|p| p != "empty"),
+                paused: fg.paused.unwrap_or(false),
+                elapsed,
+                length,
+                bg_clip: t
+                    .background_file
+                    .as_deref()
+                    .filter(|_| bg_present)
+                    .map(str::to_owned),
+                frames_left: t.frames_left.and_then(|f| u64::try_from(f).ok()),
+            };
+            (*l, obs)
+        })
+        .collect();
+    ChannelObs { frame_rate, layers }
+}
+
 /// Whether `clip` names the same media as `name` (CasparCG matches case-insensitively).
 pub fn same_clip(name: Option<&str>, clip: &str) -> bool {
     name.is_some_and(|n| n.eq_ignore_ascii_case(clip))

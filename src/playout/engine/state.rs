@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::playout::model::Playlist;
 
 /// Whether a playlist is playing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nothing of this playlist is on air.
@@ -26,7 +26,7 @@ pub enum Status {
 }
 
 /// Playout state of one playlist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Playout {
     pub status: Status,
     /// The item on air.
@@ -42,7 +42,7 @@ pub struct Playout {
 }
 
 /// Elapsed and remaining time of a playlist's on-air item and rundown, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Progress {
     pub elapsed: f64,
     pub remaining: f64,
@@ -57,7 +57,7 @@ pub struct Progress {
 pub type ProgressMap = BTreeMap<String, Progress>;
 
 /// A playlist as clients see it: the data, its playout, and which items' clips are missing.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaylistView {
     #[serde(flatten)]
     pub playlist: Playlist,
@@ -67,7 +67,7 @@ pub struct PlaylistView {
 }
 
 /// The AMCP link as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LinkView {
     pub connected: bool,
     pub server_version: Option<String>,
@@ -77,7 +77,7 @@ pub struct LinkView {
 }
 
 /// Where position information comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TelemetrySource {
     #[default]
@@ -87,7 +87,7 @@ pub enum TelemetrySource {
 }
 
 /// A clip of the media library.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClipView {
     pub name: String,
     pub kind: String,
@@ -96,7 +96,7 @@ pub struct ClipView {
 }
 
 /// The media library as clients see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct MediaView {
     pub clips: Vec<ClipView>,
     /// Unix milliseconds of the last successful CLS.
@@ -106,7 +106,7 @@ pub struct MediaView {
 }
 
 /// How serious an alarm is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Warning,
@@ -114,7 +114,7 @@ pub enum Severity {
 }
 
 /// A condition an operator must know about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alarm {
     pub id: u64,
     pub severity: Severity,
@@ -125,7 +125,7 @@ pub struct Alarm {
 }
 
 /// The full state, as sent on connect and after a resync.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Snapshot {
     /// The `seq` of the last event reflected here.
     pub seq: u64,
@@ -138,7 +138,7 @@ pub struct Snapshot {
 }
 
 /// What changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     /// A playlist was created or its items, settings or playout changed: the whole view.
@@ -166,7 +166,7 @@ pub enum EventKind {
 }
 
 /// One sequenced change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
     #[serde(flatten)]

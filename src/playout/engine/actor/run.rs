@@ -97,7 +97,59 @@ impl Engine {
         p.on_air_since_ms = None;
     }
 
-    /// Reads every channel that has something on air (INFO polling).
+    /// Asks the server to send OSC to our listener (2.4+; the subscription lives as long as the AMCP
+    /// connection, so it is renewed on every connect). On 2.3 the server sends to the configured port.
+    pub(super) async fn subscribe_osc(&mut self, server_version: &str) {
+        let Some(port) = self.osc.as_ref().map(|o| o.local_addr().port()) else {
+            return;
+        };
+        let v24 =
+            crate::amcp::body::parse_version(server_version).is_ok_and(|v| v.is_at_least(2, 4));
+        if !v24 {
+            return;
+        }
+        if let Err(e) = self.caspar.send(Command::OscSubscribe(port)).await {
+            self.raise(
+                Severity::Warning,
+                "osc",
+                format!("OSC SUBSCRIBE {port} failed ({e}); following playout with INFO polling"),
+            );
+        }
+    }
+
+    /// Follows playout from OSC for every channel whose telemetry is fresh.
+    pub(super) async fn on_osc(&mut self, state: &OscState) {
+        let source = if state.channels.values().any(|c| !c.stale) {
+            TelemetrySource::Osc
+        } else {
+            TelemetrySource::InfoPolling
+        };
+        if self.link.connected && source != self.link.telemetry {
+            self.link.telemetry = source;
+            self.publish(EventKind::Link {
+                link: self.link.clone(),
+            });
+        }
+        if !self.link.connected {
+            return;
+        }
+        for (ch, telemetry) in &state.channels {
+            if telemetry.stale {
+                continue;
+            }
+            let obs = observe::from_osc(telemetry);
+            if let Some(rate) = obs.frame_rate {
+                self.frame_rates.insert(*ch, rate);
+            }
+            self.observe_channel(*ch, &obs).await;
+        }
+    }
+
+    fn osc_fresh(&self, ch: u16) -> bool {
+        self.osc.as_ref().is_some_and(|o| !o.is_stale(ch))
+    }
+
+    /// Reads with `INFO` every channel that has something on air and no fresh OSC.
     pub(super) async fn poll(&mut self) {
         if !self.link.connected {
             return;
@@ -107,6 +159,7 @@ impl Engine {
             .iter()
             .filter(|(_, p)| p.on_air.is_some() || p.cued.is_some())
             .filter_map(|(id, _)| self.playlists.get(id).map(|pl| pl.channel_layer.channel))
+            .filter(|ch| !self.osc_fresh(*ch))
             .collect();
         channels.sort_unstable();
         channels.dedup();

@@ -1,0 +1,188 @@
+//! `onair serve`: wires configuration, store, CasparCG link, engine and the HTTP/WebSocket server
+//! together, and shuts them down gracefully without ever touching playout.
+//!
+//! Shutdown order (design.md §9): stop accepting, tell WebSocket clients (`shutdown`, close 1001), stop
+//! the engine, finish pending saves, close the AMCP connection (no STOP, no CLEAR), exit. The whole
+//! sequence is bounded; a second signal exits at once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::caspar::CasparHandle;
+use crate::caspar::osc::{OscListener, OscTelemetry};
+use crate::config::Config;
+use crate::playout::engine::{self, EngineDeps, EngineHandle};
+use crate::playout::model::Limits;
+use crate::server::{self, AppState, Probes, WsStats};
+
+/// How long shutdown may take before the process exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1800);
+
+/// A running daemon, for `onair serve`, `onair demo` and tests.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub engine: EngineHandle,
+    pub caspar: CasparHandle,
+    pub state: Arc<AppState>,
+    shutdown: CancellationToken,
+    server_task: tokio::task::JoinHandle<()>,
+    engine_task: tokio::task::JoinHandle<()>,
+    caspar_task: tokio::task::JoinHandle<()>,
+}
+
+/// Refuses configurations that would expose control without authentication.
+pub fn check_exposure(config: &Config) -> anyhow::Result<()> {
+    if !config.listen_is_loopback() && config.server.operator_tokens.is_empty() {
+        bail!(
+            "server.listen {} is not a loopback address and no operator token is configured; \
+             set server.operator_tokens (or ONAIR_SERVER_OPERATOR_TOKENS) or listen on 127.0.0.1",
+            config.server.listen
+        );
+    }
+    Ok(())
+}
+
+impl Daemon {
+    /// Starts every subsystem and the listener; returns once the daemon serves requests.
+    pub async fn start(config: Config) -> anyhow::Result<Daemon> {
+        check_exposure(&config)?;
+        let shutdown = CancellationToken::new();
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr().context("listener address")?;
+
+        let (caspar, caspar_task) = CasparHandle::spawn(config.caspar.clone());
+        let osc = OscListener::bind(config.caspar.osc_listen)
+            .with_context(|| {
+                format!(
+                    "cannot bind the OSC listener on {}",
+                    config.caspar.osc_listen
+                )
+            })?
+            .spawn(shutdown.child_token(), config.caspar.osc_stale_after);
+        tracing::info!(osc = %osc.local_addr(), "OSC listener bound");
+        let limits = Limits {
+            max_playlists: config.store.max_playlists,
+            max_items: config.store.max_items_per_playlist,
+        };
+        let (engine, engine_task) = engine::spawn(EngineDeps {
+            caspar: caspar.clone(),
+            config: config.playout.clone(),
+            limits,
+            poll_interval: config.caspar.info_poll_interval,
+            progress_hz: config.server.progress_hz,
+            playlists: vec![crate::playout::model::Playlist::new(
+                "main",
+                "main",
+                config.playout.default_channel_layer,
+            )],
+            restored: Default::default(),
+            selected: None,
+            osc: Some(osc.clone()),
+            shutdown: shutdown.child_token(),
+        });
+
+        let state = Arc::new(AppState {
+            engine: engine.clone(),
+            caspar: caspar.clone(),
+            config: config.server.clone(),
+            boot_id: server::new_boot_id(),
+            started_at: Instant::now(),
+            startup_complete: Default::default(),
+            shutdown: shutdown.clone(),
+            ws: WsStats::default(),
+            probes: Probes {
+                store: None,
+                osc: Some(osc_probe(osc)),
+            },
+        });
+        let app = server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        let server_task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "http server failed");
+            }
+        });
+        state.startup_complete.store(true, Ordering::SeqCst);
+        tracing::info!(%addr, caspar = %config.caspar.address, "onair serve: ready");
+        Ok(Daemon {
+            addr,
+            engine,
+            caspar,
+            state,
+            shutdown,
+            server_task,
+            engine_task,
+            caspar_task,
+        })
+    }
+
+    /// Graceful shutdown; returns when every task has finished or the grace period ran out.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let Daemon {
+            caspar,
+            server_task,
+            engine_task,
+            caspar_task,
+            ..
+        } = self;
+        let orderly = async {
+            // Sessions send `shutdown` and close; the engine leaves its loop.
+            let _ = server_task.await;
+            let _ = engine_task.await;
+            // The link goes last and only closes its socket: never STOP, never CLEAR.
+            caspar.shutdown();
+            let _ = caspar_task.await;
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, orderly).await.is_err() {
+            tracing::warn!(
+                "onair serve: shutdown grace period over; exiting with tasks still running"
+            );
+        }
+    }
+}
+
+/// The OSC part of `/health` and `/metrics`.
+fn osc_probe(osc: OscTelemetry) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
+    Box::new(move || {
+        let stats = osc.stats();
+        let state = osc.latest();
+        serde_json::json!({
+            "listen": osc.local_addr().to_string(),
+            "fresh": state.channels.values().any(|c| !c.stale),
+            "datagrams": stats.datagrams,
+            "decode_errors": stats.decode_errors,
+        })
+    })
+}
+
+/// Runs the daemon until SIGINT/SIGTERM; a second signal exits immediately.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let daemon = Daemon::start(config).await?;
+    // A plain line for people and for scripts that started us with port 0.
+    eprintln!(
+        "onair serve: listening on http://{} (WebSocket ws://{}/ws)",
+        daemon.addr, daemon.addr
+    );
+    crate::shutdown::signal().await;
+    tracing::info!("onair serve: shutting down (playout is left as it is)");
+    tokio::spawn(async {
+        crate::shutdown::signal().await;
+        eprintln!("onair serve: second signal, exiting now");
+        std::process::exit(130);
+    });
+    daemon.shutdown().await;
+    tracing::info!("onair serve: stopped");
+    Ok(())
+}

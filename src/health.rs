@@ -1,0 +1,269 @@
+//! `onair health`: asks a daemon for `GET /health` and turns the answer into a Nagios-style line and
+//! exit code, for cron, systemd, Kubernetes exec probes and monitoring agents.
+//!
+//! | exit | label    | when |
+//! |------|----------|------|
+//! | 0    | OK       | `status` is `ok` |
+//! | 1    | WARNING  | `status` is `degraded` |
+//! | 2    | CRITICAL | `status` is `down`; nothing listens; connection failed; no answer within the timeout; an HTTP 502/503/504 without a health document (a proxy in front of a dead daemon) |
+//! | 3    | UNKNOWN  | invalid URL; the answer is not HTTP, not JSON, or not the health document |
+//!
+//! - [`client`]: the minimal HTTP/1.1 GET used here (and by tests).
+
+pub mod client;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use client::{GetError, Target};
+
+/// The check's outcome, ordered like the exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+impl Verdict {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// `OK`, `WARNING`, `CRITICAL`, `UNKNOWN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Critical => "CRITICAL",
+            Verdict::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// What the daemon said, or why it said nothing useful.
+enum Outcome {
+    Document(Verdict, Value),
+    Failed(Verdict, String),
+}
+
+/// Runs the check against `url` (the daemon's base URL; `/health` is appended) within `timeout`.
+/// Returns the exit code and what to print on stdout: one line, or with `json` the health document
+/// (or `{"check": …, "error": …}` when there is none).
+pub async fn check(url: &str, timeout: Duration, json: bool) -> (u8, String) {
+    let outcome = evaluate(url, timeout).await;
+    let (verdict, text) = match (&outcome, json) {
+        (Outcome::Document(v, doc), true) => (
+            *v,
+            serde_json::to_string_pretty(doc).unwrap_or_else(|_| doc.to_string()),
+        ),
+        (Outcome::Failed(v, message), true) => (
+            *v,
+            serde_json::json!({ "check": v.label(), "error": message }).to_string(),
+        ),
+        (Outcome::Document(v, doc), false) => (*v, line(*v, &summary(doc))),
+        (Outcome::Failed(v, message), false) => (*v, line(*v, &clean(message))),
+    };
+    (verdict.code(), text)
+}
+
+fn line(v: Verdict, text: &str) -> String {
+    format!("ONAIR {} - {text}", v.label())
+}
+
+async fn evaluate(url: &str, timeout: Duration) -> Outcome {
+    let target = match Target::parse(url) {
+        Ok(t) if t.path.trim_end_matches('/').ends_with("/health") => Target {
+            path: t.path.trim_end_matches('/').to_owned(),
+            ..t
+        },
+        Ok(t) => t.join("/health"),
+        Err(e) => return Outcome::Failed(Verdict::Unknown, format!("invalid URL {url:?}: {e}")),
+    };
+    let accept = [("Accept", "application/json")];
+    let response = match tokio::time::timeout(timeout, client::get(&target, &accept)).await {
+        Err(_) => {
+            let m = format!("no answer from {target} within {timeout:?}");
+            return Outcome::Failed(Verdict::Critical, m);
+        }
+        Ok(Err(e @ (GetError::Connect(_) | GetError::Io(_)))) => {
+            return Outcome::Failed(Verdict::Critical, format!("{target}: {e}"));
+        }
+        Ok(Err(e @ GetError::Malformed(_))) => {
+            return Outcome::Failed(Verdict::Unknown, format!("{target}: {e}"));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let doc = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .filter(is_health_document);
+    match doc {
+        Some(doc) => {
+            let verdict = match doc.get("status").and_then(Value::as_str) {
+                Some("ok") => Verdict::Ok,
+                Some("degraded") => Verdict::Warning,
+                _ => Verdict::Critical,
+            };
+            Outcome::Document(verdict, doc)
+        }
+        None => {
+            let kind = response.header("content-type").unwrap_or("no content type");
+            let what = format!(
+                "{target}: HTTP {} ({kind}) is not the onair health document",
+                response.status
+            );
+            // A gateway error means whatever is behind the proxy is not answering: the daemon is down.
+            let verdict = if matches!(response.status, 502..=504) {
+                Verdict::Critical
+            } else {
+                Verdict::Unknown
+            };
+            Outcome::Failed(verdict, what)
+        }
+    }
+}
+
+/// The shape `check` relies on: a `status` it knows and a `version`.
+fn is_health_document(doc: &Value) -> bool {
+    let status = doc.get("status").and_then(Value::as_str);
+    matches!(status, Some("ok" | "degraded" | "down"))
+        && doc.get("version").is_some_and(Value::is_string)
+}
+
+/// Text from the daemon on one line: no control characters, no `|` (Nagios' performance-data
+/// separator), bounded length.
+fn clean(text: &str) -> String {
+    const MAX: usize = 400;
+    let mut out: String = text
+        .chars()
+        .map(|c| match c {
+            '|' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .take(MAX)
+        .collect();
+    if text.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms`, preceded by the reasons when not ok, and
+/// followed by Nagios performance data.
+fn summary(doc: &Value) -> String {
+    let at = |path: &[&str]| path.iter().try_fold(doc, |v, k| v.get(k));
+    let u64_at = |path: &[&str]| at(path).and_then(Value::as_u64);
+    let caspar = if at(&["caspar", "connected"]).and_then(Value::as_bool) == Some(true) {
+        match at(&["caspar", "server_version"]).and_then(Value::as_str) {
+            Some(v) => format!("CasparCG {} connected", clean(v)),
+            None => "CasparCG connected".to_owned(),
+        }
+    } else {
+        "CasparCG not connected".to_owned()
+    };
+    let playing = u64_at(&["playout", "playing"]).unwrap_or(0);
+    let alarms = u64_at(&["alarms", "count"]).unwrap_or(0);
+    let facts = format!(
+        "{caspar}, {} playing, {}",
+        plural(playing, "playlist"),
+        plural(alarms, "alarm")
+    );
+    let status = doc.get("status").and_then(Value::as_str).unwrap_or("down");
+    let reasons: Vec<String> = doc
+        .get("reasons")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).map(clean).collect())
+        .unwrap_or_default();
+    let text = if reasons.is_empty() {
+        facts
+    } else if status == "down" {
+        format!("down: {}", reasons.join("; "))
+    } else {
+        format!("{status}: {} - {facts}", reasons.join("; "))
+    };
+    let mut perf = Vec::new();
+    if let Some(v) = u64_at(&["uptime_seconds"]) {
+        perf.push(format!("uptime={v}s"));
+    }
+    if let Some(v) = at(&["caspar", "rtt", "p50_ms"]).and_then(Value::as_f64) {
+        perf.push(format!("rtt_p50={v}ms"));
+    }
+    if let Some(v) = u64_at(&["websocket", "clients"]) {
+        perf.push(format!("ws_clients={v}"));
+    }
+    perf.push(format!("alarms={alarms}"));
+    if let Some(v) = u64_at(&["memory", "rss_bytes"]) {
+        perf.push(format!("rss={v}B"));
+    }
+    format!("{text} | {}", perf.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ok_line_names_the_server_and_counts() {
+        let doc = json!({
+            "status": "ok", "reasons": [], "version": "0.1.0", "uptime_seconds": 5,
+            "caspar": { "connected": true, "server_version": "2.4.3", "rtt": { "p50_ms": 0.4 } },
+            "playout": { "playing": 1 }, "alarms": { "count": 0 }, "websocket": { "clients": 2 },
+        });
+        assert_eq!(
+            line(Verdict::Ok, &summary(&doc)),
+            "ONAIR OK - CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms \
+             | uptime=5s rtt_p50=0.4ms ws_clients=2 alarms=0"
+        );
+    }
+
+    #[test]
+    fn degraded_line_leads_with_reasons_and_stays_on_one_line() {
+        let doc = json!({
+            "status": "degraded", "version": "0.1.0",
+            "reasons": ["CasparCG not connected (down: x\ny | z)"],
+            "caspar": { "connected": false }, "playout": { "playing": 2 }, "alarms": { "count": 1 },
+        });
+        let s = summary(&doc);
+        assert!(
+            s.starts_with("degraded: CasparCG not connected (down: x y / z) - CasparCG not connected, 2 playlists playing, 1 alarm |"),
+            "{s}"
+        );
+        assert!(!s.contains('\n'));
+    }
+
+    #[test]
+    fn only_the_health_document_counts() {
+        assert!(is_health_document(
+            &json!({ "status": "ok", "version": "1" })
+        ));
+        assert!(!is_health_document(
+            &json!({ "status": "fine", "version": "1" })
+        ));
+        assert!(!is_health_document(&json!({ "status": "ok" })));
+        assert!(!is_health_document(&json!([1, 2])));
+    }
+
+    #[tokio::test]
+    async fn invalid_url_is_unknown() {
+        let (code, out) = check("https://x", Duration::from_secs(1), false).await;
+        assert_eq!(code, 3);
+        assert!(out.starts_with("ONAIR UNKNOWN - invalid URL"), "{out}");
+        let (code, out) = check("ftp://x", Duration::from_secs(1), true).await;
+        assert_eq!(code, 3);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["check"], "UNKNOWN");
+    }
+}

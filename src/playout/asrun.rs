@@ -1,0 +1,501 @@
+//! The as-run log: one JSON line per item start and end in `<dir>/YYYY-MM-DD.jsonl` (UTC date),
+//! appended and handed to the OS line by line, never rewritten, rotated when the UTC date changes.
+//!
+//! A line is `{"time":"2026-11-23T15:02:27.123Z","event":"end","channel_layer":"1-10",
+//! "playlist":…,"item":…,"clip":…,"planned_frames":…,"actual_frames":…,"ended_by":"auto",…}`;
+//! fields that are unknown are left out. [`AsRunLine`] reads a line back.
+//!
+//! [`AsRunLog`] is synchronous: a record is one `write` of a few hundred bytes. The engine may call
+//! it directly, or use [`AsRunWriter`], which does the write on Tokio's blocking pool so a stalled
+//! disk never blocks the runtime, and stamps the time when the event happened, not when the write
+//! ran. Errors are returned, never panicked on: the engine turns them into an alarm. A write that
+//! failed half-way leaves a partial line; the next line starts on a fresh line so that only the
+//! broken one is lost (the same holds for a file a crash left without its final newline).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::amcp::ChannelLayer;
+
+/// Whether a line marks the start or the end of an item on air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AsRunEvent {
+    Start,
+    End,
+}
+
+/// How an item left the air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// It ran to its end (CasparCG's `AUTO` switch, or the end of the rundown).
+    Auto,
+    /// An operator took another item.
+    Take,
+    /// An operator skipped to the next item.
+    Next,
+    Stop,
+    Clear,
+    /// Playout failed (missing file, CasparCG error).
+    Error,
+    /// On reconnect or restart CasparCG showed something else on air.
+    Reconcile,
+    /// The daemon shut down while it was on air (playout itself continues).
+    Shutdown,
+}
+
+impl EndReason {
+    /// The JSON spelling, also used for metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Auto => "auto",
+            EndReason::Take => "take",
+            EndReason::Next => "next",
+            EndReason::Stop => "stop",
+            EndReason::Clear => "clear",
+            EndReason::Error => "error",
+            EndReason::Reconcile => "reconcile",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What happened, without the time (the log stamps it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsRunEntry {
+    pub event: AsRunEvent,
+    pub channel_layer: ChannelLayer,
+    pub playlist: String,
+    pub item: String,
+    pub clip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Channel frame rate `[num, den]` the frame counts are in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<(u32, u32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_frames: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_frames: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_secs: Option<f64>,
+    /// Set on `end` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<EndReason>,
+    /// Free text, e.g. the error for `ended_by: error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Seconds of `frames` at `fps`, rounded to the millisecond; `None` for a rate with a zero.
+pub fn frames_to_secs(frames: u64, (num, den): (u32, u32)) -> Option<f64> {
+    if num == 0 || den == 0 {
+        return None;
+    }
+    // Exact integer milliseconds, rounded to nearest, so the log shows 10.01 and not 10.009999.
+    let num_ms = u128::from(frames) * u128::from(den) * 1000;
+    let ms = (2 * num_ms + u128::from(num)) / (2 * u128::from(num));
+    #[allow(clippy::cast_precision_loss)]
+    Some(ms as f64 / 1000.0)
+}
+
+impl AsRunEntry {
+    /// A `start` line.
+    pub fn start(
+        channel_layer: ChannelLayer,
+        playlist: impl Into<String>,
+        item: impl Into<String>,
+        clip: impl Into<String>,
+    ) -> Self {
+        AsRunEntry {
+            event: AsRunEvent::Start,
+            channel_layer,
+            playlist: playlist.into(),
+            item: item.into(),
+            clip: clip.into(),
+            title: None,
+            fps: None,
+            planned_frames: None,
+            planned_secs: None,
+            actual_frames: None,
+            actual_secs: None,
+            ended_by: None,
+            detail: None,
+        }
+    }
+
+    /// An `end` line.
+    pub fn end(
+        channel_layer: ChannelLayer,
+        playlist: impl Into<String>,
+        item: impl Into<String>,
+        clip: impl Into<String>,
+        ended_by: EndReason,
+    ) -> Self {
+        AsRunEntry {
+            event: AsRunEvent::End,
+            ended_by: Some(ended_by),
+            ..Self::start(channel_layer, playlist, item, clip)
+        }
+    }
+
+    pub fn with_title(mut self, title: Option<String>) -> Self {
+        self.title = title;
+        self
+    }
+
+    /// The planned duration in channel frames at `fps` (the seconds are derived).
+    pub fn with_planned(mut self, frames: u64, fps: (u32, u32)) -> Self {
+        self.fps = Some(fps);
+        self.planned_frames = Some(frames);
+        self.planned_secs = frames_to_secs(frames, fps);
+        self
+    }
+
+    /// The actual duration in channel frames at `fps` (the seconds are derived).
+    pub fn with_actual(mut self, frames: u64, fps: (u32, u32)) -> Self {
+        self.fps = Some(fps);
+        self.actual_frames = Some(frames);
+        self.actual_secs = frames_to_secs(frames, fps);
+        self
+    }
+
+    /// The actual duration when only seconds are known (e.g. measured by the wall clock).
+    pub fn with_actual_secs(mut self, secs: f64) -> Self {
+        self.actual_secs = Some(secs);
+        self
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// One line of the log as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsRunLine {
+    /// RFC 3339 UTC with milliseconds.
+    pub time: String,
+    #[serde(flatten)]
+    pub entry: AsRunEntry,
+}
+
+impl AsRunLine {
+    pub fn parse(line: &str) -> Result<AsRunLine, serde_json::Error> {
+        serde_json::from_str(line)
+    }
+}
+
+/// The line as written: the time first, then the entry's fields.
+#[derive(Serialize)]
+struct LineRef<'a> {
+    time: &'a str,
+    #[serde(flatten)]
+    entry: &'a AsRunEntry,
+}
+
+/// Reads a log file: the lines that parse, and how many did not (blank lines are not counted).
+pub fn read_file(path: &Path) -> io::Result<(Vec<AsRunLine>, usize)> {
+    let mut lines = Vec::new();
+    let mut bad = 0;
+    for line in io::BufReader::new(File::open(path)?).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match AsRunLine::parse(&line) {
+            Ok(l) => lines.push(l),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((lines, bad))
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // month is 1..=12 and day 1..=31 by construction.
+    (year, month as u32, day as u32)
+}
+
+/// Milliseconds since the Unix epoch (negative before it), saturating far outside real clocks.
+fn unix_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        // Before 1970: round towards the past so the date is right.
+        Err(e) => {
+            let d = e.duration();
+            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+            i64::try_from(ms).map_or(i64::MIN, |m| -m)
+        }
+    }
+}
+
+fn split(t: SystemTime) -> ((i64, u32, u32), i64, i64) {
+    let ms = unix_millis(t);
+    let secs = ms.div_euclid(1000);
+    (
+        civil_from_days(secs.div_euclid(86_400)),
+        secs.rem_euclid(86_400),
+        ms.rem_euclid(1000),
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the as-run time format.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let ((y, mo, d), sod, ms) = split(t);
+    let (h, mi, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+}
+
+/// `YYYY-MM-DD` of `t` in UTC: the log file's name.
+pub fn utc_date(t: SystemTime) -> String {
+    let ((y, mo, d), _, _) = split(t);
+    format!("{y:04}-{mo:02}-{d:02}")
+}
+
+#[derive(Debug)]
+struct Current {
+    date: String,
+    path: PathBuf,
+    file: File,
+}
+
+/// The as-run log of one data directory (`data/asrun`).
+#[derive(Debug)]
+pub struct AsRunLog {
+    dir: PathBuf,
+    current: Option<Current>,
+    /// The file may end in a partial line: start the next one on a new line.
+    needs_newline: bool,
+}
+
+impl AsRunLog {
+    /// Creates `dir` if needed and opens today's file, so an unwritable directory is an error now
+    /// rather than at the first item.
+    pub fn open(dir: impl AsRef<Path>) -> io::Result<AsRunLog> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir)?;
+        let mut log = AsRunLog {
+            dir,
+            current: None,
+            needs_newline: false,
+        };
+        log.switch_to(utc_date(SystemTime::now()))?;
+        Ok(log)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file lines go to now.
+    pub fn current_path(&self) -> Option<&Path> {
+        self.current.as_ref().map(|c| c.path.as_path())
+    }
+
+    /// The file for a `YYYY-MM-DD` date.
+    pub fn path_for(&self, date: &str) -> PathBuf {
+        self.dir.join(format!("{date}.jsonl"))
+    }
+
+    /// Appends `entry` stamped with the current time.
+    pub fn record(&mut self, entry: &AsRunEntry) -> io::Result<()> {
+        self.record_at(entry, SystemTime::now())
+    }
+
+    /// Appends `entry` stamped `at`, in the file of `at`'s UTC date.
+    pub fn record_at(&mut self, entry: &AsRunEntry, at: SystemTime) -> io::Result<()> {
+        let date = utc_date(at);
+        if self.current.as_ref().is_none_or(|c| c.date != date) {
+            self.switch_to(date)?;
+        }
+        let mut line = Vec::with_capacity(512);
+        if self.needs_newline {
+            line.push(b'\n');
+        }
+        let time = rfc3339_millis(at);
+        serde_json::to_writer(&mut line, &LineRef { time: &time, entry })
+            .map_err(io::Error::other)?;
+        line.push(b'\n');
+        let Some(current) = self.current.as_mut() else {
+            return Err(io::Error::other("as-run log has no open file"));
+        };
+        // One write call per line: an O_APPEND write of this size lands in one piece.
+        match current
+            .file
+            .write_all(&line)
+            .and_then(|()| current.file.flush())
+        {
+            Ok(()) => {
+                self.needs_newline = false;
+                Ok(())
+            }
+            Err(e) => {
+                // Part of the line may be on disk; reopen next time and start on a new line.
+                self.needs_newline = true;
+                self.current = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Forces the current file to disk (at shutdown; lines are already with the OS).
+    pub fn sync(&mut self) -> io::Result<()> {
+        match &self.current {
+            Some(c) => c.file.sync_data(),
+            None => Ok(()),
+        }
+    }
+
+    fn switch_to(&mut self, date: String) -> io::Result<()> {
+        self.current = None;
+        let path = self.path_for(&date);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        // A crash may have left the last line unfinished.
+        if file.metadata()?.len() > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
+            self.needs_newline |= last[0] != b'\n';
+        } else {
+            self.needs_newline = false;
+        }
+        self.current = Some(Current { date, path, file });
+        Ok(())
+    }
+}
+
+/// A cheap-clone async front of [`AsRunLog`]: each record is written on Tokio's blocking pool.
+/// Records from one task are written in the order they are awaited.
+#[derive(Debug, Clone)]
+pub struct AsRunWriter {
+    log: Arc<Mutex<AsRunLog>>,
+}
+
+impl AsRunWriter {
+    pub fn new(log: AsRunLog) -> Self {
+        AsRunWriter {
+            log: Arc::new(Mutex::new(log)),
+        }
+    }
+
+    /// Records `entry` stamped with the time of this call.
+    pub async fn record(&self, entry: AsRunEntry) -> io::Result<()> {
+        let at = SystemTime::now();
+        self.blocking(move |log| log.record_at(&entry, at)).await
+    }
+
+    /// Forces the current file to disk.
+    pub async fn sync(&self) -> io::Result<()> {
+        self.blocking(AsRunLog::sync).await
+    }
+
+    async fn blocking(
+        &self,
+        f: impl FnOnce(&mut AsRunLog) -> io::Result<()> + Send + 'static,
+    ) -> io::Result<()> {
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave the log inconsistent: keep going.
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut log)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(ms: i64) -> SystemTime {
+        let d = Duration::from_millis(ms.unsigned_abs());
+        if ms >= 0 {
+            UNIX_EPOCH + d
+        } else {
+            UNIX_EPOCH - d
+        }
+    }
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(at(1_795_446_147_123)),
+            "2026-11-23T15:02:27.123Z"
+        );
+        assert_eq!(
+            rfc3339_millis(at(951_782_400_000)),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339_millis(at(1_709_251_199_999)),
+            "2024-02-29T23:59:59.999Z"
+        );
+        assert_eq!(
+            rfc3339_millis(at(4_107_542_400_000)),
+            "2100-03-01T00:00:00.000Z"
+        );
+        assert_eq!(rfc3339_millis(at(-1)), "1969-12-31T23:59:59.999Z");
+        assert_eq!(utc_date(at(1_795_478_399_999)), "2026-11-23");
+        assert_eq!(utc_date(at(1_795_478_400_000)), "2026-11-24");
+        let sub_ms = UNIX_EPOCH - Duration::from_micros(1);
+        assert_eq!(rfc3339_millis(sub_ms), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn civil_from_days_matches_a_day_by_day_count() {
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let (mut y, mut m, mut d) = (1600i64, 1u32, 1u32);
+        let start = -135_140; // 1600-01-01
+        for days in start..start + 366 * 800 {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            let len = match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            d += 1;
+            if d > len {
+                (d, m) = (1, m + 1);
+                if m > 12 {
+                    (m, y) = (1, y + 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_from_frames() {
+        assert_eq!(frames_to_secs(250, (25, 1)), Some(10.0));
+        assert_eq!(frames_to_secs(300, (30_000, 1001)), Some(10.01));
+        assert_eq!(frames_to_secs(1, (30_000, 1001)), Some(0.033));
+        assert_eq!(frames_to_secs(5, (0, 1)), None);
+        assert!(frames_to_secs(u64::MAX, (1, u32::MAX)).is_some());
+    }
+}

@@ -1,0 +1,140 @@
+//! The store's errors and alarms: typed for code, worded for operators (every message names the file).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::playout::model::PlaylistError;
+
+/// Why the contents of one file could not be used. Cloneable so that every waiter of a coalesced
+/// write, and every consumer of a watcher event, can get its own copy.
+#[derive(Debug, Clone, Error)]
+pub enum LoadError {
+    /// The file could not be read at all (permissions, I/O error): not a content problem, so the
+    /// file is left where it is.
+    #[error("cannot read: {0}")]
+    Io(Arc<io::Error>),
+    #[error("larger than {max} bytes ({size} bytes)")]
+    TooLarge { size: u64, max: u64 },
+    #[error("not a playlist file: {0}")]
+    Parse(String),
+    /// Written by a newer onair: never read (and so never silently downgraded).
+    #[error(
+        "schema {found} is newer than this onair understands (schema {supported}); upgrade onair or restore an older file"
+    )]
+    UnsupportedSchema { found: u64, supported: u64 },
+    #[error("invalid playlist: {0}")]
+    Invalid(PlaylistError),
+    #[error("the playlist id {found:?} does not match the file name (expected {expected:?})")]
+    IdMismatch { found: String, expected: String },
+}
+
+impl LoadError {
+    /// True when the content itself is bad (as opposed to unreadable or from a newer version):
+    /// such a file is set aside and the backup used.
+    pub fn is_corrupt(&self) -> bool {
+        !matches!(self, LoadError::Io(_) | LoadError::UnsupportedSchema { .. })
+    }
+}
+
+/// A failed store operation.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The playlist handed to `save` does not validate: nothing was written.
+    #[error("playlist {id:?} not saved: {error}")]
+    Invalid { id: String, error: PlaylistError },
+    /// The serialized bytes did not read back as the same playlist: nothing was written.
+    #[error("playlist {id:?} not saved: the serialized file does not read back ({reason})")]
+    Verify { id: String, reason: String },
+    /// A file could not be used.
+    #[error("{path}: {error}")]
+    Load { path: PathBuf, error: LoadError },
+    /// `save` of an empty playlist over one with items; use `clear` when that is what was asked.
+    #[error(
+        "refusing to replace playlist {id:?} ({items} items) with an empty one; clearing must be asked for explicitly"
+    )]
+    WouldEmpty { id: String, items: usize },
+    #[error("too many playlists ({max}); delete one first")]
+    TooManyPlaylists { max: usize },
+    #[error("no playlist {0:?} in the store")]
+    NotFound(String),
+    /// The writer task is gone (the daemon is shutting down, or it crashed).
+    #[error("the store writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        StoreError::Io {
+            op,
+            path: path.to_owned(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Io { .. } => "store_io",
+            StoreError::Invalid { .. } => "invalid",
+            StoreError::Verify { .. } => "store_verify",
+            StoreError::Load { .. } => "store_load",
+            StoreError::WouldEmpty { .. } => "would_empty",
+            StoreError::TooManyPlaylists { .. } => "too_many_playlists",
+            StoreError::NotFound(_) => "playlist_not_found",
+            StoreError::WriterGone => "store_stopped",
+        }
+    }
+}
+
+/// What an alarm is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    /// The primary file was bad (or missing) and the backup was restored.
+    RecoveredFromBackup,
+    /// Primary and backup were both bad: the playlist starts empty (the files are kept aside).
+    BothUnreadable,
+    /// A file could not be read (I/O, permissions): the playlist is not loaded, the file is untouched.
+    Unreadable,
+    /// A file from a newer onair: not loaded, untouched.
+    UnsupportedSchema,
+    /// An edit made outside onair was invalid; the last good version stays in use.
+    RejectedExternalEdit,
+    /// A save failed; the previous version is still on disk.
+    WriteFailed,
+    /// The state file was bad: set aside and ignored.
+    StateQuarantined,
+    /// More playlist files than `store.max_playlists`: the extra ones are not loaded.
+    TooManyPlaylists,
+}
+
+/// Something the operator must hear about (logs, health, metrics, TUI, WebSocket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreAlarm {
+    /// Playlist id (`state` for the state file).
+    pub playlist: String,
+    pub kind: AlarmKind,
+    /// A sentence for humans naming the file and the problem.
+    pub message: String,
+}
+
+impl StoreAlarm {
+    pub(crate) fn new(playlist: &str, kind: AlarmKind, message: String) -> Self {
+        StoreAlarm {
+            playlist: playlist.to_owned(),
+            kind,
+            message,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Plain HTTP routes: probes (`/health/live`, `/health/startup`, `/health/ready`), the full `/health`
+//! document, Prometheus `/metrics`, and the web page at `/`.
+//!
+//! - [`health`]: what the daemon's state means for health (status, reasons, readiness) and the JSON
+//!   documents shared with the WebSocket `health` / `stats` ops.
+//! - [`metrics`]: the exposition, gathered from the live counters at scrape time.
+//!
+//! Every handler only reads state (watch borrows, atomics, probe closures): none waits on the engine
+//! or the AMCP link, so a probe answers even while CasparCG is hanging.
+
+mod health;
+mod metrics;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+pub use health::{Status, health_document, stats_document};
+
+use super::AppState;
+
+/// The placeholder page, embedded so the binary is self-contained.
+const INDEX_HTML: &str = include_str!("../../assets/index.html");
+
+/// Probe answers must never be served from a cache: a stale "ok" is worse than none.
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
+/// Health, metrics and the page.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(full))
+        .route("/health/live", get(live))
+        .route("/health/startup", get(startup))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics::handler))
+}
+
+async fn index() -> Html<&'static str> {
+    Html(INDEX_HTML)
+}
+
+/// Answering at all is the proof: the runtime schedules tasks and the listener accepts.
+async fn live() -> Response {
+    (StatusCode::OK, [NO_STORE], "ok\n").into_response()
+}
+
+async fn startup(State(state): State<Arc<AppState>>) -> Response {
+    if state.startup_complete.load(Ordering::Acquire) {
+        (StatusCode::OK, [NO_STORE], "started\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, [NO_STORE], "starting\n").into_response()
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let reasons = health::Checks::gather(&state).not_ready();
+    let code = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "ready": reasons.is_empty(), "reasons": reasons });
+    (code, [NO_STORE], Json(body)).into_response()
+}
+
+/// 200 for `ok` and `degraded` (the daemon works and says what is wrong), 503 for `down`.
+async fn full(State(state): State<Arc<AppState>>) -> Response {
+    let doc = health_document(&state);
+    let down = doc.get("status").and_then(|s| s.as_str()) == Some(Status::Down.as_str());
+    let code = if down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, [NO_STORE], Json(doc)).into_response()
+}

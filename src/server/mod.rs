@@ -1,0 +1,88 @@
+//! The daemon's surfaces on one listener (axum): the WebSocket protocol, health, metrics and the page.
+//!
+//! - [`protocol`]: the WebSocket message types, shared with the console (`onair tui`).
+//! - [`ws`]: `/ws` sessions: snapshot, sequenced events, resume, commands, limits.
+//! - [`http`]: `/health/*`, `/health`, `/metrics`, and `/` (the web page).
+
+pub mod http;
+pub mod protocol;
+pub mod ws;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use crate::caspar::CasparHandle;
+use crate::config::ServerConfig;
+use crate::playout::engine::EngineHandle;
+
+/// Counters of the WebSocket surface, exported by `/metrics` and `/health`.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Clients connected now.
+    pub clients: AtomicU64,
+    /// Connections accepted since start.
+    pub accepted: AtomicU64,
+    /// Upgrades refused (limits, origin, token).
+    pub rejected: AtomicU64,
+    pub messages_in: AtomicU64,
+    pub messages_out: AtomicU64,
+    /// Messages not delivered to a slow client (replaced by a resync snapshot).
+    pub dropped: AtomicU64,
+    /// Snapshots sent to resynchronise a slow client.
+    pub resyncs: AtomicU64,
+    /// Clients disconnected for being too slow, too chatty or silent.
+    pub kicked: AtomicU64,
+    /// Commands received, and those answered with an error.
+    pub commands: AtomicU64,
+    pub command_errors: AtomicU64,
+}
+
+impl WsStats {
+    /// Adds one to a counter.
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub engine: EngineHandle,
+    pub caspar: CasparHandle,
+    pub config: ServerConfig,
+    /// Identifies this run of the daemon; a client that resumes with another boot id gets a snapshot.
+    pub boot_id: String,
+    pub started_at: Instant,
+    /// Set once configuration and playlists are loaded and the listener is up.
+    pub startup_complete: AtomicBool,
+    /// Cancelled when the daemon shuts down: sessions send `shutdown` and close with 1001.
+    pub shutdown: CancellationToken,
+    pub ws: WsStats,
+    /// Extra health inputs wired in by the daemon (store, OSC), read by `/health` and `/metrics`.
+    pub probes: Probes,
+}
+
+/// Optional subsystems' health, filled in by the daemon when it has them.
+#[derive(Default)]
+pub struct Probes {
+    /// Store: whether the last save succeeded, saves, failures, recoveries (as a JSON value).
+    pub store: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    /// OSC telemetry: fresh or not, datagrams (as a JSON value).
+    pub osc: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+}
+
+/// The whole HTTP + WebSocket application.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .merge(http::routes())
+        .merge(ws::routes())
+        .with_state(state)
+}
+
+/// A new random boot id.
+pub fn new_boot_id() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}

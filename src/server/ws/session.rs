@@ -1,0 +1,489 @@
+//! One `/ws` connection: hello and snapshot, then sequenced events, progress, command acks, pings,
+//! and the limits that keep one client from affecting the others.
+//!
+//! The session owns the read half and a position `pos`: the `seq` of the last event (or snapshot)
+//! it queued. An event is queued only if it is exactly `pos + 1`; anything else (a lagged broadcast
+//! receiver, a full queue) is answered with a fresh snapshot, so a client never sees a gap. Writing
+//! is done by a separate task from a bounded [`Outbox`], so a slow socket never stalls this loop,
+//! and commands run on their own task ([`Commands`]) so a slow op never stalls events.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::Message;
+use futures_util::{Sink, Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::bucket::Bucket;
+use super::commands::Commands;
+use super::log::EventLog;
+use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
+use crate::playout::engine::{Event, ProgressMap};
+use crate::server::protocol::{
+    BadMessage, ClientMsg, ErrorBody, Role, ServerMsg, codes, decode_client, encode, encode_event,
+    encode_progress, encode_snapshot, parse_command,
+};
+use crate::server::{AppState, WsStats};
+
+/// Slow-client resyncs tolerated per [`SLOW_WINDOW`]; the next one disconnects the client.
+const MAX_SLOW_RESYNCS: usize = 2;
+const SLOW_WINDOW: Duration = Duration::from_secs(60);
+/// Longest a socket write may block before the client is dropped.
+const MAX_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a closing session waits for its last messages and the client's close reply.
+const FINISH: Duration = Duration::from_secs(1);
+/// How long a resume waits for the resume buffer to catch up with this session.
+const CATCH_UP: Duration = Duration::from_secs(1);
+
+/// What the handler decided before the upgrade.
+pub(crate) struct Ctx {
+    pub(crate) state: Arc<AppState>,
+    pub(crate) log: Arc<EventLog>,
+    pub(crate) role: Role,
+    /// `boot_id` and `since` from the URL: resume instead of sending the first snapshot.
+    pub(crate) resume: Option<(String, u64)>,
+    pub(crate) peer: IpAddr,
+}
+
+/// Why a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// The client closed, or its connection failed.
+    ClientGone,
+    Shutdown,
+    EngineGone,
+    RateLimited,
+    TooBig,
+    /// No frame (or pong) within two ping intervals.
+    Silent,
+    /// Fell behind repeatedly, or its queue is full of acks it does not read.
+    Slow,
+    TooManyCommands,
+    Writer(WriteEnd),
+    /// A message could not be encoded (a bug); the client reconnects and gets a snapshot.
+    Internal,
+}
+
+impl Exit {
+    /// The close frame to send, if the socket is still usable.
+    fn close(self) -> Option<(u16, &'static str)> {
+        match self {
+            Exit::ClientGone | Exit::Writer(_) => None,
+            Exit::Shutdown | Exit::EngineGone => Some((1001, "server shutting down")),
+            Exit::RateLimited => Some((1008, "rate limit exceeded")),
+            Exit::TooBig => Some((1009, "message too big")),
+            Exit::Silent => Some((1008, "ping timeout")),
+            Exit::Slow => Some((1008, "client too slow")),
+            Exit::TooManyCommands => Some((1008, "too many commands in flight")),
+            Exit::Internal => Some((1011, "internal error")),
+        }
+    }
+
+    /// Whether the server disconnected a misbehaving client.
+    fn kicked(self) -> bool {
+        matches!(
+            self,
+            Exit::RateLimited
+                | Exit::TooBig
+                | Exit::Silent
+                | Exit::Slow
+                | Exit::TooManyCommands
+                | Exit::Writer(WriteEnd::Stuck)
+        )
+    }
+}
+
+/// Why a snapshot is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// First state, or a resume that cannot be served from the buffer.
+    Fresh,
+    /// The broadcast receiver lagged or skipped: not the client's fault.
+    Lag,
+    /// The client's queue was full.
+    Slow,
+}
+
+/// Runs a connection to its end.
+pub(crate) async fn run(socket: axum::extract::ws::WebSocket, ctx: Ctx) {
+    let (sink, stream) = socket.split();
+    serve(stream, sink, ctx).await;
+}
+
+/// The session over any message transport (the two halves of a WebSocket).
+pub(crate) async fn serve<S, W>(mut stream: S, sink: W, ctx: Ctx)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    W: Sink<Message> + Unpin + Send + 'static,
+{
+    let state = Arc::clone(&ctx.state);
+    WsStats::inc(&state.ws.accepted);
+    WsStats::inc(&state.ws.clients);
+    let config = &state.config;
+    let ping = config.ws_ping_interval.max(Duration::from_millis(10));
+    let outbox = Arc::new(Outbox::new(config.ws_send_queue));
+    let counter = Arc::clone(&state);
+    let mut writer = tokio::spawn(write(
+        sink,
+        Arc::clone(&outbox),
+        (ping * 2).min(MAX_WRITE_TIMEOUT),
+        move |n| {
+            counter
+                .ws
+                .messages_out
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        },
+    ));
+    let mut session = Session::new(ctx, outbox, ping);
+    tracing::debug!(peer = %session.peer, role = ?session.role, "websocket client connected");
+    let exit = match session.start().await {
+        Ok(()) => session.serve(&mut stream, &mut writer).await,
+        Err(exit) => exit,
+    };
+    session.finish(exit, &mut stream, writer).await;
+    state
+        .ws
+        .clients
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+struct Session {
+    state: Arc<AppState>,
+    log: Arc<EventLog>,
+    role: Role,
+    peer: IpAddr,
+    resume: Option<(String, u64)>,
+    outbox: Arc<Outbox>,
+    /// The `seq` of the last event or snapshot queued.
+    pos: u64,
+    events: broadcast::Receiver<Arc<Event>>,
+    progress: watch::Receiver<Arc<ProgressMap>>,
+    progress_live: bool,
+    progress_dirty: bool,
+    progress_period: Duration,
+    next_progress: Instant,
+    commands: Commands,
+    bucket: Bucket,
+    ping: Duration,
+    last_heard: Instant,
+    slow_resyncs: VecDeque<Instant>,
+}
+
+impl Session {
+    fn new(ctx: Ctx, outbox: Arc<Outbox>, ping: Duration) -> Self {
+        let state = ctx.state;
+        // Subscribe before reading the position: every event after it is then in `events`.
+        let events = state.engine.subscribe();
+        let pos = state.engine.snapshot().seq;
+        let mut progress = state.engine.watch_progress();
+        progress.mark_unchanged();
+        let hz = state.config.progress_hz;
+        let now = Instant::now();
+        Session {
+            log: ctx.log,
+            role: ctx.role,
+            peer: ctx.peer,
+            resume: ctx.resume,
+            outbox,
+            pos,
+            events,
+            progress,
+            progress_live: hz > 0,
+            progress_dirty: false,
+            progress_period: Duration::from_secs(1) / hz.max(1),
+            next_progress: now,
+            commands: Commands::start(Arc::clone(&state)),
+            bucket: Bucket::new(
+                state.config.rate_limit_per_sec,
+                state.config.rate_limit_burst,
+                now.into_std(),
+            ),
+            ping,
+            last_heard: now,
+            slow_resyncs: VecDeque::new(),
+            state,
+        }
+    }
+
+    /// Queues `hello`, then the snapshot or (for a resume in the URL) the missed events.
+    async fn start(&mut self) -> Result<(), Exit> {
+        self.send(&ServerMsg::Hello {
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            boot_id: self.state.boot_id.clone(),
+            seq: self.pos,
+            role: self.role,
+        })?;
+        match self.resume.take() {
+            Some((boot_id, since)) => self.resume(&boot_id, since).await,
+            None => self.snapshot(Why::Fresh),
+        }
+    }
+
+    async fn serve<S>(&mut self, stream: &mut S, writer: &mut JoinHandle<WriteEnd>) -> Exit
+    where
+        S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        let mut ping = tokio::time::interval_at(Instant::now() + self.ping, self.ping);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let shutdown = self.state.shutdown.clone();
+        loop {
+            let step = tokio::select! {
+                () = shutdown.cancelled() => Err(Exit::Shutdown),
+                end = &mut *writer => Err(Exit::Writer(end.unwrap_or(WriteEnd::Failed))),
+                msg = stream.next() => self.incoming(msg).await,
+                event = self.events.recv() => self.event(event),
+                Some(done) = self.commands.done.recv() => {
+                    self.commands.finish(done);
+                    Ok(())
+                }
+                changed = self.progress.changed(), if self.progress_live => {
+                    match changed {
+                        Ok(()) => self.progress_dirty = true,
+                        Err(_) => self.progress_live = false,
+                    }
+                    Ok(())
+                }
+                () = tokio::time::sleep_until(self.next_progress), if self.progress_dirty => {
+                    self.send_progress()
+                }
+                _ = ping.tick() => self.ping_tick(),
+            };
+            if let Err(exit) = step.and_then(|()| self.release_acks()) {
+                return exit;
+            }
+        }
+    }
+
+    async fn incoming(&mut self, msg: Option<Result<Message, axum::Error>>) -> Result<(), Exit> {
+        let msg = match msg {
+            None => return Err(Exit::ClientGone),
+            Some(Err(e)) => {
+                return Err(if too_big(e) {
+                    Exit::TooBig
+                } else {
+                    Exit::ClientGone
+                });
+            }
+            Some(Ok(msg)) => msg,
+        };
+        self.last_heard = Instant::now();
+        match msg {
+            Message::Pong(_) => return Ok(()),
+            Message::Close(_) => return Err(Exit::ClientGone),
+            _ => {}
+        }
+        if !self.bucket.take(std::time::Instant::now()) {
+            return Err(Exit::RateLimited);
+        }
+        match msg {
+            Message::Text(text) => {
+                WsStats::inc(&self.state.ws.messages_in);
+                self.text(text.as_str()).await
+            }
+            Message::Binary(_) => {
+                WsStats::inc(&self.state.ws.messages_in);
+                self.send(&ServerMsg::Error(ErrorBody::new(
+                    "bad_request",
+                    "binary messages are not supported: send JSON text",
+                )))
+            }
+            _ => Ok(()), // a ping: tungstenite answers it
+        }
+    }
+
+    async fn text(&mut self, text: &str) -> Result<(), Exit> {
+        match decode_client(text) {
+            Ok(ClientMsg::Command { id, op, args }) => {
+                WsStats::inc(&self.state.ws.commands);
+                let command = if self.role.may_run(&op) {
+                    parse_command(&op, args).map_err(|e| ErrorBody::from(&e))
+                } else {
+                    Err(ErrorBody::new(
+                        codes::FORBIDDEN,
+                        format!("{op:?} needs the operator role"),
+                    ))
+                };
+                self.submit(id, command)
+            }
+            Ok(ClientMsg::Resume { boot_id, since }) => self.resume(&boot_id, since).await,
+            Ok(ClientMsg::Ping) => self.send(&ServerMsg::Pong),
+            Err(BadMessage {
+                id: Some(id),
+                error,
+            }) => {
+                WsStats::inc(&self.state.ws.commands);
+                self.submit(id, Err(ErrorBody::from(&error)))
+            }
+            Err(BadMessage { id: None, error }) => {
+                self.send(&ServerMsg::Error(ErrorBody::from(&error)))
+            }
+        }
+    }
+
+    fn submit(
+        &mut self,
+        id: String,
+        command: Result<crate::server::protocol::Command, ErrorBody>,
+    ) -> Result<(), Exit> {
+        self.commands
+            .submit(id, command)
+            .map_err(|_| Exit::TooManyCommands)
+    }
+
+    /// Sends every ack that is due, in command order.
+    fn release_acks(&mut self) -> Result<(), Exit> {
+        while let Some(ack) = self.commands.next_ready(self.pos) {
+            if !ack.ok {
+                WsStats::inc(&self.state.ws.command_errors);
+            }
+            self.send(&ServerMsg::Ack(ack))?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<(), Exit> {
+        match event {
+            Ok(e) if e.seq <= self.pos => Ok(()),
+            Ok(e) if e.seq == self.pos + 1 => {
+                let text = encode_event(&e).map_err(|_| Exit::Internal)?;
+                match self.outbox.push(Out::text(Kind::Event, text)) {
+                    Ok(()) => {
+                        self.pos = e.seq;
+                        Ok(())
+                    }
+                    // The snapshot is at least as new as this event.
+                    Err(_) => self.snapshot(Why::Slow),
+                }
+            }
+            // A gap (only after a lag): never forward it, start again from the full state.
+            Ok(_) | Err(RecvError::Lagged(_)) => self.snapshot(Why::Lag),
+            Err(RecvError::Closed) => Err(Exit::EngineGone),
+        }
+    }
+
+    /// `resume`: replay `(since, pos]` from the buffer, or send a snapshot.
+    async fn resume(&mut self, boot_id: &str, since: u64) -> Result<(), Exit> {
+        if boot_id == self.state.boot_id && since <= self.pos {
+            let events = if self.log.caught_up(self.pos, CATCH_UP).await {
+                self.log.replay(since, self.pos)
+            } else {
+                None
+            };
+            // A replay that cannot fit is sent as the snapshot it would be replaced by anyway.
+            if let Some(events) = events.filter(|e| e.len() < self.outbox.room()) {
+                for e in events {
+                    let text = encode_event(&e).map_err(|_| Exit::Internal)?;
+                    if self.outbox.push(Out::text(Kind::Event, text)).is_err() {
+                        return self.snapshot(Why::Slow);
+                    }
+                }
+                return Ok(());
+            }
+        }
+        self.snapshot(Why::Fresh)
+    }
+
+    /// Replaces whatever events are queued with the current snapshot.
+    fn snapshot(&mut self, why: Why) -> Result<(), Exit> {
+        let snap = self.state.engine.snapshot();
+        let text = encode_snapshot(&snap).map_err(|_| Exit::Internal)?;
+        let dropped = self
+            .outbox
+            .replace_with_snapshot(text)
+            .map_err(|_| Exit::Slow)?;
+        self.pos = snap.seq;
+        let stats = &self.state.ws;
+        stats
+            .dropped
+            .fetch_add(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+        if why != Why::Fresh {
+            WsStats::inc(&stats.resyncs);
+            tracing::debug!(peer = %self.peer, ?why, dropped, "websocket client resynced");
+        }
+        if why == Why::Slow {
+            let now = Instant::now();
+            self.slow_resyncs
+                .retain(|t| now.duration_since(*t) < SLOW_WINDOW);
+            self.slow_resyncs.push_back(now);
+            if self.slow_resyncs.len() > MAX_SLOW_RESYNCS {
+                return Err(Exit::Slow);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a message that must not be dropped; a full queue first drops events for a snapshot.
+    fn send(&mut self, msg: &ServerMsg) -> Result<(), Exit> {
+        let text = encode(msg).map_err(|_| Exit::Internal)?;
+        let out = Out::text(Kind::Control, text);
+        if self.outbox.push(out).is_ok() {
+            return Ok(());
+        }
+        self.snapshot(Why::Slow)?;
+        let text = encode(msg).map_err(|_| Exit::Internal)?;
+        self.outbox
+            .push(Out::text(Kind::Control, text))
+            .map_err(|_| Exit::Slow)
+    }
+
+    fn send_progress(&mut self) -> Result<(), Exit> {
+        self.progress_dirty = false;
+        self.next_progress = Instant::now() + self.progress_period;
+        let progress = Arc::clone(&self.progress.borrow_and_update());
+        let text = encode_progress(&progress).map_err(|_| Exit::Internal)?;
+        self.outbox.push_progress(text);
+        Ok(())
+    }
+
+    fn ping_tick(&mut self) -> Result<(), Exit> {
+        if self.last_heard.elapsed() > self.ping * 2 {
+            return Err(Exit::Silent);
+        }
+        // A full queue is dealt with by the write timeout and the silence check.
+        let _ = self.outbox.push(Out::ping());
+        Ok(())
+    }
+
+    /// Sends the last messages and the close frame, then waits (briefly) for the client's close
+    /// reply: closing a socket with unread data resets it and can lose the close frame.
+    async fn finish<S>(self, exit: Exit, stream: &mut S, mut writer: JoinHandle<WriteEnd>)
+    where
+        S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    {
+        if exit.kicked() {
+            WsStats::inc(&self.state.ws.kicked);
+        }
+        tracing::debug!(peer = %self.peer, ?exit, "websocket client disconnected");
+        let mut last = Vec::new();
+        if matches!(exit, Exit::Shutdown | Exit::EngineGone) {
+            if let Ok(text) = encode(&ServerMsg::Shutdown) {
+                last.push(Out::text(Kind::Control, text));
+            }
+        }
+        if let Some((code, reason)) = exit.close() {
+            last.push(Out::close(code, reason));
+        }
+        self.outbox.close_with(last);
+        if !matches!(exit, Exit::Writer(_)) {
+            let deadline = Instant::now() + FINISH;
+            let _ = tokio::time::timeout_at(deadline, &mut writer).await;
+            let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+            let _ = tokio::time::timeout_at(deadline, drain).await;
+        }
+        writer.abort();
+    }
+}
+
+/// Whether a read error is tungstenite's "message too long" (the `max_message_size` limit).
+fn too_big(error: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        error.into_inner().downcast_ref::<Error>(),
+        Some(Error::Capacity(_))
+    )
+}

@@ -1,0 +1,249 @@
+//! The `/ws` limits over real sockets: admission (Origin, token, client counts), rate and size
+//! limits, slow and silent clients, and the progress rate.
+
+mod ws_rig;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use onair::server::protocol::ServerMsg;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use ws_rig::{Client, config, start};
+
+#[tokio::test]
+async fn origins_outside_the_allowlist_are_refused() {
+    let mut cfg = config();
+    cfg.allowed_origins = vec!["https://panel.example.com".into()];
+    let rig = start(cfg).await;
+    let refused = Client::try_connect(
+        &rig,
+        "",
+        &[("origin", "http://evil.example")],
+        "127.0.0.1",
+        None,
+    )
+    .await;
+    assert_eq!(refused.err(), Some(Ok(403)));
+    let same_origin = format!("http://{}", rig.addr);
+    for origin in ["https://panel.example.com", same_origin.as_str()] {
+        let mut c = Client::connect(&rig, "", &[("origin", origin)]).await;
+        c.handshake().await;
+    }
+    assert_eq!(rig.stat(|s| &s.rejected), 1);
+}
+
+#[tokio::test]
+async fn bad_or_missing_tokens_are_refused() {
+    let mut cfg = config();
+    cfg.operator_tokens = vec!["s3cret".into()];
+    let rig = start(cfg).await;
+    for (query, headers) in [
+        ("", vec![]),
+        ("?token=wrong", vec![]),
+        ("", vec![("authorization", "Bearer s3cre")]),
+        ("", vec![("authorization", "Basic s3cret")]),
+    ] {
+        let refused = Client::try_connect(&rig, query, &headers, "127.0.0.1", None).await;
+        assert_eq!(refused.err(), Some(Ok(401)), "{query} {headers:?}");
+    }
+    Client::connect(&rig, "?token=s3cret", &[])
+        .await
+        .handshake()
+        .await;
+    assert_eq!(rig.stat(|s| &s.rejected), 4);
+}
+
+#[tokio::test]
+async fn client_limits_per_address_and_in_total() {
+    let mut cfg = config();
+    cfg.max_clients = 3;
+    cfg.max_clients_per_ip = 2;
+    let rig = start(cfg).await;
+    let mut first = Client::connect(&rig, "", &[]).await;
+    first.handshake().await;
+    let _second = Client::connect(&rig, "", &[]).await;
+    let third = Client::try_connect(&rig, "", &[], "127.0.0.1", None).await;
+    assert_eq!(third.err(), Some(Ok(429)));
+    let _other = Client::try_connect(&rig, "", &[], "127.0.0.2", None)
+        .await
+        .expect("another address still fits");
+    let fourth = Client::try_connect(&rig, "", &[], "127.0.0.3", None).await;
+    assert_eq!(fourth.err(), Some(Ok(503)));
+
+    // A closed connection gives its slot back.
+    let _ = first.ws.close(None).await;
+    rig.wait_until("the first client's session to end", |r| {
+        r.stat(|s| &s.clients) == 2
+    })
+    .await;
+    let mut again = Client::connect(&rig, "", &[]).await;
+    again.handshake().await;
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_is_closed_with_1008() {
+    let mut cfg = config();
+    cfg.rate_limit_per_sec = 5;
+    cfg.rate_limit_burst = 5;
+    let rig = start(cfg).await;
+    let (mut c, _) = rig.client().await;
+    for _ in 0..30 {
+        if c.ws
+            .send(Message::text(r#"{"type":"ping"}"#))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let frame = c.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(rig.stat(|s| &s.kicked), 1);
+}
+
+#[tokio::test]
+async fn an_oversized_message_closes_with_1009() {
+    let mut cfg = config();
+    cfg.max_message_bytes = 1024;
+    let rig = start(cfg).await;
+    let (mut c, _) = rig.client().await;
+    // Just under the limit is fine.
+    let padding = "x".repeat(900);
+    c.send(json!({"type": "ping", "pad": padding})).await;
+    assert_eq!(c.next().await, ServerMsg::Pong);
+    c.send_text(&"y".repeat(4096)).await;
+    let frame = c.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_after_two_ping_intervals() {
+    let mut cfg = config();
+    cfg.ws_ping_interval = Duration::from_millis(100);
+    let rig = start(cfg).await;
+    let mut c = Client::connect(&rig, "", &[]).await;
+    // Not reading means not answering pings.
+    rig.wait_until("the silent client to be kicked", |r| {
+        r.stat(|s| &s.kicked) == 1
+    })
+    .await;
+    let frame = c.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "ping timeout");
+}
+
+/// Checks that a client's message stream never skips a `seq`: each event is the next one, and only
+/// a snapshot may move the position. Returns the last position.
+fn check_no_gap(msgs: &[ServerMsg]) -> u64 {
+    let mut pos = None;
+    for msg in msgs {
+        match msg {
+            ServerMsg::Snapshot { seq, .. } => pos = Some(*seq),
+            ServerMsg::Event(e) => {
+                let at = pos.expect("a snapshot before any event");
+                assert_eq!(e.seq, at + 1, "gap in the event stream");
+                pos = Some(e.seq);
+            }
+            _ => {}
+        }
+    }
+    pos.expect("at least one snapshot")
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_resynced_then_dropped_and_others_get_every_event() {
+    let mut cfg = config();
+    cfg.ws_send_queue = 4;
+    cfg.ws_ping_interval = Duration::from_secs(30);
+    let rig = start(cfg).await;
+    // A tiny receive buffer so the stuck client's TCP window closes quickly.
+    let mut stuck = Client::try_connect(&rig, "", &[], "127.0.0.1", Some(4096))
+        .await
+        .expect("connects");
+    let mut fast = Client::connect(&rig, "", &[]).await;
+    let mut seen = Vec::new();
+    seen.push(fast.next().await);
+    seen.push(fast.next().await);
+
+    // Every event carries the whole playlist, so long titles make the backlog grow fast.
+    let title = "t".repeat(500);
+    let mut n = 0;
+    while rig.stat(|s| &s.kicked) == 0 {
+        assert!(n < 2000, "the stuck client was never dropped");
+        let id = n.to_string();
+        let (ack, before) = fast
+            .command(&id, "item.add", json!({"clip": "CLIP1", "title": title}))
+            .await;
+        assert!(ack.ok, "{ack:?}");
+        seen.extend(before);
+        n += 1;
+    }
+    assert!(
+        rig.stat(|s| &s.resyncs) >= 1,
+        "resynced before being dropped"
+    );
+    assert!(rig.stat(|s| &s.dropped) >= 1);
+    // The fast client missed nothing: every event, in order, no resync snapshot.
+    let last = check_no_gap(&seen);
+    assert_eq!(
+        seen.iter()
+            .filter(|m| matches!(m, ServerMsg::Snapshot { .. }))
+            .count(),
+        1
+    );
+    assert_eq!(last, rig.state.engine.snapshot().seq);
+    // And what the stuck client did get has no gap either (snapshots replace dropped events).
+    let mut got = Vec::new();
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(Duration::from_secs(5), stuck.ws.next()).await
+    {
+        match frame {
+            Message::Text(t) => got.push(serde_json::from_str(t.as_str()).unwrap()),
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    assert!(matches!(got.first(), Some(ServerMsg::Hello { .. })));
+    check_no_gap(&got);
+    rig.wait_until("the stuck session to end", |r| r.stat(|s| &s.clients) == 1)
+        .await;
+}
+
+#[tokio::test]
+async fn progress_is_rate_limited() {
+    let mut cfg = config();
+    cfg.progress_hz = 4;
+    let rig = start(cfg).await;
+    let (mut c, _) = rig.client().await;
+    let (ack, _) = c.command("a", "item.add", json!({"clip": "CLIP1"})).await;
+    let item = ack.result.item.unwrap();
+    let (ack, _) = c.command("t", "playout.take", json!({"item": item})).await;
+    assert!(ack.ok, "{ack:?}");
+
+    let window = Duration::from_millis(1500);
+    let end = tokio::time::Instant::now() + window;
+    let mut frames = tokio::time::interval(Duration::from_millis(5));
+    let mut progress = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(end) => break,
+            _ = frames.tick() => rig.sim.step(1),
+            msg = c.ws.next() => {
+                if let Some(Ok(Message::Text(t))) = msg {
+                    let msg: ServerMsg = serde_json::from_str(t.as_str()).unwrap();
+                    if let ServerMsg::Progress { progress: p } = msg {
+                        assert!(p.contains_key("main"), "{p:?}");
+                        progress += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(progress >= 1, "progress is pushed while playing");
+    // 4 Hz over 1.5 s: at most 6 (+1 for the edges).
+    assert!(
+        progress <= 7,
+        "{progress} progress messages in 1.5 s at 4 Hz"
+    );
+}
