@@ -17,8 +17,13 @@ use tokio_util::sync::CancellationToken;
 use crate::caspar::CasparHandle;
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::config::Config;
+use crate::playout::asrun::{AsRunLog, AsRunWriter};
+use crate::playout::engine::state::Severity;
 use crate::playout::engine::{self, EngineDeps, EngineHandle};
+use crate::playout::engine::{Playout, Status};
 use crate::playout::model::Limits;
+use crate::playout::store::{AlarmKind, PlayoutStateFile, Store, StoreWriter};
+use crate::playout::watch::PlaylistWatcher;
 use crate::server::{self, AppState, Probes, WsStats};
 
 /// How long shutdown may take before the process exits anyway.
@@ -34,6 +39,8 @@ pub struct Daemon {
     server_task: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
     caspar_task: tokio::task::JoinHandle<()>,
+    /// Keeps watching the playlist directory while the daemon runs.
+    _watcher: Option<PlaylistWatcher>,
 }
 
 /// Refuses configurations that would expose control without authentication.
@@ -72,20 +79,58 @@ impl Daemon {
             max_playlists: config.store.max_playlists,
             max_items: config.store.max_items_per_playlist,
         };
+        let (store_cfg, playout_cfg) = (config.store.clone(), config.playout.clone());
+        let (store, report) =
+            tokio::task::spawn_blocking(move || Store::from_config(&store_cfg, &playout_cfg))
+                .await
+                .context("store task")?
+                .with_context(|| {
+                    format!(
+                        "cannot open the data directory {}",
+                        config.store.data_dir.display()
+                    )
+                })?;
+        let watch_ctx = store.watch_context();
+        let writer = StoreWriter::spawn(store);
+        let (external_tx, external_rx) = tokio::sync::mpsc::channel(64);
+        let watcher = if config.store.watch_external_edits {
+            match PlaylistWatcher::start(watch_ctx, external_tx) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "external edits of playlist files will not be noticed");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let asrun_dir = config.store.data_dir.join("asrun");
+        let asrun = tokio::task::spawn_blocking(move || AsRunLog::open(asrun_dir))
+            .await
+            .context("as-run task")?
+            .context("cannot open the as-run log")?;
+        let recoveries = report.alarms.len() as u64;
+        let startup_alarms = report
+            .alarms
+            .iter()
+            .map(|a| (severity_of(a.kind), a.message.clone()))
+            .collect();
+        let restored = restored_playout(report.state.as_ref());
+        let selected = report.state.as_ref().and_then(|s| s.selected.clone());
         let (engine, engine_task) = engine::spawn(EngineDeps {
             caspar: caspar.clone(),
             config: config.playout.clone(),
             limits,
             poll_interval: config.caspar.info_poll_interval,
             progress_hz: config.server.progress_hz,
-            playlists: vec![crate::playout::model::Playlist::new(
-                "main",
-                "main",
-                config.playout.default_channel_layer,
-            )],
-            restored: Default::default(),
-            selected: None,
+            playlists: report.playlists,
+            restored,
+            selected,
             osc: Some(osc.clone()),
+            store: Some(writer.clone()),
+            asrun: Some(AsRunWriter::new(asrun)),
+            external: Some(external_rx),
+            startup_alarms,
             shutdown: shutdown.child_token(),
         });
 
@@ -99,7 +144,7 @@ impl Daemon {
             shutdown: shutdown.clone(),
             ws: WsStats::default(),
             probes: Probes {
-                store: None,
+                store: Some(store_probe(writer, recoveries)),
                 osc: Some(osc_probe(osc)),
             },
         });
@@ -124,6 +169,7 @@ impl Daemon {
             server_task,
             engine_task,
             caspar_task,
+            _watcher: watcher,
         })
     }
 
@@ -151,6 +197,64 @@ impl Daemon {
             );
         }
     }
+}
+
+fn severity_of(kind: AlarmKind) -> Severity {
+    match kind {
+        AlarmKind::StateQuarantined
+        | AlarmKind::RejectedExternalEdit
+        | AlarmKind::TooManyPlaylists => Severity::Warning,
+        _ => Severity::Critical,
+    }
+}
+
+/// Where each playlist stood before a restart; reconciliation checks it against the server.
+fn restored_playout(
+    state: Option<&PlayoutStateFile>,
+) -> std::collections::BTreeMap<String, Playout> {
+    let Some(state) = state else {
+        return Default::default();
+    };
+    state
+        .playlists
+        .iter()
+        .map(|(id, s)| {
+            let status = if s.on_air.is_some() {
+                Status::Playing
+            } else {
+                Status::Stopped
+            };
+            let playout = Playout {
+                status,
+                on_air: s.on_air.clone(),
+                on_air_since_ms: s.on_air_since,
+                next: s.cursor.clone(),
+                ..Playout::default()
+            };
+            (id.clone(), playout)
+        })
+        .collect()
+}
+
+/// The store part of `/health` and `/metrics`.
+fn store_probe(
+    writer: StoreWriter,
+    recoveries: u64,
+) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
+    Box::new(move || {
+        let stats = writer.stats();
+        serde_json::json!({
+            "ok": stats.last_error.is_none(),
+            "writable": stats.last_error.is_none(),
+            "last_error": stats.last_error,
+            "saves": stats.saves,
+            "writes": stats.writes,
+            "coalesced": stats.coalesced,
+            "failures": stats.failures,
+            "recoveries": recoveries,
+            "last_save_ms": stats.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
+        })
+    })
 }
 
 /// The OSC part of `/health` and `/metrics`.

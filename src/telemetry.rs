@@ -24,3 +24,169 @@ pub fn init(format: Format, level: &str) {
         Format::Json => builder.json().try_init(),
     };
 }
+
+// ---- In-memory log buffer for the console ---------------------------------------------------------
+//
+// While `onair tui` or `onair demo` owns the terminal, a log line on stderr would be drawn over the
+// console. These processes install [`init_buffer`] instead: records go to a bounded ring that the
+// console shows in its log pane (the `BufferLayer` pattern of spotify-player, style.md §1).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// One log record kept by a [`LogBuffer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Position in the buffer's whole history (the first record is 0).
+    pub seq: u64,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    pub level: tracing::Level,
+    pub target: String,
+    /// The message followed by the other fields as `key=value`.
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct Ring {
+    records: VecDeque<LogRecord>,
+    capacity: usize,
+    next: u64,
+}
+
+/// A bounded ring of recent log records, shared between the tracing layer and its reader.
+#[derive(Debug, Clone, Default)]
+pub struct LogBuffer {
+    ring: Arc<Mutex<Ring>>,
+}
+
+impl LogBuffer {
+    /// A buffer that keeps the last `capacity` records (at least one).
+    pub fn new(capacity: usize) -> Self {
+        LogBuffer {
+            ring: Arc::new(Mutex::new(Ring {
+                records: VecDeque::new(),
+                capacity: capacity.max(1),
+                next: 0,
+            })),
+        }
+    }
+
+    /// Appends a record, dropping the oldest when full.
+    pub fn push(&self, level: tracing::Level, target: &str, message: String) {
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        // A poisoned lock only means another thread panicked mid-push; the ring is still usable.
+        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        if ring.records.len() >= ring.capacity {
+            ring.records.pop_front();
+        }
+        let seq = ring.next;
+        ring.next += 1;
+        ring.records.push_back(LogRecord {
+            seq,
+            unix_ms,
+            level,
+            target: target.to_owned(),
+            message,
+        });
+    }
+
+    /// The records from position `from` on (those still kept), and the position to ask for next.
+    pub fn since(&self, from: u64) -> (Vec<LogRecord>, u64) {
+        let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        let records = ring
+            .records
+            .iter()
+            .filter(|r| r.seq >= from)
+            .cloned()
+            .collect();
+        (records, ring.next)
+    }
+}
+
+/// The tracing layer that feeds a [`LogBuffer`].
+pub struct BufferLayer {
+    buffer: LogBuffer,
+}
+
+impl BufferLayer {
+    pub fn new(buffer: LogBuffer) -> Self {
+        BufferLayer { buffer }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for BufferLayer {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut visitor = FieldText::default();
+        event.record(&mut visitor);
+        let meta = event.metadata();
+        self.buffer
+            .push(*meta.level(), meta.target(), visitor.finish());
+    }
+}
+
+/// Formats an event's fields as `message key=value …`.
+#[derive(Default)]
+struct FieldText {
+    message: String,
+    fields: String,
+}
+
+impl FieldText {
+    fn finish(self) -> String {
+        match (self.message.is_empty(), self.fields.is_empty()) {
+            (_, true) => self.message,
+            (true, false) => self.fields,
+            (false, false) => format!("{} {}", self.message, self.fields),
+        }
+    }
+}
+
+impl tracing::field::Visit for FieldText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            if !self.fields.is_empty() {
+                self.fields.push(' ');
+            }
+            let _ = write!(self.fields, "{}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            if !self.fields.is_empty() {
+                self.fields.push(' ');
+            }
+            let _ = write!(self.fields, "{}={value}", field.name());
+        }
+    }
+}
+
+/// Installs a global subscriber that writes only to a bounded in-memory buffer of `capacity`
+/// records (nothing reaches the terminal), filtered by `level` unless `RUST_LOG` is set. If a
+/// subscriber is already installed, the returned buffer simply stays empty.
+pub fn init_buffer(level: &str, capacity: usize) -> LogBuffer {
+    let buffer = LogBuffer::new(capacity);
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(BufferLayer::new(buffer.clone()))
+        .try_init();
+    buffer
+}

@@ -72,6 +72,10 @@ fn start_engine_with(
         restored,
         selected: None,
         osc,
+        store: None,
+        asrun: None,
+        external: None,
+        startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
     });
     (engine, caspar, shutdown)

@@ -8,7 +8,8 @@
 //! - [`Store`]: the synchronous store (owned by one writer; call it from `spawn_blocking`).
 //! - [`StoreWriter`]: the async, coalescing writer task and its cheap-clone handle.
 //! - [`PlayoutStateFile`]: the cursor / on-air state the engine persists for restarts.
-//! - External edits are noticed by [`crate::playout::watch`], which shares the store's [`Ledger`].
+//! - External edits are noticed by [`crate::playout::watch`], which shares the store's record of its
+//!   own writes ([`Store::watch_context`]).
 
 mod error;
 mod format;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use error::{AlarmKind, LoadError, StoreAlarm, StoreError};
 pub use format::{MAX_FILE_BYTES, SCHEMA, decode, encode};
+pub use load::DEFAULT_PLAYLIST;
 pub use state::{PlaylistState, PlayoutStateFile};
 pub use writer::{Ack, StoreWriter, WriteObserver, WriteRecord, WriterOptions, WriterStats};
 
@@ -74,7 +76,7 @@ pub(crate) struct FileRecord {
 
 /// The shared record of playlist files, keyed by playlist id.
 #[derive(Debug, Clone, Default)]
-pub struct Ledger(Arc<Mutex<HashMap<String, FileRecord>>>);
+pub(crate) struct Ledger(Arc<Mutex<HashMap<String, FileRecord>>>);
 
 impl Ledger {
     /// A poisoned lock only means another thread panicked mid-update; the map itself is still a

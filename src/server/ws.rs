@@ -9,6 +9,7 @@
 //! - [`session`]: one connection's loop.
 //! - [`outbox`]: the bounded per-client queue and its writer.
 //! - [`commands`]: per-client command execution with ordered acks.
+//! - [`exit`]: why sessions end and the close codes.
 //! - [`log`]: the resume buffer of recent events.
 //! - [`bucket`]: the incoming-message rate limit.
 //!
@@ -19,6 +20,7 @@
 mod auth;
 mod bucket;
 mod commands;
+mod exit;
 mod log;
 mod outbox;
 mod session;

@@ -56,6 +56,10 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
         restored: BTreeMap::new(),
         selected: None,
         osc: None,
+        store: None,
+        asrun: None,
+        external: None,
+        startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
     });
     let state = Arc::new(AppState {

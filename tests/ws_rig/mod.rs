@@ -78,6 +78,10 @@ pub async fn start(config: ServerConfig) -> Rig {
         restored: BTreeMap::new(),
         selected: Some("main".into()),
         osc: None,
+        store: None,
+        asrun: None,
+        external: None,
+        startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
     });
     let mut snapshots = engine.watch_snapshot();

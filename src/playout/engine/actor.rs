@@ -23,7 +23,11 @@ use crate::amcp::{ChannelLayer, Command};
 use crate::caspar::osc::{OscState, OscTelemetry};
 use crate::caspar::{CasparHandle, CommandError, LinkState};
 use crate::config::{PlayoutConfig, Recovery};
+use crate::playout::asrun::AsRunWriter;
 use crate::playout::model::{Item, Limits, Playlist, PlaylistError, new_item_id, slug};
+use crate::playout::store::StoreWriter;
+use crate::playout::watch::ExternalChange;
+use persist::{Internal, Persistence};
 
 /// What the engine needs to run.
 pub struct EngineDeps {
@@ -41,11 +45,19 @@ pub struct EngineDeps {
     pub selected: Option<String>,
     /// OSC telemetry; without it (or while it is stale) channels are polled with `INFO`.
     pub osc: Option<OscTelemetry>,
+    /// Where playlists and the playout state are saved; `None` keeps everything in memory.
+    pub store: Option<StoreWriter>,
+    /// Where item starts and ends are logged.
+    pub asrun: Option<AsRunWriter>,
+    /// Playlist files changed by someone else.
+    pub external: Option<mpsc::Receiver<ExternalChange>>,
+    /// Problems found before the engine started (store recoveries): raised as alarms at once.
+    pub startup_alarms: Vec<(Severity, String)>,
     pub shutdown: CancellationToken,
 }
 
 /// Starts the engine task.
-pub fn spawn(deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
     let (events, _) = broadcast::channel(4096);
@@ -56,10 +68,16 @@ pub fn spawn(deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>) {
         events: events.clone(),
         progress,
     };
+    let startup_alarms = std::mem::take(&mut deps.startup_alarms);
+    let external = deps.external.take();
     let mut engine = Engine::new(deps, snapshot_tx, events, progress_tx);
     let task = tokio::spawn(async move {
         engine.publish_snapshot();
-        engine.run(rx).await;
+        for (severity, message) in startup_alarms {
+            engine.raise(severity, "store", message);
+        }
+        engine.run(rx, external).await;
+        engine.finish().await;
     });
     (handle, task)
 }
@@ -88,6 +106,9 @@ struct Engine {
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
     progress_tx: watch::Sender<Arc<ProgressMap>>,
+    persistence: Persistence,
+    internal_tx: mpsc::UnboundedSender<Internal>,
+    internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -108,6 +129,14 @@ impl Engine {
             .into_iter()
             .map(|p| (p.id.clone(), p))
             .collect();
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let persistence = Persistence {
+            store: deps.store,
+            asrun: deps
+                .asrun
+                .map(|w| persist::spawn_asrun(w, internal_tx.clone())),
+            ..Persistence::default()
+        };
         let mut playout = BTreeMap::new();
         for id in playlists.keys() {
             playout.insert(
@@ -145,10 +174,21 @@ impl Engine {
             snapshot_tx,
             events,
             progress_tx,
+            persistence,
+            internal_tx,
+            internal_rx: Some(internal_rx),
         }
     }
 
-    async fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+    async fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<Request>,
+        external: Option<mpsc::Receiver<ExternalChange>>,
+    ) {
+        let (_no_external, idle_external) = mpsc::channel(1);
+        let mut external = external.unwrap_or(idle_external);
+        let (_no_internal, idle_internal) = mpsc::unbounded_channel();
+        let mut internal = self.internal_rx.take().unwrap_or(idle_internal);
         let mut link_rx = self.caspar.watch_state();
         let mut poll = tokio::time::interval(self.poll_interval);
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -166,10 +206,18 @@ impl Engine {
                 req = rx.recv() => match req {
                     Some(Request { op, reply }) => {
                         let result = self.op(op).await;
-                        let _ = reply.send(result);
+                        let (result, acks) = match self.queue_saves().await {
+                            Ok(acks) => (result, acks),
+                            Err(e) => (Err(e), Vec::new()),
+                        };
+                        self.reply_when_durable(result, acks, reply);
                     }
                     None => break,
                 },
+                Some(msg) = internal.recv() => match msg {
+                    Internal::Alarm(severity, kind, message) => self.raise(severity, kind, message),
+                },
+                Some(change) = external.recv() => self.on_external(change).await,
                 changed = link_rx.changed() => {
                     if changed.is_err() { break; }
                     let state = link_rx.borrow_and_update().clone();
@@ -184,7 +232,21 @@ impl Engine {
                 _ = poll.tick() => self.poll().await,
                 _ = progress.tick() => self.publish_progress(),
             }
+            self.save_state();
         }
+    }
+
+    /// After the loop: make everything durable. Playout is left exactly as it is.
+    async fn finish(&mut self) {
+        self.persistence.state_dirty = true;
+        self.save_state();
+        if let Some(store) = &self.persistence.store {
+            if let Err(e) = store.flush().await {
+                tracing::error!(error = %e, "engine: final save failed");
+            }
+        }
+        // Dropping the sender lets the as-run task write what is queued and sync.
+        self.persistence.asrun = None;
         tracing::info!("engine: stopped (playout left as it is)");
     }
 
@@ -440,4 +502,5 @@ impl Engine {
 }
 
 mod ops;
+mod persist;
 mod run;

@@ -21,6 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bucket::Bucket;
 use super::commands::Commands;
+use super::exit::Exit;
 use super::log::EventLog;
 use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
 use crate::playout::engine::{Event, ProgressMap};
@@ -50,54 +51,6 @@ pub(crate) struct Ctx {
     pub(crate) peer: IpAddr,
 }
 
-/// Why a session ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    /// The client closed, or its connection failed.
-    ClientGone,
-    Shutdown,
-    EngineGone,
-    RateLimited,
-    TooBig,
-    /// No frame (or pong) within two ping intervals.
-    Silent,
-    /// Fell behind repeatedly, or its queue is full of acks it does not read.
-    Slow,
-    TooManyCommands,
-    Writer(WriteEnd),
-    /// A message could not be encoded (a bug); the client reconnects and gets a snapshot.
-    Internal,
-}
-
-impl Exit {
-    /// The close frame to send, if the socket is still usable.
-    fn close(self) -> Option<(u16, &'static str)> {
-        match self {
-            Exit::ClientGone | Exit::Writer(_) => None,
-            Exit::Shutdown | Exit::EngineGone => Some((1001, "server shutting down")),
-            Exit::RateLimited => Some((1008, "rate limit exceeded")),
-            Exit::TooBig => Some((1009, "message too big")),
-            Exit::Silent => Some((1008, "ping timeout")),
-            Exit::Slow => Some((1008, "client too slow")),
-            Exit::TooManyCommands => Some((1008, "too many commands in flight")),
-            Exit::Internal => Some((1011, "internal error")),
-        }
-    }
-
-    /// Whether the server disconnected a misbehaving client.
-    fn kicked(self) -> bool {
-        matches!(
-            self,
-            Exit::RateLimited
-                | Exit::TooBig
-                | Exit::Silent
-                | Exit::Slow
-                | Exit::TooManyCommands
-                | Exit::Writer(WriteEnd::Stuck)
-        )
-    }
-}
-
 /// Why a snapshot is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
@@ -123,7 +76,7 @@ where
 {
     let state = Arc::clone(&ctx.state);
     WsStats::inc(&state.ws.accepted);
-    WsStats::inc(&state.ws.clients);
+    let _connected = Connected::new(Arc::clone(&state));
     let config = &state.config;
     let ping = config.ws_ping_interval.max(Duration::from_millis(10));
     let outbox = Arc::new(Outbox::new(config.ws_send_queue));
@@ -146,10 +99,25 @@ where
         Err(exit) => exit,
     };
     session.finish(exit, &mut stream, writer).await;
-    state
-        .ws
-        .clients
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Counts the client in `WsStats::clients` for as long as it lives, however the task ends.
+struct Connected(Arc<AppState>);
+
+impl Connected {
+    fn new(state: Arc<AppState>) -> Self {
+        WsStats::inc(&state.ws.clients);
+        Connected(state)
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0
+            .ws
+            .clients
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 struct Session {

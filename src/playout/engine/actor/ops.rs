@@ -156,6 +156,7 @@ impl Engine {
         playlist.validate(&self.limits)?;
         self.playlists.insert(id.clone(), playlist);
         self.playout.insert(id.clone(), Playout::default());
+        self.persist(&id);
         if self.selected.is_none() {
             self.selected = Some(id.clone());
         }
@@ -179,6 +180,8 @@ impl Engine {
         }
         self.playlists.remove(id);
         self.playout.remove(id);
+        self.persistence.deleted.push(id.to_owned());
+        self.persistence.state_dirty = true;
         self.progress.remove(id);
         self.publish(EventKind::PlaylistRemoved {
             playlist: id.to_owned(),

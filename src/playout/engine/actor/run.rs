@@ -83,6 +83,8 @@ impl Engine {
         p.armed_auto = false;
         p.next = next;
         tracing::info!(playlist = id, item, how, "on air");
+        self.persistence.state_dirty = true;
+        self.as_run(id, item, None, None);
         self.publish_playlist(id);
     }
 

@@ -1,0 +1,234 @@
+//! Durability: playlist saves acknowledged only after their fsync, the state file, the as-run log,
+//! and edits made to the playlist files by someone else.
+//!
+//! Edits are applied in memory and queued to the store writer without waiting, so a burst of edits is
+//! coalesced into few writes; the client's acknowledgement waits for the write that contains its
+//! version. A failed save never acknowledges the edit as done and raises an alarm.
+
+use tokio::sync::oneshot;
+
+use super::*;
+use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
+use crate::playout::store::{Ack, PlaylistState, PlayoutStateFile, StoreWriter};
+use crate::playout::watch::ExternalChange;
+
+/// Messages from helper tasks back to the engine.
+pub(crate) enum Internal {
+    Alarm(Severity, &'static str, String),
+}
+
+/// Store, as-run and external-edit plumbing owned by the engine.
+#[derive(Default)]
+pub(crate) struct Persistence {
+    pub(crate) store: Option<StoreWriter>,
+    pub(crate) asrun: Option<mpsc::UnboundedSender<AsRunEntry>>,
+    /// Playlists changed by the current op, saved when it returns.
+    pub(crate) dirty: Vec<String>,
+    /// Playlists deleted by the current op.
+    pub(crate) deleted: Vec<String>,
+    pub(crate) state_dirty: bool,
+}
+
+/// Starts the task that appends as-run lines in order; failures come back as alarms.
+pub(crate) fn spawn_asrun(
+    writer: AsRunWriter,
+    internal: mpsc::UnboundedSender<Internal>,
+) -> mpsc::UnboundedSender<AsRunEntry> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<AsRunEntry>();
+    tokio::spawn(async move {
+        while let Some(entry) = rx.recv().await {
+            if let Err(e) = writer.record(entry).await {
+                let _ = internal.send(Internal::Alarm(
+                    Severity::Critical,
+                    "asrun",
+                    format!("as-run log not written: {e}"),
+                ));
+            }
+        }
+        // The engine is gone: make what was written durable.
+        let _ = writer.sync().await;
+    });
+    tx
+}
+
+impl Engine {
+    /// Marks a playlist for saving when the current op returns.
+    pub(super) fn persist(&mut self, id: &str) {
+        if !self.persistence.dirty.iter().any(|d| d == id) {
+            self.persistence.dirty.push(id.to_owned());
+        }
+    }
+
+    /// Queues the current op's saves and returns what the reply must wait for.
+    pub(super) async fn queue_saves(&mut self) -> Result<Vec<Ack>, EngineError> {
+        let dirty = std::mem::take(&mut self.persistence.dirty);
+        let deleted = std::mem::take(&mut self.persistence.deleted);
+        let Some(store) = self.persistence.store.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut acks = Vec::new();
+        for id in dirty {
+            let Some(pl) = self.playlists.get(&id).cloned() else {
+                continue;
+            };
+            match store.submit(pl).await {
+                Ok(ack) => acks.push(ack),
+                Err(e) => return Err(self.store_failed(e.to_string())),
+            }
+        }
+        for id in deleted {
+            if let Err(e) = store.delete(id).await {
+                return Err(self.store_failed(e.to_string()));
+            }
+        }
+        Ok(acks)
+    }
+
+    fn store_failed(&mut self, message: String) -> EngineError {
+        self.raise(
+            Severity::Critical,
+            "store",
+            format!("playlist not saved: {message}"),
+        );
+        EngineError::Store(message)
+    }
+
+    /// Replies once every save of the op is durable, without holding up the engine.
+    pub(super) fn reply_when_durable(
+        &self,
+        result: Result<OpResult, EngineError>,
+        acks: Vec<Ack>,
+        reply: oneshot::Sender<Result<OpResult, EngineError>>,
+    ) {
+        if acks.is_empty() || result.is_err() {
+            let _ = reply.send(result);
+            return;
+        }
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            for ack in acks {
+                if let Err(e) = ack.await {
+                    let msg = format!("playlist not saved: {e}");
+                    let _ =
+                        internal.send(Internal::Alarm(Severity::Critical, "store", msg.clone()));
+                    let _ = reply.send(Err(EngineError::Store(e.to_string())));
+                    return;
+                }
+            }
+            let _ = reply.send(result);
+        });
+    }
+
+    /// Saves the playout state file (cursor, on-air item) in the background.
+    pub(super) fn save_state(&mut self) {
+        if !std::mem::take(&mut self.persistence.state_dirty) {
+            return;
+        }
+        let Some(store) = self.persistence.store.clone() else {
+            return;
+        };
+        let state = PlayoutStateFile {
+            selected: self.selected.clone(),
+            playlists: self
+                .playout
+                .iter()
+                .map(|(id, p)| {
+                    let st = PlaylistState {
+                        cursor: p.next.clone(),
+                        on_air: p.on_air.clone(),
+                        on_air_since: p.on_air_since_ms,
+                    };
+                    (id.clone(), st)
+                })
+                .collect(),
+            ..PlayoutStateFile::default()
+        };
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.save_state(state).await {
+                let _ = internal.send(Internal::Alarm(
+                    Severity::Warning,
+                    "store",
+                    format!("playout state not saved: {e}"),
+                ));
+            }
+        });
+    }
+
+    /// Appends an as-run line for an item start or end.
+    pub(super) fn as_run(
+        &self,
+        id: &str,
+        item: &str,
+        ended_by: Option<&str>,
+        actual_secs: Option<f64>,
+    ) {
+        let Some(tx) = &self.persistence.asrun else {
+            return;
+        };
+        let Some(pl) = self.playlists.get(id) else {
+            return;
+        };
+        let Some(it) = pl.item(item) else { return };
+        let entry = match ended_by {
+            None => AsRunEntry::start(pl.channel_layer, &pl.id, &it.id, &it.clip),
+            Some(how) => {
+                let mut e =
+                    AsRunEntry::end(pl.channel_layer, &pl.id, &it.id, &it.clip, end_reason(how));
+                if let Some(secs) = actual_secs {
+                    e = e.with_actual_secs(secs);
+                }
+                e
+            }
+        };
+        let entry = entry.with_title(it.title.clone());
+        let entry = match (it.frames, it.fps) {
+            (Some(f), Some(fps)) => entry.with_planned(f, fps),
+            _ => entry,
+        };
+        let _ = tx.send(entry);
+    }
+
+    /// A playlist file changed on disk by someone else (editor, script, rsync).
+    pub(super) async fn on_external(&mut self, change: ExternalChange) {
+        match change {
+            ExternalChange::Updated(pl) => {
+                let id = pl.id.clone();
+                tracing::info!(playlist = %id, "playlist edited outside onair: loaded");
+                if !self.playlists.contains_key(&id) {
+                    self.playout.insert(id.clone(), Playout::default());
+                }
+                self.playlists.insert(id.clone(), pl);
+                self.fill_durations();
+                self.publish_playlist(&id);
+                self.rearm(&id).await;
+            }
+            ExternalChange::Rejected { id, error } => {
+                self.raise(Severity::Warning, "store", format!("edit of playlist {id:?} outside onair rejected ({error}); the last good version stays"));
+                // Writing the good version back sets the bad file aside as .corrupt-*.
+                self.persist(&id);
+                let _ = self.queue_saves().await;
+            }
+            ExternalChange::Removed(id) => {
+                if self.playlists.contains_key(&id) {
+                    self.raise(Severity::Warning, "store", format!("playlist file {id:?} was removed outside onair; written back (delete it through onair)"));
+                    self.persist(&id);
+                    let _ = self.queue_saves().await;
+                }
+            }
+        }
+    }
+}
+
+fn end_reason(how: &str) -> EndReason {
+    match how {
+        "auto" => EndReason::Auto,
+        "next" => EndReason::Next,
+        "stop" => EndReason::Stop,
+        "clear" => EndReason::Clear,
+        "error" => EndReason::Error,
+        "reconcile" => EndReason::Reconcile,
+        "shutdown" => EndReason::Shutdown,
+        _ => EndReason::Take,
+    }
+}

@@ -1,0 +1,97 @@
+//! Where each pane goes for a terminal size. Shared by the view (to draw) and by `update` (to know
+//! how many rows a page is and keep the cursors' windows in step with what is drawn).
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+/// Below this the console only asks for a bigger terminal.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 12;
+/// Narrower than this, the media library is hidden (Tab skips it; `i` still inserts its selection).
+pub const LIBRARY_MIN_WIDTH: u16 = 70;
+
+/// The rectangles of every pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub status: Rect,
+    pub on_air: Rect,
+    pub rundown: Rect,
+    pub library: Option<Rect>,
+    pub log: Rect,
+    pub notice: Rect,
+    pub footer: Rect,
+}
+
+/// Lays out `area`: status bar, on-air panel, rundown beside the library, log, notice, key hints.
+pub fn areas(area: Rect) -> Areas {
+    let log_height = match area.height {
+        h if h >= 36 => h / 4,
+        h if h >= 20 => 5,
+        _ => 3,
+    };
+    let [status, on_air, main, log, notice, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Min(3),
+        Constraint::Length(log_height),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (rundown, library) = if area.width >= LIBRARY_MIN_WIDTH {
+        let width = (area.width * 38 / 100).max(24);
+        let [rundown, library] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(main);
+        (rundown, Some(library))
+    } else {
+        (main, None)
+    };
+    Areas {
+        status,
+        on_air,
+        rundown,
+        library,
+        log,
+        notice,
+        footer,
+    }
+}
+
+/// Whether `area` is too small to draw the console.
+pub fn too_small(area: Rect) -> bool {
+    area.width < MIN_WIDTH || area.height < MIN_HEIGHT
+}
+
+/// Item rows the rundown shows (inside its border, below its header).
+pub fn rundown_rows(area: Rect) -> usize {
+    usize::from(areas(area).rundown.height.saturating_sub(3))
+}
+
+/// Clip rows the library shows.
+pub fn library_rows(area: Rect) -> usize {
+    areas(area)
+        .library
+        .map_or(0, |l| usize::from(l.height.saturating_sub(2)))
+}
+
+/// Lines the log pane shows.
+pub fn log_rows(area: Rect) -> usize {
+    usize::from(areas(area).log.height.saturating_sub(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pane_fits_at_80_by_24_and_grows_at_120_by_40() {
+        let small = areas(Rect::new(0, 0, 80, 24));
+        assert_eq!(small.status.height, 1);
+        assert!(small.library.is_some());
+        assert_eq!(rundown_rows(Rect::new(0, 0, 80, 24)), 10);
+        assert_eq!(log_rows(Rect::new(0, 0, 80, 24)), 3);
+        let big = Rect::new(0, 0, 120, 40);
+        assert!(rundown_rows(big) > 20);
+        assert!(log_rows(big) >= 8);
+        assert!(areas(Rect::new(0, 0, 60, 24)).library.is_none());
+    }
+}

@@ -1,0 +1,259 @@
+//! Everything that can happen to the console, as [`Message`]s, and the key map that turns a key press
+//! into one ([`map_key`]), depending on the mode (dialog, filter, normal) and the focused pane.
+//!
+//! The key map is the single place that knows keys; `docs/console.md` and the help overlay
+//! ([`HELP`]) list the same bindings.
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::client::NetEvent;
+use super::model::{Dialog, LogLine, Model, Pane};
+
+/// A cursor movement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+/// Everything `update` handles.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Move the cursor of the focused pane (scroll, in the log).
+    Move(Move),
+    /// Focus the next / previous pane.
+    FocusNext,
+    FocusPrev,
+    /// Show the previous / next playlist in the rundown (local view only).
+    PrevPlaylist,
+    NextPlaylist,
+    /// Take what is cued or next (the NEXT line).
+    TakeNext,
+    /// Take the item under the rundown cursor.
+    TakeSelected,
+    /// `playout.next`: play the item after the on-air one.
+    Next,
+    /// `playout.previous`.
+    Previous,
+    /// Cue (load in the background) the item under the cursor.
+    Cue,
+    /// Stop (asks first while something is on air).
+    Stop,
+    /// Pause when playing, resume when paused.
+    PauseResume,
+    /// Turn autoplay on or off.
+    ToggleAutoplay,
+    /// Turn looping of the playlist on or off.
+    ToggleLoop,
+    /// Insert the library's selected clip after the rundown cursor.
+    Insert,
+    /// Delete the item under the cursor (asks first).
+    Delete,
+    /// Move the item under the cursor down (+1) or up (-1).
+    MoveItem(i8),
+    /// Rescan the media library.
+    Rescan,
+    /// Start typing a library filter.
+    StartFilter,
+    FilterChar(char),
+    FilterBackspace,
+    /// Keep the filter and stop typing.
+    FilterDone,
+    /// Clear the filter and stop typing.
+    FilterCancel,
+    ToggleHelp,
+    /// Answer "yes" to the open dialog.
+    Confirm,
+    /// Close a dialog, or clear the notice.
+    Cancel,
+    /// Repaint the whole screen.
+    Redraw,
+    Quit,
+    /// Time passed (the clock, stale telemetry, overdue acks).
+    Tick,
+    /// The terminal now has this many columns and rows.
+    Resize(u16, u16),
+    /// Something happened on the connection.
+    Net(NetEvent),
+    /// Lines from the process's own log (the in-memory tracing buffer).
+    Logs(Vec<LogLine>),
+}
+
+/// Key bindings as shown by the help overlay: (keys, what they do).
+pub const HELP: &[(&str, &str)] = &[
+    ("Space", "take: play the cued/next item"),
+    ("Enter", "take the selected item (library: insert)"),
+    ("n", "next: play the item after on-air"),
+    ("b", "back: play the previous item"),
+    ("c", "cue the selected item"),
+    ("s", "stop (asks while on air)"),
+    ("p", "pause / resume"),
+    ("a", "autoplay on / off"),
+    ("l", "loop the playlist on / off"),
+    ("i", "insert library clip after selection"),
+    ("d", "delete the selected item (asks)"),
+    ("J / K", "move the selected item down / up"),
+    ("/", "filter the media library"),
+    ("r", "rescan the media library"),
+    ("↑ ↓ j k PgUp PgDn", "move the cursor / scroll"),
+    ("Home / End", "first / last row"),
+    ("Tab / S-Tab", "next / previous pane"),
+    ("[ / ]", "view previous / next playlist"),
+    ("Esc", "cancel dialog or filter"),
+    ("Ctrl-L", "repaint the screen"),
+    ("?", "this help"),
+    ("q / Ctrl-C", "quit the console"),
+];
+
+/// Turns a terminal event into a message.
+pub fn from_event(model: &Model, event: Event) -> Option<Message> {
+    match event {
+        Event::Key(key) => map_key(model, key),
+        Event::Resize(w, h) => Some(Message::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// The message a key press means in the current mode; `None` for keys that do nothing here.
+pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
+    // Some terminals report releases and repeats too; act on presses (and auto-repeat for moves).
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl {
+        return match key.code {
+            KeyCode::Char('c') => Some(Message::Quit),
+            KeyCode::Char('l') => Some(Message::Redraw),
+            _ => None,
+        };
+    }
+    match &model.dialog {
+        Some(Dialog::Help) => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('?' | 'q') | KeyCode::Enter => {
+                    Some(Message::ToggleHelp)
+                }
+                _ => None,
+            };
+        }
+        Some(Dialog::Confirm { .. }) => {
+            return match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Message::Confirm),
+                KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => Some(Message::Cancel),
+                _ => None,
+            };
+        }
+        None => {}
+    }
+    if model.library.editing {
+        return match key.code {
+            KeyCode::Esc => Some(Message::FilterCancel),
+            KeyCode::Enter => Some(Message::FilterDone),
+            KeyCode::Backspace => Some(Message::FilterBackspace),
+            KeyCode::Up => Some(Message::Move(Move::Up)),
+            KeyCode::Down => Some(Message::Move(Move::Down)),
+            KeyCode::Char(c) => Some(Message::FilterChar(c)),
+            _ => None,
+        };
+    }
+    let msg = match key.code {
+        KeyCode::Char(' ') => Message::TakeNext,
+        KeyCode::Enter => match model.focus {
+            Pane::Rundown => Message::TakeSelected,
+            Pane::Library => Message::Insert,
+            Pane::Log => return None,
+        },
+        KeyCode::Char('n') => Message::Next,
+        KeyCode::Char('b') => Message::Previous,
+        KeyCode::Char('c') => Message::Cue,
+        KeyCode::Char('s') => Message::Stop,
+        KeyCode::Char('p') => Message::PauseResume,
+        KeyCode::Char('a') => Message::ToggleAutoplay,
+        KeyCode::Char('l') => Message::ToggleLoop,
+        KeyCode::Char('i') => Message::Insert,
+        KeyCode::Char('d') | KeyCode::Delete => Message::Delete,
+        KeyCode::Char('J') => Message::MoveItem(1),
+        KeyCode::Char('K') => Message::MoveItem(-1),
+        KeyCode::Char('/') => Message::StartFilter,
+        KeyCode::Char('r') => Message::Rescan,
+        KeyCode::Char('[') => Message::PrevPlaylist,
+        KeyCode::Char(']') => Message::NextPlaylist,
+        KeyCode::Char('?') => Message::ToggleHelp,
+        KeyCode::Char('q') => Message::Quit,
+        KeyCode::Up | KeyCode::Char('k') => Message::Move(Move::Up),
+        KeyCode::Down | KeyCode::Char('j') => Message::Move(Move::Down),
+        KeyCode::PageUp => Message::Move(Move::PageUp),
+        KeyCode::PageDown => Message::Move(Move::PageDown),
+        KeyCode::Home => Message::Move(Move::Home),
+        KeyCode::End => Message::Move(Move::End),
+        KeyCode::Tab => Message::FocusNext,
+        KeyCode::BackTab => Message::FocusPrev,
+        KeyCode::Esc => Message::Cancel,
+        _ => return None,
+    };
+    Some(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::tui::model::Confirm;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn model() -> Model {
+        Model::new("ws://x/ws", Instant::now(), 0)
+    }
+
+    #[test]
+    fn normal_keys_map_to_actions_and_enter_depends_on_the_pane() {
+        let mut m = model();
+        assert_eq!(map_key(&m, key(KeyCode::Char(' '))), Some(Message::TakeNext));
+        assert_eq!(map_key(&m, key(KeyCode::Enter)), Some(Message::TakeSelected));
+        assert_eq!(map_key(&m, key(KeyCode::Char('J'))), Some(Message::MoveItem(1)));
+        assert_eq!(map_key(&m, key(KeyCode::Char('K'))), Some(Message::MoveItem(-1)));
+        assert_eq!(map_key(&m, key(KeyCode::Char('q'))), Some(Message::Quit));
+        m.focus = Pane::Library;
+        assert_eq!(map_key(&m, key(KeyCode::Enter)), Some(Message::Insert));
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(map_key(&m, ctrl_c), Some(Message::Quit));
+        let release = KeyEvent {
+            kind: KeyEventKind::Release,
+            ..key(KeyCode::Char('s'))
+        };
+        assert_eq!(map_key(&m, release), None);
+    }
+
+    #[test]
+    fn dialogs_and_the_filter_capture_keys() {
+        let mut m = model();
+        m.dialog = Some(Dialog::Confirm {
+            action: Confirm::Stop {
+                playlist: "main".into(),
+            },
+            question: String::new(),
+        });
+        assert_eq!(map_key(&m, key(KeyCode::Char('y'))), Some(Message::Confirm));
+        assert_eq!(map_key(&m, key(KeyCode::Esc)), Some(Message::Cancel));
+        assert_eq!(map_key(&m, key(KeyCode::Char('s'))), None, "no other action");
+        m.dialog = Some(Dialog::Help);
+        assert_eq!(map_key(&m, key(KeyCode::Char('q'))), Some(Message::ToggleHelp));
+        m.dialog = None;
+        m.library.editing = true;
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('s'))),
+            Some(Message::FilterChar('s')),
+            "letters are typed, not commands"
+        );
+        assert_eq!(map_key(&m, key(KeyCode::Esc)), Some(Message::FilterCancel));
+    }
+}

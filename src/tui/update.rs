@@ -1,0 +1,472 @@
+//! `update(&mut Model, Message) -> Vec<Effect>`: the console's only state transition. It never
+//! awaits and never touches the socket or the terminal; what must happen outside is returned as
+//! [`Effect`]s for the run loop to carry out.
+//!
+//! - this file: operator actions (keys) → commands, cursors, dialogs, the filter, ticks.
+//! - [`net`]: the connection and the daemon's messages → state, acks, the log.
+//!
+//! Every command gets an id (`c1`, `c2`, …) and a [`Pending`] entry until its ack arrives; while the
+//! console is not connected, a command is refused here with a notice instead of being sent.
+
+mod net;
+#[cfg(test)]
+mod tests;
+
+use serde_json::{Map, Value, json};
+
+use super::layout;
+use super::message::{Message, Move};
+use super::model::{
+    Confirm, Dialog, Level, Link, LogLine, Model, NOTICE_FOR, Pane, Pending, sanitize,
+};
+use crate::playout::engine::state::Status;
+use crate::server::protocol::{ClientMsg, Role};
+
+/// Something for the run loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send this to the daemon.
+    Send(ClientMsg),
+    /// Clear and repaint the terminal.
+    Redraw,
+    /// Leave the console (playout is not affected).
+    Quit,
+}
+
+/// Applies one message.
+pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
+    match msg {
+        Message::Move(m) => {
+            move_cursor(model, m);
+            vec![]
+        }
+        Message::FocusNext => {
+            model.focus = model.focus.next(model.library_visible());
+            vec![]
+        }
+        Message::FocusPrev => {
+            model.focus = model.focus.prev(model.library_visible());
+            vec![]
+        }
+        Message::PrevPlaylist => view_playlist(model, -1),
+        Message::NextPlaylist => view_playlist(model, 1),
+        Message::TakeNext => playlist_command(model, "playout.take", json!({}), "take".into()),
+        Message::TakeSelected => item_command(model, "playout.take", "take"),
+        Message::Next => playlist_command(model, "playout.next", json!({}), "next".into()),
+        Message::Previous => {
+            playlist_command(model, "playout.previous", json!({}), "previous".into())
+        }
+        Message::Cue => item_command(model, "playout.cue", "cue"),
+        Message::Stop => stop(model),
+        Message::PauseResume => pause_resume(model),
+        Message::ToggleAutoplay => toggle(model, "playout.autoplay", "autoplay"),
+        Message::ToggleLoop => toggle(model, "playlist.loop", "loop"),
+        Message::Insert => insert(model),
+        Message::Delete => delete(model),
+        Message::MoveItem(delta) => move_item(model, delta),
+        Message::Rescan => command(model, "media.rescan", Value::Null, "media rescan".into()),
+        Message::StartFilter => {
+            model.library.editing = true;
+            if model.library_visible() {
+                model.focus = Pane::Library;
+            }
+            vec![]
+        }
+        Message::FilterChar(c) => {
+            if !c.is_control() && model.library.filter.chars().count() < 64 {
+                model.library.filter.push(c);
+                model.library.cursor.selected = 0;
+                model.refilter();
+            }
+            vec![]
+        }
+        Message::FilterBackspace => {
+            model.library.filter.pop();
+            model.refilter();
+            vec![]
+        }
+        Message::FilterDone => {
+            model.library.editing = false;
+            vec![]
+        }
+        Message::FilterCancel => {
+            model.library.editing = false;
+            model.library.filter.clear();
+            model.refilter();
+            vec![]
+        }
+        Message::ToggleHelp => {
+            model.dialog = match model.dialog {
+                Some(Dialog::Help) => None,
+                _ => Some(Dialog::Help),
+            };
+            vec![]
+        }
+        Message::Confirm => confirm(model),
+        Message::Cancel => {
+            if model.dialog.take().is_none() {
+                model.notice = None;
+            }
+            vec![]
+        }
+        Message::Redraw => vec![Effect::Redraw],
+        Message::Quit => {
+            model.quit = true;
+            vec![Effect::Quit]
+        }
+        Message::Tick => {
+            tick(model);
+            vec![]
+        }
+        Message::Resize(w, h) => {
+            model.size = (w, h);
+            if !model.library_visible() && model.focus == Pane::Library {
+                model.focus = Pane::Rundown;
+            }
+            net::follow_selection(model);
+            model.refilter();
+            vec![]
+        }
+        Message::Net(event) => net::net(model, event),
+        Message::Logs(lines) => {
+            for line in lines {
+                model.log(line.level, line.text);
+                if let Some(last) = model.log.lines.back_mut() {
+                    last.wall_ms = line.wall_ms;
+                }
+            }
+            vec![]
+        }
+    }
+}
+
+/// A log record of this process (demo: the daemon and simulator) as a log-pane line.
+pub fn log_line(record: &crate::telemetry::LogRecord) -> LogLine {
+    let level = match record.level {
+        tracing::Level::ERROR => Level::Error,
+        tracing::Level::WARN => Level::Warn,
+        _ => Level::Info,
+    };
+    LogLine {
+        wall_ms: record.unix_ms,
+        level,
+        text: sanitize(&record.message),
+    }
+}
+
+fn move_cursor(model: &mut Model, m: Move) {
+    let area = model.area();
+    let focus = if model.library.editing {
+        Pane::Library
+    } else {
+        model.focus
+    };
+    match focus {
+        Pane::Rundown => {
+            let rows = layout::rundown_rows(area);
+            let len = model.items().len();
+            step(&mut model.rundown, m, len, rows);
+            model.selected_id = model.selected_item().map(|i| i.id.clone());
+        }
+        Pane::Library => {
+            let rows = layout::library_rows(area).max(1);
+            let len = model.library.matches.len();
+            step(&mut model.library.cursor, m, len, rows);
+        }
+        Pane::Log => {
+            let rows = layout::log_rows(area).max(1);
+            let max = model.log.lines.len().saturating_sub(rows);
+            let scroll = &mut model.log.scroll;
+            *scroll = match m {
+                Move::Up => *scroll + 1,
+                Move::Down => scroll.saturating_sub(1),
+                Move::PageUp => *scroll + rows,
+                Move::PageDown => scroll.saturating_sub(rows),
+                Move::Home => max,
+                Move::End => 0,
+            }
+            .min(max);
+        }
+    }
+}
+
+fn step(cursor: &mut super::model::Cursor, m: Move, len: usize, rows: usize) {
+    let page = isize::try_from(rows.max(1)).unwrap_or(isize::MAX);
+    match m {
+        Move::Up => cursor.move_by(-1, len, rows),
+        Move::Down => cursor.move_by(1, len, rows),
+        Move::PageUp => cursor.move_by(-page, len, rows),
+        Move::PageDown => cursor.move_by(page, len, rows),
+        Move::Home => cursor.move_by(isize::MIN, len, rows),
+        Move::End => cursor.move_by(isize::MAX, len, rows),
+    }
+}
+
+fn view_playlist(model: &mut Model, delta: isize) -> Vec<Effect> {
+    let ids: Vec<String> = model
+        .state
+        .playlists
+        .iter()
+        .map(|p| p.playlist.id.clone())
+        .collect();
+    if ids.len() < 2 {
+        model.notify(Level::Info, "there is only one playlist");
+        return vec![];
+    }
+    let current = model.playlist().map(|p| p.playlist.id.clone());
+    let at = current
+        .and_then(|c| ids.iter().position(|i| *i == c))
+        .unwrap_or(0);
+    let len = isize::try_from(ids.len()).unwrap_or(1);
+    let at = isize::try_from(at).unwrap_or(0);
+    let next = usize::try_from((at + delta).rem_euclid(len)).unwrap_or(0);
+    model.viewing = ids.get(next).cloned();
+    model.rundown = super::model::Cursor::default();
+    model.selected_id = None;
+    model.derive();
+    net::follow_selection(model);
+    vec![]
+}
+
+/// Sends a command, or refuses it locally when it cannot be sent now.
+fn command(model: &mut Model, op: &str, args: Value, label: String) -> Vec<Effect> {
+    send(model, op, args, label, false)
+}
+
+fn send(model: &mut Model, op: &str, args: Value, label: String, select: bool) -> Vec<Effect> {
+    if model.link != Link::Up {
+        model.notify(
+            Level::Error,
+            format!("{label}: not sent, the console is not connected to the daemon (reconnecting…)"),
+        );
+        return vec![];
+    }
+    if model.session.role == Some(Role::Viewer) && !Role::Viewer.may_run(op) {
+        model.notify(
+            Level::Error,
+            format!("{label}: not sent, this console is read-only (viewer token)"),
+        );
+        return vec![];
+    }
+    let id = format!("c{}", model.next_command);
+    model.next_command += 1;
+    model.pending.insert(
+        id.clone(),
+        Pending {
+            op: op.to_owned(),
+            label,
+            sent: model.now,
+            select_result: select,
+            overdue: false,
+        },
+    );
+    vec![Effect::Send(ClientMsg::Command {
+        id,
+        op: op.to_owned(),
+        args,
+    })]
+}
+
+/// A command about the viewed playlist: `args` gets its `playlist`.
+fn playlist_command(model: &mut Model, op: &str, args: Value, label: String) -> Vec<Effect> {
+    let Some(id) = model.playlist().map(|p| p.playlist.id.clone()) else {
+        model.notify(Level::Error, format!("{label}: no playlist yet"));
+        return vec![];
+    };
+    let mut args = match args {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    args.insert("playlist".into(), Value::String(id));
+    command(model, op, Value::Object(args), label)
+}
+
+/// A command about the item under the rundown cursor.
+fn item_command(model: &mut Model, op: &str, verb: &str) -> Vec<Effect> {
+    let Some(item) = model.selected_item() else {
+        model.notify(Level::Warn, format!("{verb}: the rundown is empty"));
+        return vec![];
+    };
+    let (id, label) = (item.id.clone(), format!("{verb} {}", item.clip));
+    playlist_command(model, op, json!({ "item": id }), label)
+}
+
+fn on_air(model: &Model) -> bool {
+    model
+        .playlist()
+        .is_some_and(|p| p.playout.on_air.is_some() && p.playout.status != Status::Stopped)
+}
+
+fn stop(model: &mut Model) -> Vec<Effect> {
+    let Some(pl) = model.playlist() else {
+        return playlist_command(model, "playout.stop", json!({}), "stop".into());
+    };
+    if on_air(model) {
+        let clip = pl
+            .playout
+            .on_air
+            .as_deref()
+            .and_then(|id| pl.playlist.item(id))
+            .map_or_else(|| "the on-air item".to_owned(), |i| i.clip.clone());
+        model.dialog = Some(Dialog::Confirm {
+            action: Confirm::Stop {
+                playlist: pl.playlist.id.clone(),
+            },
+            question: format!(
+                "Stop {clip} on {}? The layer goes empty (off air).",
+                pl.playlist.channel_layer
+            ),
+        });
+        return vec![];
+    }
+    playlist_command(model, "playout.stop", json!({}), "stop".into())
+}
+
+fn pause_resume(model: &mut Model) -> Vec<Effect> {
+    match model.playlist().map(|p| p.playout.status) {
+        Some(Status::Playing) => {
+            playlist_command(model, "playout.pause", json!({}), "pause".into())
+        }
+        Some(Status::Paused) => {
+            playlist_command(model, "playout.resume", json!({}), "resume".into())
+        }
+        _ => {
+            model.notify(Level::Warn, "pause: nothing is playing");
+            vec![]
+        }
+    }
+}
+
+fn toggle(model: &mut Model, op: &str, what: &str) -> Vec<Effect> {
+    let Some(pl) = model.playlist() else {
+        model.notify(Level::Error, format!("{what}: no playlist yet"));
+        return vec![];
+    };
+    let now = if op == "playlist.loop" {
+        pl.playlist.looping
+    } else {
+        pl.playlist.autoplay
+    };
+    let label = format!("{what} {}", if now { "off" } else { "on" });
+    playlist_command(model, op, json!({ "enabled": !now }), label)
+}
+
+fn insert(model: &mut Model) -> Vec<Effect> {
+    let Some(clip) = model.selected_clip().map(|c| c.name.clone()) else {
+        let why = if model.state.media.clips.is_empty() {
+            "the media library is empty (r rescans it)"
+        } else {
+            "no clip matches the filter"
+        };
+        model.notify(Level::Warn, format!("insert: {why}"));
+        return vec![];
+    };
+    let index = if model.items().is_empty() {
+        0
+    } else {
+        model.rundown.selected + 1
+    };
+    let Some(playlist) = model.playlist().map(|p| p.playlist.id.clone()) else {
+        model.notify(Level::Error, "insert: no playlist yet");
+        return vec![];
+    };
+    let args = json!({ "playlist": playlist, "clip": clip, "index": index });
+    send(model, "item.insert", args, format!("insert {clip}"), true)
+}
+
+fn delete(model: &mut Model) -> Vec<Effect> {
+    let (Some(pl), Some(item)) = (model.playlist(), model.selected_item()) else {
+        model.notify(Level::Warn, "delete: the rundown is empty");
+        return vec![];
+    };
+    let on_air = pl.playout.on_air.as_deref() == Some(item.id.as_str());
+    let question = format!(
+        "Delete item {} ({})?{}",
+        model.rundown.selected + 1,
+        item.title.as_deref().unwrap_or(&item.clip),
+        if on_air {
+            " It is ON AIR: it keeps playing."
+        } else {
+            ""
+        }
+    );
+    model.dialog = Some(Dialog::Confirm {
+        action: Confirm::Delete {
+            playlist: pl.playlist.id.clone(),
+            item: item.id.clone(),
+        },
+        question,
+    });
+    vec![]
+}
+
+fn move_item(model: &mut Model, delta: i8) -> Vec<Effect> {
+    let len = model.items().len();
+    let Some(item) = model.selected_item() else {
+        model.notify(Level::Warn, "move: the rundown is empty");
+        return vec![];
+    };
+    let from = model.rundown.selected;
+    let to = from.saturating_add_signed(isize::from(delta));
+    if to == from || to >= len {
+        return vec![];
+    }
+    let (id, clip) = (item.id.clone(), item.clip.clone());
+    let label = format!("move {clip} to {}", to + 1);
+    playlist_command(model, "item.move", json!({ "item": id, "index": to }), label)
+}
+
+fn confirm(model: &mut Model) -> Vec<Effect> {
+    let Some(Dialog::Confirm { action, .. }) = model.dialog.take() else {
+        return vec![];
+    };
+    match action {
+        Confirm::Stop { playlist } => command(
+            model,
+            "playout.stop",
+            json!({ "playlist": playlist }),
+            "stop".into(),
+        ),
+        Confirm::Delete { playlist, item } => {
+            let clip = model
+                .playlist()
+                .and_then(|p| p.playlist.item(&item))
+                .map_or_else(|| item.clone(), |i| i.clip.clone());
+            command(
+                model,
+                "item.remove",
+                json!({ "playlist": playlist, "item": item }),
+                format!("delete {clip}"),
+            )
+        }
+    }
+}
+
+fn tick(model: &mut Model) {
+    if let Some(n) = &model.notice {
+        let keep = if n.level == Level::Error {
+            NOTICE_FOR * 3
+        } else {
+            NOTICE_FOR
+        };
+        if model.now.saturating_duration_since(n.at) >= keep {
+            model.notice = None;
+        }
+    }
+    let now = model.now;
+    let overdue: Vec<String> = model
+        .pending
+        .values_mut()
+        .filter(|p| !p.overdue && now.saturating_duration_since(p.sent) >= super::model::ACK_OVERDUE)
+        .map(|p| {
+            p.overdue = true;
+            p.label.clone()
+        })
+        .collect();
+    for label in overdue {
+        model.notify(
+            Level::Warn,
+            format!("{label}: no answer from the daemon yet (still waiting)"),
+        );
+    }
+}
