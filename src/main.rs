@@ -127,8 +127,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Tui(_) => not_yet("tui"),
-        Command::Demo(_) => not_yet("demo"),
+        Command::Tui(args) => onair::tui::main(args.url, args.token),
+        Command::Demo(args) => onair::demo::main(args.data),
         Command::Sim(args) => sim(args),
         Command::Health(args) => health(args),
         Command::StoreTorture(args) => match onair::playout::store::torture::run(&args.dir) {
@@ -285,9 +285,4 @@ fn println_or_ignore(text: &str) {
     let _ = out
         .write_all(text.as_bytes())
         .and_then(|()| out.write_all(b"\n"));
-}
-
-fn not_yet(name: &str) -> ExitCode {
-    eprintln!("onair {name}: not implemented yet (see the project's issues for progress)");
-    ExitCode::from(2)
 }

@@ -347,7 +347,14 @@ async fn daemon_restart_adopts_what_is_on_air_without_commands() {
         .await
         .unwrap();
     let s = wait(&r.engine, armed("i1")).await;
-    let saved = playout(&s).clone();
+    // Only what the state file keeps: the on-air item, its start and the cursor.
+    let saved = engine::Playout {
+        status: Status::Playing,
+        on_air: playout(&s).on_air.clone(),
+        on_air_since_ms: playout(&s).on_air_since_ms,
+        next: playout(&s).next.clone(),
+        ..engine::Playout::default()
+    };
     // The daemon goes away (no STOP, no CLEAR) and a new one starts with the saved state.
     r.shutdown.cancel();
     r.caspar.shutdown();
@@ -424,4 +431,123 @@ async fn autoplay_follows_osc_without_polling() {
     );
     shutdown.cancel();
     shutdown_osc.cancel();
+}
+
+#[tokio::test]
+async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
+    use onair::playout::asrun::{AsRunLog, AsRunWriter, read_file};
+    use onair::playout::store::{Store, StoreWriter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SimConfig::for_tests();
+    cfg.clock = ClockMode::Stepped;
+    let sim = Sim::start(cfg).await.unwrap();
+    let (store, report) =
+        Store::open(dir.path(), Limits::default(), "1-10".parse().unwrap()).unwrap();
+    let writer = StoreWriter::spawn(store);
+    let asrun = AsRunWriter::new(AsRunLog::open(dir.path().join("asrun")).unwrap());
+    let (caspar, _) = CasparHandle::spawn(link(&sim));
+    let shutdown = CancellationToken::new();
+    let (engine, task) = engine::spawn(EngineDeps {
+        caspar,
+        config: PlayoutConfig::default(),
+        limits: Limits::default(),
+        poll_interval: 5 * MS,
+        progress_hz: 10,
+        playlists: report.playlists,
+        restored: BTreeMap::new(),
+        selected: None,
+        osc: None,
+        store: Some(writer),
+        asrun: Some(asrun),
+        external: None,
+        startup_alarms: Vec::new(),
+        shutdown: shutdown.clone(),
+    });
+    wait(&engine, |s| s.link.connected && !s.media.clips.is_empty()).await;
+    for clip in ["SHORT", "SHORT"] {
+        let r = engine
+            .execute(Op::ItemAdd {
+                playlist: None,
+                item: engine::NewItem {
+                    clip: clip.into(),
+                    ..Default::default()
+                },
+                index: None,
+            })
+            .await
+            .unwrap();
+        // Acknowledged means on disk: the file already holds the new item.
+        let file = std::fs::read_to_string(dir.path().join("playlists/main.json")).unwrap();
+        assert!(
+            file.contains(r.item.as_deref().unwrap()),
+            "acked item must be in the file"
+        );
+    }
+    engine
+        .execute(Op::Take {
+            playlist: None,
+            item: None,
+        })
+        .await
+        .unwrap();
+    let first = engine.snapshot().playlists[0].playlist.items[0].id.clone();
+    let second = engine.snapshot().playlists[0].playlist.items[1].id.clone();
+    let second_for_wait = second.clone();
+    wait(&engine, move |s| {
+        playout(s).cued.as_deref() == Some(second_for_wait.as_str()) && playout(s).armed_auto
+    })
+    .await;
+    for _ in 0..60 {
+        let executed = sim.commands_executed();
+        sim.step(1);
+        timeout(Duration::from_secs(5), async {
+            while sim.commands_executed() < executed + 2 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+    let second_for_wait = second.clone();
+    wait(&engine, move |s| {
+        playout(s).on_air.as_deref() == Some(second_for_wait.as_str())
+    })
+    .await;
+    engine.execute(Op::Stop { playlist: None }).await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap();
+    let day = std::fs::read_dir(dir.path().join("asrun"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (lines, bad) = read_file(&day).unwrap();
+    assert_eq!(bad, 0);
+    let events: Vec<(String, String, Option<String>)> = lines
+        .iter()
+        .map(|l| {
+            let v = serde_json::to_value(&l.entry).unwrap();
+            (
+                v["item"].as_str().unwrap().to_owned(),
+                v["event"].as_str().unwrap().to_owned(),
+                v["ended_by"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (first.clone(), "start".into(), None),
+            (first, "end".into(), Some("auto".into())),
+            (second.clone(), "start".into(), None),
+            (second, "end".into(), Some("stop".into())),
+        ]
+    );
+    let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+    assert!(
+        state.contains("\"on_air\": null") || state.contains("\"on_air\":null"),
+        "{state}"
+    );
 }

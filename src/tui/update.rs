@@ -104,8 +104,14 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
         }
         Message::Confirm => confirm(model),
         Message::Cancel => {
+            // Esc peels one layer: the dialog, else the filter, else the notice.
             if model.dialog.take().is_none() {
-                model.notice = None;
+                if model.library.filter.is_empty() {
+                    model.notice = None;
+                } else {
+                    model.library.filter.clear();
+                    model.refilter();
+                }
             }
             vec![]
         }

@@ -130,11 +130,17 @@ impl Engine {
             .map(|p| (p.id.clone(), p))
             .collect();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let (asrun, asrun_task) = match deps.asrun {
+            Some(w) => {
+                let (tx, task) = persist::spawn_asrun(w, internal_tx.clone());
+                (Some(tx), Some(task))
+            }
+            None => (None, None),
+        };
         let persistence = Persistence {
             store: deps.store,
-            asrun: deps
-                .asrun
-                .map(|w| persist::spawn_asrun(w, internal_tx.clone())),
+            asrun,
+            asrun_task,
             ..Persistence::default()
         };
         let mut playout = BTreeMap::new();
@@ -238,15 +244,7 @@ impl Engine {
 
     /// After the loop: make everything durable. Playout is left exactly as it is.
     async fn finish(&mut self) {
-        self.persistence.state_dirty = true;
-        self.save_state();
-        if let Some(store) = &self.persistence.store {
-            if let Err(e) = store.flush().await {
-                tracing::error!(error = %e, "engine: final save failed");
-            }
-        }
-        // Dropping the sender lets the as-run task write what is queued and sync.
-        self.persistence.asrun = None;
+        self.persist_all().await;
         tracing::info!("engine: stopped (playout left as it is)");
     }
 

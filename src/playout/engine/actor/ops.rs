@@ -13,6 +13,7 @@ impl Engine {
             Op::PlaylistSelect { playlist } => {
                 self.playlist(Some(&playlist))?;
                 self.selected = Some(playlist.clone());
+                self.persistence.state_dirty = true;
                 self.publish(EventKind::Selected {
                     playlist: playlist.clone(),
                 });
@@ -125,6 +126,7 @@ impl Engine {
         let item = f(&mut copy, &self.limits)?;
         let id = copy.id.clone();
         self.playlists.insert(id.clone(), copy);
+        self.persist(&id);
         self.publish_playlist(&id);
         Ok(OpResult {
             playlist: Some(id),

@@ -22,6 +22,7 @@ pub(crate) enum Internal {
 pub(crate) struct Persistence {
     pub(crate) store: Option<StoreWriter>,
     pub(crate) asrun: Option<mpsc::UnboundedSender<AsRunEntry>>,
+    pub(crate) asrun_task: Option<tokio::task::JoinHandle<()>>,
     /// Playlists changed by the current op, saved when it returns.
     pub(crate) dirty: Vec<String>,
     /// Playlists deleted by the current op.
@@ -33,22 +34,22 @@ pub(crate) struct Persistence {
 pub(crate) fn spawn_asrun(
     writer: AsRunWriter,
     internal: mpsc::UnboundedSender<Internal>,
-) -> mpsc::UnboundedSender<AsRunEntry> {
+) -> (
+    mpsc::UnboundedSender<AsRunEntry>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, mut rx) = mpsc::unbounded_channel::<AsRunEntry>();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(entry) = rx.recv().await {
             if let Err(e) = writer.record(entry).await {
-                let _ = internal.send(Internal::Alarm(
-                    Severity::Critical,
-                    "asrun",
-                    format!("as-run log not written: {e}"),
-                ));
+                let msg = format!("as-run log not written: {e}");
+                let _ = internal.send(Internal::Alarm(Severity::Critical, "asrun", msg));
             }
         }
         // The engine is gone: make what was written durable.
         let _ = writer.sync().await;
     });
-    tx
+    (tx, task)
 }
 
 impl Engine {
@@ -127,32 +128,50 @@ impl Engine {
         let Some(store) = self.persistence.store.clone() else {
             return;
         };
-        let state = PlayoutStateFile {
-            selected: self.selected.clone(),
-            playlists: self
-                .playout
-                .iter()
-                .map(|(id, p)| {
-                    let st = PlaylistState {
-                        cursor: p.next.clone(),
-                        on_air: p.on_air.clone(),
-                        on_air_since: p.on_air_since_ms,
-                    };
-                    (id.clone(), st)
-                })
-                .collect(),
-            ..PlayoutStateFile::default()
-        };
+        let state = self.state_file();
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
             if let Err(e) = store.save_state(state).await {
-                let _ = internal.send(Internal::Alarm(
-                    Severity::Warning,
-                    "store",
-                    format!("playout state not saved: {e}"),
-                ));
+                let msg = format!("playout state not saved: {e}");
+                let _ = internal.send(Internal::Alarm(Severity::Warning, "store", msg));
             }
         });
+    }
+
+    /// At shutdown: the state file and every queued save on disk, the as-run log synced.
+    pub(super) async fn persist_all(&mut self) {
+        if let Some(store) = self.persistence.store.clone() {
+            if let Err(e) = store.save_state(self.state_file()).await {
+                tracing::error!(error = %e, "engine: playout state not saved at shutdown");
+            }
+            if let Err(e) = store.flush().await {
+                tracing::error!(error = %e, "engine: final save failed");
+            }
+        }
+        self.persistence.asrun = None;
+        if let Some(task) = self.persistence.asrun_task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn state_file(&self) -> PlayoutStateFile {
+        let playlists = self
+            .playout
+            .iter()
+            .map(|(id, p)| {
+                let st = PlaylistState {
+                    cursor: p.next.clone(),
+                    on_air: p.on_air.clone(),
+                    on_air_since: p.on_air_since_ms,
+                };
+                (id.clone(), st)
+            })
+            .collect();
+        PlayoutStateFile {
+            selected: self.selected.clone(),
+            playlists,
+            ..PlayoutStateFile::default()
+        }
     }
 
     /// Appends an as-run line for an item start or end.

@@ -93,10 +93,14 @@ impl Engine {
         let Some(p) = self.playout.get_mut(id) else {
             return;
         };
-        if let Some(item) = p.on_air.take() {
-            tracing::info!(playlist = id, item, ended_by = how, "off air");
-        }
-        p.on_air_since_ms = None;
+        let since = p.on_air_since_ms.take();
+        let Some(item) = p.on_air.take() else {
+            return;
+        };
+        tracing::info!(playlist = id, item, ended_by = how, "off air");
+        self.persistence.state_dirty = true;
+        let actual = since.map(|s| now_ms().saturating_sub(s) as f64 / 1000.0);
+        self.as_run(id, &item, Some(how), actual);
     }
 
     /// Asks the server to send OSC to our listener (2.4+; the subscription lives as long as the AMCP
@@ -273,21 +277,21 @@ impl Engine {
         let Some(on_air) = on_air else { return };
         let next = self.next_of(id).and_then(|n| pl.item(&n).cloned());
         if observe::same_clip(layer.fg_clip.as_deref(), &on_air.clip) {
-            // Still on air: adopt without touching the foreground.
-            let cued_ok = p.cued.is_some()
-                && observe::same_clip(
-                    layer.bg_clip.as_deref(),
-                    &next.as_ref().map_or(String::new(), |n| n.clip.clone()),
-                );
+            // Still on air: adopt without touching the foreground. A background that already holds
+            // the next item is adopted too; `frames_left` is only published while AUTO waits.
+            let next_waiting = next
+                .as_ref()
+                .filter(|n| observe::same_clip(layer.bg_clip.as_deref(), &n.clip))
+                .map(|n| n.id.clone());
+            let auto_waiting = layer.frames_left.is_some();
             if let Some(p) = self.playout.get_mut(id) {
                 p.status = if layer.paused {
                     Status::Paused
                 } else {
                     Status::Playing
                 };
-                if !cued_ok {
-                    p.cued = None;
-                }
+                p.cued = next_waiting;
+                p.armed_auto = p.cued.is_some() && auto_waiting;
             }
             self.observed.insert(cl, (layer, Instant::now()));
             self.clear_alarms("reconcile");

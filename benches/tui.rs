@@ -1,0 +1,3 @@
+//! Console rendering benchmark (being written).
+
+fn main() {}

@@ -1,0 +1,192 @@
+//! `onair demo`: the embedded default. A CasparCG simulator on a free loopback port, a daemon against
+//! it, a seeded rundown with something on air, and the console attached over the daemon's own `/ws`,
+//! all in one process, so a newcomer sees onair work without CasparCG or a config file.
+//!
+//! The console talks to the daemon over loopback WebSocket exactly as `onair tui` does (one code
+//! path). Logs of the simulator and the daemon go to an in-memory buffer shown in the console's log
+//! pane, never to the terminal the console draws on. On quit the daemon and the simulator shut down
+//! cleanly and a temporary data directory is removed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::config::Config;
+use crate::daemon::Daemon;
+use crate::playout::engine::{NewItem, Op};
+use crate::sim::media::{MediaLibrary, VideoFormat};
+use crate::sim::{ClockMode, Dialect, Sim, SimConfig};
+use crate::tui::client::ClientConfig;
+
+/// Items the demo puts into an empty rundown.
+pub const SEED_ITEMS: usize = 6;
+/// How long start-up may wait for the daemon to see the simulator's media library.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// A running simulator and daemon.
+pub struct Demo {
+    pub sim: Sim,
+    pub daemon: Daemon,
+    /// The data directory when it is a temporary one (removed on drop).
+    temp: Option<tempfile::TempDir>,
+    pub data_dir: PathBuf,
+}
+
+impl Demo {
+    /// The console's URL.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.daemon.addr)
+    }
+
+    /// Shuts down the daemon (never touching playout) and then the simulator; removes a temporary
+    /// data directory.
+    pub async fn shutdown(self) {
+        self.daemon.shutdown().await;
+        self.sim.shutdown().await;
+        drop(self.temp);
+    }
+}
+
+/// Starts a 2.4 simulator (real-time clock, one 1080i5000 channel, 20 virtual clips) and a daemon
+/// against it on `127.0.0.1:0`, with `data` (or a fresh temporary directory) as the data directory.
+pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
+    let sim = Sim::start(SimConfig {
+        dialect: Dialect::V24,
+        formats: vec![VideoFormat::parse("1080i5000").unwrap_or_default()],
+        media: MediaLibrary::virtual_library(20),
+        osc_port: 0,
+        clock: ClockMode::Realtime,
+        ..SimConfig::for_tests()
+    })
+    .await
+    .context("cannot start the simulator")?;
+    let (temp, data_dir) = match data {
+        Some(dir) => (None, dir),
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("onair-demo-")
+                .tempdir()
+                .context("cannot create a temporary data directory")?;
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
+        }
+    };
+    let mut config = Config::default();
+    config.caspar.address = sim.addr().to_string();
+    config.caspar.ping_interval = Duration::from_millis(500);
+    config.caspar.backoff_initial = Duration::from_millis(50);
+    config.caspar.backoff_max = Duration::from_millis(500);
+    config.server.listen = ([127, 0, 0, 1], 0).into();
+    config.store.data_dir = data_dir.clone();
+    let daemon = Daemon::start(config)
+        .await
+        .context("cannot start the daemon")?;
+    Ok(Demo {
+        sim,
+        daemon,
+        temp,
+        data_dir,
+    })
+}
+
+/// Fills an empty selected rundown with [`SEED_ITEMS`] clips of the library, turns autoplay on and
+/// takes the first item, so something is visibly playing. A rundown that has items is left alone
+/// (a `--data` directory from an earlier run).
+pub async fn seed(daemon: &Daemon) -> anyhow::Result<()> {
+    let mut snapshots = daemon.engine.watch_snapshot();
+    let ready = tokio::time::timeout(
+        READY_WITHIN,
+        snapshots.wait_for(|s| s.link.connected && !s.media.clips.is_empty()),
+    )
+    .await;
+    let snapshot = match ready {
+        Ok(Ok(s)) => s.clone(),
+        Ok(Err(_)) => bail!("the engine stopped during start-up"),
+        Err(_) => bail!("the daemon did not see the simulator's media library in time"),
+    };
+    let selected = snapshot
+        .selected
+        .as_ref()
+        .and_then(|id| snapshot.playlists.iter().find(|p| &p.playlist.id == id))
+        .or_else(|| snapshot.playlists.first());
+    let Some(playlist) = selected else {
+        bail!("the daemon has no playlist to seed");
+    };
+    if !playlist.playlist.items.is_empty() {
+        return Ok(());
+    }
+    let id = Some(playlist.playlist.id.clone());
+    // Clips with a length first: AUTO never fires behind a still, and the demo should move by itself.
+    let mut clips: Vec<_> = snapshot.media.clips.iter().collect();
+    clips.sort_by_key(|c| c.duration.is_none());
+    let mut first = None;
+    for clip in clips.iter().take(SEED_ITEMS) {
+        let result = daemon
+            .engine
+            .execute(Op::ItemAdd {
+                playlist: id.clone(),
+                index: None,
+                item: NewItem {
+                    clip: clip.name.clone(),
+                    ..NewItem::default()
+                },
+            })
+            .await
+            .with_context(|| format!("cannot add {} to the rundown", clip.name))?;
+        first = first.or(result.item);
+    }
+    daemon
+        .engine
+        .execute(Op::Autoplay {
+            playlist: id.clone(),
+            enabled: true,
+        })
+        .await
+        .context("cannot turn autoplay on")?;
+    daemon
+        .engine
+        .execute(Op::Take {
+            playlist: id,
+            item: first,
+        })
+        .await
+        .context("cannot take the first item")?;
+    Ok(())
+}
+
+/// `onair demo`: exit 0 on quit, 2 when there is no terminal, 1 when start-up fails.
+pub fn main(data: Option<PathBuf>) -> ExitCode {
+    if let Err(message) = crate::tui::preflight("demo", None) {
+        eprintln!("{message}");
+        return ExitCode::from(2);
+    }
+    let logs = crate::telemetry::init_buffer("info", 2000);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("onair demo: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let demo = start(data).await?;
+        if let Err(e) = seed(&demo.daemon).await {
+            // The console still shows why; the operator can add items by hand.
+            tracing::warn!("demo: could not seed the rundown: {e:#}");
+        }
+        let console = ClientConfig::new(demo.ws_url(), None);
+        let result = crate::tui::run(console, Some(logs)).await;
+        demo.shutdown().await;
+        result
+    });
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onair demo: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The on-air panel: the item on air with its times and a progress gauge, then what comes next and
+//! whether it starts by itself (AUTO armed) or waits for a take.
+//!
+//! Numbers are shown only while they are live ([`Telemetry::Live`]); otherwise the gauge makes room
+//! for the reason ("no telemetry", "reconnecting…") so frozen numbers never look current.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph};
+
+use super::{DIM, countdown, hms, link_text};
+use crate::playout::engine::state::{PlaylistView, Status};
+use crate::playout::model::Item;
+use crate::tui::model::{Model, Telemetry};
+
+pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
+    let [first, second, third] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
+    let Some(pl) = model.playlist() else {
+        let text = link_text(model).unwrap_or_else(|| "no playlist yet".into());
+        frame.render_widget(Paragraph::new(Span::styled(text, DIM)), first);
+        return;
+    };
+    let telemetry = model.telemetry();
+    on_air_line(model, pl, &telemetry, frame, first);
+    gauge_line(model, &telemetry, frame, second);
+    frame.render_widget(Paragraph::new(next_line(model, pl)), third);
+}
+
+/// `" CLIP · title"` of an item.
+fn name(item: &Item) -> String {
+    match &item.title {
+        Some(t) if !t.is_empty() => format!("{} · {t}", item.clip),
+        _ => item.clip.clone(),
+    }
+}
+
+fn badge(text: &str, fg: Color, bg: Color) -> Span<'static> {
+    Span::styled(
+        format!(" {text} "),
+        Style::new().fg(fg).bg(bg).add_modifier(Modifier::BOLD),
+    )
+}
+
+fn on_air_line(
+    model: &Model,
+    pl: &PlaylistView,
+    telemetry: &Telemetry,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let item = pl
+        .playout
+        .on_air
+        .as_deref()
+        .and_then(|id| pl.playlist.item(id));
+    let live = model.is_live();
+    let status = match (pl.playout.status, item.is_some()) {
+        (Status::Playing, true) => badge("ON AIR", Color::White, Color::Red),
+        (Status::Paused, true) => badge("PAUSED", Color::Black, Color::Yellow),
+        (Status::Held, _) => badge("HELD", Color::Black, Color::Magenta),
+        _ => badge("STOPPED", Color::Black, Color::DarkGray),
+    };
+    let text_style = if live { Style::new().add_modifier(Modifier::BOLD) } else { DIM };
+    let mut left = vec![status, Span::raw(" ")];
+    left.push(match item {
+        Some(item) => Span::styled(name(item), text_style),
+        None => Span::styled("nothing on air", DIM),
+    });
+    let right = match telemetry {
+        Telemetry::Live(p) => Span::styled(
+            format!(
+                "{} / {}  {} ",
+                hms(p.elapsed),
+                hms(p.duration),
+                countdown(p.remaining)
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Telemetry::Stale(_) => Span::styled("--:--:-- / --:--:-- ", DIM),
+        Telemetry::Idle => Span::raw(""),
+    };
+    let width = u16::try_from(right.width()).unwrap_or(0);
+    let [l, r] = Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(Paragraph::new(right), r);
+}
+
+fn gauge_line(model: &Model, telemetry: &Telemetry, frame: &mut Frame, area: Rect) {
+    if let Some(text) = link_text(model) {
+        let text = format!("{text}: playout continues on the daemon");
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                text,
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            )),
+            area,
+        );
+        return;
+    }
+    match telemetry {
+        Telemetry::Live(p) => {
+            let ratio = if p.duration > 0.0 {
+                p.elapsed / p.duration
+            } else {
+                0.0
+            };
+            // LineGauge panics outside 0..=1, and NaN is outside everything.
+            let ratio = if ratio.is_finite() { ratio.clamp(0.0, 1.0) } else { 0.0 };
+            let gauge = LineGauge::default()
+                .ratio(ratio)
+                .label(format!("rundown {} ", countdown(p.rundown_remaining)))
+                .filled_style(Style::new().fg(Color::Red))
+                .unfilled_style(Style::new().fg(Color::DarkGray));
+            frame.render_widget(gauge, area);
+        }
+        Telemetry::Stale(reason) => {
+            let text = format!("── {reason}: times not shown ──");
+            frame.render_widget(Paragraph::new(Span::styled(text, DIM)), area);
+        }
+        Telemetry::Idle => {
+            frame.render_widget(Paragraph::new(Span::styled("──", DIM)), area);
+        }
+    }
+}
+
+fn next_line(model: &Model, pl: &PlaylistView) -> Line<'static> {
+    let playout = &pl.playout;
+    let cued = playout.cued.as_deref().and_then(|id| pl.playlist.item(id));
+    let next = cued.or_else(|| playout.next.as_deref().and_then(|id| pl.playlist.item(id)));
+    let style = if model.is_live() { Style::new() } else { DIM };
+    let mut spans = vec![
+        badge("NEXT", Color::Black, Color::Green),
+        Span::raw(" "),
+    ];
+    match next {
+        Some(item) => {
+            spans.push(Span::styled(name(item), style.fg(Color::Green)));
+            spans.push(Span::raw("  "));
+            spans.push(if cued.is_some() && playout.armed_auto {
+                Span::styled("AUTO armed", style.fg(Color::Green).add_modifier(Modifier::BOLD))
+            } else if cued.is_some() {
+                Span::styled("cued: Space takes it", style.fg(Color::Yellow))
+            } else {
+                Span::styled("manual: Space takes it", style.fg(Color::Yellow))
+            });
+        }
+        None => spans.push(Span::styled("end of rundown", DIM)),
+    }
+    spans.push(Span::styled(
+        format!(
+            "  · autoplay {} · loop {}",
+            if pl.playlist.autoplay { "on" } else { "off" },
+            if pl.playlist.looping { "on" } else { "off" }
+        ),
+        DIM,
+    ));
+    Line::from(spans)
+}

@@ -1,0 +1,101 @@
+//! The status bar: daemon link, CasparCG link and version, alarms, on-air times, wall clock.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{DIM, clock, countdown, hms};
+use crate::playout::engine::state::TelemetrySource;
+use crate::tui::model::{Link, Model, Telemetry};
+
+const BAR: Style = Style::new().bg(Color::Black);
+
+pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
+    let right = right_side(model);
+    let width = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
+    let wide = area.width >= 100;
+    frame.render_widget(Paragraph::new(left_side(model, wide)).style(BAR), left_area);
+    frame.render_widget(Paragraph::new(right).style(BAR), right_area);
+}
+
+fn sep() -> Span<'static> {
+    Span::styled(" │ ", DIM)
+}
+
+fn left_side(model: &Model, wide: bool) -> Line<'static> {
+    let mut spans = Vec::new();
+    if wide {
+        spans.push(Span::styled(
+            " onair ",
+            Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans.push(Span::raw(" "));
+    let yellow = Style::new().fg(Color::Yellow);
+    spans.push(match &model.link {
+        Link::Up if model.is_live() => Span::styled("● connected", Style::new().fg(Color::Green)),
+        Link::Up => Span::styled("◐ syncing…", yellow),
+        Link::Connecting { attempt: 1 } if !model.have_state => {
+            Span::styled("◌ connecting…", yellow)
+        }
+        Link::Connecting { attempt } | Link::Down { attempt, .. } => Span::styled(
+            format!("◌ reconnecting… ({attempt})"),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+    });
+    spans.push(sep());
+    let link = &model.state.link;
+    if !model.is_live() {
+        spans.push(Span::styled("CasparCG ?", DIM));
+    } else if link.connected {
+        let version = link.server_version.clone().unwrap_or_default();
+        spans.push(Span::styled(
+            format!("CasparCG {version}"),
+            Style::new().fg(Color::Green),
+        ));
+        if wide {
+            let source = match link.telemetry {
+                TelemetrySource::Osc => " OSC",
+                TelemetrySource::InfoPolling => " INFO",
+                TelemetrySource::None => " no telemetry",
+            };
+            spans.push(Span::styled(source, DIM));
+        }
+    } else {
+        spans.push(Span::styled(
+            "CasparCG down",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    spans.push(sep());
+    let alarms = model.state.alarms.len();
+    if alarms == 0 || !model.have_state {
+        spans.push(Span::styled("no alarms", DIM));
+    } else {
+        spans.push(Span::styled(
+            format!(" {alarms} ALARM{} ", if alarms == 1 { "" } else { "S" }),
+            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn right_side(model: &Model) -> Line<'static> {
+    let mut spans = Vec::new();
+    match model.telemetry() {
+        Telemetry::Live(p) => {
+            spans.push(Span::styled(
+                format!("▶ {} {}", hms(p.elapsed), countdown(p.remaining)),
+                Style::new().fg(Color::White).add_modifier(Modifier::BOLD),
+            ));
+        }
+        Telemetry::Stale(_) => spans.push(Span::styled("▶ no telemetry", DIM)),
+        Telemetry::Idle => {}
+    }
+    spans.push(Span::raw(format!("  {} UTC ", clock(model.wall_ms))));
+    Line::from(spans)
+}
