@@ -1,5 +1,5 @@
 //! The real `onair` binary from the outside: version, help, `serve --print-config` layering and
-//! configuration errors, and the exit status of subcommands that are not built yet.
+//! configuration errors, and the exit status of the console subcommands without a terminal.
 
 use std::io::Write;
 use std::process::{Command, Output};
@@ -196,17 +196,28 @@ fn unknown_env_variable_and_bad_flag_exit_2() {
 }
 
 #[test]
-fn unbuilt_subcommands_exit_2_without_panicking() {
-    for args in [&["tui"][..], &["demo"]] {
+fn console_subcommands_need_a_terminal_and_exit_2_without_panicking() {
+    // The test harness captures stdout, so neither command has a terminal: both must say so and
+    // exit 2 before starting anything (no simulator, no daemon, no connection attempts).
+    for args in [&["tui", "--url", "ws://127.0.0.1:1/ws"][..], &["demo"]] {
         let out = run(onair().args(args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
-            stderr(&out).contains("not implemented yet"),
+            stderr(&out).contains("stdout is not a terminal"),
             "{args:?}: {}",
             stderr(&out)
         );
         assert_no_panic(&out);
     }
+    // A URL that is not ws:// is a usage error too.
+    let out = run(onair().args(["tui", "--url", "http://127.0.0.1:8250"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a WebSocket URL"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_panic(&out);
     // `health` is built: with nothing listening on the port it reports CRITICAL (2) on stdout.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

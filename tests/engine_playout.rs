@@ -33,6 +33,8 @@ fn playlist(clips: &[&str]) -> Playlist {
 fn link(sim: &Sim) -> CasparConfig {
     CasparConfig {
         address: sim.addr().to_string(),
+        // Generous: a spurious reconnect under a loaded CI machine would re-read every channel.
+        ping_timeout: Duration::from_secs(5),
         ping_interval: 200 * MS,
         backoff_initial: 10 * MS,
         backoff_max: 100 * MS,
@@ -550,4 +552,67 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         state.contains("\"on_air\": null") || state.contains("\"on_air\":null"),
         "{state}"
     );
+}
+
+#[tokio::test]
+async fn progress_is_marked_stale_when_telemetry_stops() {
+    let mut cfg = SimConfig::for_tests();
+    cfg.clock = ClockMode::Speed(4.0);
+    let sim = Sim::start(cfg).await.unwrap();
+    let stop_osc = CancellationToken::new();
+    let listener = onair::caspar::osc::OscListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let osc = listener.spawn(stop_osc.clone(), Duration::from_millis(300));
+    let osc_probe = osc.clone();
+    let (engine, _caspar, shutdown) = start_engine_with(
+        &sim,
+        playlist(&["CLIP1", "CLIP2"]),
+        BTreeMap::new(),
+        Recovery::Resume,
+        Some(osc),
+        Duration::from_secs(60),
+    );
+    wait(&engine, |s| s.link.connected && !s.media.clips.is_empty()).await;
+    engine
+        .execute(Op::Take {
+            playlist: None,
+            item: None,
+        })
+        .await
+        .unwrap();
+    let mut progress = engine.watch_progress();
+    let fresh_elapsing =
+        |p: &engine::ProgressMap| p.get("main").is_some_and(|p| p.fresh && p.elapsed > 0.0);
+    timeout(
+        Duration::from_secs(10),
+        progress.wait_for(|p| fresh_elapsing(p)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    sim.set_osc_enabled(false);
+    let stale = timeout(Duration::from_secs(10), progress.wait_for(|p| p.get("main").is_some_and(|p| !p.fresh)))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "progress turns stale without OSC: {:?} link {:?} osc stale {} stats {:?} sim commands {:?}",
+                engine.watch_progress().borrow().clone(),
+                engine.snapshot().link,
+                osc_probe.is_stale(1),
+                osc_probe.stats(),
+                sim.command_log().iter().map(|c| c.name).collect::<Vec<_>>()
+            )
+        })
+        .unwrap()
+        .clone();
+    assert!(!stale["main"].fresh);
+    sim.set_osc_enabled(true);
+    timeout(
+        Duration::from_secs(10),
+        progress.wait_for(|p| p.get("main").is_some_and(|p| p.fresh)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    shutdown.cancel();
+    stop_osc.cancel();
 }

@@ -1,5 +1,5 @@
 //! Plain HTTP routes: probes (`/health/live`, `/health/startup`, `/health/ready`), the full `/health`
-//! document, Prometheus `/metrics`, and the web page at `/`.
+//! document and Prometheus `/metrics`. The web page at `/` is served by [`super::assets`].
 //!
 //! - [`health`]: what the daemon's state means for health (status, reasons, readiness) and the JSON
 //!   documents shared with the WebSocket `health` / `stats` ops.
@@ -18,32 +18,24 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub use health::{Status, health_document, stats_document};
 
 use super::AppState;
 
-/// The placeholder page, embedded so the binary is self-contained.
-const INDEX_HTML: &str = include_str!("../../assets/index.html");
-
 /// Probe answers must never be served from a cache: a stale "ok" is worse than none.
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
 
-/// Health, metrics and the page.
+/// Health and metrics.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(index))
         .route("/health", get(full))
         .route("/health/live", get(live))
         .route("/health/startup", get(startup))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics::handler))
-}
-
-async fn index() -> Html<&'static str> {
-    Html(INDEX_HTML)
 }
 
 /// Answering at all is the proof: the runtime schedules tasks and the listener accepts.

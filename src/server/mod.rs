@@ -2,8 +2,10 @@
 //!
 //! - [`protocol`]: the WebSocket message types, shared with the console (`onair tui`).
 //! - [`ws`]: `/ws` sessions: snapshot, sequenced events, resume, commands, limits.
-//! - [`http`]: `/health/*`, `/health`, `/metrics`, and `/` (the web page).
+//! - [`http`]: `/health/*`, `/health`, `/metrics`.
+//! - [`assets`]: the web control page at `/` and its files under `/assets/`.
 
+pub mod assets;
 pub mod http;
 pub mod protocol;
 pub mod ws;
@@ -77,6 +79,7 @@ pub struct Probes {
 /// The whole HTTP + WebSocket application.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .merge(assets::routes())
         .merge(http::routes())
         .merge(ws::routes())
         .with_state(state)

@@ -183,10 +183,7 @@ async fn run(
             Err(End::Stop) => return,
         };
         let retry_in = backoff.next_delay();
-        if !task
-            .emit(NetEvent::Disconnected { reason, retry_in })
-            .await
-        {
+        if !task.emit(NetEvent::Disconnected { reason, retry_in }).await {
             return;
         }
         if let End::Stop = task.wait(retry_in).await {
@@ -242,8 +239,9 @@ impl Task {
             .into_client_request()
             .map_err(|e| End::Lost(format!("invalid URL {}: {e}", self.config.url)))?;
         if let Some(token) = &self.config.token {
-            let value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| End::Lost("the token contains characters not allowed in a header".into()))?;
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                End::Lost("the token contains characters not allowed in a header".into())
+            })?;
             request.headers_mut().insert(header::AUTHORIZATION, value);
         }
         let connect = tokio_tungstenite::connect_async(request);
@@ -338,7 +336,9 @@ impl Task {
             WsMessage::Text(text) => {
                 let event = match serde_json::from_str::<ServerMsg>(text.as_str()) {
                     Ok(msg) => NetEvent::Server(Box::new(msg)),
-                    Err(e) => NetEvent::Garbage(format!("undecodable message from the daemon: {e}")),
+                    Err(e) => {
+                        NetEvent::Garbage(format!("undecodable message from the daemon: {e}"))
+                    }
                 };
                 if self.emit(event).await {
                     Ok(())
@@ -348,7 +348,11 @@ impl Task {
             }
             WsMessage::Close(frame) => Err(End::Lost(match frame {
                 Some(f) if !f.reason.is_empty() => {
-                    format!("the daemon closed the connection ({}: {})", u16::from(f.code), f.reason)
+                    format!(
+                        "the daemon closed the connection ({}: {})",
+                        u16::from(f.code),
+                        f.reason
+                    )
                 }
                 Some(f) => format!("the daemon closed the connection ({})", u16::from(f.code)),
                 None => "the daemon closed the connection".into(),
@@ -365,7 +369,10 @@ pub fn resume_url(url: &str, position: &Position) -> String {
         return url.to_owned();
     };
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}boot_id={}&since={since}", percent_encode(boot_id))
+    format!(
+        "{url}{sep}boot_id={}&since={since}",
+        percent_encode(boot_id)
+    )
 }
 
 fn percent_encode(text: &str) -> String {

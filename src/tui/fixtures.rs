@@ -44,7 +44,14 @@ pub fn media() -> MediaView {
 /// A playlist `main` with `n` items (every 7th carries a title, item 5 a schedule, item 4's clip is
 /// missing); item 2 on air, item 3 cued with AUTO armed.
 pub fn playlist(n: usize) -> PlaylistView {
-    let clips = ["CLIP1", "CLIP2", "NEWS/OPENER", "SHORT", "MISSING_CLIP", "AMB"];
+    let clips = [
+        "CLIP1",
+        "CLIP2",
+        "NEWS/OPENER",
+        "SHORT",
+        "MISSING_CLIP",
+        "AMB",
+    ];
     let items: Vec<Item> = (0..n)
         .map(|k| {
             let mut item = Item::new(format!("i{k}"), clips[k % clips.len()]);
@@ -72,14 +79,21 @@ pub fn playlist(n: usize) -> PlaylistView {
     PlaylistView {
         playlist,
         playout: Playout {
-            status: if n > 1 { Status::Playing } else { Status::Stopped },
+            status: if n > 1 {
+                Status::Playing
+            } else {
+                Status::Stopped
+            },
             on_air: id(1),
             on_air_since_ms: Some(WALL_MS - 3_200),
             cued: id(2),
             armed_auto: true,
             next: id(2),
         },
-        missing: (4..n).step_by(clips.len()).map(|k| format!("i{k}")).collect(),
+        missing: (4..n)
+            .step_by(clips.len())
+            .map(|k| format!("i{k}"))
+            .collect(),
     }
 }
 

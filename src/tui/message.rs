@@ -218,10 +218,22 @@ mod tests {
     #[test]
     fn normal_keys_map_to_actions_and_enter_depends_on_the_pane() {
         let mut m = model();
-        assert_eq!(map_key(&m, key(KeyCode::Char(' '))), Some(Message::TakeNext));
-        assert_eq!(map_key(&m, key(KeyCode::Enter)), Some(Message::TakeSelected));
-        assert_eq!(map_key(&m, key(KeyCode::Char('J'))), Some(Message::MoveItem(1)));
-        assert_eq!(map_key(&m, key(KeyCode::Char('K'))), Some(Message::MoveItem(-1)));
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char(' '))),
+            Some(Message::TakeNext)
+        );
+        assert_eq!(
+            map_key(&m, key(KeyCode::Enter)),
+            Some(Message::TakeSelected)
+        );
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('J'))),
+            Some(Message::MoveItem(1))
+        );
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('K'))),
+            Some(Message::MoveItem(-1))
+        );
         assert_eq!(map_key(&m, key(KeyCode::Char('q'))), Some(Message::Quit));
         m.focus = Pane::Library;
         assert_eq!(map_key(&m, key(KeyCode::Enter)), Some(Message::Insert));
@@ -245,9 +257,16 @@ mod tests {
         });
         assert_eq!(map_key(&m, key(KeyCode::Char('y'))), Some(Message::Confirm));
         assert_eq!(map_key(&m, key(KeyCode::Esc)), Some(Message::Cancel));
-        assert_eq!(map_key(&m, key(KeyCode::Char('s'))), None, "no other action");
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('s'))),
+            None,
+            "no other action"
+        );
         m.dialog = Some(Dialog::Help);
-        assert_eq!(map_key(&m, key(KeyCode::Char('q'))), Some(Message::ToggleHelp));
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('q'))),
+            Some(Message::ToggleHelp)
+        );
         m.dialog = None;
         m.library.editing = true;
         assert_eq!(

@@ -451,7 +451,11 @@ mod tests {
         c.move_by(15, 100, 10);
         assert_eq!((c.selected, c.offset), (15, 6));
         c.move_by(-3, 100, 10);
-        assert_eq!((c.selected, c.offset), (12, 6), "no jump while inside the window");
+        assert_eq!(
+            (c.selected, c.offset),
+            (12, 6),
+            "no jump while inside the window"
+        );
         c.move_by(-100, 100, 10);
         assert_eq!((c.selected, c.offset), (0, 0));
         c.move_by(1000, 100, 10);

@@ -33,8 +33,34 @@ pub enum Effect {
     Quit,
 }
 
+/// The operator action a message asks the daemon for, if it is one.
+fn action(msg: &Message) -> Option<&'static str> {
+    Some(match msg {
+        Message::TakeNext | Message::TakeSelected => "take",
+        Message::Next => "next",
+        Message::Previous => "previous",
+        Message::Cue => "cue",
+        Message::Stop => "stop",
+        Message::PauseResume => "pause",
+        Message::ToggleAutoplay => "autoplay",
+        Message::ToggleLoop => "loop",
+        Message::Insert => "insert",
+        Message::Delete => "delete",
+        Message::MoveItem(_) => "move",
+        Message::Rescan => "media rescan",
+        _ => return None,
+    })
+}
+
 /// Applies one message.
 pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
+    // Refuse before asking anything (a confirmation for a command that cannot be sent is noise).
+    if let Some(what) = action(&msg) {
+        if model.link != Link::Up {
+            refuse_offline(model, what);
+            return vec![];
+        }
+    }
     match msg {
         Message::Move(m) => {
             move_cursor(model, m);
@@ -241,10 +267,7 @@ fn command(model: &mut Model, op: &str, args: Value, label: String) -> Vec<Effec
 
 fn send(model: &mut Model, op: &str, args: Value, label: String, select: bool) -> Vec<Effect> {
     if model.link != Link::Up {
-        model.notify(
-            Level::Error,
-            format!("{label}: not sent, the console is not connected to the daemon (reconnecting…)"),
-        );
+        refuse_offline(model, &label);
         return vec![];
     }
     if model.session.role == Some(Role::Viewer) && !Role::Viewer.may_run(op) {
@@ -271,6 +294,13 @@ fn send(model: &mut Model, op: &str, args: Value, label: String, select: bool) -
         op: op.to_owned(),
         args,
     })]
+}
+
+fn refuse_offline(model: &mut Model, label: &str) {
+    model.notify(
+        Level::Error,
+        format!("{label}: not sent, the console is not connected to the daemon (reconnecting…)"),
+    );
 }
 
 /// A command about the viewed playlist: `args` gets its `playlist`.
@@ -385,16 +415,18 @@ fn delete(model: &mut Model) -> Vec<Effect> {
         model.notify(Level::Warn, "delete: the rundown is empty");
         return vec![];
     };
-    let on_air = pl.playout.on_air.as_deref() == Some(item.id.as_str());
+    let on_air = pl.playout.on_air.as_deref() == Some(item.id.as_str())
+        && pl.playout.status != Status::Stopped;
+    if on_air {
+        // The daemon refuses it too; asking first would only waste the operator's time.
+        let text = format!("delete: {} is on air; take another item first", item.clip);
+        model.notify(Level::Warn, text);
+        return vec![];
+    }
     let question = format!(
-        "Delete item {} ({})?{}",
+        "Delete item {} ({})?",
         model.rundown.selected + 1,
         item.title.as_deref().unwrap_or(&item.clip),
-        if on_air {
-            " It is ON AIR: it keeps playing."
-        } else {
-            ""
-        }
     );
     model.dialog = Some(Dialog::Confirm {
         action: Confirm::Delete {
@@ -419,7 +451,12 @@ fn move_item(model: &mut Model, delta: i8) -> Vec<Effect> {
     }
     let (id, clip) = (item.id.clone(), item.clip.clone());
     let label = format!("move {clip} to {}", to + 1);
-    playlist_command(model, "item.move", json!({ "item": id, "index": to }), label)
+    playlist_command(
+        model,
+        "item.move",
+        json!({ "item": id, "index": to }),
+        label,
+    )
 }
 
 fn confirm(model: &mut Model) -> Vec<Effect> {
@@ -463,7 +500,9 @@ fn tick(model: &mut Model) {
     let overdue: Vec<String> = model
         .pending
         .values_mut()
-        .filter(|p| !p.overdue && now.saturating_duration_since(p.sent) >= super::model::ACK_OVERDUE)
+        .filter(|p| {
+            !p.overdue && now.saturating_duration_since(p.sent) >= super::model::ACK_OVERDUE
+        })
         .map(|p| {
             p.overdue = true;
             p.label.clone()

@@ -113,7 +113,7 @@ fn link_text(model: &Model) -> Option<String> {
             reason, retry_at, ..
         } => {
             let wait = retry_at.saturating_duration_since(model.now).as_secs_f64();
-            Some(format!("reconnecting… next try in {wait:.1} s ({reason})"))
+            Some(format!("reconnecting… next try in {wait:.1} s · {reason}"))
         }
     }
 }

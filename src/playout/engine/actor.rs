@@ -29,6 +29,10 @@ use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
 use persist::{Internal, Persistence};
 
+/// An INFO reading counts as live telemetry this long (plus a second) after it was taken; with slow
+/// polling the numbers between two readings are shown as stale rather than as frozen values.
+const INFO_FRESH_FOR: Duration = Duration::from_secs(2);
+
 /// What the engine needs to run.
 pub struct EngineDeps {
     pub caspar: CasparHandle,
@@ -102,6 +106,8 @@ struct Engine {
     /// Last observation per channel-layer and when it was made.
     observed: HashMap<ChannelLayer, (LayerObs, tokio::time::Instant)>,
     frame_rates: HashMap<u16, (u32, u32)>,
+    /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
+    info_read_at: HashMap<u16, tokio::time::Instant>,
     progress: ProgressMap,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
@@ -176,6 +182,7 @@ impl Engine {
             seq: 0,
             observed: HashMap::new(),
             frame_rates: HashMap::new(),
+            info_read_at: HashMap::new(),
             progress: ProgressMap::new(),
             snapshot_tx,
             events,
@@ -371,7 +378,19 @@ impl Engine {
                         .sum()
                 })
                 .unwrap_or(0.0);
-            let fresh = obs.is_some() && self.link.connected;
+            // Numbers are live only while OSC arrives or INFO answers keep coming; otherwise they
+            // are the last known values and must be shown as stale.
+            let observed_recently = self
+                .info_read_at
+                .get(&pl.channel_layer.channel)
+                .is_some_and(|at| {
+                    at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
+                });
+            let osc_fresh = self
+                .osc
+                .as_ref()
+                .is_some_and(|o| !o.is_stale(pl.channel_layer.channel));
+            let fresh = self.link.connected && obs.is_some() && (osc_fresh || observed_recently);
             map.insert(
                 id.clone(),
                 Progress {

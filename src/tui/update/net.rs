@@ -65,7 +65,9 @@ fn disconnected(model: &mut Model, reason: String, retry_in: std::time::Duration
     for label in lost {
         model.notify(
             Level::Error,
-            format!("{label}: connection lost before the answer; check the rundown, it may have run"),
+            format!(
+                "{label}: connection lost before the answer; check the rundown, it may have run"
+            ),
         );
     }
     if was_up {

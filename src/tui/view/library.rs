@@ -53,10 +53,9 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
         let clip = model.state.media.clips.get(*lib.matches.get(k)?)?;
         let selected = k == lib.cursor.selected;
         let marker = if selected { "›" } else { " " };
-        let duration = clip.duration.map_or_else(
-            || format!("{:>8.8}", clip.kind.to_lowercase()),
-            hms,
-        );
+        let duration = clip
+            .duration
+            .map_or_else(|| format!("{:>8.8}", clip.kind.to_lowercase()), hms);
         let style = if selected && focused {
             Style::new().add_modifier(Modifier::REVERSED)
         } else {

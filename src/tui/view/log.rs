@@ -20,8 +20,15 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let mut title = vec![Span::raw(" Log ")];
     if !alarms.is_empty() {
         title.push(Span::styled(
-            format!(" {} active alarm{} ", alarms.len(), if alarms.len() == 1 { "" } else { "s" }),
-            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
+            format!(
+                " {} active alarm{} ",
+                alarms.len(),
+                if alarms.len() == 1 { "" } else { "s" }
+            ),
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
         ));
     }
     if model.log.scroll > 0 {
@@ -84,7 +91,10 @@ pub(super) fn notice(model: &Model, frame: &mut Frame, area: Rect) {
         }
         None if !model.pending.is_empty() => {
             let labels: Vec<&str> = model.pending.values().map(|p| p.label.as_str()).collect();
-            Line::from(Span::styled(format!("waiting for: {}", labels.join(", ")), DIM))
+            Line::from(Span::styled(
+                format!("waiting for: {}", labels.join(", ")),
+                DIM,
+            ))
         }
         None => Line::default(),
     };
@@ -120,9 +130,17 @@ pub(super) fn footer(model: &Model, frame: &mut Frame, area: Rect) {
     };
     let key = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     let mut spans = Vec::with_capacity(hints.len() * 2);
+    let mut room = usize::from(area.width);
+    // Whole hints only: a cut-off "d" would teach the wrong key.
     for (k, what) in hints {
+        let text = format!(" {what} ");
+        let width = k.chars().count() + text.chars().count();
+        if width > room {
+            break;
+        }
+        room -= width;
         spans.push(Span::styled(*k, key));
-        spans.push(Span::styled(format!(" {what} "), DIM));
+        spans.push(Span::styled(text, DIM));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -57,13 +57,22 @@ fn on_air_line(
         .and_then(|id| pl.playlist.item(id));
     let live = model.is_live();
     let status = match (pl.playout.status, item.is_some()) {
+        // Never show a possibly outdated state as if it were current.
+        _ if !live => badge("NOT LIVE", Color::Black, Color::Yellow),
         (Status::Playing, true) => badge("ON AIR", Color::White, Color::Red),
         (Status::Paused, true) => badge("PAUSED", Color::Black, Color::Yellow),
         (Status::Held, _) => badge("HELD", Color::Black, Color::Magenta),
         _ => badge("STOPPED", Color::Black, Color::DarkGray),
     };
-    let text_style = if live { Style::new().add_modifier(Modifier::BOLD) } else { DIM };
+    let text_style = if live {
+        Style::new().add_modifier(Modifier::BOLD)
+    } else {
+        DIM
+    };
     let mut left = vec![status, Span::raw(" ")];
+    if !live && item.is_some() {
+        left.push(Span::styled("last known on air: ", DIM));
+    }
     left.push(match item {
         Some(item) => Span::styled(name(item), text_style),
         None => Span::styled("nothing on air", DIM),
@@ -89,7 +98,7 @@ fn on_air_line(
 
 fn gauge_line(model: &Model, telemetry: &Telemetry, frame: &mut Frame, area: Rect) {
     if let Some(text) = link_text(model) {
-        let text = format!("{text}: playout continues on the daemon");
+        let text = format!("playout continues on the daemon · {text}");
         frame.render_widget(
             Paragraph::new(Span::styled(
                 text,
@@ -107,10 +116,16 @@ fn gauge_line(model: &Model, telemetry: &Telemetry, frame: &mut Frame, area: Rec
                 0.0
             };
             // LineGauge panics outside 0..=1, and NaN is outside everything.
-            let ratio = if ratio.is_finite() { ratio.clamp(0.0, 1.0) } else { 0.0 };
+            let ratio = if ratio.is_finite() {
+                ratio.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             let gauge = LineGauge::default()
                 .ratio(ratio)
                 .label(format!("rundown {} ", countdown(p.rundown_remaining)))
+                .filled_symbol("━")
+                .unfilled_symbol("─")
                 .filled_style(Style::new().fg(Color::Red))
                 .unfilled_style(Style::new().fg(Color::DarkGray));
             frame.render_widget(gauge, area);
@@ -130,16 +145,19 @@ fn next_line(model: &Model, pl: &PlaylistView) -> Line<'static> {
     let cued = playout.cued.as_deref().and_then(|id| pl.playlist.item(id));
     let next = cued.or_else(|| playout.next.as_deref().and_then(|id| pl.playlist.item(id)));
     let style = if model.is_live() { Style::new() } else { DIM };
-    let mut spans = vec![
-        badge("NEXT", Color::Black, Color::Green),
-        Span::raw(" "),
-    ];
+    let mut spans = vec![badge("NEXT", Color::Black, Color::Green), Span::raw(" ")];
     match next {
+        Some(item) if !model.is_live() => {
+            spans.push(Span::styled(format!("last known: {}", name(item)), DIM));
+        }
         Some(item) => {
             spans.push(Span::styled(name(item), style.fg(Color::Green)));
             spans.push(Span::raw("  "));
             spans.push(if cued.is_some() && playout.armed_auto {
-                Span::styled("AUTO armed", style.fg(Color::Green).add_modifier(Modifier::BOLD))
+                Span::styled(
+                    "AUTO armed",
+                    style.fg(Color::Green).add_modifier(Modifier::BOLD),
+                )
             } else if cued.is_some() {
                 Span::styled("cued: Space takes it", style.fg(Color::Yellow))
             } else {

@@ -41,7 +41,10 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
             hms(model.derived.total_secs)
         )
     } else {
-        format!(" Rundown · {} · NOT LIVE: last known state ", pl.playlist.name)
+        format!(
+            " Rundown · {} · NOT LIVE: last known state ",
+            pl.playlist.name
+        )
     };
     let block = pane(title, focused);
     if pl.playlist.items.is_empty() {
@@ -96,7 +99,11 @@ fn row<'a>(
             Status::Stopped => "",
         }
     } else if d.cued == Some(i) {
-        if pl.playout.armed_auto { "AUTO" } else { "CUED" }
+        if pl.playout.armed_auto {
+            "AUTO"
+        } else {
+            "CUED"
+        }
     } else if d.next == Some(i) && d.cued.is_none() {
         "NEXT"
     } else {
@@ -117,7 +124,10 @@ fn row<'a>(
         _ => item_seconds(item).map_or_else(|| "        ?".into(), |s| format!(" {}", hms(s))),
     };
     let flag = if missing {
-        Span::styled("!", Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD))
+        Span::styled(
+            "!",
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        )
     } else {
         Span::raw(" ")
     };

@@ -31,7 +31,10 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
     if wide {
         spans.push(Span::styled(
             " onair ",
-            Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
         ));
     }
     spans.push(Span::raw(" "));
@@ -42,8 +45,8 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
         Link::Connecting { attempt: 1 } if !model.have_state => {
             Span::styled("◌ connecting…", yellow)
         }
-        Link::Connecting { attempt } | Link::Down { attempt, .. } => Span::styled(
-            format!("◌ reconnecting… ({attempt})"),
+        Link::Connecting { .. } | Link::Down { .. } => Span::styled(
+            "◌ reconnecting…",
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
     });
@@ -78,7 +81,10 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
     } else {
         spans.push(Span::styled(
             format!(" {alarms} ALARM{} ", if alarms == 1 { "" } else { "S" }),
-            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
+            Style::new()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
         ));
     }
     Line::from(spans)

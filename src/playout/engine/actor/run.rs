@@ -181,6 +181,7 @@ impl Engine {
         let reply = self.caspar.send(Command::Info(Some(cl))).await.ok()?;
         let state = parse_info_xml(reply.body_text()?).ok()?;
         let obs = observe::from_info(&state);
+        self.info_read_at.insert(ch, Instant::now());
         if let Some(rate) = obs.frame_rate {
             self.frame_rates.insert(ch, rate);
         }

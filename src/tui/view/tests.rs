@@ -1,0 +1,189 @@
+//! Snapshots of the whole console on `TestBackend` at 80×24 and 120×40 (insta; files in
+//! `src/tui/snapshots/`), and the windowed rundown with 10,000 items.
+
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+use super::{rundown, view};
+use crate::playout::engine::state::{Alarm, Event, EventKind, Severity};
+use crate::server::protocol::{Ack, ErrorBody, ServerMsg};
+use crate::tui::client::NetEvent;
+use crate::tui::fixtures::{self, live_model};
+use crate::tui::layout;
+use crate::tui::message::{Message, Move};
+use crate::tui::model::Model;
+use crate::tui::update::update;
+
+fn render(model: &Model) -> String {
+    let (w, h) = model.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| view(model, f)).expect("draw");
+    terminal.backend().to_string()
+}
+
+/// Replaces the wall clock (`HH:MM:SS UTC`) so the snapshots never depend on it.
+fn filter_clock(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" UTC") {
+        let (head, tail) = rest.split_at(at);
+        match head.char_indices().rev().nth(7) {
+            Some((start, _)) if head[start..].bytes().filter(|b| *b == b':').count() == 2 => {
+                out.push_str(&head[..start]);
+                out.push_str("[clock]!");
+            }
+            _ => out.push_str(head),
+        }
+        out.push_str(" UTC");
+        rest = &tail[4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn snapshot(name: &str, model: &Model) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, filter_clock(&render(model))));
+}
+
+fn server(m: &mut Model, msg: ServerMsg) {
+    update(m, Message::Net(NetEvent::Server(Box::new(msg))));
+}
+
+#[test]
+fn connected_with_on_air_progress_and_missing_media_80x24() {
+    let model = live_model(80, 24, 6);
+    let text = render(&model);
+    assert!(
+        text.contains("ON AIR") && text.contains("AUTO armed"),
+        "{text}"
+    );
+    snapshot("connected_80x24", &model);
+}
+
+#[test]
+fn connected_120x40() {
+    let mut model = live_model(120, 40, 14);
+    update(&mut model, Message::FocusNext);
+    snapshot("connected_120x40", &model);
+}
+
+#[test]
+fn reconnecting_hides_live_numbers() {
+    let mut model = live_model(80, 24, 6);
+    update(
+        &mut model,
+        Message::Net(NetEvent::Disconnected {
+            reason: "the daemon closed the connection".into(),
+            retry_in: Duration::from_millis(800),
+        }),
+    );
+    let text = render(&model);
+    assert!(text.contains("reconnecting"), "{text}");
+    assert!(
+        !text.contains("00:00:03 /"),
+        "no frozen elapsed time: {text}"
+    );
+    snapshot("reconnecting_80x24", &model);
+}
+
+#[test]
+fn stale_telemetry_is_shown_as_stale() {
+    let mut model = live_model(120, 40, 6);
+    fixtures::advance(&mut model, Duration::from_secs(5));
+    let text = render(&model);
+    assert!(text.contains("no telemetry for 5 s"), "{text}");
+    assert!(
+        !text.contains("-00:00:12"),
+        "no frozen remaining time: {text}"
+    );
+    snapshot("stale_120x40", &model);
+}
+
+#[test]
+fn help_overlay_lists_every_key_80x24() {
+    let mut model = live_model(80, 24, 6);
+    update(&mut model, Message::ToggleHelp);
+    let text = render(&model);
+    for (keys, _) in crate::tui::message::HELP {
+        assert!(text.contains(keys), "{keys} missing from\n{text}");
+    }
+    assert!(text.contains("playout on the daemon is never affected"));
+    snapshot("help_80x24", &model);
+}
+
+#[test]
+fn confirm_dialog_for_stop_80x24() {
+    let mut model = live_model(80, 24, 6);
+    update(&mut model, Message::Stop);
+    snapshot("confirm_stop_80x24", &model);
+}
+
+#[test]
+fn alarm_failure_and_filter_120x40() {
+    let mut model = live_model(120, 40, 6);
+    let alarm = Alarm {
+        id: 1,
+        severity: Severity::Critical,
+        kind: "caspar".into(),
+        message: "CasparCG came back empty; resuming CLIP2".into(),
+        raised_ms: fixtures::WALL_MS,
+    };
+    server(
+        &mut model,
+        ServerMsg::Event(Box::new(Event {
+            seq: 42,
+            kind: EventKind::AlarmRaised { alarm },
+        })),
+    );
+    update(&mut model, Message::TakeSelected);
+    server(
+        &mut model,
+        ServerMsg::Ack(Ack::err(
+            "c1",
+            ErrorBody::new("caspar_error", "CasparCG: 404 PLAY FAILED"),
+        )),
+    );
+    update(&mut model, Message::StartFilter);
+    for c in "cl".chars() {
+        update(&mut model, Message::FilterChar(c));
+    }
+    snapshot("alarm_failure_filter_120x40", &model);
+}
+
+#[test]
+fn too_small_asks_for_a_bigger_terminal() {
+    let model = live_model(30, 8, 6);
+    assert!(render(&model).contains("40×12"));
+}
+
+#[test]
+fn ten_thousand_items_build_only_the_visible_rows() {
+    let mut model = live_model(120, 40, 10_000);
+    for _ in 0..5 {
+        update(&mut model, Message::Move(Move::PageDown));
+    }
+    let area = layout::areas(Rect::new(0, 0, 120, 40)).rundown;
+    let window = rundown::window(&model, area);
+    assert!(window.contains(&model.rundown.selected));
+    assert!(window.len() <= usize::from(area.height), "{window:?}");
+    assert_eq!(window.len(), layout::rundown_rows(model.area()));
+    let text = render(&model);
+    let shown = format!("›{:>5}", model.rundown.selected + 1);
+    assert!(text.contains(&shown), "{shown} missing from\n{text}");
+    update(&mut model, Message::Move(Move::End));
+    assert!(render(&model).contains("›10000"));
+}
+
+#[test]
+fn clock_filter_only_touches_the_clock() {
+    assert_eq!(
+        filter_clock("x 12:34:56 UTC y 00:00:01"),
+        "x [clock]! UTC y 00:00:01"
+    );
+}

@@ -1,0 +1,246 @@
+// End-to-end test of the web control page in headless Debian Chromium, driven by playwright-core.
+//
+// Run by tests/web_e2e.rs, which owns the simulator and the daemon:
+//
+//   node tests/web/e2e.mjs <page-url> <artifact-dir>
+//
+// The daemon restart is coordinated over stdio, one line each way:
+//   script → test: `@@ KILL`     the test kills the daemon (and edits a playlist file meanwhile),
+//   test → script: `KILLED`
+//   script → test: `@@ RESTART`  the test starts the daemon again on the same port,
+//   test → script: `RESTARTED`
+//   script → test: `@@ DONE`     everything passed (exit code 0).
+// Every other stdout/stderr line is a log line. Any failure exits 1 after a screenshot
+// (`onair-web-failure.png` in the artifact dir).
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const [url, outDir = 'target/web-e2e'] = process.argv.slice(2);
+if (!url) {
+  console.error('usage: node e2e.mjs <page-url> [artifact-dir]');
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+/** The title the test writes into the playlist file while the daemon is down: the page can only
+ * learn it from the new daemon's snapshot, and its markup must be shown as text, not parsed. */
+const OFFLINE_TITLE = 'Edited <b>offline</b> & "resynced"';
+
+const started = Date.now();
+const log = (msg) => console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+
+// ---- stdio protocol with the Rust test --------------------------------------------------------------
+
+const stdinLines = createInterface({ input: process.stdin });
+const waiting = [];
+const queued = [];
+stdinLines.on('line', (line) => {
+  const w = waiting.shift();
+  if (w) w(line.trim());
+  else queued.push(line.trim());
+});
+
+function readLine(timeoutMs) {
+  if (queued.length) return Promise.resolve(queued.shift());
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no answer from the test harness on stdin')), timeoutMs);
+    waiting.push((line) => {
+      clearTimeout(timer);
+      resolve(line);
+    });
+  });
+}
+
+async function ask(request, expected, timeoutMs = 30000) {
+  console.log(`@@ ${request}`);
+  const answer = await readLine(timeoutMs);
+  if (answer !== expected) throw new Error(`harness answered ${JSON.stringify(answer)} to ${request}, wanted ${expected}`);
+}
+
+// ---- browser --------------------------------------------------------------------------------------
+
+// Flags from the machine notes: without the background-networking ones Chromium keeps trying to
+// reach Google's hosts, which this closed network refuses. playwright-core adds --headless and a
+// fresh temporary --user-data-dir itself (and removes it afterwards).
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  timeout: 60000,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+
+const problems = [];
+function watch(page, name) {
+  page.on('pageerror', (e) => problems.push(`${name}: uncaught ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    // While the daemon is down the browser logs each failed WebSocket attempt (and the health
+    // probe's failed fetch) as console errors: expected during this test, anything else is not.
+    const expected = /WebSocket connection to .* failed|Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(text);
+    if (m.type() === 'error' && !expected) problems.push(`${name}: console error: ${text}`);
+  });
+}
+
+const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, deviceScaleFactor: 1 });
+const page = await context.newPage();
+watch(page, 'desktop');
+page.setDefaultTimeout(20000);
+
+const conn = page.locator('#conn');
+const rows = page.locator('#items > li');
+
+async function elapsed() {
+  const v = await page.locator('#progress').getAttribute('data-elapsed');
+  return v ? Number(v) : NaN;
+}
+
+/** Waits until the on-air progress moves forward (telemetry is live, not frozen numbers). */
+async function progressAdvances(label) {
+  await page.waitForFunction(() => Number(document.querySelector('#progress')?.dataset.elapsed) > 0, null, { timeout: 20000 });
+  const first = await elapsed();
+  await page.waitForFunction(
+    (e0) => Number(document.querySelector('#progress')?.dataset.elapsed) > e0 + 0.2,
+    first,
+    { timeout: 20000 },
+  );
+  const second = await elapsed();
+  const remaining = await page.locator('#remaining').textContent();
+  if (!/^-\d\d:\d\d$/.test(remaining ?? '')) throw new Error(`${label}: remaining shows ${remaining}`);
+  if (await page.locator('#stale').isVisible()) throw new Error(`${label}: progress is marked stale`);
+  log(`${label}: progress ${first.toFixed(2)} s → ${second.toFixed(2)} s, remaining ${remaining}`);
+}
+
+async function screenshot(p, name) {
+  const path = join(outDir, name);
+  await p.screenshot({ path, fullPage: false });
+  log(`screenshot ${path}`);
+}
+
+try {
+  log(`open ${url}`);
+  await page.goto(url);
+  await page.waitForSelector('#conn[data-state="connected"]', { timeout: 20000 });
+  const boot1 = await conn.getAttribute('data-boot-id');
+  log(`connected (boot ${boot1})`);
+
+  // The media library arrives with the snapshot or right after CasparCG's CLS.
+  const addClip1 = page.getByRole('button', { name: 'Add CLIP1 to the rundown' });
+  await addClip1.waitFor();
+  const before = await rows.count();
+  await addClip1.click();
+  await page.getByRole('button', { name: 'Add CLIP2 to the rundown' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('#items > li').length === n, before + 2);
+  const first = rows.nth(before);
+  if ((await first.locator('.title').textContent()) !== 'CLIP1') throw new Error('the first added row is not CLIP1');
+  log(`added CLIP1 and CLIP2 (rundown has ${before + 2} items)`);
+
+  // Take plays the next item: with a fresh data directory, CLIP1.
+  await page.locator('#transport button[data-action="take"]').click();
+  await page.waitForSelector('#status[data-status="playing"]');
+  await page.waitForFunction(() => document.querySelector('#onair-title')?.textContent === 'CLIP1');
+  await page.waitForSelector('#items > li[data-state="on-air"]');
+  log('CLIP1 is on air');
+  await progressAdvances('before restart');
+  await screenshot(page, 'onair-web-before-restart.png');
+
+  // ---- the daemon dies; the page must say so and keep trying -------------------------------------
+  await ask('KILL', 'KILLED');
+  log('daemon killed');
+  await page.waitForSelector('#conn[data-state="reconnecting"]', { timeout: 15000 });
+  await page.waitForSelector('#banner:not([hidden])');
+  await page.waitForSelector('main.is-stale');
+  log(`page shows: ${await page.locator('#banner-text').textContent()}`);
+  await screenshot(page, 'onair-web-reconnecting.png');
+  // Commands are refused while disconnected instead of vanishing.
+  if (!(await page.locator('#transport button[data-action="take"]').isDisabled())) {
+    throw new Error('Take is enabled while disconnected');
+  }
+
+  await ask('RESTART', 'RESTARTED', 60000);
+  log('daemon restarted');
+  await page.waitForFunction(
+    (old) => {
+      const c = document.querySelector('#conn');
+      return c?.dataset.state === 'connected' && c.dataset.bootId && c.dataset.bootId !== old;
+    },
+    boot1,
+    { timeout: 30000 },
+  );
+  const boot2 = await conn.getAttribute('data-boot-id');
+  log(`reconnected to the new daemon (boot ${boot2})`);
+  if (await page.locator('#banner').isVisible()) throw new Error('the lost-connection banner is still shown');
+
+  // Resynced from the new daemon's snapshot: the edit made while it was down is shown, as text.
+  const edited = page.locator('#items > li .title', { hasText: 'Edited' });
+  await edited.waitFor({ timeout: 15000 });
+  const shown = await edited.textContent();
+  if (shown !== OFFLINE_TITLE) throw new Error(`offline edit shown as ${JSON.stringify(shown)}`);
+  if ((await page.locator('#items b').count()) !== 0) throw new Error('a title was parsed as HTML');
+  log(`offline edit shown verbatim: ${shown}`);
+  // Playout was never interrupted: the new daemon adopted what CasparCG kept playing.
+  await page.waitForFunction(() => document.querySelector('#onair-title')?.textContent === 'CLIP1');
+  await page.waitForSelector('#status[data-status="playing"]');
+  await progressAdvances('after restart');
+
+  // Commands work on the new connection.
+  const count = await rows.count();
+  await page.getByRole('button', { name: 'Add SHORT to the rundown' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('#items > li').length === n, count + 1);
+  await page.waitForFunction(() => document.querySelector('#log .log-entry.ok')?.textContent.includes('Add SHORT: done'));
+  log('added SHORT after the restart');
+
+  // A refused command shows its error: previous from the first item has nothing to go back to, or
+  // it works; either way the ack must land in the activity log.
+  await page.keyboard.press('b');
+  await page.waitForFunction(() => {
+    const e = document.querySelector('#log .log-entry');
+    return e && !e.classList.contains('pending') && e.textContent.includes('Previous');
+  });
+  log(`keyboard "b" → ${await page.locator('#log .log-entry').first().locator('.text').textContent()}`);
+  // The toast from a failed command must not hide the picture.
+  await page.evaluate(() => {
+    document.querySelector('#toast').hidden = true;
+  });
+
+  await screenshot(page, 'onair-web.png');
+
+  // The same daemon on a phone-width screen, as a second client.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const mobile = await phone.newPage();
+  watch(mobile, 'phone');
+  await mobile.goto(url);
+  await mobile.waitForSelector('#conn[data-state="connected"]');
+  await mobile.waitForFunction(() => document.querySelector('#onair-title')?.textContent === 'CLIP1');
+  const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 1) throw new Error(`the page is ${overflow}px wider than a phone screen`);
+  await screenshot(mobile, 'onair-web-phone.png');
+  await phone.close();
+
+  if (problems.length) throw new Error(`page problems:\n  ${problems.join('\n  ')}`);
+  log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log('@@ DONE');
+  await browser.close();
+  process.exit(0);
+} catch (e) {
+  console.error(`[e2e] FAILED: ${e.stack || e}`);
+  if (problems.length) console.error(`[e2e] page problems:\n  ${problems.join('\n  ')}`);
+  try {
+    await screenshot(page, 'onair-web-failure.png');
+    console.error(`[e2e] page text at failure:\n${(await page.locator('body').innerText()).slice(0, 3000)}`);
+  } catch {
+    // The browser itself may be gone.
+  }
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
