@@ -32,6 +32,11 @@ function setHidden(node, hidden) {
   if (node.hidden !== hidden) node.hidden = hidden;
 }
 
+/** Wall-clock time as operators read it, 24-hour, the same everywhere on the page. */
+function clockTime(date) {
+  return date.toLocaleTimeString([], { hour12: false });
+}
+
 // ---- token ----------------------------------------------------------------------------------------
 
 const TOKEN_KEY = 'onair.token';
@@ -175,7 +180,7 @@ function renderBanner() {
   if (!show) return;
   banner.dataset.state = s;
   const wait = client.nextAttemptAt ? Math.max(0, Math.ceil((client.nextAttemptAt - Date.now()) / 1000)) : null;
-  const retry = wait === null ? 'trying now…' : `retrying in ${wait} s (attempt ${client.attempt + 1})`;
+  const retry = wait === null ? 'trying now…' : `retrying in ${wait} s (attempt ${client.attempt})`;
   let text;
   if (s === 'refused') {
     text = `The daemon refused the connection: it needs a token, or does not accept this one (or has too many clients). ${retry[0].toUpperCase()}${retry.slice(1)}.`;
@@ -222,7 +227,7 @@ function renderOnAir() {
   const title = item ? itemLabel(item) : po.on_air ? `item ${po.on_air}` : 'Nothing on air';
   setText($('onair-title'), title);
   $('onair-title').classList.toggle('is-idle', !po.on_air);
-  const since = po.on_air_since_ms ? ` · since ${new Date(po.on_air_since_ms).toLocaleTimeString()}` : '';
+  const since = po.on_air_since_ms ? ` · since ${clockTime(new Date(po.on_air_since_ms))}` : '';
   setText($('onair-clip'), item ? `${item.clip} · #${index + 1}${since}` : '');
 
   const nextId = po.cued ?? po.next;
@@ -358,7 +363,8 @@ function updateItemRow(row, item, i, pl, can) {
   setText(r.idx, i + 1);
   setText(r.title, label);
   setText(r.sub, item.title ? item.clip : '');
-  setText(r.dur, formatTime(itemSeconds(item)));
+  const secs = itemSeconds(item); // none for stills and clips CasparCG has not listed
+  setText(r.dur, secs === null ? '—' : formatTime(secs));
   const badges = [];
   let state = '';
   if (item.id === po.on_air) {
@@ -500,7 +506,7 @@ function renderAlarms() {
       row.dataset.severity = sev;
       setText(row.refs.sev, sev.toUpperCase());
       setText(row.refs.kind, String(a.kind ?? ''));
-      setText(row.refs.time, typeof a.raised_ms === 'number' ? new Date(a.raised_ms).toLocaleTimeString() : '');
+      setText(row.refs.time, typeof a.raised_ms === 'number' ? clockTime(new Date(a.raised_ms)) : '');
       setText(row.refs.msg, String(a.message ?? ''));
     },
   );
@@ -521,7 +527,7 @@ function log(level, text) {
   const entry = h(
     'li',
     { className: `log-entry ${level}` },
-    h('time', { textContent: new Date().toLocaleTimeString() }),
+    h('time', { textContent: clockTime(new Date()) }),
     h('span', { className: 'text', textContent: text }),
   );
   const list = $('log');
@@ -583,13 +589,20 @@ function confirmDialog(text, okLabel) {
   });
 }
 
+/** Why commands cannot be sent now, told to the operator instead of a key that does nothing. */
+function blocked() {
+  if (client.canCommand) return false;
+  toast(client.status !== 'connected' ? 'Not connected to the daemon: nothing was sent.' : 'This token is read-only (viewer).');
+  return true;
+}
+
 function cursorItem(pl) {
   return pl?.items.find((i) => i.id === ui.cursorId) ?? null;
 }
 
 async function action(name) {
   const pl = shownPlaylist();
-  if (!pl || !client.canCommand) return;
+  if (!pl || blocked()) return;
   const playlist = pl.id;
   switch (name) {
     case 'take':
@@ -625,7 +638,7 @@ async function action(name) {
 
 async function itemAction(act, itemId) {
   const pl = shownPlaylist();
-  if (!pl || !client.canCommand) return;
+  if (!pl || blocked()) return;
   const index = pl.items.findIndex((i) => i.id === itemId);
   if (index < 0) return;
   const item = pl.items[index];
@@ -660,7 +673,7 @@ async function itemAction(act, itemId) {
 
 async function addClip(name) {
   const pl = shownPlaylist();
-  if (!pl || !client.canCommand) return;
+  if (!pl || blocked()) return;
   const ack = await run(`Add ${name}`, 'item.add', { playlist: pl.id, clip: name });
   // The ack names the new item; the event that adds it came before the ack, and if it did not
   // (another order), the cursor simply lands when it arrives.
@@ -875,7 +888,7 @@ document.addEventListener('visibilitychange', () => {
 });
 
 function tick() {
-  setText($('clock'), new Date().toLocaleTimeString([], { hour12: false }));
+  setText($('clock'), clockTime(new Date()));
   if (!$('banner').hidden) renderBanner();
 }
 setInterval(tick, 1000);

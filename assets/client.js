@@ -137,10 +137,12 @@ export class OnairClient extends EventTarget {
     }
     this.resumeFrom = resuming ? this.bootId : null;
     this.helloSeen = false;
+    this.snapshotSeen = false;
     this.awaitingSnapshot = true;
     this.synced = false;
     this.opened = false;
-    this.#setStatus(this.hasState ? 'reconnecting' : 'connecting');
+    // While refused, each new attempt keeps saying so (no flicker to "reconnecting" and back).
+    if (this.status !== 'refused') this.#setStatus(this.hasState ? 'reconnecting' : 'connecting');
     let ws;
     try {
       ws = new WebSocket(url.href);
@@ -317,6 +319,10 @@ export class OnairClient extends EventTarget {
       this.bootId = boot;
       if (this.state.seq >= this.syncTarget) this.#markSynced();
       else this.#setStatus('syncing');
+    } else if (this.snapshotSeen) {
+      // The protocol sends hello first; should a snapshot ever come before it, it is already the
+      // whole state of this connection.
+      this.bootId = boot;
     } else {
       // First connection, or the daemon restarted: only a snapshot can tell us the state, and any
       // event before it belongs to a stream we have not joined.
@@ -332,6 +338,7 @@ export class OnairClient extends EventTarget {
     // resync), keeping nothing from before.
     this.state = fromSnapshot(msg);
     this.hasState = true;
+    this.snapshotSeen = true;
     this.awaitingSnapshot = false;
     this.resumeRequested = false;
     this.#markSynced();

@@ -18,13 +18,19 @@ as_root() {
     fi
 }
 
+# apt's progress goes to a log that is shown only when something fails.
+apt_log=$(mktemp)
+trap 'rm -f "$apt_log"' EXIT
 apt_updated=0
 apt_install() {
     if [ "$apt_updated" -eq 0 ]; then
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$apt_log" 2>&1 ||
+            { tail -n 20 "$apt_log" >&2; return 1; }
         apt_updated=1
     fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$@" >>"$apt_log" 2>&1 ||
+        { tail -n 20 "$apt_log" >&2; return 1; }
 }
 
 status=0
@@ -66,4 +72,7 @@ if command -v npm >/dev/null 2>&1; then
     fi
 fi
 
+if [ "$status" -eq 0 ]; then
+    echo "install-web-test-deps: ready ($(/usr/bin/chromium --version 2>/dev/null || echo chromium), node $(node --version))"
+fi
 exit "$status"

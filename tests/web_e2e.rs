@@ -2,8 +2,9 @@
 //! driven by playwright-core (`tests/web/e2e.mjs`). The page connects, adds clips from the media
 //! library, takes one and shows it on air with advancing progress; the daemon is killed (the page
 //! shows it is reconnecting), a playlist file is edited meanwhile, the daemon restarts on the same
-//! port, and the page reconnects and resyncs to the new daemon's state without a reload.
-//! Screenshots land in `target/web-e2e/`.
+//! port, and the page reconnects and resyncs to the new daemon's state without a reload. Then the
+//! daemon restarts gracefully requiring tokens: the page asks for one, a viewer token shows the
+//! controls disabled, an operator token enables them. Screenshots land in `target/web-e2e/`.
 //!
 //! Needs `/usr/bin/chromium`, node ≥ 20 and `tests/web/node_modules/playwright-core`
 //! (`scripts/install-web-test-deps.sh`, which `.ci/run` calls). Without them the tests print
@@ -25,8 +26,11 @@ use onair::sim::{ClockMode, Sim, SimConfig};
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Written into the playlist file while the daemon is down; `e2e.mjs` expects exactly this text.
 const OFFLINE_TITLE: &str = "Edited <b>offline</b> & \"resynced\"";
-/// The whole browser run, restart included, must finish within this.
+/// The whole browser run, restarts included, must finish within this.
 const DEADLINE: Duration = Duration::from_secs(240);
+/// Tokens of the last daemon run (`RESTART_WITH_TOKENS`), handed to `e2e.mjs` in its environment.
+const OPERATOR_TOKEN: &str = "e2e-operator-5f1c";
+const VIEWER_TOKEN: &str = "e2e-viewer-93ab";
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,7 +48,12 @@ fn node_major() -> Option<u32> {
         return None;
     }
     let v = String::from_utf8_lossy(&out.stdout);
-    v.trim().trim_start_matches('v').split('.').next()?.parse().ok()
+    v.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Why the browser test cannot run here, if it cannot.
@@ -88,6 +97,25 @@ impl Guard {
             let _ = child.wait();
         }
     }
+
+    /// SIGTERM (the daemon's graceful shutdown: `shutdown` message, close 1001), then SIGKILL if
+    /// it has not exited within 5 s.
+    fn terminate(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    self.0 = None;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.kill();
+    }
 }
 
 impl Drop for Guard {
@@ -103,13 +131,18 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `onair serve` on exactly `port` and waits until it prints its address.
-    fn start(port: u16, caspar: SocketAddr, data: &Path) -> Result<Daemon, String> {
+    /// Starts `onair serve` on exactly `port` and waits until it prints its address; with
+    /// `tokens`, it requires the operator and viewer tokens.
+    fn start(port: u16, caspar: SocketAddr, data: &Path, tokens: bool) -> Result<Daemon, String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
         for (k, _) in std::env::vars() {
             if k.starts_with("ONAIR_") || k == "RUST_LOG" {
                 cmd.env_remove(k);
             }
+        }
+        if tokens {
+            cmd.env("ONAIR_SERVER_OPERATOR_TOKENS", OPERATOR_TOKEN)
+                .env("ONAIR_SERVER_VIEWER_TOKENS", VIEWER_TOKEN);
         }
         let child = cmd
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -186,7 +219,7 @@ fn start_on_free_port(caspar: SocketAddr, data: &Path) -> Result<(Daemon, u16), 
     let mut last = String::new();
     for _ in 0..5 {
         let port = free_port()?;
-        match Daemon::start(port, caspar, data) {
+        match Daemon::start(port, caspar, data, false) {
             Ok(d) => return Ok((d, port)),
             Err(e) => last = e,
         }
@@ -195,10 +228,10 @@ fn start_on_free_port(caspar: SocketAddr, data: &Path) -> Result<(Daemon, u16), 
 }
 
 /// Restarts on the same port, retrying while the old socket is still being released.
-fn restart_on(port: u16, caspar: SocketAddr, data: &Path) -> Result<Daemon, String> {
+fn restart_on(port: u16, caspar: SocketAddr, data: &Path, tokens: bool) -> Result<Daemon, String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        match Daemon::start(port, caspar, data) {
+        match Daemon::start(port, caspar, data, tokens) {
             Ok(d) => return Ok(d),
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => std::thread::sleep(Duration::from_millis(250)),
@@ -267,6 +300,8 @@ fn drive_browser(
         .arg(&url)
         .arg(out)
         .current_dir(manifest_dir())
+        .env("ONAIR_E2E_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("ONAIR_E2E_VIEWER_TOKEN", VIEWER_TOKEN)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -303,7 +338,12 @@ fn drive_browser(
                 reply(&mut stdin, "KILLED")?;
             }
             Some("RESTART") => {
-                daemon = restart_on(port, caspar, data)?;
+                daemon = restart_on(port, caspar, data, false)?;
+                reply(&mut stdin, "RESTARTED")?;
+            }
+            Some("RESTART_WITH_TOKENS") => {
+                daemon.process.terminate();
+                daemon = restart_on(port, caspar, data, true)?;
                 reply(&mut stdin, "RESTARTED")?;
             }
             Some("DONE") => done = true,

@@ -151,6 +151,10 @@ async fn upgrade(
     // being buffered first.
     ws.max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's defaults (128 KiB read buffer per connection) would cost ~130 MB at 1,000
+        // clients; commands are small, and bigger messages still arrive, just in more reads.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| async move {
             // The slot is held for the whole session and freed when it ends (or the upgrade fails).
@@ -158,6 +162,9 @@ async fn upgrade(
             session::run(socket, ctx).await;
         })
 }
+
+/// Bytes read from a client socket at once.
+const READ_BUFFER: usize = 4 * 1024;
 
 fn refuse(state: &AppState, peer: IpAddr, status: StatusCode, why: &'static str) -> Response {
     WsStats::inc(&state.ws.rejected);

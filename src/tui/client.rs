@@ -186,7 +186,7 @@ async fn run(
         if !task.emit(NetEvent::Disconnected { reason, retry_in }).await {
             return;
         }
-        if let End::Stop = task.wait(retry_in).await {
+        if !task.wait(retry_in).await {
             return;
         }
     }
@@ -211,21 +211,21 @@ impl Task {
         .await
     }
 
-    /// Waits out a reconnect delay, refusing whatever the UI sends meanwhile.
-    async fn wait(&mut self, delay: Duration) -> End {
+    /// Waits out a reconnect delay, refusing whatever the UI sends meanwhile; `false` means stop.
+    async fn wait(&mut self, delay: Duration) -> bool {
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
         loop {
             tokio::select! {
-                () = self.cancel.cancelled() => return End::Stop,
-                () = &mut sleep => return End::Lost(String::new()),
+                () = self.cancel.cancelled() => return false,
+                () = &mut sleep => return true,
                 msg = self.commands.recv() => match msg {
                     Some(msg) => {
                         if !self.refuse(msg, "not connected to the daemon").await {
-                            return End::Stop;
+                            return false;
                         }
                     }
-                    None => return End::Stop,
+                    None => return false,
                 },
             }
         }

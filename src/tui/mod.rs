@@ -23,6 +23,8 @@ pub mod view;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -127,6 +129,7 @@ pub async fn run(config: ClientConfig, logs: Option<LogBuffer>) -> anyhow::Resul
         }
     };
     let restore = Restore;
+    let panicked = watch_panics(cancel.clone());
     let url = config.url.clone();
     let (client, net, task) = client::spawn(config, cancel.child_token());
     let mut model = Model::new(url, Instant::now(), wall_ms());
@@ -142,7 +145,25 @@ pub async fn run(config: ClientConfig, logs: Option<LogBuffer>) -> anyhow::Resul
     drop(restore);
     signals.abort();
     let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+    if panicked.load(Ordering::SeqCst) {
+        anyhow::bail!("a task panicked (see the message above); the console stopped");
+    }
     result
+}
+
+/// Stops the console when any thread panics. ratatui's hook has then already restored the
+/// terminal (a panic in a background task, e.g. the demo's daemon, does not end the loop by
+/// itself), so drawing on must stop too.
+fn watch_panics(cancel: CancellationToken) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        seen.store(true, Ordering::SeqCst);
+        cancel.cancel();
+        previous(info);
+    }));
+    flag
 }
 
 /// Cancels on SIGTERM, SIGINT or SIGHUP (a closed SSH session), so the loop ends and the terminal
@@ -210,6 +231,8 @@ where
             return Ok(());
         }
         let msg = tokio::select! {
+            // Cancellation first: it also stops the client task, whose channel then closes.
+            biased;
             () = io.cancel.cancelled() => return Ok(()),
             event = io.events.next() => match event {
                 Some(Ok(event)) => message::from_event(model, event),
@@ -218,6 +241,7 @@ where
             },
             net = io.net.recv() => match net {
                 Some(event) => Some(Message::Net(event)),
+                None if io.cancel.is_cancelled() => return Ok(()),
                 None => anyhow::bail!("the connection task stopped unexpectedly"),
             },
             _ = tick.tick() => {

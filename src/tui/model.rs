@@ -20,6 +20,9 @@ pub const PROGRESS_STALE_AFTER: Duration = Duration::from_secs(2);
 pub const ACK_OVERDUE: Duration = Duration::from_secs(10);
 /// How long a notice stays in the status line.
 pub const NOTICE_FOR: Duration = Duration::from_secs(10);
+/// Commands sent per second at most: a held-down key must not trip the daemon's per-client rate
+/// limit, which closes the connection.
+pub const MAX_COMMANDS_PER_SEC: usize = 10;
 
 /// The state of the connection to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +236,8 @@ pub struct Model {
     pub notice: Option<Notice>,
     pub pending: BTreeMap<String, Pending>,
     pub next_command: u64,
+    /// When the commands of the last second were sent.
+    pub recent_sends: VecDeque<Instant>,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
     pub now: Instant,
@@ -262,6 +267,7 @@ impl Model {
             notice: None,
             pending: BTreeMap::new(),
             next_command: 1,
+            recent_sends: VecDeque::new(),
             size: (80, 24),
             now,
             wall_ms,

@@ -277,6 +277,17 @@ test('an error message and a policy close become notices', async () => {
   assert.match(notices[1].text, /1008: rate limit exceeded/);
 });
 
+test('a snapshot that came before hello is not waited for again', () => {
+  const c = newClient();
+  const ws = last();
+  ws.open();
+  ws.recv(snapshot(3));
+  ws.recv(hello('b1', 3));
+  assert.equal(c.status, 'connected');
+  ws.recv(ev(4, ['A', 'B']));
+  assert.deepEqual(titles(c), ['A', 'B']);
+});
+
 test('classifyEvent, formatTime and itemSeconds', () => {
   assert.equal(classifyEvent(4, 5), 'apply');
   assert.equal(classifyEvent(4, 4), 'duplicate');

@@ -9,6 +9,10 @@
 //   test → script: `KILLED`
 //   script → test: `@@ RESTART`  the test starts the daemon again on the same port,
 //   test → script: `RESTARTED`
+//   script → test: `@@ RESTART_WITH_TOKENS`  the test stops the daemon gracefully (SIGTERM) and
+//                  starts it requiring the tokens it passed in ONAIR_E2E_OPERATOR_TOKEN and
+//                  ONAIR_E2E_VIEWER_TOKEN,
+//   test → script: `RESTARTED`
 //   script → test: `@@ DONE`     everything passed (exit code 0).
 // Every other stdout/stderr line is a log line. Any failure exits 1 after a screenshot
 // (`onair-web-failure.png` in the artifact dir).
@@ -28,6 +32,8 @@ mkdirSync(outDir, { recursive: true });
 /** The title the test writes into the playlist file while the daemon is down: the page can only
  * learn it from the new daemon's snapshot, and its markup must be shown as text, not parsed. */
 const OFFLINE_TITLE = 'Edited <b>offline</b> & "resynced"';
+const OPERATOR_TOKEN = process.env.ONAIR_E2E_OPERATOR_TOKEN || 'e2e-operator';
+const VIEWER_TOKEN = process.env.ONAIR_E2E_VIEWER_TOKEN || 'e2e-viewer';
 
 const started = Date.now();
 const log = (msg) => console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
@@ -208,20 +214,65 @@ try {
     return e && !e.classList.contains('pending') && e.textContent.includes('Previous');
   });
   log(`keyboard "b" → ${await page.locator('#log .log-entry').first().locator('.text').textContent()}`);
+
+  // ---- tokens: the daemon restarts gracefully and now requires one ---------------------------------
+  await ask('RESTART_WITH_TOKENS', 'RESTARTED', 60000);
+  // The upgrade is refused (401) while /health answers: the page asks for a token by itself.
+  await page.waitForSelector('#dlg-token[open]', { timeout: 30000 });
+  log(`refused without a token; banner: ${await page.locator('#banner-text').textContent()}`);
+  await page.fill('#token-input', VIEWER_TOKEN);
+  await page.click('#token-ok');
+  await page.waitForSelector('#conn[data-state="connected"]');
+  await page.waitForSelector('#role:not([hidden])');
+  const take = page.locator('#transport button[data-action="take"]');
+  if (!(await take.isDisabled())) throw new Error('a viewer can press Take');
+  if (!(await page.getByRole('button', { name: 'Add CLIP1 to the rundown' }).isDisabled())) {
+    throw new Error('a viewer can add clips');
+  }
+  log('viewer token: connected read-only, controls disabled');
+  await screenshot(page, 'onair-web-viewer.png');
+  await page.click('#btn-token');
+  await page.fill('#token-input', OPERATOR_TOKEN);
+  await page.click('#token-ok');
+  await page.waitForSelector('#role[hidden]', { state: 'attached' });
+  await page.waitForSelector('#conn[data-state="connected"]');
+  await take.waitFor();
+  await page.waitForFunction(() => !document.querySelector('#transport button[data-action="take"]').disabled);
+  await page.waitForSelector('#status[data-status="playing"]');
+  log('operator token: controls enabled again, still on air');
+
+  // Keyboard: "/" filters the library and Enter adds the first match (which becomes the selected
+  // row), Shift+K moves the selected row up, "?" opens the help.
+  await page.keyboard.press('/');
+  await page.keyboard.type('LOG');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#items > li.cursor .title')?.textContent === 'LOGO');
+  await page.keyboard.press('Escape');
+  const logoAt = await rows.count();
+  await page.keyboard.press('Shift+K');
+  await page.waitForFunction((n) => document.querySelector(`#items > li:nth-child(${n}) .title`)?.textContent === 'LOGO', logoAt - 1);
+  await page.keyboard.press('?');
+  await page.waitForSelector('#dlg-help[open]');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#dlg-help:not([open])', { state: 'attached' });
+  log('keyboard: filter + Enter added LOGO, Shift+K moved it up, ? opened the help');
+
   // The toast from a failed command must not hide the picture.
   await page.evaluate(() => {
     document.querySelector('#toast').hidden = true;
   });
-
   await screenshot(page, 'onair-web.png');
 
-  // The same daemon on a phone-width screen, as a second client.
+  // The same daemon on a phone-width screen, as a second client; its token comes in the URL's
+  // fragment (which never reaches the server or its logs).
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const mobile = await phone.newPage();
   watch(mobile, 'phone');
-  await mobile.goto(url);
+  await mobile.goto(`${url}#token=${encodeURIComponent(OPERATOR_TOKEN)}`);
   await mobile.waitForSelector('#conn[data-state="connected"]');
-  await mobile.waitForFunction(() => document.querySelector('#onair-title')?.textContent === 'CLIP1');
+  await mobile.waitForSelector('#status[data-status="playing"]');
+  if ((await mobile.locator('#items > li').count()) !== (await rows.count())) throw new Error('the phone shows another rundown');
+  if (new URL(mobile.url()).hash.includes('token')) throw new Error('the token stayed in the address bar');
   const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   if (overflow > 1) throw new Error(`the page is ${overflow}px wider than a phone screen`);
   await screenshot(mobile, 'onair-web-phone.png');

@@ -203,7 +203,11 @@ impl Engine {
         let (_no_internal, idle_internal) = mpsc::unbounded_channel();
         let mut internal = self.internal_rx.take().unwrap_or(idle_internal);
         let mut link_rx = self.caspar.watch_state();
-        let mut poll = tokio::time::interval(self.poll_interval);
+        // The first reading happens on connect (reconciliation); polling starts one interval later.
+        let mut poll = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.poll_interval,
+            self.poll_interval,
+        );
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut progress = tokio::time::interval(Duration::from_secs(1) / self.progress_hz);
         progress.set_missed_tick_behavior(MissedTickBehavior::Delay);

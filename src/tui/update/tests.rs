@@ -468,3 +468,23 @@ fn moves_page_and_jump_in_the_focused_pane() {
     update(&mut m, Message::FocusNext);
     assert_eq!(m.focus, Pane::Rundown);
 }
+
+#[test]
+fn a_held_down_key_cannot_flood_the_daemon() {
+    let mut m = model();
+    let sent_now = (0..15)
+        .filter(|_| !update(&mut m, Message::Next).is_empty())
+        .count();
+    assert_eq!(sent_now, crate::tui::model::MAX_COMMANDS_PER_SEC);
+    assert!(
+        m.notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("commands in a second"))
+    );
+    fixtures::advance(&mut m, Duration::from_secs(1));
+    assert_eq!(
+        update(&mut m, Message::Next).len(),
+        1,
+        "a second later it goes through"
+    );
+}

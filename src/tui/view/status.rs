@@ -14,12 +14,18 @@ const BAR: Style = Style::new().bg(Color::Black);
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let right = right_side(model);
-    let width = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    // One column more than the right side needs, so the two never touch.
+    let width = u16::try_from(right.width() + 1).unwrap_or(u16::MAX);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
     let wide = area.width >= 100;
     frame.render_widget(Paragraph::new(left_side(model, wide)).style(BAR), left_area);
-    frame.render_widget(Paragraph::new(right).style(BAR), right_area);
+    frame.render_widget(
+        Paragraph::new(right)
+            .alignment(ratatui::layout::Alignment::Right)
+            .style(BAR),
+        right_area,
+    );
 }
 
 fn sep() -> Span<'static> {
@@ -55,7 +61,13 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
     if !model.is_live() {
         spans.push(Span::styled("CasparCG ?", DIM));
     } else if link.connected {
-        let version = link.server_version.clone().unwrap_or_default();
+        // "2.4.3 fd9168c73 Stable" is too long for 80 columns: the number says enough there.
+        let full = link.server_version.as_deref().unwrap_or_default();
+        let version = if wide {
+            full
+        } else {
+            full.split_whitespace().next().unwrap_or_default()
+        };
         spans.push(Span::styled(
             format!("CasparCG {version}"),
             Style::new().fg(Color::Green),
