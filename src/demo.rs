@@ -156,6 +156,42 @@ pub async fn seed(daemon: &Daemon) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `onair demo --headless`: simulator and daemon only, until SIGINT/SIGTERM, for trying web clients.
+pub fn headless(data: Option<PathBuf>) -> ExitCode {
+    crate::telemetry::init(crate::telemetry::Format::Human, "warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("onair demo: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result: anyhow::Result<()> = runtime.block_on(async move {
+        let demo = start(data).await?;
+        if let Err(e) = seed(&demo.daemon).await {
+            eprintln!("onair demo: could not seed the rundown: {e:#}");
+        }
+        let addr = demo.daemon.addr;
+        println!("onair demo (headless): simulator and daemon running; Ctrl-C to stop");
+        println!("  web page:   http://{addr}/");
+        println!("  WebSocket:  ws://{addr}/ws");
+        println!("  health:     http://{addr}/health");
+        println!("  console:    onair tui --url ws://{addr}/ws");
+        println!("  CasparCG:   {} (the simulator, AMCP)", demo.sim.addr());
+        println!("  data:       {}", demo.data_dir.display());
+        crate::shutdown::signal().await;
+        demo.shutdown().await;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("onair demo: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// `onair demo`: exit 0 on quit, 2 when there is no terminal, 1 when start-up fails.
 pub fn main(data: Option<PathBuf>) -> ExitCode {
     if let Err(message) = crate::tui::preflight("demo", None) {

@@ -76,6 +76,9 @@ struct DemoArgs {
     /// Data directory for the demo's playlists (a temporary directory when omitted).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Run only the simulator and the daemon and print their URLs (for web clients and `onair tui`).
+    #[arg(long)]
+    headless: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Tui(args) => onair::tui::main(args.url, args.token),
+        Command::Demo(args) if args.headless => onair::demo::headless(args.data),
         Command::Demo(args) => onair::demo::main(args.data),
         Command::Sim(args) => sim(args),
         Command::Health(args) => health(args),

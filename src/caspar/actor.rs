@@ -66,7 +66,11 @@ impl Actor {
                 }
             };
             self.stats.disconnected(&reason);
-            tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
+            if reason == DisconnectReason::Shutdown {
+                tracing::info!(address = %self.config.address, "caspar: link closed (shutdown)");
+            } else {
+                tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
+            }
             let shutting_down = reason == DisconnectReason::Shutdown;
             self.state.send_replace(LinkState::Disconnected {
                 reason,
