@@ -18,12 +18,13 @@ use super::state::{
     ProgressMap, Severity, Snapshot, Status, TelemetrySource,
 };
 use super::{EngineError, EngineHandle, NewItem, Op, OpResult, Request, transport};
-use crate::amcp::body::{MediaEntry, parse_cls, parse_info_xml};
+use crate::amcp::body::parse_info_xml;
 use crate::amcp::{ChannelLayer, Command};
 use crate::caspar::osc::{OscState, OscTelemetry};
 use crate::caspar::{CasparHandle, CommandError, LinkState};
 use crate::config::{PlayoutConfig, Recovery};
 use crate::playout::asrun::AsRunWriter;
+use crate::playout::media::{self, MediaLibrary};
 use crate::playout::model::{Item, Limits, Playlist, PlaylistError, new_item_id, slug};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
@@ -97,7 +98,7 @@ struct Engine {
     playlists: BTreeMap<String, Playlist>,
     playout: BTreeMap<String, Playout>,
     selected: Option<String>,
-    media: HashMap<String, MediaEntry>,
+    media: Arc<MediaLibrary>,
     media_view: MediaView,
     alarms: Vec<Alarm>,
     next_alarm: u64,
@@ -171,7 +172,7 @@ impl Engine {
             playlists,
             playout,
             selected,
-            media: HashMap::new(),
+            media: Arc::new(MediaLibrary::default()),
             media_view: MediaView::default(),
             alarms: Vec::new(),
             next_alarm: 1,
@@ -269,7 +270,7 @@ impl Engine {
             playlist
                 .items
                 .iter()
-                .filter(|i| !self.media.contains_key(&i.clip.to_ascii_uppercase()))
+                .filter(|i| self.media.missing(&i.clip))
                 .map(|i| i.id.clone())
                 .collect()
         };
@@ -456,17 +457,12 @@ impl Engine {
     }
 
     async fn rescan(&mut self) -> Result<usize, EngineError> {
-        let result = self.caspar.send(Command::Cls).await;
-        let entries = match result.map(|r| parse_cls(r.data_lines())) {
-            Ok(Ok(entries)) => entries,
-            Ok(Err(e)) => return Err(self.media_failed(e.to_string())),
+        let library = match media::refresh(&self.caspar).await {
+            Ok(library) => library,
             Err(e) => return Err(self.media_failed(e.to_string())),
         };
-        let n = entries.len();
-        self.media = entries
-            .iter()
-            .map(|e| (e.name.to_ascii_uppercase(), e.clone()))
-            .collect();
+        let n = library.len();
+        let entries = library.entries();
         let clips = entries
             .iter()
             .map(|e| ClipView {
@@ -480,6 +476,7 @@ impl Engine {
             updated_ms: Some(now_ms()),
             error: None,
         };
+        self.media = Arc::new(library);
         self.clear_alarms("media");
         self.fill_durations();
         self.publish(EventKind::Media {
@@ -506,7 +503,7 @@ impl Engine {
     fn fill_durations(&mut self) {
         for pl in self.playlists.values_mut() {
             for item in &mut pl.items {
-                if let Some(e) = self.media.get(&item.clip.to_ascii_uppercase()) {
+                if let Some(e) = self.media.get(&item.clip) {
                     item.frames = Some(e.frames);
                     item.fps = e.fps_fraction();
                 }
@@ -515,7 +512,7 @@ impl Engine {
     }
 
     fn fill_item(&self, item: &mut Item) {
-        if let Some(e) = self.media.get(&item.clip.to_ascii_uppercase()) {
+        if let Some(e) = self.media.get(&item.clip) {
             item.frames = Some(e.frames);
             item.fps = e.fps_fraction();
         }

@@ -58,7 +58,7 @@ impl Engine {
                 let r = self.edit(playlist, |p, _| {
                     p.update(&item, &fields)?;
                     if let Some(it) = p.items.iter_mut().find(|i| i.id == item) {
-                        if let Some(e) = media.get(&it.clip.to_ascii_uppercase()) {
+                        if let Some(e) = media.get(&it.clip) {
                             it.frames = Some(e.frames);
                             it.fps = e.fps_fraction();
                         }
