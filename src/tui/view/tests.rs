@@ -1,4 +1,4 @@
-//! Snapshots of the whole console on `TestBackend` at 80×24 and 120×40 (insta; files in
+//! Snapshots of the whole console on `TestBackend` at 80×24, 120×40 and 160×48 (insta; files in
 //! `src/tui/snapshots/`), and the windowed rundown with 10,000 items.
 
 use std::time::Duration;
@@ -178,6 +178,17 @@ fn ten_thousand_items_build_only_the_visible_rows() {
     assert!(text.contains(&shown), "{shown} missing from\n{text}");
     update(&mut model, Message::Move(Move::End));
     assert!(render(&model).contains("›10000"));
+}
+
+#[test]
+fn large_terminal_160x48_with_a_long_rundown_scrolled() {
+    let mut model = live_model(160, 48, 200);
+    for _ in 0..3 {
+        update(&mut model, Message::Move(Move::PageDown));
+    }
+    let text = render(&model);
+    assert!(text.contains("ON AIR"), "{text}");
+    snapshot("long_rundown_scrolled_160x48", &model);
 }
 
 #[test]
