@@ -10,6 +10,7 @@
 
 pub mod amcp;
 pub mod caspar;
+pub mod civil;
 pub mod config;
 pub mod daemon;
 pub mod demo;

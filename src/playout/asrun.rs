@@ -12,6 +12,7 @@
 //! failed half-way leaves a partial line; the next line starts on a fresh line so that only the
 //! broken one is lost (the same holds for a file a crash left without its final newline).
 
+use crate::civil::civil_from_days;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -218,21 +219,6 @@ pub fn read_file(path: &Path) -> io::Result<(Vec<AsRunLine>, usize)> {
         }
     }
     Ok((lines, bad))
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // month is 1..=12 and day 1..=31 by construction.
-    (year, month as u32, day as u32)
 }
 
 /// Milliseconds since the Unix epoch (negative before it), saturating far outside real clocks.
@@ -465,29 +451,6 @@ mod tests {
         assert_eq!(utc_date(at(1_795_478_400_000)), "2026-11-24");
         let sub_ms = UNIX_EPOCH - Duration::from_micros(1);
         assert_eq!(rfc3339_millis(sub_ms), "1969-12-31T23:59:59.999Z");
-    }
-
-    #[test]
-    fn civil_from_days_matches_a_day_by_day_count() {
-        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let (mut y, mut m, mut d) = (1600i64, 1u32, 1u32);
-        let start = -135_140; // 1600-01-01
-        for days in start..start + 366 * 800 {
-            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
-            let len = match m {
-                2 if leap(y) => 29,
-                2 => 28,
-                4 | 6 | 9 | 11 => 30,
-                _ => 31,
-            };
-            d += 1;
-            if d > len {
-                (d, m) = (1, m + 1);
-                if m > 12 {
-                    (m, y) = (1, y + 1);
-                }
-            }
-        }
     }
 
     #[test]

@@ -269,23 +269,7 @@ fn gcd(a: u32, b: u32) -> u32 {
 
 /// Unix seconds → `YYYYMMDDHHmmss` (or `YYYYMMDDTHHmmss`) in UTC.
 pub(crate) fn utc_stamp(unix: u64, with_t: bool) -> String {
-    let days = (unix / 86_400) as i64;
-    let s = unix % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d, hh, mm, ss) = crate::civil::utc_parts(unix);
     let t = if with_t { "T" } else { "" };
-    format!(
-        "{y:04}{m:02}{d:02}{t}{:02}{:02}{:02}",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y:04}{m:02}{d:02}{t}{hh:02}{mm:02}{ss:02}")
 }
