@@ -1,0 +1,303 @@
+//! Soak/chaos harness shared by `tests/soak.rs` (60 s, in CI) and `benches/soak.rs` (long runs).
+//!
+//! In one process: a sped-up simulator, the real daemon (`Daemon::start`), N WebSocket watchers that
+//! check `seq` continuity, one operator issuing commands at a steady rate with autoplay on, and a
+//! chaos task that restarts, stalls, disconnects, slows down and corrupts the simulator at random
+//! intervals. [`run`] returns a [`Report`]; the callers decide what to assert or print.
+
+#![allow(dead_code)]
+
+mod chaos;
+mod clients;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use onair::config::Config;
+use onair::daemon::Daemon;
+use onair::sim::{ClockMode, Sim, SimConfig};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use clients::Watcher;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub duration: Duration,
+    pub clients: usize,
+    /// Time between two operator commands.
+    pub op_interval: Duration,
+    /// Chaos actions start at uniformly random intervals in this range.
+    pub chaos_every: (Duration, Duration),
+    /// Simulator clock speed: 4.0 plays a 10 s clip in 2.5 s, so autoplay changes items often.
+    pub speed: f64,
+    /// RSS growth is measured from this point on (allocator pools and buffers fill up before it).
+    pub warmup: Duration,
+    /// Print an interim JSON line this often (the bench uses a minute; the test none).
+    pub report_every: Option<Duration>,
+}
+
+/// The outcome of one run; every field is also printed as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub seconds: f64,
+    pub clients: usize,
+    pub commands_issued: u64,
+    pub commands_acked: u64,
+    pub commands_ok: u64,
+    pub commands_failed: u64,
+    pub failures_by_code: std::collections::BTreeMap<String, u64>,
+    /// Commands without an ack once the link is back and a grace period passed.
+    pub hung: u64,
+    /// Acks for ids that were not pending (duplicates): must be 0.
+    pub unexpected_acks: u64,
+    pub max_ack_ms: f64,
+    pub final_seq: u64,
+    pub events_min: u64,
+    pub events_max: u64,
+    pub seq_gaps: u64,
+    pub resyncs: u64,
+    pub ws_reconnects: u64,
+    /// Largest AMCP pending table (in flight + waiting) seen while the link was down.
+    pub pending_while_down_max: u64,
+    /// AMCP pending table once the link reconnected at the end.
+    pub pending_at_end: u64,
+    pub link_connects: u64,
+    pub chaos: std::collections::BTreeMap<&'static str, u64>,
+    pub item_starts_seen: u64,
+    pub asrun_starts: u64,
+    pub asrun_ends: u64,
+    pub alarms_raised: u64,
+    pub rss_start: u64,
+    pub rss_warm: u64,
+    pub rss_end: u64,
+    pub rss_max: u64,
+    /// (rss_end - rss_warm) / rss_warm.
+    pub rss_growth_after_warmup: f64,
+    pub fds_start: u64,
+    pub fds_end: u64,
+}
+
+/// Longest any end-of-run wait may take.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+/// (VmRSS bytes, open file descriptors) of this process.
+pub fn self_usage() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss_kb = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    (rss_kb * 1024, fds)
+}
+
+fn daemon_config(sim: &Sim, data: &Path, clients: usize) -> Config {
+    let mut config = Config::default();
+    config.caspar.address = sim.addr().to_string();
+    config.caspar.ping_interval = Duration::from_millis(300);
+    config.caspar.ping_timeout = Duration::from_millis(500);
+    // Short enough that a stalled server fails commands well within the run, instead of at 5 s.
+    config.caspar.command_timeout = Duration::from_secs(2);
+    config.caspar.backoff_initial = Duration::from_millis(20);
+    config.caspar.backoff_max = Duration::from_millis(300);
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.server.max_clients = clients + 8;
+    config.server.max_clients_per_ip = clients + 8;
+    config.server.rate_limit_per_sec = 1000;
+    config.server.rate_limit_burst = 1000;
+    config.store.data_dir = data.to_path_buf();
+    config
+}
+
+/// Counts `start` and `end` lines of the as-run log.
+fn asrun_counts(dir: &Path) -> (u64, u64) {
+    let (mut starts, mut ends) = (0, 0);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines() {
+            if line.contains("\"event\":\"start\"") {
+                starts += 1;
+            } else if line.contains("\"event\":\"end\"") {
+                ends += 1;
+            }
+        }
+    }
+    (starts, ends)
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes; returns whether it held.
+pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs one soak and returns its report; panics only if the rig cannot even start.
+pub async fn run(params: Params) -> Report {
+    let (rss_start, fds_start) = self_usage();
+    let started = Instant::now();
+    let sim = Sim::start(SimConfig {
+        clock: ClockMode::Speed(params.speed),
+        ..SimConfig::for_tests()
+    })
+    .await
+    .map(Arc::new)
+    .expect("sim starts");
+    let data = tempfile::tempdir().expect("temp dir");
+    let daemon = Daemon::start(daemon_config(&sim, data.path(), params.clients))
+        .await
+        .expect("daemon starts");
+    let url = format!("ws://{}/ws", daemon.addr);
+    let mut snapshots = daemon.engine.watch_snapshot();
+    tokio::time::timeout(
+        SETTLE,
+        snapshots.wait_for(|s| s.link.connected && !s.media.clips.is_empty()),
+    )
+    .await
+    .expect("daemon connects to the simulator")
+    .expect("engine alive");
+
+    let stop_clients = CancellationToken::new();
+    let watchers: Vec<Arc<Watcher>> = (0..params.clients)
+        .map(|_| Watcher::spawn(url.clone(), stop_clients.clone()))
+        .collect();
+    let operator = clients::Operator::connect(&url).await;
+    operator.setup().await;
+
+    let stop_ops = CancellationToken::new();
+    let op_task = tokio::spawn(operator.clone().drive(params.op_interval, stop_ops.clone()));
+    let chaos = chaos::Chaos::new();
+    let deadline = started + params.duration;
+    let chaos_task = tokio::spawn(chaos.clone().drive(
+        Arc::clone(&sim),
+        daemon.caspar.clone(),
+        params.chaos_every,
+        deadline,
+    ));
+
+    // Sample RSS while the run goes on; print interim lines if asked.
+    let mut rss_warm = 0;
+    let mut rss_max = rss_start;
+    let mut next_report = params.report_every.map(|every| started + every);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (rss, fds) = self_usage();
+        rss_max = rss_max.max(rss);
+        if rss_warm == 0 && started.elapsed() >= params.warmup {
+            rss_warm = rss;
+        }
+        if let (Some(at), Some(every)) = (next_report, params.report_every) {
+            if Instant::now() >= at {
+                next_report = Some(at + every);
+                let line = serde_json::json!({
+                    "elapsed_s": started.elapsed().as_secs(),
+                    "commands_issued": operator.issued(),
+                    "pending_commands": operator.pending(),
+                    "events_min": watchers.iter().map(|w| w.events.load(Ordering::Relaxed)).min(),
+                    "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
+                    "chaos": chaos.counts(),
+                    "rss": rss,
+                    "fds": fds,
+                });
+                println!("{line}");
+            }
+        }
+    }
+
+    // Chaos ends by clearing every fault; then the link must come back and everything settle.
+    let _ = chaos_task.await;
+    stop_ops.cancel();
+    let _ = op_task.await;
+    let link = daemon.caspar.clone();
+    wait_until(SETTLE, || link.state().is_connected()).await;
+    wait_until(SETTLE, || operator.pending() == 0).await;
+    let mut pending_at_end = u64::MAX;
+    wait_until(Duration::from_secs(10), || {
+        let s = link.stats();
+        pending_at_end = s.in_flight + s.waiting;
+        pending_at_end == 0
+    })
+    .await;
+    let final_seq = daemon.engine.watch_snapshot().borrow().seq;
+    wait_until(SETTLE, || {
+        watchers
+            .iter()
+            .all(|w| w.last_seq.load(Ordering::SeqCst) >= final_seq)
+    })
+    .await;
+    stop_clients.cancel();
+    let ops = operator.finish();
+    let link_connects = link.stats().connects;
+    let (rss_end, _) = self_usage();
+
+    daemon.shutdown().await;
+    if let Ok(sim) = Arc::try_unwrap(sim) {
+        sim.shutdown().await;
+    }
+    for w in &watchers {
+        w.wait_stopped(Duration::from_secs(5)).await;
+    }
+    let (asrun_starts, asrun_ends) = asrun_counts(&data.path().join("asrun"));
+    drop(data);
+    let (_, fds_end) = self_usage();
+    let events: Vec<u64> = watchers
+        .iter()
+        .map(|w| w.events.load(Ordering::SeqCst))
+        .collect();
+    let rss_warm = if rss_warm == 0 { rss_start } else { rss_warm };
+    Report {
+        seconds: started.elapsed().as_secs_f64(),
+        clients: params.clients,
+        commands_issued: ops.issued,
+        commands_acked: ops.ok + ops.failed,
+        commands_ok: ops.ok,
+        commands_failed: ops.failed,
+        failures_by_code: ops.failures_by_code,
+        hung: ops.hung,
+        unexpected_acks: ops.unexpected_acks,
+        max_ack_ms: ops.max_ack_ms,
+        final_seq,
+        events_min: events.iter().copied().min().unwrap_or(0),
+        events_max: events.iter().copied().max().unwrap_or(0),
+        seq_gaps: watchers.iter().map(|w| w.gaps.load(Ordering::SeqCst)).sum(),
+        resyncs: watchers
+            .iter()
+            .map(|w| w.resyncs.load(Ordering::SeqCst))
+            .sum(),
+        ws_reconnects: watchers
+            .iter()
+            .map(|w| w.reconnects.load(Ordering::SeqCst))
+            .sum(),
+        pending_while_down_max: chaos.pending_while_down_max(),
+        pending_at_end,
+        link_connects,
+        chaos: chaos.counts(),
+        item_starts_seen: ops.starts,
+        asrun_starts,
+        asrun_ends,
+        alarms_raised: ops.alarms_raised,
+        rss_start,
+        rss_warm,
+        rss_end,
+        rss_max: rss_max.max(rss_end),
+        rss_growth_after_warmup: (rss_end as f64 - rss_warm as f64) / rss_warm.max(1) as f64,
+        fds_start,
+        fds_end,
+    }
+}
