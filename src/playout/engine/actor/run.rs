@@ -139,8 +139,11 @@ impl Engine {
         if !self.link.connected {
             return;
         }
+        // An idle server still sends every channel's state 25–60 times a second; only channels with
+        // something of ours on air or cued need reading.
+        let active = self.active_channels();
         for (ch, telemetry) in &state.channels {
-            if telemetry.stale {
+            if telemetry.stale || !active.contains(ch) {
                 continue;
             }
             let obs = observe::from_osc(telemetry);
@@ -149,6 +152,19 @@ impl Engine {
             }
             self.observe_channel(*ch, &obs).await;
         }
+    }
+
+    /// Channels where one of our playlists has something on air or cued.
+    fn active_channels(&self) -> Vec<u16> {
+        let mut channels: Vec<u16> = self
+            .playout
+            .iter()
+            .filter(|(_, p)| p.on_air.is_some() || p.cued.is_some())
+            .filter_map(|(id, _)| self.playlists.get(id).map(|pl| pl.channel_layer.channel))
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        channels
     }
 
     fn osc_fresh(&self, ch: u16) -> bool {
@@ -160,15 +176,11 @@ impl Engine {
         if !self.link.connected {
             return;
         }
-        let mut channels: Vec<u16> = self
-            .playout
-            .iter()
-            .filter(|(_, p)| p.on_air.is_some() || p.cued.is_some())
-            .filter_map(|(id, _)| self.playlists.get(id).map(|pl| pl.channel_layer.channel))
+        let channels: Vec<u16> = self
+            .active_channels()
+            .into_iter()
             .filter(|ch| !self.osc_fresh(*ch))
             .collect();
-        channels.sort_unstable();
-        channels.dedup();
         for ch in channels {
             if let Some(obs) = self.read_channel(ch).await {
                 self.observe_channel(ch, &obs).await;
