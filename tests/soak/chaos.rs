@@ -69,7 +69,7 @@ impl Chaos {
             // The chaos interval itself is the one deliberate sleep of the soak.
             tokio::time::sleep(wait).await;
             let hold = between(Duration::from_millis(300), Duration::from_millis(2500));
-            match fastrand::u8(..6) {
+            match fastrand::u8(..7) {
                 0 => {
                     self.count("restart");
                     // Restart returns when the server listens again; the drop is observed first.
@@ -104,6 +104,21 @@ impl Chaos {
                 4 => {
                     self.count("corrupt_reply");
                     sim.faults().corrupt_next_reply();
+                }
+                5 => {
+                    // Another client floods channel 1's queue past the server's 128-command limit,
+                    // so the daemon's own commands on that channel meet `504 QUEUE OVERFLOW`.
+                    self.count("queue_overflow");
+                    sim.faults()
+                        .set_command_delay_for("MIXER OPACITY", Duration::from_millis(20));
+                    if let Ok(mut flood) = tokio::net::TcpStream::connect(sim.addr()).await {
+                        use tokio::io::AsyncWriteExt;
+                        let lines = "MIXER 1-10 OPACITY 1\r\n".repeat(300);
+                        let _ = flood.write_all(lines.as_bytes()).await;
+                        tokio::time::sleep(hold).await;
+                    }
+                    sim.faults()
+                        .set_command_delay_for("MIXER OPACITY", Duration::ZERO);
                 }
                 _ => {
                     self.count("command_delay");

@@ -67,6 +67,8 @@ pub struct Report {
     /// AMCP pending table once the link reconnected at the end.
     pub pending_at_end: u64,
     pub link_connects: u64,
+    /// Commands the server refused with `504 QUEUE OVERFLOW` (provoked by the chaos flood).
+    pub link_overloaded: u64,
     pub chaos: std::collections::BTreeMap<&'static str, u64>,
     pub item_starts_seen: u64,
     pub asrun_starts: u64,
@@ -244,6 +246,7 @@ pub async fn run(params: Params) -> Report {
     stop_clients.cancel();
     let ops = operator.finish();
     let link_connects = link.stats().connects;
+    let link_overloaded = link.stats().overloaded;
     let (rss_end, _) = self_usage();
 
     daemon.shutdown().await;
@@ -287,6 +290,7 @@ pub async fn run(params: Params) -> Report {
         pending_while_down_max: chaos.pending_while_down_max(),
         pending_at_end,
         link_connects,
+        link_overloaded,
         chaos: chaos.counts(),
         item_starts_seen: ops.starts,
         asrun_starts,
