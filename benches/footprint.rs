@@ -10,98 +10,18 @@
 //!
 //! The `osc` object of `/health` is included so a run that received no OSC cannot pass unnoticed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use onair::sim::format::VideoFormat;
 use onair::sim::{ClockMode, Sim, SimConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+#[path = "common/daemon.rs"]
+mod daemon;
+use daemon::{proc_usage, start_daemon};
+
 const CHANNELS: usize = 8;
-
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_daemon(caspar: &str, data: &std::path::Path) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
-    // The daemon rejects ONAIR_* variables it does not know, such as this benchmark's own.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--caspar",
-            caspar,
-            "--data",
-        ])
-        .arg(data)
-        .env("ONAIR_LOG_LEVEL", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    };
-    // Keep draining stderr so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Daemon { child, addr }
-}
-
-/// (user + system CPU seconds, RSS bytes) of a process, from /proc.
-fn proc_usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the stat line, i.e. 11 and 12 after the command name.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    (cpu, rss_kb * 1024)
-}
 
 /// `GET /health` as JSON (a plain HTTP/1.0 request keeps this free of an HTTP client).
 fn health(addr: &str) -> serde_json::Value {
@@ -191,7 +111,7 @@ fn main() {
     runtime.block_on(amcp(&sim, &play));
 
     let data = tempfile::tempdir().expect("temp dir");
-    let daemon = start_daemon(&caspar, &data.path().join("osc"));
+    let daemon = start_daemon(&caspar, &data.path().join("osc"), &[]);
     wait_connected(&daemon.addr);
     // Let start-up work (media scan, reconciliation, first allocations) finish before measuring.
     std::thread::sleep(Duration::from_secs(3));
@@ -201,7 +121,7 @@ fn main() {
 
     let clear: Vec<String> = (1..=CHANNELS).map(|c| format!("CLEAR {c}")).collect();
     runtime.block_on(amcp(&sim, &clear));
-    let daemon = start_daemon(&caspar, &data.path().join("idle"));
+    let daemon = start_daemon(&caspar, &data.path().join("idle"), &[]);
     wait_connected(&daemon.addr);
     std::thread::sleep(Duration::from_secs(3));
     let idle = measure(daemon.child.id(), secs);

@@ -13,11 +13,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 use onair::sim::{Sim, SimConfig};
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "common/daemon.rs"]
+mod daemon;
+use daemon::{proc_usage, start_daemon};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -46,98 +48,6 @@ async fn next_json(ws: &mut Ws) -> Option<serde_json::Value> {
     None
 }
 
-/// The real daemon as a child process, so its CPU and memory can be measured on their own.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_daemon(caspar: &str, data: &std::path::Path, clients: usize, buffer: usize) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
-    // The daemon rejects ONAIR_* variables it does not know, such as this benchmark's own.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--caspar",
-            caspar,
-            "--data",
-        ])
-        .arg(data)
-        .env("ONAIR_SERVER_MAX_CLIENTS", (clients + 16).to_string())
-        .env(
-            "ONAIR_SERVER_MAX_CLIENTS_PER_IP",
-            (clients + 16).to_string(),
-        )
-        .env("ONAIR_SERVER_RATE_LIMIT_PER_SEC", "10000")
-        .env("ONAIR_SERVER_RATE_LIMIT_BURST", "100000")
-        .env("ONAIR_SERVER_EVENT_BUFFER", buffer.to_string())
-        .env("ONAIR_LOG_LEVEL", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    };
-    // Keep draining stderr so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Daemon { child, addr }
-}
-
-/// (user + system CPU seconds, RSS bytes) of a process, from /proc.
-fn proc_usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the stat line, i.e. 11 and 12 after the command name.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    (cpu, rss_kb * 1024)
-}
-
 async fn command(ws: &mut Ws, id: &str, op: &str, args: serde_json::Value) -> serde_json::Value {
     let cmd = serde_json::json!({"type": "command", "id": id, "op": op, "args": args});
     ws.send(Message::Text(cmd.to_string().into()))
@@ -163,7 +73,14 @@ fn main() {
     runtime.block_on(async move {
         let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
         let data = std::env::temp_dir().join(format!("onair-bench-ws-{}", std::process::id()));
-        let daemon = start_daemon(&sim.addr().to_string(), &data, clients, changes + 16);
+        let env = [
+            ("ONAIR_SERVER_MAX_CLIENTS", (clients + 16).to_string()),
+            ("ONAIR_SERVER_MAX_CLIENTS_PER_IP", (clients + 16).to_string()),
+            ("ONAIR_SERVER_RATE_LIMIT_PER_SEC", "10000".to_string()),
+            ("ONAIR_SERVER_RATE_LIMIT_BURST", "100000".to_string()),
+            ("ONAIR_SERVER_EVENT_BUFFER", (changes + 16).to_string()),
+        ];
+        let daemon = start_daemon(&sim.addr().to_string(), &data, &env);
         let url = format!("ws://{}/ws", daemon.addr);
         let pid = daemon.child.id();
 

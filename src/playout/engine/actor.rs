@@ -501,21 +501,22 @@ impl Engine {
 
     /// Copies clip lengths and rates from the media library into items (for durations and remaining time).
     fn fill_durations(&mut self) {
-        for pl in self.playlists.values_mut() {
-            for item in &mut pl.items {
-                if let Some(e) = self.media.get(&item.clip) {
-                    item.frames = Some(e.frames);
-                    item.fps = e.fps_fraction();
-                }
-            }
+        let media = self.media.clone();
+        for item in self
+            .playlists
+            .values_mut()
+            .flat_map(|pl| pl.items.iter_mut())
+        {
+            fill_from_media(&media, item);
         }
     }
+}
 
-    fn fill_item(&self, item: &mut Item) {
-        if let Some(e) = self.media.get(&item.clip) {
-            item.frames = Some(e.frames);
-            item.fps = e.fps_fraction();
-        }
+/// Copies a clip's length and rate from the media library into an item, when the library has it.
+fn fill_from_media(media: &MediaLibrary, item: &mut Item) {
+    if let Some(e) = media.get(&item.clip) {
+        item.frames = Some(e.frames);
+        item.fps = e.fps_fraction();
     }
 }
 

@@ -26,13 +26,12 @@ impl Engine {
                 self.edit(playlist, |p, _| p.rename(&name).map(|()| None))
             }
             Op::PlaylistLoop { playlist, enabled } => {
-                let id = self.edit(playlist, |p, _| {
+                self.edit_and_rearm(playlist, |p, _| {
                     p.looping = enabled;
                     p.revision += 1;
                     Ok(None)
-                })?;
-                self.rearm(id.playlist.as_deref().unwrap_or_default()).await;
-                Ok(id)
+                })
+                .await
             }
             Op::ItemAdd {
                 playlist,
@@ -44,9 +43,8 @@ impl Engine {
                 item,
                 index,
             } => {
-                let r = self.edit(playlist, |p, _| p.move_item(&item, index).map(|()| None))?;
-                self.rearm(r.playlist.as_deref().unwrap_or_default()).await;
-                Ok(r)
+                self.edit_and_rearm(playlist, |p, _| p.move_item(&item, index).map(|()| None))
+                    .await
             }
             Op::ItemRemove { playlist, item } => self.remove(playlist, item).await,
             Op::ItemUpdate {
@@ -55,18 +53,14 @@ impl Engine {
                 fields,
             } => {
                 let media = self.media.clone();
-                let r = self.edit(playlist, |p, _| {
+                self.edit_and_rearm(playlist, |p, _| {
                     p.update(&item, &fields)?;
                     if let Some(it) = p.items.iter_mut().find(|i| i.id == item) {
-                        if let Some(e) = media.get(&it.clip) {
-                            it.frames = Some(e.frames);
-                            it.fps = e.fps_fraction();
-                        }
+                        fill_from_media(&media, it);
                     }
                     Ok(Some(item.clone()))
-                })?;
-                self.rearm(r.playlist.as_deref().unwrap_or_default()).await;
-                Ok(r)
+                })
+                .await
             }
             Op::Cue { playlist, item } => self.cue(playlist, item).await,
             Op::Take { playlist, item } => self.take(playlist, item, "take").await,
@@ -88,13 +82,12 @@ impl Engine {
             }
             Op::Clear { playlist } => self.simple(playlist, Command::Clear, Status::Stopped).await,
             Op::Autoplay { playlist, enabled } => {
-                let r = self.edit(playlist, |p, _| {
+                self.edit_and_rearm(playlist, |p, _| {
                     p.autoplay = enabled;
                     p.revision += 1;
                     Ok(None)
-                })?;
-                self.rearm(r.playlist.as_deref().unwrap_or_default()).await;
-                Ok(r)
+                })
+                .await
             }
             Op::MediaRescan => {
                 let clips = self.rescan().await?;
@@ -133,6 +126,19 @@ impl Engine {
             item,
             clips: None,
         })
+    }
+
+    /// An edit that may change what comes next: the background is re-armed afterwards.
+    async fn edit_and_rearm(
+        &mut self,
+        playlist: Option<String>,
+        f: impl FnOnce(&mut Playlist, &Limits) -> Result<Option<String>, PlaylistError>,
+    ) -> Result<OpResult, EngineError> {
+        let r = self.edit(playlist, f)?;
+        if let Some(id) = r.playlist.as_deref() {
+            self.rearm(id).await;
+        }
+        Ok(r)
     }
 
     fn create(
@@ -213,7 +219,7 @@ impl Engine {
         item.in_point = new.in_point;
         item.out_point = new.out_point;
         item.scheduled = new.scheduled;
-        self.fill_item(&mut item);
+        fill_from_media(&self.media, &mut item);
         let item_id = item.id.clone();
         let r = self.edit(playlist, |p, limits| {
             p.insert(index, item, limits).map(|()| Some(item_id))
