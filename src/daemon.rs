@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
@@ -24,7 +24,7 @@ use crate::playout::engine::{Playout, Status};
 use crate::playout::model::Limits;
 use crate::playout::store::{AlarmKind, PlayoutStateFile, Store, StoreWriter};
 use crate::playout::watch::PlaylistWatcher;
-use crate::server::{self, AppState, Probes, WsStats};
+use crate::server::{self, AppState, Probes};
 
 /// How long shutdown may take before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1800);
@@ -134,30 +134,27 @@ impl Daemon {
             shutdown: shutdown.child_token(),
         });
 
-        let state = Arc::new(AppState {
-            engine: engine.clone(),
-            caspar: caspar.clone(),
-            config: config.server.clone(),
-            boot_id: server::new_boot_id(),
-            started_at: Instant::now(),
-            startup_complete: Default::default(),
-            shutdown: shutdown.clone(),
-            ws: WsStats::default(),
-            probes: Probes {
+        let state = Arc::new(AppState::new(
+            engine.clone(),
+            caspar.clone(),
+            config.server.clone(),
+            shutdown.clone(),
+            Probes {
                 store: Some(store_probe(writer, recoveries)),
                 osc: Some(osc_probe(osc)),
             },
-        });
-        let app = server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let stop = shutdown.clone();
-        let server_task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "http server failed");
-            }
-        });
+        ));
+        let nofile = server::listen::nofile_limit();
+        let max_connections = server::listen::effective_max(config.server.max_connections, nofile);
+        if max_connections < config.server.max_connections {
+            tracing::warn!(
+                configured = config.server.max_connections,
+                max_connections,
+                nofile,
+                "server.max_connections lowered to fit the open-file limit"
+            );
+        }
+        let server_task = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
         state.startup_complete.store(true, Ordering::SeqCst);
         tracing::info!(%addr, caspar = %config.caspar.address, "onair serve: ready");
         Ok(Daemon {
@@ -271,8 +268,22 @@ fn osc_probe(osc: OscTelemetry) -> Box<dyn Fn() -> serde_json::Value + Send + Sy
     })
 }
 
+/// Raises the soft open-file limit to the hard one, so the connection cap (not a shell's default of
+/// 1,024 or 256) decides how many clients fit; logs the limit in force either way.
+pub fn raise_nofile_limit() {
+    match server::listen::raise_nofile_limit() {
+        Ok(limit) => tracing::info!(nofile = limit, "open-file limit"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            nofile = server::listen::nofile_limit(),
+            "cannot raise the open-file limit; keeping it"
+        ),
+    }
+}
+
 /// Runs the daemon until SIGINT/SIGTERM; a second signal exits immediately.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    raise_nofile_limit();
     let daemon = Daemon::start(config).await?;
     // A plain line for people and for scripts that started us with port 0.
     eprintln!(

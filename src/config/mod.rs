@@ -130,6 +130,17 @@ pub struct ServerConfig {
     /// Browser `Origin`s allowed to open `/ws`, e.g. `https://panel.example.com`; empty allows only
     /// clients that send no `Origin` or the daemon's own.
     pub allowed_origins: Vec<String>,
+    /// Extra names the daemon answers to in the `Host` header (e.g. `onair.studio.lan` or
+    /// `onair.studio.lan:8250`), besides loopback names and its own address. Any other `Host` is
+    /// refused with 421: this is what stops DNS rebinding (docs/operations.md).
+    pub allowed_hosts: Vec<String>,
+    /// HTTP connections open at once (WebSocket clients included); when full, the oldest connection
+    /// that is not serving a request is closed to make room, else the new one is closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, counted from when the connection opens or the
+    /// previous response was sent (so it is also the keep-alive idle timeout).
+    #[serde(with = "duration::serde")]
+    pub header_read_timeout: Duration,
     /// WebSocket clients in total.
     pub max_clients: usize,
     /// WebSocket clients per remote IP address.
@@ -160,6 +171,9 @@ impl Default for ServerConfig {
             operator_tokens: Vec::new(),
             viewer_tokens: Vec::new(),
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
             max_clients: 64,
             max_clients_per_ip: 16,
             max_message_bytes: 65536,
@@ -188,6 +202,9 @@ impl fmt::Debug for ServerConfig {
                 &format_args!("{}", redacted(self.viewer_tokens.len())),
             )
             .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
             .field("max_clients", &self.max_clients)
             .field("max_clients_per_ip", &self.max_clients_per_ip)
             .field("max_message_bytes", &self.max_message_bytes)

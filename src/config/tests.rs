@@ -70,6 +70,9 @@ fn everything_changed() -> Config {
             operator_tokens: vec!["op-1".to_owned(), "op-2".to_owned()],
             viewer_tokens: vec!["view-1".to_owned()],
             allowed_origins: vec!["https://panel.example.com".to_owned()],
+            allowed_hosts: vec!["onair.studio.lan".to_owned(), "panel.lan:443".to_owned()],
+            max_connections: 2048,
+            header_read_timeout: Duration::from_secs(5),
             max_clients: 200,
             max_clients_per_ip: 20,
             max_message_bytes: 131_072,
@@ -554,6 +557,18 @@ fn every_validation_rule_names_its_key() {
         (
             |c| c.server.event_buffer = 0,
             "server.event_buffer: must be between 1 and 1000000, got 0",
+        ),
+        (
+            |c| c.server.allowed_hosts = vec!["http://onair.lan".into()],
+            "server.allowed_hosts: \"http://onair.lan\" is not a host name (no scheme, path or user); write it as it appears in the browser's address bar without the scheme, e.g. onair.studio.lan or onair.studio.lan:8250",
+        ),
+        (
+            |c| c.server.allowed_hosts = vec!["Onair.lan".into()],
+            "server.allowed_hosts: \"Onair.lan\" is not a host name (it must be lower-case); write it as it appears in the browser's address bar without the scheme, e.g. onair.studio.lan or onair.studio.lan:8250",
+        ),
+        (
+            |c| c.server.max_connections = 2,
+            "server.max_connections: must be between 8 and 1000000, got 2",
         ),
         (
             |c| c.server.metrics_token = Some(String::new()),

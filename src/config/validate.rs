@@ -146,6 +146,15 @@ fn check_server(s: &ServerConfig, checks: &mut Checks) {
     for origin in &s.allowed_origins {
         checks.result("server.allowed_origins", check_origin(origin));
     }
+    for host in &s.allowed_hosts {
+        checks.result("server.allowed_hosts", check_allowed_host(host));
+    }
+    checks.range("server.max_connections", s.max_connections, 8, 1_000_000);
+    checks.duration(
+        "server.header_read_timeout",
+        s.header_read_timeout,
+        Duration::from_millis(100),
+    );
     checks.range("server.max_clients", s.max_clients, 1, 100_000);
     checks.range(
         "server.max_clients_per_ip",
@@ -253,6 +262,25 @@ pub(super) fn check_host_port(address: &str) -> Result<(), String> {
 }
 
 /// A browser origin: `http(s)://host[:port]`, lower-case, with no path (not even a trailing slash).
+/// An `allowed_hosts` entry is what a client puts in `Host`: a name or address, optionally with a
+/// port; nothing else (no scheme, path or user).
+fn check_allowed_host(entry: &str) -> Result<(), String> {
+    let bad = |reason: &str| {
+        format!(
+            "\"{entry}\" is not a host name ({reason}); write it as it appears in the browser's address bar without the scheme, e.g. onair.studio.lan or onair.studio.lan:8250"
+        )
+    };
+    if entry.contains(['/', '?', '#', '@']) || entry.contains("://") {
+        return Err(bad("no scheme, path or user"));
+    }
+    if entry != entry.to_ascii_lowercase() {
+        return Err(bad("it must be lower-case"));
+    }
+    let (host, port) = split_host_port(entry).map_err(|e| bad(&e))?;
+    check_host(host).map_err(|e| bad(&e))?;
+    port.map_or(Ok(()), check_port).map_err(|e| bad(&e))
+}
+
 fn check_origin(origin: &str) -> Result<(), String> {
     let bad = |reason: String| {
         format!(

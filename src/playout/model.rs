@@ -194,16 +194,42 @@ pub fn validate_id(field: &'static str, id: &str) -> Result<(), PlaylistError> {
     if id.is_empty() || id.len() > 64 {
         return Err(invalid(field, "must be 1 to 64 characters"));
     }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    if let Some(c) = id
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         return Err(invalid(
             field,
-            format!("{id:?} may contain only letters, digits, '-' and '_'"),
+            format!(
+                "contains {}; an id may contain only letters, digits, '-' and '_'",
+                code_point(c)
+            ),
         ));
     }
     Ok(())
+}
+
+/// `U+202E` for a character, with its category when that is why it was refused.
+fn code_point(c: char) -> String {
+    match hidden_kind(c) {
+        Some(kind) => format!("U+{:04X} ({kind})", u32::from(c)),
+        None => format!("U+{:04X} {c:?}", u32::from(c)),
+    }
+}
+
+/// Why a character must not appear in a name that is shown to people and sent to CasparCG: control
+/// characters, line and paragraph separators, and format characters (Unicode category Cf: the
+/// bidirectional overrides and isolates U+202A–U+202E, U+2066–U+2069, zero-width characters…),
+/// which make the console show one name while another plays.
+pub fn hidden_kind(c: char) -> Option<&'static str> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    match c.general_category() {
+        GeneralCategory::Control => Some("a control character"),
+        GeneralCategory::Format => Some("an invisible format character"),
+        GeneralCategory::LineSeparator => Some("a line separator"),
+        GeneralCategory::ParagraphSeparator => Some("a paragraph separator"),
+        _ => None,
+    }
 }
 
 fn validate_text(field: &'static str, text: &str, allow_empty: bool) -> Result<(), PlaylistError> {
@@ -213,10 +239,53 @@ fn validate_text(field: &'static str, text: &str, allow_empty: bool) -> Result<(
     if text.len() > MAX_TEXT {
         return Err(invalid(field, format!("longer than {MAX_TEXT} bytes")));
     }
-    if text.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
+    if let Some(c) = text.chars().find(|&c| hidden_kind(c).is_some()) {
+        return Err(invalid(
+            field,
+            format!("contains {}, which is not allowed", code_point(c)),
+        ));
     }
     Ok(())
+}
+
+/// Titles are free text for people: any printable character, format characters included (emoji
+/// joiners, Arabic marks), which the console and the page show escaped; control characters and
+/// line breaks are refused as in names.
+fn validate_title(text: &str) -> Result<(), PlaylistError> {
+    if text.len() > MAX_TEXT {
+        return Err(invalid("title", format!("longer than {MAX_TEXT} bytes")));
+    }
+    let refused = |c: char| hidden_kind(c).is_some() && !is_format(c);
+    if let Some(c) = text.chars().find(|&c| refused(c)) {
+        return Err(invalid(
+            "title",
+            format!("contains {}, which is not allowed", code_point(c)),
+        ));
+    }
+    Ok(())
+}
+
+/// Unicode category Cf.
+pub fn is_format(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+}
+
+/// `text` with every character that [`hidden_kind`] names written visibly as `<U+202E>`, for
+/// showing titles (the console; the web page does the same in JavaScript).
+pub fn escape_hidden(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| hidden_kind(c).is_some()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hidden_kind(c).is_some() {
+            out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A clip must be expressible in AMCP: no control characters, and not a keyword the server scans for.
@@ -296,7 +365,7 @@ impl Item {
         validate_id("item", &self.id)?;
         validate_clip(&self.clip)?;
         if let Some(t) = &self.title {
-            validate_text("title", t, true)?;
+            validate_title(t)?;
         }
         if let (Some(i), Some(o)) = (self.in_point, self.out_point) {
             if o <= i {
@@ -480,8 +549,26 @@ pub fn slug(name: &str) -> String {
     let out = out.trim_end_matches('-').to_owned();
     if out.is_empty() {
         "playlist".to_owned()
+    } else if is_windows_device_name(&out) {
+        // `con.json` cannot be opened on Windows, where a copied data directory may end up.
+        format!("{out}-playlist")
     } else {
         out
+    }
+}
+
+/// Windows' reserved device names (`con`, `prn`, `aux`, `nul`, `com1`–`com9`, `lpt1`–`lpt9`), with
+/// or without an extension, in any case.
+pub fn is_windows_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    match stem.as_str() {
+        "con" | "prn" | "aux" | "nul" => true,
+        _ => match (stem.get(..3), stem.get(3..)) {
+            (Some("com" | "lpt"), Some(d)) => {
+                d.len() == 1 && d.bytes().all(|b| (b'1'..=b'9').contains(&b))
+            }
+            _ => false,
+        },
     }
 }
 

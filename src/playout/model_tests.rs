@@ -139,3 +139,63 @@ fn slugs_and_ids() {
     assert!(validate_id("item", &new_item_id()).is_ok());
     assert_ne!(new_item_id(), new_item_id());
 }
+
+#[test]
+fn names_refuse_invisible_and_direction_changing_characters() {
+    for (c, cp) in [
+        ('\u{202E}', "U+202E"),
+        ('\u{2066}', "U+2066"),
+        ('\u{2069}', "U+2069"),
+        ('\u{2028}', "U+2028"),
+        ('\u{2029}', "U+2029"),
+        ('\u{200B}', "U+200B"),
+        ('\u{FEFF}', "U+FEFF"),
+        ('\u{7}', "U+0007"),
+    ] {
+        let text = format!("news{c}gpj.mov");
+        let err = Item::new("i1".into(), text.clone()).validate().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("clip") && msg.contains(cp), "{msg}");
+        let mut p = Playlist::new("p", "Main", "1-10".parse().unwrap());
+        let err = p.rename(&text).unwrap_err().to_string();
+        assert!(err.contains("name") && err.contains(cp), "{err}");
+    }
+    let err = validate_id("playlist", "ab\u{202E}c")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("U+202E"), "{err}");
+}
+
+#[test]
+fn titles_keep_format_characters_but_show_them_escaped() {
+    let mut item = Item::new("i1".into(), "CLIP");
+    item.title = Some("family \u{1F468}\u{200D}\u{1F469} \u{202E}tset".into());
+    item.validate()
+        .expect("format characters are allowed in titles");
+    assert_eq!(
+        escape_hidden(item.title.as_deref().unwrap()),
+        "family \u{1F468}<U+200D>\u{1F469} <U+202E>tset"
+    );
+    assert_eq!(escape_hidden("plain"), "plain");
+    item.title = Some("two\u{2028}lines".into());
+    assert!(item.validate().unwrap_err().to_string().contains("U+2028"));
+}
+
+#[test]
+fn slugs_avoid_windows_device_names() {
+    for (name, id) in [
+        ("CON", "con-playlist"),
+        ("nul", "nul-playlist"),
+        ("Aux", "aux-playlist"),
+        ("com1", "com1-playlist"),
+        ("LPT9", "lpt9-playlist"),
+        ("com0", "com0"),
+        ("com10", "com10"),
+        ("console", "console"),
+    ] {
+        assert_eq!(slug(name), id, "{name}");
+    }
+    assert!(is_windows_device_name("con.txt"));
+    assert!(is_windows_device_name("COM3.json"));
+    assert!(!is_windows_device_name("comé"));
+}

@@ -1,6 +1,10 @@
 //! Plain HTTP routes: probes (`/health/live`, `/health/startup`, `/health/ready`), the full `/health`
 //! document and Prometheus `/metrics`. The web page at `/` is served by [`super::assets`].
 //!
+//! When operator or viewer tokens are configured, `/health` and `/health/ready` show content
+//! (playlist names, clips, alarm texts, addresses) only to a caller with one of them as a bearer
+//! token; the probes never show content.
+//!
 //! - [`health`]: what the daemon's state means for health (status, reasons, readiness) and the JSON
 //!   documents shared with the WebSocket `health` / `stats` ops.
 //! - [`metrics`]: the exposition, gathered from the live counters at scrape time.
@@ -17,13 +21,13 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub use health::{Status, health_document, stats_document};
 
-use super::AppState;
+use super::{AppState, access};
 
 /// Probe answers must never be served from a cache: a stale "ok" is worse than none.
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
@@ -51,8 +55,9 @@ async fn startup(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let reasons = health::Checks::gather(&state).not_ready();
+async fn ready(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let detail = may_read_content(&state, &headers);
+    let reasons = health::Checks::gather(&state).not_ready(detail);
     let code = if reasons.is_empty() {
         StatusCode::OK
     } else {
@@ -62,9 +67,21 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     (code, [NO_STORE], Json(body)).into_response()
 }
 
-/// 200 for `ok` and `degraded` (the daemon works and says what is wrong), 503 for `down`.
-async fn full(State(state): State<Arc<AppState>>) -> Response {
-    let doc = health_document(&state);
+/// Whether the caller may see content (playlists, clips, titles, alarm texts): always when no
+/// operator or viewer token is configured, else only with one of them as a bearer token.
+fn may_read_content(state: &AppState, headers: &HeaderMap) -> bool {
+    !access::tokens_configured(&state.config)
+        || access::role(&state.config, access::bearer(headers)).is_some()
+}
+
+/// 200 for `ok` and `degraded` (the daemon works and says what is wrong), 503 for `down`. Callers
+/// without a token, when tokens are configured, get only the status and content-free reasons.
+async fn full(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let doc = if may_read_content(&state, &headers) {
+        health_document(&state)
+    } else {
+        health::public_health_document(&state)
+    };
     let down = doc.get("status").and_then(|s| s.as_str()) == Some(Status::Down.as_str());
     let code = if down {
         StatusCode::SERVICE_UNAVAILABLE

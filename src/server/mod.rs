@@ -4,9 +4,16 @@
 //! - [`ws`]: `/ws` sessions: snapshot, sequenced events, resume, commands, limits.
 //! - [`http`]: `/health/*`, `/health`, `/metrics`.
 //! - [`assets`]: the web control page at `/` and its files under `/assets/`.
+//! - [`access`]: the `Host` and `Origin` allowlists and bearer tokens.
+//! - [`listen`]: the accept loop (connection cap, header deadline, accept backoff).
+//!
+//! Every route sits behind the `Host` check: a request that does not name this daemon is refused
+//! with 421 before it reaches a handler or a WebSocket upgrade.
 
+pub mod access;
 pub mod assets;
 pub mod http;
+pub mod listen;
 pub mod protocol;
 pub mod ws;
 
@@ -63,8 +70,35 @@ pub struct AppState {
     /// Cancelled when the daemon shuts down: sessions send `shutdown` and close with 1001.
     pub shutdown: CancellationToken,
     pub ws: WsStats,
+    /// Counters of the accept loop, shared with [`listen::serve`].
+    pub http: Arc<listen::HttpStats>,
     /// Extra health inputs wired in by the daemon (store, OSC), read by `/health` and `/metrics`.
     pub probes: Probes,
+}
+
+impl AppState {
+    /// The state of a daemon that has not finished starting (`startup_complete` false), with a new
+    /// boot id and zeroed counters: the one way the daemon and the tests build it.
+    pub fn new(
+        engine: EngineHandle,
+        caspar: CasparHandle,
+        config: ServerConfig,
+        shutdown: CancellationToken,
+        probes: Probes,
+    ) -> AppState {
+        AppState {
+            engine,
+            caspar,
+            config,
+            boot_id: new_boot_id(),
+            started_at: Instant::now(),
+            startup_complete: AtomicBool::new(false),
+            shutdown,
+            ws: WsStats::default(),
+            http: Arc::default(),
+            probes,
+        }
+    }
 }
 
 /// Optional subsystems' health, filled in by the daemon when it has them.
@@ -76,13 +110,37 @@ pub struct Probes {
     pub osc: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
-/// The whole HTTP + WebSocket application.
+/// The whole HTTP + WebSocket application, every route behind the `Host` check.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(assets::routes())
         .merge(http::routes())
         .merge(ws::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::require_own_host,
+        ))
         .with_state(state)
+}
+
+/// Serves the application on `listener` until `stop` (the daemon passes `state.shutdown`), with the
+/// connection limits of `state.config` lowered to fit the process's file-descriptor limit.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    stop: CancellationToken,
+) {
+    let limits = listen::Limits {
+        max_connections: listen::effective_max(
+            state.config.max_connections,
+            listen::nofile_limit(),
+        ),
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let app = router(Arc::clone(&state));
+    let ws_state = Arc::clone(&state);
+    let others = move || usize::try_from(ws_state.ws.clients.load(Ordering::Relaxed)).unwrap_or(0);
+    listen::serve(listener, app, limits, Arc::clone(&state.http), others, stop).await;
 }
 
 /// A new random boot id.

@@ -5,7 +5,7 @@
 //! many in total, or shutting down). The protocol itself is in [`super::protocol`] and
 //! `docs/ws-protocol.md`.
 //!
-//! - [`auth`]: Origin, tokens (constant-time), client slots.
+//! - [`auth`]: client slots (Origin and tokens are checked by [`super::access`]).
 //! - [`session`]: one connection's loop.
 //! - [`outbox`]: the bounded per-client queue and its writer.
 //! - [`commands`]: per-client command execution with ordered acks.
@@ -36,6 +36,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 
+use super::access::{self, LocalAddr};
 use super::{AppState, WsStats};
 use auth::{Refused, Slots};
 use log::EventLog;
@@ -81,6 +82,7 @@ async fn upgrade(
     State(state): State<Arc<AppState>>,
     Extension(hub): Extension<Arc<Hub>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    local: Option<Extension<LocalAddr>>,
     headers: HeaderMap,
     query: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     ws: WebSocketUpgrade,
@@ -100,10 +102,16 @@ async fn upgrade(
         );
     }
     let config = &state.config;
-    if !auth::origin_allowed(&headers, &config.allowed_origins) {
+    let local = local.map_or(config.listen, |Extension(l)| l.0);
+    if !access::origin_allowed(
+        &headers,
+        &config.allowed_origins,
+        local,
+        &config.allowed_hosts,
+    ) {
         return refuse(&state, peer, StatusCode::FORBIDDEN, "origin not allowed");
     }
-    let Some(role) = auth::role(config, auth::token(&headers, params.token.as_deref())) else {
+    let Some(role) = access::role(config, access::token(&headers, params.token.as_deref())) else {
         let mut response = refuse(
             &state,
             peer,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,7 +13,7 @@ use onair::config::{CasparConfig, PlayoutConfig, ServerConfig};
 use onair::health::client::{self, Response, Target};
 use onair::playout::engine::{self, EngineDeps, Op};
 use onair::playout::model::{Item, Limits, Playlist};
-use onair::server::{AppState, Probes, WsStats};
+use onair::server::{AppState, Probes};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -62,19 +62,15 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
         startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
     });
-    let state = Arc::new(AppState {
-        engine,
-        caspar,
-        config,
-        boot_id: onair::server::new_boot_id(),
-        started_at: Instant::now(),
-        startup_complete: AtomicBool::new(false),
-        shutdown,
-        ws: WsStats::default(),
-        probes,
-    });
-    let app = onair::server::router(state.clone());
-    let base = serve(app).await;
+    let state = Arc::new(AppState::new(engine, caspar, config, shutdown, probes));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    // Its own stop token: tests cancel `state.shutdown` to see what clients are told meanwhile.
+    tokio::spawn(onair::server::serve(
+        listener,
+        Arc::clone(&state),
+        CancellationToken::new(),
+    ));
     Rig { sim, state, base }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,7 +19,7 @@ use onair::config::{CasparConfig, PlayoutConfig, ServerConfig};
 use onair::playout::engine::{self, EngineDeps};
 use onair::playout::model::{Limits, Playlist};
 use onair::server::protocol::{Ack, ServerMsg};
-use onair::server::{AppState, Probes, WsStats, new_boot_id, router};
+use onair::server::{AppState, Probes, WsStats};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
@@ -92,23 +92,22 @@ pub async fn start(config: ServerConfig) -> Rig {
     .await
     .expect("engine connects to the simulator")
     .expect("engine alive");
-    let state = Arc::new(AppState {
+    let state = Arc::new(AppState::new(
         engine,
         caspar,
         config,
-        boot_id: new_boot_id(),
-        started_at: std::time::Instant::now(),
-        startup_complete: AtomicBool::new(true),
         shutdown,
-        ws: WsStats::default(),
-        probes: Probes::default(),
-    });
+        Probes::default(),
+    ));
+    state.startup_complete.store(true, Ordering::SeqCst);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    // Its own stop token: tests cancel `state.shutdown` to see what clients are told meanwhile.
+    tokio::spawn(onair::server::serve(
+        listener,
+        Arc::clone(&state),
+        CancellationToken::new(),
+    ));
     Rig { sim, state, addr }
 }
 

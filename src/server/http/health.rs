@@ -105,22 +105,17 @@ impl Checks {
         r
     }
 
-    /// The status and why it is not `ok` (empty when it is).
-    pub fn status(&self) -> (Status, Vec<String>) {
+    /// The status and why it is not `ok` (empty when it is). Without `detail` the reasons name no
+    /// playlist, alarm text, address or path: what an anonymous caller may read when tokens are
+    /// configured.
+    pub fn status(&self, detail: bool) -> (Status, Vec<String>) {
         let down = self.down_reasons();
         if !down.is_empty() {
             return (Status::Down, down);
         }
         let mut r = Vec::new();
-        if !self.link.is_connected() {
-            r.push(format!(
-                "CasparCG not connected ({})",
-                link_desc(&self.link)
-            ));
-        }
-        if !self.stale.is_empty() {
-            r.push(format!("telemetry stale: {}", self.stale.join(", ")));
-        }
+        self.link_reason(detail, &mut r);
+        self.stale_reason(detail, &mut r);
         let critical: Vec<&Alarm> = self
             .snapshot
             .alarms
@@ -128,14 +123,22 @@ impl Checks {
             .filter(|a| a.severity == Severity::Critical)
             .collect();
         if let Some(first) = critical.first() {
-            let more = match critical.len() {
-                1 => String::new(),
-                n => format!(" (and {} more)", n - 1),
-            };
-            r.push(format!("critical alarm: {}{more}", first.message));
+            if detail {
+                let more = match critical.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                };
+                r.push(format!("critical alarm: {}{more}", first.message));
+            } else {
+                r.push(format!("critical alarms: {}", critical.len()));
+            }
         }
         if let Some(e) = self.store.as_ref().and_then(store_failure) {
-            r.push(format!("store failing: {e}"));
+            r.push(if detail {
+                format!("store failing: {e}")
+            } else {
+                "store failing".to_owned()
+            });
         }
         let status = if r.is_empty() {
             Status::Ok
@@ -145,8 +148,32 @@ impl Checks {
         (status, r)
     }
 
-    /// Why the daemon is not ready to serve playout (empty when it is).
-    pub fn not_ready(&self) -> Vec<String> {
+    fn link_reason(&self, detail: bool, r: &mut Vec<String>) {
+        if !self.link.is_connected() {
+            r.push(if detail {
+                format!("CasparCG not connected ({})", link_desc(&self.link))
+            } else {
+                "CasparCG not connected".to_owned()
+            });
+        }
+    }
+
+    fn stale_reason(&self, detail: bool, r: &mut Vec<String>) {
+        if !self.stale.is_empty() {
+            r.push(if detail {
+                format!("telemetry stale: {}", self.stale.join(", "))
+            } else {
+                format!(
+                    "telemetry stale on {} playing playlist(s)",
+                    self.stale.len()
+                )
+            });
+        }
+    }
+
+    /// Why the daemon is not ready to serve playout (empty when it is); `detail` as in
+    /// [`Checks::status`].
+    pub fn not_ready(&self, detail: bool) -> Vec<String> {
         let mut r = Vec::new();
         if !self.startup_complete {
             r.push("playlists not loaded (start-up not complete)".to_owned());
@@ -157,17 +184,14 @@ impl Checks {
         if !self.engine_running {
             r.push("playout engine stopped".to_owned());
         }
-        if !self.link.is_connected() {
-            r.push(format!(
-                "CasparCG not connected ({})",
-                link_desc(&self.link)
-            ));
-        }
-        if !self.stale.is_empty() {
-            r.push(format!("telemetry stale: {}", self.stale.join(", ")));
-        }
+        self.link_reason(detail, &mut r);
+        self.stale_reason(detail, &mut r);
         if let Some(e) = self.store.as_ref().and_then(store_failure) {
-            r.push(format!("store not writable: {e}"));
+            r.push(if detail {
+                format!("store not writable: {e}")
+            } else {
+                "store not writable".to_owned()
+            });
         }
         r
     }
@@ -199,10 +223,17 @@ fn unix_ms(t: SystemTime) -> Option<u64> {
         .and_then(|d| u64::try_from(d.as_millis()).ok())
 }
 
+/// What `GET /health` shows a caller without a token when tokens are configured: the status and
+/// content-free reasons, nothing about playlists, clips or titles.
+pub fn public_health_document(state: &AppState) -> Value {
+    let (status, reasons) = Checks::gather(state).status(false);
+    json!({ "status": status.as_str(), "reasons": reasons })
+}
+
 /// The full health document (`GET /health`, WebSocket op `health`).
 pub fn health_document(state: &AppState) -> Value {
     let checks = Checks::gather(state);
-    let (status, reasons) = checks.status();
+    let (status, reasons) = checks.status(true);
     let stats = state.caspar.stats();
     let snap = &checks.snapshot;
     json!({

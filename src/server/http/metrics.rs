@@ -29,7 +29,7 @@ use super::health::{self, Checks};
 use crate::caspar::{RTT_BUCKETS, StatsSnapshot};
 use crate::playout::engine::Status as PlayStatus;
 use crate::playout::engine::state::Severity;
-use crate::server::AppState;
+use crate::server::{AppState, access};
 
 /// What Prometheus expects for the OpenMetrics text this encoder writes (`_total`, `# EOF`).
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -70,27 +70,7 @@ pub(super) async fn handler(State(state): State<Arc<AppState>>, headers: HeaderM
 
 /// `Authorization: Bearer <token>`, the scheme case-insensitive, the token compared in constant time.
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some((scheme, credential)) = value.trim().split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer") && ct_eq(credential.trim().as_bytes(), token.as_bytes())
-}
-
-/// Equality whose time depends only on the lengths, so a caller cannot find the token byte by byte.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u64::from(a.len() != b.len());
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= u64::from(x ^ y);
-    }
-    std::hint::black_box(diff) == 0
+    access::bearer(headers).is_some_and(|t| access::token_eq(t.as_bytes(), token.as_bytes()))
 }
 
 /// The exposition text for the current state.
@@ -150,7 +130,7 @@ const OSC_COUNTERS: [Plain<&str>; 2] = [
 impl Scrape {
     fn gather(state: &AppState) -> Scrape {
         let checks = Checks::gather(state);
-        let (status, _) = checks.status();
+        let (status, _) = checks.status(false);
         let snap = &checks.snapshot;
         let stats = state.caspar.stats();
         let ws = &state.ws;
