@@ -199,8 +199,15 @@ function renderBanner() {
 
 const PLAYOUT_STATUS = { stopped: 'Stopped', playing: 'On air', paused: 'Paused', held: 'Held' };
 
+// Titles may hold invisible format characters (U+202E reverses the text after it); show them as
+// `<U+202E>` so the page never displays one name while another plays (docs/ws-protocol.md).
+const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+function visible(text) {
+  return String(text).replace(HIDDEN, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
+}
+
 function itemLabel(item) {
-  return item.title || item.clip;
+  return visible(item.title || item.clip);
 }
 
 function renderOnAir() {

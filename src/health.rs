@@ -52,9 +52,11 @@ enum Outcome {
 
 /// Runs the check against `url` (the daemon's base URL; `/health` is appended) within `timeout`.
 /// Returns the exit code and what to print on stdout: one line, or with `json` the health document
-/// (or `{"check": …, "error": …}` when there is none).
-pub async fn check(url: &str, timeout: Duration, json: bool) -> (u8, String) {
-    let outcome = evaluate(url, timeout).await;
+/// (or `{"check": …, "error": …}` when there is none). `token` (an operator or viewer token) is
+/// sent as a bearer token: with tokens configured, the daemon shows only the status and
+/// content-free reasons without one.
+pub async fn check(url: &str, timeout: Duration, json: bool, token: Option<&str>) -> (u8, String) {
+    let outcome = evaluate(url, timeout, token).await;
     let (verdict, text) = match (&outcome, json) {
         (Outcome::Document(v, doc), true) => (
             *v,
@@ -74,7 +76,7 @@ fn line(v: Verdict, text: &str) -> String {
     format!("ONAIR {} - {text}", v.label())
 }
 
-async fn evaluate(url: &str, timeout: Duration) -> Outcome {
+async fn evaluate(url: &str, timeout: Duration, token: Option<&str>) -> Outcome {
     let target = match Target::parse(url) {
         Ok(t) if t.path.trim_end_matches('/').ends_with("/health") => Target {
             path: t.path.trim_end_matches('/').to_owned(),
@@ -83,8 +85,12 @@ async fn evaluate(url: &str, timeout: Duration) -> Outcome {
         Ok(t) => t.join("/health"),
         Err(e) => return Outcome::Failed(Verdict::Unknown, format!("invalid URL {url:?}: {e}")),
     };
-    let accept = [("Accept", "application/json")];
-    let response = match tokio::time::timeout(timeout, client::get(&target, &accept)).await {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Accept", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b.as_str()));
+    }
+    let response = match tokio::time::timeout(timeout, client::get(&target, &headers)).await {
         Err(_) => {
             let m = format!("no answer from {target} within {timeout:?}");
             return Outcome::Failed(Verdict::Critical, m);
@@ -130,7 +136,28 @@ async fn evaluate(url: &str, timeout: Duration) -> Outcome {
 fn is_health_document(doc: &Value) -> bool {
     let status = doc.get("status").and_then(Value::as_str);
     matches!(status, Some("ok" | "degraded" | "down"))
-        && doc.get("version").is_some_and(Value::is_string)
+        && (doc.get("version").is_some_and(Value::is_string) || is_restricted(doc))
+}
+
+/// The document a daemon with tokens shows a caller without one: status and reasons only.
+fn is_restricted(doc: &Value) -> bool {
+    doc.get("restricted").and_then(Value::as_bool) == Some(true)
+        && doc.get("reasons").is_some_and(Value::is_array)
+}
+
+fn restricted_summary(doc: &Value) -> String {
+    let status = doc.get("status").and_then(Value::as_str).unwrap_or("down");
+    let reasons: Vec<String> = doc
+        .get("reasons")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).map(clean).collect())
+        .unwrap_or_default();
+    let hint = "details need --token (or ONAIR_TOKEN)";
+    if reasons.is_empty() {
+        format!("{status} ({hint})")
+    } else {
+        format!("{status}: {} ({hint})", reasons.join("; "))
+    }
 }
 
 /// Text from the daemon on one line: no control characters, no `|` (Nagios' performance-data
@@ -163,6 +190,9 @@ fn plural(n: u64, word: &str) -> String {
 /// `CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms`, preceded by the reasons when not ok, and
 /// followed by Nagios performance data.
 fn summary(doc: &Value) -> String {
+    if is_restricted(doc) {
+        return restricted_summary(doc);
+    }
     let at = |path: &[&str]| path.iter().try_fold(doc, |v, k| v.get(k));
     let u64_at = |path: &[&str]| at(path).and_then(Value::as_u64);
     let caspar = if at(&["caspar", "connected"]).and_then(Value::as_bool) == Some(true) {
@@ -245,6 +275,18 @@ mod tests {
     }
 
     #[test]
+    fn a_restricted_document_is_summarised_without_invented_facts() {
+        let doc = json!({ "status": "degraded", "reasons": ["CasparCG not connected"], "restricted": true });
+        assert!(is_health_document(&doc));
+        assert_eq!(
+            line(Verdict::Warning, &summary(&doc)),
+            "ONAIR WARNING - degraded: CasparCG not connected (details need --token (or ONAIR_TOKEN))"
+        );
+        let ok = json!({ "status": "ok", "reasons": [], "restricted": true });
+        assert_eq!(summary(&ok), "ok (details need --token (or ONAIR_TOKEN))");
+    }
+
+    #[test]
     fn only_the_health_document_counts() {
         assert!(is_health_document(
             &json!({ "status": "ok", "version": "1" })
@@ -258,10 +300,10 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_url_is_unknown() {
-        let (code, out) = check("https://x", Duration::from_secs(1), false).await;
+        let (code, out) = check("https://x", Duration::from_secs(1), false, None).await;
         assert_eq!(code, 3);
         assert!(out.starts_with("ONAIR UNKNOWN - invalid URL"), "{out}");
-        let (code, out) = check("ftp://x", Duration::from_secs(1), true).await;
+        let (code, out) = check("ftp://x", Duration::from_secs(1), true, None).await;
         assert_eq!(code, 3);
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["check"], "UNKNOWN");

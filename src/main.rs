@@ -124,6 +124,10 @@ struct HealthArgs {
     /// Print the full health document as JSON.
     #[arg(long)]
     json: bool,
+    /// Operator or viewer token: with tokens configured, `/health` shows only the status and
+    /// content-free reasons to callers without one.
+    #[arg(long, env = "ONAIR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -278,7 +282,12 @@ fn health(args: HealthArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let (code, output) = runtime.block_on(onair::health::check(&args.url, timeout, args.json));
+    let (code, output) = runtime.block_on(onair::health::check(
+        &args.url,
+        timeout,
+        args.json,
+        args.token.as_deref(),
+    ));
     println_or_ignore(&output);
     ExitCode::from(code)
 }

@@ -377,7 +377,7 @@ async fn onair_health_exit_codes() {
             && line.contains("connected, 0 playlists playing, 0 alarms | uptime="),
         "{line}"
     );
-    let (code, out) = onair::health::check(&r.base, Duration::from_secs(5), true).await;
+    let (code, out) = onair::health::check(&r.base, Duration::from_secs(5), true, None).await;
     assert_eq!(code, 0);
     assert_eq!(
         serde_json::from_str::<Value>(&out).expect("JSON")["status"],
@@ -413,7 +413,7 @@ async fn onair_health_exit_codes() {
     let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
     let started = Instant::now();
-    let (code, line) = onair::health::check(&silent_url, 300 * MS, false).await;
+    let (code, line) = onair::health::check(&silent_url, 300 * MS, false, None).await;
     assert_eq!(code, 2, "{line}");
     assert!(line.contains("no answer"), "{line}");
     assert!(started.elapsed() < Duration::from_secs(3));

@@ -1,16 +1,14 @@
-//! A minimal HTTP/1.1 client for `onair health`: one `GET` over plain TCP, with bounded reads.
-//!
-//! Why not hyper-util: the check needs one request to a daemon that is normally on loopback, and
-//! a hand-written GET keeps the dependency list (and `Cargo.toml`) unchanged, starts instantly and
-//! is small enough to read in full. It sends `Connection: close`, understands `Content-Length`,
-//! chunked bodies and read-to-close, and refuses answers over [`MAX_RESPONSE`]. Plain `http://`
-//! only: the daemon does not serve TLS (put a proxy in front and check the daemon directly).
+//! The HTTP client of `onair health`: one `GET` over plain TCP with hyper's HTTP/1.1 client (the
+//! daemon's own server stack), answers capped at [`MAX_RESPONSE`]. Plain `http://` only: the daemon
+//! does not serve TLS (put a proxy in front and check the daemon directly).
 
 use std::fmt;
 use std::io;
 use std::net::Ipv6Addr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Largest answer accepted (head and body), in bytes; a health document is a few kilobytes.
@@ -163,140 +161,71 @@ impl fmt::Display for GetError {
 
 impl std::error::Error for GetError {}
 
-/// Sends `GET target` with `extra` headers and reads the whole answer. Not bounded in time: wrap it
-/// in a timeout.
+/// Sends `GET target` with `extra` headers and reads the whole answer (hyper's HTTP/1.1 client on
+/// one TCP connection). Not bounded in time: wrap it in a timeout.
 pub async fn get(target: &Target, extra: &[(&str, &str)]) -> Result<Response, GetError> {
-    let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+    let stream = TcpStream::connect((target.host.as_str(), target.port))
         .await
         .map_err(GetError::Connect)?;
-    let mut request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: onair-health/{}\r\nConnection: close\r\n",
-        target.path,
-        target.authority(),
-        env!("CARGO_PKG_VERSION")
-    );
-    for (name, value) in extra {
-        // Header injection guard: the values come from the caller, never from the network.
-        if (name.as_bytes().iter().chain(value.as_bytes())).any(|b| *b == b'\r' || *b == b'\n') {
-            return Err(GetError::Malformed("header with a line break".into()));
-        }
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(GetError::Io)?;
-
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(response) = parse(&buf, false)? {
-            return Ok(response);
-        }
-        let n = stream.read(&mut chunk).await.map_err(GetError::Io)?;
-        if n == 0 {
-            return parse(&buf, true)?
-                .ok_or_else(|| GetError::Malformed("connection closed mid-answer".into()));
-        }
-        if buf.len() + n > MAX_RESPONSE {
-            return Err(GetError::Malformed(format!(
-                "answer larger than {MAX_RESPONSE} bytes"
-            )));
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        .map_err(|e| GetError::Malformed(e.to_string()))?;
+    // The connection is driven beside the request and ends with it (`Connection: close`).
+    let driver = tokio::spawn(conn);
+    let mut request = hyper::Request::get(target.path.as_str())
+        .header(hyper::header::HOST, target.authority())
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("onair-health/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(hyper::header::CONNECTION, "close");
+    for (name, value) in extra {
+        request = request.header(*name, *value);
     }
+    let request = request
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| GetError::Malformed(format!("bad request header: {e}")))?;
+    let result = async {
+        let response = sender.send_request(request).await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| match e.downcast::<hyper::Error>() {
+                Ok(e) => classify(*e),
+                Err(e) => GetError::Malformed(e.to_string()),
+            })?
+            .to_bytes()
+            .to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+    .await;
+    driver.abort();
+    result
 }
 
-/// A complete response from `buf`, `None` while more bytes are needed; `closed` when the peer has
-/// closed (then a body without length ends here).
-fn parse(buf: &[u8], closed: bool) -> Result<Option<Response>, GetError> {
-    let bad = |m: &str| GetError::Malformed(m.to_owned());
-    let Some(head_end) = find(buf, b"\r\n\r\n") else {
-        // Fail fast on garbage instead of waiting for a blank line that never comes.
-        let n = buf.len().min(5);
-        if buf[..n] != b"HTTP/"[..n] || buf.len() > 64 * 1024 || (closed && !buf.is_empty()) {
-            return Err(bad("no HTTP status line"));
-        }
-        return Ok(None);
-    };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("head is not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or_default();
-    let code = parts.next().and_then(|c| c.parse::<u16>().ok());
-    let status = match code {
-        Some(code) if version.starts_with("HTTP/1.") && (100..1000).contains(&code) => code,
-        _ => return Err(bad("bad status line")),
-    };
-    let mut headers = Vec::new();
-    for line in lines {
-        let (name, value) = line.split_once(':').ok_or_else(|| bad("bad header line"))?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+/// A broken connection is the daemon's failure (CRITICAL); an answer that is not HTTP means
+/// something else listens there (UNKNOWN).
+fn classify(e: hyper::Error) -> GetError {
+    if e.is_parse() || e.is_parse_status() || e.is_user() {
+        GetError::Malformed(e.to_string())
+    } else {
+        GetError::Io(io::Error::other(e.to_string()))
     }
-    let mut response = Response {
-        status,
-        headers,
-        body: Vec::new(),
-    };
-    let rest = &buf[head_end + 4..];
-    let chunked = response
-        .header("transfer-encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        return Ok(dechunk(rest)?.map(|body| Response { body, ..response }));
-    }
-    if let Some(len) = response.header("content-length") {
-        let len: usize = len.parse().map_err(|_| bad("bad Content-Length"))?;
-        if rest.len() < len {
-            return if closed {
-                Err(bad("body shorter than Content-Length"))
-            } else {
-                Ok(None)
-            };
-        }
-        response.body = rest[..len].to_vec();
-        return Ok(Some(response));
-    }
-    if closed || matches!(status, 204 | 304) {
-        response.body = rest.to_vec();
-        return Ok(Some(response));
-    }
-    Ok(None)
-}
-
-/// The decoded body once the last chunk has arrived.
-fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, GetError> {
-    let mut body = Vec::new();
-    loop {
-        let Some(line_end) = find(data, b"\r\n") else {
-            return Ok(None);
-        };
-        let line = std::str::from_utf8(&data[..line_end])
-            .map_err(|_| GetError::Malformed("bad chunk size".into()))?;
-        let size_text = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| GetError::Malformed("bad chunk size".into()))?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            // Trailers (ignored) end with an empty line.
-            return Ok(find(data, b"\r\n").map(|_| body));
-        }
-        if size > MAX_RESPONSE || data.len() < size + 2 {
-            return if size > MAX_RESPONSE {
-                Err(GetError::Malformed("chunk too large".into()))
-            } else {
-                Ok(None)
-            };
-        }
-        body.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -334,30 +263,44 @@ mod tests {
         }
     }
 
-    #[test]
-    fn responses_parse_by_length_chunks_or_close() {
-        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-        assert_eq!(parse(full, false).unwrap().unwrap().body, b"ok");
-        assert!(parse(&full[..full.len() - 1], false).unwrap().is_none());
-        let chunked =
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n";
-        assert_eq!(parse(chunked, false).unwrap().unwrap().body, b"ok!");
-        assert!(
-            parse(&chunked[..chunked.len() - 2], false)
-                .unwrap()
-                .is_none()
-        );
-        let close = b"HTTP/1.0 503 Service Unavailable\r\n\r\ndown";
-        assert!(parse(close, false).unwrap().is_none());
-        let r = parse(close, true).unwrap().unwrap();
+    /// Serves `answer` verbatim to one connection (after reading the request) and closes.
+    async fn canned(answer: &'static [u8]) -> Target {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(answer).await;
+        });
+        Target::parse(&format!("http://127.0.0.1:{port}/health")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_by_length_chunks_or_close() {
+        let full = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+        assert_eq!(get(&full, &[]).await.unwrap().body, b"ok");
+        let chunked = canned(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n1\r\n!\r\n0\r\n\r\n",
+        )
+        .await;
+        assert_eq!(get(&chunked, &[]).await.unwrap().body, b"ok!");
+        let close = canned(b"HTTP/1.0 503 Service Unavailable\r\n\r\ndown").await;
+        let r = get(&close, &[]).await.unwrap();
         assert_eq!((r.status, r.body.as_slice()), (503, &b"down"[..]));
     }
 
-    #[test]
-    fn garbage_is_malformed() {
-        assert!(parse(b"SSH-2.0-OpenSSH\r\n", false).is_err());
-        assert!(parse(b"HTTP/1.1 abc\r\n\r\n", false).is_err());
-        assert!(parse(b"HT", true).is_err());
-        assert!(parse(b"HT", false).unwrap().is_none());
+    #[tokio::test]
+    async fn garbage_is_malformed_and_a_cut_answer_is_a_failure() {
+        let ssh = canned(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+        assert!(matches!(get(&ssh, &[]).await, Err(GetError::Malformed(_))));
+        let cut = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok").await;
+        assert!(get(&cut, &[]).await.is_err());
+        let bad_header = canned(b"").await;
+        assert!(matches!(
+            get(&bad_header, &[("X-Bad", "a\r\nb")]).await,
+            Err(GetError::Malformed(_))
+        ));
     }
 }

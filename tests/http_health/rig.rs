@@ -141,5 +141,5 @@ pub async fn take(r: &Rig) {
 }
 
 pub async fn check(base: &str) -> (u8, String) {
-    onair::health::check(base, Duration::from_secs(5), false).await
+    onair::health::check(base, Duration::from_secs(5), false, None).await
 }

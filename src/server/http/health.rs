@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::caspar::{LinkState, RTT_BUCKETS, StatsSnapshot};
 use crate::playout::engine::state::{Alarm, Severity};
 use crate::playout::engine::{PlaylistView, Progress, ProgressMap, Snapshot, Status as PlayStatus};
+use crate::server::listen::HttpStats;
 use crate::server::{AppState, WsStats};
 
 /// The daemon's overall health, as in `/health`'s `status`.
@@ -227,7 +228,7 @@ fn unix_ms(t: SystemTime) -> Option<u64> {
 /// content-free reasons, nothing about playlists, clips or titles.
 pub fn public_health_document(state: &AppState) -> Value {
     let (status, reasons) = Checks::gather(state).status(false);
-    json!({ "status": status.as_str(), "reasons": reasons })
+    json!({ "status": status.as_str(), "reasons": reasons, "restricted": true })
 }
 
 /// The full health document (`GET /health`, WebSocket op `health`).
@@ -250,6 +251,7 @@ pub fn health_document(state: &AppState) -> Value {
             "stale_playlists": checks.stale,
         },
         "websocket": ws_section(&state.ws),
+        "http": http_section(&state.http),
         "playout": playout_section(snap, &checks.progress),
         "store": checks.store.clone().unwrap_or(Value::Null),
         "osc": checks.osc.clone().unwrap_or(Value::Null),
@@ -275,6 +277,7 @@ pub fn stats_document(state: &AppState) -> Value {
         "boot_id": state.boot_id,
         "caspar": caspar,
         "websocket": ws_section(&state.ws),
+        "http": http_section(&state.http),
         "store": state.probes.store.as_ref().map(|f| f()),
         "osc": state.probes.osc.as_ref().map(|f| f()),
     })
@@ -363,6 +366,18 @@ fn ws_section(ws: &WsStats) -> Value {
         "kicked": v(&ws.kicked),
         "commands": v(&ws.commands),
         "command_errors": v(&ws.command_errors),
+    })
+}
+
+fn http_section(http: &HttpStats) -> Value {
+    let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    json!({
+        "connections": v(&http.open),
+        "accepted": v(&http.accepted),
+        "shed": v(&http.shed),
+        "refused": v(&http.refused),
+        "misdirected": v(&http.misdirected),
+        "accept_errors": v(&http.accept_errors),
     })
 }
 

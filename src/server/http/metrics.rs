@@ -134,6 +134,7 @@ impl Scrape {
         let snap = &checks.snapshot;
         let stats = state.caspar.stats();
         let ws = &state.ws;
+        let http = &state.http;
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let mut counters = vec![
@@ -217,6 +218,31 @@ impl Scrape {
                 "WebSocket commands failed.",
                 c(&ws.command_errors),
             ),
+            (
+                "onair_http_connections_accepted",
+                "HTTP connections accepted.",
+                c(&http.accepted),
+            ),
+            (
+                "onair_http_connections_shed",
+                "Idle HTTP connections closed to make room (connection cap).",
+                c(&http.shed),
+            ),
+            (
+                "onair_http_connections_refused",
+                "New HTTP connections closed at once: cap reached, none idle.",
+                c(&http.refused),
+            ),
+            (
+                "onair_http_misdirected",
+                "Requests refused with 421: Host not one of the daemon's names.",
+                c(&http.misdirected),
+            ),
+            (
+                "onair_http_accept_errors",
+                "Failed accepts (e.g. out of file descriptors).",
+                c(&http.accept_errors),
+            ),
         ];
         let mut gauges = vec![
             (
@@ -253,6 +279,11 @@ impl Scrape {
                 "onair_ws_clients",
                 "WebSocket clients connected.",
                 g(c(&ws.clients)),
+            ),
+            (
+                "onair_http_connections",
+                "HTTP connections open (not counting upgraded WebSockets).",
+                g(c(&http.open)),
             ),
         ];
         let (store, osc) = (checks.store.as_ref(), checks.osc.as_ref());

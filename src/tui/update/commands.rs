@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::Effect;
 use crate::playout::engine::state::Status;
+use crate::playout::model::escape_hidden;
 use crate::server::protocol::{ClientMsg, Role};
 use crate::tui::model::{Confirm, Dialog, Level, Link, MAX_COMMANDS_PER_SEC, Model, Pending};
 
@@ -197,7 +198,7 @@ pub(super) fn delete(model: &mut Model) -> Vec<Effect> {
     let question = format!(
         "Delete item {} ({})?",
         model.rundown.selected + 1,
-        item.title.as_deref().unwrap_or(&item.clip),
+        escape_hidden(item.title.as_deref().unwrap_or(&item.clip)),
     );
     model.dialog = Some(Dialog::Confirm {
         action: Confirm::Delete {

@@ -12,7 +12,7 @@ use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::{DIM, countdown, hms, link_text};
 use crate::playout::engine::state::{PlaylistView, Status};
-use crate::playout::model::Item;
+use crate::playout::model::{Item, escape_hidden};
 use crate::tui::model::{Model, Telemetry};
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
@@ -28,10 +28,10 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(next_line(model, pl)), third);
 }
 
-/// `" CLIP · title"` of an item.
+/// `" CLIP · title"` of an item, with invisible format characters in the title shown as `<U+…>`.
 fn name(item: &Item) -> String {
     match &item.title {
-        Some(t) if !t.is_empty() => format!("{} · {t}", item.clip),
+        Some(t) if !t.is_empty() => format!("{} · {}", item.clip, escape_hidden(t)),
         _ => item.clip.clone(),
     }
 }

@@ -14,6 +14,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use super::{DIM, countdown, hms, link_text, pane};
 use crate::playout::engine::state::{PlaylistView, Status};
+use crate::playout::model::escape_hidden;
 use crate::tui::layout;
 use crate::tui::model::{Model, Pane, Telemetry, item_seconds};
 
@@ -113,7 +114,8 @@ fn row<'a>(
     let mut name = item.clip.clone();
     if let Some(title) = item.title.as_deref().filter(|t| !t.is_empty()) {
         name.push_str(" · ");
-        name.push_str(title);
+        // A title may carry format characters (U+202E…); show them rather than let them act.
+        name.push_str(&escape_hidden(title));
     }
     if item.looping {
         name.push_str(" (loop)");
