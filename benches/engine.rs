@@ -10,13 +10,12 @@
 //!
 //! `ONAIR_ENGINE_OPS` sets takes and adds per phase (default 500).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig};
+use onair::config::CasparConfig;
 use onair::playout::asrun::{self, AsRunLog, AsRunWriter};
 use onair::playout::engine::{self, EngineHandle, NewItem, Op};
 use onair::playout::model::{Item, Limits, Playlist};
@@ -87,28 +86,22 @@ async fn run(ops: usize) -> Value {
     let asrun_dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(engine::EngineDeps {
-        caspar: caspar.clone(),
-        config: PlayoutConfig::default(),
         limits: Limits {
             max_items: 100_000,
             ..Limits::default()
         },
         poll_interval: Duration::from_millis(10),
-        progress_hz: 10,
-        playlists: vec![
-            playlist("a", "1-10", &["CLIP1"], false),
-            playlist("b", "2-10", &["CLIP1", "CLIP2"], true),
-            playlist("c", "3-10", &["SHORT", "SHORT"], true),
-            playlist("d", "1-20", &[], false),
-        ],
-        restored: BTreeMap::new(),
-        selected: None,
-        osc: None,
-        store: None,
         asrun: Some(AsRunWriter::new(AsRunLog::open(asrun_dir.path()).unwrap())),
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..engine::EngineDeps::new(
+            caspar.clone(),
+            vec![
+                playlist("a", "1-10", &["CLIP1"], false),
+                playlist("b", "2-10", &["CLIP1", "CLIP2"], true),
+                playlist("c", "3-10", &["SHORT", "SHORT"], true),
+                playlist("d", "1-20", &[], false),
+            ],
+            shutdown.clone(),
+        )
     });
     let mut rx = engine.watch_snapshot();
     let ready = |s: &engine::Snapshot| s.link.connected && !s.media.clips.is_empty();
