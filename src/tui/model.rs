@@ -24,6 +24,16 @@ pub const NOTICE_FOR: Duration = Duration::from_secs(10);
 /// limit, which closes the connection.
 pub const MAX_COMMANDS_PER_SEC: usize = 10;
 
+/// Whose daemon the console is attached to: that decides what quitting does and which hints help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// `onair tui`: a daemon of its own; quitting the console leaves it (and playout) running.
+    #[default]
+    Attached,
+    /// `onair demo`: the simulator and daemon live in this process and stop when it quits.
+    Demo,
+}
+
 /// The state of the connection to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
@@ -211,7 +221,10 @@ pub enum Telemetry {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub url: String,
+    pub mode: Mode,
     pub link: Link,
+    /// The console has been connected at least once ("connecting" before, "reconnecting" after).
+    pub ever_connected: bool,
     pub session: Session,
     /// The daemon's state as last received (valid only with `have_state`).
     pub state: Snapshot,
@@ -249,7 +262,9 @@ impl Model {
     pub fn new(url: impl Into<String>, now: Instant, wall_ms: u64) -> Self {
         Model {
             url: url.into(),
+            mode: Mode::Attached,
             link: Link::Connecting { attempt: 1 },
+            ever_connected: false,
             session: Session::default(),
             state: Snapshot::default(),
             have_state: false,
@@ -399,10 +414,11 @@ impl Model {
         if self.log.lines.len() >= LOG_CAPACITY {
             self.log.lines.pop_front();
         }
+        let text = super::names::name_ids(&self.state, &text.into());
         self.log.lines.push_back(LogLine {
             wall_ms: self.wall_ms,
             level,
-            text: sanitize(&text.into()),
+            text: sanitize(&text),
         });
         if self.log.scroll > 0 {
             self.log.scroll = (self.log.scroll + 1).min(self.log.lines.len());
@@ -411,7 +427,7 @@ impl Model {
 
     /// Shows a notice in the status line and logs it.
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        let text = sanitize(&text.into());
+        let text = sanitize(&super::names::name_ids(&self.state, &text.into()));
         self.log(level, text.clone());
         self.notice = Some(Notice {
             level,

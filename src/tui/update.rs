@@ -13,6 +13,8 @@ mod commands;
 mod net;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod words_tests;
 
 use serde_json::{Value, json};
 

@@ -496,7 +496,9 @@ impl Engine {
             "media",
             format!("media library not updated: {message}"),
         );
-        EngineError::Playout(format!("media rescan failed: {message}"))
+        // The cause only: whoever asked for the rescan says what failed ("media rescan failed:
+        // …"); saying it here too doubled it in every client.
+        EngineError::Playout(message)
     }
 
     /// Copies clip lengths and rates from the media library into items (for durations and remaining time).
