@@ -60,11 +60,11 @@ fn action(msg: &Message) -> Option<&'static str> {
 /// Applies one message.
 pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
     // Refuse before asking anything (a confirmation for a command that cannot be sent is noise).
-    if let Some(what) = action(&msg) {
-        if model.link != Link::Up {
-            refuse_offline(model, what);
-            return vec![];
-        }
+    if let Some(what) = action(&msg)
+        && model.link != Link::Up
+    {
+        refuse_offline(model, what);
+        return vec![];
     }
     match msg {
         Message::Move(m) => {

@@ -311,13 +311,13 @@ fn ack_received(model: &mut Model, ack: Ack) {
     if let Some(clips) = ack.result.clips {
         model.log(Level::Info, format!("media rescanned: {clips} clips"));
     }
-    if pending.select_result {
-        if let Some(item) = ack.result.item {
-            model.selected_id = Some(item);
-            // Force a lookup by id.
-            model.rundown.selected = usize::MAX;
-            follow_selection(model);
-        }
+    if pending.select_result
+        && let Some(item) = ack.result.item
+    {
+        model.selected_id = Some(item);
+        // Force a lookup by id.
+        model.rundown.selected = usize::MAX;
+        follow_selection(model);
     }
 }
 

@@ -366,10 +366,10 @@ impl Engine {
                 p.cued = None;
             }
         }
-        if let Some(p) = self.playout.get_mut(&id) {
-            if p.on_air.is_some() || ending {
-                p.status = status;
-            }
+        if let Some(p) = self.playout.get_mut(&id)
+            && (p.on_air.is_some() || ending)
+        {
+            p.status = status;
         }
         self.publish_playlist(&id);
         Ok(OpResult {

@@ -226,20 +226,14 @@ impl Engine {
         let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
         let on_air_clip = clip_of(p.on_air.as_deref());
         let cued_clip = clip_of(p.cued.as_deref());
-        if let (Some(cued), Some(armed_clip)) = (p.cued.clone(), cued_clip) {
-            if p.armed_auto
-                && observe::switched_to(
-                    &obs,
-                    &armed_clip,
-                    on_air_clip.as_deref(),
-                    previous.as_ref(),
-                )
-            {
-                self.went_on_air(id, &cued, "auto");
-                self.observed.insert(cl, (obs, Instant::now()));
-                self.rearm(id).await;
-                return;
-            }
+        if let (Some(cued), Some(armed_clip)) = (p.cued.clone(), cued_clip)
+            && p.armed_auto
+            && observe::switched_to(&obs, &armed_clip, on_air_clip.as_deref(), previous.as_ref())
+        {
+            self.went_on_air(id, &cued, "auto");
+            self.observed.insert(cl, (obs, Instant::now()));
+            self.rearm(id).await;
+            return;
         }
         let was_present = previous.as_ref().is_some_and(|o| o.fg_present);
         if p.on_air.is_some() && p.status == Status::Playing && was_present && !obs.fg_present {
@@ -380,13 +374,12 @@ impl Engine {
                 format!("{message}; its time is over, continuing with the next item"),
             );
             let next = self.next_of(id);
-            if let (Some(next), Some(pl)) = (next, self.playlists.get(id)) {
-                if let Some(n) = pl.item(&next).cloned() {
-                    if self.send(transport::play(cl, &n, None)).await.is_ok() {
-                        self.went_on_air(id, &next, "reconcile");
-                        self.rearm(id).await;
-                    }
-                }
+            if let (Some(next), Some(pl)) = (next, self.playlists.get(id))
+                && let Some(n) = pl.item(&next).cloned()
+                && self.send(transport::play(cl, &n, None)).await.is_ok()
+            {
+                self.went_on_air(id, &next, "reconcile");
+                self.rearm(id).await;
             }
             return;
         }
@@ -416,10 +409,10 @@ impl Engine {
     /// Where the on-air item should be now: the last observed position plus the time since, or the
     /// wall-clock time since it started.
     fn expected_elapsed(&self, id: &str, cl: ChannelLayer) -> f64 {
-        if let Some((obs, at)) = self.observed.get(&cl) {
-            if let Some(e) = obs.elapsed {
-                return e + at.elapsed().as_secs_f64();
-            }
+        if let Some((obs, at)) = self.observed.get(&cl)
+            && let Some(e) = obs.elapsed
+        {
+            return e + at.elapsed().as_secs_f64();
         }
         let since = self
             .playout
