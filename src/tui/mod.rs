@@ -5,7 +5,7 @@
 //! - [`update`]: `update(&mut Model, Message) -> Vec<Effect>`; never awaits.
 //! - [`view`]: `view(&Model, &mut Frame)`, a pure function of the model, one module per pane.
 //! - [`layout`]: pane rectangles, shared by `view` and `update` (page sizes, scroll windows).
-//! - [`names`]: item names instead of raw ids in the log pane.
+//! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
 //! The console is only a client (design.md §3): quitting `onair tui`, or a crash, never touches
@@ -21,7 +21,7 @@ pub mod fixtures;
 pub mod layout;
 pub mod message;
 pub mod model;
-pub mod names;
+pub mod text;
 pub mod update;
 pub mod view;
 

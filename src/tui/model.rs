@@ -12,6 +12,8 @@ use crate::playout::engine::state::{PlaylistView, Progress, Snapshot, Status};
 use crate::playout::model::Item;
 use crate::server::protocol::Role;
 
+pub use super::text::sanitize;
+
 /// Log lines kept.
 pub const LOG_CAPACITY: usize = 2000;
 /// Progress older than this (while something is playing) is shown as stale.
@@ -414,7 +416,7 @@ impl Model {
         if self.log.lines.len() >= LOG_CAPACITY {
             self.log.lines.pop_front();
         }
-        let text = super::names::name_ids(&self.state, &text.into());
+        let text = super::text::name_ids(&self.state, &text.into());
         self.log.lines.push_back(LogLine {
             wall_ms: self.wall_ms,
             level,
@@ -427,7 +429,7 @@ impl Model {
 
     /// Shows a notice in the status line and logs it.
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        let text = sanitize(&super::names::name_ids(&self.state, &text.into()));
+        let text = sanitize(&super::text::name_ids(&self.state, &text.into()));
         self.log(level, text.clone());
         self.notice = Some(Notice {
             level,
@@ -449,18 +451,6 @@ pub fn item_seconds(item: &Item) -> Option<f64> {
     let start = item.in_point.map_or(0.0, |i| i as f64 / fps);
     let end = item.out_point.map_or(full, |o| (o as f64 / fps).min(full));
     Some((end - start).max(0.0))
-}
-
-/// Replaces control characters (which could move the terminal's cursor) with `�`; text from the
-/// daemon or the network is shown, never interpreted.
-pub fn sanitize(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-            .collect()
-    } else {
-        text.to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -490,12 +480,6 @@ mod tests {
             offset: 0,
         };
         assert_eq!(far.window(10_000, 30), 4971..5001);
-    }
-
-    #[test]
-    fn sanitize_makes_control_characters_visible() {
-        assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{fffd}[2Jb\u{fffd}");
-        assert_eq!(sanitize("plain"), "plain");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::server::protocol::{Ack, ClientMsg, Role, ServerMsg};
 use crate::tui::client::NetEvent;
 use crate::tui::layout;
 use crate::tui::model::{Level, Link, Mode, Model};
-use crate::tui::names;
+use crate::tui::text;
 
 pub(super) fn net(model: &mut Model, event: NetEvent) -> Vec<Effect> {
     match event {
@@ -214,7 +214,7 @@ fn apply(model: &mut Model, kind: EventKind) {
             }
         }
         EventKind::PlaylistRemoved { playlist } => {
-            let name = names::playlist_name(&model.state, &playlist).to_owned();
+            let name = text::playlist_name(&model.state, &playlist).to_owned();
             model.state.playlists.retain(|p| p.playlist.id != playlist);
             model.state.progress.remove(&playlist);
             if model.viewing.as_deref() == Some(playlist.as_str()) {
@@ -223,7 +223,7 @@ fn apply(model: &mut Model, kind: EventKind) {
             model.log(Level::Info, format!("playlist {name} deleted"));
         }
         EventKind::Selected { playlist } => {
-            let name = names::playlist_name(&model.state, &playlist);
+            let name = text::playlist_name(&model.state, &playlist);
             model.log(Level::Info, format!("playlist {name} selected"));
             model.state.selected = Some(playlist);
         }

@@ -1,5 +1,5 @@
-//! Names instead of ids in the log pane: an operator knows `AMB` or `Story 0`, not
-//! `i6c4d17281909b2dc`.
+//! Text from outside as the console shows it: names instead of ids (an operator knows `AMB` or
+//! `Story 0`, not `i6c4d17281909b2dc`), and control characters made harmless.
 //!
 //! Ids reach the log from several places (the daemon's own log records in `onair demo`, error
 //! messages in acks, alarms), so the log pane translates them in one place rather than every
@@ -43,6 +43,18 @@ pub fn name_ids(state: &Snapshot, text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Replaces control characters (which could move the terminal's cursor) with `�`; text from the
+/// daemon or the network is shown, never interpreted.
+pub fn sanitize(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// The characters of an id (`[A-Za-z0-9_-]`).
@@ -109,6 +121,12 @@ mod tests {
         ] {
             assert_eq!(name_ids(&state, text), text);
         }
+    }
+
+    #[test]
+    fn sanitize_makes_control_characters_visible() {
+        assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{fffd}[2Jb\u{fffd}");
+        assert_eq!(sanitize("plain"), "plain");
     }
 
     #[test]
