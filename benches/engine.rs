@@ -215,10 +215,10 @@ async fn auto_offsets(sim: &Sim, dir: &tempfile::TempDir, n: usize) -> Value {
     while switches.len() < n {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let now = fg();
-        if let (Some(before), Some(frames)) = (last, now) {
-            if frames < before {
-                switches.push(wall_ms() - frames as f64 * FRAME_MS);
-            }
+        if let (Some(before), Some(frames)) = (last, now)
+            && frames < before
+        {
+            switches.push(wall_ms() - frames as f64 * FRAME_MS);
         }
         last = now;
     }

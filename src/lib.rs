@@ -7,6 +7,7 @@
 //! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and benchmarks.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
 //! - [`telemetry`]: logging setup.
+//! - [`report`]: errors and their causes on one line, each cause said once.
 
 pub mod amcp;
 pub mod caspar;
@@ -16,6 +17,8 @@ pub mod daemon;
 pub mod demo;
 pub mod health;
 pub mod playout;
+pub mod report;
+#[allow(clippy::collapsible_if, clippy::manual_is_multiple_of)] // see `config`
 pub mod server;
 pub mod shutdown;
 pub mod sim;

@@ -192,11 +192,11 @@ async fn a_slow_server_holds_up_nothing_else() {
     };
     let switched_at = timeout(Duration::from_secs(5), async {
         loop {
-            if let Some((name, frames)) = fg(&sim) {
-                if name.eq_ignore_ascii_case("CLIP1") {
-                    // Its first frame was `frames` frames ago.
-                    return wall_ms() - frames as f64 * FRAME_MS;
-                }
+            if let Some((name, frames)) = fg(&sim)
+                && name.eq_ignore_ascii_case("CLIP1")
+            {
+                // Its first frame was `frames` frames ago.
+                return wall_ms() - frames as f64 * FRAME_MS;
             }
             tokio::time::sleep(MS).await;
         }
@@ -208,13 +208,12 @@ async fn a_slow_server_holds_up_nothing_else() {
             let path = asrun_dir
                 .path()
                 .join(format!("{}.jsonl", asrun::utc_date(SystemTime::now())));
-            if let Ok((lines, _)) = asrun::read_file(&path) {
-                if let Some(l) = lines
+            if let Ok((lines, _)) = asrun::read_file(&path)
+                && let Some(l) = lines
                     .iter()
                     .find(|l| l.entry.item == "c1" && l.entry.event == asrun::AsRunEvent::Start)
-                {
-                    return asrun_ms(&l.time);
-                }
+            {
+                return asrun_ms(&l.time);
             }
             tokio::time::sleep(10 * MS).await;
         }

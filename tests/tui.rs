@@ -167,10 +167,10 @@ impl Console {
                     )
                 }
             };
-            if let NetEvent::Server(msg) = &event {
-                if matches!(**msg, ServerMsg::Snapshot { .. }) {
-                    self.snapshots += 1;
-                }
+            if let NetEvent::Server(msg) = &event
+                && matches!(**msg, ServerMsg::Snapshot { .. })
+            {
+                self.snapshots += 1;
             }
             self.dispatch(Message::Net(event));
         }

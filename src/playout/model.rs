@@ -331,13 +331,13 @@ impl Transition {
                 format!("at most {MAX_TRANSITION_FRAMES} frames"),
             ));
         }
-        if let Some(t) = &self.tween {
-            if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(invalid(
-                    "transition",
-                    format!("tween {t:?} is not a tween name"),
-                ));
-            }
+        if let Some(t) = &self.tween
+            && (t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(invalid(
+                "transition",
+                format!("tween {t:?} is not a tween name"),
+            ));
         }
         Ok(())
     }
@@ -367,10 +367,10 @@ impl Item {
         if let Some(t) = &self.title {
             validate_title(t)?;
         }
-        if let (Some(i), Some(o)) = (self.in_point, self.out_point) {
-            if o <= i {
-                return Err(invalid("out", "must be after the in point"));
-            }
+        if let (Some(i), Some(o)) = (self.in_point, self.out_point)
+            && o <= i
+        {
+            return Err(invalid("out", "must be after the in point"));
         }
         if let Some(s) = &self.scheduled {
             validate_scheduled(s)?;

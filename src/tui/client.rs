@@ -314,11 +314,10 @@ impl Task {
                     }
                     if quiet >= self.config.ping_after && pinged.elapsed() >= self.config.ping_after {
                         pinged = Instant::now();
-                        if let Ok(text) = serde_json::to_string(&ClientMsg::Ping) {
-                            if let Err(e) = sink.send(WsMessage::text(text)).await {
+                        if let Ok(text) = serde_json::to_string(&ClientMsg::Ping)
+                            && let Err(e) = sink.send(WsMessage::text(text)).await {
                                 break End::Lost(describe(&e));
                             }
-                        }
                     }
                 }
             }

@@ -13,6 +13,8 @@ mod commands;
 mod net;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod words_tests;
 
 use serde_json::{Value, json};
 
@@ -58,11 +60,11 @@ fn action(msg: &Message) -> Option<&'static str> {
 /// Applies one message.
 pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
     // Refuse before asking anything (a confirmation for a command that cannot be sent is noise).
-    if let Some(what) = action(&msg) {
-        if model.link != Link::Up {
-            refuse_offline(model, what);
-            return vec![];
-        }
+    if let Some(what) = action(&msg)
+        && model.link != Link::Up
+    {
+        refuse_offline(model, what);
+        return vec![];
     }
     match msg {
         Message::Move(m) => {
