@@ -5,7 +5,7 @@
 //! [`Snapshot`] and sequenced [`Event`]s the engine publishes ([`views`], [`event`]), progress,
 //! [`Ack`]s and errors with stable [`codes`]. The server (`crate::server`) and the console
 //! (`crate::tui`) import wire types from here only, so what the daemon encodes is exactly what the
-//! console decodes.
+//! console decodes, and `docs/ws-protocol.schema.json` ([`schema`]) is generated from these types.
 //!
 //! Playlists, items and transitions ([`Playlist`], [`Item`], [`Transition`]) are at the same time
 //! the stored model (`crate::playout::model`, with their validation and edits) and what clients see
@@ -22,14 +22,18 @@
 //! - [`args`]: the arguments of each op.
 //! - [`views`]: the snapshot and what it is made of; [`event`]: sequenced changes.
 //! - [`codes`]: every error code a client can see.
+//! - [`schema`]: the JSON Schema of [`ClientMsg`] and [`ServerMsg`].
 
 pub mod args;
 pub mod codes;
 mod decode;
 pub mod event;
 pub mod request;
+pub mod schema;
 pub mod views;
 
+#[cfg(test)]
+mod docs_tests;
 #[cfg(test)]
 mod request_tests;
 #[cfg(test)]
