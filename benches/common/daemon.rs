@@ -20,7 +20,24 @@ impl Drop for Daemon {
 /// Starts `onair serve` on a free loopback port against `caspar`, with `env` added to a clean
 /// `ONAIR_*` environment, and waits for the address it prints.
 pub fn start_daemon(caspar: &str, data: &Path, env: &[(&str, String)]) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
+    start_with(Command::new(env!("CARGO_BIN_EXE_onair")), caspar, data, env)
+}
+
+/// [`start_daemon`] run through a wrapper program, e.g. `prlimit --nofile=256:256 --`.
+#[allow(dead_code)] // each bench compiles this module and uses part of it
+pub fn start_daemon_with(
+    wrapper: &str,
+    wrapper_args: &[String],
+    caspar: &str,
+    data: &Path,
+    env: &[(&str, String)],
+) -> Daemon {
+    let mut cmd = Command::new(wrapper);
+    cmd.args(wrapper_args).arg(env!("CARGO_BIN_EXE_onair"));
+    start_with(cmd, caspar, data, env)
+}
+
+fn start_with(mut cmd: Command, caspar: &str, data: &Path, env: &[(&str, String)]) -> Daemon {
     // The daemon rejects ONAIR_* variables it does not know, such as the benchmarks' own.
     for (k, _) in std::env::vars() {
         if k.starts_with("ONAIR_") {
@@ -63,6 +80,7 @@ pub fn start_daemon(caspar: &str, data: &Path, env: &[(&str, String)]) -> Daemon
 }
 
 /// (user + system CPU seconds, RSS bytes) of a process, from /proc.
+#[allow(dead_code)] // each bench compiles this module and uses part of it
 pub fn proc_usage(pid: u32) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat

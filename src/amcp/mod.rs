@@ -12,6 +12,7 @@ mod address;
 pub mod body;
 pub mod codec;
 pub mod command;
+pub mod format;
 pub mod tokenize;
 
 pub use address::{ChannelLayer, MAX_CHANNEL, ParseChannelLayerError};

@@ -389,7 +389,12 @@ impl AsRunWriter {
 
     /// Records `entry` stamped with the time of this call.
     pub async fn record(&self, entry: AsRunEntry) -> io::Result<()> {
-        let at = SystemTime::now();
+        self.record_at(entry, SystemTime::now()).await
+    }
+
+    /// Appends `entry` stamped `at`: when the event happened (as telemetry saw it), which may be
+    /// a little before it is written.
+    pub async fn record_at(&self, entry: AsRunEntry, at: SystemTime) -> io::Result<()> {
         self.blocking(move |log| log.record_at(&entry, at)).await
     }
 

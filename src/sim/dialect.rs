@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::amcp::TokenizerDialect;
+use crate::amcp::format::VideoFormat;
 
 /// The server generation whose AMCP behaviour the simulator reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -64,5 +65,46 @@ impl fmt::Display for Dialect {
             Dialect::V24 => "2.4",
             Dialect::V25 => "2.5",
         })
+    }
+}
+
+impl Dialect {
+    /// A channel's tick rate as a fraction. 2.4+ produce one tick per *frame* (both fields of an
+    /// interlaced frame in one tick); 2.3 ticks at the reported rate, i.e. per field
+    /// (docs/amcp-notes.md §6.1).
+    pub fn tick_rate(self, format: &VideoFormat) -> (u32, u32) {
+        if self == Dialect::V23 {
+            (format.report_num, format.report_den)
+        } else {
+            (format.fps_num, format.fps_den)
+        }
+    }
+
+    /// Ticks per second as the server's `double fps` (used to turn frame counts into seconds).
+    pub fn tick_fps(self, format: &VideoFormat) -> f64 {
+        let (num, den) = self.tick_rate(format);
+        f64::from(num) / f64::from(den.max(1))
+    }
+
+    /// Duration of one tick: what the clock sleeps between ticks of a channel.
+    pub fn tick_duration(self, format: &VideoFormat) -> std::time::Duration {
+        let (num, den) = self.tick_rate(format);
+        std::time::Duration::from_nanos(1_000_000_000u64 * u64::from(den) / u64::from(num.max(1)))
+    }
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::*;
+
+    #[test]
+    fn tick_rates_per_dialect() {
+        let f = VideoFormat::default();
+        assert_eq!(Dialect::V24.tick_rate(&f), (25, 1));
+        assert_eq!(Dialect::V23.tick_rate(&f), (50, 1));
+        assert_eq!(
+            Dialect::V23.tick_duration(&f),
+            std::time::Duration::from_millis(20)
+        );
     }
 }

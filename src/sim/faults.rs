@@ -12,6 +12,8 @@ pub struct Faults {
     reply_delay_ms: AtomicU64,
     corrupt_next: AtomicBool,
     command_delays: Mutex<CommandDelays>,
+    /// Commands sleeping in a command delay right now.
+    delaying: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +27,20 @@ struct CommandDelays {
 pub const GARBAGE: &[u8] = b"\xff\xfe\x00 garbage \x9f from a confused server\r\n";
 
 impl Faults {
+    /// How many commands are held by a command delay at this moment (so a test can wait until a
+    /// slow command is really on the server before it goes on).
+    pub fn delaying(&self) -> u64 {
+        self.delaying.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn delay_started(&self) {
+        self.delaying.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn delay_ended(&self) {
+        self.delaying.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// Stall: keep reading and keep TCP open, but never write anything (not even PONG).
     pub fn set_stalled(&self, on: bool) {
         self.stalled.store(on, Ordering::SeqCst);

@@ -86,7 +86,7 @@ impl Sim {
         };
         if let Some(speed) = speed {
             for (ch, format) in config.formats.iter().enumerate() {
-                let period = format.tick_duration(config.dialect).div_f64(speed);
+                let period = config.dialect.tick_duration(format).div_f64(speed);
                 tracker.spawn(clock::run_channel(
                     shared.clone(),
                     ch,

@@ -16,7 +16,6 @@ pub mod dialect;
 pub mod exec;
 pub mod exec_misc;
 pub mod faults;
-pub mod format;
 pub mod framing;
 mod handle;
 pub mod media;
@@ -32,6 +31,7 @@ pub mod request;
 mod run;
 pub mod server;
 
+pub use crate::amcp::format;
 pub use clock::ClockMode;
 pub use dialect::Dialect;
 pub use faults::Faults;

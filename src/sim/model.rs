@@ -247,7 +247,7 @@ impl SimState {
     /// How long one tick of channel `ch` lasts in this dialect (the clock's period).
     pub fn tick_duration(&self, ch: usize) -> Duration {
         let format = self.channels.get(ch).map(|c| c.format).unwrap_or_default();
-        format.tick_duration(self.dialect)
+        self.dialect.tick_duration(&format)
     }
 
     /// The layer `layer` of channel `ch` (0-based), if it exists.
@@ -269,7 +269,7 @@ impl SimState {
             });
         }
         let format = self.channels.get(ch).map(|c| c.format).unwrap_or_default();
-        let (tick_num, tick_den) = format.tick_rate(self.dialect);
+        let (tick_num, tick_den) = self.dialect.tick_rate(&format);
         let file_len = entry.ticks_at(tick_num, tick_den);
         let get = |key: &str, default: u32| -> Result<u32, LoadError> {
             match params.iter().position(|p| p.eq_ignore_ascii_case(key)) {

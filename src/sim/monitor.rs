@@ -69,7 +69,7 @@ pub fn channel_state(state: &SimState, ch: usize) -> Vec<(String, Vec<Value>)> {
         return Vec::new();
     };
     let dialect = state.dialect;
-    let fps = channel.format.tick_fps(dialect);
+    let fps = dialect.tick_fps(&channel.format);
     let mut st = State::new();
     if dialect.is_v24_or_later() {
         st.insert("format".into(), s(channel.format.name));

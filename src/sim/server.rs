@@ -366,9 +366,14 @@ async fn queue_worker(
             Work::Single(request) => {
                 let delay = shared.faults.command_delay(request.name);
                 if !delay.is_zero() {
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(delay) => {}
+                    shared.faults.delay_started();
+                    let cancelled = tokio::select! {
+                        () = shutdown.cancelled() => true,
+                        () = tokio::time::sleep(delay) => false,
+                    };
+                    shared.faults.delay_ended();
+                    if cancelled {
+                        return;
                     }
                     if job.generation != shared.generation.load(Ordering::SeqCst) {
                         continue;

@@ -192,10 +192,10 @@ test('a failed ack resolves with the error for the page to show', async () => {
   const c = newClient();
   const ws = connected(c);
   const p = c.command('playout.previous', {});
-  ws.recv({ type: 'ack', id: '1', ok: false, error: { code: 'playout_error', message: 'no previous item' } });
+  ws.recv({ type: 'ack', id: '1', ok: false, error: { code: 'no_previous_item', message: 'there is no previous item' } });
   const ack = await p;
   assert.equal(ack.ok, false);
-  assert.equal(ack.error.code, 'playout_error');
+  assert.equal(ack.error.code, 'no_previous_item');
 });
 
 test('resume after a drop: same daemon replays the missed events, no snapshot', async () => {

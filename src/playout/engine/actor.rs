@@ -3,8 +3,18 @@
 //! One task handles operator ops, link changes, channel observations and progress ticks in turn, so
 //! playout decisions never race each other. State changes are published as a full snapshot (watch)
 //! plus a sequenced event (broadcast), in that order.
+//!
+//! The loop never waits on CasparCG. Every AMCP exchange runs as its own task and comes back as an
+//! [`Internal`] message: playout commands through a per-channel-layer lane (one in flight, strictly
+//! in order; different layers in parallel, see `lanes`), INFO readings, the media rescan and the
+//! OSC subscription on their own. Edits need no server and are answered once durable.
+//!
+//! - `ops`: operator ops. `lanes`: the playout command queues and what each answer means.
+//! - `follow`: autoplay arming, telemetry (OSC, INFO), AUTO switches. `reconcile`: after a
+//!   (re)connect. `link`: link state and the media library. `publish`: snapshot, events, alarms,
+//!   progress. `persist`: saves, the state file, the as-run log, external edits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,27 +22,51 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use super::observe::{self, ChannelObs, LayerObs};
+use super::observe::{ChannelObs, LayerObs};
+use super::runtime::Runtime;
 use super::state::{
-    Alarm, ClipView, Event, EventKind, LinkView, MediaView, PlaylistView, Playout, Progress,
-    ProgressMap, Severity, Snapshot, Status, TelemetrySource,
+    Alarm, Event, EventKind, LinkView, MediaView, Playout, ProgressMap, Severity, Snapshot,
 };
-use super::{EngineError, EngineHandle, NewItem, Op, OpResult, Request, transport};
-use crate::amcp::body::parse_info_xml;
-use crate::amcp::{ChannelLayer, Command};
+use super::{EngineError, EngineHandle, OpResult, Request};
+use crate::amcp::ChannelLayer;
 use crate::caspar::osc::{OscState, OscTelemetry};
-use crate::caspar::{CasparHandle, CommandError, LinkState};
-use crate::config::{PlayoutConfig, Recovery};
+use crate::caspar::{CasparHandle, CommandError};
+use crate::config::PlayoutConfig;
 use crate::playout::asrun::AsRunWriter;
-use crate::playout::media::{self, MediaLibrary};
-use crate::playout::model::{Item, Limits, Playlist, PlaylistError, new_item_id, slug};
+use crate::playout::media::MediaLibrary;
+use crate::playout::model::{Item, Limits, Playlist, PlaylistError};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
-use persist::{Internal, Persistence};
+use lanes::Lanes;
+use persist::Persistence;
 
 /// An INFO reading counts as live telemetry this long (plus a second) after it was taken; with slow
 /// polling the numbers between two readings are shown as stale rather than as frozen values.
 const INFO_FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// An op's answer, sent when the op is done (an edit: durable; a playout action: answered by
+/// CasparCG).
+pub(crate) type Reply = tokio::sync::oneshot::Sender<Result<OpResult, EngineError>>;
+
+/// What the engine's helper tasks report back: the loop's only way to learn about the network.
+pub(crate) enum Internal {
+    Alarm(Severity, &'static str, String),
+    /// A lane's command was answered (or failed) at `at`.
+    Done {
+        cl: ChannelLayer,
+        result: Result<(), CommandError>,
+        at: tokio::time::Instant,
+    },
+    /// An `INFO` reading of channel `ch` taken at `at` (`None`: it failed).
+    Read {
+        ch: u16,
+        obs: Option<ChannelObs>,
+        at: tokio::time::Instant,
+        why: follow::ReadWhy,
+    },
+    /// A media rescan finished.
+    Media(Result<MediaLibrary, String>),
+}
 
 /// What the engine needs to run.
 pub struct EngineDeps {
@@ -96,7 +130,7 @@ struct Engine {
     osc: Option<OscTelemetry>,
     shutdown: CancellationToken,
     playlists: BTreeMap<String, Playlist>,
-    playout: BTreeMap<String, Playout>,
+    playout: BTreeMap<String, Runtime>,
     selected: Option<String>,
     media: Arc<MediaLibrary>,
     media_view: MediaView,
@@ -109,6 +143,12 @@ struct Engine {
     frame_rates: HashMap<u16, (u32, u32)>,
     /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
     info_read_at: HashMap<u16, tokio::time::Instant>,
+    /// Channels with an INFO reading on its way (one at a time per channel).
+    reading: HashSet<u16>,
+    /// Playout commands per channel-layer.
+    lanes: Lanes,
+    /// Ops waiting for the media rescan in flight (`Some` while one runs).
+    rescan_waiters: Option<Vec<Reply>>,
     progress: ProgressMap,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
@@ -122,6 +162,12 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The wall-clock time (Unix ms) of a monotonic instant in the past, e.g. when a reply arrived.
+pub(crate) fn wall_ms_at(at: tokio::time::Instant) -> u64 {
+    let ago = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    now_ms().saturating_sub(ago)
 }
 
 impl Engine {
@@ -150,13 +196,13 @@ impl Engine {
             asrun_task,
             ..Persistence::default()
         };
-        let mut playout = BTreeMap::new();
-        for id in playlists.keys() {
-            playout.insert(
-                id.clone(),
-                deps.restored.get(id).cloned().unwrap_or_default(),
-            );
-        }
+        let playout = playlists
+            .keys()
+            .map(|id| {
+                let restored = deps.restored.get(id).cloned().unwrap_or_default();
+                (id.clone(), Runtime::restored(restored))
+            })
+            .collect();
         let selected = deps
             .selected
             .filter(|s| playlists.contains_key(s))
@@ -184,6 +230,9 @@ impl Engine {
             observed: HashMap::new(),
             frame_rates: HashMap::new(),
             info_read_at: HashMap::new(),
+            reading: HashSet::new(),
+            lanes: Lanes::default(),
+            rescan_waiters: None,
             progress: ProgressMap::new(),
             snapshot_tx,
             events,
@@ -213,7 +262,7 @@ impl Engine {
         let mut progress = tokio::time::interval(Duration::from_secs(1) / self.progress_hz);
         progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let initial = link_rx.borrow_and_update().clone();
-        self.on_link(initial).await;
+        self.on_link(initial);
         // Without OSC this receiver never changes, which keeps the select below uniform.
         let (_no_osc, idle) = watch::channel(Arc::new(OscState::default()));
         let mut osc_rx = self.osc.as_ref().map_or(idle, OscTelemetry::subscribe);
@@ -221,36 +270,38 @@ impl Engine {
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => break,
+                // Answers first: they unblock lanes and carry the times as-run starts are stamped
+                // with.
+                Some(msg) = internal.recv() => self.on_internal(msg),
                 req = rx.recv() => match req {
-                    Some(Request { op, reply }) => {
-                        let result = self.op(op).await;
-                        let (result, acks) = match self.queue_saves().await {
-                            Ok(acks) => (result, acks),
-                            Err(e) => (Err(e), Vec::new()),
-                        };
-                        self.reply_when_durable(result, acks, reply);
-                    }
+                    Some(Request { op, reply }) => self.op(op, reply).await,
                     None => break,
-                },
-                Some(msg) = internal.recv() => match msg {
-                    Internal::Alarm(severity, kind, message) => self.raise(severity, kind, message),
                 },
                 Some(change) = external.recv() => self.on_external(change).await,
                 changed = link_rx.changed() => {
                     if changed.is_err() { break; }
                     let state = link_rx.borrow_and_update().clone();
-                    self.on_link(state).await;
+                    self.on_link(state);
                 }
                 changed = osc_rx.changed() => {
                     if changed.is_ok() {
                         let state = osc_rx.borrow_and_update().clone();
-                        self.on_osc(&state).await;
+                        self.on_osc(&state);
                     }
                 }
-                _ = poll.tick() => self.poll().await,
+                _ = poll.tick() => self.poll(),
                 _ = progress.tick() => self.publish_progress(),
             }
             self.save_state();
+        }
+    }
+
+    fn on_internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Alarm(severity, kind, message) => self.raise(severity, kind, message),
+            Internal::Done { cl, result, at } => self.on_done(cl, result, at),
+            Internal::Read { ch, obs, at, why } => self.on_read(ch, obs, at, why),
+            Internal::Media(result) => self.on_media(result),
         }
     }
 
@@ -260,255 +311,9 @@ impl Engine {
         tracing::info!("engine: stopped (playout left as it is)");
     }
 
-    // ---- publication -------------------------------------------------------------------------
-
-    fn view(&self, id: &str) -> Option<PlaylistView> {
-        let playlist = self.playlists.get(id)?.clone();
-        let missing = if self.media.is_empty() {
-            Vec::new()
-        } else {
-            playlist
-                .items
-                .iter()
-                .filter(|i| self.media.missing(&i.clip))
-                .map(|i| i.id.clone())
-                .collect()
-        };
-        let playout = self.playout.get(id).cloned().unwrap_or_default();
-        Some(PlaylistView {
-            playlist,
-            playout,
-            missing,
-        })
-    }
-
-    fn publish_snapshot(&self) {
-        let snapshot = Snapshot {
-            seq: self.seq,
-            selected: self.selected.clone(),
-            playlists: self
-                .playlists
-                .keys()
-                .filter_map(|id| self.view(id))
-                .collect(),
-            link: self.link.clone(),
-            media: self.media_view.clone(),
-            alarms: self.alarms.clone(),
-            progress: self.progress.clone(),
-        };
-        self.snapshot_tx.send_replace(Arc::new(snapshot));
-    }
-
-    fn publish(&mut self, kind: EventKind) {
-        self.seq += 1;
-        self.publish_snapshot();
-        // No receivers is fine: nobody is connected.
-        let _ = self.events.send(Arc::new(Event {
-            seq: self.seq,
-            kind,
-        }));
-    }
-
-    fn publish_playlist(&mut self, id: &str) {
-        if let Some(view) = self.view(id) {
-            self.publish(EventKind::Playlist {
-                playlist: Box::new(view),
-            });
-        }
-    }
-
-    fn raise(&mut self, severity: Severity, kind: &str, message: String) {
-        tracing::warn!(kind, %message, "alarm");
-        // The same condition raised again replaces the older alarm instead of piling up.
-        if let Some(pos) = self
-            .alarms
-            .iter()
-            .position(|a| a.kind == kind && a.message == message)
-        {
-            let old = self.alarms.remove(pos);
-            self.publish(EventKind::AlarmCleared { id: old.id });
-        }
-        let alarm = Alarm {
-            id: self.next_alarm,
-            severity,
-            kind: kind.into(),
-            message,
-            raised_ms: now_ms(),
-        };
-        self.next_alarm += 1;
-        self.alarms.push(alarm.clone());
-        if self.alarms.len() > 100 {
-            let old = self.alarms.remove(0);
-            self.publish(EventKind::AlarmCleared { id: old.id });
-        }
-        self.publish(EventKind::AlarmRaised { alarm });
-    }
-
-    fn clear_alarms(&mut self, kind: &str) {
-        let ids: Vec<u64> = self
-            .alarms
-            .iter()
-            .filter(|a| a.kind == kind)
-            .map(|a| a.id)
-            .collect();
-        for id in ids {
-            self.alarms.retain(|a| a.id != id);
-            self.publish(EventKind::AlarmCleared { id });
-        }
-    }
-
-    fn publish_progress(&mut self) {
-        let mut map = ProgressMap::new();
-        for (id, p) in &self.playout {
-            let (Some(on_air), Some(pl)) = (p.on_air.as_deref(), self.playlists.get(id)) else {
-                continue;
-            };
-            let obs = self.observed.get(&pl.channel_layer).map(|(o, _)| o);
-            let item = pl.item(on_air);
-            let duration = obs
-                .and_then(|o| o.length)
-                .or_else(|| item.and_then(transport::item_seconds))
-                .unwrap_or(0.0);
-            let elapsed = obs
-                .and_then(|o| o.elapsed)
-                .unwrap_or(0.0)
-                .min(duration.max(0.0));
-            let remaining = (duration - elapsed).max(0.0);
-            let later: f64 = pl
-                .index_of(on_air)
-                .map(|i| {
-                    pl.items[i + 1..]
-                        .iter()
-                        .filter_map(transport::item_seconds)
-                        .sum()
-                })
-                .unwrap_or(0.0);
-            // Numbers are live only while OSC arrives or INFO answers keep coming; otherwise they
-            // are the last known values and must be shown as stale.
-            let observed_recently = self
-                .info_read_at
-                .get(&pl.channel_layer.channel)
-                .is_some_and(|at| {
-                    at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
-                });
-            let osc_fresh = self
-                .osc
-                .as_ref()
-                .is_some_and(|o| !o.is_stale(pl.channel_layer.channel));
-            let fresh = self.link.connected && obs.is_some() && (osc_fresh || observed_recently);
-            map.insert(
-                id.clone(),
-                Progress {
-                    elapsed,
-                    remaining,
-                    duration,
-                    rundown_remaining: remaining + later,
-                    fresh,
-                },
-            );
-        }
-        if map != self.progress {
-            self.progress = map.clone();
-            self.progress_tx.send_replace(Arc::new(map));
-        }
-    }
-
-    // ---- link and media ----------------------------------------------------------------------
-
-    async fn on_link(&mut self, state: LinkState) {
-        let view = match &state {
-            LinkState::Connected { server_version, .. } => LinkView {
-                connected: true,
-                server_version: Some(server_version.clone()),
-                state: "connected".into(),
-                telemetry: self.link.telemetry,
-            },
-            LinkState::Connecting { attempt } => LinkView {
-                state: format!("connecting (attempt {attempt})"),
-                ..LinkView::default()
-            },
-            LinkState::Disconnected { reason, .. } => LinkView {
-                state: format!("down: {reason}"),
-                ..LinkView::default()
-            },
-        };
-        if view != self.link {
-            self.link = view.clone();
-            self.publish(EventKind::Link { link: view });
-        }
-        if let LinkState::Connected { server_version, .. } = &state {
-            self.subscribe_osc(server_version).await;
-        }
-        if state.is_connected() {
-            self.clear_alarms("caspar");
-            // A failed rescan has already raised its alarm; playout goes on without it.
-            let _ = self.rescan().await;
-            self.reconcile_all().await;
-        } else if matches!(state, LinkState::Disconnected { .. }) {
-            self.observed.clear();
-            if self.playout.values().any(|p| p.on_air.is_some()) {
-                self.raise(
-                    Severity::Critical,
-                    "caspar",
-                    format!("CasparCG link {}", self.link.state),
-                );
-            }
-        }
-    }
-
-    async fn rescan(&mut self) -> Result<usize, EngineError> {
-        let library = match media::refresh(&self.caspar).await {
-            Ok(library) => library,
-            Err(e) => return Err(self.media_failed(e.to_string())),
-        };
-        let n = library.len();
-        let entries = library.entries();
-        let clips = entries
-            .iter()
-            .map(|e| ClipView {
-                name: e.name.clone(),
-                kind: format!("{:?}", e.kind).to_uppercase(),
-                duration: e.duration_secs(),
-            })
-            .collect();
-        self.media_view = MediaView {
-            clips,
-            updated_ms: Some(now_ms()),
-            error: None,
-        };
-        self.media = Arc::new(library);
-        self.clear_alarms("media");
-        self.fill_durations();
-        self.publish(EventKind::Media {
-            media: self.media_view.clone(),
-        });
-        let ids: Vec<String> = self.playlists.keys().cloned().collect();
-        for id in ids {
-            self.publish_playlist(&id);
-        }
-        Ok(n)
-    }
-
-    fn media_failed(&mut self, message: String) -> EngineError {
-        self.media_view.error = Some(message.clone());
-        self.raise(
-            Severity::Warning,
-            "media",
-            format!("media library not updated: {message}"),
-        );
-        EngineError::Playout(format!("media rescan failed: {message}"))
-    }
-
-    /// Copies clip lengths and rates from the media library into items (for durations and remaining time).
-    fn fill_durations(&mut self) {
-        let media = self.media.clone();
-        for item in self
-            .playlists
-            .values_mut()
-            .flat_map(|pl| pl.items.iter_mut())
-        {
-            fill_from_media(&media, item);
-        }
+    /// The runtime of a playlist (created on first use, so every playlist has one).
+    fn runtime(&mut self, id: &str) -> &mut Runtime {
+        self.playout.entry(id.to_owned()).or_default()
     }
 }
 
@@ -520,6 +325,10 @@ fn fill_from_media(media: &MediaLibrary, item: &mut Item) {
     }
 }
 
+mod follow;
+mod lanes;
+mod link;
 mod ops;
 mod persist;
-mod run;
+mod publish;
+mod reconcile;

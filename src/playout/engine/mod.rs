@@ -2,13 +2,15 @@
 //! connection handle, and publishes state for the server and the console.
 //!
 //! - [`state`]: the snapshot, sequenced events and progress it publishes.
-//! - [`actor`]: the loop, operator actions, edits.
+//! - [`actor`]: the loop, operator actions, edits; never waits on the network.
+//! - [`runtime`]: one playlist's playout state and its transitions.
 //! - [`transport`]: how each operator action maps to AMCP (reference §4.5).
 //! - [`observe`]: reading the channel (INFO or OSC), detecting AUTO switches, reconciling after a
 //!   (re)connect.
 
 mod actor;
 mod observe;
+mod runtime;
 pub mod state;
 mod transport;
 
@@ -140,8 +142,20 @@ pub enum EngineError {
     Caspar(#[from] CommandError),
     #[error("not saved: {0}")]
     Store(String),
-    #[error("{0}")]
-    Playout(String),
+    #[error("nothing to cue")]
+    NothingToCue,
+    #[error("nothing left to take")]
+    NothingToTake,
+    #[error("there is no previous item")]
+    NoPreviousItem,
+    #[error("nothing to skip")]
+    NothingToSkip,
+    #[error("the playlist is on air; stop it before deleting")]
+    PlaylistOnAir,
+    #[error("the item is on air; take another item first")]
+    ItemOnAir,
+    #[error("media rescan failed: {0}")]
+    MediaRescan(String),
     #[error("the engine is shutting down")]
     ShuttingDown,
 }
@@ -155,7 +169,13 @@ impl EngineError {
             EngineError::Caspar(CommandError::Server { code: 404, .. }) => "clip_not_found",
             EngineError::Caspar(_) => "caspar_error",
             EngineError::Store(_) => "store_error",
-            EngineError::Playout(_) => "playout_error",
+            EngineError::NothingToCue => "nothing_to_cue",
+            EngineError::NothingToTake => "nothing_to_take",
+            EngineError::NoPreviousItem => "no_previous_item",
+            EngineError::NothingToSkip => "nothing_to_skip",
+            EngineError::PlaylistOnAir => "playlist_on_air",
+            EngineError::ItemOnAir => "item_on_air",
+            EngineError::MediaRescan(_) => "media_rescan_failed",
             EngineError::ShuttingDown => "shutting_down",
         }
     }

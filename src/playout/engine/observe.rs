@@ -6,7 +6,7 @@
 //! itself, a foreground whose elapsed time went backwards also counts.
 
 use crate::amcp::body::{ChannelState, ProducerState};
-use crate::sim::format::VideoFormat;
+use crate::amcp::format::VideoFormat;
 
 /// One layer at one moment.
 #[derive(Debug, Clone, PartialEq, Default)]

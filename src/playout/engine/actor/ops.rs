@@ -1,52 +1,43 @@
-//! Operator ops: playlist edits and playout actions, each answered with a result or a typed error.
+//! Operator ops: playlist edits (answered once durable) and playout actions (queued on their
+//! layer's lane and answered when CasparCG has answered), each with a result or a typed error.
 
+use super::lanes::{Action, Intent};
 use super::*;
+use crate::playout::engine::state::Status;
+use crate::playout::engine::transport;
+use crate::playout::engine::{NewItem, Op};
+use crate::playout::model::{new_item_id, slug};
 
 impl Engine {
-    pub(super) async fn op(&mut self, op: Op) -> Result<OpResult, EngineError> {
-        match op {
+    /// Runs an op; `reply` is answered when it is done, which for playout actions is after this
+    /// returns (the loop goes on meanwhile).
+    pub(super) async fn op(&mut self, op: Op, reply: Reply) {
+        let result = match op {
             Op::PlaylistCreate {
                 name,
                 channel_layer,
             } => self.create(name, channel_layer),
             Op::PlaylistDelete { playlist } => self.delete(&playlist),
-            Op::PlaylistSelect { playlist } => {
-                self.playlist(Some(&playlist))?;
-                self.selected = Some(playlist.clone());
-                self.persistence.state_dirty = true;
-                self.publish(EventKind::Selected {
-                    playlist: playlist.clone(),
-                });
-                Ok(OpResult {
-                    playlist: Some(playlist),
-                    ..OpResult::default()
-                })
-            }
+            Op::PlaylistSelect { playlist } => self.select(playlist),
             Op::PlaylistRename { playlist, name } => {
                 self.edit(playlist, |p, _| p.rename(&name).map(|()| None))
             }
-            Op::PlaylistLoop { playlist, enabled } => {
-                self.edit_and_rearm(playlist, |p, _| {
-                    p.looping = enabled;
-                    p.revision += 1;
-                    Ok(None)
-                })
-                .await
-            }
+            Op::PlaylistLoop { playlist, enabled } => self.edit_and_rearm(playlist, |p, _| {
+                p.looping = enabled;
+                p.revision += 1;
+                Ok(None)
+            }),
             Op::ItemAdd {
                 playlist,
                 item,
                 index,
-            } => self.add(playlist, item, index).await,
+            } => self.add(playlist, item, index),
             Op::ItemMove {
                 playlist,
                 item,
                 index,
-            } => {
-                self.edit_and_rearm(playlist, |p, _| p.move_item(&item, index).map(|()| None))
-                    .await
-            }
-            Op::ItemRemove { playlist, item } => self.remove(playlist, item).await,
+            } => self.edit_and_rearm(playlist, |p, _| p.move_item(&item, index).map(|()| None)),
+            Op::ItemRemove { playlist, item } => self.remove(playlist, item),
             Op::ItemUpdate {
                 playlist,
                 item,
@@ -60,43 +51,29 @@ impl Engine {
                     }
                     Ok(Some(item.clone()))
                 })
-                .await
             }
-            Op::Cue { playlist, item } => self.cue(playlist, item).await,
-            Op::Take { playlist, item } => self.take(playlist, item, "take").await,
-            Op::Next { playlist } => self.take(playlist, None, "next").await,
-            Op::Previous { playlist } => {
-                let id = self.playlist(playlist.as_deref())?.id.clone();
-                let p = &self.playlists[&id];
-                let on_air = self.playout.get(&id).and_then(|p| p.on_air.clone());
-                let prev = transport::previous_before(p, on_air.as_deref())
-                    .ok_or_else(|| EngineError::Playout("there is no previous item".into()))?;
-                self.take(Some(id), Some(prev), "previous").await
-            }
-            Op::Skip { playlist } => self.skip(playlist).await,
-            Op::Stop { playlist } => self.simple(playlist, Command::Stop, Status::Stopped).await,
-            Op::Pause { playlist } => self.simple(playlist, Command::Pause, Status::Paused).await,
-            Op::Resume { playlist } => {
-                self.simple(playlist, Command::Resume, Status::Playing)
-                    .await
-            }
-            Op::Clear { playlist } => self.simple(playlist, Command::Clear, Status::Stopped).await,
-            Op::Autoplay { playlist, enabled } => {
-                self.edit_and_rearm(playlist, |p, _| {
-                    p.autoplay = enabled;
-                    p.revision += 1;
-                    Ok(None)
-                })
-                .await
-            }
-            Op::MediaRescan => {
-                let clips = self.rescan().await?;
-                Ok(OpResult {
-                    clips: Some(clips),
-                    ..OpResult::default()
-                })
-            }
-        }
+            Op::Autoplay { playlist, enabled } => self.edit_and_rearm(playlist, |p, _| {
+                p.autoplay = enabled;
+                p.revision += 1;
+                Ok(None)
+            }),
+            Op::Skip { playlist } => self.skip(playlist),
+            Op::Cue { playlist, item } => return self.cue(playlist, item, reply),
+            Op::Take { playlist, item } => return self.take(playlist, item, "take", reply),
+            Op::Next { playlist } => return self.take(playlist, None, "next", reply),
+            Op::Previous { playlist } => return self.previous(playlist, reply),
+            Op::Stop { playlist } => return self.simple(playlist, Action::Stop, reply),
+            Op::Pause { playlist } => return self.simple(playlist, Action::Pause, reply),
+            Op::Resume { playlist } => return self.simple(playlist, Action::Resume, reply),
+            Op::Clear { playlist } => return self.simple(playlist, Action::Clear, reply),
+            Op::MediaRescan => return self.start_rescan(Some(reply)),
+        };
+        // Edits: saved, then answered once durable.
+        let (result, acks) = match self.queue_saves().await {
+            Ok(acks) => (result, acks),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        self.reply_when_durable(result, acks, reply);
     }
 
     /// The playlist an op addresses (`None`: the selected one).
@@ -129,16 +106,29 @@ impl Engine {
     }
 
     /// An edit that may change what comes next: the background is re-armed afterwards.
-    async fn edit_and_rearm(
+    fn edit_and_rearm(
         &mut self,
         playlist: Option<String>,
         f: impl FnOnce(&mut Playlist, &Limits) -> Result<Option<String>, PlaylistError>,
     ) -> Result<OpResult, EngineError> {
         let r = self.edit(playlist, f)?;
         if let Some(id) = r.playlist.as_deref() {
-            self.rearm(id).await;
+            self.rearm(id);
         }
         Ok(r)
+    }
+
+    fn select(&mut self, playlist: String) -> Result<OpResult, EngineError> {
+        self.playlist(Some(&playlist))?;
+        self.selected = Some(playlist.clone());
+        self.persistence.state_dirty = true;
+        self.publish(EventKind::Selected {
+            playlist: playlist.clone(),
+        });
+        Ok(OpResult {
+            playlist: Some(playlist),
+            ..OpResult::default()
+        })
     }
 
     fn create(
@@ -163,7 +153,7 @@ impl Engine {
         let playlist = Playlist::new(id.clone(), name, cl);
         playlist.validate(&self.limits)?;
         self.playlists.insert(id.clone(), playlist);
-        self.playout.insert(id.clone(), Playout::default());
+        self.playout.insert(id.clone(), Runtime::default());
         self.persist(&id);
         if self.selected.is_none() {
             self.selected = Some(id.clone());
@@ -180,11 +170,9 @@ impl Engine {
         if self
             .playout
             .get(id)
-            .is_some_and(|p| p.on_air.is_some() && p.status != Status::Stopped)
+            .is_some_and(|p| p.on_air().is_some() && p.status() != Status::Stopped)
         {
-            return Err(EngineError::Playout(
-                "the playlist is on air; stop it before deleting".into(),
-            ));
+            return Err(EngineError::PlaylistOnAir);
         }
         self.playlists.remove(id);
         self.playout.remove(id);
@@ -206,7 +194,7 @@ impl Engine {
         })
     }
 
-    async fn add(
+    fn add(
         &mut self,
         playlist: Option<String>,
         new: NewItem,
@@ -221,117 +209,31 @@ impl Engine {
         item.scheduled = new.scheduled;
         fill_from_media(&self.media, &mut item);
         let item_id = item.id.clone();
-        let r = self.edit(playlist, |p, limits| {
+        self.edit_and_rearm(playlist, |p, limits| {
             p.insert(index, item, limits).map(|()| Some(item_id))
-        })?;
-        if let Some(id) = r.playlist.clone() {
-            self.rearm(&id).await;
-        }
-        Ok(r)
+        })
     }
 
-    async fn remove(
-        &mut self,
-        playlist: Option<String>,
-        item: String,
-    ) -> Result<OpResult, EngineError> {
+    fn remove(&mut self, playlist: Option<String>, item: String) -> Result<OpResult, EngineError> {
         let id = self.playlist(playlist.as_deref())?.id.clone();
         if self
             .playout
             .get(&id)
-            .is_some_and(|p| p.on_air.as_deref() == Some(&item) && p.status != Status::Stopped)
+            .is_some_and(|p| p.on_air() == Some(item.as_str()) && p.status() != Status::Stopped)
         {
-            return Err(EngineError::Playout(
-                "the item is on air; take another item first".into(),
-            ));
+            return Err(EngineError::ItemOnAir);
         }
-        let r = self.edit(Some(id.clone()), |p, _| {
-            p.remove(&item).map(|_| Some(item.clone()))
-        })?;
-        self.rearm(&id).await;
-        Ok(r)
+        self.edit_and_rearm(Some(id), |p, _| p.remove(&item).map(|_| Some(item.clone())))
     }
 
-    async fn cue(
-        &mut self,
-        playlist: Option<String>,
-        item: Option<String>,
-    ) -> Result<OpResult, EngineError> {
+    /// The next take plays the item after the next one; nothing is sent until the re-arm.
+    fn skip(&mut self, playlist: Option<String>) -> Result<OpResult, EngineError> {
         let id = self.playlist(playlist.as_deref())?.id.clone();
-        let target = match item {
-            Some(i) => i,
-            None => self
-                .next_of(&id)
-                .ok_or_else(|| EngineError::Playout("nothing to cue".into()))?,
-        };
-        let pl = &self.playlists[&id];
-        let it = pl
-            .item(&target)
-            .ok_or_else(|| PlaylistError::ItemNotFound(target.clone()))?
-            .clone();
-        let cl = pl.channel_layer;
-        let auto = self.auto_allowed(&id);
-        self.send(transport::loadbg(cl, &it, auto)).await?;
-        let p = self.playout.entry(id.clone()).or_default();
-        p.cued = Some(target.clone());
-        p.armed_auto = auto;
-        p.next = Some(target.clone());
-        self.publish_playlist(&id);
-        Ok(OpResult {
-            playlist: Some(id),
-            item: Some(target),
-            clips: None,
-        })
-    }
-
-    async fn take(
-        &mut self,
-        playlist: Option<String>,
-        item: Option<String>,
-        how: &str,
-    ) -> Result<OpResult, EngineError> {
-        let id = self.playlist(playlist.as_deref())?.id.clone();
-        let state = self.playout.get(&id).cloned().unwrap_or_default();
-        let target = match item {
-            Some(i) => i,
-            None => state
-                .cued
-                .clone()
-                .or_else(|| self.next_of(&id))
-                .ok_or_else(|| EngineError::Playout("nothing left to take".into()))?,
-        };
-        let pl = &self.playlists[&id];
-        let it = pl
-            .item(&target)
-            .ok_or_else(|| PlaylistError::ItemNotFound(target.clone()))?
-            .clone();
-        let cl = pl.channel_layer;
-        // A cued background is promoted with its transition; anything else is played directly.
-        let cmd = if state.cued.as_deref() == Some(target.as_str()) {
-            Command::Play(cl, None)
-        } else {
-            transport::play(cl, &it, None)
-        };
-        self.send(cmd).await?;
-        self.went_on_air(&id, &target, how);
-        self.rearm(&id).await;
-        Ok(OpResult {
-            playlist: Some(id),
-            item: Some(target),
-            clips: None,
-        })
-    }
-
-    async fn skip(&mut self, playlist: Option<String>) -> Result<OpResult, EngineError> {
-        let id = self.playlist(playlist.as_deref())?.id.clone();
-        let next = self
-            .next_of(&id)
-            .ok_or_else(|| EngineError::Playout("nothing to skip".into()))?;
+        let next = self.next_of(&id).ok_or(EngineError::NothingToSkip)?;
         let after = transport::next_after(&self.playlists[&id], Some(&next));
-        let p = self.playout.entry(id.clone()).or_default();
-        p.next = after;
-        p.cued = None;
-        self.rearm(&id).await;
+        self.runtime(&id).skip_to(after);
+        self.persistence.state_dirty = true;
+        self.rearm(&id);
         self.publish_playlist(&id);
         Ok(OpResult {
             playlist: Some(id),
@@ -340,57 +242,77 @@ impl Engine {
         })
     }
 
-    /// STOP, PAUSE, RESUME, CLEAR: one command on the playlist's layer, then the new status.
-    async fn simple(
-        &mut self,
-        playlist: Option<String>,
-        cmd: fn(ChannelLayer) -> Command,
-        status: Status,
-    ) -> Result<OpResult, EngineError> {
-        let id = self.playlist(playlist.as_deref())?.id.clone();
-        let cl = self.playlists[&id].channel_layer;
-        let command = cmd(cl);
-        let ending = matches!(command, Command::Stop(_) | Command::Clear(_));
-        self.send(command.clone()).await?;
-        if ending {
-            let reason = if matches!(command, Command::Stop(_)) {
-                "stop"
-            } else {
-                "clear"
-            };
-            self.went_off_air(&id, reason);
-            let p = self.playout.entry(id.clone()).or_default();
-            // STOP keeps the background but cancels AUTO; CLEAR empties both.
-            p.armed_auto = false;
-            if matches!(command, Command::Clear(_)) {
-                p.cued = None;
+    /// Checks a playout action against the state now and queues it, or answers the error at once.
+    fn queue(&mut self, checked: Result<(String, Intent), EngineError>, reply: Reply) {
+        match checked {
+            Ok((id, intent)) => self.enqueue(&id, intent, Some(reply)),
+            Err(e) => {
+                let _ = reply.send(Err(e));
             }
         }
-        if let Some(p) = self.playout.get_mut(&id) {
-            if p.on_air.is_some() || ending {
-                p.status = status;
-            }
-        }
-        self.publish_playlist(&id);
-        Ok(OpResult {
-            playlist: Some(id),
-            ..OpResult::default()
-        })
     }
 
-    /// Sends a playout command; a failure becomes an alarm as well as the op's error.
-    pub(super) async fn send(&mut self, cmd: Command) -> Result<(), EngineError> {
-        match self.caspar.send(cmd.clone()).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let severity = if matches!(e, CommandError::NotConnected) {
-                    Severity::Warning
-                } else {
-                    Severity::Critical
-                };
-                self.raise(severity, "playout", format!("{} failed: {e}", cmd.name()));
-                Err(EngineError::Caspar(e))
-            }
+    fn cue(&mut self, playlist: Option<String>, item: Option<String>, reply: Reply) {
+        let checked = (|| {
+            let id = self.playlist(playlist.as_deref())?.id.clone();
+            let target = match item {
+                Some(i) => i,
+                None => self.next_of(&id).ok_or(EngineError::NothingToCue)?,
+            };
+            self.check_item(&id, &target)?;
+            Ok((id.clone(), Intent::Cue { id, target }))
+        })();
+        self.queue(checked, reply);
+    }
+
+    fn take(
+        &mut self,
+        playlist: Option<String>,
+        item: Option<String>,
+        how: &'static str,
+        reply: Reply,
+    ) {
+        let checked = (|| {
+            let id = self.playlist(playlist.as_deref())?.id.clone();
+            let cued = self.playout.get(&id).and_then(Runtime::cued);
+            let target = match item {
+                Some(i) => i,
+                None => cued
+                    .map(str::to_owned)
+                    .or_else(|| self.next_of(&id))
+                    .ok_or(EngineError::NothingToTake)?,
+            };
+            self.check_item(&id, &target)?;
+            Ok((id.clone(), Intent::Take { id, target, how }))
+        })();
+        self.queue(checked, reply);
+    }
+
+    fn previous(&mut self, playlist: Option<String>, reply: Reply) {
+        let checked = (|| {
+            let id = self.playlist(playlist.as_deref())?.id.clone();
+            let on_air = self.playout.get(&id).and_then(Runtime::on_air);
+            let target = transport::previous_before(&self.playlists[&id], on_air)
+                .ok_or(EngineError::NoPreviousItem)?;
+            let how = "previous";
+            Ok((id.clone(), Intent::Take { id, target, how }))
+        })();
+        self.queue(checked, reply);
+    }
+
+    /// STOP, PAUSE, RESUME, CLEAR: one command on the playlist's layer, then the new status.
+    fn simple(&mut self, playlist: Option<String>, action: Action, reply: Reply) {
+        let checked = self
+            .playlist(playlist.as_deref())
+            .map(|p| p.id.clone())
+            .map(|id| (id.clone(), Intent::Simple { id, action }));
+        self.queue(checked, reply);
+    }
+
+    fn check_item(&self, id: &str, item: &str) -> Result<(), EngineError> {
+        match self.playlists.get(id).and_then(|pl| pl.item(item)) {
+            Some(_) => Ok(()),
+            None => Err(PlaylistError::ItemNotFound(item.to_owned()).into()),
         }
     }
 }

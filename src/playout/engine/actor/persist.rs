@@ -5,23 +5,18 @@
 //! coalesced into few writes; the client's acknowledgement waits for the write that contains its
 //! version. A failed save never acknowledges the edit as done and raises an alarm.
 
-use tokio::sync::oneshot;
+use std::time::SystemTime;
 
 use super::*;
 use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
 use crate::playout::store::{Ack, PlaylistState, PlayoutStateFile, StoreWriter};
 use crate::playout::watch::ExternalChange;
 
-/// Messages from helper tasks back to the engine.
-pub(crate) enum Internal {
-    Alarm(Severity, &'static str, String),
-}
-
 /// Store, as-run and external-edit plumbing owned by the engine.
 #[derive(Default)]
 pub(crate) struct Persistence {
     pub(crate) store: Option<StoreWriter>,
-    pub(crate) asrun: Option<mpsc::UnboundedSender<AsRunEntry>>,
+    pub(crate) asrun: Option<mpsc::UnboundedSender<(AsRunEntry, SystemTime)>>,
     pub(crate) asrun_task: Option<tokio::task::JoinHandle<()>>,
     /// Playlists changed by the current op, saved when it returns.
     pub(crate) dirty: Vec<String>,
@@ -35,13 +30,13 @@ pub(crate) fn spawn_asrun(
     writer: AsRunWriter,
     internal: mpsc::UnboundedSender<Internal>,
 ) -> (
-    mpsc::UnboundedSender<AsRunEntry>,
+    mpsc::UnboundedSender<(AsRunEntry, SystemTime)>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<AsRunEntry>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(AsRunEntry, SystemTime)>();
     let task = tokio::spawn(async move {
-        while let Some(entry) = rx.recv().await {
-            if let Err(e) = writer.record(entry).await {
+        while let Some((entry, at)) = rx.recv().await {
+            if let Err(e) = writer.record_at(entry, at).await {
                 let msg = format!("as-run log not written: {e}");
                 let _ = internal.send(Internal::Alarm(Severity::Critical, "asrun", msg));
             }
@@ -99,7 +94,7 @@ impl Engine {
         &self,
         result: Result<OpResult, EngineError>,
         acks: Vec<Ack>,
-        reply: oneshot::Sender<Result<OpResult, EngineError>>,
+        reply: Reply,
     ) {
         if acks.is_empty() || result.is_err() {
             let _ = reply.send(result);
@@ -160,9 +155,9 @@ impl Engine {
             .iter()
             .map(|(id, p)| {
                 let st = PlaylistState {
-                    cursor: p.next.clone(),
-                    on_air: p.on_air.clone(),
-                    on_air_since: p.on_air_since_ms,
+                    cursor: p.next().map(str::to_owned),
+                    on_air: p.on_air().map(str::to_owned),
+                    on_air_since: p.on_air_since_ms(),
                 };
                 (id.clone(), st)
             })
@@ -174,13 +169,14 @@ impl Engine {
         }
     }
 
-    /// Appends an as-run line for an item start or end.
+    /// Appends an as-run line for an item start or end that happened at `at_ms` (Unix ms).
     pub(super) fn as_run(
         &self,
         id: &str,
         item: &str,
         ended_by: Option<&str>,
         actual_secs: Option<f64>,
+        at_ms: u64,
     ) {
         let Some(tx) = &self.persistence.asrun else {
             return;
@@ -205,7 +201,8 @@ impl Engine {
             (Some(f), Some(fps)) => entry.with_planned(f, fps),
             _ => entry,
         };
-        let _ = tx.send(entry);
+        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+        let _ = tx.send((entry, at));
     }
 
     /// A playlist file changed on disk by someone else (editor, script, rsync).
@@ -214,13 +211,11 @@ impl Engine {
             ExternalChange::Updated(pl) => {
                 let id = pl.id.clone();
                 tracing::info!(playlist = %id, "playlist edited outside onair: loaded");
-                if !self.playlists.contains_key(&id) {
-                    self.playout.insert(id.clone(), Playout::default());
-                }
+                self.runtime(&id);
                 self.playlists.insert(id.clone(), pl);
                 self.fill_durations();
                 self.publish_playlist(&id);
-                self.rearm(&id).await;
+                self.rearm(&id);
             }
             ExternalChange::Rejected { id, error } => {
                 self.raise(Severity::Warning, "store", format!("edit of playlist {id:?} outside onair rejected ({error}); the last good version stays"));

@@ -1,15 +1,15 @@
-//! Video formats as CasparCG names them (`1080i5000`, `PAL`, …): size, frame rate and the rate it reports.
+//! Video formats as CasparCG names them (`1080i5000`, `PAL`, …): size, frame rate and the rate it
+//! reports. Protocol knowledge shared by the engine (frame rates from `INFO` and OSC) and the
+//! simulator (its channel clocks).
 
 use std::fmt;
 use std::time::Duration;
-
-use super::dialect::Dialect;
 
 /// One channel video mode.
 ///
 /// `fps_num/fps_den` is the *frame* rate (25 for `1080i5000`); `report_num/report_den` is what the
 /// server publishes as `framerate` over OSC and in `INFO n` (the field rate for interlaced modes:
-/// `50 1` for `1080i5000`, as reference §6.2 says and the recordings show for progressive modes).
+/// `50 1` for `1080i5000`, as docs/amcp-notes.md §6.2 says and the recordings show for progressive modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VideoFormat {
     /// Canonical name as the server prints it in `INFO` and the `format` key.
@@ -96,31 +96,11 @@ impl VideoFormat {
             .find(|f| f.name.eq_ignore_ascii_case(name.trim()))
     }
 
-    /// The channel tick rate as a fraction. 2.4+ produce one tick per *frame* (both fields of an
-    /// interlaced frame in one tick); 2.3 ticks at the reported rate, i.e. per field (reference §6.1).
-    pub fn tick_rate(&self, dialect: Dialect) -> (u32, u32) {
-        if dialect == Dialect::V23 {
-            (self.report_num, self.report_den)
-        } else {
-            (self.fps_num, self.fps_den)
-        }
-    }
-
-    /// Ticks per second as the server's `double fps` (used to turn frame counts into seconds).
-    pub fn tick_fps(&self, dialect: Dialect) -> f64 {
-        let (num, den) = self.tick_rate(dialect);
-        f64::from(num) / f64::from(den.max(1))
-    }
-
-    /// Duration of one tick in `dialect`: what the clock should sleep between `tick_channel` calls.
-    pub fn tick_duration(&self, dialect: Dialect) -> Duration {
-        let (num, den) = self.tick_rate(dialect);
-        Duration::from_nanos(1_000_000_000u64 * u64::from(den) / u64::from(num.max(1)))
-    }
-
-    /// Duration of one frame (= one tick on 2.4 and 2.5).
+    /// Duration of one frame (one channel tick on 2.4 and 2.5).
     pub fn frame_duration(&self) -> Duration {
-        self.tick_duration(Dialect::V24)
+        Duration::from_nanos(
+            1_000_000_000u64 * u64::from(self.fps_den) / u64::from(self.fps_num.max(1)),
+        )
     }
 }
 
@@ -169,11 +149,11 @@ mod tests {
     }
 
     #[test]
-    fn tick_rates_per_dialect() {
-        let f = VideoFormat::default();
-        assert_eq!(f.tick_rate(Dialect::V24), (25, 1));
-        assert_eq!(f.tick_rate(Dialect::V23), (50, 1));
-        assert_eq!(f.frame_duration(), Duration::from_millis(40));
+    fn frame_durations() {
+        assert_eq!(
+            VideoFormat::default().frame_duration(),
+            Duration::from_millis(40)
+        );
         let ntsc = VideoFormat::parse("1080p5994").unwrap();
         assert_eq!(ntsc.frame_duration(), Duration::from_nanos(16_683_333));
     }

@@ -1,0 +1,258 @@
+//! Following playout: arming autoplay, reading the channels (OSC, or INFO in the background),
+//! recognising AUTO switches and layers emptied from outside.
+//!
+//! Times come from the telemetry, not from when the loop got round to an observation: an AUTO
+//! switch is stamped with the moment the reading was taken minus the clip's elapsed time in it,
+//! which is the frame the item started on.
+
+use tokio::time::Instant;
+
+use super::lanes::Intent;
+use super::*;
+use crate::amcp::Command;
+use crate::amcp::body::parse_info_xml;
+use crate::playout::engine::observe;
+use crate::playout::engine::runtime::Ended;
+use crate::playout::engine::state::{Status, TelemetrySource};
+use crate::playout::engine::transport;
+
+/// Why an INFO reading was taken.
+#[derive(Debug)]
+pub(crate) enum ReadWhy {
+    /// Following playout where OSC does not arrive.
+    Poll,
+    /// Reconciliation after a (re)connect, for these playlists at these epochs.
+    Reconcile(Vec<(String, u64)>),
+}
+
+impl Engine {
+    /// The item a plain `take` would play.
+    pub(super) fn next_of(&self, id: &str) -> Option<String> {
+        let pl = self.playlists.get(id)?;
+        let p = self.playout.get(id);
+        if let Some(n) = p
+            .and_then(Runtime::next)
+            .filter(|n| pl.index_of(n).is_some())
+        {
+            return Some(n.to_owned());
+        }
+        transport::next_after(pl, p.and_then(Runtime::on_air))
+    }
+
+    /// AUTO is only armed behind a playing item of known length: a looping foreground never ends.
+    pub(super) fn auto_allowed(&self, id: &str) -> bool {
+        let (Some(pl), Some(p)) = (self.playlists.get(id), self.playout.get(id)) else {
+            return false;
+        };
+        let on_air = p.on_air().and_then(|i| pl.item(i));
+        pl.autoplay && p.status() == Status::Playing && on_air.is_some_and(|i| !i.looping)
+    }
+
+    /// What the background should hold for playlist `id` (and with AUTO or not), when that differs
+    /// from what it holds or is about to: `None` when nothing needs sending.
+    pub(super) fn rearm_target(&self, id: &str) -> Option<(String, bool)> {
+        let p = self.playout.get(id)?;
+        if p.on_air().is_none()
+            || !matches!(p.status(), Status::Playing | Status::Paused)
+            || !self.link.connected
+        {
+            return None;
+        }
+        // Nothing follows: a background we armed earlier is left alone (the server ignores it
+        // unless it was armed with AUTO, and then it is the item that was next at the time).
+        let next = self.next_of(id)?;
+        let auto = self.auto_allowed(id);
+        let (bg, bg_auto) = p.background_target();
+        (bg != Some(next.as_str()) || bg_auto != auto).then_some((next, auto))
+    }
+
+    /// Makes the background hold the next item (with AUTO when autoplay applies), if it does not
+    /// and will not: queued on the playlist's lane, decided again when its turn comes.
+    pub(super) fn rearm(&mut self, id: &str) {
+        if self.rearm_target(id).is_some() {
+            self.enqueue(id, Intent::Rearm { id: id.to_owned() }, None);
+        }
+    }
+
+    /// Records that `item` started on air at `at_ms`.
+    pub(super) fn went_on_air(&mut self, id: &str, item: &str, how: &str, at_ms: u64) {
+        let next = self
+            .playlists
+            .get(id)
+            .and_then(|pl| transport::next_after(pl, Some(item)));
+        if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+            self.observed.remove(&cl);
+        }
+        if let Some(ended) = self.runtime(id).went_on_air(item, next, at_ms) {
+            self.log_off_air(id, ended, how, at_ms);
+        }
+        tracing::info!(playlist = id, item, how, "on air");
+        self.persistence.state_dirty = true;
+        self.as_run(id, item, None, None, at_ms);
+        self.publish_playlist(id);
+    }
+
+    /// The as-run end of an item that left the air at `at_ms`.
+    pub(super) fn log_off_air(&mut self, id: &str, ended: Ended, how: &str, at_ms: u64) {
+        tracing::info!(playlist = id, item = ended.item, ended_by = how, "off air");
+        self.persistence.state_dirty = true;
+        let actual = ended
+            .since_ms
+            .map(|s| at_ms.saturating_sub(s) as f64 / 1000.0);
+        self.as_run(id, &ended.item, Some(how), actual, at_ms);
+    }
+
+    /// Follows playout from OSC for every channel whose telemetry is fresh.
+    pub(super) fn on_osc(&mut self, state: &OscState) {
+        let source = if state.channels.values().any(|c| !c.stale) {
+            TelemetrySource::Osc
+        } else {
+            TelemetrySource::InfoPolling
+        };
+        if self.link.connected && source != self.link.telemetry {
+            self.link.telemetry = source;
+            self.publish(EventKind::Link {
+                link: self.link.clone(),
+            });
+        }
+        if !self.link.connected {
+            return;
+        }
+        // An idle server still sends every channel's state 25–60 times a second; only channels with
+        // something of ours on air or cued need reading.
+        let active = self.active_channels();
+        for (ch, telemetry) in &state.channels {
+            if telemetry.stale || !active.contains(ch) {
+                continue;
+            }
+            let obs = observe::from_osc(telemetry);
+            if let Some(rate) = obs.frame_rate {
+                self.frame_rates.insert(*ch, rate);
+            }
+            self.observe_channel(*ch, &obs, telemetry.updated_at);
+        }
+    }
+
+    /// Channels where one of our playlists has something on air or cued.
+    pub(super) fn active_channels(&self) -> Vec<u16> {
+        let mut channels: Vec<u16> = self
+            .playout
+            .iter()
+            .filter(|(_, p)| p.on_air().is_some() || p.cued().is_some())
+            .filter_map(|(id, _)| self.playlists.get(id).map(|pl| pl.channel_layer.channel))
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        channels
+    }
+
+    fn osc_fresh(&self, ch: u16) -> bool {
+        self.osc.as_ref().is_some_and(|o| !o.is_stale(ch))
+    }
+
+    /// Reads with `INFO` every channel that has something on air and no fresh OSC; the readings
+    /// come back as [`Internal::Read`], each channel on its own.
+    pub(super) fn poll(&mut self) {
+        if !self.link.connected {
+            return;
+        }
+        for ch in self.active_channels() {
+            if !self.osc_fresh(ch) {
+                self.read_channel(ch, ReadWhy::Poll);
+            }
+        }
+    }
+
+    /// Starts an `INFO` reading of `ch` unless one is on its way (a reconcile reading always goes:
+    /// it must see the server after the reconnect).
+    pub(super) fn read_channel(&mut self, ch: u16, why: ReadWhy) {
+        let Some(cl) = ChannelLayer::channel(ch) else {
+            return;
+        };
+        if matches!(why, ReadWhy::Poll) && !self.reading.insert(ch) {
+            return;
+        }
+        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            let reply = caspar.send(Command::Info(Some(cl))).await;
+            let at = Instant::now();
+            let obs = reply
+                .ok()
+                .and_then(|r| r.body_text().and_then(|t| parse_info_xml(t).ok()))
+                .map(|state| observe::from_info(&state));
+            let _ = internal.send(Internal::Read { ch, obs, at, why });
+        });
+    }
+
+    pub(super) fn on_read(&mut self, ch: u16, obs: Option<ChannelObs>, at: Instant, why: ReadWhy) {
+        if matches!(why, ReadWhy::Poll) {
+            self.reading.remove(&ch);
+        }
+        let Some(obs) = obs else {
+            return;
+        };
+        self.info_read_at.insert(ch, at);
+        if let Some(rate) = obs.frame_rate {
+            self.frame_rates.insert(ch, rate);
+        }
+        match why {
+            ReadWhy::Poll => self.observe_channel(ch, &obs, at),
+            ReadWhy::Reconcile(epochs) => self.reconcile_read(&obs, at, epochs),
+        }
+    }
+
+    fn observe_channel(&mut self, ch: u16, obs: &ChannelObs, at: Instant) {
+        let ids: Vec<String> = self
+            .playlists
+            .values()
+            .filter(|pl| pl.channel_layer.channel == ch)
+            .map(|pl| pl.id.clone())
+            .collect();
+        for id in ids {
+            let Some(layer) = self.playlists[&id].channel_layer.layer else {
+                continue;
+            };
+            let layer_obs = obs.layers.get(&layer).cloned().unwrap_or_default();
+            self.observe(&id, layer_obs, at);
+        }
+    }
+
+    fn observe(&mut self, id: &str, obs: LayerObs, at: Instant) {
+        let Some(pl) = self.playlists.get(id) else {
+            return;
+        };
+        let cl = pl.channel_layer;
+        let Some(p) = self.playout.get(id) else {
+            return;
+        };
+        let previous = self.observed.get(&cl).map(|(o, _)| o.clone());
+        let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
+        let on_air_clip = clip_of(p.on_air());
+        if let (Some(cued), Some(armed_clip), true) = (p.cued(), clip_of(p.cued()), p.armed_auto())
+        {
+            if observe::switched_to(&obs, &armed_clip, on_air_clip.as_deref(), previous.as_ref()) {
+                let cued = cued.to_owned();
+                // The frame it started on: when this reading was taken, minus its time on air.
+                let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+                let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+                self.went_on_air(id, &cued, "auto", started);
+                self.observed.insert(cl, (obs, at));
+                self.rearm(id);
+                return;
+            }
+        }
+        let was_present = previous.as_ref().is_some_and(|o| o.fg_present);
+        if p.on_air().is_some() && p.status() == Status::Playing && was_present && !obs.fg_present {
+            if let Some(ended) = self.runtime(id).emptied() {
+                self.log_off_air(id, ended, "error", wall_ms_at(at));
+            }
+            self.raise(
+                Severity::Critical,
+                "playout",
+                format!("layer {cl} was emptied outside onair"),
+            );
+            self.publish_playlist(id);
+        }
+        self.observed.insert(cl, (obs, at));
+    }
+}

@@ -1,0 +1,372 @@
+//! Playout commands, one lane per channel-layer: strictly in order and one in flight, so CasparCG
+//! sees a layer's `PLAY` before the `LOADBG` that follows it; lanes of different layers run side by
+//! side, so a stalled command on one channel never delays another.
+//!
+//! A lane holds *intents* (take this item, arm what comes next), not commands: the command is
+//! decided when the intent's turn comes, from the state as every earlier answer left it. A take
+//! queued behind a `LOADBG` therefore promotes what that `LOADBG` loaded, and a re-arm that an
+//! earlier one already satisfied is dropped. The answer comes back to the loop as
+//! [`Internal::Done`]; what it means (went on air, cued, stopped) is applied then, stamped with the
+//! time the answer arrived.
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::amcp::Command;
+use crate::playout::engine::transport;
+
+/// What a lane entry is for.
+#[derive(Debug)]
+pub(super) enum Intent {
+    /// An operator take (`how`: take, next, previous).
+    Take {
+        id: String,
+        target: String,
+        how: &'static str,
+    },
+    Cue {
+        id: String,
+        target: String,
+    },
+    /// Load what comes next into the background (with AUTO when autoplay applies).
+    Rearm {
+        id: String,
+    },
+    Simple {
+        id: String,
+        action: Action,
+    },
+    /// Reconciliation's recovery: play `item` again `seek` frames in, or (`fresh`) the next item
+    /// from its start; dropped if playout changed since the decision (`epoch`).
+    Recover {
+        id: String,
+        item: String,
+        seek: Option<u64>,
+        fresh: bool,
+        epoch: u64,
+    },
+}
+
+/// The one-command actions on a playlist's layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Action {
+    Stop,
+    Pause,
+    Resume,
+    Clear,
+}
+
+/// What an answered command means, decided when it was sent.
+#[derive(Debug)]
+enum After {
+    Take {
+        id: String,
+        target: String,
+        how: &'static str,
+    },
+    Cued {
+        id: String,
+        target: String,
+        auto: bool,
+        op: bool,
+    },
+    Simple {
+        id: String,
+        action: Action,
+    },
+    Recovered {
+        id: String,
+        item: String,
+        fresh: bool,
+    },
+}
+
+enum Plan {
+    Send(Command, After),
+    /// Nothing to send any more (a re-arm already satisfied, a recovery overtaken).
+    Skip,
+    Fail(EngineError),
+}
+
+struct Queued {
+    intent: Intent,
+    reply: Option<Reply>,
+}
+
+struct InFlight {
+    after: After,
+    reply: Option<Reply>,
+    name: &'static str,
+}
+
+#[derive(Default)]
+struct Lane {
+    queue: VecDeque<Queued>,
+    in_flight: Option<InFlight>,
+}
+
+/// Every channel-layer's lane.
+#[derive(Default)]
+pub(crate) struct Lanes {
+    lanes: HashMap<ChannelLayer, Lane>,
+}
+
+impl Engine {
+    /// Queues `intent` on the lane of playlist `id`'s layer; `reply` is answered when it is done.
+    pub(super) fn enqueue(&mut self, id: &str, intent: Intent, reply: Option<Reply>) {
+        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(PlaylistError::PlaylistNotFound(id.to_owned()).into()));
+            }
+            return;
+        };
+        let lane = self.lanes.lanes.entry(cl).or_default();
+        if let Intent::Rearm { id } = &intent {
+            // One waiting re-arm per playlist is enough: it reads the state when its turn comes.
+            let waiting = lane
+                .queue
+                .iter()
+                .any(|q| matches!(&q.intent, Intent::Rearm { id: other } if other == id));
+            if waiting {
+                return;
+            }
+        }
+        lane.queue.push_back(Queued { intent, reply });
+        self.pump(cl);
+    }
+
+    /// Sends the lane's next command if none is in flight.
+    fn pump(&mut self, cl: ChannelLayer) {
+        loop {
+            let Some(lane) = self.lanes.lanes.get_mut(&cl) else {
+                return;
+            };
+            if lane.in_flight.is_some() {
+                return;
+            }
+            let Some(Queued { intent, reply }) = lane.queue.pop_front() else {
+                self.lanes.lanes.remove(&cl);
+                return;
+            };
+            match self.plan(intent) {
+                Plan::Skip => {}
+                Plan::Fail(e) => {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                Plan::Send(cmd, after) => {
+                    let name = cmd.name();
+                    if let Some(lane) = self.lanes.lanes.get_mut(&cl) {
+                        lane.in_flight = Some(InFlight { after, reply, name });
+                    }
+                    let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+                    tokio::spawn(async move {
+                        let result = caspar.send(cmd).await.map(drop);
+                        let at = tokio::time::Instant::now();
+                        let _ = internal.send(Internal::Done { cl, result, at });
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Decides the command for an intent from the current state.
+    fn plan(&mut self, intent: Intent) -> Plan {
+        match intent {
+            Intent::Take { id, target, how } => {
+                let (cl, item) = match self.item_of(&id, &target) {
+                    Ok(v) => v,
+                    Err(e) => return Plan::Fail(e),
+                };
+                // A cued background is promoted with its transition; anything else plays directly.
+                let promoted = self.playout.get(&id).and_then(Runtime::cued) == Some(&target);
+                let cmd = if promoted {
+                    Command::Play(cl, None)
+                } else {
+                    transport::play(cl, &item, None)
+                };
+                Plan::Send(cmd, After::Take { id, target, how })
+            }
+            Intent::Cue { id, target } => {
+                let (cl, item) = match self.item_of(&id, &target) {
+                    Ok(v) => v,
+                    Err(e) => return Plan::Fail(e),
+                };
+                let auto = self.auto_allowed(&id);
+                self.runtime(&id).loading(&target, auto);
+                let cmd = transport::loadbg(cl, &item, auto);
+                Plan::Send(
+                    cmd,
+                    After::Cued {
+                        id,
+                        target,
+                        auto,
+                        op: true,
+                    },
+                )
+            }
+            Intent::Rearm { id } => {
+                let Some((next, auto)) = self.rearm_target(&id) else {
+                    return Plan::Skip;
+                };
+                let Ok((cl, item)) = self.item_of(&id, &next) else {
+                    return Plan::Skip;
+                };
+                self.runtime(&id).loading(&next, auto);
+                let cmd = transport::loadbg(cl, &item, auto);
+                Plan::Send(
+                    cmd,
+                    After::Cued {
+                        id,
+                        target: next,
+                        auto,
+                        op: false,
+                    },
+                )
+            }
+            Intent::Simple { id, action } => {
+                let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
+                    return Plan::Fail(PlaylistError::PlaylistNotFound(id).into());
+                };
+                let cmd = match action {
+                    Action::Stop => Command::Stop(cl),
+                    Action::Pause => Command::Pause(cl),
+                    Action::Resume => Command::Resume(cl),
+                    Action::Clear => Command::Clear(cl),
+                };
+                Plan::Send(cmd, After::Simple { id, action })
+            }
+            Intent::Recover {
+                id,
+                item,
+                seek,
+                fresh,
+                epoch,
+            } => {
+                if self.playout.get(&id).map(Runtime::epoch) != Some(epoch) {
+                    return Plan::Skip;
+                }
+                let Ok((cl, it)) = self.item_of(&id, &item) else {
+                    return Plan::Skip;
+                };
+                let cmd = transport::play(cl, &it, seek);
+                Plan::Send(cmd, After::Recovered { id, item, fresh })
+            }
+        }
+    }
+
+    /// A playlist's layer and one of its items.
+    fn item_of(&self, id: &str, item: &str) -> Result<(ChannelLayer, Item), EngineError> {
+        let pl = self
+            .playlists
+            .get(id)
+            .ok_or_else(|| PlaylistError::PlaylistNotFound(id.to_owned()))?;
+        let it = pl
+            .item(item)
+            .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
+        Ok((pl.channel_layer, it.clone()))
+    }
+
+    /// A lane's command was answered: apply what it means, answer the op, send the next one.
+    pub(super) fn on_done(
+        &mut self,
+        cl: ChannelLayer,
+        result: Result<(), CommandError>,
+        at: tokio::time::Instant,
+    ) {
+        let Some(InFlight { after, reply, name }) = self
+            .lanes
+            .lanes
+            .get_mut(&cl)
+            .and_then(|l| l.in_flight.take())
+        else {
+            return;
+        };
+        let outcome = match result {
+            Ok(()) => Ok(self.complete(after, wall_ms_at(at))),
+            Err(e) => {
+                self.failed(&after, name, &e);
+                Err(EngineError::Caspar(e))
+            }
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
+        }
+        self.pump(cl);
+    }
+
+    fn complete(&mut self, after: After, at_ms: u64) -> OpResult {
+        match after {
+            After::Take { id, target, how } => {
+                self.went_on_air(&id, &target, how, at_ms);
+                self.rearm(&id);
+                OpResult {
+                    playlist: Some(id),
+                    item: Some(target),
+                    clips: None,
+                }
+            }
+            After::Cued {
+                id,
+                target,
+                auto,
+                op,
+            } => {
+                self.runtime(&id).cued_as(&target, auto);
+                self.publish_playlist(&id);
+                OpResult {
+                    playlist: Some(id),
+                    item: op.then_some(target),
+                    clips: None,
+                }
+            }
+            After::Simple { id, action } => {
+                let ended = match action {
+                    Action::Stop => self.runtime(&id).stopped().map(|e| (e, "stop")),
+                    Action::Clear => self.runtime(&id).cleared().map(|e| (e, "clear")),
+                    Action::Pause | Action::Resume => {
+                        self.runtime(&id).set_paused(action == Action::Pause);
+                        None
+                    }
+                };
+                if let Some((ended, how)) = ended {
+                    self.log_off_air(&id, ended, how, at_ms);
+                }
+                self.persistence.state_dirty = true;
+                self.publish_playlist(&id);
+                OpResult {
+                    playlist: Some(id),
+                    ..OpResult::default()
+                }
+            }
+            After::Recovered { id, item, fresh } => {
+                if fresh {
+                    self.went_on_air(&id, &item, "reconcile", at_ms);
+                } else {
+                    self.runtime(&id).resumed();
+                    if let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) {
+                        self.observed.remove(&cl);
+                    }
+                    self.publish_playlist(&id);
+                }
+                self.rearm(&id);
+                OpResult::default()
+            }
+        }
+    }
+
+    /// A playout command failed: the operator hears it as an alarm as well as the op's error.
+    fn failed(&mut self, after: &After, name: &str, e: &CommandError) {
+        if let After::Cued { id, .. } = after {
+            self.runtime(id).load_failed();
+        }
+        let severity = if matches!(e, CommandError::NotConnected) {
+            Severity::Warning
+        } else {
+            Severity::Critical
+        };
+        self.raise(severity, "playout", format!("{name} failed: {e}"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The AMCP link as the engine sees it, and the media library. On every connect the OSC
+//! subscription, a media rescan and reconciliation start in the background; their answers come
+//! back as [`Internal`] messages, so a slow scanner (CLS can take many seconds) holds up nothing.
+
+use super::*;
+use crate::caspar::LinkState;
+use crate::playout::engine::state::ClipView;
+use crate::playout::media;
+
+impl Engine {
+    pub(super) fn on_link(&mut self, state: LinkState) {
+        let view = match &state {
+            LinkState::Connected { server_version, .. } => LinkView {
+                connected: true,
+                server_version: Some(server_version.clone()),
+                state: "connected".into(),
+                telemetry: self.link.telemetry,
+            },
+            LinkState::Connecting { attempt } => LinkView {
+                state: format!("connecting (attempt {attempt})"),
+                ..LinkView::default()
+            },
+            LinkState::Disconnected { reason, .. } => LinkView {
+                state: format!("down: {reason}"),
+                ..LinkView::default()
+            },
+        };
+        if view != self.link {
+            self.link = view.clone();
+            self.publish(EventKind::Link { link: view });
+        }
+        if let LinkState::Connected { server_version, .. } = &state {
+            self.subscribe_osc(server_version);
+            self.clear_alarms("caspar");
+            // A failed rescan raises its own alarm; playout goes on without it.
+            self.start_rescan(None);
+            self.reconcile_all();
+        } else if matches!(state, LinkState::Disconnected { .. }) {
+            self.observed.clear();
+            if self.playout.values().any(|p| p.on_air().is_some()) {
+                self.raise(
+                    Severity::Critical,
+                    "caspar",
+                    format!("CasparCG link {}", self.link.state),
+                );
+            }
+        }
+    }
+
+    /// Asks the server to send OSC to our listener (2.4+; the subscription lives as long as the AMCP
+    /// connection, so it is renewed on every connect). On 2.3 the server sends to the configured port.
+    fn subscribe_osc(&mut self, server_version: &str) {
+        let Some(port) = self.osc.as_ref().map(|o| o.local_addr().port()) else {
+            return;
+        };
+        let v24 =
+            crate::amcp::body::parse_version(server_version).is_ok_and(|v| v.is_at_least(2, 4));
+        if !v24 {
+            return;
+        }
+        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = caspar.send(crate::amcp::Command::OscSubscribe(port)).await {
+                let message = format!(
+                    "OSC SUBSCRIBE {port} failed ({e}); following playout with INFO polling"
+                );
+                let _ = internal.send(Internal::Alarm(Severity::Warning, "osc", message));
+            }
+        });
+    }
+
+    /// Starts a rescan unless one is running; `waiter` (a `media.rescan` op) is answered when it
+    /// ends.
+    pub(super) fn start_rescan(&mut self, waiter: Option<Reply>) {
+        if let Some(waiters) = &mut self.rescan_waiters {
+            waiters.extend(waiter);
+            return;
+        }
+        self.rescan_waiters = Some(waiter.into_iter().collect());
+        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            let result = media::refresh(&caspar).await.map_err(|e| e.to_string());
+            let _ = internal.send(Internal::Media(result));
+        });
+    }
+
+    pub(super) fn on_media(&mut self, result: Result<MediaLibrary, String>) {
+        let waiters = self.rescan_waiters.take().unwrap_or_default();
+        let answer = match result {
+            Ok(library) => Ok(self.apply_media(library)),
+            Err(message) => Err(self.media_failed(message)),
+        };
+        for reply in waiters {
+            let _ = reply.send(answer.clone().map(|clips| OpResult {
+                clips: Some(clips),
+                ..OpResult::default()
+            }));
+        }
+    }
+
+    fn apply_media(&mut self, library: MediaLibrary) -> usize {
+        let n = library.len();
+        let clips = library
+            .entries()
+            .iter()
+            .map(|e| ClipView {
+                name: e.name.clone(),
+                kind: format!("{:?}", e.kind).to_uppercase(),
+                duration: e.duration_secs(),
+            })
+            .collect();
+        self.media_view = MediaView {
+            clips,
+            updated_ms: Some(now_ms()),
+            error: None,
+        };
+        self.media = Arc::new(library);
+        self.clear_alarms("media");
+        self.fill_durations();
+        self.publish(EventKind::Media {
+            media: self.media_view.clone(),
+        });
+        let ids: Vec<String> = self.playlists.keys().cloned().collect();
+        for id in ids {
+            self.publish_playlist(&id);
+        }
+        n
+    }
+
+    fn media_failed(&mut self, message: String) -> EngineError {
+        self.media_view.error = Some(message.clone());
+        self.raise(
+            Severity::Warning,
+            "media",
+            format!("media library not updated: {message}"),
+        );
+        EngineError::MediaRescan(message)
+    }
+
+    /// Copies clip lengths and rates from the media library into items (for durations and remaining
+    /// time).
+    pub(super) fn fill_durations(&mut self) {
+        let media = self.media.clone();
+        for item in self
+            .playlists
+            .values_mut()
+            .flat_map(|pl| pl.items.iter_mut())
+        {
+            fill_from_media(&media, item);
+        }
+    }
+}

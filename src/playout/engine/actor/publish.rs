@@ -1,0 +1,162 @@
+//! Publication: the snapshot (watch), sequenced events (broadcast), alarms and progress.
+
+use super::*;
+use crate::playout::engine::state::{PlaylistView, Progress};
+use crate::playout::engine::transport;
+
+impl Engine {
+    pub(super) fn view(&self, id: &str) -> Option<PlaylistView> {
+        let playlist = self.playlists.get(id)?.clone();
+        let missing = if self.media.is_empty() {
+            Vec::new()
+        } else {
+            playlist
+                .items
+                .iter()
+                .filter(|i| self.media.missing(&i.clip))
+                .map(|i| i.id.clone())
+                .collect()
+        };
+        let playout = self
+            .playout
+            .get(id)
+            .map(|r| r.view().clone())
+            .unwrap_or_default();
+        Some(PlaylistView {
+            playlist,
+            playout,
+            missing,
+        })
+    }
+
+    pub(super) fn publish_snapshot(&self) {
+        let snapshot = Snapshot {
+            seq: self.seq,
+            selected: self.selected.clone(),
+            playlists: self
+                .playlists
+                .keys()
+                .filter_map(|id| self.view(id))
+                .collect(),
+            link: self.link.clone(),
+            media: self.media_view.clone(),
+            alarms: self.alarms.clone(),
+            progress: self.progress.clone(),
+        };
+        self.snapshot_tx.send_replace(Arc::new(snapshot));
+    }
+
+    pub(super) fn publish(&mut self, kind: EventKind) {
+        self.seq += 1;
+        self.publish_snapshot();
+        // No receivers is fine: nobody is connected.
+        let _ = self.events.send(Arc::new(Event {
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    pub(super) fn publish_playlist(&mut self, id: &str) {
+        if let Some(view) = self.view(id) {
+            self.publish(EventKind::Playlist {
+                playlist: Box::new(view),
+            });
+        }
+    }
+
+    pub(super) fn raise(&mut self, severity: Severity, kind: &str, message: String) {
+        tracing::warn!(kind, %message, "alarm");
+        // The same condition raised again replaces the older alarm instead of piling up.
+        if let Some(pos) = self
+            .alarms
+            .iter()
+            .position(|a| a.kind == kind && a.message == message)
+        {
+            let old = self.alarms.remove(pos);
+            self.publish(EventKind::AlarmCleared { id: old.id });
+        }
+        let alarm = Alarm {
+            id: self.next_alarm,
+            severity,
+            kind: kind.into(),
+            message,
+            raised_ms: now_ms(),
+        };
+        self.next_alarm += 1;
+        self.alarms.push(alarm.clone());
+        if self.alarms.len() > 100 {
+            let old = self.alarms.remove(0);
+            self.publish(EventKind::AlarmCleared { id: old.id });
+        }
+        self.publish(EventKind::AlarmRaised { alarm });
+    }
+
+    pub(super) fn clear_alarms(&mut self, kind: &str) {
+        let ids: Vec<u64> = self
+            .alarms
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.id)
+            .collect();
+        for id in ids {
+            self.alarms.retain(|a| a.id != id);
+            self.publish(EventKind::AlarmCleared { id });
+        }
+    }
+
+    pub(super) fn publish_progress(&mut self) {
+        let mut map = ProgressMap::new();
+        for (id, p) in &self.playout {
+            let (Some(on_air), Some(pl)) = (p.on_air(), self.playlists.get(id)) else {
+                continue;
+            };
+            let obs = self.observed.get(&pl.channel_layer).map(|(o, _)| o);
+            let item = pl.item(on_air);
+            let duration = obs
+                .and_then(|o| o.length)
+                .or_else(|| item.and_then(transport::item_seconds))
+                .unwrap_or(0.0);
+            let elapsed = obs
+                .and_then(|o| o.elapsed)
+                .unwrap_or(0.0)
+                .min(duration.max(0.0));
+            let remaining = (duration - elapsed).max(0.0);
+            let later: f64 = pl
+                .index_of(on_air)
+                .map(|i| {
+                    pl.items[i + 1..]
+                        .iter()
+                        .filter_map(transport::item_seconds)
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            // Numbers are live only while OSC arrives or INFO answers keep coming; otherwise they
+            // are the last known values and must be shown as stale.
+            let observed_recently = self
+                .info_read_at
+                .get(&pl.channel_layer.channel)
+                .is_some_and(|at| {
+                    at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
+                });
+            let osc_fresh = self
+                .osc
+                .as_ref()
+                .is_some_and(|o| !o.is_stale(pl.channel_layer.channel));
+            let fresh = self.link.connected && obs.is_some() && (osc_fresh || observed_recently);
+            map.insert(
+                id.clone(),
+                Progress {
+                    elapsed,
+                    remaining,
+                    duration,
+                    rundown_remaining: remaining + later,
+                    fresh,
+                },
+            );
+        }
+        if map != self.progress {
+            self.progress = map.clone();
+            self.progress_tx.send_replace(Arc::new(map));
+        }
+    }
+}
