@@ -42,8 +42,20 @@ pub const CLIP_NOT_FOUND: &str = "clip_not_found";
 pub const CASPAR_ERROR: &str = "caspar_error";
 /// The change could not be saved (and was not applied).
 pub const STORE_ERROR: &str = "store_error";
-/// The action does not apply now.
-pub const PLAYOUT_ERROR: &str = "playout_error";
+/// `playout.cue`: the rundown has no next item.
+pub const NOTHING_TO_CUE: &str = "nothing_to_cue";
+/// `playout.take`/`playout.next`: the rundown has no next item.
+pub const NOTHING_TO_TAKE: &str = "nothing_to_take";
+/// `playout.skip`: the rundown has no next item.
+pub const NOTHING_TO_SKIP: &str = "nothing_to_skip";
+/// `playout.previous` on the first item (without loop).
+pub const NO_PREVIOUS_ITEM: &str = "no_previous_item";
+/// `playlist.delete` of a playlist that is on air.
+pub const PLAYLIST_ON_AIR: &str = "playlist_on_air";
+/// `item.remove` of the item on air.
+pub const ITEM_ON_AIR: &str = "item_on_air";
+/// `media.rescan` did not get a media list.
+pub const MEDIA_RESCAN_FAILED: &str = "media_rescan_failed";
 
 /// Codes the session produces itself, in the order of the docs' table.
 pub const SESSION: &[&str] = &[
@@ -68,7 +80,13 @@ pub const ENGINE: &[&str] = &[
     CLIP_NOT_FOUND,
     CASPAR_ERROR,
     STORE_ERROR,
-    PLAYOUT_ERROR,
+    NOTHING_TO_CUE,
+    NOTHING_TO_TAKE,
+    NOTHING_TO_SKIP,
+    NO_PREVIOUS_ITEM,
+    PLAYLIST_ON_AIR,
+    ITEM_ON_AIR,
+    MEDIA_RESCAN_FAILED,
     SHUTTING_DOWN,
 ];
 

@@ -224,11 +224,31 @@ fn engine_error_codes_are_listed() {
         }),
         EngineError::Caspar(CommandError::ConnectionLost),
         EngineError::Store("x".into()),
-        EngineError::Playout("x".into()),
+        EngineError::NothingToCue,
+        EngineError::NothingToTake,
+        EngineError::NothingToSkip,
+        EngineError::NoPreviousItem,
+        EngineError::PlaylistOnAir,
+        EngineError::ItemOnAir,
+        EngineError::MediaRescan("x".into()),
         EngineError::ShuttingDown,
     ];
     for e in &errors {
         assert!(codes::ENGINE.contains(&e.code()), "{e:?}: {}", e.code());
+        // No wildcard: a new variant does not compile here until it is in the list above.
+        match e {
+            EngineError::Playlist(_)
+            | EngineError::Caspar(_)
+            | EngineError::Store(_)
+            | EngineError::NothingToCue
+            | EngineError::NothingToTake
+            | EngineError::NoPreviousItem
+            | EngineError::NothingToSkip
+            | EngineError::PlaylistOnAir
+            | EngineError::ItemOnAir
+            | EngineError::MediaRescan(_)
+            | EngineError::ShuttingDown => {}
+        }
     }
     let mut seen: Vec<&str> = errors.iter().map(EngineError::code).collect();
     seen.dedup();
