@@ -111,7 +111,7 @@ async fn run(ops: usize) -> Value {
         shutdown: shutdown.clone(),
     });
     let mut rx = engine.watch_snapshot();
-    while !(rx.borrow().link.connected && !rx.borrow().media.clips.is_empty()) {
+    while !rx.borrow().link.connected || rx.borrow().media.clips.is_empty() {
         rx.changed().await.unwrap();
     }
     let take = |id: &str| Op::Take {
