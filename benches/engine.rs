@@ -111,7 +111,8 @@ async fn run(ops: usize) -> Value {
         shutdown: shutdown.clone(),
     });
     let mut rx = engine.watch_snapshot();
-    while !rx.borrow().link.connected || rx.borrow().media.clips.is_empty() {
+    let ready = |s: &engine::Snapshot| s.link.connected && !s.media.clips.is_empty();
+    while !ready(&rx.borrow()) {
         rx.changed().await.unwrap();
     }
     let take = |id: &str| Op::Take {

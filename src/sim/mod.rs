@@ -15,6 +15,7 @@ pub mod clock;
 pub mod dialect;
 pub mod exec;
 pub mod exec_misc;
+pub mod exec_mixer;
 pub mod faults;
 pub mod framing;
 mod handle;
