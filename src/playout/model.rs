@@ -3,6 +3,7 @@
 //! Everything here is plain data that serializes to the playlist files and the WebSocket snapshot.
 //! Edits validate before they change anything, so a failed edit leaves the playlist untouched.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -30,7 +31,7 @@ pub const MAX_TEXT: usize = 512;
 pub const MAX_TRANSITION_FRAMES: u32 = 3000;
 
 /// A transition into an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     pub kind: TransitionKind,
@@ -74,7 +75,7 @@ impl Transition {
 }
 
 /// One entry of a rundown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Item {
     /// Stable id, unique within the daemon; never reused.
@@ -124,7 +125,7 @@ pub struct ItemFields {
 }
 
 /// A named rundown bound to one channel-layer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playlist {
     /// Stable id; also the file name (`<id>.json`).

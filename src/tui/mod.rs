@@ -295,7 +295,7 @@ where
             match effect {
                 Effect::Send(out) => {
                     let id = match &out {
-                        crate::server::protocol::ClientMsg::Command { id, .. } => Some(id.clone()),
+                        crate::protocol::ClientMsg::Command { id, .. } => Some(id.clone()),
                         _ => None,
                     };
                     if let Err(reason) = client.send(out) {

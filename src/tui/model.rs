@@ -8,9 +8,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::playout::engine::state::{PlaylistView, Progress, Snapshot, Status};
-use crate::playout::model::Item;
-use crate::server::protocol::Role;
+use crate::protocol::{ClipView, Item, PlaylistView, Progress, Role, Snapshot, Status};
 
 pub use super::text::sanitize;
 
@@ -406,7 +404,7 @@ impl Model {
     }
 
     /// The clip under the library cursor.
-    pub fn selected_clip(&self) -> Option<&crate::playout::engine::state::ClipView> {
+    pub fn selected_clip(&self) -> Option<&ClipView> {
         let i = *self.library.matches.get(self.library.cursor.selected)?;
         self.state.media.clips.get(i)
     }

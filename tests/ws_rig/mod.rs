@@ -17,7 +17,7 @@ use onair::caspar::CasparHandle;
 use onair::config::{CasparConfig, ServerConfig};
 use onair::playout::engine::{self, EngineDeps};
 use onair::playout::model::Playlist;
-use onair::server::protocol::{Ack, ServerMsg};
+use onair::protocol::{Ack, ServerMsg};
 use onair::server::{AppState, Probes, WsStats};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};

@@ -6,8 +6,7 @@
 //! last good `seq` is requested, which the daemon answers with the missing events or a snapshot.
 
 use super::Effect;
-use crate::playout::engine::state::{EventKind, PlaylistView, Severity, Status};
-use crate::server::protocol::{Ack, ClientMsg, Role, ServerMsg};
+use crate::protocol::{Ack, ClientMsg, EventKind, PlaylistView, Role, ServerMsg, Severity, Status};
 use crate::tui::client::NetEvent;
 use crate::tui::layout;
 use crate::tui::model::{Level, Link, Mode, Model};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::update;
 use crate::playout::engine::state::{Event, EventKind};
 use crate::playout::model::Item;
-use crate::server::protocol::{Ack, ErrorBody, ServerMsg};
+use crate::protocol::{Ack, ErrorBody, ServerMsg};
 use crate::tui::client::NetEvent;
 use crate::tui::fixtures::{self, live_model};
 use crate::tui::message::Message;
@@ -97,7 +97,7 @@ fn the_log_shows_item_and_playlist_names_never_generated_ids() {
     );
     // An ack whose error message names the item.
     let effects = update(&mut m, Message::TakeNext);
-    let Some(super::Effect::Send(crate::server::protocol::ClientMsg::Command { id: cmd, .. })) =
+    let Some(super::Effect::Send(crate::protocol::ClientMsg::Command { id: cmd, .. })) =
         effects.first()
     else {
         panic!("take was not sent: {effects:?}");
@@ -131,8 +131,7 @@ fn the_log_shows_item_and_playlist_names_never_generated_ids() {
 fn a_failed_rescan_says_media_rescan_failed_once() {
     let mut m = live_model(80, 24, 6);
     let effects = update(&mut m, Message::Rescan);
-    let Some(super::Effect::Send(crate::server::protocol::ClientMsg::Command { id, .. })) =
-        effects.first()
+    let Some(super::Effect::Send(crate::protocol::ClientMsg::Command { id, .. })) = effects.first()
     else {
         panic!("rescan was not sent: {effects:?}");
     };

@@ -13,8 +13,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{DIM, countdown, hms, link_hint, link_text, pane};
-use crate::playout::engine::state::{PlaylistView, Status};
 use crate::playout::model::escape_hidden;
+use crate::protocol::{PlaylistView, Status};
 use crate::tui::layout;
 use crate::tui::model::{Model, Pane, Telemetry, item_seconds};
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DIM, clock, countdown, hms};
-use crate::playout::engine::state::TelemetrySource;
+use crate::protocol::TelemetrySource;
 use crate::tui::model::{Link, Model, Telemetry};
 
 const BAR: Style = Style::new().bg(Color::Black);

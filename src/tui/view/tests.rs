@@ -8,8 +8,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
 use super::{rundown, view};
-use crate::playout::engine::state::{Alarm, Event, EventKind, Severity};
-use crate::server::protocol::{Ack, ErrorBody, ServerMsg};
+use crate::protocol::{Ack, Alarm, ErrorBody, Event, EventKind, ServerMsg, Severity};
 use crate::tui::client::NetEvent;
 use crate::tui::fixtures::{self, live_model};
 use crate::tui::layout;
