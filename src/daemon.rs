@@ -14,8 +14,8 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::caspar::CasparHandle;
 use crate::caspar::osc::{OscListener, OscTelemetry};
+use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
 use crate::config::Config;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
 use crate::playout::engine::state::Severity;
@@ -24,6 +24,7 @@ use crate::playout::engine::{Playout, Status};
 use crate::playout::model::Limits;
 use crate::playout::store::{AlarmKind, PlayoutStateFile, Store, StoreWriter};
 use crate::playout::watch::PlaylistWatcher;
+use crate::protocol::link::{LinkReport, LinkStats, LinkStatus};
 use crate::server::{self, AppState, Probes};
 
 /// How long shutdown may take before the process exits anyway.
@@ -134,7 +135,7 @@ impl Daemon {
 
         let state = Arc::new(AppState::new(
             engine.clone(),
-            caspar.clone(),
+            link_probe(caspar.clone()),
             config.server.clone(),
             shutdown.clone(),
             Probes {
@@ -250,6 +251,53 @@ fn store_probe(
             "last_save_ms": stats.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
         })
     })
+}
+
+/// The AMCP link as the HTTP and WebSocket surfaces see it: its state and counters, read on demand.
+pub fn link_probe(caspar: CasparHandle) -> server::LinkProbe {
+    Box::new(move || link_report(&caspar.state(), caspar.stats()))
+}
+
+fn link_report(state: &LinkState, s: StatsSnapshot) -> LinkReport {
+    let status = match state {
+        LinkState::Connecting { attempt } => LinkStatus::Connecting { attempt: *attempt },
+        LinkState::Connected {
+            server_version,
+            since,
+            req_supported,
+        } => LinkStatus::Connected {
+            server_version: server_version.clone(),
+            since: *since,
+            req_supported: *req_supported,
+        },
+        LinkState::Disconnected { reason, since } => LinkStatus::Disconnected {
+            reason: reason.to_string(),
+            since: *since,
+        },
+    };
+    let stats = LinkStats {
+        connects: s.connects,
+        connect_attempts: s.connect_attempts,
+        disconnects: s
+            .disconnects
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        replies_by_code: s.replies_by_code,
+        timeouts: s.timeouts,
+        late_replies: s.late_replies,
+        overloaded: s.overloaded,
+        connection_lost: s.connection_lost,
+        not_connected: s.not_connected,
+        in_flight: s.in_flight,
+        waiting: s.waiting,
+        rtt_buckets: s.rtt_buckets,
+        rtt_sum_seconds: s.rtt_sum_seconds,
+        rtt_count: s.rtt_count,
+        last_error: s.last_error,
+        rtt_bounds_seconds: RTT_BUCKETS.to_vec(),
+    };
+    LinkReport { status, stats }
 }
 
 /// The OSC part of `/health` and `/metrics`.

@@ -21,6 +21,7 @@ pub mod health;
 pub mod playout;
 pub mod protocol;
 pub mod report;
+pub mod retry;
 pub mod server;
 pub mod shutdown;
 pub mod sim;

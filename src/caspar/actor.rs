@@ -13,7 +13,6 @@ use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
 use super::error::{CommandError, DisconnectReason};
 use super::reconnect_log::{self, Outage, ReconnectLog, Recovery};
 use super::session::{Deadlines, Session};
@@ -21,6 +20,7 @@ use super::stats::Stats;
 use super::{LinkState, Msg};
 use crate::amcp::codec::{AmcpCodec, Body, DecodeError, Frame};
 use crate::config::CasparConfig;
+use crate::retry::Reconnect;
 
 /// Commands accepted but not yet answered, per connection, before callers are made to wait: bounds
 /// memory when a caller submits faster than the server answers.
@@ -46,11 +46,14 @@ struct Link {
 
 impl Actor {
     pub(crate) async fn run(mut self) {
-        let mut backoff = Backoff::new(self.config.backoff_initial, self.config.backoff_max);
+        let mut retry = Reconnect::new(
+            self.config.backoff_initial,
+            self.config.backoff_max,
+            self.config.backoff_reset_after,
+        );
         let mut log = ReconnectLog::new();
-        let mut attempt: u32 = 0;
         loop {
-            attempt = attempt.saturating_add(1);
+            let attempt = retry.attempt();
             self.state.send_replace(LinkState::Connecting { attempt });
             self.stats.connect_attempt();
             let connecting = connect(self.config.clone());
@@ -61,13 +64,9 @@ impl Actor {
                     reason
                 }
                 Some(Ok(link)) => {
-                    attempt = 0;
-                    let up_since = Instant::now();
-                    let recovery = log.connected(up_since.into_std());
+                    retry.connected();
+                    let recovery = log.connected(std::time::Instant::now());
                     let reason = self.serve(link, recovery).await;
-                    if up_since.elapsed() >= self.config.backoff_reset_after {
-                        backoff.reset();
-                    }
                     if reason != DisconnectReason::Shutdown {
                         log.lost(Instant::now().into_std());
                         tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
@@ -87,7 +86,7 @@ impl Actor {
             if shutting_down {
                 break;
             }
-            let delay = backoff.next_delay();
+            let delay = retry.delay();
             tracing::debug!(?delay, "caspar: reconnecting after backoff");
             if self.reject_while(tokio::time::sleep(delay)).await.is_none() {
                 self.state.send_replace(LinkState::Disconnected {

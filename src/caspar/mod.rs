@@ -17,7 +17,6 @@
 //! - Reconnects forever with exponential backoff and full jitter; `shutdown()` stops it.
 
 mod actor;
-pub mod backoff;
 mod error;
 mod handle;
 pub mod osc;

@@ -28,6 +28,7 @@ pub mod args;
 pub mod codes;
 mod decode;
 pub mod event;
+pub mod link;
 pub mod request;
 pub mod schema;
 pub mod views;

@@ -23,9 +23,9 @@ use std::time::Instant;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
-use crate::caspar::CasparHandle;
 use crate::config::ServerConfig;
 use crate::playout::engine::EngineHandle;
+use crate::protocol::link::LinkReport;
 
 /// Counters of the WebSocket surface, exported by `/metrics` and `/health`.
 #[derive(Debug, Default)]
@@ -59,7 +59,9 @@ impl WsStats {
 /// Everything the handlers share.
 pub struct AppState {
     pub engine: EngineHandle,
-    pub caspar: CasparHandle,
+    /// Reads the AMCP link's state and counters (wired by the daemon: the server never talks to
+    /// the link itself).
+    pub link: LinkProbe,
     pub config: ServerConfig,
     /// Identifies this run of the daemon; a client that resumes with another boot id gets a snapshot.
     pub boot_id: String,
@@ -80,14 +82,14 @@ impl AppState {
     /// boot id and zeroed counters: the one way the daemon and the tests build it.
     pub fn new(
         engine: EngineHandle,
-        caspar: CasparHandle,
+        link: LinkProbe,
         config: ServerConfig,
         shutdown: CancellationToken,
         probes: Probes,
     ) -> AppState {
         AppState {
             engine,
-            caspar,
+            link,
             config,
             boot_id: new_boot_id(),
             started_at: Instant::now(),
@@ -99,6 +101,9 @@ impl AppState {
         }
     }
 }
+
+/// A reading of the AMCP link.
+pub type LinkProbe = Box<dyn Fn() -> LinkReport + Send + Sync>;
 
 /// Optional subsystems' health, filled in by the daemon when it has them.
 #[derive(Default)]

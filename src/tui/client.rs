@@ -26,8 +26,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::caspar::backoff::Backoff;
 use crate::protocol::{ClientMsg, ServerMsg};
+use crate::retry::Reconnect;
 
 /// Where the console connects and how patiently.
 #[derive(Debug, Clone)]
@@ -149,7 +149,11 @@ async fn run(
     position: watch::Receiver<Position>,
     cancel: CancellationToken,
 ) {
-    let mut backoff = Backoff::new(config.backoff_initial, config.backoff_max);
+    let mut retry = Reconnect::new(
+        config.backoff_initial,
+        config.backoff_max,
+        config.backoff_reset_after,
+    );
     let mut task = Task {
         config,
         commands,
@@ -157,24 +161,18 @@ async fn run(
         position,
         cancel,
     };
-    let mut attempt = 0u32;
     loop {
-        attempt = attempt.saturating_add(1);
+        let attempt = retry.attempt();
         if !task.emit(NetEvent::Connecting { attempt }).await {
             return;
         }
         let reason = match task.connect().await {
             Ok(ws) => {
-                attempt = 0;
-                let since = Instant::now();
+                retry.connected();
                 if !task.emit(NetEvent::Connected).await {
                     return;
                 }
-                let end = task.session(ws).await;
-                if since.elapsed() >= task.config.backoff_reset_after {
-                    backoff.reset();
-                }
-                match end {
+                match task.session(ws).await {
                     End::Lost(reason) => reason,
                     End::Stop => return,
                 }
@@ -182,7 +180,7 @@ async fn run(
             Err(End::Lost(reason)) => reason,
             Err(End::Stop) => return,
         };
-        let retry_in = backoff.next_delay();
+        let retry_in = retry.delay();
         if !task.emit(NetEvent::Disconnected { reason, retry_in }).await {
             return;
         }

@@ -50,7 +50,13 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
         progress_hz: 20,
         ..EngineDeps::new(caspar.clone(), vec![playlist], shutdown.clone())
     });
-    let state = Arc::new(AppState::new(engine, caspar, config, shutdown, probes));
+    let state = Arc::new(AppState::new(
+        engine,
+        onair::daemon::link_probe(caspar),
+        config,
+        shutdown,
+        probes,
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
     // Its own stop token: tests cancel `state.shutdown` to see what clients are told meanwhile.

@@ -86,7 +86,7 @@ pub async fn start(config: ServerConfig) -> Rig {
     .expect("engine alive");
     let state = Arc::new(AppState::new(
         engine,
-        caspar,
+        onair::daemon::link_probe(caspar),
         config,
         shutdown,
         Probes::default(),

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::caspar::{LinkState, RTT_BUCKETS, StatsSnapshot};
+use crate::protocol::link::{LinkStats, LinkStatus};
 use crate::protocol::{
     Alarm, PlaylistView, Progress, ProgressMap, Severity, Snapshot, Status as PlayStatus,
 };
@@ -58,7 +58,9 @@ pub(super) struct Checks {
     pub startup_complete: bool,
     pub shutting_down: bool,
     pub engine_running: bool,
-    pub link: LinkState,
+    pub link: LinkStatus,
+    /// The link's counters, read together with its state.
+    pub link_stats: LinkStats,
     pub snapshot: Arc<Snapshot>,
     /// Latest progress: the snapshot's copy is only refreshed on events, this one several times a second.
     pub progress: Arc<ProgressMap>,
@@ -80,11 +82,13 @@ impl Checks {
             .filter(|v| progress.get(&v.playlist.id).is_some_and(|p| !p.fresh))
             .map(|v| v.playlist.id.clone())
             .collect();
+        let link = (state.link)();
         Checks {
             startup_complete: state.startup_complete.load(Ordering::Acquire),
             shutting_down: state.shutdown.is_cancelled(),
             engine_running: !state.engine.tx.is_closed(),
-            link: state.caspar.state(),
+            link: link.status,
+            link_stats: link.stats,
             snapshot,
             progress,
             stale,
@@ -211,11 +215,11 @@ fn store_failure(store: &Value) -> Option<String> {
     })
 }
 
-fn link_desc(link: &LinkState) -> String {
+fn link_desc(link: &LinkStatus) -> String {
     match link {
-        LinkState::Connected { .. } => "connected".to_owned(),
-        LinkState::Connecting { attempt } => format!("connecting, attempt {attempt}"),
-        LinkState::Disconnected { reason, .. } => format!("down: {reason}"),
+        LinkStatus::Connected { .. } => "connected".to_owned(),
+        LinkStatus::Connecting { attempt } => format!("connecting, attempt {attempt}"),
+        LinkStatus::Disconnected { reason, .. } => format!("down: {reason}"),
     }
 }
 
@@ -236,7 +240,6 @@ pub fn public_health_document(state: &AppState) -> Value {
 pub fn health_document(state: &AppState) -> Value {
     let checks = Checks::gather(state);
     let (status, reasons) = checks.status(true);
-    let stats = state.caspar.stats();
     let snap = &checks.snapshot;
     json!({
         "status": status.as_str(),
@@ -245,7 +248,7 @@ pub fn health_document(state: &AppState) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "boot_id": state.boot_id,
         "startup_complete": checks.startup_complete,
-        "caspar": caspar_section(&checks.link, &stats),
+        "caspar": caspar_section(&checks.link, &checks.link_stats),
         "telemetry": {
             "source": snap.link.telemetry,
             "fresh": checks.stale.is_empty(),
@@ -263,15 +266,15 @@ pub fn health_document(state: &AppState) -> Value {
 
 /// Counters for the WebSocket op `stats`: the AMCP link's statistics, WebSocket counters, probes.
 pub fn stats_document(state: &AppState) -> Value {
-    let stats = state.caspar.stats();
-    let mut caspar = serde_json::to_value(&stats).unwrap_or(Value::Null);
+    let link = (state.link)();
+    let mut caspar = serde_json::to_value(&link.stats).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut caspar {
         // Makes `rtt_buckets` readable on its own: entry i counts round trips <= bound i.
-        m.insert("rtt_bucket_bounds_seconds".into(), json!(RTT_BUCKETS));
         m.insert(
-            "connected".into(),
-            json!(state.caspar.state().is_connected()),
+            "rtt_bucket_bounds_seconds".into(),
+            json!(link.stats.rtt_bounds_seconds),
         );
+        m.insert("connected".into(), json!(link.status.is_connected()));
     }
     json!({
         "uptime_seconds": state.started_at.elapsed().as_secs(),
@@ -284,9 +287,9 @@ pub fn stats_document(state: &AppState) -> Value {
     })
 }
 
-fn caspar_section(link: &LinkState, s: &StatsSnapshot) -> Value {
+fn caspar_section(link: &LinkStatus, s: &LinkStats) -> Value {
     let (server_version, since, req) = match link {
-        LinkState::Connected {
+        LinkStatus::Connected {
             server_version,
             since,
             req_supported,
@@ -295,8 +298,8 @@ fn caspar_section(link: &LinkState, s: &StatsSnapshot) -> Value {
             Some(*since),
             Some(*req_supported),
         ),
-        LinkState::Disconnected { since, .. } => (None, Some(*since), None),
-        LinkState::Connecting { .. } => (None, None, None),
+        LinkStatus::Disconnected { since, .. } => (None, Some(*since), None),
+        LinkStatus::Connecting { .. } => (None, None, None),
     };
     json!({
         "connected": link.is_connected(),
@@ -319,21 +322,22 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn rtt_summary(s: &StatsSnapshot) -> Value {
+fn rtt_summary(s: &LinkStats) -> Value {
     let samples = s.rtt_buckets.last().copied().unwrap_or(0);
     let ms = |secs: f64| round3(secs * 1000.0);
     let mean = (s.rtt_count > 0).then(|| ms(s.rtt_sum_seconds / s.rtt_count as f64));
     json!({
         "samples": samples,
         "mean_ms": mean,
-        "p50_ms": quantile(&s.rtt_buckets, 0.5).map(ms),
-        "p99_ms": quantile(&s.rtt_buckets, 0.99).map(ms),
+        "p50_ms": quantile(&s.rtt_buckets, &s.rtt_bounds_seconds, 0.5).map(ms),
+        "p99_ms": quantile(&s.rtt_buckets, &s.rtt_bounds_seconds, 0.99).map(ms),
     })
 }
 
 /// Estimates a quantile from cumulative bucket counts by linear interpolation inside the bucket, as
 /// Prometheus' `histogram_quantile` does; the `+Inf` bucket answers with the largest finite bound.
-pub(super) fn quantile(cumulative: &[u64], q: f64) -> Option<f64> {
+/// `bounds` are the buckets' upper bounds (one fewer than `cumulative`, which ends with `+Inf`).
+pub(super) fn quantile(cumulative: &[u64], bounds: &[f64], q: f64) -> Option<f64> {
     let total = *cumulative.last()?;
     if total == 0 {
         return None;
@@ -341,7 +345,7 @@ pub(super) fn quantile(cumulative: &[u64], q: f64) -> Option<f64> {
     let rank = q.clamp(0.0, 1.0) * total as f64;
     let (mut prev, mut lower) = (0u64, 0.0);
     for (i, &cum) in cumulative.iter().enumerate() {
-        let Some(&upper) = RTT_BUCKETS.get(i) else {
+        let Some(&upper) = bounds.get(i) else {
             break;
         };
         if cum > prev && cum as f64 >= rank {
@@ -351,7 +355,7 @@ pub(super) fn quantile(cumulative: &[u64], q: f64) -> Option<f64> {
         prev = prev.max(cum);
         lower = upper;
     }
-    RTT_BUCKETS.last().copied()
+    bounds.last().copied()
 }
 
 fn ws_section(ws: &WsStats) -> Value {
@@ -456,6 +460,10 @@ pub(super) fn rss_bytes() -> Option<u64> {
 mod tests {
     use super::*;
 
+    const BOUNDS: [f64; 14] = [
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+    ];
+
     fn cumulative(per_bucket: &[u64]) -> Vec<u64> {
         per_bucket
             .iter()
@@ -469,20 +477,20 @@ mod tests {
     #[test]
     fn quantile_interpolates_inside_the_bucket() {
         // 10 samples, all in (0.5 ms, 1 ms].
-        let mut b = vec![0u64; RTT_BUCKETS.len() + 1];
+        let mut b = vec![0u64; BOUNDS.len() + 1];
         b[3] = 10;
         let c = cumulative(&b);
-        let p50 = quantile(&c, 0.5).unwrap();
+        let p50 = quantile(&c, &BOUNDS, 0.5).unwrap();
         assert!((p50 - 0.00075).abs() < 1e-9, "{p50}");
-        assert_eq!(quantile(&[0; 15], 0.5), None);
-        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[0; 15], &BOUNDS, 0.5), None);
+        assert_eq!(quantile(&[], &BOUNDS, 0.5), None);
     }
 
     #[test]
     fn quantile_in_the_inf_bucket_is_the_largest_bound() {
-        let mut b = vec![0u64; RTT_BUCKETS.len() + 1];
-        b[RTT_BUCKETS.len()] = 3;
-        assert_eq!(quantile(&cumulative(&b), 0.99), Some(5.0));
+        let mut b = vec![0u64; BOUNDS.len() + 1];
+        b[BOUNDS.len()] = 3;
+        assert_eq!(quantile(&cumulative(&b), &BOUNDS, 0.99), Some(5.0));
     }
 
     #[test]

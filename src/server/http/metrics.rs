@@ -26,7 +26,7 @@ use prometheus_client::registry::{Registry, Unit};
 use serde_json::Value;
 
 use super::health::{self, Checks};
-use crate::caspar::{RTT_BUCKETS, StatsSnapshot};
+use crate::protocol::link::LinkStats;
 use crate::protocol::{Severity, Status as PlayStatus};
 use crate::server::{AppState, access};
 
@@ -91,7 +91,7 @@ struct Scrape {
     gauges: Vec<Plain<i64>>,
     uptime_seconds: f64,
     rss_bytes: Option<u64>,
-    caspar: StatsSnapshot,
+    caspar: LinkStats,
     /// Per playlist: id, playing, rundown remaining seconds (when playing and known).
     playlists: Vec<(String, bool, Option<f64>)>,
     alarms: [(&'static str, i64); 2],
@@ -131,7 +131,7 @@ impl Scrape {
         let checks = Checks::gather(state);
         let (status, _) = checks.status(false);
         let snap = &checks.snapshot;
-        let stats = state.caspar.stats();
+        let stats = checks.link_stats.clone();
         let ws = &state.ws;
         let http = &state.http;
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -356,11 +356,11 @@ fn family<'a, M: EncodeMetric>(
 }
 
 /// Per-bucket counts (what the encoder wants) from the link's cumulative ones, ending with `+Inf`.
-fn rtt_buckets(cumulative: &[u64]) -> (Vec<(f64, u64)>, u64) {
-    let mut out = Vec::with_capacity(RTT_BUCKETS.len() + 1);
+fn rtt_buckets(cumulative: &[u64], bounds: &[f64]) -> (Vec<(f64, u64)>, u64) {
+    let mut out = Vec::with_capacity(bounds.len() + 1);
     let mut prev = 0u64;
     for (i, &cum) in cumulative.iter().enumerate() {
-        let upper = RTT_BUCKETS.get(i).copied().unwrap_or(f64::INFINITY);
+        let upper = bounds.get(i).copied().unwrap_or(f64::INFINITY);
         out.push((upper, cum.saturating_sub(prev)));
         prev = prev.max(cum);
         if upper.is_infinite() {
@@ -424,7 +424,7 @@ impl Collector for Scrape {
         let disconnects = s
             .disconnects
             .iter()
-            .map(|(r, n)| (*r, ConstCounter::new(*n)));
+            .map(|(r, n)| (r.as_str(), ConstCounter::new(*n)));
         let d = (
             "onair_caspar_disconnects",
             "AMCP disconnects by reason.",
@@ -445,7 +445,7 @@ impl Collector for Scrape {
             counter,
         );
         family(e, r, "code", replies)?;
-        let (buckets, count) = rtt_buckets(&s.rtt_buckets);
+        let (buckets, count) = rtt_buckets(&s.rtt_buckets, &s.rtt_bounds_seconds);
         let (name, help) = ("onair_caspar_rtt", "AMCP command round-trip time.");
         e.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?
             .encode_histogram::<NoLabelSet>(s.rtt_sum_seconds, count, &buckets, None)?;

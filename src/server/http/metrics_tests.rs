@@ -19,16 +19,13 @@ fn bearer_header_is_parsed_leniently_but_exactly() {
 
 #[test]
 fn rtt_buckets_are_de_cumulated_with_inf_last() {
-    let mut cum = vec![0u64; RTT_BUCKETS.len() + 1];
-    for (i, c) in cum.iter_mut().enumerate() {
-        *c = if i >= 3 { 5 } else { 0 };
-    }
-    *cum.last_mut().unwrap() = 7;
-    let (b, count) = rtt_buckets(&cum);
-    assert_eq!(b.len(), RTT_BUCKETS.len() + 1);
-    assert_eq!(b[3], (RTT_BUCKETS[3], 5));
+    const BOUNDS: [f64; 3] = [0.001, 0.01, 0.1];
+    let cum = [0u64, 0, 5, 7];
+    let (b, count) = rtt_buckets(&cum, &BOUNDS);
+    assert_eq!(b.len(), BOUNDS.len() + 1);
+    assert_eq!(b[2], (BOUNDS[2], 5));
     assert_eq!(b.last(), Some(&(f64::INFINITY, 2)));
     assert_eq!(count, 7);
-    let (empty, n) = rtt_buckets(&[]);
+    let (empty, n) = rtt_buckets(&[], &BOUNDS);
     assert_eq!((empty, n), (vec![(f64::INFINITY, 0)], 0));
 }

@@ -1,4 +1,8 @@
-//! Reconnect delays: exponential growth from `backon`, capped, with full jitter, reset after a stable link.
+//! Reconnecting: the attempt count and the delays between attempts, shared by the AMCP link
+//! (`crate::caspar`) and the console's WebSocket client (`crate::tui`), so both retry the same way.
+//!
+//! Delays grow exponentially (from `backon`), capped, with full jitter, and start over after a
+//! connection that stayed up long enough.
 //!
 //! Full jitter (a uniform draw between zero and the exponential delay) spreads the reconnects of many
 //! daemons after a CasparCG restart, and keeps every delay at or below the cap, which `backon`'s own
@@ -48,6 +52,50 @@ impl Backoff {
     /// Starts over from `initial`, after a connection that stayed up long enough.
     pub fn reset(&mut self) {
         self.schedule = schedule(self.initial, self.max);
+    }
+}
+
+/// The bookkeeping of a reconnect loop: which attempt this is, and how long to wait after a
+/// failure or a lost connection.
+#[derive(Debug)]
+pub struct Reconnect {
+    backoff: Backoff,
+    reset_after: Duration,
+    attempt: u32,
+    up_since: Option<std::time::Instant>,
+}
+
+impl Reconnect {
+    /// Delays from `initial` up to `max`; a connection up for `reset_after` starts them over.
+    pub fn new(initial: Duration, max: Duration, reset_after: Duration) -> Self {
+        Reconnect {
+            backoff: Backoff::new(initial, max),
+            reset_after,
+            attempt: 0,
+            up_since: None,
+        }
+    }
+
+    /// Starts an attempt and returns its number, counted since the last successful connection.
+    pub fn attempt(&mut self) -> u32 {
+        self.attempt = self.attempt.saturating_add(1);
+        self.attempt
+    }
+
+    /// The attempt connected.
+    pub fn connected(&mut self) {
+        self.attempt = 0;
+        self.up_since = Some(std::time::Instant::now());
+    }
+
+    /// The attempt failed or the connection ended: how long to wait before the next attempt.
+    pub fn delay(&mut self) -> Duration {
+        if let Some(since) = self.up_since.take()
+            && since.elapsed() >= self.reset_after
+        {
+            self.backoff.reset();
+        }
+        self.backoff.next_delay()
     }
 }
 
