@@ -1,5 +1,18 @@
 //! Calendar arithmetic for UTC timestamps (file names, as-run lines, the simulator's listings), without
-//! a date-time dependency.
+//! a date-time dependency, and the one reading of the wall clock in Unix milliseconds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch of `t` (0 before 1970).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms_now() -> u64 {
+    unix_ms(SystemTime::now())
+}
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's `civil_from_days`).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {

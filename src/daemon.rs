@@ -1,7 +1,7 @@
 //! `onair serve`: wires configuration, store, CasparCG link, engine and the HTTP/WebSocket server
 //! together, and shuts them down gracefully without ever touching playout.
 //!
-//! Shutdown order (design.md §9): stop accepting, tell WebSocket clients (`shutdown`, close 1001), stop
+//! Shutdown order (docs/architecture.md): stop accepting, tell WebSocket clients (`shutdown`, close 1001), stop
 //! the engine, finish pending saves, close the AMCP connection (no STOP, no CLEAR), exit. The whole
 //! sequence is bounded; a second signal exits at once.
 

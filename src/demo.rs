@@ -159,12 +159,9 @@ pub async fn seed(daemon: &Daemon) -> anyhow::Result<()> {
 /// `onair demo --headless`: simulator and daemon only, until SIGINT/SIGTERM, for trying web clients.
 pub fn headless(data: Option<PathBuf>) -> ExitCode {
     crate::telemetry::init(crate::telemetry::Format::Human, "warn");
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match crate::report::runtime("onair demo") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("onair demo: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let result: anyhow::Result<()> = runtime.block_on(async move {
         let demo = start(data).await?;
@@ -187,13 +184,7 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
         demo.shutdown().await;
         Ok(())
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("onair demo: {}", crate::report::chain(&e));
-            ExitCode::from(1)
-        }
-    }
+    crate::report::exit("onair demo", result, 1)
 }
 
 /// `onair demo`: exit 0 on quit, 2 when there is no terminal, 1 when start-up fails.
@@ -203,12 +194,9 @@ pub fn main(data: Option<PathBuf>) -> ExitCode {
         return ExitCode::from(2);
     }
     let logs = crate::telemetry::init_buffer("info", 2000);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match crate::report::runtime("onair demo") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("onair demo: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async move {
         let demo = start(data).await?;
@@ -230,11 +218,5 @@ pub fn main(data: Option<PathBuf>) -> ExitCode {
         result
     });
     runtime.shutdown_timeout(Duration::from_millis(500));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("onair demo: {}", crate::report::chain(&e));
-            ExitCode::from(1)
-        }
-    }
+    crate::report::exit("onair demo", result, 1)
 }

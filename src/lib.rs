@@ -1,15 +1,27 @@
 //! onair: a playout control daemon for CasparCG with an operator terminal UI in the same binary.
 //!
 //! # Layout
-//! - [`amcp`]: the AMCP wire protocol (commands, tokenizer, reply codec, body parsers). Pure, no I/O.
-//! - [`caspar`]: the reconnecting AMCP client (connection actor, pending table, keepalive, backoff).
-//! - [`config`]: the daemon's configuration (TOML file, `ONAIR_*` environment, flags) and validation.
+//! Dependencies point one way (checked by `tests/module_boundaries.rs`; see docs/architecture.md):
+//!
+//! - [`amcp`]: the AMCP wire protocol (commands, tokenizer, reply codec, body parsers, video
+//!   formats). Pure, no I/O; imports nothing else of the crate.
+//! - [`caspar`]: the reconnecting AMCP client (connection actor, pending table, keepalive, OSC
+//!   listener).
+//! - [`playout`]: playlists and their store, the engine that runs them on CasparCG, the as-run log
+//!   and the media library.
 //! - [`protocol`]: the WebSocket protocol's wire types (messages, typed requests, views, events,
-//!   error codes) shared by the server and the console, and their JSON Schema.
-//! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and benchmarks.
-//! - [`shutdown`]: SIGINT/SIGTERM handling.
-//! - [`telemetry`]: logging setup.
-//! - [`report`]: errors and their causes on one line, each cause said once.
+//!   error codes, the link report) shared by the server and the console, and their JSON Schema.
+//! - [`server`]: the daemon's HTTP and WebSocket surfaces (Host/Origin/token checks, accept loop,
+//!   `/ws`, `/health*`, `/metrics`, the web page). Talks to the rest through `protocol`.
+//! - [`tui`]: the operator console, a WebSocket client of the daemon.
+//! - [`sim`]: a CasparCG emulator (AMCP + OSC) with fault injection, for the demo, tests and
+//!   benchmarks.
+//! - [`daemon`]: `onair serve`, the composition root that wires everything together.
+//! - [`demo`]: `onair demo` (simulator + daemon + console). [`health`]: `onair health`.
+//! - [`config`]: configuration (TOML file, `ONAIR_*` environment, flags) and its validation.
+//! - [`retry`]: reconnect attempts and backoff, shared by the AMCP link and the console.
+//! - [`civil`]: calendar dates for file names and logs. [`report`]: errors and their causes on one
+//!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`telemetry`]: logging setup.
 
 pub mod amcp;
 pub mod caspar;

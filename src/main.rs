@@ -198,20 +198,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         onair::telemetry::Format::Human
     };
     onair::telemetry::init(format, &config.log.level);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match onair::report::runtime("onair serve") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("onair serve: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    match runtime.block_on(onair::daemon::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("onair serve: {}", onair::report::chain(&e));
-            ExitCode::from(2)
-        }
-    }
+    let result = runtime.block_on(onair::daemon::run(config));
+    onair::report::exit("onair serve", result, 2)
 }
 
 /// Defaults < file (`--config`, else `ONAIR_CONFIG`) < `ONAIR_*` environment < flags.
@@ -271,20 +263,12 @@ fn sim(args: SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match onair::report::runtime("onair sim") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("onair sim: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    match runtime.block_on(onair::sim::run(plan, onair::shutdown::signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("onair sim: {}", onair::report::chain(&e));
-            ExitCode::from(1)
-        }
-    }
+    let result = runtime.block_on(onair::sim::run(plan, onair::shutdown::signal()));
+    onair::report::exit("onair sim", result, 1)
 }
 
 /// `onair health`: Nagios-style check of a daemon; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.

@@ -7,6 +7,27 @@
 //! only when the text so far does not already say it, which fixes that for every type at once.
 
 use std::error::Error;
+use std::process::ExitCode;
+
+/// A new multi-threaded runtime for a subcommand, or the exit code 1 after saying why it could
+/// not start (`onair serve: cannot start the async runtime: …`).
+pub fn runtime(program: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("{program}: cannot start the async runtime: {e}");
+        ExitCode::from(1)
+    })
+}
+
+/// Exit 0 for `Ok`; for `Err`, the error and its causes on one line and `code`.
+pub fn exit(program: &str, result: anyhow::Result<()>, code: u8) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {}", chain(&e));
+            ExitCode::from(code)
+        }
+    }
+}
 
 /// `error: cause: cause's cause`, skipping causes the text already contains.
 pub fn chain(error: &anyhow::Error) -> String {

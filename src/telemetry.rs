@@ -46,7 +46,7 @@ pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
 //
 // While `onair tui` or `onair demo` owns the terminal, a log line on stderr would be drawn over the
 // console. These processes install [`init_buffer`] instead: records go to a bounded ring that the
-// console shows in its log pane (the `BufferLayer` pattern of spotify-player, style.md §1).
+// console shows in its log pane (the `BufferLayer` pattern of spotify-player).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;

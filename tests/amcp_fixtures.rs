@@ -1,4 +1,4 @@
-//! Replays every recording in `shared/fixtures/**/*.json` (byte-exact transcripts of real CasparCG
+//! Replays every recording in `tests/fixtures/**/*.json` (byte-exact transcripts of real CasparCG
 //! 2.4.3 and 2.5.0 servers) through `AmcpCodec` and the body parsers.
 //!
 //! Expectations are derived independently of the decoder: a small model of the server's line
@@ -63,7 +63,7 @@ fn load_fixtures() -> Vec<Fixture> {
     let dir = Path::new(FIXTURES);
     assert!(
         dir.is_dir(),
-        "fixture directory {} is missing: the recordings are vendored in tests/fixtures (a copy of shared/fixtures)",
+        "fixture directory {} is missing: the recordings are vendored in tests/fixtures",
         dir.display()
     );
     let mut paths = Vec::new();
@@ -143,7 +143,7 @@ enum Expected {
 }
 
 /// What the server does with the lines it receives, as far as reply counting goes
-/// (`amcp-reference.md` §1.5, §2, §4.9, corrected by the recordings).
+/// (docs/amcp-notes.md §1.5, §2, §4.9, corrected by the recordings).
 #[derive(Default)]
 struct ServerModel {
     /// Bytes not yet terminated by `\r\n` (the server buffers them like we do).

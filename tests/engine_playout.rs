@@ -174,7 +174,7 @@ async fn autoplay_plays_through_with_switches_on_the_expected_frames() {
         }
     }
     // SHORT's first frame is on screen on tick 1. A cut AUTO fires when nb_frames − frame_number < 1
-    // (reference §4.5), which on a real 2.4.3 server lands 51 frames after a 50-frame clip's first
+    // (docs/amcp-notes.md §4.5), which on a real 2.4.3 server lands 51 frames after a 50-frame clip's first
     // frame (the recorded OSC capture: SHORT at t=0.36 s, CLIP2 at t=2.40 s on a 25 fps channel).
     // The simulator reproduces that counting, so: tick 1 + 51 and then 51 frames later.
     assert_eq!(switches, [52, 103], "switch ticks");

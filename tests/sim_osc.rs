@@ -1,5 +1,5 @@
 //! The simulator's OSC output over real UDP, decoded with rosc: the addresses and type tags of
-//! reference §6.2 (as captured from 2.4.3 and 2.5.0 in `tests/fixtures/*/osc-observed.txt`),
+//! docs/amcp-notes.md §6.2 (as captured from 2.4.3 and 2.5.0 in `tests/fixtures/*/osc-observed.txt`),
 //! one full-state bundle per tick with counter time tags, bundles of at most ~2 KB, the automatic
 //! subscription of every AMCP client's IP, `OSC SUBSCRIBE`/`UNSUBSCRIBE` (2.4+), subscriptions
 //! ending with the connection, and the "OSC stops" fault.

@@ -388,7 +388,7 @@ async fn every_reply_to_a_req_line_carries_its_id() {
     sim.shutdown().await;
 }
 
-/// Batches beyond Appendix A (reference §4.9 and the 2.4 queue's `Execute`): parse errors are
+/// Batches beyond Appendix A (docs/amcp-notes.md §4.9 and the 2.4 queue's `Execute`): parse errors are
 /// answered at once, DISCARD and an empty COMMIT answer nothing, a failed command makes the
 /// batch `PARTIAL`, and a one-command batch is executed as a plain command (no COMMIT reply).
 #[tokio::test]
@@ -433,7 +433,7 @@ async fn batches_answer_like_the_2_4_queue() {
     sim.shutdown().await;
 }
 
-/// 2.4 loses a failing CALL's exception on a helper thread: no reply at all (reference §4.6);
+/// 2.4 loses a failing CALL's exception on a helper thread: no reply at all (docs/amcp-notes.md §4.6);
 /// 2.3 answers 403/501.
 #[tokio::test]
 async fn a_failing_call_is_silent_on_2_4_and_an_error_on_2_3() {

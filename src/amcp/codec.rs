@@ -1,7 +1,7 @@
 //! AMCP reply decoder and request encoder for `tokio_util::codec::Framed`: turns the server's byte
 //! stream into [`Frame`]s and writes [`Outgoing`] command lines, never panicking on any input.
 //!
-//! Framing follows `amcp-reference.md` §1.3 and the recordings in `shared/fixtures`: lines end
+//! Framing follows docs/amcp-notes.md §1.3 and the recordings in `tests/fixtures`: lines end
 //! only at `\r\n` (a bare `\n` or `\r` is data), the status code alone decides how many data lines
 //! follow, and any code is accepted whatever its text (`504 QUEUE OVERFLOW`, `402  ERROR`).
 

@@ -1,6 +1,6 @@
 //! Typed AMCP commands and their encoding to one command line, as the server's tokenizer will read it.
 //!
-//! Encoding follows reference §3: string values are always quoted and only `\\`, `\"` and `\n` are
+//! Encoding follows docs/amcp-notes.md §3: string values are always quoted and only `\\`, `\"` and `\n` are
 //! escaped (the server silently drops every other backslash pair, which is how casparcg-connection loses
 //! every `$` in CG data); a carriage return cannot be expressed and is rejected. Clip names that the
 //! server would mistake for a keyword (it scans *all* parameters for `LOOP`, `AUTO`, …) are rejected too.
@@ -56,7 +56,7 @@ const RESERVED_CLIP_NAMES: &[&str] = &[
     "CHANNEL_LAYOUT",
 ];
 
-/// Which server queue executes a command (reference §5): replies from different queues may overtake.
+/// Which server queue executes a command (docs/amcp-notes.md §5): replies from different queues may overtake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Queue {
     /// The general queue: VERSION, INFO (all), CLS, CINF, TLS, CLEAR ALL, committed batches, …
@@ -96,6 +96,33 @@ pub enum TransitionKind {
 }
 
 impl TransitionKind {
+    /// Every kind, in the order CasparCG documents them.
+    pub const ALL: [TransitionKind; 5] = [
+        TransitionKind::Cut,
+        TransitionKind::Mix,
+        TransitionKind::Push,
+        TransitionKind::Slide,
+        TransitionKind::Wipe,
+    ];
+
+    /// The kind named by an AMCP keyword, in any case (`mix`, `MIX`).
+    pub fn parse(word: &str) -> Option<TransitionKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.keyword().eq_ignore_ascii_case(word))
+    }
+
+    /// The name the server reports in `INFO` and OSC (`transition/type`): lower case.
+    pub fn reported_name(self) -> &'static str {
+        match self {
+            TransitionKind::Cut => "cut",
+            TransitionKind::Mix => "mix",
+            TransitionKind::Push => "push",
+            TransitionKind::Slide => "slide",
+            TransitionKind::Wipe => "wipe",
+        }
+    }
+
     /// The AMCP keyword.
     pub fn keyword(self) -> &'static str {
         match self {
@@ -439,7 +466,7 @@ impl fmt::Display for Command {
     }
 }
 
-/// Channel commands whose second token selects the channel queue (reference §5).
+/// Channel commands whose second token selects the channel queue (docs/amcp-notes.md §5).
 const CHANNEL_WORDS: &[&str] = &[
     "LOADBG", "LOAD", "PLAY", "PAUSE", "RESUME", "STOP", "CLEAR", "CALL", "CALLBG", "SWAP", "ADD",
     "REMOVE", "PRINT", "SET", "MIXER", "CG", "INFO",

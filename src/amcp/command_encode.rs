@@ -1,4 +1,4 @@
-//! Writing a typed command as one AMCP line: the quoting, escaping and validation rules of reference §3.
+//! Writing a typed command as one AMCP line: the quoting, escaping and validation rules of docs/amcp-notes.md §3.
 
 use std::fmt::{self, Write as _};
 

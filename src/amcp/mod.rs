@@ -5,8 +5,9 @@
 //!   and to prove the encoder round-trips.
 //! - [`codec`]: the reply decoder and request encoder for `tokio_util::codec::Framed`.
 //! - [`body`]: parsers for reply bodies (VERSION, INFO list, INFO channel XML, CLS, TLS).
+//! - [`format`]: video formats (`1080i5000`, …) with their frame and reported rates.
 //!
-//! See `../shared/docs/amcp-reference.md`; the recordings in `../shared/fixtures/` are the ground truth.
+//! See `docs/amcp-notes.md`; the recordings in `tests/fixtures/` are the ground truth.
 
 mod address;
 pub mod body;

@@ -1,7 +1,7 @@
 //! A faithful port of CasparCG's AMCP command-line tokenizer, in its 2.3 and 2.4 dialects.
 //!
 //! The simulator parses with it, and the encoder's tests feed encoded commands through it to prove that
-//! what we send is what the server reads. Rules (reference §3): escapes are processed first, everywhere;
+//! what we send is what the server reads. Rules (docs/amcp-notes.md §3): escapes are processed first, everywhere;
 //! only `\\`, `\"` and `\n` exist and any other backslash pair vanishes; only the space separates tokens;
 //! `"` toggles quoting and a closing quote always emits a token (so `""` is an empty parameter); in 2.4 an
 //! opening quote does not flush the text before it, in 2.3 it does; 2.4 groups `( … )` into one token.

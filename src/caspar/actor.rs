@@ -274,7 +274,7 @@ impl Actor {
     }
 }
 
-/// Connects, enables keepalive and probes REQ support (reference §2: `REQ <id> VERSION` answers
+/// Connects, enables keepalive and probes REQ support (docs/amcp-notes.md §2: `REQ <id> VERSION` answers
 /// `RES <id> 201`; a server without REQ answers a bare `400 ERROR`).
 async fn connect(config: CasparConfig) -> Result<Link, DisconnectReason> {
     let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(&config.address))

@@ -1,5 +1,5 @@
 //! OSC telemetry from CasparCG: a UDP listener that decodes the server's per-frame state bundles
-//! (reference §6) into the latest per-channel, per-layer state and publishes it through a `watch`.
+//! (docs/amcp-notes.md §6) into the latest per-channel, per-layer state and publishes it through a `watch`.
 //!
 //! The server sends each channel's *complete* state once per tick, packed into several ~2 KB
 //! bundles whose time tags are a counter, not a clock; keys that are not sent any more (a layer

@@ -255,14 +255,6 @@ impl<'de> Deserialize<'de> for TransitionArg {
     }
 }
 
-const KINDS: [TransitionKind; 5] = [
-    TransitionKind::Cut,
-    TransitionKind::Mix,
-    TransitionKind::Push,
-    TransitionKind::Slide,
-    TransitionKind::Wipe,
-];
-
 impl JsonSchema for TransitionArg {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "TransitionArg".into()
@@ -270,7 +262,7 @@ impl JsonSchema for TransitionArg {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         // JSON Schema patterns have no case-insensitive flag: spell each letter both ways.
-        let kinds: Vec<String> = KINDS
+        let kinds: Vec<String> = TransitionKind::ALL
             .iter()
             .map(|k| {
                 k.keyword()
@@ -296,7 +288,7 @@ impl JsonSchema for TransitionArg {
 fn parse_transition(s: &str) -> Result<Transition, String> {
     let mut words = s.split_whitespace();
     let first = words.next().map(str::to_ascii_uppercase);
-    let Some(kind) = KINDS
+    let Some(kind) = TransitionKind::ALL
         .into_iter()
         .find(|k| Some(k.keyword()) == first.as_deref())
     else {

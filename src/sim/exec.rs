@@ -1,5 +1,5 @@
 //! Command semantics: executes a parsed [`Request`] against the [`SimState`] and words the reply as
-//! the 2.3/2.4/2.5 server does (reference §4). Parser-level errors, REQ/RES, PING/BYE, batches and
+//! the 2.3/2.4/2.5 server does (docs/amcp-notes.md §4). Parser-level errors, REQ/RES, PING/BYE, batches and
 //! OSC SUBSCRIBE are the read path's business, not this module's.
 
 use super::exec_misc;
@@ -134,7 +134,7 @@ fn param(req: &Request, i: usize) -> &str {
     req.params.get(i).map(String::as_str).unwrap_or_default()
 }
 
-/// LOADBG / LOAD / PLAY (reference §4.5).
+/// LOADBG / LOAD / PLAY (docs/amcp-notes.md §4.5).
 fn load(state: &mut SimState, req: &Request) -> String {
     let name = req.name;
     let Some(ch) = state.channel_index(req) else {
@@ -209,7 +209,7 @@ fn clear(state: &mut SimState, req: &Request) -> String {
     "202 CLEAR OK\r\n".into()
 }
 
-/// CALL / CALLBG (reference §4.6): the result value as data line, `202` when there is no result.
+/// CALL / CALLBG (docs/amcp-notes.md §4.6): the result value as data line, `202` when there is no result.
 fn call(state: &mut SimState, req: &Request) -> Outcome {
     let name = req.name;
     let Some(ch) = state.channel_index(req) else {

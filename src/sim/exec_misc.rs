@@ -9,7 +9,7 @@ use super::request::Request;
 /// `cg_proxy::DEFAULT_LAYER`: CG commands without a layer act on 9999.
 const CG_DEFAULT_LAYER: i32 = 9999;
 
-/// `CG <SUB>` (reference §4.8): success is `202 CG OK`, failures name the subcommand.
+/// `CG <SUB>` (docs/amcp-notes.md §4.8): success is `202 CG OK`, failures name the subcommand.
 pub fn cg(state: &mut SimState, req: &Request) -> String {
     let name = req.name;
     let sub = name.strip_prefix("CG ").unwrap_or(name);

@@ -60,7 +60,7 @@ pub(crate) fn request(line: &str) -> Request {
     };
     let mut params: Vec<String> = it.collect();
     if name == "LOCK" {
-        // A global command: the parser puts a numeric first token back (reference §3).
+        // A global command: the parser puts a numeric first token back (docs/amcp-notes.md §3).
         if let Some(c) = channel.take() {
             params.insert(0, c.to_string());
         }

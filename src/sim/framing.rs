@@ -1,4 +1,4 @@
-//! The server's line splitter, quirks included (reference §1.2).
+//! The server's line splitter, quirks included (docs/amcp-notes.md §1.2).
 //!
 //! Within one receive, the first terminator is found by an exact search for CRLF, every later one by
 //! "first CR or LF", and then two bytes are skipped. So a stray bare LF inside the second or later

@@ -5,7 +5,7 @@ use std::fmt;
 pub use super::format::VideoFormat;
 pub use super::media_dir::MediaError;
 
-/// What the scanner classifies a file as (reference §4.4).
+/// What the scanner classifies a file as (docs/amcp-notes.md §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaKind {
     Movie,

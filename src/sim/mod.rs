@@ -3,9 +3,11 @@
 //! - [`dialect`]: what differs between 2.3, 2.4 and 2.5.
 //! - [`parse`]: the server's read path: CRLF framing quirks, REQ, tokenizing, command lookup, parser errors.
 //! - [`request`]: a parsed command as the queues hand it to the executor.
-//! - [`exec`]: command semantics against the model (PLAY/LOADBG/…, INFO, CLS, MIXER, CG, CALL).
+//! - [`exec`]: command semantics against the model (PLAY/LOADBG/…, INFO, CLS, CG, CALL);
+//!   [`exec_misc`] the rarer ones, [`exec_mixer`] `MIXER`.
 //! - [`model`]: channels, layers, producers, transitions, `LOADBG … AUTO` and the frame tick.
-//! - [`media`]: the virtual or folder-backed media library and video formats.
+//! - [`media`]: the virtual or folder-backed media library (video formats are in
+//!   [`crate::amcp::format`], re-exported as [`format`]).
 //! - [`monitor`]: the channel state tree shared by OSC and `INFO n` XML.
 //! - [`osc`]: OSC bundle encoding and the UDP sender.
 //! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests).

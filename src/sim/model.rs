@@ -1,7 +1,7 @@
 //! The simulated server's state: channels, layers (foreground/background/paused/AUTO) and the frame tick.
 //!
 //! Pure and deterministic: no I/O, no clock. Time only moves when [`SimState::tick_channel`] is
-//! called, once per channel frame (reference §4.5; `layer.cpp@2.4` `load`/`play`/`stop`/`receive`).
+//! called, once per channel frame (docs/amcp-notes.md §4.5; `layer.cpp@2.4` `load`/`play`/`stop`/`receive`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

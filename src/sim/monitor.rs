@@ -1,4 +1,4 @@
-//! The channel state tree (reference §6.2), rendered as OSC messages and as `INFO n` XML.
+//! The channel state tree (docs/amcp-notes.md §6.2), rendered as OSC messages and as `INFO n` XML.
 //!
 //! Both views come from [`channel_state`], the simulator's copy of the server's `monitor::state`:
 //! a map from path to values, iterated in key order (a `std::map` on the server).
@@ -184,7 +184,10 @@ fn transition_state(
         format!("{prefix}transition/frame"),
         ints(i64::from(frame), i64::from(info.duration)),
     );
-    st.insert(format!("{prefix}transition/type"), s(info.kind.as_str()));
+    st.insert(
+        format!("{prefix}transition/type"),
+        s(info.kind.reported_name()),
+    );
     if dialect.is_v24_or_later() {
         st.insert(format!("{prefix}transition/producer"), s(dest.name()));
     }

@@ -11,7 +11,7 @@ use rosc::{OscMessage, OscPacket, OscTime};
 use super::model::SimState;
 use super::monitor::osc_messages;
 
-/// A bundle is closed once adding the next message would take it past this size (reference §6.1).
+/// A bundle is closed once adding the next message would take it past this size (docs/amcp-notes.md §6.1).
 pub const BUNDLE_LIMIT: usize = 2048;
 
 /// `#bundle\0` + 8-byte time tag.

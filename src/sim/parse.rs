@@ -1,6 +1,6 @@
 //! The server's parser: PING, REQ, batches, command lookup and the errors it answers immediately.
 //!
-//! This follows `AMCPProtocolStrategy` and `amcp_command_repository` (reference §1.4, §1.5, §2, §3, §4.9):
+//! This follows `AMCPProtocolStrategy` and `amcp_command_repository` (docs/amcp-notes.md §1.4, §1.5, §2, §3, §4.9):
 //! a numeric first parameter makes a channel command only if such a channel command exists and the channel
 //! does; otherwise the token is put back and a global command is tried (`INFO 2` on a one-channel server
 //! lists channels). Lookup tries `NAME SUB` before `NAME`. In 2.4 a lookup failure of any kind is
@@ -47,7 +47,7 @@ const fn v24(mut e: Entry) -> Entry {
     e
 }
 
-/// `register_commands` of 2.4 (reference §4.1). BEGIN/COMMIT/DISCARD, PING and REQ live in the parser.
+/// `register_commands` of 2.4 (docs/amcp-notes.md §4.1). BEGIN/COMMIT/DISCARD, PING and REQ live in the parser.
 const REGISTRY: &[Entry] = &[
     ch("LOADBG", 1),
     v24(ch("CALLBG", 1)),

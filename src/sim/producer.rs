@@ -244,39 +244,8 @@ impl Producer {
     }
 }
 
-/// The transition keyword group of LOADBG/PLAY.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TransitionKind {
-    #[default]
-    Cut,
-    Mix,
-    Push,
-    Slide,
-    Wipe,
-}
-
-impl TransitionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransitionKind::Cut => "cut",
-            TransitionKind::Mix => "mix",
-            TransitionKind::Push => "push",
-            TransitionKind::Slide => "slide",
-            TransitionKind::Wipe => "wipe",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s.to_ascii_uppercase().as_str() {
-            "CUT" => TransitionKind::Cut,
-            "MIX" => TransitionKind::Mix,
-            "PUSH" => TransitionKind::Push,
-            "SLIDE" => TransitionKind::Slide,
-            "WIPE" => TransitionKind::Wipe,
-            _ => return None,
-        })
-    }
-}
+/// The transition keyword group of LOADBG/PLAY: the protocol's own kinds.
+pub use crate::amcp::TransitionKind;
 
 /// Transition parameters; the default is the zero-length cut every LOADBG is wrapped in.
 #[derive(Debug, Clone, PartialEq, Eq)]

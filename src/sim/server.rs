@@ -1,6 +1,6 @@
 //! The simulator's network side: listener, connections, command queues, OSC subscriptions, faults.
 //!
-//! Like CasparCG (reference §5), one parser per connection answers parse errors and PONG at once from the
+//! Like CasparCG (docs/amcp-notes.md §5), one parser per connection answers parse errors and PONG at once from the
 //! read path, while commands go to shared queues (one general, one per channel), each executing in
 //! arrival order; replies from different queues overtake each other. A queue with more than 128 commands
 //! already waiting (not counting the one executing) answers `504 QUEUE OVERFLOW` immediately.
@@ -401,7 +401,7 @@ fn run(shared: &Shared, conn: &Conn, request: &Request) -> Option<String> {
     }
 }
 
-/// Runs a committed batch under one lock so that its effects land on the same frame (reference §4.9).
+/// Runs a committed batch under one lock so that its effects land on the same frame (docs/amcp-notes.md §4.9).
 ///
 /// As `AMCPCommandQueue::Execute` does, an empty batch sends nothing and a batch of one command is
 /// executed as a plain command: its own reply, no `202 COMMIT OK` (recorded on 2.4.3:

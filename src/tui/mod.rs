@@ -8,7 +8,7 @@
 //! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
-//! The console is only a client (design.md §3): quitting `onair tui`, or a crash, never touches
+//! The console is only a client (docs/architecture.md): quitting `onair tui`, or a crash, never touches
 //! playout. (Quitting `onair demo` ends the demo, whose simulator and daemon share its process.)
 //! This module owns the terminal: [`run`] enters raw mode and the alternate screen and always
 //! restores them (normal exit, error, panic via ratatui's hook, SIGTERM/SIGINT/SIGHUP via
@@ -29,7 +29,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossterm::event::{Event, EventStream};
@@ -51,11 +51,7 @@ const TICK: Duration = Duration::from_millis(250);
 const BURST: usize = 256;
 
 /// Milliseconds since the Unix epoch.
-pub fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use crate::civil::unix_ms_now as wall_ms;
 
 /// Checks what `onair tui` and `onair demo` need before they start anything: a terminal on stdout
 /// and a `ws://` URL. The error is the message to print.
@@ -90,24 +86,15 @@ pub fn main(url: String, token: Option<String>) -> ExitCode {
         return ExitCode::from(2);
     }
     let logs = crate::telemetry::init_buffer("warn", 1000);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match crate::report::runtime("onair tui") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("onair tui: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let config = ClientConfig::new(url, token);
     let result = runtime.block_on(run(config, Some(logs), Mode::Attached));
     // Do not wait for the connection task's last goodbye longer than this.
     runtime.shutdown_timeout(Duration::from_millis(500));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("onair tui: {}", crate::report::chain(&e));
-            ExitCode::from(1)
-        }
-    }
+    crate::report::exit("onair tui", result, 1)
 }
 
 /// Restores the terminal when dropped, however the console ends.

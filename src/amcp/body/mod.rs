@@ -1,7 +1,7 @@
 //! Typed parsers for AMCP reply bodies (VERSION, INFO list, INFO channel XML, CLS/CINF, TLS):
 //! pure functions over the data lines a [`Reply`](super::codec::Reply) carries, never panicking.
 //!
-//! Body formats follow `amcp-reference.md` §4.2-4.4 and the recordings in `shared/fixtures`.
+//! Body formats follow docs/amcp-notes.md §4.2-4.4 and the recordings in `tests/fixtures`.
 
 mod cls;
 mod info;

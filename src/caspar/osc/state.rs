@@ -1,5 +1,5 @@
 //! The telemetry snapshot the OSC listener publishes: per channel, per layer, the latest values of
-//! the keys the engine needs (reference §6.2), plus small helpers (on-air file, remaining time).
+//! the keys the engine needs (docs/amcp-notes.md §6.2), plus small helpers (on-air file, remaining time).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::MissedTickBehavior;
@@ -187,11 +187,7 @@ struct Engine {
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub(crate) use crate::civil::unix_ms_now as now_ms;
 
 /// The wall-clock time (Unix ms) of a monotonic instant in the past, e.g. when a reply arrived.
 pub(crate) fn wall_ms_at(at: tokio::time::Instant) -> u64 {

@@ -4,7 +4,7 @@
 //! - [`state`]: the snapshot, sequenced events and progress it publishes.
 //! - [`actor`]: the loop, operator actions, edits; never waits on the network.
 //! - [`runtime`]: one playlist's playout state and its transitions.
-//! - [`transport`]: how each operator action maps to AMCP (reference §4.5).
+//! - [`transport`]: how each operator action maps to AMCP (docs/amcp-notes.md §4.5).
 //! - [`observe`]: reading the channel (INFO or OSC), detecting AUTO switches, reconciling after a
 //!   (re)connect.
 

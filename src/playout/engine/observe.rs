@@ -1,6 +1,6 @@
 //! What is on a layer, as CasparCG reports it (INFO XML or OSC), and how to read an AUTO switch from it.
 //!
-//! CasparCG sends no notification when `LOADBG … AUTO` promotes the background (reference §5): the
+//! CasparCG sends no notification when `LOADBG … AUTO` promotes the background (docs/amcp-notes.md §5): the
 //! switch is inferred from the layer state. A switch to the armed item is recognised when the
 //! background slot has emptied and the foreground plays the armed clip; because the same clip may follow
 //! itself, a foreground whose elapsed time went backwards also counts.

@@ -1,4 +1,4 @@
-//! Operator actions as AMCP (reference §4.5), and the rundown arithmetic they need.
+//! Operator actions as AMCP (docs/amcp-notes.md §4.5), and the rundown arithmetic they need.
 //!
 //! The rules that matter on air: `LOADBG … AUTO` only arms behind a clip with a known length (a looping
 //! foreground never ends, so AUTO would never fire); `PLAY n-l` without a clip promotes the background

@@ -14,7 +14,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
@@ -223,12 +222,6 @@ fn link_desc(link: &LinkStatus) -> String {
     }
 }
 
-fn unix_ms(t: SystemTime) -> Option<u64> {
-    t.duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| u64::try_from(d.as_millis()).ok())
-}
-
 /// What `GET /health` shows a caller without a token when tokens are configured: the status and
 /// content-free reasons, nothing about playlists, clips or titles.
 pub fn public_health_document(state: &AppState) -> Value {
@@ -304,7 +297,7 @@ fn caspar_section(link: &LinkStatus, s: &LinkStats) -> Value {
     json!({
         "connected": link.is_connected(),
         "state": link_desc(link),
-        "since_ms": since.and_then(unix_ms),
+        "since_ms": since.map(crate::civil::unix_ms),
         "server_version": server_version,
         "req_supported": req,
         "rtt": rtt_summary(s),

@@ -5,7 +5,7 @@
 //! coalesced into few writes; the client's acknowledgement waits for the write that contains its
 //! version. A failed save never acknowledges the edit as done and raises an alarm.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
