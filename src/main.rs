@@ -184,7 +184,13 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(onair::daemon::run(config)) {
+    let result = runtime.block_on(onair::daemon::run(config));
+    // Dropping the runtime would wait for every blocking-pool thread, and one stuck in a write on a
+    // hung file system never returns: the daemon's own shutdown is already over (bounded by its
+    // grace period), so give such threads a moment and exit. The store writer logs what it was
+    // writing when it is abandoned this way.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("onair serve: {e:#}");

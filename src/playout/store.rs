@@ -11,10 +11,12 @@
 //! - External edits are noticed by [`crate::playout::watch`], which shares the store's record of its
 //!   own writes ([`Store::watch_context`]).
 
+mod batch;
 mod error;
 mod format;
 mod fsutil;
 mod load;
+pub mod stall;
 mod state;
 pub mod torture;
 mod writer;
@@ -29,7 +31,10 @@ pub use error::{AlarmKind, LoadError, StoreAlarm, StoreError};
 pub use format::{MAX_FILE_BYTES, SCHEMA, decode, encode};
 pub use load::DEFAULT_PLAYLIST;
 pub use state::{PlaylistState, PlayoutStateFile};
-pub use writer::{Ack, StoreWriter, WriteObserver, WriteRecord, WriterOptions, WriterStats};
+pub use writer::{
+    Ack, FLUSH_LIMIT, StoreWriter, Unflushed, WriteObserver, WriteRecord, WriterOptions,
+    WriterStats,
+};
 
 pub(crate) use format::{Stamp, content_hash, read_capped};
 pub(crate) use fsutil::{replace_with_bytes, sync_dir};

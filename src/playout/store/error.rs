@@ -71,6 +71,10 @@ pub enum StoreError {
     /// The writer task is gone (the daemon is shutting down, or it crashed).
     #[error("the store writer has stopped")]
     WriterGone,
+    /// The writer did not finish within the time given (a stuck file system); what it was still
+    /// doing may not be on disk.
+    #[error("the store writer did not finish within {waited_ms} ms; may not be on disk: {pending}")]
+    Stalled { waited_ms: u64, pending: String },
 }
 
 impl StoreError {
@@ -93,6 +97,7 @@ impl StoreError {
             StoreError::TooManyPlaylists { .. } => "too_many_playlists",
             StoreError::NotFound(_) => "playlist_not_found",
             StoreError::WriterGone => "store_stopped",
+            StoreError::Stalled { .. } => "store_stalled",
         }
     }
 }
