@@ -10,13 +10,12 @@
 //!
 //! `ONAIR_ENGINE_OPS` sets takes and adds per phase (default 500).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig};
+use onair::config::CasparConfig;
 use onair::playout::asrun::{self, AsRunLog, AsRunWriter};
 use onair::playout::engine::{self, EngineHandle, NewItem, Op};
 use onair::playout::model::{Item, Limits, Playlist};
@@ -87,31 +86,26 @@ async fn run(ops: usize) -> Value {
     let asrun_dir = tempfile::tempdir().unwrap();
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(engine::EngineDeps {
-        caspar: caspar.clone(),
-        config: PlayoutConfig::default(),
         limits: Limits {
             max_items: 100_000,
             ..Limits::default()
         },
         poll_interval: Duration::from_millis(10),
-        progress_hz: 10,
-        playlists: vec![
-            playlist("a", "1-10", &["CLIP1"], false),
-            playlist("b", "2-10", &["CLIP1", "CLIP2"], true),
-            playlist("c", "3-10", &["SHORT", "SHORT"], true),
-            playlist("d", "1-20", &[], false),
-        ],
-        restored: BTreeMap::new(),
-        selected: None,
-        osc: None,
-        store: None,
         asrun: Some(AsRunWriter::new(AsRunLog::open(asrun_dir.path()).unwrap())),
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..engine::EngineDeps::new(
+            caspar.clone(),
+            vec![
+                playlist("a", "1-10", &["CLIP1"], false),
+                playlist("b", "2-10", &["CLIP1", "CLIP2"], true),
+                playlist("c", "3-10", &["SHORT", "SHORT"], true),
+                playlist("d", "1-20", &[], false),
+            ],
+            shutdown.clone(),
+        )
     });
     let mut rx = engine.watch_snapshot();
-    while !(rx.borrow().link.connected && !rx.borrow().media.clips.is_empty()) {
+    let ready = |s: &engine::Snapshot| s.link.connected && !s.media.clips.is_empty();
+    while !ready(&rx.borrow()) {
         rx.changed().await.unwrap();
     }
     let take = |id: &str| Op::Take {
@@ -221,10 +215,10 @@ async fn auto_offsets(sim: &Sim, dir: &tempfile::TempDir, n: usize) -> Value {
     while switches.len() < n {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let now = fg();
-        if let (Some(before), Some(frames)) = (last, now) {
-            if frames < before {
-                switches.push(wall_ms() - frames as f64 * FRAME_MS);
-            }
+        if let (Some(before), Some(frames)) = (last, now)
+            && frames < before
+        {
+            switches.push(wall_ms() - frames as f64 * FRAME_MS);
         }
         last = now;
     }

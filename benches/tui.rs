@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use onair::server::protocol::ServerMsg;
+use onair::protocol::ServerMsg;
 use onair::tui::client::NetEvent;
 use onair::tui::fixtures::live_model;
 use onair::tui::message::{Message, Move};

@@ -118,12 +118,10 @@ impl Daemon {
         let restored = restored_playout(report.state.as_ref());
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
         let (engine, engine_task) = engine::spawn(EngineDeps {
-            caspar: caspar.clone(),
             config: config.playout.clone(),
             limits,
             poll_interval: config.caspar.info_poll_interval,
             progress_hz: config.server.progress_hz,
-            playlists: report.playlists,
             restored,
             selected,
             osc: Some(osc.clone()),
@@ -131,7 +129,7 @@ impl Daemon {
             asrun: Some(AsRunWriter::new(asrun)),
             external: Some(external_rx),
             startup_alarms,
-            shutdown: shutdown.child_token(),
+            ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
         let state = Arc::new(AppState::new(

@@ -169,7 +169,10 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
     let result: anyhow::Result<()> = runtime.block_on(async move {
         let demo = start(data).await?;
         if let Err(e) = seed(&demo.daemon).await {
-            eprintln!("onair demo: could not seed the rundown: {e:#}");
+            eprintln!(
+                "onair demo: could not seed the rundown: {}",
+                crate::report::chain(&e)
+            );
         }
         let addr = demo.daemon.addr;
         println!("onair demo (headless): simulator and daemon running; Ctrl-C to stop");
@@ -177,6 +180,7 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
         println!("  WebSocket:  ws://{addr}/ws");
         println!("  health:     http://{addr}/health");
         println!("  console:    onair tui --url ws://{addr}/ws");
+        println!("  check:      onair health --url http://{addr}");
         println!("  CasparCG:   {} (the simulator, AMCP)", demo.sim.addr());
         println!("  data:       {}", demo.data_dir.display());
         crate::shutdown::signal().await;
@@ -186,7 +190,7 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("onair demo: {e:#}");
+            eprintln!("onair demo: {}", crate::report::chain(&e));
             ExitCode::from(1)
         }
     }
@@ -210,10 +214,18 @@ pub fn main(data: Option<PathBuf>) -> ExitCode {
         let demo = start(data).await?;
         if let Err(e) = seed(&demo.daemon).await {
             // The console still shows why; the operator can add items by hand.
-            tracing::warn!("demo: could not seed the rundown: {e:#}");
+            tracing::warn!(
+                "demo: could not seed the rundown: {}",
+                crate::report::chain(&e)
+            );
         }
+        // In the log pane: lines to paste into another terminal while the demo runs.
+        let addr = demo.daemon.addr;
+        tracing::info!("demo: another console: onair tui --url ws://{addr}/ws");
+        tracing::info!("demo: health check: onair health --url http://{addr}");
+        tracing::info!("demo: web page: http://{addr}/ (quitting ends the demo)");
         let console = ClientConfig::new(demo.ws_url(), None);
-        let result = crate::tui::run(console, Some(logs)).await;
+        let result = crate::tui::run(console, Some(logs), crate::tui::model::Mode::Demo).await;
         demo.shutdown().await;
         result
     });
@@ -221,7 +233,7 @@ pub fn main(data: Option<PathBuf>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("onair demo: {e:#}");
+            eprintln!("onair demo: {}", crate::report::chain(&e));
             ExitCode::from(1)
         }
     }

@@ -1,4 +1,9 @@
 //! The `onair` binary: command-line parsing and dispatch to the library's subsystems.
+//!
+//! Each subcommand is a thin shell around the library: `serve` ([`onair::daemon`]), `tui`
+//! ([`onair::tui`]), `demo` ([`onair::demo`]), `sim` ([`onair::sim`]) and `health`
+//! ([`onair::health`]). What lives here is flag parsing, the exit codes, and printing errors once
+//! (with [`onair::report::chain`], so a cause is never repeated).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,7 +28,7 @@ enum Command {
     Tui(TuiArgs),
     /// Start a simulator, a daemon and the console in one process: see onair work without CasparCG.
     Demo(DemoArgs),
-    /// Run the CasparCG simulator (AMCP on TCP, OSC on UDP) with fault injection.
+    /// Run the CasparCG simulator (AMCP on TCP, OSC on UDP), with faults from flags or a control port.
     Sim(SimArgs),
     /// Check a daemon's health for scripts: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Health(HealthArgs),
@@ -84,23 +89,23 @@ struct DemoArgs {
 #[derive(Debug, Args)]
 struct SimArgs {
     /// AMCP listen address.
-    #[arg(long, default_value = "127.0.0.1:5250")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5250")]
     listen: String,
     /// Number of channels.
     #[arg(long, default_value_t = 1)]
     channels: u16,
     /// Server dialect to emulate: 2.3, 2.4 or 2.5.
-    #[arg(long, default_value = "2.4")]
+    #[arg(long, value_name = "VERSION", default_value = "2.4")]
     server_version: String,
     /// Generate a virtual media library of N clips.
-    #[arg(long, conflicts_with = "media")]
-    clips: Option<usize>,
-    /// List real media files from this folder.
+    #[arg(long, value_name = "N", default_value_t = 20, conflicts_with = "media")]
+    clips: usize,
+    /// List real media files from this folder instead of the virtual library.
     #[arg(long, value_name = "DIR")]
     media: Option<PathBuf>,
     /// UDP port every AMCP client's IP receives OSC on, as on a real server (0 disables it;
     /// clients can still use OSC SUBSCRIBE on 2.4+).
-    #[arg(long, default_value_t = 6250)]
+    #[arg(long, value_name = "PORT", default_value_t = 6250)]
     osc_port: u16,
     /// Video format of every channel, or a comma-separated list with one per channel.
     #[arg(long, default_value = "1080i5000")]
@@ -109,8 +114,23 @@ struct SimArgs {
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
     /// Log level (a tracing filter such as `debug` or `onair=debug`); RUST_LOG overrides it.
-    #[arg(long, default_value = "info")]
+    #[arg(long, value_name = "FILTER", default_value = "info")]
     log_level: String,
+    /// Fault from the start: read commands but answer nothing, not even PING (until `unstall` or
+    /// `clear` on the control port).
+    #[arg(long)]
+    stall: bool,
+    /// Fault from the start: delay every reply by this long (e.g. 200ms).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = config::duration::parse)]
+    reply_delay: std::time::Duration,
+    /// Fault from the start: processing time added to every command (e.g. 50ms).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = config::duration::parse)]
+    command_delay: std::time::Duration,
+    /// Loopback address of a line-based control port for faults while running (e.g.
+    /// 127.0.0.1:5251): stall [DURATION], delay DURATION, drop, restart [DOWNTIME], garbage, clear,
+    /// help … (docs/simulator.md).
+    #[arg(long, value_name = "ADDR")]
+    control: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -149,7 +169,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The daemon. Only configuration loading and `--print-config` exist so far.
+/// The daemon, or `--print-config`: exit 0 after a clean shutdown, 2 for a configuration or
+/// start-up problem, 1 if the async runtime cannot start.
 fn serve(args: ServeArgs) -> ExitCode {
     let print = args.print_config;
     let log_format = args.log_format.clone();
@@ -193,7 +214,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("onair serve: {e:#}");
+            eprintln!("onair serve: {}", onair::report::chain(&e));
             ExitCode::from(2)
         }
     }
@@ -238,13 +259,19 @@ fn sim(args: SimArgs) -> ExitCode {
         channels: args.channels,
         formats: args.format,
         server_version: args.server_version,
-        clips: args.clips,
+        clips: args.media.is_none().then_some(args.clips),
         media: args.media,
         osc_port: args.osc_port,
         speed: args.speed,
+        faults: onair::sim::StartFaults {
+            stall: args.stall,
+            reply_delay: args.reply_delay,
+            command_delay: args.command_delay,
+        },
+        control: args.control,
     };
-    let config = match onair::sim::config_from(&options) {
-        Ok(c) => c,
+    let plan = match onair::sim::config_from(&options) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("onair sim: {e}");
             return ExitCode::from(2);
@@ -257,10 +284,10 @@ fn sim(args: SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(onair::sim::run(config, onair::shutdown::signal())) {
+    match runtime.block_on(onair::sim::run(plan, onair::shutdown::signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("onair sim: {e}");
+            eprintln!("onair sim: {}", onair::report::chain(&e));
             ExitCode::from(1)
         }
     }

@@ -1,4 +1,10 @@
 //! Logging setup: human-readable or JSON lines on stderr, filtered by a `tracing` directive.
+//!
+//! Human lines are coloured only when stderr is a terminal and `NO_COLOR` is unset or empty
+//! (no-color.org): escape codes in a file or the journal are noise (`^[[33m WARN^[[0m`).
+
+use std::ffi::OsStr;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -16,13 +22,24 @@ pub fn init(format: Format, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour && format == Format::Human)
         .with_writer(std::io::stderr);
     let _ = match format {
         Format::Human => builder.try_init(),
         Format::Json => builder.json().try_init(),
     };
+}
+
+/// Whether human log lines get colours: only on a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string.
+pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 // ---- In-memory log buffer for the console ---------------------------------------------------------
@@ -189,4 +206,21 @@ pub fn init_buffer(level: &str, capacity: usize) -> LogBuffer {
         .with(BufferLayer::new(buffer.clone()))
         .try_init();
     buffer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(use_colour(true, None));
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None), "a file or a pipe");
+        assert!(!use_colour(false, Some(OsStr::new("1"))));
+    }
 }

@@ -1,5 +1,6 @@
 //! The real `onair` binary from the outside: version, help, `serve --print-config` layering and
-//! configuration errors, and the exit status of the console subcommands without a terminal.
+//! configuration errors, the exit status of the console subcommands without a terminal, and what
+//! errors and logs look like on a pipe (no colour codes, each cause once).
 
 use std::io::Write;
 use std::process::{Command, Output};
@@ -231,4 +232,96 @@ fn console_subcommands_need_a_terminal_and_exit_2_without_panicking() {
         stdout(&out)
     );
     assert_no_panic(&out);
+}
+
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes_and_an_os_error_is_said_once() {
+    // A data directory under a regular file cannot be created: the daemon logs a little, then
+    // fails with ENOTDIR, which used to be printed twice (`…: Not a directory (os error 20):
+    // Not a directory (os error 20)`).
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let data = file.path().join("data");
+    let serve = |format: &str| {
+        run(onair()
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", format])
+            .arg("--data")
+            .arg(&data)
+            .env_remove("NO_COLOR")
+            .env("RUST_LOG", "info"))
+    };
+    let out = serve("human");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(" INFO "), "no log line to check: {err}");
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "colour codes on a pipe: {err:?}"
+    );
+    // The CasparCG link may still log while the daemon gives up, so find the error by its prefix.
+    let error = err
+        .lines()
+        .find(|l| l.starts_with("onair serve: "))
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("onair serve: cannot open the data directory"),
+        "{err}"
+    );
+    assert_eq!(error.matches("os error").count(), 1, "{error}");
+    assert_no_panic(&out);
+
+    let out = serve("json");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let logs: Vec<&str> = std::str::from_utf8(&out.stderr)
+        .expect("UTF-8")
+        .lines()
+        .filter(|l| !l.starts_with("onair serve: "))
+        .collect();
+    assert!(!logs.is_empty());
+    for line in logs {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("--log-format json wrote {line:?}: {e}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}
+
+#[test]
+fn caspar_with_a_scheme_is_told_to_drop_the_scheme() {
+    let out = run(onair().args(["serve", "--print-config", "--caspar", "tcp://host:5250"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("without a scheme") && err.contains("\"host:5250\""),
+        "{err}"
+    );
+    assert!(!err.contains("IPv6"), "{err}");
+}
+
+#[test]
+fn sim_names_an_address_in_use_and_shows_its_defaults() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("address").to_string();
+    let out = run(onair().args(["sim", "--osc-port", "0", "--listen", &addr]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("onair sim: cannot listen on {addr}: ")),
+        "{err}"
+    );
+    assert_no_panic(&out);
+
+    let out = run(onair().args(["sim", "--help"]));
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    for default in [
+        "[default: 127.0.0.1:5250]",
+        "[default: 20]",
+        "[default: 6250]",
+        "[default: 2.4]",
+        "[default: 0s]",
+    ] {
+        assert!(help.contains(default), "{default} missing from:\n{help}");
+    }
+    for flag in ["--stall", "--reply-delay", "--command-delay", "--control"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
 }

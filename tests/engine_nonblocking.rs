@@ -6,14 +6,13 @@
 //! Real TCP to the simulator in real time (3 channels, 25 fps); no sleeps: every wait is on an
 //! event or on the simulator's state.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig};
+use onair::config::CasparConfig;
 use onair::playout::asrun::{self, AsRunLog, AsRunWriter};
 use onair::playout::engine::{self, EngineDeps, EngineHandle, NewItem, Op, Snapshot};
-use onair::playout::model::{Item, Limits, Playlist};
+use onair::playout::model::{Item, Playlist};
 use onair::sim::media::VideoFormat;
 use onair::sim::producer::Producer;
 use onair::sim::{ClockMode, Sim, SimConfig};
@@ -92,24 +91,17 @@ async fn a_slow_server_holds_up_nothing_else() {
     let log = AsRunLog::open(asrun_dir.path()).unwrap();
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
-        caspar: caspar.clone(),
-        config: PlayoutConfig::default(),
-        limits: Limits::default(),
         poll_interval: 10 * MS,
-        progress_hz: 10,
-        playlists: vec![
-            playlist("a", "1-10", &["CLIP1"]),
-            playlist("b", "2-10", &["CLIP1", "CLIP2"]),
-            playlist("c", "3-10", &["SHORT", "CLIP1"]),
-        ],
-        restored: BTreeMap::new(),
-        selected: None,
-        osc: None,
-        store: None,
         asrun: Some(AsRunWriter::new(log)),
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..EngineDeps::new(
+            caspar.clone(),
+            vec![
+                playlist("a", "1-10", &["CLIP1"]),
+                playlist("b", "2-10", &["CLIP1", "CLIP2"]),
+                playlist("c", "3-10", &["SHORT", "CLIP1"]),
+            ],
+            shutdown.clone(),
+        )
     });
     wait(&engine, "connected with media", |s| {
         s.link.connected && !s.media.clips.is_empty()
@@ -200,11 +192,11 @@ async fn a_slow_server_holds_up_nothing_else() {
     };
     let switched_at = timeout(Duration::from_secs(5), async {
         loop {
-            if let Some((name, frames)) = fg(&sim) {
-                if name.eq_ignore_ascii_case("CLIP1") {
-                    // Its first frame was `frames` frames ago.
-                    return wall_ms() - frames as f64 * FRAME_MS;
-                }
+            if let Some((name, frames)) = fg(&sim)
+                && name.eq_ignore_ascii_case("CLIP1")
+            {
+                // Its first frame was `frames` frames ago.
+                return wall_ms() - frames as f64 * FRAME_MS;
             }
             tokio::time::sleep(MS).await;
         }
@@ -216,13 +208,12 @@ async fn a_slow_server_holds_up_nothing_else() {
             let path = asrun_dir
                 .path()
                 .join(format!("{}.jsonl", asrun::utc_date(SystemTime::now())));
-            if let Ok((lines, _)) = asrun::read_file(&path) {
-                if let Some(l) = lines
+            if let Ok((lines, _)) = asrun::read_file(&path)
+                && let Some(l) = lines
                     .iter()
                     .find(|l| l.entry.item == "c1" && l.entry.event == asrun::AsRunEvent::Start)
-                {
-                    return asrun_ms(&l.time);
-                }
+            {
+                return asrun_ms(&l.time);
             }
             tokio::time::sleep(10 * MS).await;
         }

@@ -62,23 +62,14 @@ fn start_engine_with(
     let (caspar, _) = CasparHandle::spawn(link(sim));
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
-        caspar: caspar.clone(),
         config: PlayoutConfig {
             recovery,
             ..PlayoutConfig::default()
         },
-        limits: Limits::default(),
         poll_interval,
-        progress_hz: 10,
-        playlists: vec![pl],
         restored,
-        selected: None,
         osc,
-        store: None,
-        asrun: None,
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..EngineDeps::new(caspar.clone(), vec![pl], shutdown.clone())
     });
     (engine, caspar, shutdown)
 }

@@ -91,10 +91,10 @@ fn normalise_text(text: &str) -> String {
 
 fn normalise(frame: &Frame) -> String {
     let mut f = frame.clone();
-    if let Frame::Reply(r) = &mut f {
-        if let Body::Line(l) = &mut r.body {
-            *l = normalise_text(l);
-        }
+    if let Frame::Reply(r) = &mut f
+        && let Body::Line(l) = &mut r.body
+    {
+        *l = normalise_text(l);
     }
     render(&f)
 }

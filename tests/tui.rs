@@ -16,7 +16,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use onair::config::Config;
 use onair::daemon::Daemon;
 use onair::playout::engine::{NewItem, Op};
-use onair::server::protocol::{ClientMsg, Role, ServerMsg};
+use onair::protocol::{ClientMsg, Role, ServerMsg};
 use onair::sim::{Sim, SimConfig};
 use onair::tui::client::{self, ClientConfig, ClientHandle, NetEvent};
 use onair::tui::message::Message;
@@ -167,10 +167,10 @@ impl Console {
                     )
                 }
             };
-            if let NetEvent::Server(msg) = &event {
-                if matches!(**msg, ServerMsg::Snapshot { .. }) {
-                    self.snapshots += 1;
-                }
+            if let NetEvent::Server(msg) = &event
+                && matches!(**msg, ServerMsg::Snapshot { .. })
+            {
+                self.snapshots += 1;
             }
             self.dispatch(Message::Net(event));
         }
@@ -213,10 +213,10 @@ async fn hello_snapshot_take_acked_and_on_air() {
     let item = c.model.items()[0].id.clone();
     assert_eq!(c.model.selected_id.as_deref(), Some(item.as_str()));
     let effects = c.dispatch(Message::TakeSelected);
-    let [Effect::Send(ClientMsg::Command { op, .. })] = effects.as_slice() else {
+    let [Effect::Send(ClientMsg::Command { request, .. })] = effects.as_slice() else {
         panic!("a command: {effects:?}")
     };
-    assert_eq!(op, "playout.take");
+    assert_eq!(request.name(), "playout.take");
     c.until("the item on air and the take acked", |m| {
         on_air(m) == Some(item.as_str()) && m.pending.is_empty()
     })

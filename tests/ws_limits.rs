@@ -6,7 +6,7 @@ mod ws_rig;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use onair::server::protocol::ServerMsg;
+use onair::protocol::ServerMsg;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use ws_rig::{Client, config, start};

@@ -5,7 +5,7 @@ mod ws_rig;
 
 use futures_util::SinkExt;
 use onair::playout::engine::EventKind;
-use onair::server::protocol::{OPS, Role, ServerMsg};
+use onair::protocol::{Request, Role, ServerMsg};
 use serde_json::{Value, json};
 use ws_rig::{Client, config, event_seq, start};
 
@@ -87,7 +87,7 @@ async fn every_op_is_acked_with_a_result_or_a_typed_error() {
         .command("seed", "item.add", json!({"clip": "CLIP1"}))
         .await;
     let item = ack.result.item.expect("item id");
-    let mut order: Vec<&str> = OPS
+    let mut order: Vec<&str> = Request::NAMES
         .iter()
         .copied()
         .filter(|o| *o != "item.remove")

@@ -100,6 +100,21 @@ impl<'de> serde::Deserialize<'de> for ChannelLayer {
     }
 }
 
+/// A string like `"1-10"`, as serialized above (the WebSocket protocol's schema needs to say so).
+impl schemars::JsonSchema for ChannelLayer {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ChannelLayer".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "CHANNEL or CHANNEL-LAYER, e.g. \"1-10\"; channel 1 to 9999, layer 0 or more",
+            "pattern": "^0*[1-9][0-9]{0,3}(-[0-9]+)?$",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::error::{CommandError, DisconnectReason};
+use super::reconnect_log::{self, Outage, ReconnectLog, Recovery};
 use super::session::{Deadlines, Session};
 use super::stats::Stats;
 use super::{LinkState, Msg};
@@ -46,6 +47,7 @@ struct Link {
 impl Actor {
     pub(crate) async fn run(mut self) {
         let mut backoff = Backoff::new(self.config.backoff_initial, self.config.backoff_max);
+        let mut log = ReconnectLog::new();
         let mut attempt: u32 = 0;
         loop {
             attempt = attempt.saturating_add(1);
@@ -54,13 +56,21 @@ impl Actor {
             let connecting = connect(self.config.clone());
             let reason = match self.reject_while(connecting).await {
                 None => DisconnectReason::Shutdown,
-                Some(Err(reason)) => reason,
+                Some(Err(reason)) => {
+                    self.log_failure(&mut log, attempt, &reason);
+                    reason
+                }
                 Some(Ok(link)) => {
                     attempt = 0;
                     let up_since = Instant::now();
-                    let reason = self.serve(link).await;
+                    let recovery = log.connected(up_since.into_std());
+                    let reason = self.serve(link, recovery).await;
                     if up_since.elapsed() >= self.config.backoff_reset_after {
                         backoff.reset();
+                    }
+                    if reason != DisconnectReason::Shutdown {
+                        log.lost(Instant::now().into_std());
+                        tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
                     }
                     reason
                 }
@@ -68,8 +78,6 @@ impl Actor {
             self.stats.disconnected(&reason);
             if reason == DisconnectReason::Shutdown {
                 tracing::info!(address = %self.config.address, "caspar: link closed (shutdown)");
-            } else {
-                tracing::warn!(address = %self.config.address, %reason, "caspar: link down");
             }
             let shutting_down = reason == DisconnectReason::Shutdown;
             self.state.send_replace(LinkState::Disconnected {
@@ -94,6 +102,34 @@ impl Actor {
         self.rx.close();
         while let Ok(msg) = self.rx.try_recv() {
             self.reject(msg);
+        }
+    }
+
+    /// A failed attempt, logged only when [`ReconnectLog`] says a line is due.
+    fn log_failure(&self, log: &mut ReconnectLog, attempt: u32, reason: &DisconnectReason) {
+        let Some(line) = log.failed(attempt, Instant::now().into_std()) else {
+            tracing::debug!(attempt, %reason, "caspar: attempt failed");
+            return;
+        };
+        let address = &self.config.address;
+        let skipped = match line.unlogged {
+            0 => String::new(),
+            n => format!(", {n} not logged since the last line"),
+        };
+        let down = reconnect_log::human(line.down_for);
+        match (line.outage, line.is_first()) {
+            // The sentences say everything; fields would repeat them on every human line.
+            (Outage::NeverConnected, true) => tracing::warn!(
+                "caspar: cannot connect to {address}: {reason}. Is CasparCG running at {address}? \
+                 Set --caspar (or caspar.address), or try `onair sim`. Retrying with backoff; \
+                 repeated failures are logged at attempts 2, 4, 8, … and at least every 10 min"
+            ),
+            (Outage::NeverConnected, false) => tracing::warn!(
+                "caspar: still cannot connect to {address} ({attempt} attempts in {down}{skipped}): {reason}"
+            ),
+            (Outage::Lost, _) => tracing::warn!(
+                "caspar: link still down ({attempt} reconnect attempts in {down}{skipped}): {reason}"
+            ),
         }
     }
 
@@ -123,14 +159,30 @@ impl Actor {
     }
 
     /// Serves one established link until it fails; every pending command is failed on the way out.
-    async fn serve(&mut self, link: Link) -> DisconnectReason {
+    /// `recovery` is the outage this connection ends, if any: said once, in the `connected` line.
+    async fn serve(&mut self, link: Link, recovery: Option<Recovery>) -> DisconnectReason {
         let Link {
             mut reader,
             mut writer,
             version,
             req,
         } = link;
-        tracing::info!(address = %self.config.address, %version, req, "caspar: connected");
+        let address = &self.config.address;
+        match recovery {
+            None => tracing::info!(%address, %version, req, "caspar: connected"),
+            Some(r) => {
+                let down = reconnect_log::human(r.down_for);
+                let after = match r.outage {
+                    Outage::NeverConnected => "the first connection",
+                    Outage::Lost => "link back up",
+                };
+                tracing::info!(
+                    %address, %version, req,
+                    "caspar: connected ({after} after {down}, {} failed attempts)",
+                    r.failed_attempts
+                );
+            }
+        }
         self.stats.connected();
         self.state.send_replace(LinkState::Connected {
             server_version: version,

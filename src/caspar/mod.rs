@@ -21,6 +21,7 @@ pub mod backoff;
 mod error;
 mod handle;
 pub mod osc;
+mod reconnect_log;
 pub mod responder;
 pub mod session;
 mod stats;

@@ -65,10 +65,10 @@ impl BatchEntry {
         if let Some(cell) = lock(&self.slot.results).get_mut(self.index) {
             *cell = Some(outcome);
         }
-        if self.slot.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            if let Some(done) = lock(&self.slot.done).take() {
-                let _ = done.send(());
-            }
+        if self.slot.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(done) = lock(&self.slot.done).take()
+        {
+            let _ = done.send(());
         }
     }
 }

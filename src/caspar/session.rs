@@ -237,10 +237,11 @@ impl Session {
         if let Some(id) = next {
             self.write(id, now);
         }
-        if let Some(q) = self.queues.get(&queue) {
-            if q.in_flight == 0 && q.waiting.is_empty() {
-                self.queues.remove(&queue);
-            }
+        if let Some(q) = self.queues.get(&queue)
+            && q.in_flight == 0
+            && q.waiting.is_empty()
+        {
+            self.queues.remove(&queue);
         }
     }
 

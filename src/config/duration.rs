@@ -100,7 +100,7 @@ pub fn format(d: Duration) -> String {
         ("us", 1_000),
     ];
     for (name, scale) in units {
-        if nanos % scale == 0 {
+        if nanos.is_multiple_of(scale) {
             return format!("{}{name}", nanos / scale);
         }
     }

@@ -255,6 +255,12 @@ pub(super) fn check_host_port(address: &str) -> Result<(), String> {
             "\"{address}\" is not HOST:PORT ({reason}); e.g. 127.0.0.1:5250, casparcg:5250 or [::1]:5250"
         )
     };
+    // `tcp://host:5250` would otherwise split at its last colon and read as a bad IPv6 address.
+    if let Some((scheme, rest)) = address.split_once("://") {
+        return Err(bad(format!(
+            "write HOST:PORT without a scheme: {rest:?}, not {scheme}://"
+        )));
+    }
     let (host, port) = split_host_port(address).map_err(bad)?;
     let port = port.ok_or_else(|| bad("no port".to_owned()))?;
     check_host(host).map_err(bad)?;
@@ -416,6 +422,21 @@ mod tests {
             "[::1]",
         ] {
             assert!(check_host_port(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn host_port_with_a_scheme_is_told_to_drop_it() {
+        for (with, without) in [
+            ("tcp://host:5250", "host:5250"),
+            ("amcp://[::1]:5250", "[::1]:5250"),
+        ] {
+            let err = check_host_port(with).expect_err("a scheme is not HOST:PORT");
+            assert!(
+                err.contains(&format!("without a scheme: {without:?}")),
+                "{err}"
+            );
+            assert!(!err.contains("IPv6"), "{err}");
         }
     }
 

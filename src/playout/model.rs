@@ -3,6 +3,7 @@
 //! Everything here is plain data that serializes to the playlist files and the WebSocket snapshot.
 //! Edits validate before they change anything, so a failed edit leaves the playlist untouched.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -30,7 +31,7 @@ pub const MAX_TEXT: usize = 512;
 pub const MAX_TRANSITION_FRAMES: u32 = 3000;
 
 /// A transition into an item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transition {
     pub kind: TransitionKind,
@@ -74,7 +75,7 @@ impl Transition {
 }
 
 /// One entry of a rundown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Item {
     /// Stable id, unique within the daemon; never reused.
@@ -124,7 +125,7 @@ pub struct ItemFields {
 }
 
 /// A named rundown bound to one channel-layer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playlist {
     /// Stable id; also the file name (`<id>.json`).
@@ -331,13 +332,13 @@ impl Transition {
                 format!("at most {MAX_TRANSITION_FRAMES} frames"),
             ));
         }
-        if let Some(t) = &self.tween {
-            if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(invalid(
-                    "transition",
-                    format!("tween {t:?} is not a tween name"),
-                ));
-            }
+        if let Some(t) = &self.tween
+            && (t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(invalid(
+                "transition",
+                format!("tween {t:?} is not a tween name"),
+            ));
         }
         Ok(())
     }
@@ -367,10 +368,10 @@ impl Item {
         if let Some(t) = &self.title {
             validate_title(t)?;
         }
-        if let (Some(i), Some(o)) = (self.in_point, self.out_point) {
-            if o <= i {
-                return Err(invalid("out", "must be after the in point"));
-            }
+        if let (Some(i), Some(o)) = (self.in_point, self.out_point)
+            && o <= i
+        {
+            return Err(invalid("out", "must be after the in point"));
         }
         if let Some(s) = &self.scheduled {
             validate_scheduled(s)?;

@@ -163,10 +163,10 @@ impl Checker {
 
     fn check_ids(&self, ids: BTreeSet<String>) {
         for id in ids {
-            if let Some(change) = self.check(&id) {
-                if self.tx.blocking_send(change).is_err() {
-                    return; // nobody listens any more
-                }
+            if let Some(change) = self.check(&id)
+                && self.tx.blocking_send(change).is_err()
+            {
+                return; // nobody listens any more
             }
         }
     }
@@ -302,10 +302,10 @@ impl Checker {
 
     fn reject(&self, id: &str, hash: Option<u64>, error: LoadError) -> Option<ExternalChange> {
         let mut rejected = self.rejected.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(hash) = hash {
-            if rejected.insert(id.to_owned(), hash) == Some(hash) {
-                return None; // already reported
-            }
+        if let Some(hash) = hash
+            && rejected.insert(id.to_owned(), hash) == Some(hash)
+        {
+            return None; // already reported
         }
         Some(ExternalChange::Rejected {
             id: id.to_owned(),

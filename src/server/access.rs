@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::{AppState, WsStats};
 use crate::config::ServerConfig;
-use crate::server::protocol::Role;
+use crate::protocol::Role;
 
 /// The local address a request arrived on, put in its extensions by [`super::listen`]: the
 /// daemon's own address as the client reached it, which is what `Host` must name.

@@ -1,7 +1,7 @@
 //! The daemon's surfaces on one listener (axum): the WebSocket protocol, health, metrics and the page.
 //!
-//! - [`protocol`]: the WebSocket message types, shared with the console (`onair tui`).
-//! - [`ws`]: `/ws` sessions: snapshot, sequenced events, resume, commands, limits.
+//! - [`ws`]: `/ws` sessions: snapshot, sequenced events, resume, commands, limits. The messages
+//!   themselves are [`crate::protocol`]'s, shared with the console (`onair tui`).
 //! - [`http`]: `/health/*`, `/health`, `/metrics`.
 //! - [`assets`]: the web control page at `/` and its files under `/assets/`.
 //! - [`access`]: the `Host` and `Origin` allowlists and bearer tokens.
@@ -14,7 +14,6 @@ pub mod access;
 pub mod assets;
 pub mod http;
 pub mod listen;
-pub mod protocol;
 pub mod ws;
 
 use std::sync::Arc;

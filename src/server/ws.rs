@@ -2,13 +2,14 @@
 //!
 //! Everything that can refuse a client is decided here, before the upgrade, with a plain HTTP
 //! status: 400 (bad query), 401 (token), 403 (Origin), 429 (too many from this address), 503 (too
-//! many in total, or shutting down). The protocol itself is in [`super::protocol`] and
+//! many in total, or shutting down). The protocol itself is in [`crate::protocol`] and
 //! `docs/ws-protocol.md`.
 //!
 //! - [`auth`]: client slots (Origin and tokens are checked by [`super::access`]).
 //! - [`session`]: one connection's loop.
 //! - [`outbox`]: the bounded per-client queue and its writer.
 //! - [`commands`]: per-client command execution with ordered acks.
+//! - [`dispatch`]: wire requests → engine ops; engine results and errors → acks.
 //! - [`exit`]: why sessions end and the close codes.
 //! - [`log`]: the resume buffer of recent events.
 //! - [`bucket`]: the incoming-message rate limit.
@@ -20,6 +21,7 @@
 mod auth;
 mod bucket;
 mod commands;
+mod dispatch;
 mod exit;
 mod log;
 mod outbox;

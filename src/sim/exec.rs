@@ -2,9 +2,8 @@
 //! the 2.3/2.4/2.5 server does (reference §4). Parser-level errors, REQ/RES, PING/BYE, batches and
 //! OSC SUBSCRIBE are the read path's business, not this module's.
 
-use super::dialect::Dialect;
 use super::exec_misc;
-use super::mixer;
+use super::exec_mixer;
 use super::model::{LoadError, SimState};
 use super::monitor::info_xml;
 use super::producer::{CallError, Producer, TransitionInfo};
@@ -114,7 +113,7 @@ pub fn execute(state: &mut SimState, req: &Request) -> Outcome {
             "202 THUMBNAIL GENERATE_ALL OK\r\n".into()
         }
         "THUMBNAIL GENERATE" | "THUMBNAIL GENERATE_ALL" => format!("501 {name} FAILED\r\n"),
-        n if n.starts_with("MIXER ") => mixer::execute(state, req),
+        n if n.starts_with("MIXER ") => exec_mixer::execute(state, req),
         n if n.starts_with("CG ") => exec_misc::cg(state, req),
         n if n.starts_with("DATA ") => exec_misc::data(state, req),
         "LOG LEVEL" => exec_misc::log_level(state, req),
@@ -135,27 +134,11 @@ fn param(req: &Request, i: usize) -> &str {
     req.params.get(i).map(String::as_str).unwrap_or_default()
 }
 
-/// 0-based channel index of a channel command, if valid.
-pub(crate) fn channel_index(state: &SimState, req: &Request) -> Option<usize> {
-    let ch = usize::from(req.channel?).checked_sub(1)?;
-    (ch < state.channels.len()).then_some(ch)
-}
-
-/// The error the parser would have given for a bad channel (defensive: the parser validates).
-pub(crate) fn bad_channel(state: &SimState, req: &Request) -> String {
-    let word = req.name.split(' ').next().unwrap_or(req.name);
-    if state.dialect == Dialect::V23 {
-        format!("401 {word} ERROR\r\n")
-    } else {
-        "500 FAILED\r\n".into()
-    }
-}
-
 /// LOADBG / LOAD / PLAY (reference §4.5).
 fn load(state: &mut SimState, req: &Request) -> String {
     let name = req.name;
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let index = req.layer.unwrap_or(0);
     if req.params.is_empty() {
@@ -199,8 +182,8 @@ fn load(state: &mut SimState, req: &Request) -> String {
 
 /// PAUSE / RESUME / STOP: `202 … OK` even on a layer that never held anything (which now exists).
 fn layer_op(state: &mut SimState, req: &Request) -> String {
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let layer = state.channels[ch].layer_mut(req.layer.unwrap_or(0));
     match req.name {
@@ -213,8 +196,8 @@ fn layer_op(state: &mut SimState, req: &Request) -> String {
 
 /// `CLEAR n-l` deletes the layer, `CLEAR n` every layer of the channel; mixer state stays.
 fn clear(state: &mut SimState, req: &Request) -> String {
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let channel = &mut state.channels[ch];
     match req.layer {
@@ -229,8 +212,8 @@ fn clear(state: &mut SimState, req: &Request) -> String {
 /// CALL / CALLBG (reference §4.6): the result value as data line, `202` when there is no result.
 fn call(state: &mut SimState, req: &Request) -> Outcome {
     let name = req.name;
-    let Some(ch) = channel_index(state, req) else {
-        return Outcome::Reply(bad_channel(state, req));
+    let Some(ch) = state.channel_index(req) else {
+        return Outcome::Reply(state.bad_channel(req));
     };
     let dialect = state.dialect;
     let layer = state.channels[ch].layer_mut(req.layer.unwrap_or(0));
@@ -255,8 +238,8 @@ fn call(state: &mut SimState, req: &Request) -> Outcome {
 /// `INFO` (channel list) or `INFO n[-l]` (the whole channel's XML; the layer is ignored).
 fn info(state: &SimState, req: &Request) -> String {
     if req.channel.is_some() {
-        let Some(ch) = channel_index(state, req) else {
-            return bad_channel(state, req);
+        let Some(ch) = state.channel_index(req) else {
+            return state.bad_channel(req);
         };
         return format!("201 INFO OK\r\n{}\r\n", info_xml(state, ch));
     }

@@ -1,6 +1,5 @@
 //! The less central commands: CG, DATA, LOG LEVEL, LOCK, SET, SWAP, ADD/REMOVE, INFO CONFIG, GL INFO.
 
-use super::exec::{bad_channel, channel_index};
 use super::media::{DEFAULT_ROOT, VideoFormat};
 use super::model::SimState;
 use super::producer::{CgItem, Producer, TemplateHost};
@@ -14,8 +13,8 @@ const CG_DEFAULT_LAYER: i32 = 9999;
 pub fn cg(state: &mut SimState, req: &Request) -> String {
     let name = req.name;
     let sub = name.strip_prefix("CG ").unwrap_or(name);
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let index = req.layer.unwrap_or(CG_DEFAULT_LAYER);
     let cg_layer = req.params.first().and_then(|p| p.parse::<i32>().ok());
@@ -216,8 +215,8 @@ pub fn lock(state: &mut SimState, req: &Request) -> String {
 
 /// `SET n MODE <format>`: the only SET the simulator knows.
 pub fn set(state: &mut SimState, req: &Request) -> String {
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let is_mode = req
         .params
@@ -234,8 +233,8 @@ pub fn set(state: &mut SimState, req: &Request) -> String {
 
 /// `SWAP n[-l] m[-k] [TRANSFORMS]`: two layers, or two channels' whole stages.
 pub fn swap(state: &mut SimState, req: &Request) -> String {
-    let Some(a) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(a) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let other = req.params.first().map(String::as_str).unwrap_or_default();
     let (b, b_layer) = match other.split_once('-') {
@@ -283,8 +282,8 @@ pub fn swap(state: &mut SimState, req: &Request) -> String {
 
 /// `ADD n[-index] <consumer> …`: recorded as `output/port/<index>/consumer`.
 pub fn add(state: &mut SimState, req: &Request) -> String {
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let kind = req
         .params
@@ -314,8 +313,8 @@ pub fn add(state: &mut SimState, req: &Request) -> String {
 
 /// `REMOVE n-index` or `REMOVE n <consumer> …`.
 pub fn remove(state: &mut SimState, req: &Request) -> String {
-    let Some(ch) = channel_index(state, req) else {
-        return bad_channel(state, req);
+    let Some(ch) = state.channel_index(req) else {
+        return state.bad_channel(req);
     };
     let consumers = &mut state.channels[ch].consumers;
     let port = match (req.layer, req.params.first()) {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::amcp::{TokenizerDialect, tokenize};
+use crate::sim::Dialect;
 use crate::sim::media::{MediaLibrary, VideoFormat};
 
 pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");

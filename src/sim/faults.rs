@@ -3,12 +3,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Faults that connections and queues consult on every reply or command.
 #[derive(Debug, Default)]
 pub struct Faults {
     stalled: AtomicBool,
+    /// A stall with an end (`stall 5s` on the control port); `stalled` is the open-ended one.
+    stalled_until: Mutex<Option<Instant>>,
     reply_delay_ms: AtomicU64,
     corrupt_next: AtomicBool,
     command_delays: Mutex<CommandDelays>,
@@ -41,14 +43,53 @@ impl Faults {
         self.delaying.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Stall: keep reading and keep TCP open, but never write anything (not even PONG).
+    /// Stall: keep reading and keep TCP open, but never write anything (not even PONG). Turning it
+    /// off also ends a stall started with [`Faults::stall_for`].
     pub fn set_stalled(&self, on: bool) {
         self.stalled.store(on, Ordering::SeqCst);
+        if !on {
+            *self.until() = None;
+        }
+    }
+
+    /// Stall for `duration` from now, then answer again by itself (replies due meanwhile are lost).
+    /// `false` when the end is too far away to be represented.
+    pub fn stall_for(&self, duration: Duration) -> bool {
+        let Some(end) = Instant::now().checked_add(duration) else {
+            return false;
+        };
+        *self.until() = Some(end);
+        true
     }
 
     /// Whether replies are currently swallowed.
     pub fn stalled(&self) -> bool {
+        self.stalled.load(Ordering::SeqCst) || self.stall_left().is_some()
+    }
+
+    /// Whether a stall without an end ([`Faults::set_stalled`]) is on.
+    pub fn stalled_open_ended(&self) -> bool {
         self.stalled.load(Ordering::SeqCst)
+    }
+
+    /// The time left of a stall started with [`Faults::stall_for`], if one is under way.
+    pub fn stall_left(&self) -> Option<Duration> {
+        let end = (*self.until())?;
+        let left = end.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
+    }
+
+    fn until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        // An Option<Instant> cannot be left half-written by a panic, so poisoning is ignored.
+        self.stalled_until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every fault off: no stall, no delays, no pending garbage.
+    pub fn clear(&self) {
+        self.set_stalled(false);
+        self.set_reply_delay(Duration::ZERO);
+        self.corrupt_next.store(false, Ordering::SeqCst);
+        *self.delays() = CommandDelays::default();
     }
 
     /// Delay every reply (PONG and parser errors included) by `delay`, keeping their order.

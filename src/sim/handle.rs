@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::clock::{self, ClockMode};
+use super::control::SimControl;
 use super::dialect::Dialect;
 use super::faults::Faults;
 use super::media::{MediaLibrary, VideoFormat};
@@ -58,7 +59,10 @@ pub struct Sim {
 impl Sim {
     /// Binds the listener and starts the queues, the clock and the OSC sender.
     pub async fn start(config: SimConfig) -> io::Result<Sim> {
-        let listener = TcpListener::bind(config.listen).await?;
+        // The OS error alone ("Address already in use") does not say which address.
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
+        })?;
         let addr = listener.local_addr()?;
         let osc = OscSender::new()?;
         let state = SimState::new(config.dialect, config.formats.clone(), config.media);
@@ -138,27 +142,25 @@ impl Sim {
     /// connections stay open. The listener task applies the change asynchronously; await
     /// [`Sim::wait_listening`] before relying on it (until then a connect may still be accepted).
     pub fn set_refuse_connections(&self, refuse: bool) {
-        self.shared.refusing.send_replace(refuse);
+        self.control().set_refuse_connections(refuse);
     }
 
     /// Waits until the AMCP port is actually open (`true`) or closed (`false`), i.e. until the last
     /// [`Sim::set_refuse_connections`] has taken effect.
     pub async fn wait_listening(&self, listening: bool) {
-        let mut rx = self.shared.listening.subscribe();
-        let _ = rx.wait_for(|l| *l == listening).await;
+        self.control().wait_listening(listening).await;
     }
 
     /// Simulates a server restart: connections dropped, queued commands lost, the port closed for
     /// `downtime`, then back with empty channels. When this returns the port accepts again.
     pub async fn restart(&self, downtime: Duration) {
-        self.set_refuse_connections(true);
-        self.shared.drop_connections();
-        self.shared.bump_generation();
-        self.shared.state().reset();
-        self.wait_listening(false).await;
-        tokio::time::sleep(downtime).await;
-        self.set_refuse_connections(false);
-        self.wait_listening(true).await;
+        self.control().restart(downtime).await;
+    }
+
+    /// A handle on the faults and connections that outlives borrows of the `Sim` (for the control
+    /// port of `onair sim`, see [`super::control`]).
+    pub fn control(&self) -> SimControl {
+        SimControl::new(Arc::clone(&self.shared))
     }
 
     /// Stops or restarts the OSC stream without touching AMCP.

@@ -10,11 +10,14 @@
 //! - [`osc`]: OSC bundle encoding and the UDP sender.
 //! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests).
 //! - [`server`]: TCP listener, connections, queues, batches and fault injection.
+//! - [`control`]: the faults from outside the process, on a line-based TCP port (`--control`).
 
 pub mod clock;
+pub mod control;
 pub mod dialect;
 pub mod exec;
 pub mod exec_misc;
+pub mod exec_mixer;
 pub mod faults;
 pub mod framing;
 mod handle;
@@ -33,7 +36,8 @@ pub mod server;
 
 pub use crate::amcp::format;
 pub use clock::ClockMode;
+pub use control::SimControl;
 pub use dialect::Dialect;
 pub use faults::Faults;
 pub use handle::{Sim, SimConfig};
-pub use run::{SimOptions, config_from, run};
+pub use run::{SimOptions, SimPlan, StartFaults, config_from, run};

@@ -10,6 +10,7 @@ use super::dialect::Dialect;
 use super::media::{MediaKind, MediaLibrary, VideoFormat};
 use super::mixer::MixerState;
 use super::producer::{ActiveTransition, Clip, Producer, TransitionInfo, color_producer};
+use super::request::Request;
 
 /// The whole simulated server.
 #[derive(Debug, Clone)]
@@ -314,3 +315,21 @@ impl SimState {
 #[cfg(test)]
 #[path = "model_tests.rs"]
 mod tests;
+
+impl SimState {
+    /// 0-based channel index of a channel command, if valid.
+    pub(crate) fn channel_index(&self, req: &Request) -> Option<usize> {
+        let ch = usize::from(req.channel?).checked_sub(1)?;
+        (ch < self.channels.len()).then_some(ch)
+    }
+
+    /// The error the parser would have given for a bad channel (defensive: the parser validates).
+    pub(crate) fn bad_channel(&self, req: &Request) -> String {
+        let word = req.name.split(' ').next().unwrap_or(req.name);
+        if self.dialect == Dialect::V23 {
+            format!("401 {word} ERROR\r\n")
+        } else {
+            "500 FAILED\r\n".into()
+        }
+    }
+}

@@ -204,10 +204,10 @@ impl Parser {
         if word == "BYE" {
             return Action::Bye;
         }
-        if self.dialect.is_v24_or_later() {
-            if let Some(action) = self.batch_control(&word, req_id.as_deref(), line) {
-                return action;
-            }
+        if self.dialect.is_v24_or_later()
+            && let Some(action) = self.batch_control(&word, req_id.as_deref(), line)
+        {
+            return action;
         }
         match self.lookup(&word, &rest[1..]) {
             Ok(request) => self.dispatch(req_id, request),

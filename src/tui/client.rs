@@ -27,7 +27,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::caspar::backoff::Backoff;
-use crate::server::protocol::{ClientMsg, ServerMsg};
+use crate::protocol::{ClientMsg, ServerMsg};
 
 /// Where the console connects and how patiently.
 #[derive(Debug, Clone)]
@@ -314,11 +314,10 @@ impl Task {
                     }
                     if quiet >= self.config.ping_after && pinged.elapsed() >= self.config.ping_after {
                         pinged = Instant::now();
-                        if let Ok(text) = serde_json::to_string(&ClientMsg::Ping) {
-                            if let Err(e) = sink.send(WsMessage::text(text)).await {
+                        if let Ok(text) = serde_json::to_string(&ClientMsg::Ping)
+                            && let Err(e) = sink.send(WsMessage::text(text)).await {
                                 break End::Lost(describe(&e));
                             }
-                        }
                     }
                 }
             }
@@ -438,8 +437,7 @@ mod tests {
                 saw_disconnect = true;
                 let _ = handle.send(ClientMsg::Command {
                     id: "x1".into(),
-                    op: "playout.take".into(),
-                    args: serde_json::Value::Null,
+                    request: crate::protocol::Request::Take(Default::default()),
                 });
             }
             if let NetEvent::SendFailed { id, .. } = ev {

@@ -4,13 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::amcp::ChannelLayer;
-use crate::playout::engine::state::{
-    ClipView, LinkView, MediaView, PlaylistView, Playout, Progress, Snapshot, Status,
-    TelemetrySource,
+use crate::protocol::{
+    ChannelLayer, ClipView, Item, LinkView, MediaView, Playlist, PlaylistView, Playout, Progress,
+    Role, ServerMsg, Snapshot, Status, TelemetrySource,
 };
-use crate::playout::model::{Item, Playlist};
-use crate::server::protocol::{Role, ServerMsg};
 
 use super::client::NetEvent;
 use super::message::Message;

@@ -7,7 +7,7 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::client::NetEvent;
-use super::model::{Dialog, LogLine, Model, Pane};
+use super::model::{Dialog, LogLine, Mode, Model, Pane};
 
 /// A cursor movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +107,21 @@ pub const HELP: &[(&str, &str)] = &[
     ("Esc", "close dialog, clear filter"),
     ("Ctrl-L", "repaint the screen"),
     ("?", "this help"),
-    ("q Ctrl-C", "quit console (not playout)"),
+    (QUIT_KEYS, "quit console (not playout)"),
 ];
+
+/// The keys that quit, as [`HELP`] lists them.
+const QUIT_KEYS: &str = "q Ctrl-C";
+
+/// [`HELP`] as it is true in `mode`: quitting the demo stops its simulator and daemon too.
+pub fn help(mode: Mode) -> Vec<(&'static str, &'static str)> {
+    HELP.iter()
+        .map(|&(keys, what)| match (keys, mode) {
+            (QUIT_KEYS, Mode::Demo) => (keys, "quit the demo (all of it)"),
+            _ => (keys, what),
+        })
+        .collect()
+}
 
 /// Turns a terminal event into a message.
 pub fn from_event(model: &Model, event: Event) -> Option<Message> {

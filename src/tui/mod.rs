@@ -5,12 +5,15 @@
 //! - [`update`]: `update(&mut Model, Message) -> Vec<Effect>`; never awaits.
 //! - [`view`]: `view(&Model, &mut Frame)`, a pure function of the model, one module per pane.
 //! - [`layout`]: pane rectangles, shared by `view` and `update` (page sizes, scroll windows).
+//! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
-//! The console is only a client (design.md §3): quitting it, or a crash, never touches playout. This
-//! module owns the terminal: [`run`] enters raw mode and the alternate screen and always restores
-//! them (normal exit, error, panic via ratatui's hook, SIGTERM/SIGINT/SIGHUP via cancellation); the
-//! loop itself, [`run_loop`], is generic over the backend so tests drive it with `TestBackend`.
+//! The console is only a client (design.md §3): quitting `onair tui`, or a crash, never touches
+//! playout. (Quitting `onair demo` ends the demo, whose simulator and daemon share its process.)
+//! This module owns the terminal: [`run`] enters raw mode and the alternate screen and always
+//! restores them (normal exit, error, panic via ratatui's hook, SIGTERM/SIGINT/SIGHUP via
+//! cancellation); the loop itself, [`run_loop`], is generic over the backend so tests drive it
+//! with `TestBackend`.
 
 pub mod client;
 #[doc(hidden)]
@@ -18,6 +21,7 @@ pub mod fixtures;
 pub mod layout;
 pub mod message;
 pub mod model;
+pub mod text;
 pub mod update;
 pub mod view;
 
@@ -38,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use crate::telemetry::LogBuffer;
 use client::{ClientConfig, ClientHandle, NetEvent};
 use message::Message;
-use model::Model;
+use model::{Mode, Model};
 use update::{Effect, update};
 
 /// How often the screen is redrawn when nothing happens (the clock, "stale" ages, retry countdown).
@@ -93,13 +97,14 @@ pub fn main(url: String, token: Option<String>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(ClientConfig::new(url, token), Some(logs)));
+    let config = ClientConfig::new(url, token);
+    let result = runtime.block_on(run(config, Some(logs), Mode::Attached));
     // Do not wait for the connection task's last goodbye longer than this.
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("onair tui: {e:#}");
+            eprintln!("onair tui: {}", crate::report::chain(&e));
             ExitCode::from(1)
         }
     }
@@ -115,7 +120,7 @@ impl Drop for Restore {
 }
 
 /// Runs the console on the real terminal until the operator quits or a signal arrives.
-pub async fn run(config: ClientConfig, logs: Option<LogBuffer>) -> anyhow::Result<()> {
+pub async fn run(config: ClientConfig, logs: Option<LogBuffer>, mode: Mode) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
     // try_init installs ratatui's panic hook first, which restores the terminal before the
@@ -133,6 +138,7 @@ pub async fn run(config: ClientConfig, logs: Option<LogBuffer>) -> anyhow::Resul
     let url = config.url.clone();
     let (client, net, task) = client::spawn(config, cancel.child_token());
     let mut model = Model::new(url, Instant::now(), wall_ms());
+    model.mode = mode;
     let io = Io {
         events: EventStream::new(),
         net,
@@ -289,7 +295,7 @@ where
             match effect {
                 Effect::Send(out) => {
                     let id = match &out {
-                        crate::server::protocol::ClientMsg::Command { id, .. } => Some(id.clone()),
+                        crate::protocol::ClientMsg::Command { id, .. } => Some(id.clone()),
                         _ => None,
                     };
                     if let Err(reason) = client.send(out) {

@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::playout::engine::state::{PlaylistView, Progress, Snapshot, Status};
-use crate::playout::model::Item;
-use crate::server::protocol::Role;
+use crate::protocol::{ClipView, Item, PlaylistView, Progress, Role, Snapshot, Status};
+
+pub use super::text::sanitize;
 
 /// Log lines kept.
 pub const LOG_CAPACITY: usize = 2000;
@@ -23,6 +23,16 @@ pub const NOTICE_FOR: Duration = Duration::from_secs(10);
 /// Commands sent per second at most: a held-down key must not trip the daemon's per-client rate
 /// limit, which closes the connection.
 pub const MAX_COMMANDS_PER_SEC: usize = 10;
+
+/// Whose daemon the console is attached to: that decides what quitting does and which hints help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// `onair tui`: a daemon of its own; quitting the console leaves it (and playout) running.
+    #[default]
+    Attached,
+    /// `onair demo`: the simulator and daemon live in this process and stop when it quits.
+    Demo,
+}
 
 /// The state of the connection to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +221,10 @@ pub enum Telemetry {
 #[derive(Debug, Clone)]
 pub struct Model {
     pub url: String,
+    pub mode: Mode,
     pub link: Link,
+    /// The console has been connected at least once ("connecting" before, "reconnecting" after).
+    pub ever_connected: bool,
     pub session: Session,
     /// The daemon's state as last received (valid only with `have_state`).
     pub state: Snapshot,
@@ -249,7 +262,9 @@ impl Model {
     pub fn new(url: impl Into<String>, now: Instant, wall_ms: u64) -> Self {
         Model {
             url: url.into(),
+            mode: Mode::Attached,
             link: Link::Connecting { attempt: 1 },
+            ever_connected: false,
             session: Session::default(),
             state: Snapshot::default(),
             have_state: false,
@@ -389,7 +404,7 @@ impl Model {
     }
 
     /// The clip under the library cursor.
-    pub fn selected_clip(&self) -> Option<&crate::playout::engine::state::ClipView> {
+    pub fn selected_clip(&self) -> Option<&ClipView> {
         let i = *self.library.matches.get(self.library.cursor.selected)?;
         self.state.media.clips.get(i)
     }
@@ -399,10 +414,11 @@ impl Model {
         if self.log.lines.len() >= LOG_CAPACITY {
             self.log.lines.pop_front();
         }
+        let text = super::text::name_ids(&self.state, &text.into());
         self.log.lines.push_back(LogLine {
             wall_ms: self.wall_ms,
             level,
-            text: sanitize(&text.into()),
+            text: sanitize(&text),
         });
         if self.log.scroll > 0 {
             self.log.scroll = (self.log.scroll + 1).min(self.log.lines.len());
@@ -411,7 +427,7 @@ impl Model {
 
     /// Shows a notice in the status line and logs it.
     pub fn notify(&mut self, level: Level, text: impl Into<String>) {
-        let text = sanitize(&text.into());
+        let text = sanitize(&super::text::name_ids(&self.state, &text.into()));
         self.log(level, text.clone());
         self.notice = Some(Notice {
             level,
@@ -433,18 +449,6 @@ pub fn item_seconds(item: &Item) -> Option<f64> {
     let start = item.in_point.map_or(0.0, |i| i as f64 / fps);
     let end = item.out_point.map_or(full, |o| (o as f64 / fps).min(full));
     Some((end - start).max(0.0))
-}
-
-/// Replaces control characters (which could move the terminal's cursor) with `�`; text from the
-/// daemon or the network is shown, never interpreted.
-pub fn sanitize(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-            .collect()
-    } else {
-        text.to_owned()
-    }
 }
 
 #[cfg(test)]
@@ -474,12 +478,6 @@ mod tests {
             offset: 0,
         };
         assert_eq!(far.window(10_000, 30), 4971..5001);
-    }
-
-    #[test]
-    fn sanitize_makes_control_characters_visible() {
-        assert_eq!(sanitize("a\x1b[2Jb\n"), "a\u{fffd}[2Jb\u{fffd}");
-        assert_eq!(sanitize("plain"), "plain");
     }
 
     #[test]

@@ -13,19 +13,23 @@ mod commands;
 mod net;
 #[cfg(test)]
 mod tests;
-
-use serde_json::{Value, json};
+#[cfg(test)]
+mod words_tests;
 
 use super::layout;
 use super::message::{Message, Move};
 use super::model::{Dialog, Level, Link, LogLine, Model, NOTICE_FOR, Pane, sanitize};
-use crate::server::protocol::ClientMsg;
+use crate::protocol::args::OptionalItem;
+use crate::protocol::{ClientMsg, Request};
 use commands::{
     command, confirm, delete, insert, item_command, move_item, pause_resume, playlist_command,
-    refuse_offline, stop, toggle,
+    refuse_offline, stop, toggle, transport,
 };
 
 /// Something for the run loop to do.
+// A typed command is a couple of hundred bytes; effects are a handful per key press and are sent
+// on (moved into the client's queue) at once, so boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Send this to the daemon.
@@ -58,11 +62,11 @@ fn action(msg: &Message) -> Option<&'static str> {
 /// Applies one message.
 pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
     // Refuse before asking anything (a confirmation for a command that cannot be sent is noise).
-    if let Some(what) = action(&msg) {
-        if model.link != Link::Up {
-            refuse_offline(model, what);
-            return vec![];
-        }
+    if let Some(what) = action(&msg)
+        && model.link != Link::Up
+    {
+        refuse_offline(model, what);
+        return vec![];
     }
     match msg {
         Message::Move(m) => {
@@ -79,21 +83,26 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
         }
         Message::PrevPlaylist => view_playlist(model, -1),
         Message::NextPlaylist => view_playlist(model, 1),
-        Message::TakeNext => playlist_command(model, "playout.take", json!({}), "take".into()),
-        Message::TakeSelected => item_command(model, "playout.take", "take"),
-        Message::Next => playlist_command(model, "playout.next", json!({}), "next".into()),
+        Message::TakeNext => playlist_command(model, "take".into(), |playlist| {
+            Request::Take(OptionalItem {
+                playlist: Some(playlist),
+                item: None,
+            })
+        }),
+        Message::TakeSelected => item_command(model, Request::Take, "take"),
+        Message::Next => playlist_command(model, "next".into(), transport(Request::Next)),
         Message::Previous => {
-            playlist_command(model, "playout.previous", json!({}), "previous".into())
+            playlist_command(model, "previous".into(), transport(Request::Previous))
         }
-        Message::Cue => item_command(model, "playout.cue", "cue"),
+        Message::Cue => item_command(model, Request::Cue, "cue"),
         Message::Stop => stop(model),
         Message::PauseResume => pause_resume(model),
-        Message::ToggleAutoplay => toggle(model, "playout.autoplay", "autoplay"),
-        Message::ToggleLoop => toggle(model, "playlist.loop", "loop"),
+        Message::ToggleAutoplay => toggle(model, "autoplay", Request::Autoplay, |p| p.autoplay),
+        Message::ToggleLoop => toggle(model, "loop", Request::PlaylistLoop, |p| p.looping),
         Message::Insert => insert(model),
         Message::Delete => delete(model),
         Message::MoveItem(delta) => move_item(model, delta),
-        Message::Rescan => command(model, "media.rescan", Value::Null, "media rescan".into()),
+        Message::Rescan => command(model, Request::MediaRescan, "media rescan".into()),
         Message::StartFilter => {
             model.library.editing = true;
             if model.library_visible() {

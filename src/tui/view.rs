@@ -23,18 +23,29 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 use super::layout;
-use super::model::{Dialog, Link, Model};
+use super::model::{Dialog, Link, Mode, Model};
+
+/// What quitting does, in one sentence: true in each mode.
+pub fn quitting(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Attached => {
+            "Quitting (q) closes only this console: playout on the daemon is never affected."
+        }
+        Mode::Demo => "Quitting (q) ends the demo: its simulator and daemon stop too.",
+    }
+}
 
 /// Draws the whole console.
 pub fn view(model: &Model, frame: &mut Frame) {
     let area = frame.area();
     if layout::too_small(area) {
         let text = format!(
-            "The console needs at least {}×{} (this terminal is {}×{}). Quitting (q) never affects playout.",
+            "The console needs at least {}×{} (this terminal is {}×{}). {}",
             layout::MIN_WIDTH,
             layout::MIN_HEIGHT,
             area.width,
-            area.height
+            area.height,
+            quitting(model.mode),
         );
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
@@ -50,7 +61,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
     log::notice(model, frame, areas.notice);
     log::footer(model, frame, areas.footer);
     match &model.dialog {
-        Some(Dialog::Help) => overlay::help(frame, area),
+        Some(Dialog::Help) => overlay::help(frame, area, model.mode),
         Some(Dialog::Confirm { question, .. }) => overlay::confirm(frame, area, question),
         None => {}
     }
@@ -101,21 +112,37 @@ pub fn clock(wall_ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// One line about the connection to the daemon when it is not up ("reconnecting…").
+/// One line about the connection to the daemon when it is not up: "connecting to …" until the
+/// first connection, with a hint at starting a daemon when it cannot be reached, then
+/// "reconnecting…".
 fn link_text(model: &Model) -> Option<String> {
+    let url = &model.url;
     match &model.link {
         Link::Up => None,
-        Link::Connecting { attempt } if *attempt <= 1 && !model.have_state => {
-            Some(format!("connecting to {}…", model.url))
-        }
+        Link::Connecting { attempt } if !model.ever_connected => Some(match attempt {
+            0 | 1 => format!("connecting to {url}…"),
+            n => format!("connecting to {url}… (attempt {n})"),
+        }),
         Link::Connecting { attempt } => Some(format!("reconnecting… (attempt {attempt})")),
         Link::Down {
             reason, retry_at, ..
         } => {
             let wait = retry_at.saturating_duration_since(model.now).as_secs_f64();
-            Some(format!("reconnecting… next try in {wait:.1} s · {reason}"))
+            Some(if model.ever_connected {
+                format!("reconnecting… next try in {wait:.1} s · {reason}")
+            } else {
+                format!("connecting to {url} failed · next try in {wait:.1} s · {reason}")
+            })
         }
     }
+}
+
+/// What to do when the console has never reached its daemon: `onair tui` needs one running (in
+/// the demo the daemon is in-process, so the hint would be wrong there).
+fn link_hint(model: &Model) -> Option<&'static str> {
+    let unreachable = matches!(model.link, Link::Down { .. }) && !model.ever_connected;
+    (unreachable && model.mode == Mode::Attached)
+        .then_some("Is the daemon running? Start it with `onair serve`, or try `onair demo`.")
 }
 
 #[cfg(test)]

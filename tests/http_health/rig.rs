@@ -1,7 +1,6 @@
 //! The test rig for `http_health`: a simulator, the AMCP link, the engine and the axum listener on
 //! 127.0.0.1:0, plus HTTP helpers that poll with a bound instead of sleeping fixed times.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig, ServerConfig};
+use onair::config::{CasparConfig, ServerConfig};
 use onair::health::client::{self, Response, Target};
 use onair::playout::engine::{self, EngineDeps, Op};
-use onair::playout::model::{Item, Limits, Playlist};
+use onair::playout::model::{Item, Playlist};
 use onair::server::{AppState, Probes};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
@@ -47,20 +46,9 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
     }
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
-        caspar: caspar.clone(),
-        config: PlayoutConfig::default(),
-        limits: Limits::default(),
         poll_interval: 20 * MS,
         progress_hz: 20,
-        playlists: vec![playlist],
-        restored: BTreeMap::new(),
-        selected: None,
-        osc: None,
-        store: None,
-        asrun: None,
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..EngineDeps::new(caspar.clone(), vec![playlist], shutdown.clone())
     });
     let state = Arc::new(AppState::new(engine, caspar, config, shutdown, probes));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

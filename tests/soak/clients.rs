@@ -151,10 +151,10 @@ impl Operator {
         let st = Arc::clone(&state);
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
-                if let Message::Text(text) = msg {
-                    if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                        observe(&mut st.lock().expect("operator state"), &v);
-                    }
+                if let Message::Text(text) = msg
+                    && let Ok(v) = serde_json::from_str::<Value>(&text)
+                {
+                    observe(&mut st.lock().expect("operator state"), &v);
                 }
             }
         });

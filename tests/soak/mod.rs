@@ -204,21 +204,21 @@ pub async fn run(params: Params) -> Report {
         if rss_warm == 0 && started.elapsed() >= params.warmup {
             rss_warm = rss;
         }
-        if let (Some(at), Some(every)) = (next_report, params.report_every) {
-            if Instant::now() >= at {
-                next_report = Some(at + every);
-                let line = serde_json::json!({
-                    "elapsed_s": started.elapsed().as_secs(),
-                    "commands_issued": operator.issued(),
-                    "pending_commands": operator.pending(),
-                    "events_min": watchers.iter().map(|w| w.events.load(Ordering::Relaxed)).min(),
-                    "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
-                    "chaos": chaos.counts(),
-                    "rss": rss,
-                    "fds": fds,
-                });
-                println!("{line}");
-            }
+        if let (Some(at), Some(every)) = (next_report, params.report_every)
+            && Instant::now() >= at
+        {
+            next_report = Some(at + every);
+            let line = serde_json::json!({
+                "elapsed_s": started.elapsed().as_secs(),
+                "commands_issued": operator.issued(),
+                "pending_commands": operator.pending(),
+                "events_min": watchers.iter().map(|w| w.events.load(Ordering::Relaxed)).min(),
+                "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
+                "chaos": chaos.counts(),
+                "rss": rss,
+                "fds": fds,
+            });
+            println!("{line}");
         }
     }
 

@@ -7,7 +7,6 @@
 // Each test crate compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig, ServerConfig};
+use onair::config::{CasparConfig, ServerConfig};
 use onair::playout::engine::{self, EngineDeps};
-use onair::playout::model::{Limits, Playlist};
-use onair::server::protocol::{Ack, ServerMsg};
+use onair::playout::model::Playlist;
+use onair::protocol::{Ack, ServerMsg};
 use onair::server::{AppState, Probes, WsStats};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
@@ -69,20 +68,13 @@ pub async fn start(config: ServerConfig) -> Rig {
     });
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
-        caspar: caspar.clone(),
-        config: PlayoutConfig::default(),
-        limits: Limits::default(),
         poll_interval: Duration::from_millis(20),
-        progress_hz: 10,
-        playlists: vec![Playlist::new("main", "Main", "1-10".parse().unwrap())],
-        restored: BTreeMap::new(),
         selected: Some("main".into()),
-        osc: None,
-        store: None,
-        asrun: None,
-        external: None,
-        startup_alarms: Vec::new(),
-        shutdown: shutdown.clone(),
+        ..EngineDeps::new(
+            caspar.clone(),
+            vec![Playlist::new("main", "Main", "1-10".parse().unwrap())],
+            shutdown.clone(),
+        )
     });
     let mut snapshots = engine.watch_snapshot();
     tokio::time::timeout(

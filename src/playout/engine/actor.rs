@@ -95,6 +95,35 @@ pub struct EngineDeps {
     pub shutdown: CancellationToken,
 }
 
+impl EngineDeps {
+    /// An engine over `caspar` with `playlists`, stopped by `shutdown`, and defaults for the rest:
+    /// default playout configuration and limits, INFO polling every second, 10 progress updates a
+    /// second, nothing restored, nothing persisted. The daemon and the tests both start here and
+    /// set what they need with struct update syntax.
+    pub fn new(
+        caspar: CasparHandle,
+        playlists: Vec<Playlist>,
+        shutdown: CancellationToken,
+    ) -> EngineDeps {
+        EngineDeps {
+            caspar,
+            config: PlayoutConfig::default(),
+            limits: Limits::default(),
+            poll_interval: Duration::from_secs(1),
+            progress_hz: 10,
+            playlists,
+            restored: BTreeMap::new(),
+            selected: None,
+            osc: None,
+            store: None,
+            asrun: None,
+            external: None,
+            startup_alarms: Vec::new(),
+            shutdown,
+        }
+    }
+}
+
 /// Starts the engine task.
 pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(256);

@@ -154,7 +154,8 @@ pub enum EngineError {
     PlaylistOnAir,
     #[error("the item is on air; take another item first")]
     ItemOnAir,
-    #[error("media rescan failed: {0}")]
+    /// The cause only: the client that asked says what failed ("media rescan failed: …").
+    #[error("{0}")]
     MediaRescan(String),
     #[error("the engine is shutting down")]
     ShuttingDown,

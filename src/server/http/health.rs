@@ -19,8 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::caspar::{LinkState, RTT_BUCKETS, StatsSnapshot};
-use crate::playout::engine::state::{Alarm, Severity};
-use crate::playout::engine::{PlaylistView, Progress, ProgressMap, Snapshot, Status as PlayStatus};
+use crate::protocol::{
+    Alarm, PlaylistView, Progress, ProgressMap, Severity, Snapshot, Status as PlayStatus,
+};
 use crate::server::listen::HttpStats;
 use crate::server::{AppState, WsStats};
 

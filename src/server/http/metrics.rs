@@ -27,8 +27,7 @@ use serde_json::Value;
 
 use super::health::{self, Checks};
 use crate::caspar::{RTT_BUCKETS, StatsSnapshot};
-use crate::playout::engine::Status as PlayStatus;
-use crate::playout::engine::state::Severity;
+use crate::protocol::{Severity, Status as PlayStatus};
 use crate::server::{AppState, access};
 
 /// What Prometheus expects for the OpenMetrics text this encoder writes (`_total`, `# EOF`).

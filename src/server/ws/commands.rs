@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::dispatch::Command;
+use crate::protocol::{Ack, AckResult, ErrorBody, codes};
 use crate::server::AppState;
-use crate::server::protocol::{Ack, AckResult, Command, ErrorBody, codes};
 
 /// Commands queued for the task per client; more get `busy`.
 const QUEUED: usize = 32;
@@ -91,7 +92,7 @@ impl Commands {
                 )),
                 Err(mpsc::error::TrySendError::Closed(_)) => ready(Ack::err(
                     id,
-                    ErrorBody::new("shutting_down", "the daemon is shutting down"),
+                    ErrorBody::new(codes::SHUTTING_DOWN, "the daemon is shutting down"),
                 )),
             },
         };

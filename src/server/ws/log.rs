@@ -14,7 +14,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::playout::engine::{EngineHandle, Event};
+use crate::playout::engine::EngineHandle;
+use crate::protocol::Event;
 
 #[derive(Debug)]
 struct Ring {
@@ -136,7 +137,7 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::playout::engine::EventKind;
+    use crate::protocol::EventKind;
 
     fn ev(seq: u64) -> Arc<Event> {
         Arc::new(Event {

@@ -21,13 +21,13 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bucket::Bucket;
 use super::commands::Commands;
+use super::dispatch::Command;
 use super::exit::Exit;
 use super::log::EventLog;
 use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
-use crate::playout::engine::{Event, ProgressMap};
-use crate::server::protocol::{
-    BadMessage, ClientMsg, ErrorBody, Role, ServerMsg, codes, decode_client, encode, encode_event,
-    encode_progress, encode_snapshot, parse_command,
+use crate::protocol::{
+    BadMessage, ClientMsg, ErrorBody, Event, ProgressMap, Role, ServerMsg, codes, decode_client,
+    encode, encode_event, encode_progress, encode_snapshot,
 };
 use crate::server::{AppState, WsStats};
 
@@ -256,7 +256,7 @@ impl Session {
             Message::Binary(_) => {
                 WsStats::inc(&self.state.ws.messages_in);
                 self.send(&ServerMsg::Error(ErrorBody::new(
-                    "bad_request",
+                    codes::BAD_REQUEST,
                     "binary messages are not supported: send JSON text",
                 )))
             }
@@ -265,18 +265,12 @@ impl Session {
     }
 
     async fn text(&mut self, text: &str) -> Result<(), Exit> {
-        match decode_client(text) {
-            Ok(ClientMsg::Command { id, op, args }) => {
+        // The role is checked on the op's name before its arguments are parsed: a refusal is an
+        // error with the command's id, answered by an ack like any bad command.
+        match decode_client(text, self.role) {
+            Ok(ClientMsg::Command { id, request }) => {
                 WsStats::inc(&self.state.ws.commands);
-                let command = if self.role.may_run(&op) {
-                    parse_command(&op, args).map_err(|e| ErrorBody::from(&e))
-                } else {
-                    Err(ErrorBody::new(
-                        codes::FORBIDDEN,
-                        format!("{op:?} needs the operator role"),
-                    ))
-                };
-                self.submit(id, command)
+                self.submit(id, Ok(Command::from(request)))
             }
             Ok(ClientMsg::Resume { boot_id, since }) => self.resume(&boot_id, since).await,
             Ok(ClientMsg::Ping) => self.send(&ServerMsg::Pong),
@@ -293,11 +287,7 @@ impl Session {
         }
     }
 
-    fn submit(
-        &mut self,
-        id: String,
-        command: Result<crate::server::protocol::Command, ErrorBody>,
-    ) -> Result<(), Exit> {
+    fn submit(&mut self, id: String, command: Result<Command, ErrorBody>) -> Result<(), Exit> {
         self.commands
             .submit(id, command)
             .map_err(|_| Exit::TooManyCommands)
@@ -428,10 +418,10 @@ impl Session {
         }
         tracing::debug!(peer = %self.peer, ?exit, "websocket client disconnected");
         let mut last = Vec::new();
-        if matches!(exit, Exit::Shutdown | Exit::EngineGone) {
-            if let Ok(text) = encode(&ServerMsg::Shutdown) {
-                last.push(Out::text(Kind::Control, text));
-            }
+        if matches!(exit, Exit::Shutdown | Exit::EngineGone)
+            && let Ok(text) = encode(&ServerMsg::Shutdown)
+        {
+            last.push(Out::text(Kind::Control, text));
         }
         if let Some((code, reason)) = exit.close() {
             last.push(Out::close(code, reason));

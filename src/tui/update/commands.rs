@@ -1,27 +1,25 @@
-//! Operator actions that become daemon commands: the argument shapes, the local checks (connected,
+//! Operator actions that become daemon commands: the typed requests, the local checks (connected,
 //! role, something selected) and the confirmations of destructive actions.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-
 use super::Effect;
-use crate::playout::engine::state::Status;
 use crate::playout::model::escape_hidden;
-use crate::server::protocol::{ClientMsg, Role};
+use crate::protocol::args::{ItemId, ItemInsert, ItemMove, OptionalItem, Setting, Target};
+use crate::protocol::{ClientMsg, Playlist, Request, Role, Status};
 use crate::tui::model::{Confirm, Dialog, Level, Link, MAX_COMMANDS_PER_SEC, Model, Pending};
 
 /// Sends a command, or refuses it locally when it cannot be sent now.
-pub(super) fn command(model: &mut Model, op: &str, args: Value, label: String) -> Vec<Effect> {
-    send(model, op, args, label, false)
+pub(super) fn command(model: &mut Model, request: Request, label: String) -> Vec<Effect> {
+    send(model, request, label, false)
 }
 
-fn send(model: &mut Model, op: &str, args: Value, label: String, select: bool) -> Vec<Effect> {
+fn send(model: &mut Model, request: Request, label: String, select: bool) -> Vec<Effect> {
     if model.link != Link::Up {
         refuse_offline(model, &label);
         return vec![];
     }
-    if model.session.role == Some(Role::Viewer) && !Role::Viewer.may_run(op) {
+    if model.session.role == Some(Role::Viewer) && !Role::Viewer.may_run(request.name()) {
         model.notify(
             Level::Error,
             format!("{label}: not sent, this console is read-only (viewer token)"),
@@ -49,18 +47,14 @@ fn send(model: &mut Model, op: &str, args: Value, label: String, select: bool) -
     model.pending.insert(
         id.clone(),
         Pending {
-            op: op.to_owned(),
+            op: request.name().to_owned(),
             label,
             sent: model.now,
             select_result: select,
             overdue: false,
         },
     );
-    vec![Effect::Send(ClientMsg::Command {
-        id,
-        op: op.to_owned(),
-        args,
-    })]
+    vec![Effect::Send(ClientMsg::Command { id, request })]
 }
 
 pub(super) fn refuse_offline(model: &mut Model, label: &str) {
@@ -70,33 +64,45 @@ pub(super) fn refuse_offline(model: &mut Model, label: &str) {
     );
 }
 
-/// A command about the viewed playlist: `args` gets its `playlist`.
+/// A command about the viewed playlist: `build` gets its id.
 pub(super) fn playlist_command(
     model: &mut Model,
-    op: &str,
-    args: Value,
     label: String,
+    build: impl FnOnce(String) -> Request,
 ) -> Vec<Effect> {
     let Some(id) = model.playlist().map(|p| p.playlist.id.clone()) else {
         model.notify(Level::Error, format!("{label}: no playlist yet"));
         return vec![];
     };
-    let mut args = match args {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    args.insert("playlist".into(), Value::String(id));
-    command(model, op, Value::Object(args), label)
+    command(model, build(id), label)
 }
 
-/// A command about the item under the rundown cursor.
-pub(super) fn item_command(model: &mut Model, op: &str, verb: &str) -> Vec<Effect> {
+/// A playout action without an item (`Request::Next`, `Request::Stop`…) on the viewed playlist.
+pub(super) fn transport(action: fn(Target) -> Request) -> impl FnOnce(String) -> Request {
+    move |playlist| {
+        action(Target {
+            playlist: Some(playlist),
+        })
+    }
+}
+
+/// A command (`Request::Take`, `Request::Cue`) about the item under the rundown cursor.
+pub(super) fn item_command(
+    model: &mut Model,
+    action: fn(OptionalItem) -> Request,
+    verb: &str,
+) -> Vec<Effect> {
     let Some(item) = model.selected_item() else {
         model.notify(Level::Warn, format!("{verb}: the rundown is empty"));
         return vec![];
     };
     let (id, label) = (item.id.clone(), format!("{verb} {}", item.clip));
-    playlist_command(model, op, json!({ "item": id }), label)
+    playlist_command(model, label, |playlist| {
+        action(OptionalItem {
+            playlist: Some(playlist),
+            item: Some(id),
+        })
+    })
 }
 
 fn on_air(model: &Model) -> bool {
@@ -107,7 +113,7 @@ fn on_air(model: &Model) -> bool {
 
 pub(super) fn stop(model: &mut Model) -> Vec<Effect> {
     let Some(pl) = model.playlist() else {
-        return playlist_command(model, "playout.stop", json!({}), "stop".into());
+        return playlist_command(model, "stop".into(), transport(Request::Stop));
     };
     if on_air(model) {
         let clip = pl
@@ -127,16 +133,14 @@ pub(super) fn stop(model: &mut Model) -> Vec<Effect> {
         });
         return vec![];
     }
-    playlist_command(model, "playout.stop", json!({}), "stop".into())
+    playlist_command(model, "stop".into(), transport(Request::Stop))
 }
 
 pub(super) fn pause_resume(model: &mut Model) -> Vec<Effect> {
     match model.playlist().map(|p| p.playout.status) {
-        Some(Status::Playing) => {
-            playlist_command(model, "playout.pause", json!({}), "pause".into())
-        }
+        Some(Status::Playing) => playlist_command(model, "pause".into(), transport(Request::Pause)),
         Some(Status::Paused) => {
-            playlist_command(model, "playout.resume", json!({}), "resume".into())
+            playlist_command(model, "resume".into(), transport(Request::Resume))
         }
         _ => {
             model.notify(Level::Warn, "pause: nothing is playing");
@@ -145,18 +149,26 @@ pub(super) fn pause_resume(model: &mut Model) -> Vec<Effect> {
     }
 }
 
-pub(super) fn toggle(model: &mut Model, op: &str, what: &str) -> Vec<Effect> {
+/// Flips the viewed playlist's setting `what`, whose value `current` reads, with `action`
+/// (`Request::PlaylistLoop`, `Request::Autoplay`).
+pub(super) fn toggle(
+    model: &mut Model,
+    what: &str,
+    action: fn(Setting) -> Request,
+    current: fn(&Playlist) -> bool,
+) -> Vec<Effect> {
     let Some(pl) = model.playlist() else {
         model.notify(Level::Error, format!("{what}: no playlist yet"));
         return vec![];
     };
-    let now = if op == "playlist.loop" {
-        pl.playlist.looping
-    } else {
-        pl.playlist.autoplay
-    };
+    let now = current(&pl.playlist);
     let label = format!("{what} {}", if now { "off" } else { "on" });
-    playlist_command(model, op, json!({ "enabled": !now }), label)
+    playlist_command(model, label, |playlist| {
+        action(Setting {
+            playlist: Some(playlist),
+            enabled: !now,
+        })
+    })
 }
 
 pub(super) fn insert(model: &mut Model) -> Vec<Effect> {
@@ -178,8 +190,14 @@ pub(super) fn insert(model: &mut Model) -> Vec<Effect> {
         model.notify(Level::Error, "insert: no playlist yet");
         return vec![];
     };
-    let args = json!({ "playlist": playlist, "clip": clip, "index": index });
-    send(model, "item.insert", args, format!("insert {clip}"), true)
+    let label = format!("insert {clip}");
+    let request = Request::ItemInsert(ItemInsert {
+        playlist: Some(playlist),
+        clip,
+        index,
+        ..ItemInsert::default()
+    });
+    send(model, request, label, true)
 }
 
 pub(super) fn delete(model: &mut Model) -> Vec<Effect> {
@@ -223,12 +241,13 @@ pub(super) fn move_item(model: &mut Model, delta: i8) -> Vec<Effect> {
     }
     let (id, clip) = (item.id.clone(), item.clip.clone());
     let label = format!("move {clip} to {}", to + 1);
-    playlist_command(
-        model,
-        "item.move",
-        json!({ "item": id, "index": to }),
-        label,
-    )
+    playlist_command(model, label, |playlist| {
+        Request::ItemMove(ItemMove {
+            playlist: Some(playlist),
+            item: id,
+            index: to,
+        })
+    })
 }
 
 pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
@@ -238,8 +257,9 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
     match action {
         Confirm::Stop { playlist } => command(
             model,
-            "playout.stop",
-            json!({ "playlist": playlist }),
+            Request::Stop(Target {
+                playlist: Some(playlist),
+            }),
             "stop".into(),
         ),
         Confirm::Delete { playlist, item } => {
@@ -249,8 +269,10 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
                 .map_or_else(|| item.clone(), |i| i.clip.clone());
             command(
                 model,
-                "item.remove",
-                json!({ "playlist": playlist, "item": item }),
+                Request::ItemRemove(ItemId {
+                    playlist: Some(playlist),
+                    item,
+                }),
                 format!("delete {clip}"),
             )
         }

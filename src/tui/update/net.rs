@@ -6,11 +6,11 @@
 //! last good `seq` is requested, which the daemon answers with the missing events or a snapshot.
 
 use super::Effect;
-use crate::playout::engine::state::{EventKind, PlaylistView, Severity, Status};
-use crate::server::protocol::{Ack, ClientMsg, Role, ServerMsg};
+use crate::protocol::{Ack, ClientMsg, EventKind, PlaylistView, Role, ServerMsg, Severity, Status};
 use crate::tui::client::NetEvent;
 use crate::tui::layout;
-use crate::tui::model::{Level, Link, Model};
+use crate::tui::model::{Level, Link, Mode, Model};
+use crate::tui::text;
 
 pub(super) fn net(model: &mut Model, event: NetEvent) -> Vec<Effect> {
     match event {
@@ -20,6 +20,7 @@ pub(super) fn net(model: &mut Model, event: NetEvent) -> Vec<Effect> {
         }
         NetEvent::Connected => {
             model.link = Link::Up;
+            model.ever_connected = true;
             // Not live until `hello` says where the daemon is and the state has caught up.
             model.session.hello_seq = u64::MAX;
             model.log(Level::Info, format!("connected to {}", model.url));
@@ -76,7 +77,16 @@ fn disconnected(model: &mut Model, reason: String, retry_in: std::time::Duration
             format!("lost the daemon ({reason}); reconnecting… (playout is not affected)"),
         );
     } else if !repeated {
-        model.log(Level::Warn, format!("cannot connect: {reason}; retrying"));
+        let url = &model.url;
+        let text = match (model.ever_connected, model.mode) {
+            (true, _) => format!("cannot reconnect to {url}: {reason}; retrying"),
+            (false, Mode::Demo) => format!("cannot connect to {url}: {reason}; retrying"),
+            (false, Mode::Attached) => format!(
+                "cannot connect to {url}: {reason}; retrying. Is the daemon running? Start it \
+                 with `onair serve`, or try `onair demo`"
+            ),
+        };
+        model.log(Level::Warn, text);
     }
 }
 
@@ -203,15 +213,17 @@ fn apply(model: &mut Model, kind: EventKind) {
             }
         }
         EventKind::PlaylistRemoved { playlist } => {
+            let name = text::playlist_name(&model.state, &playlist).to_owned();
             model.state.playlists.retain(|p| p.playlist.id != playlist);
             model.state.progress.remove(&playlist);
             if model.viewing.as_deref() == Some(playlist.as_str()) {
                 model.viewing = None;
             }
-            model.log(Level::Info, format!("playlist {playlist} deleted"));
+            model.log(Level::Info, format!("playlist {name} deleted"));
         }
         EventKind::Selected { playlist } => {
-            model.log(Level::Info, format!("playlist {playlist} selected"));
+            let name = text::playlist_name(&model.state, &playlist);
+            model.log(Level::Info, format!("playlist {name} selected"));
             model.state.selected = Some(playlist);
         }
         EventKind::Link { link } => {
@@ -298,13 +310,13 @@ fn ack_received(model: &mut Model, ack: Ack) {
     if let Some(clips) = ack.result.clips {
         model.log(Level::Info, format!("media rescanned: {clips} clips"));
     }
-    if pending.select_result {
-        if let Some(item) = ack.result.item {
-            model.selected_id = Some(item);
-            // Force a lookup by id.
-            model.rundown.selected = usize::MAX;
-            follow_selection(model);
-        }
+    if pending.select_result
+        && let Some(item) = ack.result.item
+    {
+        model.selected_id = Some(item);
+        // Force a lookup by id.
+        model.rundown.selected = usize::MAX;
+        follow_selection(model);
     }
 }
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Effect, update};
-use crate::playout::engine::state::{Alarm, Event, EventKind, Severity, Status};
-use crate::server::protocol::{Ack, AckResult, ClientMsg, ErrorBody, Role, ServerMsg};
+use crate::protocol::{
+    Ack, AckResult, Alarm, ClientMsg, ErrorBody, Event, EventKind, Item, Role, ServerMsg, Severity,
+    Status,
+};
 use crate::tui::client::NetEvent;
 use crate::tui::fixtures::{self, live_model};
 use crate::tui::message::{Message, Move};
@@ -18,14 +20,17 @@ fn model() -> Model {
     live_model(80, 24, 6)
 }
 
-/// The single command an update produced: (id, op, args).
+/// The single command an update produced, as the daemon reads it off the wire: (id, op, args),
+/// `args` null when left out.
 fn sent(effects: &[Effect]) -> (String, String, Value) {
-    match effects {
-        [Effect::Send(ClientMsg::Command { id, op, args })] => {
-            (id.clone(), op.clone(), args.clone())
-        }
-        other => panic!("expected one command, got {other:?}"),
-    }
+    let [Effect::Send(msg @ ClientMsg::Command { .. })] = effects else {
+        panic!("expected one command, got {effects:?}")
+    };
+    let wire = serde_json::to_value(msg).expect("a command encodes");
+    assert_eq!(wire["type"], "command");
+    let id = wire["id"].as_str().expect("id").to_owned();
+    let op = wire["op"].as_str().expect("op").to_owned();
+    (id, op, wire.get("args").cloned().unwrap_or(Value::Null))
 }
 
 fn server(m: &mut Model, msg: ServerMsg) -> Vec<Effect> {
@@ -161,7 +166,7 @@ fn filter_narrows_the_library_and_insert_adds_below_the_cursor() {
     );
     // The ack names the new item, which the preceding event brought: the cursor follows it.
     let mut pl = fixtures::playlist(6);
-    let mut new = crate::playout::model::Item::new("new1".into(), "CLIP2");
+    let mut new = Item::new("new1".into(), "CLIP2");
     new.frames = Some(500);
     new.fps = Some((50, 1));
     pl.playlist.items.insert(2, new);

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DIM, clock, pane};
-use crate::playout::engine::state::Severity;
+use crate::protocol::Severity;
 use crate::tui::model::{Dialog, Level, Model, Pane};
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {

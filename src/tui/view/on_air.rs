@@ -11,8 +11,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 
 use super::{DIM, countdown, hms, link_text};
-use crate::playout::engine::state::{PlaylistView, Status};
-use crate::playout::model::{Item, escape_hidden};
+use crate::playout::model::escape_hidden;
+use crate::protocol::{Item, PlaylistView, Status};
 use crate::tui::model::{Model, Telemetry};
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
 use super::DIM;
-use crate::tui::message::HELP;
+use crate::tui::message;
+use crate::tui::model::Mode;
 
 /// A rectangle of at most `width`×`height` centred in `area`.
 fn centred(area: Rect, width: u16, height: u16) -> Rect {
@@ -33,9 +34,10 @@ fn dialog_block(title: &str, color: Color) -> Block<'_> {
         ))
 }
 
-pub(super) fn help(frame: &mut Frame, area: Rect) {
+pub(super) fn help(frame: &mut Frame, area: Rect, mode: Mode) {
+    let entries = message::help(mode);
     // Two columns fit every key on an 80×24 terminal.
-    let per_column = HELP.len().div_ceil(2);
+    let per_column = entries.len().div_ceil(2);
     let height = u16::try_from(per_column + 5).unwrap_or(u16::MAX);
     let popup = centred(area, 78, height);
     frame.render_widget(Clear, popup);
@@ -52,7 +54,7 @@ pub(super) fn help(frame: &mut Frame, area: Rect) {
     let [left, right] =
         Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(keys);
     let key_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    for (column, entries) in [left, right].into_iter().zip(HELP.chunks(per_column)) {
+    for (column, entries) in [left, right].into_iter().zip(entries.chunks(per_column)) {
         let lines: Vec<Line> = entries
             .iter()
             .map(|(k, what)| {
@@ -64,9 +66,16 @@ pub(super) fn help(frame: &mut Frame, area: Rect) {
             .collect();
         frame.render_widget(Paragraph::new(lines), column);
     }
+    // What quitting does differs by mode; each sentence is true where it is shown.
+    let quitting = match mode {
+        Mode::Attached => {
+            "Quitting closes only this console: playout on the daemon is never affected."
+        }
+        Mode::Demo => "Quitting ends the demo: its simulator and daemon stop with it.",
+    };
     let notes_text = vec![
         Line::from(Span::styled(
-            "Quitting closes only this console: playout on the daemon is never affected.",
+            quitting,
             Style::new().add_modifier(Modifier::BOLD),
         )),
         Line::from(Span::styled("Esc, ? or q closes this help.", DIM)),

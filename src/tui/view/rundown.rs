@@ -10,11 +10,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-use super::{DIM, countdown, hms, link_text, pane};
-use crate::playout::engine::state::{PlaylistView, Status};
+use super::{DIM, countdown, hms, link_hint, link_text, pane};
 use crate::playout::model::escape_hidden;
+use crate::protocol::{PlaylistView, Status};
 use crate::tui::layout;
 use crate::tui::model::{Model, Pane, Telemetry, item_seconds};
 
@@ -30,7 +30,12 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let Some(pl) = model.playlist() else {
         let block = pane(" Rundown ", focused);
         let text = link_text(model).unwrap_or_else(|| "the daemon has no playlist".into());
-        frame.render_widget(Paragraph::new(Span::styled(text, DIM)).block(block), area);
+        let mut lines = vec![Line::from(Span::styled(text, DIM))];
+        if let Some(hint) = link_hint(model) {
+            lines.extend([Line::default(), Line::from(hint)]);
+        }
+        let text = Paragraph::new(lines).wrap(Wrap { trim: true });
+        frame.render_widget(text.block(block), area);
         return;
     };
     let title = if live {

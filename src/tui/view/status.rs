@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DIM, clock, countdown, hms};
-use crate::playout::engine::state::TelemetrySource;
+use crate::protocol::TelemetrySource;
 use crate::tui::model::{Link, Model, Telemetry};
 
 const BAR: Style = Style::new().bg(Color::Black);
@@ -48,9 +48,12 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
     spans.push(match &model.link {
         Link::Up if model.is_live() => Span::styled("● connected", Style::new().fg(Color::Green)),
         Link::Up => Span::styled("◐ syncing…", yellow),
-        Link::Connecting { attempt: 1 } if !model.have_state => {
-            Span::styled("◌ connecting…", yellow)
-        }
+        // "reconnecting" only once there was a connection to get back.
+        Link::Connecting { .. } if !model.ever_connected => Span::styled("◌ connecting…", yellow),
+        Link::Down { .. } if !model.ever_connected => Span::styled(
+            "◌ not connected",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
         Link::Connecting { .. } | Link::Down { .. } => Span::styled(
             "◌ reconnecting…",
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),

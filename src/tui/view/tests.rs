@@ -8,8 +8,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
 use super::{rundown, view};
-use crate::playout::engine::state::{Alarm, Event, EventKind, Severity};
-use crate::server::protocol::{Ack, ErrorBody, ServerMsg};
+use crate::protocol::{Ack, Alarm, ErrorBody, Event, EventKind, ServerMsg, Severity};
 use crate::tui::client::NetEvent;
 use crate::tui::fixtures::{self, live_model};
 use crate::tui::layout;
@@ -206,4 +205,54 @@ fn titles_show_direction_overrides_and_zero_width_characters_escaped() {
     let text = render(&model);
     assert!(text.contains("evil<U+202E>4pm.txt<U+200B>"), "{text}");
     assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'));
+}
+
+#[test]
+fn never_connected_says_connecting_to_the_url_not_reconnecting_80x24() {
+    let mut model = Model::new(
+        "ws://127.0.0.1:8250/ws",
+        std::time::Instant::now(),
+        fixtures::WALL_MS,
+    );
+    update(&mut model, Message::Resize(80, 24));
+    update(
+        &mut model,
+        Message::Net(NetEvent::Connecting { attempt: 1 }),
+    );
+    let text = render(&model);
+    assert!(
+        text.contains("connecting to ws://127.0.0.1:8250/ws"),
+        "{text}"
+    );
+    update(
+        &mut model,
+        Message::Net(NetEvent::Disconnected {
+            reason: "cannot reach the daemon: Connection refused (os error 111)".into(),
+            retry_in: Duration::from_millis(800),
+        }),
+    );
+    for line in &mut model.log.lines {
+        line.wall_ms = fixtures::WALL_MS;
+    }
+    let text = render(&model);
+    assert!(!text.contains("reconnecting"), "{text}");
+    assert!(
+        text.contains("not connected") && text.contains("Is the daemon running?"),
+        "{text}"
+    );
+    snapshot("never_connected_80x24", &model);
+}
+
+#[test]
+fn help_in_the_demo_says_quitting_ends_the_demo_80x24() {
+    let mut model = live_model(80, 24, 6);
+    model.mode = crate::tui::model::Mode::Demo;
+    update(&mut model, Message::ToggleHelp);
+    let text = render(&model);
+    assert!(
+        text.contains("Quitting ends the demo") && text.contains("quit the demo"),
+        "{text}"
+    );
+    assert!(!text.contains("never affected"), "{text}");
+    snapshot("help_demo_80x24", &model);
 }

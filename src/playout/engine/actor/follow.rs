@@ -229,17 +229,16 @@ impl Engine {
         let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
         let on_air_clip = clip_of(p.on_air());
         if let (Some(cued), Some(armed_clip), true) = (p.cued(), clip_of(p.cued()), p.armed_auto())
+            && observe::switched_to(&obs, &armed_clip, on_air_clip.as_deref(), previous.as_ref())
         {
-            if observe::switched_to(&obs, &armed_clip, on_air_clip.as_deref(), previous.as_ref()) {
-                let cued = cued.to_owned();
-                // The frame it started on: when this reading was taken, minus its time on air.
-                let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-                let started = wall_ms_at(at).saturating_sub(elapsed_ms);
-                self.went_on_air(id, &cued, "auto", started);
-                self.observed.insert(cl, (obs, at));
-                self.rearm(id);
-                return;
-            }
+            let cued = cued.to_owned();
+            // The frame it started on: when this reading was taken, minus its time on air.
+            let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+            let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+            self.went_on_air(id, &cued, "auto", started);
+            self.observed.insert(cl, (obs, at));
+            self.rearm(id);
+            return;
         }
         let was_present = previous.as_ref().is_some_and(|o| o.fg_present);
         if p.on_air().is_some() && p.status() == Status::Playing && was_present && !obs.fg_present {

@@ -1,66 +1,102 @@
-//! The WebSocket protocol's messages: what clients send ([`ClientMsg`]), what the server sends
-//! ([`ServerMsg`]), and how a command's name and arguments become an engine [`Op`].
+//! The WebSocket protocol (`/ws`): every type that crosses the socket, in one place.
 //!
-//! Pure serde, no I/O: the `/ws` sessions ([`super::ws`]) and the console (`onair tui`) share these
-//! types, and `docs/ws-protocol.md` documents them for client authors. Every type round-trips
-//! through JSON (the console decodes what the daemon encodes), so the wire format is defined once.
+//! What clients send is a [`ClientMsg`]; a `command` carries a typed [`Request`], one variant per
+//! op, with its arguments as a struct ([`args`]). What the server sends is a [`ServerMsg`]: the
+//! [`Snapshot`] and sequenced [`Event`]s the engine publishes ([`views`], [`event`]), progress,
+//! [`Ack`]s and errors with stable [`codes`]. The server (`crate::server`) and the console
+//! (`crate::tui`) import wire types from here only, so what the daemon encodes is exactly what the
+//! console decodes, and `docs/ws-protocol.schema.json` ([`schema`]) is generated from these types.
 //!
-//! - [`ops`]: `command` names and arguments → [`Command`] / [`Op`], with typed errors.
+//! Playlists, items and transitions ([`Playlist`], [`Item`], [`Transition`]) are at the same time
+//! the stored model (`crate::playout::model`, with their validation and edits) and what clients see
+//! inside a [`PlaylistView`]. They stay with the model, whose files they are, and are re-exported
+//! here as wire types, so the playlist files and the snapshot keep one JSON shape by construction.
+//! The engine's edit of an item (`ItemFields`) is not a wire type: `item.update` has its own
+//! arguments ([`args::ItemUpdate`]), which are turned into an edit by the server.
+//!
+//! Pure serde, no I/O; the protocol knows nothing of the engine. How a [`Request`] becomes an engine
+//! op is the server's business (`crate::server::ws`).
+//!
+//! - [`request`]: the [`Request`] enum, its op names, the role each op needs, parsing with errors
+//!   that name the op and the argument.
+//! - [`args`]: the arguments of each op.
+//! - [`views`]: the snapshot and what it is made of; [`event`]: sequenced changes.
+//! - [`codes`]: every error code a client can see.
+//! - [`schema`]: the JSON Schema of [`ClientMsg`] and [`ServerMsg`].
 
-mod ops;
+pub mod args;
+pub mod codes;
+mod decode;
+pub mod event;
+pub mod request;
+pub mod schema;
+pub mod views;
+
+#[cfg(test)]
+mod docs_tests;
+#[cfg(test)]
+mod request_tests;
 #[cfg(test)]
 mod tests;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::playout::engine::{EngineError, Event, OpResult, ProgressMap, Snapshot};
-
-pub use ops::{Command, OPS, parse_command, parse_op};
+pub use crate::amcp::{ChannelLayer, TransitionKind};
+pub use crate::playout::model::{Item, Playlist, Transition};
+pub use event::{Event, EventKind};
+pub use request::Request;
+pub use views::{
+    Alarm, ClipView, LinkView, MediaView, PlaylistView, Playout, Progress, ProgressMap, Severity,
+    Snapshot, Status, TelemetrySource,
+};
 
 /// What a connection may do, decided by its token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads state and runs every op.
     Operator,
-    /// Reads state; of the commands, only `health` and `stats`.
+    /// Reads state; of the commands, only `health` and `stats` (see `Request::role_needed`).
     Viewer,
 }
 
 impl Role {
-    /// Whether this role may run the op named `op` (decided on the name alone, so a viewer learns
-    /// nothing about an op's arguments).
+    /// Whether this role may run the op named `op`. Decided on the name alone, so a viewer learns
+    /// nothing about an op's arguments; an unknown op is an operator's (who then hears it is
+    /// unknown).
     pub fn may_run(self, op: &str) -> bool {
         match self {
             Role::Operator => true,
-            Role::Viewer => matches!(op, "health" | "stats"),
+            Role::Viewer => Request::role_needed(op) == Some(Role::Viewer),
         }
     }
 }
 
 /// A message from a client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    /// Run an op; answered by exactly one [`ServerMsg::Ack`] with the same `id`.
+    /// Run an op; answered by exactly one `ack` with the same `id`.
     Command {
+        /// Any string; the ack echoes it.
         id: String,
-        op: String,
-        #[serde(default, skip_serializing_if = "Value::is_null")]
-        args: Value,
+        /// `op` and `args`.
+        #[serde(flatten)]
+        request: Request,
     },
     /// "My state is at `since` of boot `boot_id`": the server sends the events after `since`, or a
     /// `snapshot` when it no longer has them all (or the boot id is not the current one).
     Resume { boot_id: String, since: u64 },
     /// Application-level liveness check for clients that cannot see WebSocket pings; answered by
-    /// [`ServerMsg::Pong`].
+    /// `pong`.
     Ping,
 }
 
 /// A message from the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// First message of every connection.
@@ -90,7 +126,7 @@ pub enum ServerMsg {
 }
 
 /// The answer to one command: `ok: true` with the result fields, or `ok: false` with `error`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Ack {
     pub id: String,
     pub ok: bool,
@@ -101,7 +137,7 @@ pub struct Ack {
 }
 
 /// What a successful command returns; which fields are set depends on the op.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AckResult {
     /// The playlist the op addressed or created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,21 +159,13 @@ pub struct AckResult {
     pub stats: Option<Value>,
 }
 
-impl From<OpResult> for AckResult {
-    fn from(r: OpResult) -> Self {
-        AckResult {
-            playlist: r.playlist,
-            item: r.item,
-            clips: r.clips,
-            ..AckResult::default()
-        }
-    }
-}
-
 /// A machine-readable code and a human message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorBody {
+    /// Stable; match on it. The known codes are listed as examples; new ones may be added.
+    #[schemars(schema_with = "codes::schema")]
     pub code: String,
+    /// For people.
     pub message: String,
 }
 
@@ -152,12 +180,6 @@ impl ErrorBody {
 
 impl From<&ProtocolError> for ErrorBody {
     fn from(e: &ProtocolError) -> Self {
-        ErrorBody::new(e.code(), e.to_string())
-    }
-}
-
-impl From<&EngineError> for ErrorBody {
-    fn from(e: &EngineError) -> Self {
         ErrorBody::new(e.code(), e.to_string())
     }
 }
@@ -184,15 +206,6 @@ impl Ack {
     }
 }
 
-/// Codes of errors the session itself produces (engine errors bring their own, see
-/// [`EngineError::code`]).
-pub mod codes {
-    /// A viewer tried an op that changes something.
-    pub const FORBIDDEN: &str = "forbidden";
-    /// Too many of this client's commands are still running.
-    pub const BUSY: &str = "busy";
-}
-
 /// Why a client message or command was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ProtocolError {
@@ -205,29 +218,52 @@ pub enum ProtocolError {
     /// A `command` whose `op` does not exist.
     #[error("unknown op {0:?}")]
     UnknownOp(String),
+    /// A `command` the connection's role may not run (the op's name).
+    #[error("{0:?} needs the operator role")]
+    Forbidden(String),
 }
 
 impl ProtocolError {
     /// A stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            ProtocolError::BadJson(_) => "bad_json",
-            ProtocolError::BadRequest(_) => "bad_request",
-            ProtocolError::UnknownOp(_) => "unknown_op",
+            ProtocolError::BadJson(_) => codes::BAD_JSON,
+            ProtocolError::BadRequest(_) => codes::BAD_REQUEST,
+            ProtocolError::UnknownOp(_) => codes::UNKNOWN_OP,
+            ProtocolError::Forbidden(_) => codes::FORBIDDEN,
         }
     }
 }
 
-/// A client message that could not be decoded, with the command `id` when one could be found, so the
-/// error can be answered as an `ack` rather than a bare `error`.
+/// A client message that could not be decoded or may not be run, with the command `id` when one
+/// could be found, so the error can be answered as an `ack` rather than a bare `error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadMessage {
     pub id: Option<String>,
     pub error: ProtocolError,
 }
 
-/// Decodes one client text frame.
-pub fn decode_client(text: &str) -> Result<ClientMsg, BadMessage> {
+/// A client message before its command is parsed: the role is checked on the op's name first, and
+/// the name and arguments are parsed by [`Request::parse`], whose errors name the op and the
+/// argument (serde's own would not, and would not tell an unknown op from a bad argument).
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Envelope {
+    Command {
+        id: String,
+        op: String,
+        #[serde(default)]
+        args: Value,
+    },
+    Resume {
+        boot_id: String,
+        since: u64,
+    },
+    Ping,
+}
+
+/// Decodes one client text frame from a connection with `role`.
+pub fn decode_client(text: &str, role: Role) -> Result<ClientMsg, BadMessage> {
     let value: Value = serde_json::from_str(text).map_err(|e| BadMessage {
         id: None,
         error: ProtocolError::BadJson(e.to_string()),
@@ -238,9 +274,29 @@ pub fn decode_client(text: &str) -> Result<ClientMsg, BadMessage> {
         .and_then(Value::as_str)
         .filter(|_| value.get("type").and_then(Value::as_str) == Some("command"))
         .map(str::to_owned);
-    serde_json::from_value(value).map_err(|e| BadMessage {
+    let envelope = serde_json::from_value(value).map_err(|e| BadMessage {
         id,
         error: ProtocolError::BadRequest(format!("not a valid client message: {e}")),
+    })?;
+    Ok(match envelope {
+        Envelope::Command { id, op, args } => {
+            let request = if role.may_run(&op) {
+                Request::parse(&op, args)
+            } else {
+                Err(ProtocolError::Forbidden(op))
+            };
+            match request {
+                Ok(request) => ClientMsg::Command { id, request },
+                Err(error) => {
+                    return Err(BadMessage {
+                        id: Some(id),
+                        error,
+                    });
+                }
+            }
+        }
+        Envelope::Resume { boot_id, since } => ClientMsg::Resume { boot_id, since },
+        Envelope::Ping => ClientMsg::Ping,
     })
 }
 

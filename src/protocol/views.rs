@@ -1,0 +1,140 @@
+//! The state as clients see it: the [`Snapshot`] and its parts (playlists with their playout, the
+//! CasparCG link, the media library, alarms) and the unsequenced [`Progress`].
+//!
+//! The engine builds these and publishes them; a snapshot carries the `seq` of the last event it
+//! contains, so a client can join the event stream ([`super::event`]) without a gap. Progress
+//! (elapsed and remaining time, many times a second) is not part of that stream: it is ephemeral,
+//! may be coalesced for slow clients, and is published on its own channel.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Playlist;
+
+/// Whether a playlist is playing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing of this playlist is on air.
+    #[default]
+    Stopped,
+    Playing,
+    Paused,
+    /// The server does not show what the engine expects (after a restart with recovery `hold`, or an
+    /// outside change); waiting for the operator.
+    Held,
+}
+
+/// Playout state of one playlist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct Playout {
+    pub status: Status,
+    /// The item on air.
+    pub on_air: Option<String>,
+    /// Wall-clock start of the on-air item, milliseconds since the Unix epoch.
+    pub on_air_since_ms: Option<u64>,
+    /// The item loaded in the background (cued or armed for autoplay).
+    pub cued: Option<String>,
+    /// Whether the cued item will start by itself when the on-air item ends (`LOADBG … AUTO`).
+    pub armed_auto: bool,
+    /// The item the next `take` plays when nothing is cued.
+    pub next: Option<String>,
+}
+
+/// Elapsed and remaining time of a playlist's on-air item and rundown, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct Progress {
+    pub elapsed: f64,
+    pub remaining: f64,
+    pub duration: f64,
+    /// Remaining time of the whole rundown from now (on-air remainder plus every later item).
+    pub rundown_remaining: f64,
+    /// False when telemetry stopped arriving: the numbers are not live.
+    pub fresh: bool,
+}
+
+/// Progress of every playing playlist, by playlist id.
+pub type ProgressMap = BTreeMap<String, Progress>;
+
+/// A playlist as clients see it: the data, its playout, and which items' clips are missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PlaylistView {
+    #[serde(flatten)]
+    pub playlist: Playlist,
+    pub playout: Playout,
+    /// Ids of items whose clip the media library does not have.
+    pub missing: Vec<String>,
+}
+
+/// The AMCP link as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct LinkView {
+    pub connected: bool,
+    pub server_version: Option<String>,
+    /// Human description of the current state ("connected", "connecting (attempt 3)", "down: …").
+    pub state: String,
+    pub telemetry: TelemetrySource,
+}
+
+/// Where position information comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TelemetrySource {
+    #[default]
+    None,
+    Osc,
+    InfoPolling,
+}
+
+/// A clip of the media library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ClipView {
+    pub name: String,
+    pub kind: String,
+    /// Duration in seconds, when known.
+    pub duration: Option<f64>,
+}
+
+/// The media library as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct MediaView {
+    pub clips: Vec<ClipView>,
+    /// Unix milliseconds of the last successful CLS.
+    pub updated_ms: Option<u64>,
+    /// Why the last rescan failed, if it did.
+    pub error: Option<String>,
+}
+
+/// How serious an alarm is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// A condition an operator must know about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Alarm {
+    pub id: u64,
+    pub severity: Severity,
+    /// Stable kind for filtering (`store`, `caspar`, `playout`, `media`, `reconcile`).
+    pub kind: String,
+    pub message: String,
+    pub raised_ms: u64,
+}
+
+/// The full state, as sent on connect and after a resync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct Snapshot {
+    /// The `seq` of the last event reflected here.
+    pub seq: u64,
+    pub selected: Option<String>,
+    pub playlists: Vec<PlaylistView>,
+    pub link: LinkView,
+    pub media: MediaView,
+    pub alarms: Vec<Alarm>,
+    pub progress: ProgressMap,
+}
