@@ -135,6 +135,20 @@ fn shutdown_completes_within_two_seconds_with_the_store_writer_stuck() {
             tokio::task::block_in_place(|| stall.wait_stalled(Duration::from_secs(10))),
             "the writer reached the stalled disk"
         );
+        // The stalled batch may be an earlier state save: make sure the engine has taken the edit
+        // (and so queued its save) before shutting down, so the log has it to name.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !daemon
+            .engine
+            .snapshot()
+            .playlists
+            .iter()
+            .any(|v| v.playlist.id == "main" && !v.playlist.items.is_empty())
+        {
+            assert!(Instant::now() < deadline, "the engine took the edit");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
 
         let started = Instant::now();
         daemon.shutdown().await;
