@@ -203,6 +203,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let result = runtime.block_on(onair::daemon::run(config));
+    // Dropping the runtime would wait for every blocking-pool thread, and one stuck in a write on a
+    // hung file system never returns: the daemon's own shutdown is already over (bounded by its
+    // grace period), so give such threads a moment and exit. The store writer logs what it was
+    // writing when it is abandoned this way.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     onair::report::exit("onair serve", result, 2)
 }
 

@@ -1,6 +1,8 @@
 //! The as-run log on a real file system: lines appended and parseable one by one, daily rotation by
 //! UTC date with an injected clock, append-only across reopen, recovery from a partial last line,
-//! errors (never panics) for an unwritable directory or file, and the async writer.
+//! errors (never panics) for an unwritable directory or file, and the async writer. A FIFO or a
+//! symbolic link as a day's file is refused without blocking, its target untouched, and the log
+//! carries on once it is gone.
 
 use std::fs;
 use std::path::Path;
@@ -10,6 +12,7 @@ use onair::amcp::ChannelLayer;
 use onair::playout::asrun::{
     AsRunEntry, AsRunEvent, AsRunLine, AsRunLog, AsRunWriter, EndReason, read_file, utc_date,
 };
+use onair::playout::store::{FileKind, not_regular};
 
 /// 2001-02-03T23:59:59.000Z: a fixed day that is not today (`open` creates today's file).
 const LATE: u64 = 981_244_799;
@@ -197,4 +200,90 @@ async fn the_async_writer_stamps_the_time_of_the_call() {
     let first = &got[0].time;
     assert!(first.starts_with(&utc_date(before)) || first.starts_with(&utc_date(after)));
     assert!(first.ends_with('Z') && first.len() == 24, "{first}");
+}
+
+fn kind(path: &Path) -> FileKind {
+    FileKind::of(&fs::symlink_metadata(path).unwrap())
+}
+
+/// Runs `f` on its own thread and fails the test if it has not returned within 10 s.
+fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("{what} blocked"))
+}
+
+#[test]
+fn a_fifo_as_the_days_file_is_refused_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("asrun");
+    fs::create_dir(&dir).unwrap();
+    let mode = rustix::fs::Mode::from_raw_mode(0o600);
+    let today = dir.join(format!("{}.jsonl", utc_date(SystemTime::now())));
+    let day = dir.join("2001-02-03.jsonl");
+    for fifo in [&today, &day] {
+        rustix::fs::mkfifoat(rustix::fs::CWD, fifo, mode).unwrap();
+    }
+    // Today's file being a FIFO does not stop the log (and so the daemon) from starting.
+    let mut log = within("opening", move || AsRunLog::open(&dir).unwrap());
+    let (mut log, err) = within("recording", move || {
+        let err = log.record_at(&start("a"), at(LATE, 0)).unwrap_err();
+        (log, err)
+    });
+    assert!(err.to_string().contains("is a FIFO"), "{err}");
+    assert_eq!(not_regular(&err).map(|n| n.kind), Some(FileKind::Fifo));
+    assert_eq!((kind(&today), kind(&day)), (FileKind::Fifo, FileKind::Fifo));
+    // Once it is gone, the next line makes a fresh file.
+    fs::remove_file(&day).unwrap();
+    log.record_at(&start("b"), at(LATE, 1)).unwrap();
+    assert_eq!(lines(&day).len(), 1);
+}
+
+#[test]
+fn a_symlinked_days_file_is_refused_and_its_target_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious.txt");
+    fs::write(&target, b"precious\n").unwrap();
+    let mut log = AsRunLog::open(tmp.path().join("asrun")).unwrap();
+    let day = log.path_for("2001-02-03");
+    std::os::unix::fs::symlink(&target, &day).unwrap();
+    let err = log.record_at(&start("a"), at(LATE, 0)).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    assert_eq!(fs::read(&target).unwrap(), b"precious\n");
+    assert_eq!(kind(&day), FileKind::Symlink);
+
+    // A dangling link is not created through either.
+    let nowhere = outside.path().join("nowhere");
+    fs::remove_file(&day).unwrap();
+    std::os::unix::fs::symlink(&nowhere, &day).unwrap();
+    assert!(log.record_at(&start("b"), at(LATE, 1)).is_err());
+    assert!(!nowhere.exists());
+}
+
+#[test]
+fn a_days_file_swapped_for_a_link_while_open_is_noticed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("precious.txt");
+    fs::write(&target, b"precious\n").unwrap();
+    let mut log = AsRunLog::open(tmp.path().join("asrun")).unwrap();
+    log.record_at(&start("a"), at(LATE, 0)).unwrap();
+    let day = log.path_for("2001-02-03");
+    let parked = tmp.path().join("parked.jsonl");
+    fs::rename(&day, &parked).unwrap();
+    std::os::unix::fs::symlink(&target, &day).unwrap();
+    // The open file is no longer the day's file: the log does not keep writing into it unseen,
+    // and does not follow the link that took its name.
+    let err = log.record_at(&start("b"), at(LATE, 1)).unwrap_err();
+    assert!(err.to_string().contains("is a symbolic link"), "{err}");
+    assert_eq!(fs::read(&target).unwrap(), b"precious\n");
+    assert_eq!(lines(&parked).len(), 1);
+    fs::remove_file(&day).unwrap();
+    log.record_at(&start("c"), at(LATE, 2)).unwrap();
+    let items: Vec<String> = lines(&day).into_iter().map(|l| l.entry.item).collect();
+    assert_eq!(items, ["c"]);
 }

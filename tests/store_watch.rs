@@ -2,6 +2,8 @@
 //! `Rejected` with the last good version still loadable, a removal is `Removed`, and the store's
 //! own writes produce no event. Every wait is bounded; "no event" is proven by ordering (the own
 //! write first, then an external one, and the first event must be the external one).
+//! A FIFO or a symbolic link named like a playlist is rejected without being opened or followed,
+//! and the watcher never holds up the store's saves meanwhile.
 
 #[path = "store/common.rs"]
 mod common;
@@ -11,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{files_with, open, sample};
-use onair::playout::store::{AlarmKind, encode};
+use onair::playout::store::{AlarmKind, FileKind, LoadError, encode};
 use onair::playout::watch::{ExternalChange, PlaylistWatcher};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -116,5 +118,73 @@ async fn backups_temp_and_kept_files_are_ignored() {
     match next(&mut rx).await {
         ExternalChange::Updated(p) => assert_eq!(p.id, "late"),
         other => panic!("expected Updated(late) first, got {other:?}"),
+    }
+}
+
+fn kind(path: &Path) -> FileKind {
+    FileKind::of(&fs::symlink_metadata(path).unwrap())
+}
+
+async fn expect_refused(rx: &mut mpsc::Receiver<ExternalChange>, want: &str, what: FileKind) {
+    match next(rx).await {
+        ExternalChange::Rejected {
+            id,
+            error: LoadError::NotRegular(kind),
+        } => assert_eq!((id.as_str(), kind), (want, what)),
+        other => panic!("expected {want} rejected as {what}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifos_and_links_are_rejected_unopened_and_never_hold_up_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    store.save(&sample("main", 2, 1)).unwrap();
+    store.save(&sample("news", 2, 1)).unwrap();
+    store.save(&sample("news", 3, 2)).unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let _watcher = PlaylistWatcher::start(store.watch_context(), tx).unwrap();
+    let playlists = dir.path().join("playlists");
+    let mode = rustix::fs::Mode::from_raw_mode(0o600);
+
+    // A new name (the issue's `mkfifo data/playlists/x.json`), then one replacing a playlist.
+    rustix::fs::mkfifoat(rustix::fs::CWD, playlists.join("x.json"), mode).unwrap();
+    expect_refused(&mut rx, "x", FileKind::Fifo).await;
+    rustix::fs::mkfifoat(rustix::fs::CWD, playlists.join("news.fifo"), mode).unwrap();
+    fs::rename(playlists.join("news.fifo"), playlists.join("news.json")).unwrap();
+    expect_refused(&mut rx, "news", FileKind::Fifo).await;
+
+    // The watcher holds no lock the store needs: saves go on (bounded, so a hang fails the test).
+    let store = timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || {
+            store.save(&sample("main", 3, 2)).unwrap();
+            store
+        }),
+    )
+    .await
+    .expect("a save next to a FIFO must not block")
+    .unwrap();
+
+    // A link replacing a playlist: rejected, its target neither read into the daemon nor written.
+    let target = outside.path().join("elsewhere.json");
+    let target_bytes = encode(&sample("main", 9, 9)).unwrap();
+    fs::write(&target, &target_bytes).unwrap();
+    std::os::unix::fs::symlink(&target, playlists.join("main.link")).unwrap();
+    fs::rename(playlists.join("main.link"), playlists.join("main.json")).unwrap();
+    expect_refused(&mut rx, "main", FileKind::Symlink).await;
+    assert!(
+        store.save(&sample("main", 4, 3)).is_err(),
+        "not saved through the link"
+    );
+    assert_eq!(fs::read(&target).unwrap(), target_bytes);
+    assert_eq!(kind(&store.backup_path("main")), FileKind::Regular);
+
+    // Removing the FIFO is an ordinary removal of a playlist the daemon has.
+    fs::remove_file(playlists.join("news.json")).unwrap();
+    match next(&mut rx).await {
+        ExternalChange::Removed(id) => assert_eq!(id, "news"),
+        other => panic!("expected Removed(news), got {other:?}"),
     }
 }

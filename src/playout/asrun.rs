@@ -11,13 +11,21 @@
 //! ran. Errors are returned, never panicked on: the engine turns them into an alarm. A write that
 //! failed half-way leaves a partial line; the next line starts on a fresh line so that only the
 //! broken one is lost (the same holds for a file a crash left without its final newline).
+//!
+//! Only regular files are opened, never through a symbolic link and never blocking (see
+//! [`open_regular`]): a FIFO, link or directory named like a day's file makes that day's records
+//! fail with an error naming it (the engine raises an alarm) and is left untouched.
 
-use crate::civil::civil_from_days;
+mod time;
+
+pub use time::{rfc3339_millis, utc_date};
+
+use crate::playout::store::{not_regular, open_regular};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -208,7 +216,8 @@ struct LineRef<'a> {
 pub fn read_file(path: &Path) -> io::Result<(Vec<AsRunLine>, usize)> {
     let mut lines = Vec::new();
     let mut bad = 0;
-    for line in io::BufReader::new(File::open(path)?).lines() {
+    let file = open_regular(path, OpenOptions::new().read(true))?;
+    for line in io::BufReader::new(file).lines() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
@@ -221,47 +230,33 @@ pub fn read_file(path: &Path) -> io::Result<(Vec<AsRunLine>, usize)> {
     Ok((lines, bad))
 }
 
-/// Milliseconds since the Unix epoch (negative before it), saturating far outside real clocks.
-fn unix_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        // Before 1970: round towards the past so the date is right.
-        Err(e) => {
-            let d = e.duration();
-            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
-            i64::try_from(ms).map_or(i64::MIN, |m| -m)
-        }
-    }
-}
-
-fn split(t: SystemTime) -> ((i64, u32, u32), i64, i64) {
-    let ms = unix_millis(t);
-    let secs = ms.div_euclid(1000);
-    (
-        civil_from_days(secs.div_euclid(86_400)),
-        secs.rem_euclid(86_400),
-        ms.rem_euclid(1000),
-    )
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the as-run time format.
-pub fn rfc3339_millis(t: SystemTime) -> String {
-    let ((y, mo, d), sod, ms) = split(t);
-    let (h, mi, s) = (sod / 3600, sod / 60 % 60, sod % 60);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
-}
-
-/// `YYYY-MM-DD` of `t` in UTC: the log file's name.
-pub fn utc_date(t: SystemTime) -> String {
-    let ((y, mo, d), _, _) = split(t);
-    format!("{y:04}-{mo:02}-{d:02}")
-}
-
 #[derive(Debug)]
 struct Current {
     date: String,
     path: PathBuf,
     file: File,
+    /// Device and inode of `file`, to notice the name now being something else.
+    identity: (u64, u64),
+}
+
+impl Current {
+    /// False when the day's name no longer leads to the open file: removed, renamed away, or
+    /// replaced (by a symbolic link, say). Appending to the open file would then lose the lines
+    /// in an unlinked file, or hide them where nobody looks.
+    fn still_named(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_ok_and(|m| identity(&m) == self.identity)
+    }
+}
+
+#[cfg(unix)]
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &fs::Metadata) -> (u64, u64) {
+    (0, 0)
 }
 
 /// The as-run log of one data directory (`data/asrun`).
@@ -275,7 +270,9 @@ pub struct AsRunLog {
 
 impl AsRunLog {
     /// Creates `dir` if needed and opens today's file, so an unwritable directory is an error now
-    /// rather than at the first item.
+    /// rather than at the first item. Today's file being something other than a regular file (a
+    /// FIFO, a link…) is not: it is logged, left untouched, and each record fails with an error
+    /// naming it until it is removed, so the daemon still starts.
     pub fn open(dir: impl AsRef<Path>) -> io::Result<AsRunLog> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir)?;
@@ -284,7 +281,12 @@ impl AsRunLog {
             current: None,
             needs_newline: false,
         };
-        log.switch_to(utc_date(SystemTime::now()))?;
+        match log.switch_to(utc_date(SystemTime::now())) {
+            Err(e) if not_regular(&e).is_some() => {
+                tracing::error!(error = %e, "as-run log: today's file refused; records fail until it is removed");
+            }
+            other => other?,
+        }
         Ok(log)
     }
 
@@ -310,7 +312,12 @@ impl AsRunLog {
     /// Appends `entry` stamped `at`, in the file of `at`'s UTC date.
     pub fn record_at(&mut self, entry: &AsRunEntry, at: SystemTime) -> io::Result<()> {
         let date = utc_date(at);
-        if self.current.as_ref().is_none_or(|c| c.date != date) {
+        // One `lstat` per line: the file is reopened (or refused) if its name changed hands.
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|c| c.date != date || !c.still_named())
+        {
             self.switch_to(date)?;
         }
         let mut line = Vec::with_capacity(512);
@@ -354,13 +361,13 @@ impl AsRunLog {
     fn switch_to(&mut self, date: String) -> io::Result<()> {
         self.current = None;
         let path = self.path_for(&date);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)?;
+        let mut file = open_regular(
+            &path,
+            OpenOptions::new().read(true).append(true).create(true),
+        )?;
+        let meta = file.metadata()?;
         // A crash may have left the last line unfinished.
-        if file.metadata()?.len() > 0 {
+        if meta.len() > 0 {
             let mut last = [0u8; 1];
             file.seek(SeekFrom::End(-1))?;
             file.read_exact(&mut last)?;
@@ -368,7 +375,12 @@ impl AsRunLog {
         } else {
             self.needs_newline = false;
         }
-        self.current = Some(Current { date, path, file });
+        self.current = Some(Current {
+            date,
+            path,
+            file,
+            identity: identity(&meta),
+        });
         Ok(())
     }
 }
@@ -421,42 +433,6 @@ impl AsRunWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn at(ms: i64) -> SystemTime {
-        let d = Duration::from_millis(ms.unsigned_abs());
-        if ms >= 0 {
-            UNIX_EPOCH + d
-        } else {
-            UNIX_EPOCH - d
-        }
-    }
-
-    #[test]
-    fn time_format() {
-        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(at(1_795_446_147_123)),
-            "2026-11-23T15:02:27.123Z"
-        );
-        assert_eq!(
-            rfc3339_millis(at(951_782_400_000)),
-            "2000-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            rfc3339_millis(at(1_709_251_199_999)),
-            "2024-02-29T23:59:59.999Z"
-        );
-        assert_eq!(
-            rfc3339_millis(at(4_107_542_400_000)),
-            "2100-03-01T00:00:00.000Z"
-        );
-        assert_eq!(rfc3339_millis(at(-1)), "1969-12-31T23:59:59.999Z");
-        assert_eq!(utc_date(at(1_795_478_399_999)), "2026-11-23");
-        assert_eq!(utc_date(at(1_795_478_400_000)), "2026-11-24");
-        let sub_ms = UNIX_EPOCH - Duration::from_micros(1);
-        assert_eq!(rfc3339_millis(sub_ms), "1969-12-31T23:59:59.999Z");
-    }
 
     #[test]
     fn seconds_from_frames() {

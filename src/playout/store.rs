@@ -11,10 +11,14 @@
 //! - External edits are noticed by [`crate::playout::watch`], which shares the store's record of its
 //!   own writes ([`Store::watch_context`]).
 
+mod aside;
+mod batch;
 mod error;
 mod format;
 mod fsutil;
 mod load;
+mod regular;
+pub mod stall;
 mod state;
 pub mod torture;
 mod writer;
@@ -25,14 +29,19 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use aside::{KEEP_CORRUPT, TRUNCATED_HEAD_BYTES, TRUNCATED_SUFFIX};
 pub use error::{AlarmKind, LoadError, StoreAlarm, StoreError};
 pub use format::{MAX_FILE_BYTES, SCHEMA, decode, encode};
 pub use load::DEFAULT_PLAYLIST;
+pub use regular::{FileKind, NotRegular, OpenError, not_regular, open_regular};
 pub use state::{PlaylistState, PlayoutStateFile};
-pub use writer::{Ack, StoreWriter, WriteObserver, WriteRecord, WriterOptions, WriterStats};
+pub use writer::{
+    Ack, FLUSH_LIMIT, StoreWriter, Unflushed, WriteObserver, WriteRecord, WriterOptions,
+    WriterStats,
+};
 
 pub(crate) use format::{Stamp, content_hash, read_capped};
-pub(crate) use fsutil::{replace_with_bytes, sync_dir};
+pub(crate) use fsutil::{replace_with_bytes, sync_dir, write_temp};
 
 use crate::amcp::ChannelLayer;
 use crate::config::{PlayoutConfig, StoreConfig};
@@ -74,15 +83,40 @@ pub(crate) struct FileRecord {
     pub items: usize,
 }
 
-/// The shared record of playlist files, keyed by playlist id.
+/// The shared record of playlist files, keyed by playlist id, and per id a count of the store's
+/// changes to its primary.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Ledger(Arc<Mutex<HashMap<String, FileRecord>>>);
+pub(crate) struct Ledger {
+    records: Arc<Mutex<HashMap<String, FileRecord>>>,
+    /// Taken alone or inside `records`, never the other way round.
+    generations: Arc<Mutex<HashMap<String, u64>>>,
+}
 
 impl Ledger {
     /// A poisoned lock only means another thread panicked mid-update; the map itself is still a
     /// usable cache, and refusing all saves forever would be worse.
     pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<String, FileRecord>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes whenever the store has renamed a file into `id`'s primary place or removed it.
+    /// The watcher reads a file without the lock (a read must never hold up the writer) and uses
+    /// this to know whether what it read may predate one of the store's own writes.
+    pub(crate) fn generation(&self, id: &str) -> u64 {
+        let generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        generations.get(id).copied().unwrap_or(0)
+    }
+
+    /// Called with the `records` lock held, after `id`'s primary changed on disk.
+    fn bump(&self, id: &str) {
+        let mut generations = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *generations.entry(id.to_owned()).or_default() += 1;
     }
 }
 
@@ -204,7 +238,10 @@ impl Store {
     ///    at every instant the old or the new previous version, and the primary is never missing;
     ///    the two names share an inode only until step 4 gives the primary a new one). A primary
     ///    that is not a valid playlist (a bad external edit) is instead copied aside as
-    ///    `<id>.json.corrupt-<time>` and the backup keeps the last good version;
+    ///    `<id>.json.corrupt-<time>` (the newest [`KEEP_CORRUPT`] kept, each bounded in size) and
+    ///    the backup keeps the last good version. A primary that is not a regular file (a FIFO, a
+    ///    symbolic link, a directory…) is never opened, linked or replaced: the save fails with
+    ///    [`StoreError::NotRegular`] and only that playlist is affected;
     /// 4. rename the temp file over `<id>.json`: atomic, so the primary is the old or the new
     ///    version, both complete and fsynced, never a partial file;
     /// 5. fsync the directory so the renames survive a power cut; only then is the save reported
@@ -310,10 +347,11 @@ impl Store {
                     error,
                 });
             }
-            OnDisk::Bad(_) => outcome.set_aside = Some(fsutil::keep_aside(primary, "corrupt")?),
+            OnDisk::Bad(_) => outcome.set_aside = Some(aside::keep_aside(primary, "corrupt")?),
             OnDisk::Missing => {}
         }
         fs::rename(temp, primary).map_err(|e| StoreError::io("rename into place", primary, e))?;
+        self.ledger.bump(id);
         ledger.insert(
             id.to_owned(),
             FileRecord {
@@ -326,17 +364,22 @@ impl Store {
     }
 
     /// Classifies the primary; reads it only when it is not the version the store last saw good.
+    /// Anything but a regular file is refused from its `symlink_metadata` alone: never opened.
     fn inspect(
         &self,
         id: &str,
         primary: &Path,
         record: Option<&FileRecord>,
     ) -> Result<OnDisk, StoreError> {
-        let meta = match fs::metadata(primary) {
+        let meta = match fs::symlink_metadata(primary) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
             Err(e) => return Err(StoreError::io("inspect", primary, e)),
         };
+        let kind = FileKind::of(&meta);
+        if kind != FileKind::Regular {
+            return Err(StoreError::not_regular(primary, kind));
+        }
         if let Some(r) = record
             && r.good_stamp == Some(Stamp::of(&meta))
         {
@@ -353,6 +396,8 @@ impl Store {
                 path: primary.to_owned(),
                 source: e,
             }),
+            // Swapped in since the check above.
+            Err(LoadError::NotRegular(kind)) => Err(StoreError::not_regular(primary, kind)),
             Err(e) => Ok(OnDisk::Bad(e)),
         }
     }
@@ -383,12 +428,26 @@ impl Store {
         let primary = self.primary_path(id);
         let backup = self.backup_path(id);
         let mut ledger = self.ledger.lock();
-        let source = [&primary, &backup].into_iter().find(|p| p.exists());
+        // What is there, links not followed: a FIFO or link in the primary's place is refused (it is
+        // not ours to move or remove); a backup that is not a regular file is not kept as the copy.
+        let kind = |p: &Path| regular::kind_at(p).map_err(|e| StoreError::io("inspect", p, e));
+        let primary_kind = kind(&primary)?;
+        if let Some(k) = primary_kind.filter(|k| *k != FileKind::Regular) {
+            return Err(StoreError::not_regular(&primary, k));
+        }
+        let source = if primary_kind.is_some() {
+            Some(&primary)
+        } else {
+            kind(&backup)?
+                .filter(|k| *k == FileKind::Regular)
+                .map(|_| &backup)
+        };
         let kept = match source {
             Some(src) => {
-                let kept = fsutil::move_aside_start(src, "deleted")?;
+                let kept = aside::move_aside_start(src, "deleted")?;
                 fsutil::remove_if_exists(&backup)?;
                 fsutil::remove_if_exists(&primary)?;
+                self.ledger.bump(id);
                 Some(kept)
             }
             None if ledger.contains_key(id) => None,
@@ -407,9 +466,16 @@ impl Store {
 
     /// Saves the playout state atomically (temp file, fsync, rename, directory fsync). No backup:
     /// a stale cursor is worse than none, and the engine re-reads the channel on start anyway.
+    /// Something other than a regular file at `state.json` is refused, not replaced.
     pub fn save_state(&self, state: &PlayoutStateFile) -> Result<(), StoreError> {
         let bytes = state::encode_state(state)?;
         let path = self.state_path();
+        if let Some(k) = regular::kind_at(&path)
+            .map_err(|e| StoreError::io("inspect", &path, e))?
+            .filter(|k| *k != FileKind::Regular)
+        {
+            return Err(StoreError::not_regular(&path, k));
+        }
         replace_with_bytes(&path, &bytes)?;
         sync_dir(&self.data_dir)
     }

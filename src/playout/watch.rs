@@ -4,6 +4,10 @@
 //!
 //! Editors save by rename, so events are not trusted for what happened: every event only names a
 //! file to look at, and the file's current content decides (updated, rejected or removed).
+//!
+//! The watcher never holds up the store: files are read without the shared ledger lock (the lock is
+//! only taken to compare and record), and only regular files are opened at all, so a FIFO or a
+//! symbolic link named like a playlist is rejected from its `symlink_metadata` alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -19,13 +23,18 @@ use tokio::sync::mpsc;
 
 use crate::playout::model::{Playlist, PlaylistError, validate_id};
 use crate::playout::store::{
-    BACKUP_SUFFIX, FileRecord, LoadError, WatchContext, content_hash, decode, read_capped,
-    replace_with_bytes, sync_dir,
+    BACKUP_SUFFIX, FileRecord, LoadError, Stamp, WatchContext, content_hash, decode, read_capped,
+    sync_dir, write_temp,
 };
 
 /// Quiet time after the last event of a file before it is read: an editor's save (write temp,
 /// rename, touch) settles well within it, and an operator does not notice it.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Reads of one file that may start over because the store wrote that file meanwhile; past that
+/// the store's latest write stands (it kept the external version as the backup or aside) and the
+/// next event checks the file again.
+const ATTEMPTS: usize = 5;
 
 /// What changed on disk without the daemon doing it.
 #[derive(Debug, Clone)]
@@ -104,6 +113,13 @@ fn playlist_id(path: &Path) -> Option<String> {
     Some(id.to_owned())
 }
 
+/// The outcome of one look at a file.
+enum Judged {
+    Done(Option<ExternalChange>),
+    /// The store wrote the file during the look: look again.
+    Stale,
+}
+
 struct Checker {
     ctx: WatchContext,
     tx: mpsc::Sender<ExternalChange>,
@@ -155,29 +171,78 @@ impl Checker {
         }
     }
 
-    /// Judges the current content of `<id>.json`. Holds the ledger lock throughout, so a save by
-    /// the store cannot slip between reading the file and comparing it with the store's record.
+    /// Judges the current content of `<id>.json`, starting over when the store wrote it meanwhile.
     fn check(&self, id: &str) -> Option<ExternalChange> {
         let path = self.ctx.dir().join(format!("{id}.json"));
-        let mut ledger = self.ctx.ledger.lock();
-        let (bytes, stamp) = match read_capped(&path) {
+        for _ in 0..ATTEMPTS {
+            if let Judged::Done(change) = self.judge(id, &path) {
+                return change;
+            }
+        }
+        tracing::debug!(
+            playlist = id,
+            "playlist file rewritten by the store while it was read; the next event checks it"
+        );
+        None
+    }
+
+    /// One look at the file. It is read without the ledger lock, so a slow disk or a big file holds
+    /// up only this thread, never a save. The lock is taken to compare and record, and the ledger's
+    /// generation says whether the store renamed or removed a primary since the read began; then
+    /// what was read may be older than the store's own write, and the look is [`Judged::Stale`].
+    fn judge(&self, id: &str, path: &Path) -> Judged {
+        let ledger = &self.ctx.ledger;
+        let generation = ledger.generation(id);
+        let stale = || ledger.generation(id) != generation;
+        let (bytes, stamp) = match read_capped(path) {
             Ok(read) => read,
             Err(LoadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+                let mut records = ledger.lock();
+                if stale() {
+                    return Judged::Stale;
+                }
                 self.forget_rejected(id);
                 // Only news if the daemon had this playlist (its own deletes drop the record first).
-                return ledger
-                    .remove(id)
-                    .map(|_| ExternalChange::Removed(id.to_owned()));
+                let removed = records.remove(id).is_some();
+                return Judged::Done(removed.then(|| ExternalChange::Removed(id.to_owned())));
             }
-            Err(error) => return self.reject(id, None, error),
+            Err(error) => {
+                if stale() {
+                    return Judged::Stale;
+                }
+                // The same unreadable thing (a FIFO, an oversized file) is reported once, not at
+                // every event: its key is the error and the entry's identity.
+                let key = fs::symlink_metadata(path)
+                    .ok()
+                    .map(|m| content_hash(format!("{error}{:?}", Stamp::of(&m)).as_bytes()));
+                return Judged::Done(self.reject(id, key, error));
+            }
         };
         let hash = content_hash(&bytes);
-        if ledger.get(id).is_some_and(|r| r.seen_hash == hash) {
-            return None; // the daemon's own write, or a version already handled
+        let seen = |records: &HashMap<String, FileRecord>| {
+            records.get(id).is_some_and(|r| r.seen_hash == hash)
+        };
+        {
+            let records = ledger.lock();
+            if stale() {
+                return Judged::Stale;
+            }
+            if seen(&records) {
+                return Judged::Done(None); // the daemon's own write, or a version already handled
+            }
         }
-        let decoded = decode(&bytes, id, &self.ctx.limits).and_then(|p| {
+        // Parsing a big file takes a while: not under the lock either.
+        let decoded = decode(&bytes, id, &self.ctx.limits);
+        let mut records = ledger.lock();
+        if stale() {
+            return Judged::Stale;
+        }
+        if seen(&records) {
+            return Judged::Done(None); // handled by another look meanwhile
+        }
+        let decoded = decoded.and_then(|p| {
             let max = self.ctx.limits.max_playlists;
-            if !ledger.contains_key(id) && ledger.len() >= max {
+            if !records.contains_key(id) && records.len() >= max {
                 Err(LoadError::Invalid(PlaylistError::TooManyPlaylists { max }))
             } else {
                 Ok(p)
@@ -185,16 +250,12 @@ impl Checker {
         });
         let playlist = match decoded {
             Ok(p) => p,
-            Err(error) => return self.reject(id, Some(hash), error),
+            Err(error) => {
+                drop(records);
+                return Judged::Done(self.reject(id, Some(hash), error));
+            }
         };
-        // The accepted version also becomes the backup (a copy of the bytes read, not a link the
-        // editor could still change in place), so a later bad edit leaves it restorable.
-        let backup = self.ctx.dir().join(format!("{id}.json{BACKUP_SUFFIX}"));
-        if let Err(e) = replace_with_bytes(&backup, &bytes).and_then(|()| sync_dir(self.ctx.dir()))
-        {
-            tracing::warn!(playlist = id, error = %e, "could not keep the accepted external edit as the backup");
-        }
-        ledger.insert(
+        records.insert(
             id.to_owned(),
             FileRecord {
                 seen_hash: hash,
@@ -202,8 +263,41 @@ impl Checker {
                 items: playlist.items.len(),
             },
         );
+        drop(records);
+        self.keep_as_backup(id, &bytes, generation);
         self.forget_rejected(id);
-        Some(ExternalChange::Updated(playlist))
+        Judged::Done(Some(ExternalChange::Updated(playlist)))
+    }
+
+    /// The accepted version also becomes the backup (a copy of the bytes read, not a link the editor
+    /// could still change in place), so a later bad edit leaves it restorable. Written without the
+    /// lock; only the rename is done under it, and only if the store has not saved the playlist
+    /// since: a save made the accepted version (or a later one) the backup itself.
+    fn keep_as_backup(&self, id: &str, bytes: &[u8], generation: u64) {
+        let dir = self.ctx.dir();
+        let name = format!("{id}.json{BACKUP_SUFFIX}");
+        let warn = |e: &dyn std::fmt::Display| {
+            tracing::warn!(playlist = id, error = %e, "could not keep the accepted external edit as the backup");
+        };
+        let temp = match write_temp(dir, &name, bytes) {
+            Ok(t) => t,
+            Err(e) => return warn(&e),
+        };
+        {
+            let _records = self.ctx.ledger.lock();
+            if self.ctx.ledger.generation(id) != generation {
+                temp.discard();
+                return;
+            }
+            // Renaming over the backup replaces whatever is there (a link is replaced, not followed).
+            if let Err(e) = fs::rename(&temp.path, dir.join(&name)) {
+                temp.discard();
+                return warn(&e);
+            }
+        }
+        if let Err(e) = sync_dir(dir) {
+            warn(&e);
+        }
     }
 
     fn reject(&self, id: &str, hash: Option<u64>, error: LoadError) -> Option<ExternalChange> {

@@ -167,3 +167,40 @@ async fn state_delete_and_flush_go_through_the_writer() {
     assert_eq!(report.state, Some(state));
     assert!(report.playlists.iter().all(|p| p.id != "news"));
 }
+
+#[tokio::test]
+async fn health_clears_once_every_failed_file_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(dir.path());
+    let writer = StoreWriter::spawn(store);
+    writer.save(sample("news", 2, 1)).await.unwrap();
+    writer.save(sample("main", 2, 1)).await.unwrap();
+    assert_eq!(writer.stats().last_error, None);
+
+    // The disk stops taking writes. (Tests may run as root, where chmod does not stop a write, so
+    // the directory is swapped for a file instead: every write in it fails like a full disk.)
+    let playlists = dir.path().join("playlists");
+    let parked = dir.path().join("parked");
+    fs::rename(&playlists, &parked).unwrap();
+    fs::write(&playlists, b"not a directory").unwrap();
+    assert!(writer.save(sample("news", 2, 2)).await.is_err());
+    let stats = writer.stats();
+    assert!(stats.last_error.is_some());
+    assert_eq!(stats.failing.len(), 1);
+    assert_eq!(stats.failing[0].0, "playlist news");
+
+    // Space returns. Other files saving fine do not hide that news on disk is still old ...
+    fs::remove_file(&playlists).unwrap();
+    fs::rename(&parked, &playlists).unwrap();
+    writer.save(sample("main", 2, 2)).await.unwrap();
+    writer
+        .save_state(onair::playout::store::PlayoutStateFile::default())
+        .await
+        .unwrap();
+    assert!(writer.stats().last_error.is_some(), "news is still stale");
+    // ... and its next successful write clears the failure.
+    writer.save(sample("news", 2, 3)).await.unwrap();
+    let stats = writer.stats();
+    assert_eq!((stats.last_error, stats.failing), (None, vec![]));
+    assert_eq!(stats.failures, 1, "the count of failures stays");
+}

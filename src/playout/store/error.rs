@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::regular::{FileKind, NotRegular};
 use crate::playout::model::PlaylistError;
 
 /// Why the contents of one file could not be used. Cloneable so that every waiter of a coalesced
@@ -17,6 +18,10 @@ pub enum LoadError {
     /// file is left where it is.
     #[error("cannot read: {0}")]
     Io(Arc<io::Error>),
+    /// A FIFO, link, directory, socket or device where the file should be: never opened, never
+    /// followed, left where it is.
+    #[error("is {0}, not a regular file: refused (not opened, not followed), left untouched")]
+    NotRegular(FileKind),
     #[error("larger than {max} bytes ({size} bytes)")]
     TooLarge { size: u64, max: u64 },
     #[error("not a playlist file: {0}")]
@@ -36,7 +41,10 @@ impl LoadError {
     /// True when the content itself is bad (as opposed to unreadable or from a newer version):
     /// such a file is set aside and the backup used.
     pub fn is_corrupt(&self) -> bool {
-        !matches!(self, LoadError::Io(_) | LoadError::UnsupportedSchema { .. })
+        !matches!(
+            self,
+            LoadError::Io(_) | LoadError::NotRegular(_) | LoadError::UnsupportedSchema { .. }
+        )
     }
 }
 
@@ -59,6 +67,10 @@ pub enum StoreError {
     /// A file could not be used.
     #[error("{path}: {error}")]
     Load { path: PathBuf, error: LoadError },
+    /// Something that is not a regular file is where the file should be: nothing was written, and
+    /// it stays until the operator removes it.
+    #[error("{0}; nothing written, remove or rename it")]
+    NotRegular(NotRegular),
     /// `save` of an empty playlist over one with items; use `clear` when that is what was asked.
     #[error(
         "refusing to replace playlist {id:?} ({items} items) with an empty one; clearing must be asked for explicitly"
@@ -71,9 +83,20 @@ pub enum StoreError {
     /// The writer task is gone (the daemon is shutting down, or it crashed).
     #[error("the store writer has stopped")]
     WriterGone,
+    /// The writer did not finish within the time given (a stuck file system); what it was still
+    /// doing may not be on disk.
+    #[error("the store writer did not finish within {waited_ms} ms; may not be on disk: {pending}")]
+    Stalled { waited_ms: u64, pending: String },
 }
 
 impl StoreError {
+    pub(crate) fn not_regular(path: &Path, kind: FileKind) -> Self {
+        StoreError::NotRegular(NotRegular {
+            path: path.to_owned(),
+            kind,
+        })
+    }
+
     pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
         StoreError::Io {
             op,
@@ -89,10 +112,12 @@ impl StoreError {
             StoreError::Invalid { .. } => "invalid",
             StoreError::Verify { .. } => "store_verify",
             StoreError::Load { .. } => "store_load",
+            StoreError::NotRegular(_) => "store_not_regular",
             StoreError::WouldEmpty { .. } => "would_empty",
             StoreError::TooManyPlaylists { .. } => "too_many_playlists",
             StoreError::NotFound(_) => "playlist_not_found",
             StoreError::WriterGone => "store_stopped",
+            StoreError::Stalled { .. } => "store_stalled",
         }
     }
 }
@@ -117,6 +142,9 @@ pub enum AlarmKind {
     StateQuarantined,
     /// More playlist files than `store.max_playlists`: the extra ones are not loaded.
     TooManyPlaylists,
+    /// A FIFO, symbolic link, directory, socket or device is where a file should be: refused
+    /// without opening or following it, left untouched.
+    NotRegular,
 }
 
 /// Something the operator must hear about (logs, health, metrics, TUI, WebSocket).

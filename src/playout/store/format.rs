@@ -1,7 +1,7 @@
 //! The playlist file format (`{"schema": 1, "playlist": …}`), bounded reads, content hashes and file
 //! stamps.
 
-use std::fs::{File, Metadata};
+use std::fs::{Metadata, OpenOptions};
 use std::hash::Hasher;
 use std::io::{self, Read};
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::error::LoadError;
+use super::regular::{OpenError, open_regular};
 use crate::playout::model::{Limits, Playlist};
 
 /// The schema this onair writes and the newest it reads.
@@ -84,9 +85,14 @@ pub(crate) fn schema_supported(found: u64) -> Result<(), LoadError> {
 }
 
 /// A file's bytes, refusing files above [`MAX_FILE_BYTES`], with the stamp of what was read.
+/// Only a regular file is opened (see [`open_regular`]): a FIFO or link is refused, never read.
 pub fn read_capped(path: &Path) -> Result<(Vec<u8>, Stamp), LoadError> {
     let io_err = |e: io::Error| LoadError::Io(Arc::new(e));
-    let file = File::open(path).map_err(io_err)?;
+    let file = match open_regular(path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(OpenError::NotRegular(n)) => return Err(LoadError::NotRegular(n.kind)),
+        Err(OpenError::Io(e)) => return Err(io_err(e)),
+    };
     let meta = file.metadata().map_err(io_err)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(LoadError::TooLarge {

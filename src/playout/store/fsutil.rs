@@ -1,14 +1,15 @@
-//! File-system building blocks of the atomic save: durable temp files, directory fsync, and
-//! "keep a copy aside" without ever overwriting an existing file.
+//! File-system building blocks of the atomic save: durable temp files, directory fsync, atomic
+//! replacement by link or bytes. Keeping files aside is in `aside.rs`, the regular-file checks in
+//! `regular.rs`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::StoreError;
-use super::format::Stamp;
+use super::format::{MAX_FILE_BYTES, Stamp};
+use super::regular::{FileKind, OpenError, kind_at, open_dir, open_regular};
 
 /// A temp file that has been written and fsynced, not yet renamed into place.
 pub(crate) struct TempFile {
@@ -68,7 +69,7 @@ pub(crate) fn write_temp(
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
-        File::open(dir)
+        open_dir(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| StoreError::io("fsync directory", dir, e))
     }
@@ -80,76 +81,11 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Copies `src` to `dst`, failing if `dst` exists, and fsyncs the copy.
-fn copy_new(src: &Path, dst: &Path) -> io::Result<()> {
-    let mut from = File::open(src)?;
-    let mut to = OpenOptions::new().write(true).create_new(true).open(dst)?;
-    let done = io::copy(&mut from, &mut to).and_then(|_| to.sync_all());
-    if done.is_err() {
-        let _ = fs::remove_file(dst);
-    }
-    done
-}
-
-/// A new name for `src` that no file has: hard link (instant, no data copied) or, where the file
-/// system has no hard links, a copy. `link` and `create_new` both fail on an existing name, so an
-/// earlier file is never overwritten.
-fn link_or_copy_new(src: &Path, dst: &Path) -> io::Result<()> {
-    match fs::hard_link(src, dst) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(e),
-        Err(_) => copy_new(src, dst),
-    }
-}
-
-/// Keeps a copy of `path` as `<name>.<tag>-<UTC time>` (with `-1`, `-2`, … if that exists) and
-/// returns the new path. The original stays in place; the caller replaces or removes it afterwards.
-///
-/// A real copy rather than a hard link: a kept file must not change if someone later edits the
-/// original in place (nano, `>>`), and these copies are rare.
-pub(crate) fn keep_aside(path: &Path, tag: &str) -> Result<PathBuf, StoreError> {
-    aside(path, tag, copy_new)
-}
-
-/// Like [`keep_aside`] but by hard link where possible: for a file the caller removes right after,
-/// so nothing can edit it through the old name.
-pub(crate) fn move_aside_start(path: &Path, tag: &str) -> Result<PathBuf, StoreError> {
-    aside(path, tag, link_or_copy_new)
-}
-
-fn aside(
-    path: &Path,
-    tag: &str,
-    make: fn(&Path, &Path) -> io::Result<()>,
-) -> Result<PathBuf, StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let base = format!("{name}.{tag}-{}", utc_stamp(SystemTime::now()));
-    for n in 0..10_000u32 {
-        let candidate = if n == 0 {
-            dir.join(&base)
-        } else {
-            dir.join(format!("{base}-{n}"))
-        };
-        match make(path, &candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(StoreError::io("keep a copy of", path, e)),
-        }
-    }
-    Err(StoreError::io(
-        "keep a copy of",
-        path,
-        io::Error::other("10,000 copies with this time stamp already exist"),
-    ))
-}
-
-/// Atomically makes `dst` a second name (or a copy) of `src`: link to a temp name, then rename over
-/// `dst`, so `dst` is at every instant either its old or its new version.
+/// Atomically makes `dst` a second name of the regular file `src`: link to a temp name, then rename
+/// over `dst`, so `dst` is at every instant either its old or its new version. Never links through
+/// a symbolic link (nor links one): if `src` is not a regular file by the time of the link, nothing
+/// changes and the error says what is there. Renaming over `dst` replaces whatever name `dst` is
+/// (a link there is replaced, its target untouched).
 pub(crate) fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StoreError> {
     let dir = dst.parent().unwrap_or(Path::new("."));
     let name = dst
@@ -157,11 +93,54 @@ pub(crate) fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StoreError
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(temp_name(&name));
-    link_or_copy_new(src, &tmp).map_err(|e| StoreError::io("link", src, e))?;
-    fs::rename(&tmp, dst).map_err(|e| {
+    let discard = |e| {
         let _ = fs::remove_file(&tmp);
-        StoreError::io("rename into", dst, e)
-    })
+        e
+    };
+    match fs::hard_link(src, &tmp) {
+        Ok(()) => {}
+        // No hard links on this file system: a copy of the regular file, never through a link.
+        Err(e)
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::AlreadyExists
+            ) =>
+        {
+            let bytes = read_regular(src)?;
+            let copy = write_temp(dir, &name, &bytes)?;
+            return fs::rename(&copy.path, dst).map_err(|e| {
+                copy.discard();
+                StoreError::io("rename into", dst, e)
+            });
+        }
+        Err(e) => return Err(StoreError::io("link", src, e)),
+    }
+    // `link` does not follow a symbolic link: it links the link. A link swapped in for `src` since
+    // it was checked would make `dst` a link too; refuse instead.
+    match kind_at(&tmp).map_err(|e| discard(StoreError::io("inspect", &tmp, e)))? {
+        Some(FileKind::Regular) => {}
+        other => {
+            return Err(discard(StoreError::not_regular(
+                src,
+                other.unwrap_or(FileKind::Other),
+            )));
+        }
+    }
+    fs::rename(&tmp, dst).map_err(|e| discard(StoreError::io("rename into", dst, e)))
+}
+
+/// All of a regular file (bounded by the playlist size limit).
+fn read_regular(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut file = open_regular(path, OpenOptions::new().read(true)).map_err(|e| match e {
+        OpenError::NotRegular(n) => StoreError::NotRegular(n),
+        OpenError::Io(e) => StoreError::io("read", path, e),
+    })?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(MAX_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io("read", path, e))?;
+    Ok(bytes)
 }
 
 /// Writes `bytes` as `dst` atomically (temp file, fsync, rename; the caller fsyncs the directory).
@@ -209,37 +188,4 @@ pub(crate) fn clean_temp_files(dir: &Path, prefix: &str) -> usize {
         }
     }
     removed
-}
-
-/// `YYYYMMDDTHHMMSSZ` in UTC: sortable, and without `:` so the name is valid on every file system.
-pub(crate) fn utc_stamp(t: SystemTime) -> String {
-    let unix = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d, hh, mm, ss) = crate::civil::utc_parts(unix);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn utc_stamp_formats_civil_time() {
-        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29 12:34:56 UTC
-        assert_eq!(utc_stamp(t), "20240229T123456Z");
-    }
-
-    #[test]
-    fn keep_aside_never_overwrites() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("a.json");
-        fs::write(&f, b"one").unwrap();
-        let first = keep_aside(&f, "corrupt").unwrap();
-        fs::write(&f, b"two").unwrap();
-        let second = keep_aside(&f, "corrupt").unwrap();
-        assert_ne!(first, second);
-        assert_eq!(fs::read(&first).unwrap(), b"one");
-        assert_eq!(fs::read(&second).unwrap(), b"two");
-    }
 }

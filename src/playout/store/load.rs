@@ -1,15 +1,16 @@
 //! Loading a data directory with recovery: bad primaries are kept aside and the backup restored;
 //! when both are bad the playlist starts empty and the operator is told loudly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
 use std::path::Path;
 
 use super::error::{AlarmKind, LoadError, StoreAlarm, StoreError};
 use super::format::{Stamp, content_hash, decode, read_capped};
+use super::regular::FileKind;
 use super::state::decode_state;
-use super::{BACKUP_SUFFIX, FileRecord, LoadReport, Store, fsutil};
+use super::{BACKUP_SUFFIX, FileRecord, LoadReport, Store, aside, fsutil};
 use crate::playout::model::{Playlist, validate_id};
 use crate::playout::store::PlayoutStateFile;
 
@@ -23,8 +24,16 @@ pub(super) fn load_all(store: &Store) -> Result<LoadReport, StoreError> {
     if cleaned > 0 {
         tracing::info!(dir = %dir.display(), cleaned, "removed temp files left by an interrupted save");
     }
-    let (primaries, backups) = list(dir)?;
-    let ids: BTreeSet<&String> = primaries.iter().chain(backups.iter()).collect();
+    let Listing {
+        primaries,
+        backups,
+        odd,
+    } = list(dir)?;
+    let ids: BTreeSet<&String> = primaries
+        .iter()
+        .chain(backups.iter())
+        .chain(odd.keys())
+        .collect();
     let mut report = LoadReport::default();
     let max = store.limits().max_playlists;
     for id in &ids {
@@ -39,8 +48,11 @@ pub(super) fn load_all(store: &Store) -> Result<LoadReport, StoreError> {
             ));
             continue;
         }
-        let has_primary = primaries.contains(*id);
-        if let Some(p) = load_one(store, id, has_primary, &mut report.alarms) {
+        let loaded = match odd.get(*id) {
+            Some(kind) => load_from_backup(store, id, *kind, &mut report.alarms),
+            None => load_one(store, id, primaries.contains(*id), &mut report.alarms),
+        };
+        if let Some(p) = loaded {
             report.playlists.push(p);
         }
     }
@@ -63,22 +75,45 @@ pub(super) fn load_all(store: &Store) -> Result<LoadReport, StoreError> {
     Ok(report)
 }
 
+/// What `playlists/` holds, by playlist id.
+struct Listing {
+    /// `<id>.json` regular files.
+    primaries: BTreeSet<String>,
+    /// `<id>.json.backup` regular files.
+    backups: BTreeSet<String>,
+    /// `<id>.json` that are not regular files (FIFO, link, directory…): never opened.
+    odd: BTreeMap<String, FileKind>,
+}
+
 /// Ids of `<id>.json` and of `<id>.json.backup` files; everything else is not ours to load.
-fn list(dir: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> {
+fn list(dir: &Path) -> Result<Listing, StoreError> {
     let mut primaries = BTreeSet::new();
     let mut backups = BTreeSet::new();
+    let mut odd = BTreeMap::new();
     let entries = fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(id) = name.strip_suffix(".json") {
-            if validate_id("playlist", id).is_ok() {
-                primaries.insert(id.to_owned());
+        // The entry's own type: a link is a link here, never its target.
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_file() => FileKind::Regular,
+            Ok(_) => {
+                fs::symlink_metadata(entry.path()).map_or(FileKind::Other, |m| FileKind::of(&m))
             }
+            Err(_) => continue,
+        };
+        if let Some(id) = name.strip_suffix(".json") {
+            if validate_id("playlist", id).is_err() {
+                continue;
+            }
+            if kind == FileKind::Regular {
+                primaries.insert(id.to_owned());
+            } else {
+                odd.insert(id.to_owned(), kind);
+            }
+        } else if kind != FileKind::Regular {
+            continue;
         } else if let Some(id) = name
             .strip_suffix(BACKUP_SUFFIX)
             .and_then(|n| n.strip_suffix(".json"))
@@ -87,7 +122,47 @@ fn list(dir: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> 
             backups.insert(id.to_owned());
         }
     }
-    Ok((primaries, backups))
+    Ok(Listing {
+        primaries,
+        backups,
+        odd,
+    })
+}
+
+/// `<id>.json` is not a regular file: it is left alone (not opened, not replaced, not moved), and
+/// the playlist runs from its backup when that is good, so the rundown stays available. Saves of
+/// this playlist fail, loudly, until the operator removes the thing in the way.
+fn load_from_backup(
+    store: &Store,
+    id: &str,
+    kind: FileKind,
+    alarms: &mut Vec<StoreAlarm>,
+) -> Option<Playlist> {
+    let primary = store.primary_path(id);
+    let backup = store.backup_path(id);
+    let problem = format!(
+        "{} is {kind}, not a regular file: refused (not opened, not followed), left untouched",
+        primary.display()
+    );
+    let (msg, loaded) = match read_playlist(store, &backup, id) {
+        Ok((p, _, _)) => (
+            format!(
+                "{problem}; using {} (revision {}); saves of this playlist fail until it is removed",
+                backup.display(),
+                p.revision
+            ),
+            Some(p),
+        ),
+        Err(e) => (
+            format!(
+                "{problem}; backup {}: {e}; playlist not loaded",
+                backup.display()
+            ),
+            None,
+        ),
+    };
+    alarms.push(StoreAlarm::new(id, AlarmKind::NotRegular, msg));
+    loaded
 }
 
 fn record(store: &Store, id: &str, bytes: &[u8], stamp: Stamp, items: usize) {
@@ -205,7 +280,7 @@ fn start_empty(
         !matches!(backup_error, LoadError::Io(e) if e.kind() == io::ErrorKind::NotFound);
     if backup_exists {
         // Kept aside and removed, or the next save would make the new empty primary the backup.
-        let aside = fsutil::keep_aside(&backup, "corrupt")
+        let aside = aside::keep_aside(&backup, "corrupt")
             .and_then(|aside| fsutil::remove_if_exists(&backup).map(|()| aside));
         match aside {
             Ok(aside) => kept.push(aside.display().to_string()),
@@ -252,9 +327,17 @@ fn load_state(store: &Store, alarms: &mut Vec<StoreAlarm>) -> Option<PlayoutStat
     let error = match read_capped(&path).and_then(|(bytes, _)| decode_state(&bytes)) {
         Ok(state) => return Some(state),
         Err(LoadError::Io(e)) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(LoadError::NotRegular(kind)) => {
+            let msg = format!(
+                "{} is {kind}, not a regular file: refused (not opened, not followed), left untouched; starting without saved playout state, and it is not saved until that is removed",
+                path.display()
+            );
+            alarms.push(StoreAlarm::new("state", AlarmKind::NotRegular, msg));
+            return None;
+        }
         Err(e) => e,
     };
-    let quarantined = fsutil::keep_aside(&path, "corrupt")
+    let quarantined = aside::keep_aside(&path, "corrupt")
         .and_then(|aside| fsutil::remove_if_exists(&path).map(|()| aside));
     let msg = match quarantined {
         Ok(aside) => format!(

@@ -3,20 +3,25 @@
 //!
 //! A waiter is answered only after the fsync of a write that contains its version or a later one,
 //! never before: this is what makes "acknowledged" mean "durable".
+//!
+//! A stuck file system must not keep the daemon from exiting: [`StoreWriter::flush_within`] gives
+//! up after a bound, and a writer task dropped with a batch still on disk (the runtime shutting
+//! down around a blocked thread) logs what may not have been written.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::batch::{coalesce, execute};
 use super::{PlayoutStateFile, Store, StoreError};
-use crate::playout::model::{Playlist, validate_id};
+use crate::playout::model::Playlist;
 
 /// Requests taken from the queue per batch (bounds the work done before the next acks).
 const MAX_BATCH: usize = 1024;
@@ -53,6 +58,9 @@ impl Default for WriterOptions {
     }
 }
 
+/// How long [`StoreWriter::flush`] waits before it reports the writer stalled.
+pub const FLUSH_LIMIT: Duration = Duration::from_millis(1500);
+
 /// Counters for metrics and health.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriterStats {
@@ -64,15 +72,68 @@ pub struct WriterStats {
     pub coalesced: u64,
     /// Save requests refused by the empty-overwrite guard or validation.
     pub refused: u64,
-    /// Failed writes (playlist, state or delete).
+    /// Failed writes (playlist, state or delete), ever.
     pub failures: u64,
     pub last_save_duration: Option<Duration>,
+    /// The latest error among [`WriterStats::failing`]: `None` exactly when every file's latest
+    /// write succeeded, so it clears by itself once the disk recovers and the files are written
+    /// again (health reads "store ok" from it).
     pub last_error: Option<String>,
+    /// Files whose latest write failed, as `("playlist news", error)` or `("state file", error)`,
+    /// oldest failure first. A later successful write (or delete) of the same file removes it: a
+    /// failure is not forgotten because some other file saved fine, since this one's version on
+    /// disk is still the old one.
+    pub failing: Vec<(String, String)>,
 }
 
-type Responder = oneshot::Sender<Result<(), StoreError>>;
+impl WriterStats {
+    pub(super) fn failed(&mut self, target: &str, e: &StoreError) {
+        let message = e.to_string();
+        self.failures += 1;
+        self.failing.retain(|(t, _)| t != target);
+        self.failing.push((target.to_owned(), message.clone()));
+        self.last_error = Some(message);
+    }
 
-enum Request {
+    pub(super) fn succeeded(&mut self, target: &str) {
+        self.failing.retain(|(t, _)| t != target);
+        self.last_error = self.failing.last().map(|(_, e)| e.clone());
+    }
+}
+
+/// What a writer has not confirmed on disk: the batch its blocking thread is on, and the requests
+/// queued behind it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unflushed {
+    /// The files of the batch on disk now, e.g. `playlist news (revision 7)`, `state file`.
+    pub writing: Vec<String>,
+    /// Requests queued and not yet taken into a batch.
+    pub queued: usize,
+}
+
+impl Unflushed {
+    pub fn is_empty(&self) -> bool {
+        self.writing.is_empty() && self.queued == 0
+    }
+}
+
+impl fmt::Display for Unflushed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.writing.is_empty() {
+            f.write_str("nothing being written")?;
+        } else {
+            f.write_str(&self.writing.join(", "))?;
+        }
+        if self.queued > 0 {
+            write!(f, "; {} more request(s) queued", self.queued)?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) type Responder = oneshot::Sender<Result<(), StoreError>>;
+
+pub(super) enum Request {
     Save {
         playlist: Playlist,
         allow_empty: bool,
@@ -105,12 +166,28 @@ impl Future for Ack {
     }
 }
 
+impl Request {
+    fn describe(&self) -> Option<String> {
+        match self {
+            Request::Save { playlist, .. } => Some(format!(
+                "playlist {} (revision {})",
+                playlist.id, playlist.revision
+            )),
+            Request::State { .. } => Some("state file".to_owned()),
+            Request::Delete { id, .. } => Some(format!("delete of playlist {id}")),
+            Request::Flush { .. } => None,
+        }
+    }
+}
+
 /// Cheap-clone handle to the writer task. The task ends when every handle is dropped, after
 /// finishing what was queued.
 #[derive(Clone)]
 pub struct StoreWriter {
     tx: mpsc::Sender<Request>,
     stats: Arc<Mutex<WriterStats>>,
+    /// What the batch on disk now writes (empty between batches).
+    writing: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for StoreWriter {
@@ -129,13 +206,15 @@ impl StoreWriter {
     pub fn spawn_with(store: Store, options: WriterOptions) -> (StoreWriter, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let stats = Arc::new(Mutex::new(WriterStats::default()));
+        let writing = Arc::new(Mutex::new(Vec::new()));
         let task = tokio::spawn(run(
             Arc::new(Mutex::new(store)),
             rx,
             stats.clone(),
+            writing.clone(),
             options.observer,
         ));
-        (StoreWriter { tx, stats }, task)
+        (StoreWriter { tx, stats, writing }, task)
     }
 
     async fn send(&self, request: Request) -> Result<(), StoreError> {
@@ -191,11 +270,48 @@ impl StoreWriter {
         rx.await.unwrap_or(Err(StoreError::WriterGone))
     }
 
-    /// Completes when everything queued before it is durable (used at shutdown).
+    /// Completes when everything queued before it is durable (used at shutdown), or after
+    /// [`FLUSH_LIMIT`] with [`StoreError::Stalled`]: see [`StoreWriter::flush_within`].
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let (ack, rx) = oneshot::channel();
-        self.send(Request::Flush { ack }).await?;
-        Ack(rx).await
+        self.flush_within(FLUSH_LIMIT).await
+    }
+
+    /// Completes when everything queued before it is durable, or after `limit` (queueing the
+    /// flush included) with [`StoreError::Stalled`] naming what may not be on disk, also logged. A
+    /// stuck file system blocks a write for as long as it likes; shutdown must not wait for it.
+    pub async fn flush_within(&self, limit: Duration) -> Result<(), StoreError> {
+        let flush = async {
+            let (ack, rx) = oneshot::channel();
+            self.send(Request::Flush { ack }).await?;
+            Ack(rx).await
+        };
+        match tokio::time::timeout(limit, flush).await {
+            Ok(result) => result,
+            Err(_) => {
+                let pending = self.unflushed();
+                tracing::error!(
+                    waited_ms = limit.as_millis() as u64,
+                    unflushed = %pending,
+                    "store writer stalled (file system not answering); these may not be on disk"
+                );
+                Err(StoreError::Stalled {
+                    waited_ms: limit.as_millis() as u64,
+                    pending: pending.to_string(),
+                })
+            }
+        }
+    }
+
+    /// What the writer has not confirmed on disk yet.
+    pub fn unflushed(&self) -> Unflushed {
+        Unflushed {
+            writing: self
+                .writing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            queued: self.tx.max_capacity() - self.tx.capacity(),
+        }
     }
 
     /// A snapshot of the counters.
@@ -211,17 +327,24 @@ async fn run(
     store: Arc<Mutex<Store>>,
     mut rx: mpsc::Receiver<Request>,
     stats: Arc<Mutex<WriterStats>>,
+    writing: Arc<Mutex<Vec<String>>>,
     observer: Option<WriteObserver>,
 ) {
+    let watch = Abandon {
+        rx: &mut rx,
+        writing: &writing,
+    };
     let mut batch = Vec::new();
     // Everything that queued up while the previous batch was on disk forms the next batch: the
     // slower the disk, the more a burst coalesces.
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while watch.rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let ops = coalesce(batch.drain(..));
+        *lock(watch.writing) = ops.iter().filter_map(|op| op.describe()).collect();
         let (store, stats, observer) = (store.clone(), stats.clone(), observer.clone());
         let done =
             tokio::task::spawn_blocking(move || execute(&store, ops, &stats, observer.as_ref()))
                 .await;
+        lock(watch.writing).clear();
         if let Err(e) = done {
             // The waiters of that batch see WriterGone (their responders were dropped); the store
             // is behind a mutex, so the next batch carries on.
@@ -230,231 +353,34 @@ async fn run(
     }
 }
 
-struct Version {
-    playlist: Playlist,
-    allow_empty: bool,
-    ack: Responder,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-enum Op {
-    Save {
-        id: String,
-        versions: Vec<Version>,
-    },
-    State {
-        state: PlayoutStateFile,
-        acks: Vec<Responder>,
-    },
-    Delete {
-        id: String,
-        ack: oneshot::Sender<Result<Option<PathBuf>, StoreError>>,
-    },
-    Flush {
-        ack: Responder,
-    },
+/// Dropped with the writer task. When the runtime shuts down while a batch is still on its
+/// blocking thread (a stuck file system), the task is dropped mid-wait and the thread abandoned:
+/// this says which files may not have been written, and which queued requests never were.
+struct Abandon<'a> {
+    rx: &'a mut mpsc::Receiver<Request>,
+    writing: &'a Mutex<Vec<String>>,
 }
 
-/// Merges the saves of one playlist (until a delete of it) and all state saves into single ops.
-/// A merged op sits at its first request's place; moving a later version earlier is safe because
-/// ops on other files are independent and a flush then only finds more on disk, never less.
-fn coalesce(requests: impl Iterator<Item = Request>) -> Vec<Op> {
-    let mut ops: Vec<Op> = Vec::new();
-    let mut open_save: HashMap<String, usize> = HashMap::new();
-    let mut open_state: Option<usize> = None;
-    for request in requests {
-        match request {
-            Request::Save {
-                playlist,
-                allow_empty,
-                ack,
-            } => {
-                let version = Version {
-                    playlist,
-                    allow_empty,
-                    ack,
-                };
-                let slot = open_save.get(&version.playlist.id).copied();
-                match slot.and_then(|i| ops.get_mut(i)) {
-                    Some(Op::Save { versions, .. }) => versions.push(version),
-                    _ => {
-                        open_save.insert(version.playlist.id.clone(), ops.len());
-                        ops.push(Op::Save {
-                            id: version.playlist.id.clone(),
-                            versions: vec![version],
-                        });
-                    }
-                }
-            }
-            Request::State { state, ack } => match open_state.and_then(|i| ops.get_mut(i)) {
-                Some(Op::State { state: s, acks }) => {
-                    *s = state;
-                    acks.push(ack);
-                }
-                _ => {
-                    open_state = Some(ops.len());
-                    ops.push(Op::State {
-                        state,
-                        acks: vec![ack],
-                    });
-                }
-            },
-            Request::Delete { id, ack } => {
-                open_save.remove(&id);
-                ops.push(Op::Delete { id, ack });
-            }
-            Request::Flush { ack } => ops.push(Op::Flush { ack }),
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        let writing = std::mem::take(&mut *lock(self.writing));
+        let mut queued = Vec::new();
+        while let Ok(request) = self.rx.try_recv() {
+            queued.extend(request.describe());
         }
-    }
-    ops
-}
-
-fn execute(
-    store: &Mutex<Store>,
-    ops: Vec<Op>,
-    stats: &Mutex<WriterStats>,
-    observer: Option<&WriteObserver>,
-) {
-    let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-    let note = |e: &StoreError| {
-        let mut s = lock(stats);
-        s.failures += 1;
-        s.last_error = Some(e.to_string());
-    };
-    for op in ops {
-        match op {
-            Op::Save { id, versions } => save_versions(&store, &id, versions, stats, observer),
-            Op::State { state, acks } => {
-                let result = store.save_state(&state);
-                if let Err(e) = &result {
-                    note(e);
-                }
-                for ack in acks {
-                    let _ = ack.send(result.clone());
-                }
-            }
-            Op::Delete { id, ack } => {
-                let result = store.delete(&id);
-                if let Err(e) = &result {
-                    note(e);
-                }
-                let _ = ack.send(result);
-            }
-            Op::Flush { ack } => {
-                let _ = ack.send(Ok(()));
-            }
+        if writing.is_empty() && queued.is_empty() {
+            return; // an orderly end: every request was answered
         }
+        let none = || "nothing".to_owned();
+        let join = |v: &[String]| if v.is_empty() { none() } else { v.join(", ") };
+        tracing::error!(
+            writing = %join(&writing),
+            queued = %join(&queued),
+            "store writer abandoned at shutdown with the file system not answering: what it was writing may not be on disk, and the queued requests were never written"
+        );
     }
-}
-
-/// Writes the latest acceptable version of a burst and answers every waiter.
-fn save_versions(
-    store: &Store,
-    id: &str,
-    mut versions: Vec<Version>,
-    stats: &Mutex<WriterStats>,
-    observer: Option<&WriteObserver>,
-) {
-    lock(stats).saves += versions.len() as u64;
-    let (playlist, allow_empty, acks) = if versions.len() == 1 {
-        // The common case: the save itself validates and applies the guard.
-        let Some(v) = versions.pop() else { return };
-        (v.playlist, v.allow_empty, vec![v.ack])
-    } else {
-        match plan_burst(store, id, versions, stats) {
-            // The guard was applied version by version, so the write itself may empty the file.
-            Some((playlist, acks)) => (playlist, true, acks),
-            None => return,
-        }
-    };
-    let started = Instant::now();
-    let result = store.save_with(&playlist, allow_empty);
-    let duration = started.elapsed();
-    {
-        let mut s = lock(stats);
-        s.last_save_duration = Some(duration);
-        match &result {
-            Ok(_) => {
-                s.writes += 1;
-                s.coalesced += acks.len() as u64 - 1;
-            }
-            // A version the store refuses is the caller's problem, not a failing disk.
-            Err(StoreError::Invalid { .. } | StoreError::WouldEmpty { .. }) => s.refused += 1,
-            Err(e) => {
-                s.failures += 1;
-                s.last_error = Some(e.to_string());
-            }
-        }
-    }
-    match &result {
-        Ok(outcome) => {
-            if let Some(aside) = &outcome.set_aside {
-                tracing::warn!(playlist = id, kept = %aside.display(), "the file on disk was not a valid playlist; kept it aside and wrote the current version");
-            }
-            if let Some(observe) = observer {
-                observe(&WriteRecord {
-                    id: id.to_owned(),
-                    revision: playlist.revision,
-                    versions: acks.len(),
-                    duration,
-                });
-            }
-        }
-        Err(e) => tracing::error!(playlist = id, error = %e, "playlist save failed"),
-    }
-    let result = result.map(|_| ());
-    for ack in acks {
-        let _ = ack.send(result.clone());
-    }
-}
-
-/// Judges each version of a burst as if the versions had been saved one by one (validity, then
-/// the empty-overwrite guard against the version before it), answers the refused ones, and
-/// returns the last acceptable version with the waiters its write will answer. So coalescing never
-/// lets a playlist be emptied without the clear that asked for it, and a refused version never
-/// hides a good one.
-fn plan_burst(
-    store: &Store,
-    id: &str,
-    versions: Vec<Version>,
-    stats: &Mutex<WriterStats>,
-) -> Option<(Playlist, Vec<Responder>)> {
-    let mut current = store.current_items(id);
-    let mut accepted = Vec::with_capacity(versions.len());
-    let mut winner = None;
-    let mut refused = 0;
-    for v in versions {
-        let invalid = validate_id("playlist", &v.playlist.id)
-            .and_then(|()| v.playlist.validate(&store.limits()))
-            .err();
-        let refusal = if let Some(error) = invalid {
-            Some(StoreError::Invalid {
-                id: id.to_owned(),
-                error,
-            })
-        } else if v.playlist.items.is_empty() && current > 0 && !v.allow_empty {
-            Some(StoreError::WouldEmpty {
-                id: id.to_owned(),
-                items: current,
-            })
-        } else {
-            None
-        };
-        match refusal {
-            Some(e) => {
-                refused += 1;
-                let _ = v.ack.send(Err(e));
-            }
-            None => {
-                current = v.playlist.items.len();
-                accepted.push(v.ack);
-                winner = Some(v.playlist);
-            }
-        }
-    }
-    lock(stats).refused += refused;
-    winner.map(|p| (p, accepted))
-}
-
-fn lock(stats: &Mutex<WriterStats>) -> std::sync::MutexGuard<'_, WriterStats> {
-    stats.lock().unwrap_or_else(PoisonError::into_inner)
 }

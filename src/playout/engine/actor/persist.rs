@@ -134,18 +134,29 @@ impl Engine {
     }
 
     /// At shutdown: the state file and every queued save on disk, the as-run log synced.
+    /// Bounded in time: a stuck file system must not keep the daemon from exiting (the writer
+    /// logs what may not be on disk), so each step has its own limit inside the shutdown grace.
     pub(super) async fn persist_all(&mut self) {
+        const STEP: Duration = Duration::from_millis(500);
         if let Some(store) = self.persistence.store.clone() {
-            if let Err(e) = store.save_state(self.state_file()).await {
-                tracing::error!(error = %e, "engine: playout state not saved at shutdown");
+            match tokio::time::timeout(STEP, store.save_state(self.state_file())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "engine: playout state not saved at shutdown")
+                }
+                Err(_) => tracing::error!(
+                    "engine: playout state not saved at shutdown: the store did not answer within {STEP:?}"
+                ),
             }
-            if let Err(e) = store.flush().await {
+            if let Err(e) = store.flush_within(STEP).await {
                 tracing::error!(error = %e, "engine: final save failed");
             }
         }
         self.persistence.asrun = None;
-        if let Some(task) = self.persistence.asrun_task.take() {
-            let _ = task.await;
+        if let Some(task) = self.persistence.asrun_task.take()
+            && tokio::time::timeout(STEP, task).await.is_err()
+        {
+            tracing::error!("engine: the as-run log was not synced within {STEP:?} at shutdown");
         }
     }
 
