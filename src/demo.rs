@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use crate::config::Config;
 use crate::daemon::Daemon;
 use crate::playout::engine::{NewItem, Op};
-use crate::sim::media::{MediaLibrary, VideoFormat};
+use crate::sim::media::{SimMedia, VideoFormat};
 use crate::sim::{ClockMode, Dialect, Sim, SimConfig};
 use crate::tui::client::ClientConfig;
 
@@ -55,7 +55,7 @@ pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
     let sim = Sim::start(SimConfig {
         dialect: Dialect::V24,
         formats: vec![VideoFormat::parse("1080i5000").unwrap_or_default()],
-        media: MediaLibrary::virtual_library(20),
+        media: SimMedia::virtual_library(20),
         osc_port: 0,
         clock: ClockMode::Realtime,
         ..SimConfig::for_tests()

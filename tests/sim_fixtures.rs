@@ -35,7 +35,7 @@ use std::time::Duration;
 use common::{AmcpClient, decode_all, recorded_library, render, sim_config, start};
 use onair::amcp::codec::{Body, Frame};
 use onair::sim::Dialect;
-use onair::sim::media::MediaLibrary;
+use onair::sim::media::SimMedia;
 use serde::Deserialize;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -154,7 +154,7 @@ struct Setup {
     version: &'static str,
     dialect: Dialect,
     format: &'static str,
-    media: MediaLibrary,
+    media: SimMedia,
     /// `(exchange index, frames to step before it)` where the recording's timing matters.
     steps: &'static [(usize, u32)],
 }

@@ -14,15 +14,15 @@ mod common;
 use std::time::Duration;
 
 use common::{AmcpClient, recorded_library, render, sim_config, start, start_v24};
-use onair::sim::media::{MediaEntry, MediaKind, MediaLibrary};
+use onair::sim::media::{MediaEntry, MediaKind, SimMedia};
 use onair::sim::{Dialect, Sim};
 
 /// Long enough that a delayed command is certainly the last to finish, short enough for the suite.
 const HOLD: Duration = Duration::from_millis(500);
 
 /// The library of Appendix A: `AMB` (268 frames at 25 fps) and the still `FOLDER/LOGO`.
-fn appendix_library() -> MediaLibrary {
-    let mut lib = MediaLibrary::empty();
+fn appendix_library() -> SimMedia {
+    let mut lib = SimMedia::empty();
     let entry = |id: &str, kind, size, mtime: &str, frames, timebase, ext: &str| MediaEntry {
         id: id.into(),
         kind,

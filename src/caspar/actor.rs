@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::{CommandError, DisconnectReason};
 use super::reconnect_log::{self, Outage, ReconnectLog, Recovery};
-use super::session::{Deadlines, Session};
+use super::session::{Deadlines, PendingTable};
 use super::stats::Stats;
 use super::{LinkState, Msg};
 use crate::amcp::codec::{AmcpCodec, Body, DecodeError, Frame};
@@ -192,7 +192,7 @@ impl Actor {
             normal: self.config.command_timeout,
             scanner: self.config.scanner_timeout,
         };
-        let mut session = Session::new(
+        let mut session = PendingTable::new(
             req,
             self.config.max_in_flight_per_queue,
             deadlines,
@@ -207,7 +207,7 @@ impl Actor {
 
     async fn pump(
         &mut self,
-        session: &mut Session,
+        session: &mut PendingTable,
         reader: &mut FramedRead<OwnedReadHalf, AmcpCodec>,
         writer: &mut OwnedWriteHalf,
     ) -> DisconnectReason {

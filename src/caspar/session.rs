@@ -60,9 +60,9 @@ struct QueueState {
     waiting: VecDeque<u64>,
 }
 
-/// The table of one connection. Dropping it without [`Session::fail_all`] would drop responders,
+/// The table of one connection. Dropping it without [`PendingTable::fail_all`] would drop responders,
 /// which callers see as `ConnectionLost` too, but the actor always calls `fail_all`.
-pub struct Session {
+pub struct PendingTable {
     req_mode: bool,
     max_in_flight: usize,
     deadlines: Deadlines,
@@ -78,7 +78,7 @@ pub struct Session {
     stats: Arc<Stats>,
 }
 
-impl Session {
+impl PendingTable {
     /// A table for a fresh connection. `req_mode` is the result of the REQ probe.
     pub fn new(
         req_mode: bool,
@@ -86,7 +86,7 @@ impl Session {
         deadlines: Deadlines,
         stats: Arc<Stats>,
     ) -> Self {
-        Session {
+        PendingTable {
             req_mode,
             max_in_flight: if req_mode { max_in_flight.max(1) } else { 1 },
             deadlines,

@@ -8,12 +8,12 @@ use tokio_util::codec::Decoder;
 
 const MS: Duration = Duration::from_millis(1);
 
-fn session(req: bool, max: usize) -> Session {
+fn session(req: bool, max: usize) -> PendingTable {
     let deadlines = Deadlines {
         normal: 1000 * MS,
         scanner: 30_000 * MS,
     };
-    Session::new(req, max, deadlines, Arc::new(Stats::default()))
+    PendingTable::new(req, max, deadlines, Arc::new(Stats::default()))
 }
 
 fn play(ch: u16) -> Command {
@@ -21,7 +21,7 @@ fn play(ch: u16) -> Command {
 }
 
 fn submit(
-    s: &mut Session,
+    s: &mut PendingTable,
     cmd: Command,
     now: Instant,
 ) -> oneshot::Receiver<Result<Reply, CommandError>> {
@@ -30,7 +30,7 @@ fn submit(
     rx
 }
 
-fn written(s: &mut Session) -> Vec<String> {
+fn written(s: &mut PendingTable) -> Vec<String> {
     let out = s.output().split();
     String::from_utf8(out.to_vec())
         .unwrap()

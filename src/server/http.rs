@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub use health::{Status, health_document, stats_document};
+pub use health::{HealthStatus, health_document, stats_document};
 
 use super::{AppState, access};
 
@@ -82,7 +82,7 @@ async fn full(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
     } else {
         health::public_health_document(&state)
     };
-    let down = doc.get("status").and_then(|s| s.as_str()) == Some(Status::Down.as_str());
+    let down = doc.get("status").and_then(|s| s.as_str()) == Some(HealthStatus::Down.as_str());
     let code = if down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

@@ -1,4 +1,4 @@
-//! Command semantics: executes a parsed [`Request`] against the [`SimState`] and words the reply as
+//! Command semantics: executes a parsed [`SimRequest`] against the [`SimState`] and words the reply as
 //! the 2.3/2.4/2.5 server does (docs/amcp-notes.md §4). Parser-level errors, REQ/RES, PING/BYE, batches and
 //! OSC SUBSCRIBE are the read path's business, not this module's.
 
@@ -8,7 +8,7 @@ use super::model::{LoadError, SimState};
 use super::monitor::info_xml;
 use super::producer::{CallError, Producer, TransitionInfo};
 use super::ptree::PTree;
-use super::request::{Outcome, Request};
+use super::request::{Outcome, SimRequest};
 
 /// Every command name [`execute`] implements (the parser's registry should be a subset).
 pub const EXECUTABLE: &[&str] = &[
@@ -82,7 +82,7 @@ pub const EXECUTABLE: &[&str] = &[
 ];
 
 /// Executes one request and returns its reply (or [`Outcome::Silent`] for a failed 2.4 CALL).
-pub fn execute(state: &mut SimState, req: &Request) -> Outcome {
+pub fn execute(state: &mut SimState, req: &SimRequest) -> Outcome {
     let name = req.name;
     Outcome::Reply(match name {
         "LOADBG" | "LOAD" | "PLAY" => load(state, req),
@@ -130,12 +130,12 @@ pub fn execute(state: &mut SimState, req: &Request) -> Outcome {
     })
 }
 
-fn param(req: &Request, i: usize) -> &str {
+fn param(req: &SimRequest, i: usize) -> &str {
     req.params.get(i).map(String::as_str).unwrap_or_default()
 }
 
 /// LOADBG / LOAD / PLAY (docs/amcp-notes.md §4.5).
-fn load(state: &mut SimState, req: &Request) -> String {
+fn load(state: &mut SimState, req: &SimRequest) -> String {
     let name = req.name;
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
@@ -181,7 +181,7 @@ fn load(state: &mut SimState, req: &Request) -> String {
 }
 
 /// PAUSE / RESUME / STOP: `202 … OK` even on a layer that never held anything (which now exists).
-fn layer_op(state: &mut SimState, req: &Request) -> String {
+fn layer_op(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
@@ -195,7 +195,7 @@ fn layer_op(state: &mut SimState, req: &Request) -> String {
 }
 
 /// `CLEAR n-l` deletes the layer, `CLEAR n` every layer of the channel; mixer state stays.
-fn clear(state: &mut SimState, req: &Request) -> String {
+fn clear(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
@@ -210,7 +210,7 @@ fn clear(state: &mut SimState, req: &Request) -> String {
 }
 
 /// CALL / CALLBG (docs/amcp-notes.md §4.6): the result value as data line, `202` when there is no result.
-fn call(state: &mut SimState, req: &Request) -> Outcome {
+fn call(state: &mut SimState, req: &SimRequest) -> Outcome {
     let name = req.name;
     let Some(ch) = state.channel_index(req) else {
         return Outcome::Reply(state.bad_channel(req));
@@ -236,7 +236,7 @@ fn call(state: &mut SimState, req: &Request) -> Outcome {
 }
 
 /// `INFO` (channel list) or `INFO n[-l]` (the whole channel's XML; the layer is ignored).
-fn info(state: &SimState, req: &Request) -> String {
+fn info(state: &SimState, req: &SimRequest) -> String {
     if req.channel.is_some() {
         let Some(ch) = state.channel_index(req) else {
             return state.bad_channel(req);

@@ -4,13 +4,13 @@ use super::media::{DEFAULT_ROOT, VideoFormat};
 use super::model::SimState;
 use super::producer::{CgItem, Producer, TemplateHost};
 use super::ptree::PTree;
-use super::request::Request;
+use super::request::SimRequest;
 
 /// `cg_proxy::DEFAULT_LAYER`: CG commands without a layer act on 9999.
 const CG_DEFAULT_LAYER: i32 = 9999;
 
 /// `CG <SUB>` (docs/amcp-notes.md §4.8): success is `202 CG OK`, failures name the subcommand.
-pub fn cg(state: &mut SimState, req: &Request) -> String {
+pub fn cg(state: &mut SimState, req: &SimRequest) -> String {
     let name = req.name;
     let sub = name.strip_prefix("CG ").unwrap_or(name);
     let Some(ch) = state.channel_index(req) else {
@@ -110,7 +110,7 @@ fn cg_data(state: &SimState, data: Option<&String>) -> Option<String> {
 }
 
 /// `DATA STORE/RETRIEVE/LIST/REMOVE`, kept in memory.
-pub fn data(state: &mut SimState, req: &Request) -> String {
+pub fn data(state: &mut SimState, req: &SimRequest) -> String {
     let key = req
         .params
         .first()
@@ -160,7 +160,7 @@ pub fn data(state: &mut SimState, req: &Request) -> String {
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warning", "error", "fatal"];
 
 /// `LOG LEVEL [<level>]`.
-pub fn log_level(state: &mut SimState, req: &Request) -> String {
+pub fn log_level(state: &mut SimState, req: &SimRequest) -> String {
     match req.params.first() {
         None => format!("201 LOG OK\r\n{}\r\n", state.log_level),
         Some(level) => match LOG_LEVELS.iter().find(|l| l.eq_ignore_ascii_case(level)) {
@@ -175,7 +175,7 @@ pub fn log_level(state: &mut SimState, req: &Request) -> String {
 
 /// `LOCK <channel> ACQUIRE|RELEASE|CLEAR [<phrase>]`. The simulator only keeps the phrase per
 /// channel; refusing other clients' commands (503) would be the connection layer's job.
-pub fn lock(state: &mut SimState, req: &Request) -> String {
+pub fn lock(state: &mut SimState, req: &SimRequest) -> String {
     let ch = req
         .params
         .first()
@@ -214,7 +214,7 @@ pub fn lock(state: &mut SimState, req: &Request) -> String {
 }
 
 /// `SET n MODE <format>`: the only SET the simulator knows.
-pub fn set(state: &mut SimState, req: &Request) -> String {
+pub fn set(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
@@ -232,7 +232,7 @@ pub fn set(state: &mut SimState, req: &Request) -> String {
 }
 
 /// `SWAP n[-l] m[-k] [TRANSFORMS]`: two layers, or two channels' whole stages.
-pub fn swap(state: &mut SimState, req: &Request) -> String {
+pub fn swap(state: &mut SimState, req: &SimRequest) -> String {
     let Some(a) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
@@ -281,7 +281,7 @@ pub fn swap(state: &mut SimState, req: &Request) -> String {
 }
 
 /// `ADD n[-index] <consumer> …`: recorded as `output/port/<index>/consumer`.
-pub fn add(state: &mut SimState, req: &Request) -> String {
+pub fn add(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
@@ -312,7 +312,7 @@ pub fn add(state: &mut SimState, req: &Request) -> String {
 }
 
 /// `REMOVE n-index` or `REMOVE n <consumer> …`.
-pub fn remove(state: &mut SimState, req: &Request) -> String {
+pub fn remove(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };

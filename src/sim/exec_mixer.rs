@@ -3,7 +3,7 @@
 
 use super::model::SimState;
 use super::ptree::format_g17;
-use super::request::Request;
+use super::request::SimRequest;
 
 /// A failed MIXER command, as the command queue words it.
 enum Fail {
@@ -52,7 +52,7 @@ fn flag(p: &[String]) -> Result<bool, Fail> {
 }
 
 /// Executes any `MIXER <X>` request on its channel.
-pub fn execute(state: &mut SimState, req: &Request) -> String {
+pub fn execute(state: &mut SimState, req: &SimRequest) -> String {
     let name = req.name;
     let sub = name.strip_prefix("MIXER ").unwrap_or(name);
     let ch = usize::from(req.channel.unwrap_or(1).saturating_sub(1));

@@ -3,7 +3,7 @@
 use super::*;
 use crate::amcp::{TokenizerDialect, tokenize};
 use crate::sim::Dialect;
-use crate::sim::media::{MediaLibrary, VideoFormat};
+use crate::sim::media::{SimMedia, VideoFormat};
 
 pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -27,12 +27,12 @@ pub(crate) fn sim(dialect: Dialect, format: &str) -> SimState {
     SimState::new(
         dialect,
         vec![VideoFormat::parse(format).unwrap()],
-        MediaLibrary::virtual_library(20),
+        SimMedia::virtual_library(20),
     )
 }
 
 /// A minimal stand-in for the parser: `PLAY 1-10 CLIP1 LOOP`, `MIXER 1-10 OPACITY 0.5`, `INFO PATHS`.
-pub(crate) fn request(line: &str) -> Request {
+pub(crate) fn request(line: &str) -> SimRequest {
     let tokens = tokenize(line, TokenizerDialect::V24);
     let mut it = tokens.into_iter().peekable();
     let first = it.next().unwrap().to_uppercase();
@@ -65,7 +65,7 @@ pub(crate) fn request(line: &str) -> Request {
             params.insert(0, c.to_string());
         }
     }
-    Request {
+    SimRequest {
         name,
         channel,
         layer,
@@ -88,7 +88,7 @@ const EDGES: &str = "casparcg-2.4.3/pipelining-and-edge-cases.json";
 #[test]
 fn scanner_replies_match_the_recordings() {
     let mut st = sim(Dialect::V24, "640x360p2500");
-    st.media = MediaLibrary::virtual_library(3);
+    st.media = SimMedia::virtual_library(3);
     assert_eq!(run(&mut st, "CLS"), recorded(BASICS, "CLS\r\n"));
     assert_eq!(
         run(&mut st, "CINF CLIP1"),
@@ -145,7 +145,7 @@ fn global_queries_match_the_recordings() {
             VideoFormat::default(),
             VideoFormat::parse("720p5000").unwrap(),
         ],
-        MediaLibrary::virtual_library(3),
+        SimMedia::virtual_library(3),
     );
     assert_eq!(
         run(&mut two, "INFO"),
@@ -485,7 +485,7 @@ fn every_executable_name_answers_without_panicking() {
         for name in EXECUTABLE {
             for layer in [None, Some(-1), Some(10)] {
                 for p in params {
-                    let req = Request {
+                    let req = SimRequest {
                         name,
                         channel: Some(1),
                         layer,

@@ -14,7 +14,7 @@ use super::clock::{self, ClockMode};
 use super::control::SimControl;
 use super::dialect::Dialect;
 use super::faults::Faults;
-use super::media::{MediaLibrary, VideoFormat};
+use super::media::{SimMedia, VideoFormat};
 use super::model::SimState;
 use super::osc::OscSender;
 use super::server::{self, Shared};
@@ -27,7 +27,7 @@ pub struct SimConfig {
     pub dialect: Dialect,
     /// One video format per channel.
     pub formats: Vec<VideoFormat>,
-    pub media: MediaLibrary,
+    pub media: SimMedia,
     /// Every AMCP client's IP receives OSC on this UDP port, as on the real server; 0 disables that.
     pub osc_port: u16,
     pub clock: ClockMode,
@@ -41,7 +41,7 @@ impl SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             dialect: Dialect::V24,
             formats: vec![VideoFormat::parse("1080i5000").unwrap_or_default()],
-            media: MediaLibrary::virtual_library(20),
+            media: SimMedia::virtual_library(20),
             osc_port: 0,
             clock: ClockMode::Stepped,
         }
@@ -181,7 +181,7 @@ impl Sim {
 
     /// The most recent commands executed (at most `server::COMMAND_LOG_LEN`), oldest first: what
     /// clients made the server do, for assertions such as "no STOP or CLEAR was sent".
-    pub fn command_log(&self) -> Vec<super::request::Request> {
+    pub fn command_log(&self) -> Vec<super::request::SimRequest> {
         let log = self
             .shared
             .command_log

@@ -96,7 +96,7 @@ impl MediaEntry {
 
 /// The library behind CLS/CINF/TLS and clip lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaLibrary {
+pub struct SimMedia {
     /// Sorted by id (the scanner lists in id order).
     pub entries: Vec<MediaEntry>,
     /// Template ids for TLS and `CG ADD`, upper-case.
@@ -158,10 +158,10 @@ const TIMEBASES: &[(u32, u32)] = &[(1, 25), (1, 50), (1001, 30000)];
 /// Seconds since midnight of 2026-11-23 at which the generated files were "written".
 const GEN_BASE_SECS: u64 = 16 * 3600;
 
-impl MediaLibrary {
+impl SimMedia {
     /// An empty library with the scanner up and the recordings' paths.
     pub fn empty() -> Self {
-        MediaLibrary {
+        SimMedia {
             entries: Vec::new(),
             templates: Vec::new(),
             scanner_up: true,
@@ -177,7 +177,7 @@ impl MediaLibrary {
     /// still, `LOGO`; the rest are movies named `NEWS_OPEN_01`, `WEATHER_01`, `ADS/SPOT_01`, … of 5–30 s
     /// at 25, 50 or 29.97 fps. The template list is `TEST`, as on the recording server.
     pub fn virtual_library(n: usize) -> Self {
-        let mut lib = MediaLibrary::empty();
+        let mut lib = SimMedia::empty();
         lib.templates = vec!["TEST".to_string()];
         let recorded = [
             ("CLIP1", 571_414, "20261123150227", 500, 8673),
@@ -352,9 +352,9 @@ impl MediaLibrary {
     }
 }
 
-impl Default for MediaLibrary {
+impl Default for SimMedia {
     fn default() -> Self {
-        MediaLibrary::virtual_library(20)
+        SimMedia::virtual_library(20)
     }
 }
 

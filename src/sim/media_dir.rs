@@ -1,10 +1,10 @@
-//! Building a [`MediaLibrary`] from a real folder: ids, kinds, sidecar durations and file times.
+//! Building a [`SimMedia`] from a real folder: ids, kinds, sidecar durations and file times.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use super::media::{MediaEntry, MediaKind, MediaLibrary};
+use super::media::{MediaEntry, MediaKind, SimMedia};
 
 /// Why a media folder could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +34,7 @@ const DEFAULT_TIMEBASE: (u32, u32) = (1, 25);
 /// Audio files count samples at 48 kHz, like the scanner's audio time base.
 const AUDIO_RATE: u32 = 48_000;
 
-impl MediaLibrary {
+impl SimMedia {
     /// Lists `dir` recursively like the media scanner.
     ///
     /// * Ids are the path relative to `dir` without extension, `/`-separated, upper-cased.
@@ -47,7 +47,7 @@ impl MediaLibrary {
     ///   `<file>.duration` holding seconds as text (at 25 fps). Without one a movie is 10 s at 25 fps.
     /// * `mtime` is the file's modification time in UTC (the real scanner uses local time).
     /// * `file/path` is the file's absolute path; INFO PATHS reports `dir` as the media path.
-    pub fn from_dir(dir: impl AsRef<Path>) -> Result<MediaLibrary, MediaError> {
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<SimMedia, MediaError> {
         let dir = dir.as_ref();
         let io = |source| MediaError::Io {
             path: dir.to_path_buf(),
@@ -57,7 +57,7 @@ impl MediaLibrary {
             return Err(MediaError::NotADirectory(dir.to_path_buf()));
         }
         let root = dir.canonicalize().map_err(io)?;
-        let mut lib = MediaLibrary::empty();
+        let mut lib = SimMedia::empty();
         lib.media_root = format!("{}/", slashes(&root).trim_end_matches('/'));
         // Templates are found in the same folder, so that is also the template path.
         lib.template_root = lib.media_root.clone();

@@ -4,8 +4,8 @@ use super::*;
 
 #[test]
 fn virtual_library_is_deterministic_and_in_range() {
-    let a = MediaLibrary::virtual_library(200);
-    assert_eq!(a, MediaLibrary::virtual_library(200));
+    let a = SimMedia::virtual_library(200);
+    assert_eq!(a, SimMedia::virtual_library(200));
     assert_eq!(a.entries.len(), 200);
     let ids: Vec<&str> = a.entries.iter().map(|e| e.id.as_str()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
@@ -40,16 +40,16 @@ fn virtual_library_is_deterministic_and_in_range() {
         rates.into_iter().collect::<Vec<_>>(),
         vec![(1, 25), (1, 50), (1001, 30000)]
     );
-    assert_eq!(MediaLibrary::virtual_library(2).entries.len(), 2);
+    assert_eq!(SimMedia::virtual_library(2).entries.len(), 2);
     assert_eq!(
-        MediaLibrary::virtual_library(0).cls_reply(),
+        SimMedia::virtual_library(0).cls_reply(),
         "200 CLS OK\r\n\r\n"
     );
 }
 
 #[test]
 fn lookups_and_lines() {
-    let lib = MediaLibrary::virtual_library(5);
+    let lib = SimMedia::virtual_library(5);
     let clip = lib.find("clip1").unwrap();
     assert_eq!(
         clip.cls_line(),
@@ -95,7 +95,7 @@ fn from_dir_lists_files_with_sidecars() {
     std::fs::write(root.join("lower-third.html"), b"<html/>").unwrap();
     std::fs::write(root.join("notes.txt"), b"ignored").unwrap();
     std::fs::write(root.join(".hidden.mp4"), b"ignored").unwrap();
-    let lib = MediaLibrary::from_dir(root).unwrap();
+    let lib = SimMedia::from_dir(root).unwrap();
     let lines: Vec<String> = lib
         .entries
         .iter()
@@ -123,12 +123,12 @@ fn from_dir_lists_files_with_sidecars() {
     assert!(amb.mtime.starts_with("20") && amb.mtime.len() == 14 && amb.thumb_time.contains('T'));
 
     std::fs::write(root.join("amb.mp4.json"), r#"{"fps": "25"}"#).unwrap();
-    let err = MediaLibrary::from_dir(root).unwrap_err().to_string();
+    let err = SimMedia::from_dir(root).unwrap_err().to_string();
     assert!(
         err.contains("amb.mp4.json") && err.contains("frames"),
         "{err}"
     );
-    let err = MediaLibrary::from_dir(root.join("missing"))
+    let err = SimMedia::from_dir(root.join("missing"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a directory"), "{err}");

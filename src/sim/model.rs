@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::dialect::Dialect;
-use super::media::{MediaKind, MediaLibrary, VideoFormat};
+use super::media::{MediaKind, SimMedia, VideoFormat};
 use super::mixer::MixerState;
 use super::producer::{ActiveTransition, Clip, Producer, TransitionInfo, color_producer};
-use super::request::Request;
+use super::request::SimRequest;
 
 /// The whole simulated server.
 #[derive(Debug, Clone)]
 pub struct SimState {
     pub dialect: Dialect,
     pub channels: Vec<Channel>,
-    pub media: MediaLibrary,
+    pub media: SimMedia,
     /// `DATA STORE` files, keyed by upper-case name (name as stored, data).
     pub data: BTreeMap<String, (String, String)>,
     /// `LOG LEVEL`.
@@ -209,7 +209,7 @@ impl Channel {
 
 impl SimState {
     /// A freshly started server with one channel per format.
-    pub fn new(dialect: Dialect, formats: Vec<VideoFormat>, media: MediaLibrary) -> Self {
+    pub fn new(dialect: Dialect, formats: Vec<VideoFormat>, media: SimMedia) -> Self {
         SimState {
             dialect,
             channels: formats.into_iter().map(Channel::new).collect(),
@@ -318,13 +318,13 @@ mod tests;
 
 impl SimState {
     /// 0-based channel index of a channel command, if valid.
-    pub(crate) fn channel_index(&self, req: &Request) -> Option<usize> {
+    pub(crate) fn channel_index(&self, req: &SimRequest) -> Option<usize> {
         let ch = usize::from(req.channel?).checked_sub(1)?;
         (ch < self.channels.len()).then_some(ch)
     }
 
     /// The error the parser would have given for a bad channel (defensive: the parser validates).
-    pub(crate) fn bad_channel(&self, req: &Request) -> String {
+    pub(crate) fn bad_channel(&self, req: &SimRequest) -> String {
         let word = req.name.split(' ').next().unwrap_or(req.name);
         if self.dialect == Dialect::V23 {
             format!("401 {word} ERROR\r\n")

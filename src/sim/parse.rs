@@ -8,7 +8,7 @@
 //! parameters.
 
 use super::dialect::Dialect;
-use super::request::Request;
+use super::request::SimRequest;
 use crate::amcp::tokenize;
 
 /// Whether a registered command addresses a channel.
@@ -138,12 +138,12 @@ pub enum Action {
     /// Execute on a queue and reply with `RES <req_id>` if given.
     Execute {
         req_id: Option<String>,
-        request: Request,
+        request: SimRequest,
     },
     /// Execute a committed batch on the general queue; the COMMIT reply carries BEGIN's id.
     Commit {
         begin_id: Option<String>,
-        items: Vec<(Option<String>, Request)>,
+        items: Vec<(Option<String>, SimRequest)>,
     },
 }
 
@@ -158,7 +158,7 @@ pub struct Parser {
 #[derive(Debug)]
 struct Batch {
     begin_id: Option<String>,
-    items: Vec<(Option<String>, Request)>,
+    items: Vec<(Option<String>, SimRequest)>,
 }
 
 /// Most commands a batch may hold; the server has no limit, but the simulator must not grow forever.
@@ -242,7 +242,7 @@ impl Parser {
         }
     }
 
-    fn dispatch(&mut self, req_id: Option<String>, request: Request) -> Action {
+    fn dispatch(&mut self, req_id: Option<String>, request: SimRequest) -> Action {
         match &mut self.batch {
             Some(batch) if batch.items.len() < MAX_BATCH => {
                 batch.items.push((req_id, request));
@@ -253,12 +253,12 @@ impl Parser {
         }
     }
 
-    fn lookup(&self, word: &str, params: &[String]) -> Result<Request, LookupError> {
+    fn lookup(&self, word: &str, params: &[String]) -> Result<SimRequest, LookupError> {
         let mut channel_error = None;
         if let Some((channel, layer)) = params.first().and_then(|p| parse_address(p)) {
             match self.find(word, Scope::Channel, &params[1..]) {
                 Found::Yes(name, rest) if channel >= 1 && channel <= self.channels => {
-                    return Ok(Request {
+                    return Ok(SimRequest {
                         name,
                         channel: u16::try_from(channel).ok(),
                         layer,
@@ -271,7 +271,7 @@ impl Parser {
             }
         }
         match self.find(word, Scope::Global, params) {
-            Found::Yes(name, rest) => Ok(Request {
+            Found::Yes(name, rest) => Ok(SimRequest {
                 name,
                 channel: None,
                 layer: None,

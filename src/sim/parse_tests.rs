@@ -13,7 +13,7 @@ fn imm(a: Action) -> String {
     }
 }
 
-fn exec(a: Action) -> (Option<String>, Request) {
+fn exec(a: Action) -> (Option<String>, SimRequest) {
     match a {
         Action::Execute { req_id, request } => (req_id, request),
         other => panic!("expected a command, got {other:?}"),

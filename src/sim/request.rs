@@ -2,7 +2,7 @@
 
 /// A parsed, registered command, ready to execute on its queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct SimRequest {
     /// The registered name, upper-case, subcommand included: `PLAY`, `MIXER OPACITY`, `CG ADD`,
     /// `INFO`, `INFO PATHS`, `CALL`, `CLEAR ALL`, `OSC SUBSCRIBE`, `THUMBNAIL LIST`, …
     pub name: &'static str,
@@ -14,7 +14,7 @@ pub struct Request {
     pub params: Vec<String>,
 }
 
-impl Request {
+impl SimRequest {
     /// Whether any parameter equals `keyword`, case-insensitively: the server scans *all* parameters
     /// for flags (`contains_param`), so a clip literally named `LOOP` also sets looping.
     pub fn has_flag(&self, keyword: &str) -> bool {

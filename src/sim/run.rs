@@ -12,7 +12,7 @@ use super::clock::ClockMode;
 use super::dialect::Dialect;
 use super::format::VideoFormat;
 use super::handle::{Sim, SimConfig};
-use super::media::MediaLibrary;
+use super::media::SimMedia;
 
 /// What `onair sim` was asked for, before validation.
 #[derive(Debug, Clone)]
@@ -84,13 +84,13 @@ pub fn config_from(opts: &SimOptions) -> Result<SimPlan, String> {
         formats.push(format);
     }
     let media = match (&opts.media, opts.clips) {
-        (Some(dir), _) => MediaLibrary::from_dir(dir).map_err(|e| format!("--media: {e}"))?,
+        (Some(dir), _) => SimMedia::from_dir(dir).map_err(|e| format!("--media: {e}"))?,
         (None, clips) => {
             let n = clips.unwrap_or(20);
             if n > 100_000 {
                 return Err(format!("--clips: at most 100000, got {n}"));
             }
-            MediaLibrary::virtual_library(n)
+            SimMedia::virtual_library(n)
         }
     };
     if !(opts.speed.is_finite() && opts.speed > 0.0 && opts.speed <= 1000.0) {

@@ -25,7 +25,7 @@ use super::framing::LineSplitter;
 use super::model::SimState;
 use super::osc::{OscSender, OscSubscribers};
 use super::parse::{Action, Parser};
-use super::request::{Outcome, Request};
+use super::request::{Outcome, SimRequest};
 
 /// The server answers `504 QUEUE OVERFLOW` when *more than* this many commands already wait in the
 /// queue (`executor_.size() > 128` in `AMCPCommandQueue.cpp`; the command being executed has left the
@@ -61,7 +61,7 @@ pub(crate) struct Shared {
     pub(crate) listening: watch::Sender<bool>,
     pub(crate) commands_executed: AtomicU64,
     /// The most recent executed commands, oldest first, so tests can assert what a client sent.
-    pub(crate) command_log: Mutex<std::collections::VecDeque<Request>>,
+    pub(crate) command_log: Mutex<std::collections::VecDeque<SimRequest>>,
 }
 
 impl Shared {
@@ -71,7 +71,7 @@ impl Shared {
     }
 
     /// Keeps the last [`COMMAND_LOG_LEN`] executed commands.
-    pub(crate) fn log_command(&self, request: &Request) {
+    pub(crate) fn log_command(&self, request: &SimRequest) {
         let mut log = self.command_log.lock().unwrap_or_else(|e| e.into_inner());
         if log.len() >= COMMAND_LOG_LEN {
             log.pop_front();
@@ -214,10 +214,10 @@ struct Job {
 }
 
 enum Work {
-    Single(Request),
+    Single(SimRequest),
     Batch {
         begin_id: Option<String>,
-        items: Vec<(Option<String>, Request)>,
+        items: Vec<(Option<String>, SimRequest)>,
     },
 }
 
@@ -389,7 +389,7 @@ async fn queue_worker(
 }
 
 /// Executes one request; `None` when the server sends no reply.
-fn run(shared: &Shared, conn: &Conn, request: &Request) -> Option<String> {
+fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
     shared.commands_executed.fetch_add(1, Ordering::Relaxed);
     shared.log_command(request);
     if let Some(reply) = osc_subscription(shared, conn, request) {
@@ -410,7 +410,7 @@ fn run_batch(
     shared: &Shared,
     conn: &Conn,
     begin_id: Option<String>,
-    items: Vec<(Option<String>, Request)>,
+    items: Vec<(Option<String>, SimRequest)>,
 ) {
     if let [(req_id, request)] = items.as_slice() {
         if let Some(reply) = run(shared, conn, request) {
@@ -453,7 +453,7 @@ fn run_batch(
 }
 
 /// `OSC SUBSCRIBE`/`UNSUBSCRIBE` are tied to the connection, so they are handled here, not in `exec`.
-fn osc_subscription(shared: &Shared, conn: &Conn, request: &Request) -> Option<String> {
+fn osc_subscription(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
     let subscribe = match request.name {
         "OSC SUBSCRIBE" => true,
         "OSC UNSUBSCRIBE" => false,

@@ -51,7 +51,7 @@ pub enum Link {
 
 /// What `hello` told us about this connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Session {
+pub struct HelloInfo {
     pub boot_id: Option<String>,
     pub role: Option<Role>,
     pub server_version: Option<String>,
@@ -225,7 +225,7 @@ pub struct Model {
     pub link: Link,
     /// The console has been connected at least once ("connecting" before, "reconnecting" after).
     pub ever_connected: bool,
-    pub session: Session,
+    pub session: HelloInfo,
     /// The daemon's state as last received (valid only with `have_state`).
     pub state: Snapshot,
     /// A snapshot of the current boot has been applied; events may be applied on top.
@@ -265,7 +265,7 @@ impl Model {
             mode: Mode::Attached,
             link: Link::Connecting { attempt: 1 },
             ever_connected: false,
-            session: Session::default(),
+            session: HelloInfo::default(),
             state: Snapshot::default(),
             have_state: false,
             seq: 0,

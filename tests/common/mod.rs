@@ -25,7 +25,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use onair::amcp::body::{ChannelState, parse_info_xml};
 use onair::amcp::codec::{AmcpCodec, Body, DecodeError, Frame, Reply};
-use onair::sim::media::{MediaLibrary, VideoFormat};
+use onair::sim::media::{SimMedia, VideoFormat};
 use onair::sim::{Dialect, Sim, SimConfig};
 use rosc::{OscMessage, OscPacket, OscType};
 use tokio::io::AsyncWriteExt;
@@ -58,8 +58,8 @@ pub fn sim_config(dialect: Dialect, formats: &[&str]) -> SimConfig {
 
 /// The recordings' library: `CLIP1`, `CLIP2` (10 s at 50 fps), `SHORT` (2 s at 50 fps), template
 /// `TEST`, media scanner up.
-pub fn recorded_library() -> MediaLibrary {
-    MediaLibrary::virtual_library(3)
+pub fn recorded_library() -> SimMedia {
+    SimMedia::virtual_library(3)
 }
 
 /// Starts a simulator, failing the test if the port cannot be bound. Use a stepped clock

@@ -27,7 +27,7 @@ use super::runtime::Runtime;
 use super::state::{
     Alarm, Event, EventKind, LinkView, MediaView, Playout, ProgressMap, Severity, Snapshot,
 };
-use super::{EngineError, EngineHandle, OpResult, Request};
+use super::{EngineError, EngineHandle, EngineRequest, OpResult};
 use crate::amcp::ChannelLayer;
 use crate::caspar::osc::{OscState, OscTelemetry};
 use crate::caspar::{CasparHandle, CommandError};
@@ -270,7 +270,7 @@ impl Engine {
 
     async fn run(
         &mut self,
-        mut rx: mpsc::Receiver<Request>,
+        mut rx: mpsc::Receiver<EngineRequest>,
         external: Option<mpsc::Receiver<ExternalChange>>,
     ) {
         let (_no_external, idle_external) = mpsc::channel(1);
@@ -299,7 +299,7 @@ impl Engine {
                 // with.
                 Some(msg) = internal.recv() => self.on_internal(msg),
                 req = rx.recv() => match req {
-                    Some(Request { op, reply }) => self.op(op, reply).await,
+                    Some(EngineRequest { op, reply }) => self.op(op, reply).await,
                     None => break,
                 },
                 Some(change) = external.recv() => self.on_external(change).await,

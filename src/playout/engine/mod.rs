@@ -182,7 +182,7 @@ impl EngineError {
     }
 }
 
-pub(crate) struct Request {
+pub(crate) struct EngineRequest {
     pub(crate) op: Op,
     pub(crate) reply: oneshot::Sender<Result<OpResult, EngineError>>,
 }
@@ -190,7 +190,7 @@ pub(crate) struct Request {
 /// Cheap-clone front of the engine.
 #[derive(Clone)]
 pub struct EngineHandle {
-    pub(crate) tx: mpsc::Sender<Request>,
+    pub(crate) tx: mpsc::Sender<EngineRequest>,
     pub(crate) snapshot: watch::Receiver<Arc<Snapshot>>,
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) progress: watch::Receiver<Arc<ProgressMap>>,
@@ -202,7 +202,7 @@ impl EngineHandle {
     pub async fn execute(&self, op: Op) -> Result<OpResult, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request { op, reply })
+            .send(EngineRequest { op, reply })
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
         rx.await.unwrap_or(Err(EngineError::ShuttingDown))

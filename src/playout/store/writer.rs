@@ -154,9 +154,9 @@ pub(super) enum Request {
 
 /// The answer to one queued save: resolves once that version (or a later one) is durable.
 #[derive(Debug)]
-pub struct Ack(oneshot::Receiver<Result<(), StoreError>>);
+pub struct SaveAck(oneshot::Receiver<Result<(), StoreError>>);
 
-impl Future for Ack {
+impl Future for SaveAck {
     type Output = Result<(), StoreError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -224,18 +224,22 @@ impl StoreWriter {
             .map_err(|_| StoreError::WriterGone)
     }
 
-    /// Queues a save and returns at once with the [`Ack`] to await. Versions queued by one caller
+    /// Queues a save and returns at once with the [`SaveAck`] to await. Versions queued by one caller
     /// are written in queue order; the engine can queue in order without waiting for the disk.
-    pub async fn submit(&self, playlist: Playlist) -> Result<Ack, StoreError> {
+    pub async fn submit(&self, playlist: Playlist) -> Result<SaveAck, StoreError> {
         self.submit_with(playlist, false).await
     }
 
     /// [`StoreWriter::submit`] that may replace items with an empty playlist (an explicit clear).
-    pub async fn submit_clear(&self, playlist: Playlist) -> Result<Ack, StoreError> {
+    pub async fn submit_clear(&self, playlist: Playlist) -> Result<SaveAck, StoreError> {
         self.submit_with(playlist, true).await
     }
 
-    async fn submit_with(&self, playlist: Playlist, allow_empty: bool) -> Result<Ack, StoreError> {
+    async fn submit_with(
+        &self,
+        playlist: Playlist,
+        allow_empty: bool,
+    ) -> Result<SaveAck, StoreError> {
         let (ack, rx) = oneshot::channel();
         self.send(Request::Save {
             playlist,
@@ -243,7 +247,7 @@ impl StoreWriter {
             ack,
         })
         .await?;
-        Ok(Ack(rx))
+        Ok(SaveAck(rx))
     }
 
     /// Saves a playlist; returns once it (or a later version) is durable. See [`Store::save`].
@@ -260,7 +264,7 @@ impl StoreWriter {
     pub async fn save_state(&self, state: PlayoutStateFile) -> Result<(), StoreError> {
         let (ack, rx) = oneshot::channel();
         self.send(Request::State { state, ack }).await?;
-        Ack(rx).await
+        SaveAck(rx).await
     }
 
     /// Deletes a playlist (see [`Store::delete`]); returns where the file was kept.
@@ -283,7 +287,7 @@ impl StoreWriter {
         let flush = async {
             let (ack, rx) = oneshot::channel();
             self.send(Request::Flush { ack }).await?;
-            Ack(rx).await
+            SaveAck(rx).await
         };
         match tokio::time::timeout(limit, flush).await {
             Ok(result) => result,

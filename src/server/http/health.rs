@@ -1,7 +1,7 @@
 //! What the daemon's state means for health: the status (`ok` / `degraded` / `down`) with its reasons,
 //! readiness, and the `/health` and `stats` JSON documents.
 //!
-//! Status rules (also in `docs/operations.md`):
+//! HealthStatus rules (also in `docs/operations.md`):
 //! - `down`: start-up has not completed, the daemon is shutting down, or the playout engine task has
 //!   stopped. The daemon cannot do its job, so a load balancer or supervisor should act.
 //! - `degraded`: CasparCG is not connected, a playing playlist's telemetry is stale, a critical alarm
@@ -26,28 +26,28 @@ use crate::server::{AppState, WsStats};
 
 /// The daemon's overall health, as in `/health`'s `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub enum HealthStatus {
     Ok,
     Degraded,
     Down,
 }
 
-impl Status {
+impl HealthStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Ok => "ok",
-            Status::Degraded => "degraded",
-            Status::Down => "down",
+            HealthStatus::Ok => "ok",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Down => "down",
         }
     }
 
     /// 0, 1, 2: the same order as the `onair health` exit codes, for the metric.
     pub(super) fn level(self) -> u8 {
         match self {
-            Status::Ok => 0,
-            Status::Degraded => 1,
-            Status::Down => 2,
+            HealthStatus::Ok => 0,
+            HealthStatus::Degraded => 1,
+            HealthStatus::Down => 2,
         }
     }
 }
@@ -113,10 +113,10 @@ impl Checks {
     /// The status and why it is not `ok` (empty when it is). Without `detail` the reasons name no
     /// playlist, alarm text, address or path: what an anonymous caller may read when tokens are
     /// configured.
-    pub fn status(&self, detail: bool) -> (Status, Vec<String>) {
+    pub fn status(&self, detail: bool) -> (HealthStatus, Vec<String>) {
         let down = self.down_reasons();
         if !down.is_empty() {
-            return (Status::Down, down);
+            return (HealthStatus::Down, down);
         }
         let mut r = Vec::new();
         self.link_reason(detail, &mut r);
@@ -146,9 +146,9 @@ impl Checks {
             });
         }
         let status = if r.is_empty() {
-            Status::Ok
+            HealthStatus::Ok
         } else {
-            Status::Degraded
+            HealthStatus::Degraded
         };
         (status, r)
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::dispatch::Command;
+use super::dispatch::Handling;
 use crate::protocol::{Ack, AckResult, ErrorBody, codes};
 use crate::server::AppState;
 
@@ -23,7 +23,7 @@ pub(crate) const MAX_PENDING: usize = 256;
 struct Job {
     n: u64,
     id: String,
-    command: Command,
+    command: Handling,
 }
 
 /// A finished job: its ack may go out once the session has queued event `min_seq`.
@@ -68,7 +68,7 @@ impl Commands {
     pub(crate) fn submit(
         &mut self,
         id: String,
-        command: Result<Command, ErrorBody>,
+        command: Result<Handling, ErrorBody>,
     ) -> Result<(), TooMany> {
         if self.pending.len() >= MAX_PENDING {
             return Err(TooMany);
@@ -148,9 +148,9 @@ async fn run(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, done: mpsc::Se
     }
 }
 
-async fn execute(state: &AppState, id: String, command: Command) -> (u64, Ack) {
+async fn execute(state: &AppState, id: String, command: Handling) -> (u64, Ack) {
     match command {
-        Command::Health => {
+        Handling::Health => {
             let health = Some(crate::server::http::health_document(state));
             (
                 0,
@@ -163,7 +163,7 @@ async fn execute(state: &AppState, id: String, command: Command) -> (u64, Ack) {
                 ),
             )
         }
-        Command::Stats => {
+        Handling::Stats => {
             let stats = Some(crate::server::http::stats_document(state));
             (
                 0,
@@ -176,7 +176,7 @@ async fn execute(state: &AppState, id: String, command: Command) -> (u64, Ack) {
                 ),
             )
         }
-        Command::Engine(op) => {
+        Handling::Engine(op) => {
             let result = state.engine.execute(op).await;
             // The engine publishes a change's events before it answers, so the current seq covers
             // every event this op caused.

@@ -12,7 +12,7 @@ use crate::protocol::{AckResult, ErrorBody, Request};
 
 /// What a `command` asks for: an engine op, or one the session answers itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Command {
+pub(crate) enum Handling {
     Engine(Op),
     /// The `/health` document.
     Health,
@@ -20,11 +20,11 @@ pub(crate) enum Command {
     Stats,
 }
 
-impl From<Request> for Command {
+impl From<Request> for Handling {
     fn from(request: Request) -> Self {
-        Command::Engine(match request {
-            Request::Health => return Command::Health,
-            Request::Stats => return Command::Stats,
+        Handling::Engine(match request {
+            Request::Health => return Handling::Health,
+            Request::Stats => return Handling::Stats,
             Request::PlaylistCreate(a) => Op::PlaylistCreate {
                 name: a.name,
                 channel_layer: a.channel_layer,

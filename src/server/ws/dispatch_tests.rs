@@ -6,15 +6,15 @@ use super::*;
 use crate::playout::model::Transition;
 use crate::protocol::codes;
 
-fn command(name: &str, args: Value) -> Command {
+fn command(name: &str, args: Value) -> Handling {
     Request::parse(name, args)
-        .map(Command::from)
+        .map(Handling::from)
         .unwrap_or_else(|e| panic!("{name} should parse: {e}"))
 }
 
 fn op(name: &str, args: Value) -> Op {
     match command(name, args) {
-        Command::Engine(op) => op,
+        Handling::Engine(op) => op,
         other => panic!("{name} is not an engine op: {other:?}"),
     }
 }
@@ -169,8 +169,8 @@ fn playout_ops() {
         }
     );
     assert_eq!(op("media.rescan", Value::Null), Op::MediaRescan);
-    assert_eq!(command("health", Value::Null), Command::Health);
-    assert_eq!(command("stats", json!({})), Command::Stats);
+    assert_eq!(command("health", Value::Null), Handling::Health);
+    assert_eq!(command("stats", json!({})), Handling::Stats);
 }
 
 /// Each `playout.*` action without an item reaches the engine as the action it names (they share

@@ -21,7 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bucket::Bucket;
 use super::commands::Commands;
-use super::dispatch::Command;
+use super::dispatch::Handling;
 use super::exit::Exit;
 use super::log::EventLog;
 use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
@@ -92,7 +92,7 @@ where
                 .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         },
     ));
-    let mut session = Session::new(ctx, outbox, ping);
+    let mut session = ClientSession::new(ctx, outbox, ping);
     tracing::debug!(peer = %session.peer, role = ?session.role, "websocket client connected");
     let exit = match session.start().await {
         Ok(()) => session.serve(&mut stream, &mut writer).await,
@@ -120,7 +120,7 @@ impl Drop for Connected {
     }
 }
 
-struct Session {
+struct ClientSession {
     state: Arc<AppState>,
     log: Arc<EventLog>,
     role: Role,
@@ -142,7 +142,7 @@ struct Session {
     slow_resyncs: VecDeque<Instant>,
 }
 
-impl Session {
+impl ClientSession {
     fn new(ctx: Ctx, outbox: Arc<Outbox>, ping: Duration) -> Self {
         let state = ctx.state;
         // Subscribe before reading the position: every event after it is then in `events`.
@@ -152,7 +152,7 @@ impl Session {
         progress.mark_unchanged();
         let hz = state.config.progress_hz;
         let now = Instant::now();
-        Session {
+        ClientSession {
             log: ctx.log,
             role: ctx.role,
             peer: ctx.peer,
@@ -270,7 +270,7 @@ impl Session {
         match decode_client(text, self.role) {
             Ok(ClientMsg::Command { id, request }) => {
                 WsStats::inc(&self.state.ws.commands);
-                self.submit(id, Ok(Command::from(request)))
+                self.submit(id, Ok(Handling::from(request)))
             }
             Ok(ClientMsg::Resume { boot_id, since }) => self.resume(&boot_id, since).await,
             Ok(ClientMsg::Ping) => self.send(&ServerMsg::Pong),
@@ -287,7 +287,7 @@ impl Session {
         }
     }
 
-    fn submit(&mut self, id: String, command: Result<Command, ErrorBody>) -> Result<(), Exit> {
+    fn submit(&mut self, id: String, command: Result<Handling, ErrorBody>) -> Result<(), Exit> {
         self.commands
             .submit(id, command)
             .map_err(|_| Exit::TooManyCommands)

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
-use crate::playout::store::{Ack, PlaylistState, PlayoutStateFile, StoreWriter};
+use crate::playout::store::{PlaylistState, PlayoutStateFile, SaveAck, StoreWriter};
 use crate::playout::watch::ExternalChange;
 
 /// Store, as-run and external-edit plumbing owned by the engine.
@@ -56,7 +56,7 @@ impl Engine {
     }
 
     /// Queues the current op's saves and returns what the reply must wait for.
-    pub(super) async fn queue_saves(&mut self) -> Result<Vec<Ack>, EngineError> {
+    pub(super) async fn queue_saves(&mut self) -> Result<Vec<SaveAck>, EngineError> {
         let dirty = std::mem::take(&mut self.persistence.dirty);
         let deleted = std::mem::take(&mut self.persistence.deleted);
         let Some(store) = self.persistence.store.clone() else {
@@ -93,7 +93,7 @@ impl Engine {
     pub(super) fn reply_when_durable(
         &self,
         result: Result<OpResult, EngineError>,
-        acks: Vec<Ack>,
+        acks: Vec<SaveAck>,
         reply: Reply,
     ) {
         if acks.is_empty() || result.is_err() {
