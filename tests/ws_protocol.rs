@@ -321,3 +321,51 @@ async fn shutdown_says_so_then_closes_with_1001() {
     let refused = Client::try_connect(&rig, "", &[], "127.0.0.1", None).await;
     assert_eq!(refused.err(), Some(Ok(503)));
 }
+
+#[tokio::test]
+async fn a_late_joiner_gets_the_live_progress_within_one_tick() {
+    let rig = start(config()).await;
+    let (mut a, _) = rig.client().await;
+    let (ack, _) = a.command("a", "item.add", json!({"clip": "CLIP1"})).await;
+    assert!(ack.ok, "{ack:?}");
+    let (ack, _) = a.command("t", "playout.take", json!({})).await;
+    assert!(ack.ok, "{ack:?}");
+    // Time passes on the server without any event: only progress changes.
+    let mut watch = rig.state.engine.watch_progress();
+    rig.sim.step(50);
+    let live = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Some(p) = watch.borrow_and_update().values().next().copied()
+                && p.elapsed >= 1.5
+            {
+                return p;
+            }
+            watch.changed().await.expect("engine alive");
+        }
+    })
+    .await
+    .expect("progress follows the simulator");
+
+    let mut b = Client::connect(&rig, "", &[]).await;
+    b.handshake().await;
+    // The simulator's clock stands still, so progress will not change again: a progress message
+    // now can only be the session sending the current value to its new client.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), b.next_any())
+        .await
+        .expect("the live progress follows the snapshot at once");
+    let ServerMsg::Progress { progress } = first else {
+        panic!("progress expected right after the snapshot, got {first:?}")
+    };
+    let p = progress
+        .values()
+        .next()
+        .copied()
+        .expect("the playing playlist");
+    assert!(p.fresh, "live telemetry is marked live");
+    assert!(
+        (p.elapsed - live.elapsed).abs() < 0.5,
+        "the live value ({} s), not the snapshot's stale copy ({} s)",
+        live.elapsed,
+        p.elapsed
+    );
+}

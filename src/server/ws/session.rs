@@ -148,8 +148,10 @@ impl ClientSession {
         // Subscribe before reading the position: every event after it is then in `events`.
         let events = state.engine.subscribe();
         let pos = state.engine.snapshot().seq;
-        let mut progress = state.engine.watch_progress();
-        progress.mark_unchanged();
+        // Not marked as seen: a new client gets the current progress right after its snapshot,
+        // whose own copy is only as recent as the last event (a late joiner would otherwise see a
+        // finished clip's last tick, marked live, until progress next changed).
+        let progress = state.engine.watch_progress();
         let hz = state.config.progress_hz;
         let now = Instant::now();
         ClientSession {
@@ -162,7 +164,7 @@ impl ClientSession {
             events,
             progress,
             progress_live: hz > 0,
-            progress_dirty: false,
+            progress_dirty: hz > 0,
             progress_period: Duration::from_secs(1) / hz.max(1),
             next_progress: now,
             commands: Commands::start(Arc::clone(&state)),
@@ -355,6 +357,8 @@ impl ClientSession {
             .replace_with_snapshot(text)
             .map_err(|_| Exit::Slow)?;
         self.pos = snap.seq;
+        // The snapshot's progress is as old as its last event: follow it with the live one.
+        self.progress_dirty = self.progress_live;
         let stats = &self.state.ws;
         stats
             .dropped
