@@ -98,7 +98,10 @@ async fn run(ops: usize) -> Value {
                 playlist("a", "1-10", &["CLIP1"], false),
                 playlist("b", "2-10", &["CLIP1", "CLIP2"], true),
                 playlist("c", "3-10", &["SHORT", "SHORT"], true),
-                playlist("d", "1-20", &[], false),
+                // Adds go to an empty playlist per phase: the cost of an edit still grows with the
+                // rundown (whole-playlist events), so both phases must start from the same size.
+                playlist("d1", "1-20", &[], false),
+                playlist("d2", "1-30", &[], false),
             ],
             shutdown.clone(),
         )
@@ -115,7 +118,7 @@ async fn run(ops: usize) -> Value {
     engine.execute(take("a")).await.unwrap();
     engine.execute(take("c")).await.unwrap();
 
-    let healthy = phase(&engine, ops).await;
+    let healthy = phase(&engine, ops, "d1").await;
     let switches_healthy = auto_offsets(&sim, &asrun_dir, 4).await;
 
     // The server turns slow, and stays slow while we measure.
@@ -141,7 +144,7 @@ async fn run(ops: usize) -> Value {
     while sim.faults().delaying() < 2 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let slow = phase(&engine, ops).await;
+    let slow = phase(&engine, ops, "d2").await;
     let switches_slow = auto_offsets(&sim, &asrun_dir, 4).await;
     stop.store(true, Ordering::Relaxed);
     for b in background {
@@ -170,8 +173,8 @@ async fn run(ops: usize) -> Value {
     })
 }
 
-/// `ops` takes on channel 2 and `ops` adds; latencies in ms.
-async fn phase(engine: &EngineHandle, ops: usize) -> (Value, Value) {
+/// `ops` takes on channel 2 and `ops` adds to playlist `adds_to`; latencies in ms.
+async fn phase(engine: &EngineHandle, ops: usize, adds_to: &str) -> (Value, Value) {
     let mut takes = Vec::with_capacity(ops);
     let mut adds = Vec::with_capacity(ops);
     for _ in 0..ops {
@@ -187,7 +190,7 @@ async fn phase(engine: &EngineHandle, ops: usize) -> (Value, Value) {
         let t = Instant::now();
         engine
             .execute(Op::ItemAdd {
-                playlist: Some("d".into()),
+                playlist: Some(adds_to.into()),
                 item: NewItem {
                     clip: "CLIP2".into(),
                     ..NewItem::default()
