@@ -17,7 +17,7 @@ use onair::amcp::codec::{AmcpCodec, Body, DecodeError, Frame, Reply};
 use serde::Deserialize;
 use tokio_util::codec::Decoder;
 
-/// A verbatim copy of `../shared/fixtures` (see tests/fixtures_in_sync.rs), so the tests run on any clone.
+/// The recordings vendored in the repository (kept in sync by tests/fixtures_in_sync.rs), so the tests run on any clone.
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 /// Marker line with which a recording says "replies left out here" (queue-overflow.json).
