@@ -46,6 +46,7 @@ fn playlist(items: usize, revision: u64) -> Playlist {
                 format!("NEWS/2024/PKG_{k:05}_FINAL"),
             )
         })
+        .map(std::sync::Arc::new)
         .collect();
     p.revision = revision;
     p
@@ -82,7 +83,8 @@ fn bench_size(root: &Path, items: usize, iterations: usize) -> serde_json::Value
     let mut p = playlist(items, 0);
     for rev in 1..=iterations as u64 {
         p.revision = rev;
-        p.items[rev as usize % items].title = Some(format!("edited at revision {rev}"));
+        std::sync::Arc::make_mut(&mut p.items[rev as usize % items]).title =
+            Some(format!("edited at revision {rev}"));
         let t = Instant::now();
         store.save(&p).expect("save");
         save.push(t.elapsed());

@@ -25,7 +25,7 @@ struct Rig {
 fn playlist(clips: &[&str]) -> Playlist {
     let mut p = Playlist::new("main", "Main", "1-10".parse().unwrap());
     for (i, c) in clips.iter().enumerate() {
-        p.items.push(Item::new(format!("i{i}"), *c));
+        p.items.push(Item::new(format!("i{i}"), *c).into());
     }
     p
 }

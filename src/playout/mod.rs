@@ -2,6 +2,7 @@
 //! the media library.
 
 pub mod asrun;
+pub mod change;
 pub mod engine;
 pub mod media;
 pub mod model;

@@ -3,6 +3,8 @@
 //! Everything here is plain data that serializes to the playlist files and the WebSocket snapshot.
 //! Edits validate before they change anything, so a failed edit leaves the playlist untouched.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -132,8 +134,10 @@ pub struct Playlist {
     pub id: String,
     pub name: String,
     pub channel_layer: ChannelLayer,
+    /// Shared, so that copies of a playlist (the engine's, the store's, each snapshot's) cost a
+    /// pointer per item rather than a deep copy: an edit's cost must not grow with the rundown.
     #[serde(default)]
-    pub items: Vec<Item>,
+    pub items: Vec<Arc<Item>>,
     /// Start again from the top after the last item.
     #[serde(default, rename = "loop")]
     pub looping: bool,
@@ -460,7 +464,7 @@ impl Playlist {
 
     /// The item with this id.
     pub fn item(&self, item: &str) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == item)
+        self.items.iter().find(|i| i.id == item).map(|i| &**i)
     }
 
     /// Inserts at `index` (`None` appends).
@@ -484,7 +488,7 @@ impl Playlist {
         if at > len {
             return Err(PlaylistError::IndexOutOfRange { index: at, len });
         }
-        self.items.insert(at, item);
+        self.items.insert(at, Arc::new(item));
         self.revision += 1;
         Ok(())
     }
@@ -505,7 +509,7 @@ impl Playlist {
     }
 
     /// Removes an item and returns it.
-    pub fn remove(&mut self, item: &str) -> Result<Item, PlaylistError> {
+    pub fn remove(&mut self, item: &str) -> Result<Arc<Item>, PlaylistError> {
         let at = self
             .index_of(item)
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
@@ -520,7 +524,7 @@ impl Playlist {
             .iter_mut()
             .find(|i| i.id == item)
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
-        it.apply(fields)?;
+        Arc::make_mut(it).apply(fields)?;
         self.revision += 1;
         Ok(())
     }

@@ -1,18 +1,69 @@
 //! Sequenced changes: every state change is an [`Event`] with the next `seq`, and applying the
 //! events after a snapshot's `seq` to it gives the current state.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Alarm, LinkView, MediaView, PlaylistView};
+use super::{Alarm, Item, LinkView, MediaView, PlaylistView, Playout};
+use crate::playout::change::Change;
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
-    /// A playlist was created or its items, settings or playout changed: the whole view.
+    /// A whole playlist: it was created, or reloaded from its file after an edit outside onair.
+    /// Every other change of a playlist is one of the item-level events below.
     Playlist {
         playlist: Box<PlaylistView>,
+    },
+    /// An item was inserted at `index` (its position afterwards). `revision` is the playlist's
+    /// new revision; `missing` says whether the media library lacks the item's clip.
+    ItemAdded {
+        playlist: String,
+        revision: u64,
+        index: usize,
+        item: Arc<Item>,
+        missing: bool,
+    },
+    /// An item changed; `item` is the whole new item.
+    ItemUpdated {
+        playlist: String,
+        revision: u64,
+        item: Arc<Item>,
+        missing: bool,
+    },
+    /// An item moved to `index` (its position afterwards).
+    ItemMoved {
+        playlist: String,
+        revision: u64,
+        item: String,
+        index: usize,
+    },
+    ItemRemoved {
+        playlist: String,
+        revision: u64,
+        item: String,
+    },
+    /// The playlist's name, loop or autoplay setting changed.
+    PlaylistSettings {
+        playlist: String,
+        revision: u64,
+        name: String,
+        #[serde(rename = "loop")]
+        looping: bool,
+        autoplay: bool,
+    },
+    /// What the playlist has on air, cued and next.
+    Playout {
+        playlist: String,
+        playout: Playout,
+    },
+    /// The items whose clip the media library lacks (after a rescan changed the set).
+    Missing {
+        playlist: String,
+        missing: Vec<String>,
     },
     PlaylistRemoved {
         playlist: String,
@@ -32,6 +83,125 @@ pub enum EventKind {
     AlarmCleared {
         id: u64,
     },
+}
+
+impl EventKind {
+    /// The item-level event for a durable `change` of `playlist`.
+    pub fn edit(playlist: &str, revision: u64, change: &Change, missing: bool) -> EventKind {
+        let playlist = playlist.to_owned();
+        match change.clone() {
+            Change::ItemAdded { index, item } => EventKind::ItemAdded {
+                playlist,
+                revision,
+                index,
+                item,
+                missing,
+            },
+            Change::ItemUpdated { item } => EventKind::ItemUpdated {
+                playlist,
+                revision,
+                item,
+                missing,
+            },
+            Change::ItemMoved { item, index } => EventKind::ItemMoved {
+                playlist,
+                revision,
+                item,
+                index,
+            },
+            Change::ItemRemoved { item } => EventKind::ItemRemoved {
+                playlist,
+                revision,
+                item,
+            },
+            Change::PlaylistSettings {
+                name,
+                looping,
+                autoplay,
+            } => EventKind::PlaylistSettings {
+                playlist,
+                revision,
+                name,
+                looping,
+                autoplay,
+            },
+        }
+    }
+
+    /// The playlist edit this event carries: `(playlist, revision, change, missing)`.
+    pub fn as_edit(&self) -> Option<(&str, u64, Change, bool)> {
+        Some(match self {
+            EventKind::ItemAdded {
+                playlist,
+                revision,
+                index,
+                item,
+                missing,
+            } => (
+                playlist.as_str(),
+                *revision,
+                Change::ItemAdded {
+                    index: *index,
+                    item: Arc::clone(item),
+                },
+                *missing,
+            ),
+            EventKind::ItemUpdated {
+                playlist,
+                revision,
+                item,
+                missing,
+            } => (
+                playlist.as_str(),
+                *revision,
+                Change::ItemUpdated {
+                    item: Arc::clone(item),
+                },
+                *missing,
+            ),
+            EventKind::ItemMoved {
+                playlist,
+                revision,
+                item,
+                index,
+            } => (
+                playlist.as_str(),
+                *revision,
+                Change::ItemMoved {
+                    item: item.clone(),
+                    index: *index,
+                },
+                false,
+            ),
+            EventKind::ItemRemoved {
+                playlist,
+                revision,
+                item,
+            } => (
+                playlist.as_str(),
+                *revision,
+                Change::ItemRemoved { item: item.clone() },
+                false,
+            ),
+            EventKind::PlaylistSettings {
+                playlist,
+                revision,
+                name,
+                looping,
+                autoplay,
+            } => (
+                playlist.as_str(),
+                *revision,
+                Change::PlaylistSettings {
+                    name: name.clone(),
+                    looping: *looping,
+                    autoplay: *autoplay,
+                },
+                false,
+            ),
+            _ => return None,
+        })
+    }
 }
 
 /// One sequenced change.

@@ -29,6 +29,7 @@ pub mod codes;
 mod decode;
 pub mod event;
 pub mod link;
+pub mod reduce;
 pub mod request;
 pub mod schema;
 pub mod views;

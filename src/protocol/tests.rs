@@ -153,7 +153,7 @@ fn sample_view() -> PlaylistView {
     let mut item = Item::new("i1".into(), "CLIP1");
     item.fps = Some((25, 1));
     item.frames = Some(250);
-    playlist.items.push(item);
+    playlist.items.push(item.into());
     PlaylistView {
         playlist,
         playout: Playout {

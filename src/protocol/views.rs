@@ -64,7 +64,7 @@ pub struct PlaylistView {
     #[serde(flatten)]
     pub playlist: Playlist,
     pub playout: Playout,
-    /// Ids of items whose clip the media library does not have.
+    /// Ids of items whose clip the media library does not have, sorted.
     pub missing: Vec<String>,
 }
 

@@ -313,13 +313,13 @@ impl Model {
         found.or_else(|| self.state.playlists.first())
     }
 
-    pub fn items(&self) -> &[Item] {
+    pub fn items(&self) -> &[std::sync::Arc<Item>] {
         self.playlist().map_or(&[], |p| p.playlist.items.as_slice())
     }
 
     /// The item under the rundown cursor.
     pub fn selected_item(&self) -> Option<&Item> {
-        self.items().get(self.rundown.selected)
+        self.items().get(self.rundown.selected).map(|i| &**i)
     }
 
     /// The terminal as a rectangle.
@@ -379,7 +379,7 @@ impl Model {
                     on_air: index(&pl.playout.on_air),
                     cued: index(&pl.playout.cued),
                     next: index(&pl.playout.next),
-                    total_secs: items.iter().filter_map(item_seconds).sum(),
+                    total_secs: items.iter().filter_map(|i| item_seconds(i)).sum(),
                 }
             }
         };

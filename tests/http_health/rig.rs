@@ -42,7 +42,9 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
     });
     let mut playlist = Playlist::new("main", "Main", "1-10".parse().expect("channel-layer"));
     for (i, clip) in ["CLIP1", "CLIP2"].iter().enumerate() {
-        playlist.items.push(Item::new(format!("i{i}"), *clip));
+        playlist
+            .items
+            .push(Item::new(format!("i{i}"), *clip).into());
     }
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn next_and_previous_respect_loop() {
         let mut p = Playlist::new("p", "p", "1-10".parse().unwrap());
-        p.items = vec![item("a"), item("b")];
+        p.items = vec![item("a").into(), item("b").into()];
         assert_eq!(next_after(&p, None).as_deref(), Some("a"));
         assert_eq!(next_after(&p, Some("a")).as_deref(), Some("b"));
         assert_eq!(next_after(&p, Some("b")), None);

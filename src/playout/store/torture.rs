@@ -41,6 +41,7 @@ pub fn torture_playlist(revision: u64) -> Playlist {
             fps: Some((25, 1)),
             ..Item::new(format!("r{revision}k{k}"), format!("AMB/CLIP_{k:04}"))
         })
+        .map(std::sync::Arc::new)
         .collect();
     p.revision = revision;
     p

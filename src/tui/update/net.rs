@@ -263,6 +263,11 @@ fn apply(model: &mut Model, kind: EventKind) {
             }
             model.state.alarms.retain(|a| a.id != id);
         }
+        other => {
+            if let Err(e) = crate::protocol::reduce::apply_kind(&mut model.state, &other) {
+                model.log(Level::Warn, format!("could not apply an event ({e})"));
+            }
+        }
     }
 }
 

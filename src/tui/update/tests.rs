@@ -169,7 +169,7 @@ fn filter_narrows_the_library_and_insert_adds_below_the_cursor() {
     let mut new = Item::new("new1".into(), "CLIP2");
     new.frames = Some(500);
     new.fps = Some((50, 1));
-    pl.playlist.items.insert(2, new);
+    pl.playlist.items.insert(2, new.into());
     server(
         &mut m,
         event(

@@ -146,7 +146,7 @@ impl Engine {
             .values_mut()
             .flat_map(|pl| pl.items.iter_mut())
         {
-            fill_from_media(&media, item);
+            fill_from_media(&media, Arc::make_mut(item));
         }
     }
 }

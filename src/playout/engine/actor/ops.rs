@@ -47,7 +47,7 @@ impl Engine {
                 self.edit_and_rearm(playlist, |p, _| {
                     p.update(&item, &fields)?;
                     if let Some(it) = p.items.iter_mut().find(|i| i.id == item) {
-                        fill_from_media(&media, it);
+                        fill_from_media(&media, Arc::make_mut(it));
                     }
                     Ok(Some(item.clone()))
                 })

@@ -126,7 +126,7 @@ impl Engine {
                 .map(|i| {
                     pl.items[i + 1..]
                         .iter()
-                        .filter_map(transport::item_seconds)
+                        .filter_map(|i| transport::item_seconds(i))
                         .sum()
                 })
                 .unwrap_or(0.0);

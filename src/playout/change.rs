@@ -1,0 +1,205 @@
+//! An edit of a playlist as data: what the journal stores, what an item-level event carries, and
+//! the one function that applies it.
+//!
+//! The engine turns an operator's op into a [`Change`] after validating it against the playlist
+//! as it will be once every earlier edit is durable; the store appends it to the journal; once it
+//! is durable the engine applies it to the published state and sends it to clients as an event;
+//! recovery replays the journal with the same [`Playlist::apply`]; the console applies the events
+//! with it too. One reducer, so the daemon's memory, its disk and every client's copy cannot
+//! drift apart.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Item, Limits, Playlist, PlaylistError};
+
+/// One edit of one playlist. Applying it sets the playlist's revision to the one it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// `item` was inserted at `index` (its position afterwards).
+    ItemAdded { index: usize, item: Arc<Item> },
+    /// The item with `item.id` now reads `item` (every field, not only the changed ones).
+    ItemUpdated { item: Arc<Item> },
+    /// The item `item` moved to `index` (its position afterwards).
+    ItemMoved { item: String, index: usize },
+    /// The item `item` was removed.
+    ItemRemoved { item: String },
+    /// The playlist's own settings.
+    PlaylistSettings {
+        name: String,
+        #[serde(rename = "loop")]
+        looping: bool,
+        autoplay: bool,
+    },
+}
+
+impl Change {
+    /// The item this change is about, if it is about one.
+    pub fn item_id(&self) -> Option<&str> {
+        match self {
+            Change::ItemAdded { item, .. } | Change::ItemUpdated { item } => Some(&item.id),
+            Change::ItemMoved { item, .. } | Change::ItemRemoved { item } => Some(item),
+            Change::PlaylistSettings { .. } => None,
+        }
+    }
+}
+
+impl Playlist {
+    /// Applies `change` and sets the revision to `revision`; on error nothing changed.
+    ///
+    /// Validation is the same as the op's, so a change that applied once applies again on the
+    /// same playlist (journal replay), and a change that does not apply is refused whole.
+    pub fn apply(
+        &mut self,
+        change: &Change,
+        revision: u64,
+        limits: &Limits,
+    ) -> Result<(), PlaylistError> {
+        match change {
+            Change::ItemAdded { index, item } => {
+                if self.items.len() >= limits.max_items {
+                    return Err(PlaylistError::TooManyItems {
+                        max: limits.max_items,
+                    });
+                }
+                item.validate()?;
+                if self.index_of(&item.id).is_some() {
+                    return Err(PlaylistError::Invalid {
+                        field: "item",
+                        reason: format!("duplicate item id {:?}", item.id),
+                    });
+                }
+                let len = self.items.len();
+                if *index > len {
+                    return Err(PlaylistError::IndexOutOfRange { index: *index, len });
+                }
+                self.items.insert(*index, Arc::clone(item));
+            }
+            Change::ItemUpdated { item } => {
+                item.validate()?;
+                let at = self
+                    .index_of(&item.id)
+                    .ok_or_else(|| PlaylistError::ItemNotFound(item.id.clone()))?;
+                self.items[at] = Arc::clone(item);
+            }
+            Change::ItemMoved { item, index } => {
+                let from = self
+                    .index_of(item)
+                    .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+                let len = self.items.len();
+                if *index >= len {
+                    return Err(PlaylistError::IndexOutOfRange { index: *index, len });
+                }
+                let it = self.items.remove(from);
+                self.items.insert(*index, it);
+            }
+            Change::ItemRemoved { item } => {
+                let at = self
+                    .index_of(item)
+                    .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+                self.items.remove(at);
+            }
+            Change::PlaylistSettings {
+                name,
+                looping,
+                autoplay,
+            } => {
+                let mut renamed = self.clone_settings();
+                renamed.rename(name)?;
+                self.name = renamed.name;
+                self.looping = *looping;
+                self.autoplay = *autoplay;
+            }
+        }
+        self.revision = revision;
+        Ok(())
+    }
+
+    /// The playlist without its items (cheap), to validate settings on.
+    fn clone_settings(&self) -> Playlist {
+        Playlist {
+            items: Vec::new(),
+            ..Playlist::new(self.id.clone(), self.name.clone(), self.channel_layer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::amcp::ChannelLayer;
+
+    fn playlist() -> Playlist {
+        Playlist::new(
+            "p",
+            "P",
+            ChannelLayer {
+                channel: 1,
+                layer: Some(10),
+            },
+        )
+    }
+
+    fn add(p: &mut Playlist, index: usize, id: &str, rev: u64) -> Result<(), PlaylistError> {
+        let item = Arc::new(Item::new(id.to_owned(), "CLIP"));
+        p.apply(&Change::ItemAdded { index, item }, rev, &Limits::default())
+    }
+
+    #[test]
+    fn each_change_applies_and_sets_the_revision() {
+        let mut p = playlist();
+        add(&mut p, 0, "a", 1).unwrap();
+        add(&mut p, 1, "b", 2).unwrap();
+        add(&mut p, 0, "c", 3).unwrap();
+        let ids = |p: &Playlist| p.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&p), ["c", "a", "b"]);
+        let limits = Limits::default();
+        let moved = Change::ItemMoved {
+            item: "c".into(),
+            index: 2,
+        };
+        p.apply(&moved, 4, &limits).unwrap();
+        assert_eq!(ids(&p), ["a", "b", "c"]);
+        let mut b = Item::new("b".into(), "OTHER");
+        b.title = Some("Bee".into());
+        p.apply(&Change::ItemUpdated { item: b.into() }, 5, &limits)
+            .unwrap();
+        assert_eq!(p.item("b").unwrap().clip, "OTHER");
+        p.apply(&Change::ItemRemoved { item: "a".into() }, 6, &limits)
+            .unwrap();
+        assert_eq!(ids(&p), ["b", "c"]);
+        let settings = Change::PlaylistSettings {
+            name: "News".into(),
+            looping: true,
+            autoplay: false,
+        };
+        p.apply(&settings, 7, &limits).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.looping, p.autoplay),
+            ("News", true, false)
+        );
+        assert_eq!(p.revision, 7);
+    }
+
+    #[test]
+    fn a_change_that_does_not_apply_changes_nothing() {
+        let mut p = playlist();
+        add(&mut p, 0, "a", 1).unwrap();
+        let before = p.clone();
+        assert!(add(&mut p, 5, "x", 2).is_err(), "index out of range");
+        assert!(add(&mut p, 0, "a", 2).is_err(), "duplicate id");
+        let limits = Limits::default();
+        let gone = Change::ItemRemoved { item: "zz".into() };
+        assert!(p.apply(&gone, 2, &limits).is_err());
+        let bad = Change::PlaylistSettings {
+            name: " ".into(),
+            looping: true,
+            autoplay: true,
+        };
+        assert!(p.apply(&bad, 2, &limits).is_err());
+        assert_eq!(p, before);
+    }
+}
