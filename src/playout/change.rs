@@ -21,12 +21,17 @@ use super::model::{Item, Limits, Playlist, PlaylistError};
 pub enum Change {
     /// `item` was inserted at `index` (its position afterwards).
     ItemAdded { index: usize, item: Arc<Item> },
-    /// The item with `item.id` now reads `item` (every field, not only the changed ones).
-    ItemUpdated { item: Arc<Item> },
-    /// The item `item` moved to `index` (its position afterwards).
-    ItemMoved { item: String, index: usize },
-    /// The item `item` was removed.
-    ItemRemoved { item: String },
+    /// The item with `item.id`, at `index`, now reads `item` (every field, not only the changed
+    /// ones).
+    ItemUpdated { index: usize, item: Arc<Item> },
+    /// The item `item` moved from `from` to `index` (its position afterwards).
+    ItemMoved {
+        item: String,
+        from: usize,
+        index: usize,
+    },
+    /// The item `item`, at `index`, was removed.
+    ItemRemoved { item: String, index: usize },
     /// The playlist's own settings.
     PlaylistSettings {
         name: String,
@@ -40,8 +45,8 @@ impl Change {
     /// The item this change is about, if it is about one.
     pub fn item_id(&self) -> Option<&str> {
         match self {
-            Change::ItemAdded { item, .. } | Change::ItemUpdated { item } => Some(&item.id),
-            Change::ItemMoved { item, .. } | Change::ItemRemoved { item } => Some(item),
+            Change::ItemAdded { item, .. } | Change::ItemUpdated { item, .. } => Some(&item.id),
+            Change::ItemMoved { item, .. } | Change::ItemRemoved { item, .. } => Some(item),
             Change::PlaylistSettings { .. } => None,
         }
     }
@@ -78,17 +83,13 @@ impl Playlist {
                 }
                 self.items.insert(*index, Arc::clone(item));
             }
-            Change::ItemUpdated { item } => {
+            Change::ItemUpdated { index, item } => {
                 item.validate()?;
-                let at = self
-                    .index_of(&item.id)
-                    .ok_or_else(|| PlaylistError::ItemNotFound(item.id.clone()))?;
+                let at = self.locate(&item.id, *index)?;
                 self.items[at] = Arc::clone(item);
             }
-            Change::ItemMoved { item, index } => {
-                let from = self
-                    .index_of(item)
-                    .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+            Change::ItemMoved { item, from, index } => {
+                let from = self.locate(item, *from)?;
                 let len = self.items.len();
                 if *index >= len {
                     return Err(PlaylistError::IndexOutOfRange { index: *index, len });
@@ -96,10 +97,8 @@ impl Playlist {
                 let it = self.items.remove(from);
                 self.items.insert(*index, it);
             }
-            Change::ItemRemoved { item } => {
-                let at = self
-                    .index_of(item)
-                    .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+            Change::ItemRemoved { item, index } => {
+                let at = self.locate(item, *index)?;
                 self.items.remove(at);
             }
             Change::PlaylistSettings {
@@ -116,6 +115,16 @@ impl Playlist {
         }
         self.revision = revision;
         Ok(())
+    }
+
+    /// Where `item` is: at `hint` (the position the change was made at, so replaying a journal or
+    /// following events costs no search), else wherever it is.
+    fn locate(&self, item: &str, hint: usize) -> Result<usize, PlaylistError> {
+        if self.items.get(hint).is_some_and(|i| i.id == item) {
+            return Ok(hint);
+        }
+        self.index_of(item)
+            .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))
     }
 
     /// The playlist without its items (cheap), to validate settings on.
@@ -159,17 +168,25 @@ mod tests {
         let limits = Limits::default();
         let moved = Change::ItemMoved {
             item: "c".into(),
+            from: 0,
             index: 2,
         };
         p.apply(&moved, 4, &limits).unwrap();
         assert_eq!(ids(&p), ["a", "b", "c"]);
         let mut b = Item::new("b".into(), "OTHER");
         b.title = Some("Bee".into());
-        p.apply(&Change::ItemUpdated { item: b.into() }, 5, &limits)
-            .unwrap();
+        // A stale position hint still finds the item.
+        let updated = Change::ItemUpdated {
+            index: 0,
+            item: b.into(),
+        };
+        p.apply(&updated, 5, &limits).unwrap();
         assert_eq!(p.item("b").unwrap().clip, "OTHER");
-        p.apply(&Change::ItemRemoved { item: "a".into() }, 6, &limits)
-            .unwrap();
+        let removed = Change::ItemRemoved {
+            item: "a".into(),
+            index: 0,
+        };
+        p.apply(&removed, 6, &limits).unwrap();
         assert_eq!(ids(&p), ["b", "c"]);
         let settings = Change::PlaylistSettings {
             name: "News".into(),
@@ -192,7 +209,10 @@ mod tests {
         assert!(add(&mut p, 5, "x", 2).is_err(), "index out of range");
         assert!(add(&mut p, 0, "a", 2).is_err(), "duplicate id");
         let limits = Limits::default();
-        let gone = Change::ItemRemoved { item: "zz".into() };
+        let gone = Change::ItemRemoved {
+            item: "zz".into(),
+            index: 0,
+        };
         assert!(p.apply(&gone, 2, &limits).is_err());
         let bad = Change::PlaylistSettings {
             name: " ".into(),

@@ -27,24 +27,28 @@ pub enum EventKind {
         item: Arc<Item>,
         missing: bool,
     },
-    /// An item changed; `item` is the whole new item.
+    /// The item at `index` changed; `item` is the whole new item.
     ItemUpdated {
         playlist: String,
         revision: u64,
+        index: usize,
         item: Arc<Item>,
         missing: bool,
     },
-    /// An item moved to `index` (its position afterwards).
+    /// An item moved from position `from` to `index` (its position afterwards).
     ItemMoved {
         playlist: String,
         revision: u64,
         item: String,
+        from: usize,
         index: usize,
     },
+    /// The item at `index` was removed.
     ItemRemoved {
         playlist: String,
         revision: u64,
         item: String,
+        index: usize,
     },
     /// The playlist's name, loop or autoplay setting changed.
     PlaylistSettings {
@@ -75,7 +79,7 @@ pub enum EventKind {
         link: LinkView,
     },
     Media {
-        media: MediaView,
+        media: Arc<MediaView>,
     },
     AlarmRaised {
         alarm: Alarm,
@@ -97,22 +101,25 @@ impl EventKind {
                 item,
                 missing,
             },
-            Change::ItemUpdated { item } => EventKind::ItemUpdated {
+            Change::ItemUpdated { index, item } => EventKind::ItemUpdated {
                 playlist,
                 revision,
+                index,
                 item,
                 missing,
             },
-            Change::ItemMoved { item, index } => EventKind::ItemMoved {
+            Change::ItemMoved { item, from, index } => EventKind::ItemMoved {
+                playlist,
+                revision,
+                item,
+                from,
+                index,
+            },
+            Change::ItemRemoved { item, index } => EventKind::ItemRemoved {
                 playlist,
                 revision,
                 item,
                 index,
-            },
-            Change::ItemRemoved { item } => EventKind::ItemRemoved {
-                playlist,
-                revision,
-                item,
             },
             Change::PlaylistSettings {
                 name,
@@ -149,12 +156,14 @@ impl EventKind {
             EventKind::ItemUpdated {
                 playlist,
                 revision,
+                index,
                 item,
                 missing,
             } => (
                 playlist.as_str(),
                 *revision,
                 Change::ItemUpdated {
+                    index: *index,
                     item: Arc::clone(item),
                 },
                 *missing,
@@ -163,12 +172,14 @@ impl EventKind {
                 playlist,
                 revision,
                 item,
+                from,
                 index,
             } => (
                 playlist.as_str(),
                 *revision,
                 Change::ItemMoved {
                     item: item.clone(),
+                    from: *from,
                     index: *index,
                 },
                 false,
@@ -177,10 +188,14 @@ impl EventKind {
                 playlist,
                 revision,
                 item,
+                index,
             } => (
                 playlist.as_str(),
                 *revision,
-                Change::ItemRemoved { item: item.clone() },
+                Change::ItemRemoved {
+                    item: item.clone(),
+                    index: *index,
+                },
                 false,
             ),
             EventKind::PlaylistSettings {

@@ -134,7 +134,8 @@ pub struct Snapshot {
     pub selected: Option<String>,
     pub playlists: Vec<PlaylistView>,
     pub link: LinkView,
-    pub media: MediaView,
+    /// Shared: the library can hold thousands of clips and the snapshot is rebuilt at every event.
+    pub media: std::sync::Arc<MediaView>,
     pub alarms: Vec<Alarm>,
     pub progress: ProgressMap,
 }

@@ -119,7 +119,7 @@ pub fn snapshot(n: usize) -> Snapshot {
             state: "connected".into(),
             telemetry: TelemetrySource::Osc,
         },
-        media: media(),
+        media: media().into(),
         alarms: Vec::new(),
         progress,
     }

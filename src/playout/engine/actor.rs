@@ -162,7 +162,7 @@ struct Engine {
     playout: BTreeMap<String, Runtime>,
     selected: Option<String>,
     media: Arc<MediaLibrary>,
-    media_view: MediaView,
+    media_view: Arc<MediaView>,
     alarms: Vec<Alarm>,
     next_alarm: u64,
     link: LinkView,
@@ -244,7 +244,7 @@ impl Engine {
             playout,
             selected,
             media: Arc::new(MediaLibrary::default()),
-            media_view: MediaView::default(),
+            media_view: Arc::default(),
             alarms: Vec::new(),
             next_alarm: 1,
             link: LinkView {

@@ -109,11 +109,11 @@ impl Engine {
                 duration: e.duration_secs(),
             })
             .collect();
-        self.media_view = MediaView {
+        self.media_view = Arc::new(MediaView {
             clips,
             updated_ms: Some(now_ms()),
             error: None,
-        };
+        });
         self.media = Arc::new(library);
         self.clear_alarms("media");
         self.fill_durations();
@@ -128,7 +128,7 @@ impl Engine {
     }
 
     fn media_failed(&mut self, message: String) -> EngineError {
-        self.media_view.error = Some(message.clone());
+        Arc::make_mut(&mut self.media_view).error = Some(message.clone());
         self.raise(
             Severity::Warning,
             "media",
