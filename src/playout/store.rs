@@ -1,5 +1,6 @@
-//! Playlist storage: one JSON file per playlist in `data/playlists/`, saved atomically with a
-//! backup, recovered by itself from corrupt files, plus a small state file for restarts.
+//! Playlist storage: one JSON file per playlist in `data/playlists/` (the snapshot, saved atomically
+//! with a backup, recovered by itself from corrupt files), an edit journal in `data/journal/` that
+//! makes each edit durable with one small append, and a small state file for restarts.
 //!
 //! Broadcast tools lose rundowns by deleting or truncating the old file before the new one is
 //! complete. Here every save goes through one sequence (see [`Store::save`]) that leaves a loadable
@@ -13,9 +14,11 @@
 
 mod aside;
 mod batch;
+mod book;
 mod error;
 mod format;
 mod fsutil;
+mod journal;
 mod load;
 mod regular;
 pub mod stall;
@@ -32,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 pub use aside::{KEEP_CORRUPT, TRUNCATED_HEAD_BYTES, TRUNCATED_SUFFIX};
 pub use error::{AlarmKind, LoadError, StoreAlarm, StoreError};
 pub use format::{MAX_FILE_BYTES, SCHEMA, decode, encode};
+pub use journal::JournalRecord;
 pub use load::DEFAULT_PLAYLIST;
 pub use regular::{FileKind, NotRegular, OpenError, not_regular, open_regular};
 pub use state::{PlaylistState, PlayoutStateFile};
@@ -152,6 +156,10 @@ pub struct Store {
     limits: Limits,
     default_layer: ChannelLayer,
     ledger: Ledger,
+    /// The edit journal (`data/journal/`).
+    journal: Mutex<journal::Journal>,
+    /// The playlists as the disk has them (snapshots plus journal).
+    book: Mutex<book::Book>,
 }
 
 impl Store {
@@ -171,14 +179,18 @@ impl Store {
             layer: Some(default_channel_layer.layer.unwrap_or(10)),
             ..default_channel_layer
         };
+        let (journal, replay) = journal::Journal::open(&data_dir)?;
         let store = Store {
             data_dir,
             playlists_dir,
             limits,
             default_layer,
             ledger: Ledger::default(),
+            journal: Mutex::new(journal),
+            book: Mutex::new(book::Book::default()),
         };
-        let report = load::load_all(&store)?;
+        let mut report = load::load_all(&store)?;
+        store.replay_into(&mut report, replay);
         Ok((store, report))
     }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::book::Pending;
 use super::stall;
 use super::writer::{Request, Responder, WriteObserver, WriteRecord, WriterStats};
 use super::{Store, StoreError};
@@ -34,6 +35,13 @@ pub(super) enum Op {
         ack: oneshot::Sender<Result<Option<PathBuf>, StoreError>>,
     },
     Flush {
+        ack: Responder,
+    },
+    /// Consecutive journal appends: one write, one `fdatasync`.
+    Append {
+        group: Vec<(Pending, Responder)>,
+    },
+    Compact {
         ack: Responder,
     },
 }
@@ -87,6 +95,13 @@ pub(super) fn coalesce(requests: impl Iterator<Item = Request>) -> Vec<Op> {
                 ops.push(Op::Delete { id, ack });
             }
             Request::Flush { ack } => ops.push(Op::Flush { ack }),
+            Request::Append { pending, ack } => match ops.last_mut() {
+                Some(Op::Append { group }) => group.push((pending, ack)),
+                _ => ops.push(Op::Append {
+                    group: vec![(pending, ack)],
+                }),
+            },
+            Request::Compact { ack } => ops.push(Op::Compact { ack }),
         }
     }
     ops
@@ -103,9 +118,14 @@ impl Op {
             Op::State { .. } => Some(STATE_TARGET.to_owned()),
             Op::Delete { id, .. } => Some(format!("delete of playlist {id}")),
             Op::Flush { .. } => None,
+            Op::Append { group } => Some(format!("{} journal record(s)", group.len())),
+            Op::Compact { .. } => Some("journal compaction".to_owned()),
         }
     }
 }
+
+/// The failure-tracking key of the journal.
+const JOURNAL_TARGET: &str = "journal";
 
 /// The failure-tracking key of the state file.
 const STATE_TARGET: &str = "state file";
@@ -137,7 +157,12 @@ pub(super) fn execute(
                 }
             }
             Op::Delete { id, ack } => {
-                let result = store.delete(&id);
+                // No record of this playlist may outlive it: a playlist created later under the
+                // same id must not inherit its edits.
+                let result = store.compact().and_then(|_| store.delete(&id));
+                if result.is_ok() {
+                    store.book_remove(&id);
+                }
                 match &result {
                     // Nothing of this playlist is on disk any more: no stale version to report.
                     Ok(_) => lock(stats).succeeded(&playlist_target(&id)),
@@ -151,6 +176,67 @@ pub(super) fn execute(
             Op::Flush { ack } => {
                 let _ = ack.send(Ok(()));
             }
+            Op::Append { group } => append(&store, group, stats),
+            Op::Compact { ack } => {
+                let result = compact(&store, stats);
+                let _ = ack.send(result);
+            }
+        }
+    }
+    if store.journal_records() >= COMPACT_EVERY {
+        let _ = compact(&store, stats);
+    }
+}
+
+/// Journal records after which the journal is folded into the snapshots: bounds the journal (and
+/// so start-up replay) whatever the edit rate.
+pub(super) const COMPACT_EVERY: usize = 10_000;
+
+fn append(store: &Store, group: Vec<(Pending, Responder)>, stats: &Mutex<WriterStats>) {
+    let (pending, acks): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+    let results = store.append_group(pending);
+    let failure = results.iter().find_map(|r| match r {
+        Err(e @ (StoreError::Io { .. } | StoreError::NotRegular(_))) => Some(e.clone()),
+        _ => None,
+    });
+    {
+        let mut s = lock(stats);
+        s.saves += results.len() as u64;
+        match &failure {
+            Some(e) => s.failed(JOURNAL_TARGET, e),
+            None if results.iter().any(Result::is_ok) => {
+                s.writes += 1;
+                s.succeeded(JOURNAL_TARGET);
+            }
+            None => {}
+        }
+    }
+    if let Some(e) = &failure {
+        tracing::error!(error = %e, "journal append failed: the edits were not saved");
+    }
+    for (ack, result) in acks.into_iter().zip(results) {
+        let _ = ack.send(result);
+    }
+}
+
+fn compact(store: &Store, stats: &Mutex<WriterStats>) -> Result<(), StoreError> {
+    let started = Instant::now();
+    match store.compact() {
+        Ok(n) => {
+            lock(stats).succeeded(JOURNAL_TARGET);
+            if n > 0 {
+                tracing::debug!(
+                    playlists = n,
+                    ms = started.elapsed().as_millis() as u64,
+                    "journal compacted into the playlist files"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "journal compaction failed: the journal keeps the edits");
+            lock(stats).failed("compaction", &e);
+            Err(e)
         }
     }
 }
@@ -194,6 +280,7 @@ fn save_versions(
     }
     match &result {
         Ok(outcome) => {
+            store.book_put(&playlist);
             if let Some(aside) = &outcome.set_aside {
                 tracing::warn!(playlist = id, kept = %aside.display(), "the file on disk was not a valid playlist; kept it aside and wrote the current version");
             }

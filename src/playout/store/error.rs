@@ -87,6 +87,15 @@ pub enum StoreError {
     /// doing may not be on disk.
     #[error("the store writer did not finish within {waited_ms} ms; may not be on disk: {pending}")]
     Stalled { waited_ms: u64, pending: String },
+    /// An edit made on top of an earlier one that could not be saved: not written, not applied.
+    #[error(
+        "not saved: an earlier edit could not be saved, so this one (made on top of it) was dropped"
+    )]
+    Discarded,
+    /// A journal record that does not apply to the playlist as the store has it (a bug, or a
+    /// playlist replaced meanwhile): not written.
+    #[error("edit of playlist {id:?} not saved: {error}")]
+    Rejected { id: String, error: PlaylistError },
 }
 
 impl StoreError {
@@ -118,6 +127,8 @@ impl StoreError {
             StoreError::NotFound(_) => "playlist_not_found",
             StoreError::WriterGone => "store_stopped",
             StoreError::Stalled { .. } => "store_stalled",
+            StoreError::Discarded => "store_discarded",
+            StoreError::Rejected { .. } => "invalid",
         }
     }
 }
@@ -145,6 +156,8 @@ pub enum AlarmKind {
     /// A FIFO, symbolic link, directory, socket or device is where a file should be: refused
     /// without opening or following it, left untouched.
     NotRegular,
+    /// The edit journal had damaged records or edits that did not apply: skipped, kept aside.
+    JournalDamaged,
 }
 
 /// Something the operator must hear about (logs, health, metrics, TUI, WebSocket).

@@ -26,6 +26,10 @@ use crate::playout::model::Playlist;
 /// Requests taken from the queue per batch (bounds the work done before the next acks).
 const MAX_BATCH: usize = 1024;
 
+/// A writer with nothing to do for this long compacts the journal (when it has records): the
+/// playlist files, which people read and edit, catch up with the edits soon after a burst.
+const COMPACT_IDLE: Duration = Duration::from_secs(30);
+
 /// Called after each durable playlist write and before its waiters are answered (tests and
 /// metrics use it to see exactly which version each write contained).
 pub type WriteObserver = Arc<dyn Fn(&WriteRecord) + Send + Sync>;
@@ -150,6 +154,15 @@ pub(super) enum Request {
     Flush {
         ack: Responder,
     },
+    /// One journal record (see [`StoreWriter::append`]).
+    Append {
+        pending: super::book::Pending,
+        ack: Responder,
+    },
+    /// Fold the journal into the snapshots now.
+    Compact {
+        ack: Responder,
+    },
 }
 
 /// The answer to one queued save: resolves once that version (or a later one) is durable.
@@ -176,6 +189,11 @@ impl Request {
             Request::State { .. } => Some("state file".to_owned()),
             Request::Delete { id, .. } => Some(format!("delete of playlist {id}")),
             Request::Flush { .. } => None,
+            Request::Append { pending, .. } => Some(format!(
+                "journal record (playlist {} revision {})",
+                pending.record.playlist, pending.record.revision
+            )),
+            Request::Compact { .. } => Some("journal compaction".to_owned()),
         }
     }
 }
@@ -260,6 +278,30 @@ impl StoreWriter {
         self.submit_clear(playlist).await?.await
     }
 
+    /// Queues one edit for the journal and returns at once with the [`SaveAck`] that resolves when
+    /// it is durable (one `fdatasync` for every record that queued up meanwhile). `epoch` is the
+    /// caller's count of failures seen: after a failed append every record of that epoch or
+    /// earlier still queued is refused unwritten with [`StoreError::Discarded`], since it was
+    /// made on top of the failed one; the caller starts a new epoch from its durable state.
+    pub async fn append(
+        &self,
+        record: super::JournalRecord,
+        epoch: u64,
+    ) -> Result<SaveAck, StoreError> {
+        let (ack, rx) = oneshot::channel();
+        let pending = super::book::Pending { record, epoch };
+        self.send(Request::Append { pending, ack }).await?;
+        Ok(SaveAck(rx))
+    }
+
+    /// Folds the journal into the snapshot files now (also done every `compact_every` records,
+    /// every `compact_interval`, and at shutdown).
+    pub async fn compact(&self) -> Result<(), StoreError> {
+        let (ack, rx) = oneshot::channel();
+        self.send(Request::Compact { ack }).await?;
+        SaveAck(rx).await
+    }
+
     /// Saves the playout state; returns once it (or a later state) is durable.
     pub async fn save_state(&self, state: PlayoutStateFile) -> Result<(), StoreError> {
         let (ack, rx) = oneshot::channel();
@@ -340,8 +382,23 @@ async fn run(
     };
     let mut batch = Vec::new();
     // Everything that queued up while the previous batch was on disk forms the next batch: the
-    // slower the disk, the more a burst coalesces.
-    while watch.rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    // slower the disk, the more a burst coalesces (and the more journal records share one
+    // fdatasync). A writer idle for COMPACT_IDLE folds the journal into the snapshots.
+    loop {
+        let received =
+            match tokio::time::timeout(COMPACT_IDLE, watch.rx.recv_many(&mut batch, MAX_BATCH))
+                .await
+            {
+                Ok(n) => n,
+                Err(_) => {
+                    let (ack, _) = oneshot::channel();
+                    batch.push(Request::Compact { ack });
+                    1
+                }
+            };
+        if received == 0 {
+            break;
+        }
         let ops = coalesce(batch.drain(..));
         *lock(watch.writing) = ops.iter().filter_map(|op| op.describe()).collect();
         let (store, stats, observer) = (store.clone(), stats.clone(), observer.clone());
