@@ -40,7 +40,7 @@ pub use load::DEFAULT_PLAYLIST;
 pub use regular::{FileKind, NotRegular, OpenError, not_regular, open_regular};
 pub use state::{PlaylistState, PlayoutStateFile};
 pub use writer::{
-    FLUSH_LIMIT, SaveAck, StoreWriter, Unflushed, WriteObserver, WriteRecord, WriterOptions,
+    FLUSH_LIMIT, SaveAck, StoreWriter, Unflushed, Whole, WriteObserver, WriteRecord, WriterOptions,
     WriterStats,
 };
 

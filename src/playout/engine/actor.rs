@@ -12,7 +12,8 @@
 //! - `ops`: operator ops. `lanes`: the playout command queues and what each answer means.
 //! - `follow`: autoplay arming, telemetry (OSC, INFO), AUTO switches. `reconcile`: after a
 //!   (re)connect. `link`: link state and the media library. `publish`: snapshot, events, alarms,
-//!   progress. `persist`: saves, the state file, the as-run log, external edits.
+//!   progress. `persist`: the state file, the as-run log, external edits. `staging`: edits
+//!   reach the published state only once durable.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -66,6 +67,11 @@ pub(crate) enum Internal {
     },
     /// A media rescan finished.
     Media(Result<MediaLibrary, String>),
+    /// The store answered staged change `ticket` (see `staging`).
+    Durable {
+        ticket: u64,
+        result: Result<(), crate::playout::store::StoreError>,
+    },
 }
 
 /// What the engine needs to run.
@@ -158,7 +164,12 @@ struct Engine {
     progress_hz: u32,
     osc: Option<OscTelemetry>,
     shutdown: CancellationToken,
+    /// The published playlists: exactly what is durable.
     playlists: BTreeMap<String, Playlist>,
+    /// Edits on their way to disk and the playlists as they will be.
+    staging: staging::Staging,
+    /// Per playlist, the ids of items whose clip the media library lacks, sorted.
+    missing: BTreeMap<String, Vec<String>>,
     playout: BTreeMap<String, Runtime>,
     selected: Option<String>,
     media: Arc<MediaLibrary>,
@@ -232,7 +243,10 @@ impl Engine {
             .selected
             .filter(|s| playlists.contains_key(s))
             .or_else(|| playlists.keys().next().cloned());
+        let staging = staging::Staging::new(&playlists);
         Engine {
+            staging,
+            missing: BTreeMap::new(),
             caspar: deps.caspar,
             config: deps.config,
             limits: deps.limits,
@@ -297,7 +311,7 @@ impl Engine {
                 () = self.shutdown.cancelled() => break,
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
                 // with.
-                Some(msg) = internal.recv() => self.on_internal(msg),
+                Some(msg) = internal.recv() => self.on_internal(msg).await,
                 req = rx.recv() => match req {
                     Some(EngineRequest { op, reply }) => self.op(op, reply).await,
                     None => break,
@@ -321,12 +335,13 @@ impl Engine {
         }
     }
 
-    fn on_internal(&mut self, msg: Internal) {
+    async fn on_internal(&mut self, msg: Internal) {
         match msg {
             Internal::Alarm(severity, kind, message) => self.raise(severity, kind, message),
             Internal::Done { cl, result, at } => self.on_done(cl, result, at),
             Internal::Read { ch, obs, at, why } => self.on_read(ch, obs, at, why),
-            Internal::Media(result) => self.on_media(result),
+            Internal::Media(result) => self.on_media(result).await,
+            Internal::Durable { ticket, result } => self.on_durable(ticket, result),
         }
     }
 
@@ -350,6 +365,25 @@ fn fill_from_media(media: &MediaLibrary, item: &mut Item) {
     }
 }
 
+/// The item with its clip's length and rate from the library, when that changes it (`None`:
+/// already up to date, so a shared item is not copied for nothing).
+fn filled(media: &MediaLibrary, item: &Item) -> Option<Item> {
+    let e = media.get(&item.clip)?;
+    let (frames, fps) = (Some(e.frames), e.fps_fraction());
+    (item.frames != frames || item.fps != fps).then(|| Item {
+        frames,
+        fps,
+        ..item.clone()
+    })
+}
+
+/// [`filled`] in place on a shared item.
+fn fill_shared(media: &MediaLibrary, item: &mut Arc<Item>) {
+    if let Some(new) = filled(media, item) {
+        *item = Arc::new(new);
+    }
+}
+
 mod follow;
 mod lanes;
 mod link;
@@ -357,3 +391,4 @@ mod ops;
 mod persist;
 mod publish;
 mod reconcile;
+mod staging;

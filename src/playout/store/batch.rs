@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::book::Pending;
 use super::stall;
-use super::writer::{Request, Responder, WriteObserver, WriteRecord, WriterStats};
+use super::writer::{Request, Responder, Whole, WriteObserver, WriteRecord, WriterStats};
 use super::{Store, StoreError};
 use crate::playout::model::{Playlist, validate_id};
 use crate::playout::store::PlayoutStateFile;
@@ -42,6 +42,11 @@ pub(super) enum Op {
         group: Vec<(Pending, Responder)>,
     },
     Compact {
+        ack: Responder,
+    },
+    Whole {
+        op: Whole,
+        epoch: u64,
         ack: Responder,
     },
 }
@@ -102,6 +107,7 @@ pub(super) fn coalesce(requests: impl Iterator<Item = Request>) -> Vec<Op> {
                 }),
             },
             Request::Compact { ack } => ops.push(Op::Compact { ack }),
+            Request::Whole { op, epoch, ack } => ops.push(Op::Whole { op, epoch, ack }),
         }
     }
     ops
@@ -120,6 +126,11 @@ impl Op {
             Op::Flush { .. } => None,
             Op::Append { group } => Some(format!("{} journal record(s)", group.len())),
             Op::Compact { .. } => Some("journal compaction".to_owned()),
+            Op::Whole { op, .. } => Some(match op {
+                Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
+                Whole::Delete(id) => format!("delete of playlist {id}"),
+                Whole::Rewrite(id) => format!("playlist {id}"),
+            }),
         }
     }
 }
@@ -181,6 +192,10 @@ pub(super) fn execute(
                 let result = compact(&store, stats);
                 let _ = ack.send(result);
             }
+            Op::Whole { op, epoch, ack } => {
+                let result = whole(&store, op, epoch, stats);
+                let _ = ack.send(result);
+            }
         }
     }
     if store.journal_records() >= COMPACT_EVERY {
@@ -217,6 +232,46 @@ fn append(store: &Store, group: Vec<(Pending, Responder)>, stats: &Mutex<WriterS
     for (ack, result) in acks.into_iter().zip(results) {
         let _ = ack.send(result);
     }
+}
+
+/// A whole-playlist change of the engine's: refused unwritten when made on top of a failed edit,
+/// and a failure refuses what was made on top of it (as for appends).
+fn whole(store: &Store, op: Whole, epoch: u64, stats: &Mutex<WriterStats>) -> Result<(), StoreError> {
+    if !store.epoch_current(epoch) {
+        return Err(StoreError::Discarded);
+    }
+    // A rewrite changes nothing the later edits were made on: its failure voids nothing.
+    let voids = !matches!(op, Whole::Rewrite(_));
+    let (target, result) = match op {
+        Whole::Put(playlist) => {
+            let result = store.save_with(&playlist, true).map(|_| ());
+            if result.is_ok() {
+                store.book_put(&playlist);
+            }
+            (playlist_target(&playlist.id), result)
+        }
+        Whole::Delete(id) => {
+            // No record of this playlist may outlive it: a playlist created later under the
+            // same id must not inherit its edits.
+            let result = store.compact().and_then(|_| store.delete(&id)).map(|_| ());
+            if result.is_ok() {
+                store.book_remove(&id);
+            }
+            (playlist_target(&id), result)
+        }
+        Whole::Rewrite(id) => (playlist_target(&id), store.rewrite(&id)),
+    };
+    match &result {
+        Ok(()) => lock(stats).succeeded(&target),
+        Err(e) => {
+            lock(stats).failed(&target, e);
+            if voids {
+                store.poison(epoch);
+            }
+            tracing::error!(error = %e, "{target} not saved");
+        }
+    }
+    result
 }
 
 fn compact(store: &Store, stats: &Mutex<WriterStats>) -> Result<(), StoreError> {

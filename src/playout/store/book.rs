@@ -193,6 +193,30 @@ impl Store {
         book.playlists.remove(id);
     }
 
+    /// Whether a change made in `epoch` may still be written (no failure since).
+    pub(crate) fn epoch_current(&self, epoch: u64) -> bool {
+        epoch >= lock(&self.book).min_epoch
+    }
+
+    /// A change made in `epoch` failed: refuse what was made on top of it.
+    pub(crate) fn poison(&self, epoch: u64) {
+        let mut book = lock(&self.book);
+        book.min_epoch = book.min_epoch.max(epoch.saturating_add(1));
+    }
+
+    /// Writes the copy of playlist `id` as its file again.
+    pub(crate) fn rewrite(&self, id: &str) -> Result<(), StoreError> {
+        let playlist = lock(&self.book).playlists.get(id).cloned();
+        match playlist {
+            Some(p) => {
+                self.save_with(&p, true)?;
+                lock(&self.book).dirty.remove(id);
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(id.to_owned())),
+        }
+    }
+
     /// Journal records not yet folded into the snapshots.
     pub(crate) fn journal_records(&self) -> usize {
         lock(&self.journal).records

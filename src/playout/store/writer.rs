@@ -163,6 +163,25 @@ pub(super) enum Request {
     Compact {
         ack: Responder,
     },
+    /// A whole-playlist change of the engine's, in order with its appends (see
+    /// [`StoreWriter::whole`]).
+    Whole {
+        op: Whole,
+        epoch: u64,
+        ack: Responder,
+    },
+}
+
+/// A change of a whole playlist file, made in order with the journal appends.
+#[derive(Debug, Clone)]
+pub enum Whole {
+    /// Write this playlist as its file (created, or replaced by an edit made outside onair).
+    Put(Playlist),
+    /// Delete the playlist (its file is kept aside, see [`Store::delete`]).
+    Delete(String),
+    /// Write the store's own copy of the playlist again (its file was removed or damaged
+    /// outside onair).
+    Rewrite(String),
 }
 
 /// The answer to one queued save: resolves once that version (or a later one) is durable.
@@ -194,6 +213,11 @@ impl Request {
                 pending.record.playlist, pending.record.revision
             )),
             Request::Compact { .. } => Some("journal compaction".to_owned()),
+            Request::Whole { op, .. } => Some(match op {
+                Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
+                Whole::Delete(id) => format!("delete of playlist {id}"),
+                Whole::Rewrite(id) => format!("playlist {id}"),
+            }),
         }
     }
 }
@@ -291,6 +315,14 @@ impl StoreWriter {
         let (ack, rx) = oneshot::channel();
         let pending = super::book::Pending { record, epoch };
         self.send(Request::Append { pending, ack }).await?;
+        Ok(SaveAck(rx))
+    }
+
+    /// Queues a whole-playlist change in order with the appends; the [`SaveAck`] resolves when it
+    /// is durable. Refused unwritten, like an append, when `epoch` is below a failure's.
+    pub async fn whole(&self, op: Whole, epoch: u64) -> Result<SaveAck, StoreError> {
+        let (ack, rx) = oneshot::channel();
+        self.send(Request::Whole { op, epoch, ack }).await?;
         Ok(SaveAck(rx))
     }
 

@@ -89,7 +89,7 @@ impl Engine {
         tracing::info!(playlist = id, item, how, "on air");
         self.persistence.state_dirty = true;
         self.as_run(id, item, None, None, at_ms);
-        self.publish_playlist(id);
+        self.publish_playout(id);
     }
 
     /// The as-run end of an item that left the air at `at_ms`.
@@ -250,7 +250,7 @@ impl Engine {
                 "playout",
                 format!("layer {cl} was emptied outside onair"),
             );
-            self.publish_playlist(id);
+            self.publish_playout(id);
         }
         self.observed.insert(cl, (obs, at));
     }

@@ -315,7 +315,7 @@ impl Engine {
                 op,
             } => {
                 self.runtime(&id).cued_as(&target, auto);
-                self.publish_playlist(&id);
+                self.publish_playout(&id);
                 OpResult {
                     playlist: Some(id),
                     item: op.then_some(target),
@@ -335,7 +335,7 @@ impl Engine {
                     self.log_off_air(&id, ended, how, at_ms);
                 }
                 self.persistence.state_dirty = true;
-                self.publish_playlist(&id);
+                self.publish_playout(&id);
                 OpResult {
                     playlist: Some(id),
                     ..OpResult::default()
@@ -349,7 +349,7 @@ impl Engine {
                     if let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) {
                         self.observed.remove(&cl);
                     }
-                    self.publish_playlist(&id);
+                    self.publish_playout(&id);
                 }
                 self.rearm(&id);
                 OpResult::default()

@@ -2,7 +2,9 @@
 //! subscription, a media rescan and reconciliation start in the background; their answers come
 //! back as [`Internal`] messages, so a slow scanner (CLS can take many seconds) holds up nothing.
 
+use super::staging::Durable;
 use super::*;
+use crate::playout::change::Change;
 use crate::caspar::LinkState;
 use crate::playout::engine::state::ClipView;
 use crate::playout::media;
@@ -84,10 +86,10 @@ impl Engine {
         });
     }
 
-    pub(super) fn on_media(&mut self, result: Result<MediaLibrary, String>) {
+    pub(super) async fn on_media(&mut self, result: Result<MediaLibrary, String>) {
         let waiters = self.rescan_waiters.take().unwrap_or_default();
         let answer = match result {
-            Ok(library) => Ok(self.apply_media(library)),
+            Ok(library) => Ok(self.apply_media(library).await),
             Err(message) => Err(self.media_failed(message)),
         };
         for reply in waiters {
@@ -98,7 +100,7 @@ impl Engine {
         }
     }
 
-    fn apply_media(&mut self, library: MediaLibrary) -> usize {
+    async fn apply_media(&mut self, library: MediaLibrary) -> usize {
         let n = library.len();
         let clips = library
             .entries()
@@ -116,14 +118,20 @@ impl Engine {
         });
         self.media = Arc::new(library);
         self.clear_alarms("media");
-        self.fill_durations();
         self.publish(EventKind::Media {
             media: self.media_view.clone(),
         });
         let ids: Vec<String> = self.playlists.keys().cloned().collect();
-        for id in ids {
-            self.publish_playlist(&id);
+        for id in &ids {
+            if self.recompute_missing(id) {
+                let missing = self.missing.get(id).cloned().unwrap_or_default();
+                self.publish(EventKind::Missing {
+                    playlist: id.clone(),
+                    missing,
+                });
+            }
         }
+        self.fill_durations().await;
         n
     }
 
@@ -137,16 +145,37 @@ impl Engine {
         EngineError::MediaRescan(message)
     }
 
-    /// Copies clip lengths and rates from the media library into items (for durations and remaining
-    /// time).
-    pub(super) fn fill_durations(&mut self) {
+    /// Copies clip lengths and rates from the media library into the items that lack them or
+    /// have others (for durations and remaining time): each is an edit like an operator's, saved
+    /// before it is applied, and sent as an `item_updated` event.
+    pub(super) async fn fill_durations(&mut self) {
         let media = self.media.clone();
-        for item in self
-            .playlists
-            .values_mut()
-            .flat_map(|pl| pl.items.iter_mut())
-        {
-            fill_from_media(&media, Arc::make_mut(item));
+        let mut changes = Vec::new();
+        for (id, pl) in &self.staging.playlists {
+            for (index, item) in pl.items.iter().enumerate() {
+                if let Some(new) = super::filled(&media, item) {
+                    let change = Change::ItemUpdated {
+                        index,
+                        item: Arc::new(new),
+                    };
+                    changes.push((id.clone(), change));
+                }
+            }
+        }
+        for (id, change) in changes {
+            let limits = self.limits;
+            let Some(p) = self.staging.playlists.get_mut(&id) else {
+                continue;
+            };
+            let revision = p.revision + 1;
+            if p.apply(&change, revision, &limits).is_ok() {
+                let what = Durable::Edit {
+                    playlist: id,
+                    revision,
+                    change,
+                };
+                self.stage(what, None, OpResult::default()).await;
+            }
         }
     }
 }

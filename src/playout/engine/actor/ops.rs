@@ -2,31 +2,41 @@
 //! layer's lane and answered when CasparCG has answered), each with a result or a typed error.
 
 use super::lanes::{Action, Intent};
+use super::staging::Durable;
 use super::*;
+use crate::playout::change::Change;
+use crate::playout::model::ItemFields;
 use crate::playout::engine::state::Status;
 use crate::playout::engine::transport;
 use crate::playout::engine::{NewItem, Op};
 use crate::playout::model::{new_item_id, slug};
 
+/// A checked edit ready for disk, with what its op answers once durable.
+type Staged = Result<(Durable, OpResult), EngineError>;
+
 impl Engine {
-    /// Runs an op; `reply` is answered when it is done, which for playout actions is after this
-    /// returns (the loop goes on meanwhile).
+    /// Runs an op; `reply` is answered when it is done, which for playout actions and edits is
+    /// after this returns (the loop goes on meanwhile).
     pub(super) async fn op(&mut self, op: Op, reply: Reply) {
-        let result = match op {
+        let checked = match op {
             Op::PlaylistCreate {
                 name,
                 channel_layer,
             } => self.create(name, channel_layer),
             Op::PlaylistDelete { playlist } => self.delete(&playlist),
-            Op::PlaylistSelect { playlist } => self.select(playlist),
-            Op::PlaylistRename { playlist, name } => {
-                self.edit(playlist, |p, _| p.rename(&name).map(|()| None))
+            Op::PlaylistSelect { playlist } => {
+                let _ = reply.send(self.select(playlist));
+                return;
             }
-            Op::PlaylistLoop { playlist, enabled } => self.edit_and_rearm(playlist, |p, _| {
-                p.looping = enabled;
-                p.revision += 1;
-                Ok(None)
-            }),
+            Op::PlaylistRename { playlist, name } => {
+                self.settings(playlist, |p| p.name = name.clone())
+            }
+            Op::PlaylistLoop { playlist, enabled } => {
+                self.settings(playlist, |p| p.looping = enabled)
+            }
+            Op::Autoplay { playlist, enabled } => {
+                self.settings(playlist, |p| p.autoplay = enabled)
+            }
             Op::ItemAdd {
                 playlist,
                 item,
@@ -36,28 +46,17 @@ impl Engine {
                 playlist,
                 item,
                 index,
-            } => self.edit_and_rearm(playlist, |p, _| p.move_item(&item, index).map(|()| None)),
+            } => self.move_item(playlist, item, index),
             Op::ItemRemove { playlist, item } => self.remove(playlist, item),
             Op::ItemUpdate {
                 playlist,
                 item,
                 fields,
-            } => {
-                let media = self.media.clone();
-                self.edit_and_rearm(playlist, |p, _| {
-                    p.update(&item, &fields)?;
-                    if let Some(it) = p.items.iter_mut().find(|i| i.id == item) {
-                        fill_from_media(&media, Arc::make_mut(it));
-                    }
-                    Ok(Some(item.clone()))
-                })
+            } => self.update(playlist, item, &fields),
+            Op::Skip { playlist } => {
+                let _ = reply.send(self.skip(playlist));
+                return;
             }
-            Op::Autoplay { playlist, enabled } => self.edit_and_rearm(playlist, |p, _| {
-                p.autoplay = enabled;
-                p.revision += 1;
-                Ok(None)
-            }),
-            Op::Skip { playlist } => self.skip(playlist),
             Op::Cue { playlist, item } => return self.cue(playlist, item, reply),
             Op::Take { playlist, item } => return self.take(playlist, item, "take", reply),
             Op::Next { playlist } => return self.take(playlist, None, "next", reply),
@@ -68,12 +67,13 @@ impl Engine {
             Op::Clear { playlist } => return self.simple(playlist, Action::Clear, reply),
             Op::MediaRescan => return self.start_rescan(Some(reply)),
         };
-        // Edits: saved, then answered once durable.
-        let (result, acks) = match self.queue_saves().await {
-            Ok(acks) => (result, acks),
-            Err(e) => (Err(e), Vec::new()),
-        };
-        self.reply_when_durable(result, acks, reply);
+        // Edits: staged, then applied and answered once durable.
+        match checked {
+            Ok((what, result)) => self.stage(what, Some(reply), result).await,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
     }
 
     /// The playlist an op addresses (`None`: the selected one).
@@ -86,36 +86,47 @@ impl Engine {
             .ok_or_else(|| PlaylistError::PlaylistNotFound(id.to_owned()).into())
     }
 
-    /// Applies an edit to a copy, and only on success replaces the playlist and publishes it.
-    fn edit(
+    /// A change of one staged playlist, checked by applying it to the staged copy.
+    fn change(
         &mut self,
         playlist: Option<String>,
-        f: impl FnOnce(&mut Playlist, &Limits) -> Result<Option<String>, PlaylistError>,
-    ) -> Result<OpResult, EngineError> {
-        let mut copy = self.playlist(playlist.as_deref())?.clone();
-        let item = f(&mut copy, &self.limits)?;
-        let id = copy.id.clone();
-        self.playlists.insert(id.clone(), copy);
-        self.persist(&id);
-        self.publish_playlist(&id);
-        Ok(OpResult {
-            playlist: Some(id),
+        change: impl FnOnce(&Playlist) -> Result<Change, EngineError>,
+    ) -> Staged {
+        let p = self.staged(playlist.as_deref())?;
+        let id = p.id.clone();
+        let change = change(p)?;
+        let item = change.item_id().map(str::to_owned);
+        let revision = p.revision + 1;
+        let limits = self.limits;
+        if let Some(p) = self.staging.playlists.get_mut(&id) {
+            p.apply(&change, revision, &limits)?;
+        }
+        let result = OpResult {
+            playlist: Some(id.clone()),
             item,
             clips: None,
-        })
+        };
+        let what = Durable::Edit {
+            playlist: id,
+            revision,
+            change,
+        };
+        Ok((what, result))
     }
 
-    /// An edit that may change what comes next: the background is re-armed afterwards.
-    fn edit_and_rearm(
-        &mut self,
-        playlist: Option<String>,
-        f: impl FnOnce(&mut Playlist, &Limits) -> Result<Option<String>, PlaylistError>,
-    ) -> Result<OpResult, EngineError> {
-        let r = self.edit(playlist, f)?;
-        if let Some(id) = r.playlist.as_deref() {
-            self.rearm(id);
-        }
-        Ok(r)
+    /// Name, loop and autoplay: one settings change.
+    fn settings(&mut self, playlist: Option<String>, set: impl FnOnce(&mut Playlist)) -> Staged {
+        self.change(playlist, |p| {
+            let mut s = Playlist::new(p.id.clone(), p.name.clone(), p.channel_layer);
+            s.looping = p.looping;
+            s.autoplay = p.autoplay;
+            set(&mut s);
+            Ok(Change::PlaylistSettings {
+                name: s.name,
+                looping: s.looping,
+                autoplay: s.autoplay,
+            })
+        })
     }
 
     fn select(&mut self, playlist: String) -> Result<OpResult, EngineError> {
@@ -131,12 +142,8 @@ impl Engine {
         })
     }
 
-    fn create(
-        &mut self,
-        name: String,
-        channel_layer: Option<ChannelLayer>,
-    ) -> Result<OpResult, EngineError> {
-        if self.playlists.len() >= self.limits.max_playlists {
+    fn create(&mut self, name: String, channel_layer: Option<ChannelLayer>) -> Staged {
+        if self.staging.playlists.len() >= self.limits.max_playlists {
             return Err(PlaylistError::TooManyPlaylists {
                 max: self.limits.max_playlists,
             }
@@ -145,28 +152,23 @@ impl Engine {
         let base = slug(&name);
         let mut id = base.clone();
         let mut n = 2;
-        while self.playlists.contains_key(&id) {
+        while self.staging.playlists.contains_key(&id) {
             id = format!("{base}-{n}");
             n += 1;
         }
         let cl = channel_layer.unwrap_or(self.config.default_channel_layer);
         let playlist = Playlist::new(id.clone(), name, cl);
         playlist.validate(&self.limits)?;
-        self.playlists.insert(id.clone(), playlist);
-        self.playout.insert(id.clone(), Runtime::default());
-        self.persist(&id);
-        if self.selected.is_none() {
-            self.selected = Some(id.clone());
-        }
-        self.publish_playlist(&id);
-        Ok(OpResult {
+        self.staging.playlists.insert(id.clone(), playlist.clone());
+        let result = OpResult {
             playlist: Some(id),
             ..OpResult::default()
-        })
+        };
+        Ok((Durable::Create(playlist), result))
     }
 
-    fn delete(&mut self, id: &str) -> Result<OpResult, EngineError> {
-        self.playlist(Some(id))?;
+    fn delete(&mut self, id: &str) -> Staged {
+        self.staged(Some(id))?;
         if self
             .playout
             .get(id)
@@ -174,32 +176,15 @@ impl Engine {
         {
             return Err(EngineError::PlaylistOnAir);
         }
-        self.playlists.remove(id);
-        self.playout.remove(id);
-        self.persistence.deleted.push(id.to_owned());
-        self.persistence.state_dirty = true;
-        self.progress.remove(id);
-        self.publish(EventKind::PlaylistRemoved {
-            playlist: id.to_owned(),
-        });
-        if self.selected.as_deref() == Some(id) {
-            self.selected = self.playlists.keys().next().cloned();
-            if let Some(s) = self.selected.clone() {
-                self.publish(EventKind::Selected { playlist: s });
-            }
-        }
-        Ok(OpResult {
+        self.staging.playlists.remove(id);
+        let result = OpResult {
             playlist: Some(id.to_owned()),
             ..OpResult::default()
-        })
+        };
+        Ok((Durable::Delete(id.to_owned()), result))
     }
 
-    fn add(
-        &mut self,
-        playlist: Option<String>,
-        new: NewItem,
-        index: Option<usize>,
-    ) -> Result<OpResult, EngineError> {
+    fn add(&mut self, playlist: Option<String>, new: NewItem, index: Option<usize>) -> Staged {
         let mut item = Item::new(new_item_id(), new.clip);
         item.title = new.title.filter(|t| !t.is_empty());
         item.transition = new.transition.unwrap_or_default();
@@ -208,14 +193,42 @@ impl Engine {
         item.out_point = new.out_point;
         item.scheduled = new.scheduled;
         fill_from_media(&self.media, &mut item);
-        let item_id = item.id.clone();
-        self.edit_and_rearm(playlist, |p, limits| {
-            p.insert(index, item, limits).map(|()| Some(item_id))
+        let item = Arc::new(item);
+        self.change(playlist, |p| {
+            Ok(Change::ItemAdded {
+                index: index.unwrap_or(p.items.len()),
+                item,
+            })
         })
     }
 
-    fn remove(&mut self, playlist: Option<String>, item: String) -> Result<OpResult, EngineError> {
-        let id = self.playlist(playlist.as_deref())?.id.clone();
+    fn move_item(&mut self, playlist: Option<String>, item: String, index: usize) -> Staged {
+        self.change(playlist, |p| {
+            let from = p
+                .index_of(&item)
+                .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+            Ok(Change::ItemMoved { item, from, index })
+        })
+    }
+
+    fn update(&mut self, playlist: Option<String>, item: String, fields: &ItemFields) -> Staged {
+        let media = self.media.clone();
+        self.change(playlist, |p| {
+            let index = p
+                .index_of(&item)
+                .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+            let mut new = (*p.items[index]).clone();
+            new.apply(fields)?;
+            fill_from_media(&media, &mut new);
+            Ok(Change::ItemUpdated {
+                index,
+                item: Arc::new(new),
+            })
+        })
+    }
+
+    fn remove(&mut self, playlist: Option<String>, item: String) -> Staged {
+        let id = self.staged(playlist.as_deref())?.id.clone();
         if self
             .playout
             .get(&id)
@@ -223,7 +236,12 @@ impl Engine {
         {
             return Err(EngineError::ItemOnAir);
         }
-        self.edit_and_rearm(Some(id), |p, _| p.remove(&item).map(|_| Some(item.clone())))
+        self.change(Some(id), |p| {
+            let index = p
+                .index_of(&item)
+                .ok_or_else(|| PlaylistError::ItemNotFound(item.clone()))?;
+            Ok(Change::ItemRemoved { item, index })
+        })
     }
 
     /// The next take plays the item after the next one; nothing is sent until the re-arm.
@@ -234,7 +252,7 @@ impl Engine {
         self.runtime(&id).skip_to(after);
         self.persistence.state_dirty = true;
         self.rearm(&id);
-        self.publish_playlist(&id);
+        self.publish_playout(&id);
         Ok(OpResult {
             playlist: Some(id),
             item: Some(next),

@@ -1,15 +1,12 @@
-//! Durability: playlist saves acknowledged only after their fsync, the state file, the as-run log,
-//! and edits made to the playlist files by someone else.
-//!
-//! Edits are applied in memory and queued to the store writer without waiting, so a burst of edits is
-//! coalesced into few writes; the client's acknowledgement waits for the write that contains its
-//! version. A failed save never acknowledges the edit as done and raises an alarm.
+//! Durability besides the edits (those are in `staging`): the state file, the as-run log, the
+//! final flush and compaction at shutdown, and edits made to the playlist files by someone else.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
-use crate::playout::store::{PlaylistState, PlayoutStateFile, SaveAck, StoreWriter};
+use super::staging::Durable;
+use crate::playout::store::{PlaylistState, PlayoutStateFile, StoreWriter};
 use crate::playout::watch::ExternalChange;
 
 /// Store, as-run and external-edit plumbing owned by the engine.
@@ -18,10 +15,6 @@ pub(crate) struct Persistence {
     pub(crate) store: Option<StoreWriter>,
     pub(crate) asrun: Option<mpsc::UnboundedSender<(AsRunEntry, SystemTime)>>,
     pub(crate) asrun_task: Option<tokio::task::JoinHandle<()>>,
-    /// Playlists changed by the current op, saved when it returns.
-    pub(crate) dirty: Vec<String>,
-    /// Playlists deleted by the current op.
-    pub(crate) deleted: Vec<String>,
     pub(crate) state_dirty: bool,
 }
 
@@ -48,73 +41,6 @@ pub(crate) fn spawn_asrun(
 }
 
 impl Engine {
-    /// Marks a playlist for saving when the current op returns.
-    pub(super) fn persist(&mut self, id: &str) {
-        if !self.persistence.dirty.iter().any(|d| d == id) {
-            self.persistence.dirty.push(id.to_owned());
-        }
-    }
-
-    /// Queues the current op's saves and returns what the reply must wait for.
-    pub(super) async fn queue_saves(&mut self) -> Result<Vec<SaveAck>, EngineError> {
-        let dirty = std::mem::take(&mut self.persistence.dirty);
-        let deleted = std::mem::take(&mut self.persistence.deleted);
-        let Some(store) = self.persistence.store.clone() else {
-            return Ok(Vec::new());
-        };
-        let mut acks = Vec::new();
-        for id in dirty {
-            let Some(pl) = self.playlists.get(&id).cloned() else {
-                continue;
-            };
-            match store.submit(pl).await {
-                Ok(ack) => acks.push(ack),
-                Err(e) => return Err(self.store_failed(e.to_string())),
-            }
-        }
-        for id in deleted {
-            if let Err(e) = store.delete(id).await {
-                return Err(self.store_failed(e.to_string()));
-            }
-        }
-        Ok(acks)
-    }
-
-    fn store_failed(&mut self, message: String) -> EngineError {
-        self.raise(
-            Severity::Critical,
-            "store",
-            format!("playlist not saved: {message}"),
-        );
-        EngineError::Store(message)
-    }
-
-    /// Replies once every save of the op is durable, without holding up the engine.
-    pub(super) fn reply_when_durable(
-        &self,
-        result: Result<OpResult, EngineError>,
-        acks: Vec<SaveAck>,
-        reply: Reply,
-    ) {
-        if acks.is_empty() || result.is_err() {
-            let _ = reply.send(result);
-            return;
-        }
-        let internal = self.internal_tx.clone();
-        tokio::spawn(async move {
-            for ack in acks {
-                if let Err(e) = ack.await {
-                    let msg = format!("playlist not saved: {e}");
-                    let _ =
-                        internal.send(Internal::Alarm(Severity::Critical, "store", msg.clone()));
-                    let _ = reply.send(Err(EngineError::Store(e.to_string())));
-                    return;
-                }
-            }
-            let _ = reply.send(result);
-        });
-    }
-
     /// Saves the playout state file (cursor, on-air item) in the background.
     pub(super) fn save_state(&mut self) {
         if !std::mem::take(&mut self.persistence.state_dirty) {
@@ -150,6 +76,12 @@ impl Engine {
             }
             if let Err(e) = store.flush_within(STEP).await {
                 tracing::error!(error = %e, "engine: final save failed");
+            }
+            // The playlist files catch up with the journal, so they read as the rundown is.
+            match tokio::time::timeout(STEP, store.compact()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "engine: journal not compacted at shutdown (it keeps every edit)"),
+                Err(_) => tracing::error!("engine: journal not compacted within {STEP:?} at shutdown (it keeps every edit)"),
             }
         }
         self.persistence.asrun = None;
@@ -219,26 +151,36 @@ impl Engine {
     /// A playlist file changed on disk by someone else (editor, script, rsync).
     pub(super) async fn on_external(&mut self, change: ExternalChange) {
         match change {
-            ExternalChange::Updated(pl) => {
+            ExternalChange::Updated(mut pl) => {
                 let id = pl.id.clone();
-                tracing::info!(playlist = %id, "playlist edited outside onair: loaded");
-                self.runtime(&id);
-                self.playlists.insert(id.clone(), pl);
-                self.fill_durations();
-                self.publish_playlist(&id);
-                self.rearm(&id);
+                tracing::info!(playlist = %id, "playlist edited outside onair: loading it");
+                // Above every revision the journal may hold for it, so replay never applies an
+                // older edit on top of this version.
+                let staged = self.staging.playlists.get(&id).map_or(0, |p| p.revision);
+                pl.revision = pl.revision.max(staged + 1);
+                let media = self.media.clone();
+                for item in &mut pl.items {
+                    fill_shared(&media, item);
+                }
+                self.staging.playlists.insert(id.clone(), pl.clone());
+                let result = OpResult {
+                    playlist: Some(id),
+                    ..OpResult::default()
+                };
+                self.stage(Durable::Replace(pl), None, result).await;
             }
             ExternalChange::Rejected { id, error } => {
                 self.raise(Severity::Warning, "store", format!("edit of playlist {id:?} outside onair rejected ({error}); the last good version stays"));
-                // Writing the good version back sets the bad file aside as .corrupt-*.
-                self.persist(&id);
-                let _ = self.queue_saves().await;
+                // Writing the good version back sets the bad file aside as .corrupt-*. A file
+                // that is no playlist of ours (a stray `x.json`) is left alone.
+                if self.staging.playlists.contains_key(&id) {
+                    self.stage(Durable::Rewrite(id), None, OpResult::default()).await;
+                }
             }
             ExternalChange::Removed(id) => {
                 if self.playlists.contains_key(&id) {
                     self.raise(Severity::Warning, "store", format!("playlist file {id:?} was removed outside onair; written back (delete it through onair)"));
-                    self.persist(&id);
-                    let _ = self.queue_saves().await;
+                    self.stage(Durable::Rewrite(id), None, OpResult::default()).await;
                 }
             }
         }

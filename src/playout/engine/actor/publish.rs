@@ -6,17 +6,9 @@ use crate::playout::engine::transport;
 
 impl Engine {
     pub(super) fn view(&self, id: &str) -> Option<PlaylistView> {
+        // Cheap whatever the rundown: items are shared, `missing` is kept up to date by the edits.
         let playlist = self.playlists.get(id)?.clone();
-        let missing = if self.media.is_empty() {
-            Vec::new()
-        } else {
-            playlist
-                .items
-                .iter()
-                .filter(|i| self.media.missing(&i.clip))
-                .map(|i| i.id.clone())
-                .collect()
-        };
+        let missing = self.missing.get(id).cloned().unwrap_or_default();
         let playout = self
             .playout
             .get(id)
@@ -56,6 +48,20 @@ impl Engine {
         }));
     }
 
+    /// What a playlist has on air, cued and next changed.
+    pub(super) fn publish_playout(&mut self, id: &str) {
+        let playout = self
+            .playout
+            .get(id)
+            .map(|r| r.view().clone())
+            .unwrap_or_default();
+        self.publish(EventKind::Playout {
+            playlist: id.to_owned(),
+            playout,
+        });
+    }
+
+    /// The whole playlist: only on creation and after it was replaced (an outside edit).
     pub(super) fn publish_playlist(&mut self, id: &str) {
         if let Some(view) = self.view(id) {
             self.publish(EventKind::Playlist {

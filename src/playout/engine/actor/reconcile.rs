@@ -82,7 +82,7 @@ impl Engine {
             self.runtime(id).adopted(paused, next_waiting, auto_waiting);
             self.observed.insert(cl, (layer, at));
             self.clear_alarms("reconcile");
-            self.publish_playlist(id);
+            self.publish_playout(id);
             self.rearm(id);
             return;
         }
@@ -123,7 +123,7 @@ impl Engine {
     pub(super) fn hold(&mut self, id: &str, message: String) {
         self.runtime(id).hold();
         self.raise(Severity::Critical, "reconcile", message);
-        self.publish_playlist(id);
+        self.publish_playout(id);
     }
 
     /// Plays the on-air item again from where it should be by now (or the next item, if its time
@@ -163,7 +163,7 @@ impl Engine {
             "reconcile",
             format!("{message}; resumed at {elapsed:.2} s"),
         );
-        self.publish_playlist(id);
+        self.publish_playout(id);
         let intent = Intent::Recover {
             id: id.to_owned(),
             item: item.id.clone(),

@@ -1,0 +1,306 @@
+//! Edits reach the published state only once durable.
+//!
+//! An edit is validated against the *staged* playlists (the published ones plus every edit still
+//! on its way to disk), queued to the store as one journal record (or a whole-playlist write),
+//! and kept in order here. When the store says it is durable, the same change is applied to the
+//! published playlists, sent to clients as an item-level event and answered. When it fails, it is
+//! answered `store_error` and leaves no trace: the staged playlists are rebuilt from the published
+//! ones and the epoch moves on, so the store refuses, unwritten, everything queued on top of the
+//! failed edit (each answered with the error too).
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::playout::change::Change;
+use crate::playout::store::{JournalRecord, SaveAck, StoreError, Whole};
+
+/// A change on its way to disk.
+#[derive(Debug, Clone)]
+pub(crate) enum Durable {
+    /// One journal record.
+    Edit {
+        playlist: String,
+        revision: u64,
+        change: Change,
+    },
+    /// A new playlist.
+    Create(Playlist),
+    /// A playlist replaced whole (edited outside onair, then validated).
+    Replace(Playlist),
+    Delete(String),
+    /// The playlist's file written again from the store's copy; changes nothing in memory.
+    Rewrite(String),
+}
+
+struct Waiting {
+    ticket: u64,
+    epoch: u64,
+    what: Durable,
+    reply: Option<Reply>,
+    result: OpResult,
+    outcome: Option<Result<(), StoreError>>,
+}
+
+/// The staged playlists and the changes on their way to disk, in order.
+#[derive(Default)]
+pub(crate) struct Staging {
+    /// The published playlists with every waiting change applied: what new edits are checked
+    /// against.
+    pub(crate) playlists: BTreeMap<String, Playlist>,
+    waiting: VecDeque<Waiting>,
+    next_ticket: u64,
+    /// Failures seen; every change carries it (see the module comment).
+    epoch: u64,
+}
+
+impl Staging {
+    pub(crate) fn new(playlists: &BTreeMap<String, Playlist>) -> Staging {
+        Staging {
+            playlists: playlists.clone(),
+            ..Staging::default()
+        }
+    }
+
+}
+
+impl Engine {
+    /// The staged playlist an edit addresses (`None`: the selected one).
+    pub(super) fn staged(&self, id: Option<&str>) -> Result<&Playlist, EngineError> {
+        let id = id
+            .or(self.selected.as_deref())
+            .ok_or_else(|| PlaylistError::PlaylistNotFound(String::new()))?;
+        self.staging
+            .playlists
+            .get(id)
+            .ok_or_else(|| PlaylistError::PlaylistNotFound(id.to_owned()).into())
+    }
+
+    /// Sends a staged change to disk (or, without a store, applies it at once).
+    pub(super) async fn stage(&mut self, what: Durable, reply: Option<Reply>, result: OpResult) {
+        let Some(store) = self.persistence.store.clone() else {
+            self.commit(what);
+            answer(reply, Ok(result));
+            return;
+        };
+        let epoch = self.staging.epoch;
+        let queued: Result<SaveAck, StoreError> = match what.clone() {
+            Durable::Edit {
+                playlist,
+                revision,
+                change,
+            } => {
+                let record = JournalRecord {
+                    playlist,
+                    revision,
+                    change,
+                };
+                store.append(record, epoch).await
+            }
+            Durable::Create(p) | Durable::Replace(p) => store.whole(Whole::Put(p), epoch).await,
+            Durable::Delete(id) => store.whole(Whole::Delete(id), epoch).await,
+            Durable::Rewrite(id) => store.whole(Whole::Rewrite(id), epoch).await,
+        };
+        let ticket = self.staging.next_ticket;
+        self.staging.next_ticket += 1;
+        self.staging.waiting.push_back(Waiting {
+            ticket,
+            epoch,
+            what,
+            reply,
+            result,
+            outcome: None,
+        });
+        match queued {
+            Ok(ack) => {
+                let internal = self.internal_tx.clone();
+                tokio::spawn(async move {
+                    let result = ack.await;
+                    let _ = internal.send(Internal::Durable { ticket, result });
+                });
+            }
+            Err(e) => self.on_durable(ticket, Err(e)),
+        }
+    }
+
+    /// The store answered change `ticket`: apply (or drop) every change answered so far, in order.
+    pub(super) fn on_durable(&mut self, ticket: u64, result: Result<(), StoreError>) {
+        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            w.outcome = Some(result);
+        }
+        while self
+            .staging
+            .waiting
+            .front()
+            .is_some_and(|w| w.outcome.is_some())
+        {
+            let Some(w) = self.staging.waiting.pop_front() else {
+                break;
+            };
+            match w.outcome {
+                Some(Ok(())) => {
+                    self.commit(w.what);
+                    answer(w.reply, Ok(w.result));
+                }
+                Some(Err(e)) => self.dropped(w.epoch, w.what, e, w.reply),
+                None => {}
+            }
+        }
+    }
+
+    /// A change that did not reach the disk: nothing of it stays.
+    fn dropped(&mut self, epoch: u64, what: Durable, error: StoreError, reply: Option<Reply>) {
+        if let Durable::Rewrite(id) = &what {
+            // Nothing was staged on top of a rewrite: only the file is behind.
+            let message = format!("{}{error}", rewrite_alarm(id));
+            self.raise(Severity::Critical, "store", message);
+            answer(reply, Err(EngineError::Store(error.to_string())));
+            return;
+        }
+        if epoch == self.staging.epoch {
+            // The first failure of this epoch: everything staged on top of it is void.
+            self.staging.epoch += 1;
+            self.staging.playlists = self.playlists.clone();
+            let what = match &what {
+                Durable::Edit { playlist, .. } => format!("edit of playlist {playlist:?}"),
+                Durable::Create(p) => format!("new playlist {:?}", p.id),
+                Durable::Replace(p) => format!("playlist {:?} (edited outside onair)", p.id),
+                Durable::Delete(id) => format!("delete of playlist {id:?}"),
+                Durable::Rewrite(id) => format!("playlist file {id:?}"),
+            };
+            self.raise(
+                Severity::Critical,
+                "store",
+                format!("{what} not saved, so not applied: {error}"),
+            );
+        }
+        answer(reply, Err(EngineError::Store(error.to_string())));
+    }
+
+    /// A durable change reaches the published state and the clients.
+    fn commit(&mut self, what: Durable) {
+        match what {
+            Durable::Edit {
+                playlist,
+                revision,
+                change,
+            } => self.commit_edit(&playlist, revision, &change),
+            Durable::Create(p) => {
+                let id = p.id.clone();
+                self.playlists.insert(id.clone(), p);
+                self.playout.entry(id.clone()).or_default();
+                self.recompute_missing(&id);
+                if self.selected.is_none() {
+                    self.selected = Some(id.clone());
+                    self.persistence.state_dirty = true;
+                }
+                self.publish_playlist(&id);
+            }
+            Durable::Replace(p) => {
+                let id = p.id.clone();
+                self.playlists.insert(id.clone(), p);
+                self.playout.entry(id.clone()).or_default();
+                self.recompute_missing(&id);
+                self.publish_playlist(&id);
+                self.rearm(&id);
+            }
+            Durable::Delete(id) => self.commit_delete(&id),
+            Durable::Rewrite(id) => {
+                let prefix = rewrite_alarm(&id);
+                let stale: Vec<u64> = self
+                    .alarms
+                    .iter()
+                    .filter(|a| a.kind == "store" && a.message.starts_with(&prefix))
+                    .map(|a| a.id)
+                    .collect();
+                for id in stale {
+                    self.alarms.retain(|a| a.id != id);
+                    self.publish(EventKind::AlarmCleared { id });
+                }
+            }
+        }
+    }
+
+    fn commit_edit(&mut self, id: &str, revision: u64, change: &Change) {
+        let limits = self.limits;
+        let Some(p) = self.playlists.get_mut(id) else {
+            tracing::error!(playlist = id, "durable edit of a playlist that is gone");
+            return;
+        };
+        if let Err(e) = p.apply(change, revision, &limits) {
+            // The store applied the same change to the same version: this cannot differ.
+            tracing::error!(playlist = id, error = %e, "durable edit does not apply in memory");
+            return;
+        }
+        let missing = match change {
+            Change::ItemAdded { item, .. } | Change::ItemUpdated { item, .. } => {
+                let missing = !self.media.is_empty() && self.media.missing(&item.clip);
+                self.set_missing(id, &item.id, missing);
+                missing
+            }
+            Change::ItemRemoved { item, .. } => {
+                self.set_missing(id, item, false);
+                false
+            }
+            _ => false,
+        };
+        self.publish(EventKind::edit(id, revision, change, missing));
+        self.rearm(id);
+    }
+
+    fn commit_delete(&mut self, id: &str) {
+        self.playlists.remove(id);
+        self.playout.remove(id);
+        self.missing.remove(id);
+        self.persistence.state_dirty = true;
+        self.progress.remove(id);
+        self.publish(EventKind::PlaylistRemoved {
+            playlist: id.to_owned(),
+        });
+        if self.selected.as_deref() == Some(id) {
+            self.selected = self.playlists.keys().next().cloned();
+            if let Some(s) = self.selected.clone() {
+                self.publish(EventKind::Selected { playlist: s });
+            }
+        }
+    }
+
+    /// Records whether `item`'s clip is missing from the library (kept sorted by id).
+    fn set_missing(&mut self, id: &str, item: &str, missing: bool) {
+        let list = self.missing.entry(id.to_owned()).or_default();
+        match (list.binary_search_by(|m| m.as_str().cmp(item)), missing) {
+            (Ok(at), false) => {
+                list.remove(at);
+            }
+            (Err(at), true) => list.insert(at, item.to_owned()),
+            _ => {}
+        }
+    }
+
+    /// Recomputes which items of playlist `id` lack their clip; true when that changed.
+    pub(super) fn recompute_missing(&mut self, id: &str) -> bool {
+        let mut list: Vec<String> = match self.playlists.get(id) {
+            Some(pl) if !self.media.is_empty() => pl
+                .items
+                .iter()
+                .filter(|i| self.media.missing(&i.clip))
+                .map(|i| i.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        list.sort_unstable();
+        let old = self.missing.insert(id.to_owned(), list);
+        old.as_ref() != self.missing.get(id)
+    }
+}
+
+/// The start of the alarm raised while a playlist's file cannot be written back (cleared when it
+/// is).
+fn rewrite_alarm(id: &str) -> String {
+    format!("playlist file {id:?} could not be written back: ")
+}
+
+fn answer(reply: Option<Reply>, result: Result<OpResult, EngineError>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+    }
+}
