@@ -5,137 +5,17 @@
 //! symbolic link is never followed (target untouched, the backup never becomes a link); SIGTERM
 //! still exits within 2 s.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use common::daemon::*;
 use onair::playout::store::FileKind;
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// The daemon child; killed (and reaped) when the test ends, however it ends.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(sim: &Sim, data: &Path) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--caspar"])
-        .arg(sim.addr().to_string())
-        .arg("--data")
-        .arg(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut daemon = Daemon {
-        child,
-        addr: String::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while daemon.addr.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            daemon.addr = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    daemon
-}
-
-/// `GET path`: the status and the body as JSON (bounded: a frozen daemon fails the test).
-async fn get(addr: &str, path: &str) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("send");
-    let mut out = Vec::new();
-    timeout(WAIT, s.read_to_end(&mut out))
-        .await
-        .expect("an HTTP answer in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// Polls `/health` until `want` holds for it; returns that document.
-async fn health_until(addr: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (_, doc) = get(addr, "/health").await;
-        if want(&doc) {
-            return doc;
-        }
-        assert!(Instant::now() < deadline, "{what}: last /health {doc}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time (a frozen daemon sends none)")
-            .expect("open")
-            .expect("frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("JSON");
-        }
-    }
-}
-
-/// Sends a command and returns its ack (events before it are skipped).
-async fn command(ws: &mut Ws, id: &str, op: &str, args: Value) -> Value {
-    let msg = json!({"type": "command", "id": id, "op": op, "args": args});
-    ws.send(Message::text(msg.to_string())).await.expect("send");
-    loop {
-        let m = next_json(ws).await;
-        if m["type"] == "ack" && m["id"] == id {
-            return m;
-        }
-    }
-}
 
 fn kind(path: &Path) -> FileKind {
     FileKind::of(&std::fs::symlink_metadata(path).unwrap())
@@ -260,7 +140,13 @@ async fn fifos_and_links_in_playlists_never_freeze_the_daemon() {
     )
     .await);
     // Compaction must write news.json: refused, said so, and the journal keeps the edits.
-    let compacted = command(&mut ws, "e5", "playlist.delete", json!({"playlist": "news"})).await;
+    let compacted = command(
+        &mut ws,
+        "e5",
+        "playlist.delete",
+        json!({"playlist": "news"}),
+    )
+    .await;
     assert_eq!(compacted["ok"], false, "{compacted}");
     health_until(&d.addr, "the link reported", |d| store_ok(d) == Some(false)).await;
     assert_eq!(std::fs::read(&target).unwrap(), target_bytes);

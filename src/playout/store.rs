@@ -179,6 +179,9 @@ impl Store {
             layer: Some(default_channel_layer.layer.unwrap_or(10)),
             ..default_channel_layer
         };
+        // A directory that has never held a journal is new: it gets the default playlist. One
+        // whose playlists were all deleted through onair stays empty (memory equals disk).
+        let fresh = fs::symlink_metadata(journal::dir_of(&data_dir)).is_err();
         let (journal, replay) = journal::Journal::open(&data_dir)?;
         let store = Store {
             data_dir,
@@ -189,7 +192,7 @@ impl Store {
             journal: Mutex::new(journal),
             book: Mutex::new(book::Book::default()),
         };
-        let mut report = load::load_all(&store)?;
+        let mut report = load::load_all(&store, fresh)?;
         store.replay_into(&mut report, replay);
         Ok((store, report))
     }

@@ -9,6 +9,7 @@
 use thiserror::Error;
 
 use super::{Event, EventKind, PlaylistView, Snapshot};
+use crate::playout::change::Change;
 use crate::playout::model::{Limits, PlaylistError};
 
 /// An event that does not fit the copy it was applied to: the copy is out of step and must be
@@ -57,7 +58,12 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
         view.playlist
             .apply(&change, revision, &TRUST)
             .map_err(ReduceError::Edit)?;
-        if let Some(item) = change.item_id() {
+        // Only these change whether an item's clip is missing (a move keeps it as it was).
+        let decides = matches!(
+            change,
+            Change::ItemAdded { .. } | Change::ItemUpdated { .. } | Change::ItemRemoved { .. }
+        );
+        if let Some(item) = change.item_id().filter(|_| decides) {
             // `missing` is sorted by id, so the copy matches the server's whatever the order of
             // the edits that made it.
             match (
@@ -96,6 +102,10 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
         EventKind::PlaylistRemoved { playlist } => {
             state.playlists.retain(|p| &p.playlist.id != playlist);
             state.progress.remove(playlist);
+            // The server follows with `selected` when another playlist takes its place.
+            if state.selected.as_ref() == Some(playlist) {
+                state.selected = None;
+            }
         }
         EventKind::Selected { playlist } => state.selected = Some(playlist.clone()),
         EventKind::Link { link } => state.link = link.clone(),

@@ -18,6 +18,8 @@
 // Each test crate compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -145,8 +145,10 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
     let startup_alarms = std::mem::take(&mut deps.startup_alarms);
     let external = deps.external.take();
     let mut engine = Engine::new(deps, snapshot_tx, events, progress_tx);
+    // Before the handle exists: a client that connects at once must get the loaded state, never
+    // the empty placeholder (at the same seq 0, its events would then apply to nothing).
+    engine.publish_snapshot();
     let task = tokio::spawn(async move {
-        engine.publish_snapshot();
         for (severity, message) in startup_alarms {
             engine.raise(severity, "store", message);
         }

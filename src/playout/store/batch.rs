@@ -124,7 +124,18 @@ impl Op {
             Op::State { .. } => Some(STATE_TARGET.to_owned()),
             Op::Delete { id, .. } => Some(format!("delete of playlist {id}")),
             Op::Flush { .. } => None,
-            Op::Append { group } => Some(format!("{} journal record(s)", group.len())),
+            Op::Append { group } => Some(
+                group
+                    .iter()
+                    .map(|(p, _)| {
+                        format!(
+                            "journal record of playlist {} (revision {})",
+                            p.record.playlist, p.record.revision
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
             Op::Compact { .. } => Some("journal compaction".to_owned()),
             Op::Whole { op, .. } => Some(match op {
                 Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
@@ -170,7 +181,7 @@ pub(super) fn execute(
             Op::Delete { id, ack } => {
                 // No record of this playlist may outlive it: a playlist created later under the
                 // same id must not inherit its edits.
-                let result = store.compact().and_then(|_| store.delete(&id));
+                let result = store.compact_all().and_then(|_| store.delete(&id));
                 if result.is_ok() {
                     store.book_remove(&id);
                 }
@@ -205,7 +216,7 @@ pub(super) fn execute(
 
 /// Journal records after which the journal is folded into the snapshots: bounds the journal (and
 /// so start-up replay) whatever the edit rate.
-pub(super) const COMPACT_EVERY: usize = 10_000;
+pub(super) const COMPACT_EVERY: usize = 5_000;
 
 fn append(store: &Store, group: Vec<(Pending, Responder)>, stats: &Mutex<WriterStats>) {
     let (pending, acks): (Vec<_>, Vec<_>) = group.into_iter().unzip();
@@ -236,7 +247,12 @@ fn append(store: &Store, group: Vec<(Pending, Responder)>, stats: &Mutex<WriterS
 
 /// A whole-playlist change of the engine's: refused unwritten when made on top of a failed edit,
 /// and a failure refuses what was made on top of it (as for appends).
-fn whole(store: &Store, op: Whole, epoch: u64, stats: &Mutex<WriterStats>) -> Result<(), StoreError> {
+fn whole(
+    store: &Store,
+    op: Whole,
+    epoch: u64,
+    stats: &Mutex<WriterStats>,
+) -> Result<(), StoreError> {
     if !store.epoch_current(epoch) {
         return Err(StoreError::Discarded);
     }
@@ -253,7 +269,10 @@ fn whole(store: &Store, op: Whole, epoch: u64, stats: &Mutex<WriterStats>) -> Re
         Whole::Delete(id) => {
             // No record of this playlist may outlive it: a playlist created later under the
             // same id must not inherit its edits.
-            let result = store.compact().and_then(|_| store.delete(&id)).map(|_| ());
+            let result = store
+                .compact_all()
+                .and_then(|_| store.delete(&id))
+                .map(|_| ());
             if result.is_ok() {
                 store.book_remove(&id);
             }

@@ -222,6 +222,16 @@ impl Store {
         lock(&self.journal).records
     }
 
+    /// Compacts and removes every older segment, the one kept for restores included (see
+    /// [`super::journal::Journal::forget_kept`]): done before a playlist is deleted.
+    pub(crate) fn compact_all(&self) -> Result<usize, StoreError> {
+        let n = self.compact()?;
+        let mut journal = lock(&self.journal);
+        journal.forget_kept();
+        journal.drop_before()?;
+        Ok(n)
+    }
+
     /// Writes every playlist changed since the last compaction as its snapshot file and drops the
     /// journal segments they make redundant.
     pub(crate) fn compact(&self) -> Result<usize, StoreError> {

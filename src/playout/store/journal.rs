@@ -46,6 +46,10 @@ pub(crate) struct Journal {
     len: u64,
     /// Records in every segment (what compaction would fold into the snapshots).
     pub(crate) records: usize,
+    /// The segment appended to before the last rotation: kept one compaction longer, so that a
+    /// playlist whose file is found damaged and restored from its `.backup` (the version before
+    /// the last compaction) gets back every edit since.
+    keep: Option<PathBuf>,
     /// The tail of the segment is in doubt (a write or sync failed): the next append must first
     /// start a new segment after compaction, so that nothing not acknowledged can come back.
     pub(crate) broken: bool,
@@ -203,6 +207,7 @@ impl Journal {
             path,
             len,
             records: replay.records.len(),
+            keep: None,
             broken: false,
         };
         Ok((journal, replay))
@@ -239,15 +244,18 @@ impl Journal {
         create_segment(&path)?;
         sync_dir(&self.dir)?;
         self.file = open_append(&path)?;
-        self.path = path;
+        let old = std::mem::replace(&mut self.path, path);
+        // A segment whose tail is in doubt is never kept for restores.
+        self.keep = (!self.broken).then_some(old);
         self.len = 0;
         Ok(())
     }
 
-    /// Removes every segment before the current one (their edits are in the snapshots now).
+    /// Removes every segment before the current one (their edits are in the snapshots now) but
+    /// the one kept for restores from a backup (see `keep`).
     pub(crate) fn drop_before(&mut self) -> Result<(), StoreError> {
         for (_, path) in segments(&self.dir)? {
-            if path != self.path {
+            if path != self.path && Some(&path) != self.keep.as_ref() {
                 fs::remove_file(&path).map_err(|e| StoreError::io("remove", &path, e))?;
             }
         }
@@ -255,6 +263,13 @@ impl Journal {
         self.records = 0;
         self.broken = false;
         Ok(())
+    }
+
+    /// Stops keeping the segment held for restores (the next [`Journal::drop_before`] removes it):
+    /// before a delete, no record of the deleted playlist may survive anywhere, or a playlist
+    /// created later under the same id would inherit its edits.
+    pub(crate) fn forget_kept(&mut self) {
+        self.keep = None;
     }
 
     /// The segment being appended to.

@@ -117,7 +117,16 @@ fn rotation_keeps_old_segments_until_they_are_dropped() {
     );
     j.drop_before().unwrap();
     let (_, replay) = Journal::open(dir.path()).unwrap();
-    assert_eq!(revisions(&replay), [2]);
+    assert_eq!(
+        revisions(&replay),
+        [1, 2],
+        "the segment before the last rotation is kept for restores from a backup"
+    );
+    j.rotate().unwrap();
+    j.append(&lines(&[rec(3)]), 1).unwrap();
+    j.drop_before().unwrap();
+    let (_, replay) = Journal::open(dir.path()).unwrap();
+    assert_eq!(revisions(&replay), [2, 3]);
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ use crate::playout::store::PlayoutStateFile;
 /// Id of the playlist a fresh data directory starts with.
 pub const DEFAULT_PLAYLIST: &str = "main";
 
-pub(super) fn load_all(store: &Store) -> Result<LoadReport, StoreError> {
+pub(super) fn load_all(store: &Store, fresh: bool) -> Result<LoadReport, StoreError> {
     let dir = store.playlists_dir();
     let cleaned = fsutil::clean_temp_files(dir, "")
         + fsutil::clean_temp_files(store.data_dir(), ".state.json.");
@@ -56,7 +56,7 @@ pub(super) fn load_all(store: &Store) -> Result<LoadReport, StoreError> {
             report.playlists.push(p);
         }
     }
-    if ids.is_empty() {
+    if ids.is_empty() && fresh {
         // A fresh directory: one empty playlist so a client can add items at once.
         // If it cannot be written (disk full, read-only), the daemon still starts with it in
         // memory and says so; the next save tries again.

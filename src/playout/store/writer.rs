@@ -209,7 +209,7 @@ impl Request {
             Request::Delete { id, .. } => Some(format!("delete of playlist {id}")),
             Request::Flush { .. } => None,
             Request::Append { pending, .. } => Some(format!(
-                "journal record (playlist {} revision {})",
+                "journal record of playlist {} (revision {})",
                 pending.record.playlist, pending.record.revision
             )),
             Request::Compact { .. } => Some("journal compaction".to_owned()),

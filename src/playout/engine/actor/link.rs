@@ -4,8 +4,8 @@
 
 use super::staging::Durable;
 use super::*;
-use crate::playout::change::Change;
 use crate::caspar::LinkState;
+use crate::playout::change::Change;
 use crate::playout::engine::state::ClipView;
 use crate::playout::media;
 

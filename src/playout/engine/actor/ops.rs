@@ -5,10 +5,10 @@ use super::lanes::{Action, Intent};
 use super::staging::Durable;
 use super::*;
 use crate::playout::change::Change;
-use crate::playout::model::ItemFields;
 use crate::playout::engine::state::Status;
 use crate::playout::engine::transport;
 use crate::playout::engine::{NewItem, Op};
+use crate::playout::model::ItemFields;
 use crate::playout::model::{new_item_id, slug};
 
 /// A checked edit ready for disk, with what its op answers once durable.
@@ -34,9 +34,7 @@ impl Engine {
             Op::PlaylistLoop { playlist, enabled } => {
                 self.settings(playlist, |p| p.looping = enabled)
             }
-            Op::Autoplay { playlist, enabled } => {
-                self.settings(playlist, |p| p.autoplay = enabled)
-            }
+            Op::Autoplay { playlist, enabled } => self.settings(playlist, |p| p.autoplay = enabled),
             Op::ItemAdd {
                 playlist,
                 item,

@@ -3,9 +3,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::staging::Durable;
 use super::*;
 use crate::playout::asrun::{AsRunEntry, AsRunWriter, EndReason};
-use super::staging::Durable;
 use crate::playout::store::{PlaylistState, PlayoutStateFile, StoreWriter};
 use crate::playout::watch::ExternalChange;
 
@@ -80,8 +80,12 @@ impl Engine {
             // The playlist files catch up with the journal, so they read as the rundown is.
             match tokio::time::timeout(STEP, store.compact()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "engine: journal not compacted at shutdown (it keeps every edit)"),
-                Err(_) => tracing::error!("engine: journal not compacted within {STEP:?} at shutdown (it keeps every edit)"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "engine: journal not compacted at shutdown (it keeps every edit)")
+                }
+                Err(_) => tracing::error!(
+                    "engine: journal not compacted within {STEP:?} at shutdown (it keeps every edit)"
+                ),
             }
         }
         self.persistence.asrun = None;
@@ -174,13 +178,15 @@ impl Engine {
                 // Writing the good version back sets the bad file aside as .corrupt-*. A file
                 // that is no playlist of ours (a stray `x.json`) is left alone.
                 if self.staging.playlists.contains_key(&id) {
-                    self.stage(Durable::Rewrite(id), None, OpResult::default()).await;
+                    self.stage(Durable::Rewrite(id), None, OpResult::default())
+                        .await;
                 }
             }
             ExternalChange::Removed(id) => {
                 if self.playlists.contains_key(&id) {
                     self.raise(Severity::Warning, "store", format!("playlist file {id:?} was removed outside onair; written back (delete it through onair)"));
-                    self.stage(Durable::Rewrite(id), None, OpResult::default()).await;
+                    self.stage(Durable::Rewrite(id), None, OpResult::default())
+                        .await;
                 }
             }
         }

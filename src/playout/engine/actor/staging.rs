@@ -60,7 +60,6 @@ impl Staging {
             ..Staging::default()
         }
     }
-
 }
 
 impl Engine {
@@ -189,11 +188,12 @@ impl Engine {
                 self.playlists.insert(id.clone(), p);
                 self.playout.entry(id.clone()).or_default();
                 self.recompute_missing(&id);
+                self.publish_playlist(&id);
                 if self.selected.is_none() {
                     self.selected = Some(id.clone());
                     self.persistence.state_dirty = true;
+                    self.publish(EventKind::Selected { playlist: id });
                 }
-                self.publish_playlist(&id);
             }
             Durable::Replace(p) => {
                 let id = p.id.clone();
@@ -253,10 +253,15 @@ impl Engine {
         self.missing.remove(id);
         self.persistence.state_dirty = true;
         self.progress.remove(id);
+        // The snapshot published with the removal must not name it as selected.
+        let was_selected = self.selected.as_deref() == Some(id);
+        if was_selected {
+            self.selected = None;
+        }
         self.publish(EventKind::PlaylistRemoved {
             playlist: id.to_owned(),
         });
-        if self.selected.as_deref() == Some(id) {
+        if was_selected {
             self.selected = self.playlists.keys().next().cloned();
             if let Some(s) = self.selected.clone() {
                 self.publish(EventKind::Selected { playlist: s });

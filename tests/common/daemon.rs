@@ -1,0 +1,140 @@
+//! A real `onair serve` child for integration tests: start it on `127.0.0.1:0` against a
+//! simulator, read its address from its log, talk HTTP and WebSocket to it; the child is killed
+//! and reaped when the test ends, however it ends.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use onair::sim::Sim;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// The daemon child; killed (and reaped) when the test ends, however it ends.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(sim: &Sim, data: &Path) -> Daemon {
+    serve_with(sim, data, &[])
+}
+
+/// [`serve`] with extra arguments.
+pub fn serve_with(sim: &Sim, data: &Path, extra: &[&str]) -> Daemon {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ONAIR_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--caspar"])
+        .arg(sim.addr().to_string())
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("onair serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut daemon = Daemon {
+        child,
+        addr: String::new(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.addr.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("onair serve prints its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            daemon.addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    daemon
+}
+
+/// `GET path`: the status and the body as JSON (bounded: a frozen daemon fails the test).
+pub async fn get(addr: &str, path: &str) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("send");
+    let mut out = Vec::new();
+    timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("an HTTP answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Polls `/health` until `want` holds for it; returns that document.
+pub async fn health_until(addr: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (_, doc) = get(addr, "/health").await;
+        if want(&doc) {
+            return doc;
+        }
+        assert!(Instant::now() < deadline, "{what}: last /health {doc}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+pub async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = timeout(WAIT, ws.next())
+            .await
+            .expect("a message in time (a frozen daemon sends none)")
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("JSON");
+        }
+    }
+}
+
+/// Sends a command and returns its ack (events before it are skipped).
+pub async fn command(ws: &mut Ws, id: &str, op: &str, args: Value) -> Value {
+    let msg = json!({"type": "command", "id": id, "op": op, "args": args});
+    ws.send(Message::text(msg.to_string())).await.expect("send");
+    loop {
+        let m = next_json(ws).await;
+        if m["type"] == "ack" && m["id"] == id {
+            return m;
+        }
+    }
+}
