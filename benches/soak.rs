@@ -1,9 +1,18 @@
 //! Long soak/chaos run: `cargo bench --bench soak` (ONAIR_SOAK_SECS, default 600; ONAIR_SOAK_CLIENTS,
 //! default 50). Same harness as the 60 s test (`tests/soak/mod.rs`): prints one JSON line per
 //! minute and the final report as JSON, and exits non-zero if an invariant broke.
+//!
+//! With `ONAIR_SOAK_HEAP=1` every allocation is tracked (dhat): the live heap is reported beside
+//! RSS each minute, and at the end the allocation sites holding the most memory are printed with
+//! their call stacks, so growth names its owner (the full profile is written to
+//! `target/dhat-soak.json`, viewable in DHAT's `dh_view.html`). Allocation tracking slows the run.
 
 #[path = "../tests/soak/mod.rs"]
 mod harness;
+
+// Passes every allocation through to the system allocator; counts them only while a profiler runs.
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
 
 use std::time::Duration;
 
@@ -25,6 +34,19 @@ fn main() {
         // Growth is measured against the RSS after the first minute (or a sixth of short runs).
         warmup: Duration::from_secs((secs / 6).min(60)),
         report_every: Some(Duration::from_secs(60)),
+        heap_bytes: None,
+    };
+    let heap = std::env::var_os("ONAIR_SOAK_HEAP").is_some();
+    let profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dhat-soak.json");
+    let profiler = heap.then(|| {
+        dhat::Profiler::builder()
+            .file_name(&profile)
+            .trim_backtraces(Some(16))
+            .build()
+    });
+    let params = harness::Params {
+        heap_bytes: heap.then_some(live_heap as fn() -> u64),
+        ..params
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -35,6 +57,10 @@ fn main() {
         "{}",
         serde_json::json!({"soak": serde_json::to_value(&report).expect("report")})
     );
+    if let Some(profiler) = profiler {
+        drop(profiler);
+        print_owners(&profile);
+    }
     let broken = report.commands_issued != report.commands_acked
         || report.hung != 0
         || report.unexpected_acks != 0
@@ -49,6 +75,66 @@ fn main() {
         eprintln!(
             "soak: RSS grew {:.1} % after warm-up (target 10 %)",
             report.rss_growth_after_warmup * 100.0
+        );
+    }
+}
+
+fn live_heap() -> u64 {
+    dhat::HeapStats::get().curr_bytes as u64
+}
+
+/// The allocation sites holding the most bytes at the end of the run, with the frames of each
+/// stack that are onair's own (or the first ones when none is), from dhat's JSON profile.
+fn print_owners(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("soak: no heap profile at {}", path.display());
+        return;
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        eprintln!("soak: heap profile not readable");
+        return;
+    };
+    let frames: Vec<&str> = doc["ftbl"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f.as_str()).collect())
+        .unwrap_or_default();
+    let mut sites: Vec<(u64, u64, Vec<String>)> = doc["pps"]
+        .as_array()
+        .map(|pps| {
+            pps.iter()
+                .map(|pp| {
+                    let bytes = pp["eb"].as_u64().unwrap_or(0);
+                    let blocks = pp["ebk"].as_u64().unwrap_or(0);
+                    let stack: Vec<String> = pp["fs"]
+                        .as_array()
+                        .map(|fs| {
+                            fs.iter()
+                                .filter_map(|i| i.as_u64())
+                                .filter_map(|i| frames.get(i as usize))
+                                .map(|f| f.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (bytes, blocks, stack)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sites.sort_by_key(|s| std::cmp::Reverse(s.0));
+    for (bytes, blocks, stack) in sites.into_iter().take(12) {
+        let ours: Vec<&String> = stack
+            .iter()
+            .filter(|f| f.contains("onair"))
+            .take(4)
+            .collect();
+        let shown: Vec<&String> = if ours.is_empty() {
+            stack.iter().take(4).collect()
+        } else {
+            ours
+        };
+        println!(
+            "{}",
+            serde_json::json!({"heap_owner": {"bytes_at_end": bytes, "blocks": blocks, "stack": shown}})
         );
     }
 }

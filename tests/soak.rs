@@ -20,6 +20,7 @@ async fn soak_with_chaos_keeps_every_invariant() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let report = harness::run(harness::Params {
+        heap_bytes: None,
         duration: Duration::from_secs(secs),
         clients: 10,
         op_interval: Duration::from_millis(100),

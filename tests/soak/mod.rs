@@ -39,6 +39,9 @@ pub struct Params {
     pub warmup: Duration,
     /// Print an interim JSON line this often (the bench uses a minute; the test none).
     pub report_every: Option<Duration>,
+    /// Live heap bytes, when the caller tracks allocations (the bench with a heap profiler):
+    /// reported beside RSS, which also counts what the allocator keeps after frees.
+    pub heap_bytes: Option<fn() -> u64>,
 }
 
 /// The outcome of one run; every field is also printed as JSON.
@@ -80,6 +83,9 @@ pub struct Report {
     pub rss_max: u64,
     /// (rss_end - rss_warm) / rss_warm.
     pub rss_growth_after_warmup: f64,
+    /// Live heap bytes after warm-up and at the end (with `Params::heap_bytes`).
+    pub heap_warm: Option<u64>,
+    pub heap_end: Option<u64>,
     pub fds_start: u64,
     pub fds_end: u64,
 }
@@ -195,6 +201,7 @@ pub async fn run(params: Params) -> Report {
 
     // Sample RSS while the run goes on; print interim lines if asked.
     let mut rss_warm = 0;
+    let mut heap_warm = None;
     let mut rss_max = rss_start;
     let mut next_report = params.report_every.map(|every| started + every);
     while Instant::now() < deadline {
@@ -203,6 +210,7 @@ pub async fn run(params: Params) -> Report {
         rss_max = rss_max.max(rss);
         if rss_warm == 0 && started.elapsed() >= params.warmup {
             rss_warm = rss;
+            heap_warm = params.heap_bytes.map(|f| f());
         }
         if let (Some(at), Some(every)) = (next_report, params.report_every)
             && Instant::now() >= at
@@ -216,6 +224,7 @@ pub async fn run(params: Params) -> Report {
                 "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
                 "chaos": chaos.counts(),
                 "rss": rss,
+                "heap": params.heap_bytes.map(|f| f()),
                 "fds": fds,
             });
             println!("{line}");
@@ -301,6 +310,8 @@ pub async fn run(params: Params) -> Report {
         rss_end,
         rss_max: rss_max.max(rss_end),
         rss_growth_after_warmup: (rss_end as f64 - rss_warm as f64) / rss_warm.max(1) as f64,
+        heap_warm,
+        heap_end: params.heap_bytes.map(|f| f()),
         fds_start,
         fds_end,
     }
