@@ -264,8 +264,11 @@ function applyKind(state, ev) {
       return true;
     }
     case 'playlist_removed': {
-      state.playlists = state.playlists.filter((x) => x.id !== String(ev.playlist));
-      delete state.progress[String(ev.playlist)];
+      const id = String(ev.playlist);
+      state.playlists = state.playlists.filter((x) => x.id !== id);
+      delete state.progress[id];
+      // The daemon follows with `selected` when another playlist takes its place.
+      if (state.selected === id) state.selected = null;
       return true;
     }
     case 'selected':

@@ -131,6 +131,14 @@ test('a whole playlist replaces its copy or is inserted in id order', () => {
   assert.deepEqual(s.playlists.map((p) => p.id), ['main', 'news', 'other']);
 });
 
+test('playlist_removed drops the playlist, and the selection if it was the one', () => {
+  const s = state();
+  apply(s, { kind: 'playlist_removed', playlist: 'other' });
+  assert.equal(s.selected, 'main');
+  apply(s, { kind: 'playlist_removed', playlist: 'main' });
+  assert.deepEqual([s.playlists.length, s.selected], [0, null]);
+});
+
 test('events that do not fit are refused without throwing and change nothing', () => {
   const bad = [
     null,
