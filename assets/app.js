@@ -96,21 +96,40 @@ const ui = {
 // ---- rendering ------------------------------------------------------------------------------------
 
 let renderQueued = false;
+let rundownQueued = false;
 let progressQueued = false;
 
-/** Coalesces bursts (a resume replay, progress at 10 Hz) into one render per frame. */
-function scheduleRender(progressOnly = false) {
+/**
+ * Coalesces bursts (a resume replay, progress at 10 Hz) into one render per frame. `rundown`
+ * false leaves the rundown as it is: going over 10,000 rows for an alarm costs for nothing.
+ */
+function scheduleRender(progressOnly = false, rundown = !progressOnly) {
   if (!progressOnly) renderQueued = true;
+  if (rundown) rundownQueued = true;
   progressQueued = true;
   if (scheduleRender.pending) return;
   scheduleRender.pending = true;
   requestAnimationFrame(() => {
     scheduleRender.pending = false;
     const full = renderQueued;
-    renderQueued = progressQueued = false;
-    if (full) render();
+    const withRundown = rundownQueued;
+    renderQueued = rundownQueued = progressQueued = false;
+    if (full) render(withRundown);
     else renderProgress();
   });
+}
+
+/** Event kinds that change nothing in the rundown. */
+const OUTSIDE_RUNDOWN = new Set(['alarm_raised', 'alarm_cleared', 'link', 'media']);
+/** Event kinds about one playlist (by id in `playlist`) that change nothing but its rundown and
+ * its on-air panel: another playlist's rundown stays as it is. */
+const ONE_PLAYLIST = new Set(['item_added', 'item_updated', 'item_moved', 'item_removed', 'playout', 'missing']);
+
+/** Whether the event a `change` applied (if any) may change the rundown shown. */
+function touchesRundown(ev) {
+  if (!ev) return true;
+  if (OUTSIDE_RUNDOWN.has(ev.kind)) return false;
+  return !ONE_PLAYLIST.has(ev.kind) || ev.playlist === shownPlaylist()?.id;
 }
 
 function shownPlaylist() {
@@ -123,11 +142,11 @@ function shownPlaylist() {
   );
 }
 
-function render() {
+function render(withRundown = true) {
   renderConnection();
   renderOnAir();
   renderTransport();
-  renderRundown();
+  if (withRundown) renderRundown();
   renderLibrary();
   renderAlarms();
   renderProgress();
@@ -185,7 +204,7 @@ function renderBanner() {
   if (s === 'refused') {
     text = `The daemon refused the connection: it needs a token, or does not accept this one (or has too many clients). ${retry[0].toUpperCase()}${retry.slice(1)}.`;
   } else if (s === 'syncing') {
-    text = 'Reconnected; catching up with the daemon…';
+    text = 'Catching up with the daemon…';
   } else if (s === 'stopped') {
     text = 'Disconnected.';
   } else {
@@ -313,28 +332,69 @@ function renderTransport() {
 
 /**
  * Puts `keys` into `container` in order, reusing the child whose `data-key` matches, so a row the
- * operator focused stays the same element. Only rows out of place are moved.
+ * operator focused stays the same element. Only rows out of place are moved, and as few as
+ * possible: the rows already in order (the longest increasing run of their old positions) stay,
+ * so one item moved from the top of 10,000 to the bottom moves one row, not 9,999.
  */
 function reconcile(container, keys, make, update) {
   const focused = document.activeElement;
   const existing = new Map();
-  for (const child of container.children) existing.set(child.dataset.key, child);
-  let prev = null;
+  let pos = 0;
+  // The key is kept as a plain property too: reading `dataset` 10,000 times per render is slow.
+  for (const child of container.children) existing.set(child.key ?? child.dataset.key, { node: child, pos: pos++ });
+  const nodes = new Array(keys.length);
+  const oldPos = new Array(keys.length);
   keys.forEach((key, i) => {
-    let node = existing.get(key);
-    if (node) existing.delete(key);
-    else {
-      node = make(key);
-      node.dataset.key = key;
+    const old = existing.get(key);
+    if (old) {
+      existing.delete(key);
+      nodes[i] = old.node;
+      oldPos[i] = old.pos;
+    } else {
+      nodes[i] = make(key);
+      nodes[i].dataset.key = key;
+      nodes[i].key = key;
+      oldPos[i] = -1;
     }
-    update(node, i);
-    const want = prev ? prev.nextSibling : container.firstChild;
-    if (node !== want) container.insertBefore(node, want);
-    prev = node;
+    update(nodes[i], i);
   });
-  for (const node of existing.values()) node.remove();
+  // Gone first, so that a removed row does not stand in the way of the ones after it.
+  for (const { node } of existing.values()) node.remove();
+  const stay = increasingRun(oldPos);
+  // From the end, so the row after each one is already in its final place; the rows that stay
+  // keep their order among themselves, and every other row goes right before its successor.
+  let after = null;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    if (!stay[i] && (node.parentNode !== container || node.nextSibling !== after)) container.insertBefore(node, after);
+    after = node;
+  }
   // Moving a node blurs it in some browsers; give the focus back.
   if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+}
+
+/**
+ * Marks the longest strictly increasing subsequence of `positions` (ignoring -1: new rows), in
+ * O(n log n): the rows that can keep their place while the others move around them.
+ */
+function increasingRun(positions) {
+  const tails = []; // tails[k]: index (into positions) ending the best run of length k + 1
+  const prev = new Array(positions.length).fill(-1);
+  positions.forEach((p, i) => {
+    if (p < 0) return;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (positions[tails[mid]] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[i] = tails[lo - 1];
+    tails[lo] = i;
+  });
+  const stay = new Array(positions.length).fill(false);
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = prev[i]) stay[i] = true;
+  return stay;
 }
 
 function makeItemRow() {
@@ -363,9 +423,41 @@ function makeItemRow() {
   return row;
 }
 
-function updateItemRow(row, item, i, pl, can) {
-  const r = row.refs;
+/**
+ * Draws one rundown row, unless everything it shows is as it was last drawn: with 10,000 items an
+ * event then redraws the rows it touched, not every row (writing even an unchanged value into the
+ * DOM costs style work). `missing` is the set of the playlist's missing item ids.
+ */
+function updateItemRow(row, item, i, pl, can, missing) {
   const po = pl.playout;
+  const onAir = item.id === po.on_air;
+  const cued = item.id === po.cued;
+  const next = !cued && item.id === po.next && !onAir;
+  const flags =
+    (onAir ? 1 : 0) |
+    (onAir && po.status === 'paused' ? 2 : 0) |
+    (cued ? 4 : 0) |
+    (cued && po.armed_auto ? 8 : 0) |
+    (next ? 16 : 0) |
+    (missing.has(item.id) ? 32 : 0) |
+    (item.id === ui.cursorId ? 64 : 0) |
+    (can ? 128 : 0) |
+    (i === 0 ? 256 : 0) |
+    (i === pl.items.length - 1 ? 512 : 0);
+  const fps = Array.isArray(item.fps) ? item.fps : [];
+  const was = row.drawn;
+  // The row number alone changes for every row below an insert or a removal: only the number is
+  // written then.
+  if (was && was.flags === flags && was.title === item.title && was.clip === item.clip && was.frames === item.frames &&
+      was.fps0 === fps[0] && was.fps1 === fps[1] && was.loop === item.loop) {
+    if (was.i !== i) {
+      setText(row.refs.idx, i + 1);
+      was.i = i;
+    }
+    return;
+  }
+  row.drawn = { flags, i, title: item.title, clip: item.clip, frames: item.frames, fps0: fps[0], fps1: fps[1], loop: item.loop };
+  const r = row.refs;
   const label = itemLabel(item);
   setText(r.idx, i + 1);
   setText(r.title, label);
@@ -374,18 +466,18 @@ function updateItemRow(row, item, i, pl, can) {
   setText(r.dur, secs === null ? '—' : formatTime(secs));
   const badges = [];
   let state = '';
-  if (item.id === po.on_air) {
+  if (onAir) {
     badges.push(['on-air', po.status === 'paused' ? 'PAUSED' : 'ON AIR']);
     state = 'on-air';
   }
-  if (item.id === po.cued) {
+  if (cued) {
     badges.push(['cued', po.armed_auto ? 'ARMED' : 'CUED']);
     state ||= 'cued';
-  } else if (item.id === po.next && item.id !== po.on_air) {
+  } else if (next) {
     badges.push(['next', 'NEXT']);
     state ||= 'next';
   }
-  if (pl.missing.includes(item.id)) badges.push(['missing', 'MISSING']);
+  if (missing.has(item.id)) badges.push(['missing', 'MISSING']);
   if (item.loop) badges.push(['loop', 'LOOP']);
   const sig = badges.map((b) => b.join(':')).join(',');
   if (r.badges.dataset.sig !== sig) {
@@ -427,12 +519,12 @@ function renderRundown() {
   const items = pl ? pl.items : [];
   if (ui.cursorId && !items.some((i) => i.id === ui.cursorId)) ui.cursorId = null;
   const can = client.canCommand;
-  const byId = new Map(items.map((i) => [i.id, i]));
+  const missing = new Set(pl ? pl.missing : []);
   reconcile(
     $('items'),
     items.map((i) => i.id),
     makeItemRow,
-    (row, i) => updateItemRow(row, byId.get(row.dataset.key), i, pl, can),
+    (row, i) => updateItemRow(row, items[i], i, pl, can, missing),
   );
   setHidden($('items-empty'), items.length > 0 || !client.hasState);
   if (pl) {
@@ -728,7 +820,7 @@ function openTokenDialog(reason) {
 
 // ---- wiring ---------------------------------------------------------------------------------------
 
-client.addEventListener('change', () => {
+client.addEventListener('change', (e) => {
   const s = client.status;
   if (s !== ui.lastStatus) {
     if (s === 'connected') {
@@ -744,7 +836,7 @@ client.addEventListener('change', () => {
     }
     ui.lastStatus = s;
   }
-  scheduleRender();
+  scheduleRender(false, touchesRundown(e.detail));
 });
 client.addEventListener('progress', () => scheduleRender(true));
 client.addEventListener('notice', (e) => {

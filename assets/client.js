@@ -4,7 +4,7 @@
 // No DOM here: the page (app.js) listens to `change` (state or connection changed), `progress`,
 // and `notice` (something the operator should read) events.
 
-import { applyEvent, classifyEvent, emptyState, fromSnapshot, isObject, normalizeProgress } from './state.js';
+import { SNAPSHOT_SINCE, applyEvent, classifyEvent, emptyState, fromSnapshot, isObject, normalizeProgress } from './state.js';
 
 /** Reconnect delays: doubling from BASE up to CAP, each drawn from [d/2, d] so that many pages
  * reconnecting after a daemon restart do not arrive at the same instant. */
@@ -349,9 +349,9 @@ export class OnairClient extends EventTarget {
     switch (classifyEvent(this.state.seq, msg.seq)) {
       case 'apply':
         this.resumeRequested = false;
-        if (!applyEvent(this.state, msg)) console.info('onair: event kind not shown by this page:', msg.kind);
+        if (!applyEvent(this.state, msg)) return this.#reload(msg);
         if (!this.synced && this.state.seq >= this.syncTarget) this.#markSynced();
-        else this.#emit('change');
+        else this.#emit('change', msg);
         return;
       case 'gap':
         // Never happens on a live connection by the protocol's promise; if it does, ask the daemon
@@ -364,6 +364,19 @@ export class OnairClient extends EventTarget {
       default:
         return; // duplicate or malformed: already applied or unusable
     }
+  }
+
+  /**
+   * An event that does not fit the copy (malformed, about an item the copy lacks, or of a kind this
+   * page does not know): the copy is wrong and a replay from its `seq` would bring the same event
+   * again, so ask for a whole snapshot, ignoring events until it comes.
+   */
+  #reload(msg) {
+    console.warn('onair: event', msg.seq, `(${String(msg.kind)}) does not fit this page's copy; reloading the state`);
+    this.awaitingSnapshot = true;
+    this.synced = false;
+    this.#send({ type: 'resume', boot_id: this.bootId, since: SNAPSHOT_SINCE });
+    this.#setStatus('syncing');
   }
 
   #onAck(msg) {
@@ -386,8 +399,9 @@ export class OnairClient extends EventTarget {
     this.#emit('change');
   }
 
-  #emit(type) {
-    this.dispatchEvent(new Event(type));
+  /** `detail` is the event a `change` applied, if one did: the page redraws only what it touched. */
+  #emit(type, detail = null) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
   #emitNotice(level, text) {

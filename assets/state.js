@@ -1,8 +1,10 @@
 // The client-side copy of the daemon's state and how each server message changes it.
 //
 // Pure functions over plain objects (no DOM, no socket), so the rules of docs/ws-protocol.md
-// ("Ordering, seq and resume") live in one place that node can test without a browser
-// (tests/web/state.test.mjs).
+// ("Ordering, seq and resume", "Applying events") live in one place that node can test without a
+// browser (tests/web/state.test.mjs). The event rules are the daemon's own (`Playlist::apply` and
+// `protocol::reduce` in Rust) written again in JavaScript: an item is inserted at its `index`,
+// replaced by id, moved to its `index`, removed; `missing` stays sorted by id.
 
 /** An empty state: what the page shows before the first snapshot. */
 export function emptyState() {
@@ -24,26 +26,45 @@ export function isObject(v) {
 
 const asArray = (v) => (Array.isArray(v) ? v.filter(isObject) : []);
 
+/** The largest integer JavaScript holds exactly. No daemon's `seq` reaches it, so a `resume` with
+ * it is always answered by a snapshot: how a copy that no longer fits the events is replaced
+ * (resuming from the copy's own `seq` would replay the very event that did not fit). */
+export const SNAPSHOT_SINCE = Number.MAX_SAFE_INTEGER;
+
+/** An item as the page uses it. */
+function normalizeItem(it) {
+  return { ...it, id: String(it.id ?? ''), clip: String(it.clip ?? '') };
+}
+
+function normalizePlayout(po) {
+  const playout = isObject(po) ? po : {};
+  return {
+    status: typeof playout.status === 'string' ? playout.status : 'stopped',
+    on_air: playout.on_air ?? null,
+    on_air_since_ms: typeof playout.on_air_since_ms === 'number' ? playout.on_air_since_ms : null,
+    cued: playout.cued ?? null,
+    armed_auto: playout.armed_auto === true,
+    next: playout.next ?? null,
+  };
+}
+
+/** Ids sorted as the daemon sorts them (by byte; ids are ASCII, so by UTF-16 unit too). */
+function sortedIds(ids) {
+  return ids.map(String).sort();
+}
+
 /** A playlist as the page uses it: the fields it reads always exist and have the right type. */
 export function normalizePlaylist(p) {
-  const playout = isObject(p.playout) ? p.playout : {};
   return {
     ...p,
     id: String(p.id ?? ''),
     name: String(p.name ?? p.id ?? ''),
     channel_layer: String(p.channel_layer ?? ''),
-    items: asArray(p.items).map((it) => ({ ...it, id: String(it.id ?? ''), clip: String(it.clip ?? '') })),
+    items: asArray(p.items).map(normalizeItem),
     autoplay: p.autoplay === true,
     loop: p.loop === true,
-    playout: {
-      status: typeof playout.status === 'string' ? playout.status : 'stopped',
-      on_air: playout.on_air ?? null,
-      on_air_since_ms: typeof playout.on_air_since_ms === 'number' ? playout.on_air_since_ms : null,
-      cued: playout.cued ?? null,
-      armed_auto: playout.armed_auto === true,
-      next: playout.next ?? null,
-    },
-    missing: Array.isArray(p.missing) ? p.missing.map(String) : [],
+    playout: normalizePlayout(p.playout),
+    missing: Array.isArray(p.missing) ? sortedIds(p.missing) : [],
   };
 }
 
@@ -117,24 +138,137 @@ export function classifyEvent(mySeq, eventSeq) {
 }
 
 /**
- * Applies one in-order event to `state` (mutated) and sets `state.seq`. Kinds this page does not
- * know (a newer daemon) still consume their `seq`, so later events keep applying; the change they
- * carry is not shown. Returns whether the kind was known.
+ * Applies one in-order event to `state` (mutated) and sets `state.seq`. Returns false, with
+ * `state` untouched, when the event does not fit the copy: a malformed event, an item or playlist
+ * the copy does not have, an index out of range, or a kind this page does not know (a newer
+ * daemon). The copy can then no longer be trusted, and the caller replaces it with a snapshot.
  */
 export function applyEvent(state, ev) {
+  if (!isObject(ev) || !applyKind(state, ev)) return false;
   state.seq = ev.seq;
+  return true;
+}
+
+const isIndex = (v) => Number.isInteger(v) && v >= 0;
+const isId = (v) => typeof v === 'string' && v !== '';
+
+function playlistOf(state, id) {
+  return typeof id === 'string' ? (state.playlists.find((p) => p.id === id) ?? null) : null;
+}
+
+/** Where item `id` is in `p`: at `hint` (the position the event says, so following an edit of a
+ * 10,000-item rundown costs no search), else wherever it is; -1 if it is not there. A hint that is
+ * missing or wrong only costs the search. */
+function locate(p, id, hint) {
+  if (isIndex(hint) && p.items[hint]?.id === id) return hint;
+  return p.items.findIndex((i) => i.id === id);
+}
+
+/** Where `id` is, or would go, in the sorted `ids`: `[index, found]`. */
+function searchSorted(ids, id) {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return [lo, ids[lo] === id];
+}
+
+/** Marks `id` as missing or not, keeping `p.missing` sorted. */
+function markMissing(p, id, missing) {
+  const [at, found] = searchSorted(p.missing, id);
+  if (found && !missing) p.missing.splice(at, 1);
+  else if (!found && missing) p.missing.splice(at, 0, id);
+}
+
+function setRevision(p, revision) {
+  if (isIndex(revision)) p.revision = revision;
+}
+
+/** The change of one event; false (nothing changed) when it does not fit. */
+function applyKind(state, ev) {
   switch (ev.kind) {
     case 'playlist': {
       if (!isObject(ev.playlist)) return false;
       const p = normalizePlaylist(ev.playlist);
       const i = state.playlists.findIndex((x) => x.id === p.id);
       if (i >= 0) state.playlists[i] = p;
-      else state.playlists.push(p);
+      else {
+        // The snapshot lists playlists by id.
+        const at = state.playlists.findIndex((x) => x.id > p.id);
+        state.playlists.splice(at < 0 ? state.playlists.length : at, 0, p);
+      }
+      return true;
+    }
+    case 'item_added': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !isObject(ev.item) || !isId(ev.item.id) || !isIndex(ev.index)) return false;
+      if (ev.index > p.items.length || p.items.some((i) => i.id === ev.item.id)) return false;
+      const item = normalizeItem(ev.item);
+      p.items.splice(ev.index, 0, item);
+      setRevision(p, ev.revision);
+      markMissing(p, item.id, ev.missing === true);
+      return true;
+    }
+    case 'item_updated': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !isObject(ev.item) || !isId(ev.item.id)) return false;
+      const at = locate(p, ev.item.id, ev.index);
+      if (at < 0) return false;
+      p.items[at] = normalizeItem(ev.item);
+      setRevision(p, ev.revision);
+      markMissing(p, ev.item.id, ev.missing === true);
+      return true;
+    }
+    case 'item_moved': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !isId(ev.item) || !isIndex(ev.index) || ev.index >= p.items.length) return false;
+      const from = locate(p, ev.item, ev.from);
+      if (from < 0) return false;
+      const [item] = p.items.splice(from, 1);
+      p.items.splice(ev.index, 0, item);
+      setRevision(p, ev.revision);
+      return true;
+    }
+    case 'item_removed': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !isId(ev.item)) return false;
+      const at = locate(p, ev.item, ev.index);
+      if (at < 0) return false;
+      p.items.splice(at, 1);
+      setRevision(p, ev.revision);
+      markMissing(p, ev.item, false);
+      return true;
+    }
+    case 'playlist_settings': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p) return false;
+      p.name = String(ev.name ?? p.name);
+      p.loop = ev.loop === true;
+      p.autoplay = ev.autoplay === true;
+      setRevision(p, ev.revision);
+      return true;
+    }
+    case 'playout': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !isObject(ev.playout)) return false;
+      p.playout = normalizePlayout(ev.playout);
+      return true;
+    }
+    case 'missing': {
+      const p = playlistOf(state, ev.playlist);
+      if (!p || !Array.isArray(ev.missing)) return false;
+      p.missing = sortedIds(ev.missing);
       return true;
     }
     case 'playlist_removed': {
-      state.playlists = state.playlists.filter((x) => x.id !== String(ev.playlist));
-      delete state.progress[String(ev.playlist)];
+      const id = String(ev.playlist);
+      state.playlists = state.playlists.filter((x) => x.id !== id);
+      delete state.progress[id];
+      // The daemon follows with `selected` when another playlist takes its place.
+      if (state.selected === id) state.selected = null;
       return true;
     }
     case 'selected':

@@ -408,8 +408,8 @@ fn web_page_connects_takes_and_resyncs_after_a_daemon_restart() {
     drop(sim);
 }
 
-/// The client's protocol rules (`assets/state.js`, `assets/client.js`) under node's test runner,
-/// against a fake WebSocket: no browser needed, only node.
+/// The client's protocol rules (`assets/state.js`, `assets/client.js`) under node's test runner:
+/// the reducer on its own, and the client against a fake WebSocket. No browser needed, only node.
 #[test]
 fn client_protocol_rules_in_node() {
     if let Some(why) = node_missing() {
@@ -418,6 +418,7 @@ fn client_protocol_rules_in_node() {
     }
     let out = Command::new("node")
         .arg("--test")
+        .arg(manifest_dir().join("tests/web/state.test.mjs"))
         .arg(manifest_dir().join("tests/web/client.test.mjs"))
         .current_dir(manifest_dir())
         .output()

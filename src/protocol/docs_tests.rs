@@ -1,6 +1,8 @@
 //! `docs/ws-protocol.md` against the types: the op table lists exactly [`Request::NAMES`], in
 //! order; the roles it describes are [`Request::role_needed`]'s; its error tables list exactly
-//! [`codes::SESSION`] and [`codes::ENGINE`]; and it points at the published schema.
+//! [`codes::SESSION`] and [`codes::ENGINE`]; the event table lists every event kind, in the
+//! schema's order, and "Applying events" says how to apply each; and it points at the published
+//! schema.
 
 use super::{Request, Role, codes, schema};
 
@@ -93,4 +95,52 @@ fn the_error_tables_list_exactly_the_codes() {
 #[test]
 fn the_schema_is_mentioned() {
     assert!(DOC.contains(schema::PATH.trim_start_matches("docs/")));
+}
+
+/// Every event `kind`, in declaration order, read off the generated schema (so a new kind cannot
+/// be left out of the docs).
+fn event_kinds() -> Vec<String> {
+    let schema = schema::schema();
+    let variants = schema["$defs"]["Event"]["oneOf"]
+        .as_array()
+        .expect("Event is one of its kinds");
+    variants
+        .iter()
+        .map(|v| {
+            v["properties"]["kind"]["const"]
+                .as_str()
+                .expect("each kind is a constant")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_event_table_lists_every_kind_in_order() {
+    let kinds = event_kinds();
+    assert!(kinds.len() > 10, "{kinds:?}");
+    let table: Vec<&str> = column(section("#### `event`"), 0)
+        .into_iter()
+        .flat_map(ticked)
+        .collect();
+    assert_eq!(table, kinds);
+}
+
+#[test]
+fn applying_events_covers_every_kind() {
+    let text = section("## Applying events");
+    for kind in event_kinds() {
+        assert!(
+            text.contains(&format!("`{kind}`")),
+            "\"Applying events\" does not say how to apply `{kind}`"
+        );
+    }
+    // Each new kind has an example in the event section.
+    let events = section("#### `event`");
+    for kind in event_kinds() {
+        assert!(
+            events.contains(&format!("\"kind\":\"{kind}\"")),
+            "no JSON example of `{kind}` in the event section"
+        );
+    }
 }

@@ -97,6 +97,12 @@ pub enum ClientMsg {
     Ping,
 }
 
+/// A `since` no daemon reaches (2^53 − 1, the largest integer JavaScript holds exactly): a
+/// `resume` with it is always answered by a snapshot. A client whose copy no longer fits the events
+/// (an event it cannot apply) asks for a fresh state this way; resuming from its own `seq` would
+/// only replay the same event (docs/ws-protocol.md, "Applying events").
+pub const SNAPSHOT_SINCE: u64 = (1 << 53) - 1;
+
 /// A message from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]

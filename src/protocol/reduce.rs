@@ -30,6 +30,15 @@ const TRUST: Limits = Limits {
     max_items: usize::MAX,
 };
 
+/// Makes a snapshot from a server ready for events: sorts every playlist's `missing` by id. The
+/// protocol promises that order, and the item events' bookkeeping relies on it (binary search); a
+/// server that sent rundown order must not make later edits mark the wrong items.
+pub fn prepare(state: &mut Snapshot) {
+    for view in &mut state.playlists {
+        view.missing.sort_unstable();
+    }
+}
+
 /// Applies `event` to `state`; `state.seq` must be the event's `seq - 1`.
 pub fn apply(state: &mut Snapshot, event: &Event) -> Result<(), ReduceError> {
     if event.seq != state.seq + 1 {
@@ -81,15 +90,16 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
     }
     match kind {
         EventKind::Playlist { playlist } => {
+            let mut view = (**playlist).clone();
+            // As in `prepare`: later item events rely on the order.
+            view.missing.sort_unstable();
             let id = &playlist.playlist.id;
             match state.playlists.iter_mut().find(|p| &p.playlist.id == id) {
-                Some(slot) => *slot = (**playlist).clone(),
+                Some(slot) => *slot = view,
                 None => {
                     // The snapshot lists playlists by id.
-                    let at = state
-                        .playlists
-                        .partition_point(|p| p.playlist.id < playlist.playlist.id);
-                    state.playlists.insert(at, (**playlist).clone());
+                    let at = state.playlists.partition_point(|p| p.playlist.id < *id);
+                    state.playlists.insert(at, view);
                 }
             }
         }
@@ -119,4 +129,140 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::protocol::{ChannelLayer, Item, Playlist, Playout};
+
+    fn state() -> Snapshot {
+        let mut playlist = Playlist::new(
+            "p",
+            "P",
+            ChannelLayer {
+                channel: 1,
+                layer: Some(10),
+            },
+        );
+        playlist.items = ["a", "b", "c"]
+            .map(|id| Arc::new(Item::new(id.into(), "CLIP")))
+            .into();
+        Snapshot {
+            seq: 1,
+            playlists: vec![PlaylistView {
+                playlist,
+                playout: Playout::default(),
+                missing: vec!["b".into()],
+            }],
+            ..Snapshot::default()
+        }
+    }
+
+    fn event(seq: u64, kind: EventKind) -> Event {
+        Event { seq, kind }
+    }
+
+    #[test]
+    fn missing_marks_follow_adds_updates_and_removals_and_survive_moves() {
+        let mut s = state();
+        let add = EventKind::ItemAdded {
+            playlist: "p".into(),
+            revision: 2,
+            index: 0,
+            item: Arc::new(Item::new("aa".into(), "GONE")),
+            missing: true,
+        };
+        apply(&mut s, &event(2, add)).unwrap();
+        assert_eq!(s.playlists[0].missing, ["aa", "b"], "sorted by id");
+        let moved = EventKind::ItemMoved {
+            playlist: "p".into(),
+            revision: 3,
+            item: "b".into(),
+            from: 2,
+            index: 3,
+        };
+        apply(&mut s, &event(3, moved)).unwrap();
+        assert_eq!(s.playlists[0].missing, ["aa", "b"], "a move keeps the mark");
+        let fixed = EventKind::ItemUpdated {
+            playlist: "p".into(),
+            revision: 4,
+            index: 0,
+            item: Arc::new(Item::new("aa".into(), "CLIP")),
+            missing: false,
+        };
+        apply(&mut s, &event(4, fixed)).unwrap();
+        let removed = EventKind::ItemRemoved {
+            playlist: "p".into(),
+            revision: 5,
+            item: "b".into(),
+            index: 3,
+        };
+        apply(&mut s, &event(5, removed)).unwrap();
+        assert!(s.playlists[0].missing.is_empty());
+        let ids: Vec<&str> = s.playlists[0]
+            .playlist
+            .items
+            .iter()
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(ids, ["aa", "a", "c"]);
+        assert_eq!((s.seq, s.playlists[0].playlist.revision), (5, 5));
+    }
+
+    #[test]
+    fn missing_lists_in_rundown_order_are_sorted_on_arrival() {
+        let mut s = state();
+        s.playlists[0].missing = vec!["c".into(), "a".into()];
+        prepare(&mut s);
+        assert_eq!(s.playlists[0].missing, ["a", "c"]);
+        let mut whole = s.playlists[0].clone();
+        whole.missing = vec!["c".into(), "b".into()];
+        let kind = EventKind::Playlist {
+            playlist: Box::new(whole),
+        };
+        apply(&mut s, &event(2, kind)).unwrap();
+        let removed = EventKind::ItemRemoved {
+            playlist: "p".into(),
+            revision: 2,
+            item: "c".into(),
+            index: 2,
+        };
+        apply(&mut s, &event(3, removed)).unwrap();
+        assert_eq!(s.playlists[0].missing, ["b"]);
+    }
+
+    #[test]
+    fn an_event_that_does_not_fit_changes_nothing() {
+        let mut s = state();
+        let before = s.clone();
+        let gone = EventKind::ItemRemoved {
+            playlist: "p".into(),
+            revision: 2,
+            item: "zz".into(),
+            index: 0,
+        };
+        assert!(matches!(
+            apply(&mut s, &event(2, gone)),
+            Err(ReduceError::Edit(_))
+        ));
+        let elsewhere = EventKind::Missing {
+            playlist: "q".into(),
+            missing: vec![],
+        };
+        assert_eq!(
+            apply(&mut s, &event(2, elsewhere)),
+            Err(ReduceError::NoPlaylist("q".into()))
+        );
+        let late = EventKind::Selected {
+            playlist: "p".into(),
+        };
+        assert_eq!(
+            apply(&mut s, &event(5, late)),
+            Err(ReduceError::OutOfOrder { at: 1, got: 5 })
+        );
+        assert_eq!(s, before);
+    }
 }

@@ -87,10 +87,15 @@ pub fn playlist(n: usize) -> PlaylistView {
             armed_auto: true,
             next: id(2),
         },
-        missing: (4..n)
-            .step_by(clips.len())
-            .map(|k| format!("i{k}"))
-            .collect(),
+        missing: {
+            // Sorted by id, as the daemon sends it (`i10` before `i4`).
+            let mut missing: Vec<String> = (4..n)
+                .step_by(clips.len())
+                .map(|k| format!("i{k}"))
+                .collect();
+            missing.sort();
+            missing
+        },
     }
 }
 

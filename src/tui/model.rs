@@ -232,7 +232,8 @@ pub struct Model {
     pub have_state: bool,
     /// The `seq` `state` reflects.
     pub seq: u64,
-    /// A gap was seen and a resume was requested; cleared by the next contiguous event or snapshot.
+    /// A gap was seen and a resume was requested, or an event did not fit and a snapshot was;
+    /// cleared by the next contiguous event or snapshot.
     pub resync_pending: bool,
     /// When the last progress (or snapshot) arrived.
     pub progress_at: Option<Instant>,

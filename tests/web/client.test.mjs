@@ -50,7 +50,7 @@ globalThis.fetch = async () => {
 };
 
 const { OnairClient } = await import('../../assets/client.js');
-const { formatTime, itemSeconds, classifyEvent } = await import('../../assets/state.js');
+const { formatTime, itemSeconds, classifyEvent, SNAPSHOT_SINCE } = await import('../../assets/state.js');
 
 const clients = [];
 afterEach(() => {
@@ -144,16 +144,57 @@ test('events apply in order; duplicates are ignored; a gap asks for a resume onc
   assert.equal(c.state.seq, 6);
 });
 
-test('unknown message types and event kinds are ignored, and the kind still consumes its seq', () => {
+test('unknown message types are ignored', () => {
   const c = newClient();
   const ws = connected(c);
   ws.recv({ type: 'brand_new_thing', x: 1 });
   ws.recv('not json');
   ws.recv('[1,2]');
-  ws.recv({ type: 'event', seq: 5, kind: 'future_kind', stuff: {} });
-  ws.recv(ev(6, ['A', 'B']));
-  assert.equal(c.state.seq, 6);
+  ws.recv(ev(5, ['A', 'B']));
+  assert.equal(c.state.seq, 5);
   assert.deepEqual(titles(c), ['A', 'B']);
+  assert.deepEqual(ws.sent, []);
+});
+
+test('an event that does not fit (or of an unknown kind) asks for a snapshot, not a replay', () => {
+  for (const bad of [
+    { kind: 'item_removed', playlist: 'main', revision: 2, item: 'not-here', index: 0 },
+    { kind: 'item_moved', playlist: 'main', revision: 2, item: 'i0', from: 0, index: 'x' },
+    { kind: 'future_kind', stuff: {} },
+  ]) {
+    const c = newClient();
+    const ws = connected(c);
+    ws.recv({ type: 'event', seq: 5, ...bad });
+    // Resuming from 4 would replay the same event: a `since` beyond any seq brings a snapshot.
+    assert.deepEqual(ws.sent, [{ type: 'resume', boot_id: 'b1', since: SNAPSHOT_SINCE }], bad.kind);
+    assert.equal(c.state.seq, 4, 'the copy is left as it was');
+    assert.equal(c.status, 'syncing');
+    assert.equal(c.canCommand, false, 'no commands on a copy known to be wrong');
+    ws.recv(ev(6, ['LATER'])); // in flight before the snapshot: ignored, and no second request
+    assert.deepEqual(titles(c), ['A']);
+    assert.equal(ws.sent.length, 1);
+    ws.recv(snapshot(6, ['A', 'FIXED']));
+    assert.equal(c.status, 'connected');
+    assert.deepEqual(titles(c), ['A', 'FIXED']);
+    ws.recv({ type: 'event', seq: 7, kind: 'item_added', playlist: 'main', revision: 3, index: 2, item: { id: 'n', clip: 'NEW' }, missing: false });
+    assert.deepEqual(titles(c), ['A', 'FIXED', 'NEW']);
+    c.stop();
+  }
+});
+
+test('item events apply in order and each change event carries the event it applied', () => {
+  const c = newClient();
+  const ws = connected(c, 'b1', 4, ['A', 'B']);
+  const seen = [];
+  c.addEventListener('change', (e) => seen.push(e.detail?.kind ?? null));
+  ws.recv({ type: 'event', seq: 5, kind: 'item_added', playlist: 'main', revision: 2, index: 0, item: { id: 'n', clip: 'N' }, missing: true });
+  ws.recv({ type: 'event', seq: 6, kind: 'item_moved', playlist: 'main', revision: 3, item: 'n', from: 0, index: 2 });
+  ws.recv({ type: 'event', seq: 7, kind: 'playout', playlist: 'main', playout: { status: 'playing', on_air: 'n' } });
+  assert.deepEqual(titles(c), ['A', 'B', 'N']);
+  assert.deepEqual(c.state.playlists[0].missing, ['n']);
+  assert.equal(c.state.playlists[0].playout.on_air, 'n');
+  assert.deepEqual(seen, ['item_added', 'item_moved', 'playout']);
+  assert.deepEqual(ws.sent, []);
 });
 
 test('the other event kinds change what they carry', () => {

@@ -4,9 +4,20 @@
 //! its `seq` is exactly one more than the state's (older ones are duplicates of what a snapshot or
 //! replay already brought); a gap is never papered over: the event is dropped and a `resume` from the
 //! last good `seq` is requested, which the daemon answers with the missing events or a snapshot.
+//!
+//! Events are applied with the protocol's reducer (`protocol::reduce::apply_kind`), the same code
+//! for whole playlists and item-level edits; this file only adds what the operator reads (log lines
+//! that name items, never ids) and keeps the rundown's cursor and window on their items. An event the
+//! reducer refuses means the copy is wrong: it is not skipped either, a fresh snapshot is requested.
 
 use super::Effect;
-use crate::protocol::{Ack, ClientMsg, EventKind, PlaylistView, Role, ServerMsg, Severity, Status};
+use crate::playout::change::Change;
+use crate::playout::model::escape_hidden;
+use crate::protocol::reduce::{self, ReduceError};
+use crate::protocol::{
+    Ack, ClientMsg, EventKind, Item, PlaylistView, Role, SNAPSHOT_SINCE, ServerMsg, Severity,
+    Status,
+};
 use crate::tui::client::NetEvent;
 use crate::tui::layout;
 use crate::tui::model::{Level, Link, Mode, Model};
@@ -116,6 +127,7 @@ fn server(model: &mut Model, msg: ServerMsg) -> Vec<Effect> {
         }
         ServerMsg::Snapshot { seq, state } => {
             model.state = *state;
+            reduce::prepare(&mut model.state);
             model.seq = seq;
             model.have_state = true;
             model.resync_pending = false;
@@ -132,9 +144,11 @@ fn server(model: &mut Model, msg: ServerMsg) -> Vec<Effect> {
             if event.seq != model.seq + 1 {
                 return gap(model, event.seq);
             }
+            if let Err(e) = apply(model, &event.kind) {
+                return out_of_step(model, event.seq, &e);
+            }
             model.seq = event.seq;
             model.resync_pending = false;
-            apply(model, event.kind);
             model.derive();
             follow_selection(model);
             vec![]
@@ -189,93 +203,287 @@ fn gap(model: &mut Model, got: u64) -> Vec<Effect> {
     })]
 }
 
-fn apply(model: &mut Model, kind: EventKind) {
+/// An event that does not fit the console's copy: the copy went wrong somewhere, and resuming from
+/// the same `seq` would only replay the same event. Ask for a whole new snapshot instead; until it
+/// comes the state is shown as not live and later events are gaps (dropped, no second request).
+fn out_of_step(model: &mut Model, seq: u64, error: &ReduceError) -> Vec<Effect> {
+    model.log(
+        Level::Warn,
+        format!("event {seq} does not fit the console's copy ({error}): reloading the full state"),
+    );
+    let Some(boot_id) = model.session.boot_id.clone() else {
+        return vec![];
+    };
+    model.resync_pending = true;
+    vec![Effect::Send(ClientMsg::Resume {
+        boot_id,
+        since: SNAPSHOT_SINCE,
+    })]
+}
+
+/// Applies one in-order event with the protocol's reducer (the one every client shares, so the
+/// console cannot apply an edit differently from the daemon), and logs what an operator should
+/// read. On error nothing changed.
+fn apply(model: &mut Model, kind: &EventKind) -> Result<(), ReduceError> {
+    // What the log lines and the window need from before the change: a removed item's name is
+    // gone once it is applied, and so is an on-air change's starting point.
+    let before = Before::of(model, kind);
+    reduce::apply_kind(&mut model.state, kind)?;
+    if let Some(shift) = before.shift {
+        anchor_window(model, shift);
+    }
+    for (level, text) in lines(model, kind, before) {
+        model.log(level, text);
+    }
     match kind {
-        EventKind::Playlist { playlist } => {
-            let id = playlist.playlist.id.clone();
-            let slot = model
-                .state
-                .playlists
-                .iter_mut()
-                .find(|p| p.playlist.id == id);
-            let old = match slot {
-                Some(slot) => Some(std::mem::replace(slot, *playlist)),
-                None => {
-                    model.state.playlists.push(*playlist);
-                    None
-                }
+        EventKind::PlaylistRemoved { playlist }
+            if model.viewing.as_deref() == Some(playlist.as_str()) =>
+        {
+            model.viewing = None;
+        }
+        EventKind::Media { .. } => model.refilter(),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What [`lines`] and [`anchor_window`] need from the state before an event.
+#[derive(Default)]
+struct Before {
+    /// The playlist's on-air item and status (`None`: the playlist is new).
+    playout: Option<(Option<String>, Status)>,
+    /// The name of the item the event is about, as it was (removed, renamed).
+    item: Option<String>,
+    /// The playlist's name, loop and autoplay.
+    settings: Option<(String, bool, bool)>,
+    /// The name of a playlist about to be deleted.
+    playlist: Option<String>,
+    /// Rows of the viewed playlist that appear (+1) or go (-1) above its window.
+    shift: Option<isize>,
+    link_up: bool,
+    clips: usize,
+    alarm: Option<String>,
+}
+
+impl Before {
+    fn of(model: &Model, kind: &EventKind) -> Before {
+        let state = &model.state;
+        let view = |id: &str| state.playlists.iter().find(|p| p.playlist.id == id);
+        let mut before = Before {
+            link_up: state.link.connected,
+            clips: state.media.clips.len(),
+            ..Before::default()
+        };
+        match kind {
+            EventKind::Playlist { playlist } => {
+                before.playout = view(&playlist.playlist.id)
+                    .map(|p| (p.playout.on_air.clone(), p.playout.status));
+            }
+            EventKind::Playout { playlist, .. } => {
+                before.playout =
+                    view(playlist).map(|p| (p.playout.on_air.clone(), p.playout.status));
+            }
+            EventKind::PlaylistSettings { playlist, .. } => {
+                before.settings = view(playlist).map(|p| {
+                    (
+                        p.playlist.name.clone(),
+                        p.playlist.looping,
+                        p.playlist.autoplay,
+                    )
+                });
+            }
+            EventKind::PlaylistRemoved { playlist } => {
+                before.playlist = view(playlist).map(|p| p.playlist.name.clone());
+            }
+            EventKind::AlarmCleared { id } => {
+                before.alarm = state
+                    .alarms
+                    .iter()
+                    .find(|a| a.id == *id)
+                    .map(|a| format!("{}: {}", a.kind, a.message));
+            }
+            _ => {}
+        }
+        if let Some((playlist, _, change, _)) = kind.as_edit()
+            && let Some(pl) = view(playlist)
+            && let Some(id) = change.item_id()
+        {
+            let from = pl.playlist.index_of(id);
+            before.item = from.map(|at| name(&pl.playlist.items[at]));
+            let viewed = model.playlist().is_some_and(|v| v.playlist.id == playlist);
+            if viewed {
+                before.shift = shift(&change, from, model.rundown.offset);
+            }
+        }
+        before
+    }
+}
+
+/// How many rows appear (+1) or go (-1) above a window starting at row `offset` when `change`
+/// applies to an item now at `from`.
+fn shift(change: &Change, from: Option<usize>, offset: usize) -> Option<isize> {
+    let above = |at: usize| at < offset;
+    match (change, from) {
+        (Change::ItemAdded { index, .. }, _) => above(*index).then_some(1),
+        (Change::ItemRemoved { .. }, Some(from)) => above(from).then_some(-1),
+        (Change::ItemMoved { index, .. }, Some(from)) => match (above(from), above(*index)) {
+            (true, false) => Some(-1),
+            (false, true) => Some(1),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Keeps the rows on screen the same items when rows appear or go above the window, so an edit
+/// elsewhere in the rundown does not scroll it under the operator (the cursor itself follows its
+/// item by id, in [`follow_selection`]).
+fn anchor_window(model: &mut Model, shift: isize) {
+    let offset = &mut model.rundown.offset;
+    *offset = offset.saturating_add_signed(shift);
+}
+
+/// What the console calls an item in the log: its title (with invisible characters shown), else
+/// its clip; never its id, which means nothing to an operator.
+fn name(item: &Item) -> String {
+    escape_hidden(text::item_name(item)).into_owned()
+}
+
+/// The log lines for an event just applied.
+fn lines(model: &Model, kind: &EventKind, before: Before) -> Vec<(Level, String)> {
+    let state = &model.state;
+    let view = |id: &str| state.playlists.iter().find(|p| p.playlist.id == id);
+    let item_name =
+        |pl: &PlaylistView, id: &str| pl.playlist.item(id).map_or_else(|| "?".to_owned(), name);
+    let info = |text: String| vec![(Level::Info, text)];
+    match kind {
+        EventKind::Playlist { playlist } => view(&playlist.playlist.id)
+            .and_then(|new| playout_change(before.playout.as_ref(), new))
+            .into_iter()
+            .collect(),
+        EventKind::Playout { playlist, .. } => view(playlist)
+            .and_then(|new| playout_change(before.playout.as_ref(), new))
+            .into_iter()
+            .collect(),
+        EventKind::ItemAdded {
+            playlist,
+            index,
+            item,
+            ..
+        } => info(format!(
+            "{}: added {} at {}",
+            text::playlist_name(state, playlist),
+            name(item),
+            index + 1
+        )),
+        EventKind::ItemUpdated { playlist, item, .. } => {
+            let pl = text::playlist_name(state, playlist);
+            let new = name(item);
+            info(match before.item {
+                Some(old) if old != new => format!("{pl}: {old} is now {new}"),
+                _ => format!("{pl}: changed {new}"),
+            })
+        }
+        EventKind::ItemMoved {
+            playlist,
+            item,
+            index,
+            ..
+        } => {
+            let moved = view(playlist).map_or_else(|| "?".to_owned(), |pl| item_name(pl, item));
+            info(format!(
+                "{}: moved {moved} to {}",
+                text::playlist_name(state, playlist),
+                index + 1
+            ))
+        }
+        EventKind::ItemRemoved { playlist, .. } => info(format!(
+            "{}: removed {}",
+            text::playlist_name(state, playlist),
+            before.item.as_deref().unwrap_or("?")
+        )),
+        EventKind::PlaylistSettings {
+            playlist,
+            name: new_name,
+            looping,
+            autoplay,
+            ..
+        } => {
+            let Some((old_name, old_loop, old_autoplay)) = before.settings else {
+                return vec![];
             };
-            if let Some(new) = model.state.playlists.iter().find(|p| p.playlist.id == id) {
-                let line = playout_change(old.as_ref(), new);
-                if let Some((level, text)) = line {
-                    model.log(level, text);
-                }
+            let on = |b: bool| if b { "on" } else { "off" };
+            let mut what = Vec::new();
+            if *new_name != old_name {
+                what.push(format!("renamed from {old_name}"));
             }
-        }
-        EventKind::PlaylistRemoved { playlist } => {
-            let name = text::playlist_name(&model.state, &playlist).to_owned();
-            model.state.playlists.retain(|p| p.playlist.id != playlist);
-            model.state.progress.remove(&playlist);
-            if model.viewing.as_deref() == Some(playlist.as_str()) {
-                model.viewing = None;
+            if *looping != old_loop {
+                what.push(format!("loop {}", on(*looping)));
             }
-            model.log(Level::Info, format!("playlist {name} deleted"));
+            if *autoplay != old_autoplay {
+                what.push(format!("autoplay {}", on(*autoplay)));
+            }
+            if what.is_empty() {
+                return vec![];
+            }
+            info(format!(
+                "{}: {}",
+                text::playlist_name(state, playlist),
+                what.join(", ")
+            ))
         }
-        EventKind::Selected { playlist } => {
-            let name = text::playlist_name(&model.state, &playlist);
-            model.log(Level::Info, format!("playlist {name} selected"));
-            model.state.selected = Some(playlist);
-        }
+        // A rescan changed which clips are missing; the rundown's `!` column shows which.
+        EventKind::Missing { .. } => vec![],
+        EventKind::PlaylistRemoved { playlist } => info(format!(
+            "playlist {} deleted",
+            before.playlist.as_deref().unwrap_or(playlist)
+        )),
+        EventKind::Selected { playlist } => info(format!(
+            "playlist {} selected",
+            text::playlist_name(state, playlist)
+        )),
         EventKind::Link { link } => {
-            if link.connected && !model.state.link.connected {
+            if link.connected && !before.link_up {
                 let version = link.server_version.as_deref().unwrap_or("unknown version");
-                model.log(Level::Info, format!("CasparCG connected ({version})"));
-            } else if !link.connected && model.state.link.connected {
-                model.log(Level::Error, format!("CasparCG link down: {}", link.state));
+                info(format!("CasparCG connected ({version})"))
+            } else if !link.connected && before.link_up {
+                vec![(Level::Error, format!("CasparCG link down: {}", link.state))]
+            } else {
+                vec![]
             }
-            model.state.link = link;
         }
         EventKind::Media { media } => {
             if let Some(e) = &media.error {
-                model.log(Level::Warn, format!("media rescan failed: {e}"));
-            } else if media.clips.len() != model.state.media.clips.len() {
-                model.log(
-                    Level::Info,
-                    format!("media library: {} clips", media.clips.len()),
-                );
+                vec![(Level::Warn, format!("media rescan failed: {e}"))]
+            } else if media.clips.len() != before.clips {
+                info(format!("media library: {} clips", media.clips.len()))
+            } else {
+                vec![]
             }
-            model.state.media = media;
-            model.refilter();
         }
         EventKind::AlarmRaised { alarm } => {
             let level = match alarm.severity {
                 Severity::Critical => Level::Error,
                 Severity::Warning => Level::Warn,
             };
-            model.log(level, format!("ALARM {}: {}", alarm.kind, alarm.message));
-            model.state.alarms.retain(|a| a.id != alarm.id);
-            model.state.alarms.push(alarm);
+            vec![(level, format!("ALARM {}: {}", alarm.kind, alarm.message))]
         }
-        EventKind::AlarmCleared { id } => {
-            if let Some(a) = model.state.alarms.iter().find(|a| a.id == id) {
-                let text = format!("alarm cleared: {}: {}", a.kind, a.message);
-                model.log(Level::Info, text);
-            }
-            model.state.alarms.retain(|a| a.id != id);
-        }
-        other => {
-            if let Err(e) = crate::protocol::reduce::apply_kind(&mut model.state, &other) {
-                model.log(Level::Warn, format!("could not apply an event ({e})"));
-            }
-        }
+        EventKind::AlarmCleared { .. } => before
+            .alarm
+            .map(|a| (Level::Info, format!("alarm cleared: {a}")))
+            .into_iter()
+            .collect(),
     }
 }
 
-/// A log line for what changed on air, if anything did.
-fn playout_change(old: Option<&PlaylistView>, new: &PlaylistView) -> Option<(Level, String)> {
-    let before = old.map(|o| (&o.playout.on_air, o.playout.status));
+/// A log line for what changed on air, if anything did: `before` is the playlist's on-air item and
+/// status before the event (`None`: the playlist is new).
+fn playout_change(
+    before: Option<&(Option<String>, Status)>,
+    new: &PlaylistView,
+) -> Option<(Level, String)> {
     let after = (&new.playout.on_air, new.playout.status);
-    if before == Some(after) {
+    if before.map(|(id, status)| (id, *status)) == Some(after) {
         return None;
     }
     let name = &new.playlist.name;

@@ -493,3 +493,261 @@ fn a_held_down_key_cannot_flood_the_daemon() {
         "a second later it goes through"
     );
 }
+
+/// An item as the daemon makes them: a generated id, which must never reach the log.
+fn new_item(id: &str, clip: &str, title: Option<&str>) -> std::sync::Arc<Item> {
+    let mut item = Item::new(id.to_owned(), clip);
+    item.title = title.map(str::to_owned);
+    item.into()
+}
+
+fn ids(m: &Model) -> Vec<String> {
+    m.items().iter().map(|i| i.id.clone()).collect()
+}
+
+fn last_log(m: &Model) -> &str {
+    m.log.lines.back().map_or("", |l| l.text.as_str())
+}
+
+#[test]
+fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
+    let mut m = model();
+    let id = "i6c4d17281909b2dc";
+    let added = EventKind::ItemAdded {
+        playlist: "main".into(),
+        revision: 2,
+        index: 1,
+        item: new_item(id, "AMB", Some("Headlines")),
+        missing: true,
+    };
+    assert!(server(&mut m, event(42, added)).is_empty());
+    assert_eq!(ids(&m)[..3], ["i0", id, "i1"]);
+    assert_eq!(last_log(&m), "Main: added Headlines at 2");
+    assert!(m.derived.missing.contains(id), "the MISSING flag shows");
+    assert_eq!(m.state.playlists[0].missing, ["i4", id], "sorted by id");
+    let updated = EventKind::ItemUpdated {
+        playlist: "main".into(),
+        revision: 3,
+        index: 1,
+        item: new_item(id, "AMB", None),
+        missing: false,
+    };
+    server(&mut m, event(43, updated));
+    assert_eq!(last_log(&m), "Main: Headlines is now AMB");
+    assert!(!m.derived.missing.contains(id));
+    let moved = EventKind::ItemMoved {
+        playlist: "main".into(),
+        revision: 4,
+        item: id.into(),
+        from: 1,
+        index: 6,
+    };
+    server(&mut m, event(44, moved));
+    assert_eq!(ids(&m).last().map(String::as_str), Some(id));
+    assert_eq!(last_log(&m), "Main: moved AMB to 7");
+    let removed = EventKind::ItemRemoved {
+        playlist: "main".into(),
+        revision: 5,
+        item: id.into(),
+        index: 6,
+    };
+    server(&mut m, event(45, removed));
+    assert_eq!(ids(&m), ["i0", "i1", "i2", "i3", "i4", "i5"]);
+    assert_eq!(last_log(&m), "Main: removed AMB");
+    let settings = EventKind::PlaylistSettings {
+        playlist: "main".into(),
+        revision: 6,
+        name: "News".into(),
+        looping: true,
+        autoplay: true,
+    };
+    server(&mut m, event(46, settings));
+    assert_eq!(last_log(&m), "News: renamed from Main, loop on");
+    let missing = EventKind::Missing {
+        playlist: "main".into(),
+        missing: vec!["i0".into(), "i4".into()],
+    };
+    server(&mut m, event(47, missing));
+    assert!(m.derived.missing.contains("i0"));
+    let pl = &m.state.playlists[0].playlist;
+    assert_eq!((pl.revision, pl.looping, m.seq), (6, true, 47));
+    assert!(m.is_live());
+    for line in &m.log.lines {
+        assert!(
+            !line.text.contains(id) && !line.text.contains("(removed item)"),
+            "{}",
+            line.text
+        );
+    }
+}
+
+#[test]
+fn playout_events_log_what_goes_on_air() {
+    let mut m = model();
+    let mut playout = m.state.playlists[0].playout.clone();
+    playout.on_air = Some("i0".into());
+    let on_air = |seq, playout| {
+        event(
+            seq,
+            EventKind::Playout {
+                playlist: "main".into(),
+                playout,
+            },
+        )
+    };
+    server(&mut m, on_air(42, playout.clone()));
+    assert_eq!(last_log(&m), "Main: on air CLIP1");
+    assert_eq!(m.derived.on_air, Some(0));
+    let lines = m.log.lines.len();
+    playout.cued = None;
+    server(&mut m, on_air(43, playout.clone()));
+    assert_eq!(m.log.lines.len(), lines, "nothing new on air: no line");
+    playout.status = Status::Stopped;
+    server(&mut m, on_air(44, playout));
+    assert_eq!(last_log(&m), "Main: stopped");
+    assert_eq!(m.state.playlists[0].playout.cued, None);
+}
+
+#[test]
+fn an_event_that_does_not_fit_asks_for_a_snapshot_not_a_replay() {
+    let mut m = model();
+    let gone = EventKind::ItemRemoved {
+        playlist: "main".into(),
+        revision: 2,
+        item: "nope".into(),
+        index: 0,
+    };
+    let before = m.state.playlists.clone();
+    let effects = server(&mut m, event(42, gone));
+    // A resume from 41 would replay the same event: only a snapshot can repair the copy.
+    assert_eq!(
+        effects,
+        vec![Effect::Send(ClientMsg::Resume {
+            boot_id: "boot-1".into(),
+            since: crate::protocol::SNAPSHOT_SINCE,
+        })]
+    );
+    assert_eq!(
+        (m.seq, &m.state.playlists),
+        (41, &before),
+        "nothing applied"
+    );
+    assert!(!m.is_live());
+    assert!(last_log(&m).contains("reloading the full state"));
+    // Later events are gaps now: dropped without a second request.
+    let next = event(43, EventKind::AlarmCleared { id: 1 });
+    assert!(server(&mut m, next).is_empty());
+    let unknown = EventKind::Playout {
+        playlist: "elsewhere".into(),
+        playout: Default::default(),
+    };
+    let mut fresh = fixtures::snapshot(6);
+    fresh.seq = 43;
+    server(
+        &mut m,
+        ServerMsg::Snapshot {
+            seq: 43,
+            state: Box::new(fresh),
+        },
+    );
+    assert!(m.is_live());
+    assert_eq!(
+        server(&mut m, event(44, unknown)).len(),
+        1,
+        "no such playlist"
+    );
+}
+
+#[test]
+fn the_cursor_and_the_window_stay_on_their_items_when_rows_come_and_go_above() {
+    let mut m = live_model(80, 24, 100);
+    for _ in 0..4 {
+        update(&mut m, Message::Move(Move::PageDown));
+    }
+    let (selected, offset) = (m.rundown.selected, m.rundown.offset);
+    assert!(offset > 10, "scrolled: {offset}");
+    let on_cursor = m.selected_id.clone();
+    let mut seq = 41;
+    let mut send = |m: &mut Model, kind| {
+        seq += 1;
+        assert!(server(m, event(seq, kind)).is_empty());
+    };
+    let edit = |revision| ("main".to_owned(), revision);
+    let (playlist, revision) = edit(2);
+    send(
+        &mut m,
+        EventKind::ItemAdded {
+            playlist,
+            revision,
+            index: 0,
+            item: new_item("i00000000000000aa", "AMB", None),
+            missing: false,
+        },
+    );
+    assert_eq!(m.selected_id, on_cursor);
+    assert_eq!(
+        (m.rundown.selected, m.rundown.offset),
+        (selected + 1, offset + 1)
+    );
+    let (playlist, revision) = edit(3);
+    send(
+        &mut m,
+        EventKind::ItemMoved {
+            playlist,
+            revision,
+            item: "i00000000000000aa".into(),
+            from: 0,
+            index: 99,
+        },
+    );
+    assert_eq!((m.rundown.selected, m.rundown.offset), (selected, offset));
+    let (playlist, revision) = edit(4);
+    send(
+        &mut m,
+        EventKind::ItemRemoved {
+            playlist,
+            revision,
+            item: "i3".into(),
+            index: 3,
+        },
+    );
+    assert_eq!(m.selected_id, on_cursor);
+    assert_eq!(
+        (m.rundown.selected, m.rundown.offset),
+        (selected - 1, offset - 1)
+    );
+    // Below the cursor nothing moves.
+    let (playlist, revision) = edit(5);
+    send(
+        &mut m,
+        EventKind::ItemRemoved {
+            playlist,
+            revision,
+            item: "i90".into(),
+            index: 89,
+        },
+    );
+    assert_eq!(
+        (m.rundown.selected, m.rundown.offset),
+        (selected - 1, offset - 1)
+    );
+    // The item under the cursor goes: the cursor stays on its row, now the next item.
+    let gone = on_cursor.clone().expect("a selected item");
+    let (playlist, revision) = edit(6);
+    let index = m.rundown.selected;
+    send(
+        &mut m,
+        EventKind::ItemRemoved {
+            playlist,
+            revision,
+            item: gone.clone(),
+            index,
+        },
+    );
+    assert_eq!(m.rundown.selected, selected - 1);
+    assert_ne!(m.selected_id, Some(gone));
+    assert_eq!(
+        m.selected_id.as_deref(),
+        m.items().get(selected - 1).map(|i| i.id.as_str())
+    );
+}
