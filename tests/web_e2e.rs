@@ -240,8 +240,22 @@ fn restart_on(port: u16, caspar: SocketAddr, data: &Path, tokens: bool) -> Resul
 }
 
 /// Changes the title of the second item of `main` in its file, as an editor would while the daemon
-/// is down: only a fresh snapshot from the restarted daemon can tell the page about it.
+/// is down: only a fresh snapshot from the restarted daemon can tell the page about it. After a
+/// crash the latest edits are in the journal, not yet in the file: fold them in first (what a
+/// clean stop does), as docs/operations.md asks of anyone editing files by hand.
 fn edit_playlist_offline(data: &Path) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let limits = onair::playout::model::Limits::default();
+        let layer = "1-10".parse().map_err(|e| format!("{e:?}"))?;
+        let (store, _) =
+            onair::playout::store::Store::open(data, limits, layer).map_err(|e| e.to_string())?;
+        let writer = onair::playout::store::StoreWriter::spawn(store);
+        writer.compact().await.map_err(|e| e.to_string())
+    })?;
     let path = data.join("playlists").join("main.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut doc: serde_json::Value =
