@@ -336,7 +336,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "onair serve: listening on http://{} (WebSocket ws://{}/ws)",
         daemon.addr, daemon.addr
     );
+    // Ready only now: the listener is bound and the engine runs (Type=notify units wait for this).
+    crate::systemd::notify_ready();
+    let watchdog_stop = CancellationToken::new();
+    let watchdog = crate::systemd::spawn_watchdog(daemon.engine.clone(), watchdog_stop.clone());
     crate::shutdown::signal().await;
+    crate::systemd::notify_stopping();
+    watchdog_stop.cancel();
+    if let Some(task) = watchdog {
+        let _ = task.await;
+    }
     tracing::info!("onair serve: shutting down (playout is left as it is)");
     tokio::spawn(async {
         crate::shutdown::signal().await;

@@ -21,7 +21,8 @@
 //! - [`config`]: configuration (TOML file, `ONAIR_*` environment, flags) and its validation.
 //! - [`retry`]: reconnect attempts and backoff, shared by the AMCP link and the console.
 //! - [`civil`]: calendar dates for file names and logs. [`report`]: errors and their causes on one
-//!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`telemetry`]: logging setup.
+//!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`systemd`]: `Type=notify` readiness
+//!   and watchdog. [`telemetry`]: logging setup.
 
 pub mod amcp;
 pub mod caspar;
@@ -37,5 +38,6 @@ pub mod retry;
 pub mod server;
 pub mod shutdown;
 pub mod sim;
+pub mod systemd;
 pub mod telemetry;
 pub mod tui;
