@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
 use crate::config::Config;
+use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
 use crate::playout::engine::state::Severity;
 use crate::playout::engine::{self, EngineDeps, EngineHandle};
@@ -42,6 +43,8 @@ pub struct Daemon {
     caspar_task: tokio::task::JoinHandle<()>,
     /// Keeps watching the playlist directory while the daemon runs.
     _watcher: Option<PlaylistWatcher>,
+    /// Keeps watching the local media folder (`caspar.media_dir`) while the daemon runs.
+    _media_watcher: Option<MediaWatcher>,
 }
 
 /// Refuses configurations that would expose control without authentication.
@@ -67,14 +70,20 @@ impl Daemon {
         let addr = listener.local_addr().context("listener address")?;
 
         let (caspar, caspar_task) = CasparHandle::spawn(config.caspar.clone());
-        let osc = OscListener::bind(config.caspar.osc_listen)
-            .with_context(|| {
-                format!(
-                    "cannot bind the OSC listener on {}",
-                    config.caspar.osc_listen
-                )
-            })?
-            .spawn(shutdown.child_token(), config.caspar.osc_stale_after);
+        // Unset: start on loopback and follow the AMCP connection's local address once connected
+        // (the interface a server on another machine reaches us on).
+        let osc_addr = config
+            .caspar
+            .osc_listen
+            .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
+        let osc = OscListener::bind(osc_addr)
+            .with_context(|| format!("cannot bind the OSC listener on {osc_addr}"))?;
+        let osc = if config.caspar.osc_listen.is_none() {
+            osc.following_link()
+        } else {
+            osc
+        }
+        .spawn(shutdown.child_token(), config.caspar.osc_stale_after);
         tracing::info!(osc = %osc.local_addr(), "OSC listener bound");
         let limits = Limits {
             max_playlists: config.store.max_playlists,
@@ -133,6 +142,17 @@ impl Daemon {
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
+        let media_watcher = config.caspar.media_dir.as_deref().and_then(|dir| {
+            match MediaWatcher::start(dir, engine.clone(), shutdown.child_token()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e,
+                        "changes in the media folder will not trigger a rescan");
+                    None
+                }
+            }
+        });
+
         let state = Arc::new(AppState::new(
             engine.clone(),
             link_probe(caspar.clone()),
@@ -166,6 +186,7 @@ impl Daemon {
             engine_task,
             caspar_task,
             _watcher: watcher,
+            _media_watcher: media_watcher,
         })
     }
 
@@ -336,7 +357,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "onair serve: listening on http://{} (WebSocket ws://{}/ws)",
         daemon.addr, daemon.addr
     );
+    // Ready only now: the listener is bound and the engine runs (Type=notify units wait for this).
+    crate::systemd::notify_ready();
+    let watchdog_stop = CancellationToken::new();
+    let watchdog = crate::systemd::spawn_watchdog(daemon.engine.clone(), watchdog_stop.clone());
     crate::shutdown::signal().await;
+    crate::systemd::notify_stopping();
+    watchdog_stop.cancel();
+    if let Some(task) = watchdog {
+        let _ = task.await;
+    }
     tracing::info!("onair serve: shutting down (playout is left as it is)");
     tokio::spawn(async {
         crate::shutdown::signal().await;

@@ -18,10 +18,12 @@
 //!   benchmarks.
 //! - [`daemon`]: `onair serve`, the composition root that wires everything together.
 //! - [`demo`]: `onair demo` (simulator + daemon + console). [`health`]: `onair health`.
+//! - [`media_watch`]: rescans the media library when a local media folder changes.
 //! - [`config`]: configuration (TOML file, `ONAIR_*` environment, flags) and its validation.
 //! - [`retry`]: reconnect attempts and backoff, shared by the AMCP link and the console.
 //! - [`civil`]: calendar dates for file names and logs. [`report`]: errors and their causes on one
-//!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`telemetry`]: logging setup.
+//!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`systemd`]: `Type=notify` readiness
+//!   and watchdog. [`telemetry`]: logging setup.
 
 pub mod amcp;
 pub mod caspar;
@@ -30,6 +32,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod health;
+pub mod media_watch;
 pub mod playout;
 pub mod protocol;
 pub mod report;
@@ -37,5 +40,6 @@ pub mod retry;
 pub mod server;
 pub mod shutdown;
 pub mod sim;
+pub mod systemd;
 pub mod telemetry;
 pub mod tui;

@@ -32,6 +32,7 @@ const RULES: &[(&str, &[&str])] = &[
             "civil",
             "report",
             "shutdown",
+            "systemd",
         ],
     ),
     ("server", &["amcp", "caspar", "sim"]),

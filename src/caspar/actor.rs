@@ -1,7 +1,8 @@
 //! The connection actor: owns the socket, connects, probes REQ support, keeps the link alive with
 //! PING, and reconnects forever with backoff. The pending table itself lives in [`super::session`].
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
@@ -35,6 +36,8 @@ pub(crate) struct Actor {
     pub(crate) state: watch::Sender<LinkState>,
     pub(crate) stats: Arc<Stats>,
     pub(crate) shutdown: CancellationToken,
+    /// The local address of the current connection, shared with the handles.
+    pub(crate) local_addr: Arc<Mutex<Option<SocketAddr>>>,
 }
 
 struct Link {
@@ -42,6 +45,7 @@ struct Link {
     writer: OwnedWriteHalf,
     version: String,
     req: bool,
+    local: Option<SocketAddr>,
 }
 
 impl Actor {
@@ -165,6 +169,7 @@ impl Actor {
             mut writer,
             version,
             req,
+            local,
         } = link;
         let address = &self.config.address;
         match recovery {
@@ -183,6 +188,11 @@ impl Actor {
             }
         }
         self.stats.connected();
+        // Before the state: whoever sees `Connected` (the engine subscribing OSC) sees the address.
+        *self
+            .local_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = local;
         self.state.send_replace(LinkState::Connected {
             server_version: version,
             since: SystemTime::now(),
@@ -285,6 +295,7 @@ async fn connect(config: CasparConfig) -> Result<Link, DisconnectReason> {
         .map_err(|e| DisconnectReason::ConnectFailed(e.to_string()))?;
     let _ = stream.set_nodelay(true);
     set_keepalive(&stream, config.tcp_keepalive);
+    let local = stream.local_addr().ok();
     let (rd, mut writer) = stream.into_split();
     // Large reads: a pipelined burst of replies arrives in few syscalls.
     let mut reader =
@@ -319,6 +330,7 @@ async fn connect(config: CasparConfig) -> Result<Link, DisconnectReason> {
         writer,
         version,
         req,
+        local,
     })
 }
 

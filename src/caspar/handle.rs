@@ -1,6 +1,7 @@
 //! `CasparHandle`: the cheap-clone front of the connection actor, used by the engine, server and tests.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -25,6 +26,7 @@ pub struct CasparHandle {
     state: watch::Receiver<LinkState>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
+    local_addr: Arc<Mutex<Option<SocketAddr>>>,
 }
 
 impl CasparHandle {
@@ -34,12 +36,14 @@ impl CasparHandle {
         let (state_tx, state) = watch::channel(LinkState::Connecting { attempt: 0 });
         let stats = Arc::new(Stats::default());
         let shutdown = CancellationToken::new();
+        let local_addr = Arc::new(Mutex::new(None));
         let actor = Actor {
             config,
             rx,
             state: state_tx,
             stats: stats.clone(),
             shutdown: shutdown.clone(),
+            local_addr: local_addr.clone(),
         };
         let task = tokio::spawn(actor.run());
         (
@@ -48,9 +52,19 @@ impl CasparHandle {
                 state,
                 stats,
                 shutdown,
+                local_addr,
             },
             task,
         )
+    }
+
+    /// This machine's address on the current (or last) AMCP connection: the interface the server
+    /// reaches us on, so where its OSC datagrams can arrive. `None` before the first connection.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self
+            .local_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sends one command and waits for its outcome. Fails at once with `NotConnected` while the

@@ -26,13 +26,13 @@ mod decoder;
 mod state;
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -79,25 +79,26 @@ struct Counters {
 pub struct OscListener {
     socket: UdpSocket,
     local_addr: SocketAddr,
+    follows_link: bool,
 }
 
 impl OscListener {
     /// Binds `addr` (port 0 picks a free port: tell the server with `OSC SUBSCRIBE <port>`).
     /// Must be called inside a Tokio runtime (an error otherwise).
     pub fn bind(addr: SocketAddr) -> io::Result<OscListener> {
-        tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(addr),
-            socket2::Type::DGRAM,
-            Some(socket2::Protocol::UDP),
-        )?;
-        // Best effort: the kernel may cap it; the default still works at a few channels.
-        let _ = socket.set_recv_buffer_size(RECV_BUFFER);
-        socket.bind(&addr.into())?;
-        socket.set_nonblocking(true)?;
-        let socket = UdpSocket::from_std(socket.into())?;
-        let local_addr = socket.local_addr()?;
-        Ok(OscListener { socket, local_addr })
+        let (socket, local_addr) = bind_socket(addr)?;
+        Ok(OscListener {
+            socket,
+            local_addr,
+            follows_link: false,
+        })
+    }
+
+    /// Makes [`OscTelemetry::follow_link`] move the listener to the AMCP connection's local address
+    /// (the default when `caspar.osc_listen` is unset); without this the bound address is final.
+    pub fn following_link(mut self) -> OscListener {
+        self.follows_link = true;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -109,8 +110,10 @@ impl OscListener {
         let (tx, rx) = watch::channel(Arc::new(OscState::default()));
         let counters = Arc::new(Counters::default());
         let epoch = Instant::now();
+        let (rebind_tx, rebind_rx) = mpsc::unbounded_channel();
         tokio::spawn(receive_loop(
             self.socket,
+            rebind_rx,
             tx,
             counters.clone(),
             epoch,
@@ -122,13 +125,33 @@ impl OscListener {
             counters,
             epoch,
             stale_after,
-            local_addr: self.local_addr,
+            local_addr: Arc::new(Mutex::new(self.local_addr)),
+            rebind: self.follows_link.then_some(rebind_tx),
         }
     }
 }
 
+/// Binds a non-blocking UDP socket with a large receive buffer. Must be called inside a Tokio
+/// runtime (an error otherwise).
+fn bind_socket(addr: SocketAddr) -> io::Result<(UdpSocket, SocketAddr)> {
+    tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: the kernel may cap it; the default still works at a few channels.
+    let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    let socket = UdpSocket::from_std(socket.into())?;
+    let local_addr = socket.local_addr()?;
+    Ok((socket, local_addr))
+}
+
 async fn receive_loop(
-    socket: UdpSocket,
+    mut socket: UdpSocket,
+    mut rebind: mpsc::UnboundedReceiver<UdpSocket>,
     tx: watch::Sender<Arc<OscState>>,
     counters: Arc<Counters>,
     epoch: Instant,
@@ -141,9 +164,15 @@ async fn receive_loop(
     tokio::pin!(stale_timer);
     let mut timer_armed = false;
     loop {
+        let mut replacement = None;
         let first = tokio::select! {
             biased;
             () = shutdown.cancelled() => return,
+            // Moved to another address (the AMCP connection's changed): the old socket closes here.
+            Some(new) = rebind.recv() => {
+                replacement = Some(new);
+                None
+            }
             // Every handle is gone: nobody can read the telemetry any more.
             () = tx.closed() => return,
             () = &mut stale_timer, if timer_armed => {
@@ -155,6 +184,9 @@ async fn receive_loop(
             }
             r = socket.recv_from(&mut buf) => Some(r),
         };
+        if let Some(new) = replacement {
+            socket = new;
+        }
         if let Some(first) = first {
             let mut received = 0usize;
             let mut result = first.map(|(n, _)| n);
@@ -216,7 +248,10 @@ pub struct OscTelemetry {
     counters: Arc<Counters>,
     epoch: Instant,
     stale_after: Duration,
-    local_addr: SocketAddr,
+    /// Shared by every clone: a rebind moves it.
+    local_addr: Arc<Mutex<SocketAddr>>,
+    /// Hands a newly bound socket to the receive loop; `None` when the address is fixed.
+    rebind: Option<mpsc::UnboundedSender<UdpSocket>>,
 }
 
 impl OscTelemetry {
@@ -228,7 +263,8 @@ impl OscTelemetry {
             counters: Arc::new(Counters::default()),
             epoch: Instant::now(),
             stale_after,
-            local_addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            local_addr: Arc::new(Mutex::new(SocketAddr::from(([0, 0, 0, 0], 0)))),
+            rebind: None,
         };
         (handle, tx)
     }
@@ -258,7 +294,34 @@ impl OscTelemetry {
 
     /// The UDP address the listener is bound to (its port is what `OSC SUBSCRIBE` needs).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        *self
+            .local_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// For a listener that follows the link ([`OscListener::following_link`]): moves it to `ip`
+    /// (a free port) unless it is bound there already, so a server on another machine can reach
+    /// it. Returns whether it moved. Call it before `OSC SUBSCRIBE`, which names the new port.
+    pub fn follow_link(&self, ip: IpAddr) -> io::Result<bool> {
+        let Some(rebind) = &self.rebind else {
+            return Ok(false);
+        };
+        let mut current = self
+            .local_addr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if current.ip() == ip {
+            return Ok(false);
+        }
+        let (socket, addr) = bind_socket(SocketAddr::new(ip, 0))?;
+        rebind.send(socket).map_err(|_| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the OSC receive loop has ended")
+        })?;
+        let from = *current;
+        tracing::info!(%from, to = %addr, "OSC listener moved to the AMCP connection's address");
+        *current = addr;
+        Ok(true)
     }
 
     pub fn stats(&self) -> OscStats {

@@ -79,9 +79,10 @@ pub struct CasparConfig {
     #[serde(with = "duration::serde")]
     pub tcp_keepalive: Duration,
     /// UDP address the daemon binds to receive OSC; port 0 picks a free port (subscribed with
-    /// `OSC SUBSCRIBE` on servers 2.4 and later).
-    #[serde(with = "socket_addr")]
-    pub osc_listen: SocketAddr,
+    /// `OSC SUBSCRIBE` on servers 2.4 and later). Unset: the local address of the AMCP connection,
+    /// port 0 (the interface the server reaches us on), re-bound when a reconnect changes it.
+    #[serde(with = "opt_socket_addr", skip_serializing_if = "Option::is_none")]
+    pub osc_listen: Option<SocketAddr>,
     /// OSC telemetry older than this is shown as stale.
     #[serde(with = "duration::serde")]
     pub osc_stale_after: Duration,
@@ -90,6 +91,9 @@ pub struct CasparConfig {
     pub info_poll_interval: Duration,
     /// Largest reply line or body accepted from the server, in bytes.
     pub max_frame_bytes: usize,
+    /// CasparCG's media folder when it is on this machine: a file added, removed or renamed there
+    /// triggers a media rescan (unset: rescans only on connect and on request).
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Default for CasparConfig {
@@ -106,10 +110,11 @@ impl Default for CasparConfig {
             backoff_max: Duration::from_secs(2),
             backoff_reset_after: Duration::from_secs(10),
             tcp_keepalive: Duration::from_secs(10),
-            osc_listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            osc_listen: None,
             osc_stale_after: Duration::from_secs(1),
             info_poll_interval: Duration::from_secs(1),
             max_frame_bytes: 4 * 1024 * 1024,
+            media_dir: None,
         }
     }
 }
@@ -381,5 +386,23 @@ mod socket_addr {
         fn visit_str<E: de::Error>(self, v: &str) -> Result<SocketAddr, E> {
             v.trim().parse().map_err(|_| E::custom(invalid(v)))
         }
+    }
+}
+
+/// `Option<SocketAddr>` as an optional `IP:PORT` text (absent: `None`).
+mod opt_socket_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => super::socket_addr::serialize(addr, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        super::socket_addr::deserialize(d).map(Some)
     }
 }

@@ -60,10 +60,11 @@ fn everything_changed() -> Config {
             backoff_max: Duration::from_secs(5),
             backoff_reset_after: Duration::from_secs(30),
             tcp_keepalive: Duration::from_secs(20),
-            osc_listen: "0.0.0.0:6250".parse().expect("address"),
+            osc_listen: Some("0.0.0.0:6250".parse().expect("address")),
             osc_stale_after: Duration::from_secs(3),
             info_poll_interval: Duration::from_millis(250),
             max_frame_bytes: 8 * 1024 * 1024,
+            media_dir: Some(PathBuf::from("/srv/caspar/media")),
         },
         server: ServerConfig {
             listen: "[::]:9000".parse().expect("address"),
@@ -109,7 +110,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.caspar.address, "127.0.0.1:5250");
     assert_eq!(c.caspar.scanner_timeout, Duration::from_secs(30));
     assert_eq!(c.caspar.backoff_initial, Duration::from_millis(100));
-    assert_eq!(c.caspar.osc_listen.to_string(), "127.0.0.1:0");
+    assert_eq!(c.caspar.osc_listen, None);
     assert_eq!(c.caspar.max_frame_bytes, 4 * 1024 * 1024);
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8250");
     assert!(c.server.operator_tokens.is_empty() && c.server.metrics_token.is_none());
@@ -678,4 +679,22 @@ fn documentation_covers_every_key_and_its_example_loads() {
         .expect("an example onair.toml");
     let file = toml_file(example);
     load(Some(file.path()), env(&[]), &Overrides::default()).expect("the documented example loads");
+}
+
+#[test]
+fn media_dir_is_optional_and_not_empty() {
+    let c = load(None, env(&[]), &Overrides::default()).expect("defaults load");
+    assert_eq!(c.caspar.media_dir, None);
+    let c = load(
+        None,
+        env(&[("ONAIR_CASPAR_MEDIA_DIR", "/srv/caspar/media")]),
+        &Overrides::default(),
+    )
+    .expect("a media folder loads");
+    assert_eq!(c.caspar.media_dir, Some(PathBuf::from("/srv/caspar/media")));
+    let file = toml_file("[caspar]\nmedia_dir = \"\"\n");
+    let err = load(Some(file.path()), env(&[]), &Overrides::default())
+        .expect_err("an empty media folder is refused")
+        .to_string();
+    assert!(err.contains("caspar.media_dir"), "{err}");
 }

@@ -125,6 +125,16 @@ fn check_caspar(c: &CasparConfig, checks: &mut Checks) {
         1024,
         1024 * MIB,
     );
+    if let Some(dir) = &c.media_dir
+        && dir.as_os_str().is_empty()
+    {
+        // An empty path would watch the working directory, which is never the media folder.
+        checks.fail(
+            "caspar.media_dir",
+            "must not be empty (leave it unset when the media folder is not on this machine)"
+                .to_owned(),
+        );
+    }
 }
 
 fn check_server(s: &ServerConfig, checks: &mut Checks) {

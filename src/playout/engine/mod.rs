@@ -101,6 +101,9 @@ pub enum Op {
         enabled: bool,
     },
     MediaRescan,
+    /// Answered at once by the engine loop and changes nothing: proves the loop is alive (the
+    /// systemd watchdog pings only while it answers).
+    Ping,
 }
 
 /// The fields of a new item.

@@ -52,9 +52,17 @@ impl Engine {
     /// Asks the server to send OSC to our listener (2.4+; the subscription lives as long as the AMCP
     /// connection, so it is renewed on every connect). On 2.3 the server sends to the configured port.
     fn subscribe_osc(&mut self, server_version: &str) {
-        let Some(port) = self.osc.as_ref().map(|o| o.local_addr().port()) else {
+        let Some(osc) = self.osc.as_ref() else {
             return;
         };
+        // First move the listener to where this connection reaches us (when it follows the link),
+        // so the port subscribed below is the one the server can send to.
+        if let Some(local) = self.caspar.local_addr()
+            && let Err(e) = osc.follow_link(local.ip())
+        {
+            tracing::warn!(error = %e, to = %local.ip(), "cannot move the OSC listener; keeping it");
+        }
+        let port = osc.local_addr().port();
         let v24 =
             crate::amcp::body::parse_version(server_version).is_ok_and(|v| v.is_at_least(2, 4));
         if !v24 {

@@ -64,6 +64,10 @@ impl Engine {
             Op::Resume { playlist } => return self.simple(playlist, Action::Resume, reply),
             Op::Clear { playlist } => return self.simple(playlist, Action::Clear, reply),
             Op::MediaRescan => return self.start_rescan(Some(reply)),
+            Op::Ping => {
+                let _ = reply.send(Ok(OpResult::default()));
+                return;
+            }
         };
         // Edits: staged, then applied and answered once durable.
         match checked {
