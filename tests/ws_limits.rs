@@ -1,12 +1,13 @@
 //! The `/ws` limits over real sockets: admission (Origin, token, client counts), rate and size
-//! limits, slow and silent clients, and the progress rate.
+//! limits, slow and silent clients, commands beyond the in-flight limit, and the progress rate.
 
 mod ws_rig;
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use onair::protocol::ServerMsg;
+use onair::protocol::{Ack, ServerMsg};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use ws_rig::{Client, config, start};
@@ -208,6 +209,82 @@ async fn a_client_that_stops_reading_is_resynced_then_dropped_and_others_get_eve
     check_no_gap(&got);
     rig.wait_until("the stuck session to end", |r| r.stat(|s| &s.clients) == 1)
         .await;
+}
+
+#[tokio::test]
+async fn commands_beyond_the_in_flight_limit_are_answered_busy_and_never_run() {
+    let rig = start(config()).await;
+    let (mut c, _) = rig.client().await;
+    const N: usize = 400;
+    // Pipelined: every command is on the wire before the first ack is read, far more than the 32 a
+    // client may have waiting.
+    for i in 0..N {
+        let cmd = json!({"type": "command", "id": i.to_string(), "op": "item.add",
+                         "args": {"clip": "CLIP1", "title": format!("n{i}")}});
+        c.ws.feed(Message::text(cmd.to_string())).await.unwrap();
+    }
+    c.ws.flush().await.unwrap();
+    let mut acks: Vec<Ack> = Vec::with_capacity(N);
+    while acks.len() < N {
+        if let ServerMsg::Ack(ack) = c.next().await {
+            acks.push(ack);
+        }
+    }
+    // Exactly one ack each, in command order; and nothing more after them.
+    let ids: Vec<String> = acks.iter().map(|a| a.id.clone()).collect();
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(ids, want, "one ack per command, in command order");
+    c.send(json!({"type": "ping"})).await;
+    loop {
+        match c.next().await {
+            ServerMsg::Pong => break,
+            ServerMsg::Ack(a) => panic!("a second ack: {a:?}"),
+            _ => {}
+        }
+    }
+    let mut added = BTreeSet::new();
+    let mut codes: HashMap<String, usize> = HashMap::new();
+    for ack in &acks {
+        if ack.ok {
+            added.insert(
+                ack.result
+                    .item
+                    .clone()
+                    .expect("item.add's ack names the item"),
+            );
+        } else {
+            let code = ack
+                .error
+                .as_ref()
+                .map(|e| e.code.clone())
+                .unwrap_or_default();
+            *codes.entry(code).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        codes.keys().collect::<Vec<_>>(),
+        ["busy"],
+        "every refusal is busy: {codes:?}"
+    );
+    assert!(
+        added.len() >= 32 && codes["busy"] >= 1,
+        "{} added, {codes:?}",
+        added.len()
+    );
+    // The applied ones are exactly those acked ok: a fresh client's snapshot has those items only.
+    let mut fresh = Client::connect(&rig, "", &[]).await;
+    assert!(matches!(fresh.next().await, ServerMsg::Hello { .. }));
+    let ServerMsg::Snapshot { state, .. } = fresh.next().await else {
+        panic!("snapshot expected")
+    };
+    let items: BTreeSet<String> = state.playlists[0]
+        .playlist
+        .items
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    assert_eq!(items, added);
+    assert_eq!(rig.stat(|s| &s.kicked), 0, "the connection stayed open");
 }
 
 #[tokio::test]
