@@ -288,6 +288,33 @@ async fn commands_beyond_the_in_flight_limit_are_answered_busy_and_never_run() {
 }
 
 #[tokio::test]
+async fn a_flood_of_commands_behind_a_stalled_one_is_closed_once_its_acks_exceed_the_budget() {
+    let mut cfg = config();
+    cfg.ws_send_queue_bytes = 64 * 1024;
+    let rig = start(cfg).await;
+    let (mut c, _) = rig.client().await;
+    let (ack, _) = c.command("a", "item.add", json!({"clip": "CLIP1"})).await;
+    let item = ack.result.item.expect("item");
+    // CasparCG stops answering: the cue waits for its reply, and every command after it waits for
+    // its turn (acks go out in command order), holding its ack.
+    rig.sim.faults().set_stalled(true);
+    c.send(json!({"type": "command", "id": "cue", "op": "playout.cue", "args": {"item": item}}))
+        .await;
+    // Ids of 8 KiB: the acks held back pass the 64 KiB budget after a handful.
+    for i in 0..32 {
+        let cmd = json!({"type": "command", "id": format!("{i:08192}"), "op": "health"});
+        if c.ws.send(Message::text(cmd.to_string())).await.is_err() {
+            break; // already closed
+        }
+    }
+    let frame = c.closed().await.expect("a close frame");
+    rig.sim.faults().set_stalled(false);
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "too many commands in flight");
+    assert_eq!(rig.stat(|s| &s.kicked), 1);
+}
+
+#[tokio::test]
 async fn progress_is_rate_limited() {
     let mut cfg = config();
     cfg.progress_hz = 4;
