@@ -1,12 +1,13 @@
 //! The `/ws` limits over real sockets: admission (Origin, token, client counts), rate and size
-//! limits, slow and silent clients, and the progress rate.
+//! limits, slow and silent clients, commands beyond the in-flight limit, and the progress rate.
 
 mod ws_rig;
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use onair::protocol::ServerMsg;
+use onair::protocol::{Ack, ServerMsg};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use ws_rig::{Client, config, start};
@@ -210,6 +211,109 @@ async fn a_client_that_stops_reading_is_resynced_then_dropped_and_others_get_eve
     check_no_gap(&got);
     rig.wait_until("the stuck session to end", |r| r.stat(|s| &s.clients) == 1)
         .await;
+}
+
+#[tokio::test]
+async fn commands_beyond_the_in_flight_limit_are_answered_busy_and_never_run() {
+    let rig = start(config()).await;
+    let (mut c, _) = rig.client().await;
+    const N: usize = 400;
+    // Pipelined: every command is on the wire before the first ack is read, far more than the 32 a
+    // client may have waiting.
+    for i in 0..N {
+        let cmd = json!({"type": "command", "id": i.to_string(), "op": "item.add",
+                         "args": {"clip": "CLIP1", "title": format!("n{i}")}});
+        c.ws.feed(Message::text(cmd.to_string())).await.unwrap();
+    }
+    c.ws.flush().await.unwrap();
+    let mut acks: Vec<Ack> = Vec::with_capacity(N);
+    while acks.len() < N {
+        if let ServerMsg::Ack(ack) = c.next().await {
+            acks.push(ack);
+        }
+    }
+    // Exactly one ack each, in command order; and nothing more after them.
+    let ids: Vec<String> = acks.iter().map(|a| a.id.clone()).collect();
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(ids, want, "one ack per command, in command order");
+    c.send(json!({"type": "ping"})).await;
+    loop {
+        match c.next().await {
+            ServerMsg::Pong => break,
+            ServerMsg::Ack(a) => panic!("a second ack: {a:?}"),
+            _ => {}
+        }
+    }
+    let mut added = BTreeSet::new();
+    let mut codes: HashMap<String, usize> = HashMap::new();
+    for ack in &acks {
+        if ack.ok {
+            added.insert(
+                ack.result
+                    .item
+                    .clone()
+                    .expect("item.add's ack names the item"),
+            );
+        } else {
+            let code = ack
+                .error
+                .as_ref()
+                .map(|e| e.code.clone())
+                .unwrap_or_default();
+            *codes.entry(code).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        codes.keys().collect::<Vec<_>>(),
+        ["busy"],
+        "every refusal is busy: {codes:?}"
+    );
+    assert!(
+        added.len() >= 32 && codes["busy"] >= 1,
+        "{} added, {codes:?}",
+        added.len()
+    );
+    // The applied ones are exactly those acked ok: a fresh client's snapshot has those items only.
+    let mut fresh = Client::connect(&rig, "", &[]).await;
+    assert!(matches!(fresh.next().await, ServerMsg::Hello { .. }));
+    let ServerMsg::Snapshot { state, .. } = fresh.next().await else {
+        panic!("snapshot expected")
+    };
+    let items: BTreeSet<String> = state.playlists[0]
+        .playlist
+        .items
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    assert_eq!(items, added);
+    assert_eq!(rig.stat(|s| &s.kicked), 0, "the connection stayed open");
+}
+
+#[tokio::test]
+async fn a_flood_of_commands_behind_a_stalled_one_is_closed_once_its_acks_exceed_the_budget() {
+    let mut cfg = config();
+    cfg.ws_send_queue_bytes = 64 * 1024;
+    let rig = start(cfg).await;
+    let (mut c, _) = rig.client().await;
+    let (ack, _) = c.command("a", "item.add", json!({"clip": "CLIP1"})).await;
+    let item = ack.result.item.expect("item");
+    // CasparCG stops answering: the cue waits for its reply, and every command after it waits for
+    // its turn (acks go out in command order), holding its ack.
+    rig.sim.faults().set_stalled(true);
+    c.send(json!({"type": "command", "id": "cue", "op": "playout.cue", "args": {"item": item}}))
+        .await;
+    // Ids of 8 KiB: the acks held back pass the 64 KiB budget after a handful.
+    for i in 0..32 {
+        let cmd = json!({"type": "command", "id": format!("{i:08192}"), "op": "health"});
+        if c.ws.send(Message::text(cmd.to_string())).await.is_err() {
+            break; // already closed
+        }
+    }
+    let frame = c.closed().await.expect("a close frame");
+    rig.sim.faults().set_stalled(false);
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "too many commands in flight");
+    assert_eq!(rig.stat(|s| &s.kicked), 1);
 }
 
 #[tokio::test]

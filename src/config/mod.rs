@@ -155,8 +155,12 @@ pub struct ServerConfig {
     /// Server ping interval; a client that misses a pong is disconnected.
     #[serde(with = "duration::serde")]
     pub ws_ping_interval: Duration,
-    /// Messages queued per client before it is resynchronised or dropped.
+    /// Events, snapshots and progress messages queued per client before it is resynchronised or
+    /// dropped.
     pub ws_send_queue: usize,
+    /// Bytes queued per client (every message, acks included) before it is resynchronised or
+    /// dropped.
+    pub ws_send_queue_bytes: usize,
     /// Commands per second per client (token-bucket refill rate).
     pub rate_limit_per_sec: u32,
     /// Token-bucket size: commands a client may send in a burst.
@@ -165,6 +169,8 @@ pub struct ServerConfig {
     pub progress_hz: u32,
     /// Events kept for clients that resume after a dropped connection.
     pub event_buffer: usize,
+    /// Bytes of encoded events kept (the older ones go first, whichever limit is reached).
+    pub event_buffer_bytes: usize,
     /// Bearer token required by `GET /metrics`; `None` leaves it open.
     pub metrics_token: Option<String>,
 }
@@ -184,10 +190,12 @@ impl Default for ServerConfig {
             max_message_bytes: 65536,
             ws_ping_interval: Duration::from_secs(30),
             ws_send_queue: 256,
+            ws_send_queue_bytes: 4 * 1024 * 1024,
             rate_limit_per_sec: 20,
             rate_limit_burst: 40,
             progress_hz: 10,
             event_buffer: 1024,
+            event_buffer_bytes: 8 * 1024 * 1024,
             metrics_token: None,
         }
     }
@@ -215,10 +223,12 @@ impl fmt::Debug for ServerConfig {
             .field("max_message_bytes", &self.max_message_bytes)
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("ws_send_queue", &self.ws_send_queue)
+            .field("ws_send_queue_bytes", &self.ws_send_queue_bytes)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("progress_hz", &self.progress_hz)
             .field("event_buffer", &self.event_buffer)
+            .field("event_buffer_bytes", &self.event_buffer_bytes)
             .field(
                 "metrics_token",
                 &self

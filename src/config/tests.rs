@@ -79,10 +79,12 @@ fn everything_changed() -> Config {
             max_message_bytes: 131_072,
             ws_ping_interval: Duration::from_secs(15),
             ws_send_queue: 512,
+            ws_send_queue_bytes: 2 * 1024 * 1024,
             rate_limit_per_sec: 5,
             rate_limit_burst: 10,
             progress_hz: 25,
             event_buffer: 4096,
+            event_buffer_bytes: 16 * 1024 * 1024,
             metrics_token: Some("scrape".to_owned()),
         },
         store: StoreConfig {
@@ -113,6 +115,10 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.caspar.osc_listen, None);
     assert_eq!(c.caspar.max_frame_bytes, 4 * 1024 * 1024);
     assert_eq!(c.server.listen.to_string(), "127.0.0.1:8250");
+    assert_eq!(
+        (c.server.ws_send_queue_bytes, c.server.event_buffer_bytes),
+        (4 * 1024 * 1024, 8 * 1024 * 1024)
+    );
     assert!(c.server.operator_tokens.is_empty() && c.server.metrics_token.is_none());
     assert_eq!(c.store.data_dir, Path::new("./data"));
     assert_eq!(c.playout.default_channel_layer.to_string(), "1-10");
@@ -540,6 +546,10 @@ fn every_validation_rule_names_its_key() {
             "server.ws_send_queue: must be between 1 and 65536, got 0",
         ),
         (
+            |c| c.server.ws_send_queue_bytes = 1000,
+            "server.ws_send_queue_bytes: must be between 65536 and 1073741824, got 1000",
+        ),
+        (
             |c| c.server.rate_limit_per_sec = 0,
             "server.rate_limit_per_sec: must be between 1 and 10000, got 0",
         ),
@@ -558,6 +568,10 @@ fn every_validation_rule_names_its_key() {
         (
             |c| c.server.event_buffer = 0,
             "server.event_buffer: must be between 1 and 1000000, got 0",
+        ),
+        (
+            |c| c.server.event_buffer_bytes = 2 * 1024 * 1024 * 1024,
+            "server.event_buffer_bytes: must be between 65536 and 1073741824, got 2147483648",
         ),
         (
             |c| c.server.allowed_hosts = vec!["http://onair.lan".into()],

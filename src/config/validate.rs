@@ -180,10 +180,22 @@ fn check_server(s: &ServerConfig, checks: &mut Checks) {
     );
     checks.duration("server.ws_ping_interval", s.ws_ping_interval, MILLI);
     checks.range("server.ws_send_queue", s.ws_send_queue, 1, 65536);
+    checks.range(
+        "server.ws_send_queue_bytes",
+        s.ws_send_queue_bytes,
+        64 * 1024,
+        1024 * MIB,
+    );
     checks.range("server.rate_limit_per_sec", s.rate_limit_per_sec, 1, 10_000);
     checks.range("server.rate_limit_burst", s.rate_limit_burst, 1, 100_000);
     checks.range("server.progress_hz", s.progress_hz, 1, 50);
     checks.range("server.event_buffer", s.event_buffer, 1, 1_000_000);
+    checks.range(
+        "server.event_buffer_bytes",
+        s.event_buffer_bytes,
+        64 * 1024,
+        1024 * MIB,
+    );
     if let Some(token) = &s.metrics_token {
         checks.result(
             "server.metrics_token",

@@ -11,10 +11,10 @@
 //! - [`commands`]: per-client command execution with ordered acks.
 //! - [`dispatch`]: wire requests → engine ops; engine results and errors → acks.
 //! - [`exit`]: why sessions end and the close codes.
-//! - [`log`]: the resume buffer of recent events.
+//! - [`log`]: every event encoded once and shared by all sessions; also the resume buffer.
 //! - [`bucket`]: the incoming-message rate limit.
 //!
-//! The resume buffer is started by the first connection (not by the daemon): it subscribes to the
+//! The event log is started by the first connection (not by the daemon): it subscribes to the
 //! engine at that moment, and no client can hold a position older than its own first snapshot, so
 //! nothing a client could ask to resume is missing from it. It runs until `AppState::shutdown`.
 
@@ -43,7 +43,7 @@ use super::{AppState, WsStats};
 use auth::{Refused, Slots};
 use log::EventLog;
 
-/// State of the `/ws` route that lives as long as the router: client slots and the resume buffer.
+/// State of the `/ws` route that lives as long as the router: client slots and the event log.
 #[derive(Default)]
 struct Hub {
     slots: Arc<Slots>,
@@ -56,6 +56,7 @@ impl Hub {
             EventLog::start(
                 &state.engine,
                 state.config.event_buffer,
+                state.config.event_buffer_bytes,
                 state.shutdown.clone(),
             )
         }))

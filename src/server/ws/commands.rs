@@ -5,20 +5,27 @@
 //! session decides at once (bad arguments, forbidden, busy), are released strictly in that order,
 //! and an engine op's ack is also held until the events it caused have been queued, so a client
 //! always sees the change before the ack that confirms it.
+//!
+//! At most [`QUEUED`] commands wait for the task; a command beyond that is answered `busy` at
+//! once and never run, and the connection stays open (closing it would hide from the client which
+//! of its earlier commands were applied). Answers held back for ordering are kept encoded and
+//! weighed against the client's byte budget: a client whose unanswered commands hold more than
+//! `server.ws_send_queue_bytes` of acks is sending faster than it can be answered, and is
+//! disconnected (the only bound left on a flood within the rate limit).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
 use super::dispatch::Handling;
-use crate::protocol::{Ack, AckResult, ErrorBody, codes};
+use super::outbox::OVERHEAD;
+use crate::protocol::{Ack, AckResult, ErrorBody, ServerMsg, codes, encode};
 use crate::server::AppState;
 
 /// Commands queued for the task per client; more get `busy`.
-const QUEUED: usize = 32;
-/// Unanswered commands per client; a client exceeding it is disconnected (it is not reading).
-pub(crate) const MAX_PENDING: usize = 256;
+pub(crate) const QUEUED: usize = 32;
 
 struct Job {
     n: u64,
@@ -34,8 +41,45 @@ pub(crate) struct Done {
 }
 
 enum Pending {
-    Running,
-    Ready { min_seq: u64, ack: Box<Ack> },
+    /// Queued or running; what it weighs (its id) until it is answered.
+    Running { weight: usize },
+    /// Answered, waiting for its turn.
+    Ready { min_seq: u64, answer: Answer },
+}
+
+impl Pending {
+    fn weight(&self) -> usize {
+        match self {
+            Pending::Running { weight } => *weight,
+            Pending::Ready { answer, .. } => OVERHEAD + answer.text.len(),
+        }
+    }
+}
+
+/// An encoded ack, ready to be queued.
+pub(crate) struct Answer {
+    pub(crate) ok: bool,
+    pub(crate) text: Utf8Bytes,
+}
+
+impl Answer {
+    fn new(ack: Ack) -> Result<Self, Refused> {
+        let ok = ack.ok;
+        let text = encode(&ServerMsg::Ack(ack)).map_err(|_| Refused::Internal)?;
+        Ok(Answer {
+            ok,
+            text: Utf8Bytes::from(text),
+        })
+    }
+}
+
+/// Why the session must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The acks held for this client exceed its byte budget.
+    TooMany,
+    /// An ack could not be encoded (a bug).
+    Internal,
 }
 
 /// The session's side: submit commands, collect results, release acks in order.
@@ -44,23 +88,25 @@ pub(crate) struct Commands {
     pub(crate) done: mpsc::Receiver<Done>,
     pending: BTreeMap<u64, Pending>,
     next: u64,
+    /// What `pending` weighs, and the most it may.
+    held: usize,
+    max_held: usize,
 }
-
-/// Too many unanswered commands.
-#[derive(Debug)]
-pub(crate) struct TooMany;
 
 impl Commands {
     /// Starts the task; it ends when this is dropped (after the job it is running, if any).
     pub(crate) fn start(state: Arc<AppState>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUED);
         let (done_tx, done) = mpsc::channel(QUEUED);
+        let max_held = state.config.ws_send_queue_bytes;
         tokio::spawn(run(state, rx, done_tx));
         Commands {
             jobs,
             done,
             pending: BTreeMap::new(),
             next: 0,
+            held: 0,
+            max_held,
         }
     }
 
@@ -69,66 +115,77 @@ impl Commands {
         &mut self,
         id: String,
         command: Result<Handling, ErrorBody>,
-    ) -> Result<(), TooMany> {
-        if self.pending.len() >= MAX_PENDING {
-            return Err(TooMany);
-        }
+    ) -> Result<(), Refused> {
         let n = self.next;
         self.next += 1;
+        let weight = OVERHEAD + id.len();
         let entry = match command {
-            Err(error) => ready(Ack::err(id, error)),
-            Ok(command) => match self.jobs.try_send(Job {
-                n,
-                id: id.clone(),
-                command,
-            }) {
-                Ok(()) => Pending::Running,
-                Err(mpsc::error::TrySendError::Full(_)) => ready(Ack::err(
-                    id,
+            Err(error) => ready(Ack::err(id, error))?,
+            Ok(command) => match self.jobs.try_send(Job { n, id, command }) {
+                Ok(()) => Pending::Running { weight },
+                Err(mpsc::error::TrySendError::Full(job)) => ready(Ack::err(
+                    job.id,
                     ErrorBody::new(
                         codes::BUSY,
                         format!("more than {QUEUED} commands are waiting; retry later"),
                     ),
-                )),
-                Err(mpsc::error::TrySendError::Closed(_)) => ready(Ack::err(
-                    id,
+                ))?,
+                Err(mpsc::error::TrySendError::Closed(job)) => ready(Ack::err(
+                    job.id,
                     ErrorBody::new(codes::SHUTTING_DOWN, "the daemon is shutting down"),
-                )),
+                ))?,
             },
         };
-        self.pending.insert(n, entry);
+        self.insert(n, entry);
+        // One answer always fits, however big, so that a lone command is never refused.
+        if self.held > self.max_held && self.pending.len() > 1 {
+            return Err(Refused::TooMany);
+        }
         Ok(())
     }
 
+    fn insert(&mut self, n: u64, entry: Pending) {
+        self.held += entry.weight();
+        if let Some(old) = self.pending.insert(n, entry) {
+            self.held -= old.weight();
+        }
+    }
+
     /// Records a finished job.
-    pub(crate) fn finish(&mut self, done: Done) {
-        self.pending.insert(
+    pub(crate) fn finish(&mut self, done: Done) -> Result<(), Refused> {
+        let answer = Answer::new(done.ack)?;
+        self.insert(
             done.n,
             Pending::Ready {
                 min_seq: done.min_seq,
-                ack: Box::new(done.ack),
+                answer,
             },
         );
+        Ok(())
     }
 
     /// The next ack that may be sent now that events up to `seq` are queued.
-    pub(crate) fn next_ready(&mut self, seq: u64) -> Option<Ack> {
+    pub(crate) fn next_ready(&mut self, seq: u64) -> Option<Answer> {
         let first = self.pending.first_entry()?;
         match first.get() {
-            Pending::Ready { min_seq, .. } if *min_seq <= seq => match first.remove() {
-                Pending::Ready { ack, .. } => Some(*ack),
-                Pending::Running => None,
-            },
+            Pending::Ready { min_seq, .. } if *min_seq <= seq => {
+                let entry = first.remove();
+                self.held -= entry.weight();
+                match entry {
+                    Pending::Ready { answer, .. } => Some(answer),
+                    Pending::Running { .. } => None,
+                }
+            }
             _ => None,
         }
     }
 }
 
-fn ready(ack: Ack) -> Pending {
-    Pending::Ready {
+fn ready(ack: Ack) -> Result<Pending, Refused> {
+    Ok(Pending::Ready {
         min_seq: 0,
-        ack: Box::new(ack),
-    }
+        answer: Answer::new(ack)?,
+    })
 }
 
 async fn run(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, done: mpsc::Sender<Done>) {

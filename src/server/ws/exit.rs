@@ -15,6 +15,8 @@ pub(crate) enum Exit {
     Silent,
     /// Fell behind repeatedly, or its queue is full of acks it does not read.
     Slow,
+    /// Its unanswered commands hold back more acks than its byte budget (commands beyond the
+    /// in-flight limit are answered `busy`; this only ends a flood).
     TooManyCommands,
     Writer(WriteEnd),
     /// A message could not be encoded (a bug); the client reconnects and gets a snapshot.

@@ -2,32 +2,32 @@
 //! and the limits that keep one client from affecting the others.
 //!
 //! The session owns the read half and a position `pos`: the `seq` of the last event (or snapshot)
-//! it queued. An event is queued only if it is exactly `pos + 1`; anything else (a lagged broadcast
-//! receiver, a full queue) is answered with a fresh snapshot, so a client never sees a gap. Writing
-//! is done by a separate task from a bounded [`Outbox`], so a slow socket never stalls this loop,
-//! and commands run on their own task ([`Commands`]) so a slow op never stalls events.
+//! it queued. Events come from the shared [`EventLog`], already encoded: the session takes the
+//! ones after `pos` and queues their shared text. An event is queued only if it is exactly
+//! `pos + 1`; anything else (the next event already evicted from the log, a full queue) is answered
+//! with a fresh snapshot, so a client never sees a gap. Writing is done by a separate task from a
+//! bounded [`Outbox`], so a slow socket never stalls this loop, and commands run on their own task
+//! ([`Commands`]) so a slow op never stalls events.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::{Sink, Stream, StreamExt};
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::bucket::Bucket;
-use super::commands::Commands;
+use super::commands::{Commands, Refused};
 use super::dispatch::Handling;
 use super::exit::Exit;
-use super::log::EventLog;
+use super::log::{After, EventLog, Tail};
 use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
 use crate::protocol::{
-    BadMessage, ClientMsg, ErrorBody, Event, ProgressMap, Role, ServerMsg, codes, decode_client,
-    encode, encode_event, encode_progress, encode_snapshot,
+    BadMessage, ClientMsg, ErrorBody, ProgressMap, Role, ServerMsg, codes, decode_client, encode,
 };
 use crate::server::{AppState, WsStats};
 
@@ -56,7 +56,7 @@ pub(crate) struct Ctx {
 enum Why {
     /// First state, or a resume that cannot be served from the buffer.
     Fresh,
-    /// The broadcast receiver lagged or skipped: not the client's fault.
+    /// The next event was already gone from the shared log: not the client's fault.
     Lag,
     /// The client's queue was full.
     Slow,
@@ -79,7 +79,10 @@ where
     let _connected = Connected::new(Arc::clone(&state));
     let config = &state.config;
     let ping = config.ws_ping_interval.max(Duration::from_millis(10));
-    let outbox = Arc::new(Outbox::new(config.ws_send_queue));
+    let outbox = Arc::new(Outbox::new(
+        config.ws_send_queue,
+        config.ws_send_queue_bytes,
+    ));
     let counter = Arc::clone(&state);
     let mut writer = tokio::spawn(write(
         sink,
@@ -129,7 +132,8 @@ struct ClientSession {
     outbox: Arc<Outbox>,
     /// The `seq` of the last event or snapshot queued.
     pos: u64,
-    events: broadcast::Receiver<Arc<Event>>,
+    /// Wakes the session when the shared log has new events.
+    events: watch::Receiver<Tail>,
     progress: watch::Receiver<Arc<ProgressMap>>,
     progress_live: bool,
     progress_dirty: bool,
@@ -145,8 +149,9 @@ struct ClientSession {
 impl ClientSession {
     fn new(ctx: Ctx, outbox: Arc<Outbox>, ping: Duration) -> Self {
         let state = ctx.state;
-        // Subscribe before reading the position: every event after it is then in `events`.
-        let events = state.engine.subscribe();
+        // Subscribe before reading the position: an event after it then always wakes `events`
+        // (the log is never ahead of the engine, so anything it already has is at most `pos`).
+        let events = ctx.log.subscribe();
         let pos = state.engine.snapshot().seq;
         // Not marked as seen: a new client gets the current progress right after its snapshot,
         // whose own copy is only as recent as the last event (a late joiner would otherwise see a
@@ -206,10 +211,9 @@ impl ClientSession {
                 () = shutdown.cancelled() => Err(Exit::Shutdown),
                 end = &mut *writer => Err(Exit::Writer(end.unwrap_or(WriteEnd::Failed))),
                 msg = stream.next() => self.incoming(msg).await,
-                event = self.events.recv() => self.event(event),
+                _ = self.events.changed() => self.pull(),
                 Some(done) = self.commands.done.recv() => {
-                    self.commands.finish(done);
-                    Ok(())
+                    self.commands.finish(done).map_err(refused)
                 }
                 changed = self.progress.changed(), if self.progress_live => {
                     match changed {
@@ -290,40 +294,39 @@ impl ClientSession {
     }
 
     fn submit(&mut self, id: String, command: Result<Handling, ErrorBody>) -> Result<(), Exit> {
-        self.commands
-            .submit(id, command)
-            .map_err(|_| Exit::TooManyCommands)
+        self.commands.submit(id, command).map_err(refused)
     }
 
     /// Sends every ack that is due, in command order.
     fn release_acks(&mut self) -> Result<(), Exit> {
-        while let Some(ack) = self.commands.next_ready(self.pos) {
-            if !ack.ok {
+        while let Some(answer) = self.commands.next_ready(self.pos) {
+            if !answer.ok {
                 WsStats::inc(&self.state.ws.command_errors);
             }
-            self.send(&ServerMsg::Ack(ack))?;
+            self.send_text(answer.text)?;
         }
         Ok(())
     }
 
-    fn event(&mut self, event: Result<Arc<Event>, RecvError>) -> Result<(), Exit> {
-        match event {
-            Ok(e) if e.seq <= self.pos => Ok(()),
-            Ok(e) if e.seq == self.pos + 1 => {
-                let text = encode_event(&e).map_err(|_| Exit::Internal)?;
-                match self.outbox.push(Out::text(Kind::Event, text)) {
-                    Ok(()) => {
-                        self.pos = e.seq;
-                        Ok(())
+    /// Queues the events the shared log has after `pos`.
+    fn pull(&mut self) -> Result<(), Exit> {
+        let open = self.events.borrow_and_update().open;
+        match self.log.after(self.pos) {
+            // Evicted before this session took it (or lost in a lag of the log): start again from
+            // the full state.
+            After::Gone => self.snapshot(Why::Lag)?,
+            After::Events(events) => {
+                for (seq, text) in events {
+                    debug_assert_eq!(seq, self.pos + 1, "the log is contiguous");
+                    if self.outbox.push(Out::text(Kind::Event, text)).is_err() {
+                        // The snapshot is at least as new as this event.
+                        return self.snapshot(Why::Slow);
                     }
-                    // The snapshot is at least as new as this event.
-                    Err(_) => self.snapshot(Why::Slow),
+                    self.pos = seq;
                 }
             }
-            // A gap (only after a lag): never forward it, start again from the full state.
-            Ok(_) | Err(RecvError::Lagged(_)) => self.snapshot(Why::Lag),
-            Err(RecvError::Closed) => Err(Exit::EngineGone),
         }
+        if open { Ok(()) } else { Err(Exit::EngineGone) }
     }
 
     /// `resume`: replay `(since, pos]` from the buffer, or send a snapshot.
@@ -335,9 +338,12 @@ impl ClientSession {
                 None
             };
             // A replay that cannot fit is sent as the snapshot it would be replaced by anyway.
-            if let Some(events) = events.filter(|e| e.len() < self.outbox.room()) {
-                for e in events {
-                    let text = encode_event(&e).map_err(|_| Exit::Internal)?;
+            let fits = |e: &Vec<(u64, Utf8Bytes)>| {
+                self.outbox
+                    .fits(e.len(), e.iter().map(|(_, text)| text.len()).sum())
+            };
+            if let Some(events) = events.filter(fits) {
+                for (_, text) in events {
                     if self.outbox.push(Out::text(Kind::Event, text)).is_err() {
                         return self.snapshot(Why::Slow);
                     }
@@ -351,7 +357,7 @@ impl ClientSession {
     /// Replaces whatever events are queued with the current snapshot.
     fn snapshot(&mut self, why: Why) -> Result<(), Exit> {
         let snap = self.state.engine.snapshot();
-        let text = encode_snapshot(&snap).map_err(|_| Exit::Internal)?;
+        let text = self.log.snapshot(&snap).map_err(|_| Exit::Internal)?;
         let dropped = self
             .outbox
             .replace_with_snapshot(text)
@@ -382,12 +388,19 @@ impl ClientSession {
     /// Queues a message that must not be dropped; a full queue first drops events for a snapshot.
     fn send(&mut self, msg: &ServerMsg) -> Result<(), Exit> {
         let text = encode(msg).map_err(|_| Exit::Internal)?;
-        let out = Out::text(Kind::Control, text);
-        if self.outbox.push(out).is_ok() {
+        self.send_text(Utf8Bytes::from(text))
+    }
+
+    /// [`Self::send`] of an encoded message.
+    fn send_text(&mut self, text: Utf8Bytes) -> Result<(), Exit> {
+        if self
+            .outbox
+            .push(Out::text(Kind::Control, text.clone()))
+            .is_ok()
+        {
             return Ok(());
         }
         self.snapshot(Why::Slow)?;
-        let text = encode(msg).map_err(|_| Exit::Internal)?;
         self.outbox
             .push(Out::text(Kind::Control, text))
             .map_err(|_| Exit::Slow)
@@ -397,7 +410,7 @@ impl ClientSession {
         self.progress_dirty = false;
         self.next_progress = Instant::now() + self.progress_period;
         let progress = Arc::clone(&self.progress.borrow_and_update());
-        let text = encode_progress(&progress).map_err(|_| Exit::Internal)?;
+        let text = self.log.progress(&progress).map_err(|_| Exit::Internal)?;
         self.outbox.push_progress(text);
         Ok(())
     }
@@ -425,7 +438,7 @@ impl ClientSession {
         if matches!(exit, Exit::Shutdown | Exit::EngineGone)
             && let Ok(text) = encode(&ServerMsg::Shutdown)
         {
-            last.push(Out::text(Kind::Control, text));
+            last.push(Out::text(Kind::Control, Utf8Bytes::from(text)));
         }
         if let Some((code, reason)) = exit.close() {
             last.push(Out::close(code, reason));
@@ -438,6 +451,14 @@ impl ClientSession {
             let _ = tokio::time::timeout_at(deadline, drain).await;
         }
         writer.abort();
+    }
+}
+
+/// The session's end when [`Commands`] refuses.
+fn refused(refused: Refused) -> Exit {
+    match refused {
+        Refused::TooMany => Exit::TooManyCommands,
+        Refused::Internal => Exit::Internal,
     }
 }
 
