@@ -1,20 +1,21 @@
 //! Issue 14 ("memory bounded in bytes") in `cargo test`: clients that connect and stop reading
-//! while a big rundown is edited must not grow the daemon's memory beyond its byte budgets, and the
+//! while a big rundown changes must not grow the daemon's memory beyond its byte budgets, and the
 //! memory must be freed once they are gone. The real `onair serve` (a debug build), 16 stuck
-//! clients, a rundown of 2,000 items whose every edit publishes a ~0.37 MB event; see
-//! `ws_memory/mod.rs`.
+//! clients, a rundown of 2,000 items; see `ws_memory/mod.rs`.
 //!
-//! Before the byte limits each client could queue 256 such events; the issue measured 1.4 GB with
-//! the sizes that `cargo bench --bench ws_memory` runs (release build, 300-character titles, 1,000
-//! updates). Those are too slow for a debug build: the store validates and re-reads the whole
-//! rundown on every save, character by character.
+//! The issue's sizes (300-character titles, 1,000 `item.update`s; 1.4 GB measured before the byte
+//! limits) are run by `cargo bench --bench ws_memory` in a release build. A debug build edits a
+//! rundown that size at a few edits a second (the store validates, saves and re-reads all of it on
+//! every edit), so here the titles are shorter (0.37 MB per event) and the events come from
+//! `playout.cue`s, which publish the whole playlist as well but are not saved: 300 of them in about
+//! 15 s.
 //!
 //! The daemon runs with glibc's mmap threshold fixed at 128 KiB (`GLIBC_TUNABLES`), so that every
 //! big block it frees goes back to the system at once and its RSS shows what it still holds. With
 //! the default (dynamic) threshold glibc keeps some freed blocks in its heaps for reuse: the RSS
 //! after the stuck clients left was then 5 to 24 % above the level before they came, in repeated
-//! debug runs on a loaded machine, too close to any fixed bound for a test. `benches/ws_memory.rs`
-//! measures both settings.
+//! debug runs on a loaded machine, too close to any fixed bound for a test. The benchmark measures
+//! both settings (docs/benchmarks.md).
 
 #![cfg(target_os = "linux")]
 

@@ -25,7 +25,7 @@ use crate::protocol::{Ack, AckResult, ErrorBody, ServerMsg, codes, encode};
 use crate::server::AppState;
 
 /// Commands queued for the task per client; more get `busy`.
-pub(crate) const QUEUED: usize = 32;
+const QUEUED: usize = 32;
 
 struct Job {
     n: u64,
@@ -127,7 +127,7 @@ impl Commands {
                     job.id,
                     ErrorBody::new(
                         codes::BUSY,
-                        format!("more than {QUEUED} commands are waiting; retry later"),
+                        format!("{QUEUED} commands are already waiting: not run, retry later"),
                     ),
                 ))?,
                 Err(mpsc::error::TrySendError::Closed(job)) => ready(Ack::err(

@@ -343,6 +343,28 @@ mod tests {
     }
 
     #[test]
+    fn one_encoding_per_value_shared_by_every_caller() {
+        let cache: Cached<u64> = Mutex::new(None);
+        let encodings = std::cell::Cell::new(0);
+        let encode = |v: &u64| {
+            encodings.set(encodings.get() + 1);
+            Ok(format!("{v}"))
+        };
+        let first = Arc::new(7);
+        let a = once(&cache, &first, encode).unwrap();
+        let b = once(&cache, &Arc::clone(&first), encode).unwrap();
+        assert_eq!(encodings.get(), 1);
+        assert_eq!(
+            a.as_str().as_ptr(),
+            b.as_str().as_ptr(),
+            "the same bytes, not a copy"
+        );
+        // An equal value published anew is another value: encoded again.
+        let c = once(&cache, &Arc::new(7), encode).unwrap();
+        assert_eq!((encodings.get(), c.as_str()), (2, "7"));
+    }
+
+    #[test]
     fn a_one_event_ring_only_knows_the_present() {
         let mut ring = Ring::new(0, 1, 1 << 20);
         push(&mut ring, 1);
