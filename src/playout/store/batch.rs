@@ -137,11 +137,7 @@ impl Op {
                     .join(", "),
             ),
             Op::Compact { .. } => Some("journal compaction".to_owned()),
-            Op::Whole { op, .. } => Some(match op {
-                Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
-                Whole::Delete(id) => format!("delete of playlist {id}"),
-                Whole::Rewrite(id) => format!("playlist {id}"),
-            }),
+            Op::Whole { op, .. } => Some(op.describe()),
         }
     }
 }
@@ -179,12 +175,7 @@ pub(super) fn execute(
                 }
             }
             Op::Delete { id, ack } => {
-                // No record of this playlist may outlive it: a playlist created later under the
-                // same id must not inherit its edits.
-                let result = store.compact_all().and_then(|_| store.delete(&id));
-                if result.is_ok() {
-                    store.book_remove(&id);
-                }
+                let result = store.delete_journaled(&id);
                 match &result {
                     // Nothing of this playlist is on disk any more: no stale version to report.
                     Ok(_) => lock(stats).succeeded(&playlist_target(&id)),
@@ -267,15 +258,7 @@ fn whole(
             (playlist_target(&playlist.id), result)
         }
         Whole::Delete(id) => {
-            // No record of this playlist may outlive it: a playlist created later under the
-            // same id must not inherit its edits.
-            let result = store
-                .compact_all()
-                .and_then(|_| store.delete(&id))
-                .map(|_| ());
-            if result.is_ok() {
-                store.book_remove(&id);
-            }
+            let result = store.delete_journaled(&id).map(|_| ());
             (playlist_target(&id), result)
         }
         Whole::Rewrite(id) => (playlist_target(&id), store.rewrite(&id)),

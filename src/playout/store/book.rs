@@ -40,7 +40,7 @@ impl Store {
     /// gaps in a playlist's revisions, are reported.
     pub(super) fn replay_into(&self, report: &mut LoadReport, replay: Replay) {
         let limits = self.limits;
-        let mut by_id: HashMap<String, usize> = report
+        let by_id: HashMap<String, usize> = report
             .playlists
             .iter()
             .enumerate()
@@ -80,7 +80,6 @@ impl Store {
                 )),
             }
         }
-        by_id.clear();
         if applied > 0 || replay.truncated > 0 {
             tracing::info!(
                 applied,
@@ -186,11 +185,18 @@ impl Store {
         book.playlists.insert(playlist.id.clone(), playlist.clone());
     }
 
-    /// Forgets a deleted playlist.
-    pub(crate) fn book_remove(&self, id: &str) {
+    /// Deletes a playlist ([`Store::delete`]) after compacting away every journal record of it:
+    /// a playlist created later under the same id must not inherit its edits.
+    pub(crate) fn delete_journaled(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::path::PathBuf>, StoreError> {
+        self.compact_all()?;
+        let kept = self.delete(id)?;
         let mut book = lock(&self.book);
         book.dirty.remove(id);
         book.playlists.remove(id);
+        Ok(kept)
     }
 
     /// Whether a change made in `epoch` may still be written (no failure since).

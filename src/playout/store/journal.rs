@@ -180,27 +180,26 @@ impl Journal {
             sync_dir(&dir)?;
             segs.push((0, path));
         }
-        let last = segs.len() - 1;
-        let mut open = None;
-        for (i, (_, path)) in segs.iter().enumerate() {
-            let good = read_segment(path, &mut replay)?;
-            if i == last {
-                let file = open_append(path)?;
-                let on_disk = file
-                    .metadata()
-                    .map_err(|e| StoreError::io("inspect", path, e))?
-                    .len();
-                if on_disk > good {
-                    // A torn tail: the write that made it was never acknowledged.
-                    file.set_len(good)
-                        .and_then(|()| file.sync_data())
-                        .map_err(|e| StoreError::io("truncate", path, e))?;
-                    replay.truncated += on_disk - good;
-                }
-                open = Some((file, path.clone(), good));
-            }
+        // Never empty here: a fresh segment was created above when there was none.
+        let Some((_, path)) = segs.pop() else {
+            return Err(StoreError::NotFound("journal segment".to_owned()));
+        };
+        for (_, older) in &segs {
+            read_segment(older, &mut replay)?;
         }
-        let (file, path, len) = open.expect("the last segment is opened");
+        let len = read_segment(&path, &mut replay)?;
+        let file = open_append(&path)?;
+        let on_disk = file
+            .metadata()
+            .map_err(|e| StoreError::io("inspect", &path, e))?
+            .len();
+        if on_disk > len {
+            // A torn tail: the write that made it was never acknowledged.
+            file.set_len(len)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| StoreError::io("truncate", &path, e))?;
+            replay.truncated += on_disk - len;
+        }
         let journal = Journal {
             dir,
             file,

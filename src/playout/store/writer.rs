@@ -184,6 +184,17 @@ pub enum Whole {
     Rewrite(String),
 }
 
+impl Whole {
+    /// What it puts on disk, for the log line of a writer abandoned at shutdown.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
+            Whole::Delete(id) => format!("delete of playlist {id}"),
+            Whole::Rewrite(id) => format!("playlist {id}"),
+        }
+    }
+}
+
 /// The answer to one queued save: resolves once that version (or a later one) is durable.
 #[derive(Debug)]
 pub struct SaveAck(oneshot::Receiver<Result<(), StoreError>>);
@@ -213,11 +224,7 @@ impl Request {
                 pending.record.playlist, pending.record.revision
             )),
             Request::Compact { .. } => Some("journal compaction".to_owned()),
-            Request::Whole { op, .. } => Some(match op {
-                Whole::Put(p) => format!("playlist {} (revision {})", p.id, p.revision),
-                Whole::Delete(id) => format!("delete of playlist {id}"),
-                Whole::Rewrite(id) => format!("playlist {id}"),
-            }),
+            Request::Whole { op, .. } => Some(op.describe()),
         }
     }
 }
