@@ -145,13 +145,15 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
     let startup_alarms = std::mem::take(&mut deps.startup_alarms);
     let external = deps.external.take();
     let mut engine = Engine::new(deps, snapshot_tx, events, progress_tx);
+    // The load's alarms belong to the first snapshot: a client that connects at once must see
+    // that a playlist was restored from its backup, not only a client that happens to be later.
+    for (severity, message) in startup_alarms {
+        engine.raise(severity, "store", message);
+    }
     // Before the handle exists: a client that connects at once must get the loaded state, never
     // the empty placeholder (at the same seq 0, its events would then apply to nothing).
     engine.publish_snapshot();
     let task = tokio::spawn(async move {
-        for (severity, message) in startup_alarms {
-            engine.raise(severity, "store", message);
-        }
         engine.run(rx, external).await;
         engine.finish().await;
     });
