@@ -30,7 +30,7 @@ const FRAME_MS: f64 = 40.0;
 fn playlist(id: &str, cl: &str, clips: &[&str], looping: bool) -> Playlist {
     let mut p = Playlist::new(id, id, cl.parse().unwrap());
     for (i, c) in clips.iter().enumerate() {
-        p.items.push(Item::new(format!("{id}{i}"), *c).into());
+        p.items.push_back(Item::new(format!("{id}{i}"), *c).into());
     }
     p.looping = looping;
     p

@@ -25,7 +25,7 @@ struct Rig {
 fn playlist(clips: &[&str]) -> Playlist {
     let mut p = Playlist::new("main", "Main", "1-10".parse().unwrap());
     for (i, c) in clips.iter().enumerate() {
-        p.items.push(Item::new(format!("i{i}"), *c).into());
+        p.items.push_back(Item::new(format!("i{i}"), *c).into());
     }
     p
 }
@@ -235,7 +235,7 @@ async fn operator_actions_map_to_amcp() {
 async fn missing_clip_is_flagged_and_refused_with_an_alarm() {
     let r = rig(&["NO_SUCH_CLIP", "CLIP1"], ClockMode::Stepped).await;
     let s = r.engine.snapshot();
-    assert_eq!(s.playlists[0].missing, ["i0"]);
+    assert_eq!(s.playlists[0].missing.iter().collect::<Vec<_>>(), ["i0"]);
     let err = r
         .engine
         .execute(Op::Take {

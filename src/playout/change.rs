@@ -13,7 +13,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Item, Limits, Playlist, PlaylistError};
+use super::model::{Item, Items, Limits, Playlist, PlaylistError};
 
 /// One edit of one playlist. Applying it sets the playlist's revision to the one it carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -86,7 +86,7 @@ impl Playlist {
             Change::ItemUpdated { index, item } => {
                 item.validate()?;
                 let at = self.locate(&item.id, *index)?;
-                self.items[at] = Arc::clone(item);
+                self.items.set(at, Arc::clone(item));
             }
             Change::ItemMoved { item, from, index } => {
                 let from = self.locate(item, *from)?;
@@ -130,7 +130,7 @@ impl Playlist {
     /// The playlist without its items (cheap), to validate settings on.
     fn clone_settings(&self) -> Playlist {
         Playlist {
-            items: Vec::new(),
+            items: Items::new(),
             ..Playlist::new(self.id.clone(), self.name.clone(), self.channel_layer)
         }
     }

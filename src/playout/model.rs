@@ -11,6 +11,9 @@ use thiserror::Error;
 
 use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
 
+/// A playlist's items, in rundown order.
+pub type Items = imbl::Vector<Arc<Item>>;
+
 /// Hard limits that keep files, snapshots and memory bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -134,10 +137,12 @@ pub struct Playlist {
     pub id: String,
     pub name: String,
     pub channel_layer: ChannelLayer,
-    /// Shared, so that copies of a playlist (the engine's, the store's, each snapshot's) cost a
-    /// pointer per item rather than a deep copy: an edit's cost must not grow with the rundown.
+    /// The items in rundown order.
+    // A persistent vector of shared items: a copy of a playlist (the engine's staged one, each
+    // snapshot's) costs O(1) and an edit O(log n), so an edit's cost does not grow with the rundown.
     #[serde(default)]
-    pub items: Vec<Arc<Item>>,
+    #[schemars(with = "Vec<Item>")]
+    pub items: Items,
     /// Start again from the top after the last item.
     #[serde(default, rename = "loop")]
     pub looping: bool,
@@ -428,7 +433,7 @@ impl Playlist {
             id: id.into(),
             name: name.into(),
             channel_layer,
-            items: Vec::new(),
+            items: Items::new(),
             looping: false,
             autoplay: true,
             revision: 0,
@@ -519,12 +524,12 @@ impl Playlist {
 
     /// Changes an item's fields.
     pub fn update(&mut self, item: &str, fields: &ItemFields) -> Result<(), PlaylistError> {
-        let it = self
-            .items
-            .iter_mut()
-            .find(|i| i.id == item)
+        let at = self
+            .index_of(item)
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
-        Arc::make_mut(it).apply(fields)?;
+        let mut changed = (*self.items[at]).clone();
+        changed.apply(fields)?;
+        self.items.set(at, Arc::new(changed));
         self.revision += 1;
         Ok(())
     }

@@ -114,7 +114,9 @@ fn validation_of_fields() {
 fn playlist_validation_catches_hand_edits() {
     let limits = Limits::default();
     let mut p = pl();
-    p.items = vec![item("a", "CLIP1").into(), item("a", "CLIP2").into()];
+    p.items = [item("a", "CLIP1").into(), item("a", "CLIP2").into()]
+        .into_iter()
+        .collect();
     assert!(p.validate(&limits).is_err(), "duplicate ids");
     let mut p = pl();
     p.channel_layer = "1".parse().unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Alarm, Item, LinkView, MediaView, PlaylistView, Playout};
+use super::{Alarm, Item, LinkView, MediaView, Missing, PlaylistView, Playout};
 use crate::playout::change::Change;
 
 /// What changed.
@@ -67,7 +67,8 @@ pub enum EventKind {
     /// The items whose clip the media library lacks (after a rescan changed the set).
     Missing {
         playlist: String,
-        missing: Vec<String>,
+        #[schemars(with = "Vec<String>")]
+        missing: Missing,
     },
     PlaylistRemoved {
         playlist: String,

@@ -47,12 +47,12 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use crate::amcp::{ChannelLayer, TransitionKind};
-pub use crate::playout::model::{Item, Playlist, Transition};
+pub use crate::playout::model::{Item, Items, Playlist, Transition};
 pub use event::{Event, EventKind};
 pub use request::Request;
 pub use views::{
-    Alarm, ClipView, LinkView, MediaView, PlaylistView, Playout, Progress, ProgressMap, Severity,
-    Snapshot, Status, TelemetrySource,
+    Alarm, ClipView, LinkView, MediaView, Missing, PlaylistView, Playout, Progress, ProgressMap,
+    Severity, Snapshot, Status, TelemetrySource,
 };
 
 /// What a connection may do, decided by its token.

@@ -35,7 +35,7 @@ const TRUST: Limits = Limits {
 /// server that sent rundown order must not make later edits mark the wrong items.
 pub fn prepare(state: &mut Snapshot) {
     for view in &mut state.playlists {
-        view.missing.sort_unstable();
+        view.missing.sort();
     }
 }
 
@@ -92,7 +92,7 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
         EventKind::Playlist { playlist } => {
             let mut view = (**playlist).clone();
             // As in `prepare`: later item events rely on the order.
-            view.missing.sort_unstable();
+            view.missing.sort();
             let id = &playlist.playlist.id;
             match state.playlists.iter_mut().find(|p| &p.playlist.id == id) {
                 Some(slot) => *slot = view,
@@ -155,7 +155,7 @@ mod tests {
             playlists: vec![PlaylistView {
                 playlist,
                 playout: Playout::default(),
-                missing: vec!["b".into()],
+                missing: vec!["b".into()].into(),
             }],
             ..Snapshot::default()
         }
@@ -176,7 +176,11 @@ mod tests {
             missing: true,
         };
         apply(&mut s, &event(2, add)).unwrap();
-        assert_eq!(s.playlists[0].missing, ["aa", "b"], "sorted by id");
+        assert_eq!(
+            s.playlists[0].missing.iter().collect::<Vec<_>>(),
+            ["aa", "b"],
+            "sorted by id"
+        );
         let moved = EventKind::ItemMoved {
             playlist: "p".into(),
             revision: 3,
@@ -185,7 +189,11 @@ mod tests {
             index: 3,
         };
         apply(&mut s, &event(3, moved)).unwrap();
-        assert_eq!(s.playlists[0].missing, ["aa", "b"], "a move keeps the mark");
+        assert_eq!(
+            s.playlists[0].missing.iter().collect::<Vec<_>>(),
+            ["aa", "b"],
+            "a move keeps the mark"
+        );
         let fixed = EventKind::ItemUpdated {
             playlist: "p".into(),
             revision: 4,
@@ -215,11 +223,14 @@ mod tests {
     #[test]
     fn missing_lists_in_rundown_order_are_sorted_on_arrival() {
         let mut s = state();
-        s.playlists[0].missing = vec!["c".into(), "a".into()];
+        s.playlists[0].missing = vec!["c".into(), "a".into()].into();
         prepare(&mut s);
-        assert_eq!(s.playlists[0].missing, ["a", "c"]);
+        assert_eq!(
+            s.playlists[0].missing.iter().collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         let mut whole = s.playlists[0].clone();
-        whole.missing = vec!["c".into(), "b".into()];
+        whole.missing = vec!["c".into(), "b".into()].into();
         let kind = EventKind::Playlist {
             playlist: Box::new(whole),
         };
@@ -231,7 +242,7 @@ mod tests {
             index: 2,
         };
         apply(&mut s, &event(3, removed)).unwrap();
-        assert_eq!(s.playlists[0].missing, ["b"]);
+        assert_eq!(s.playlists[0].missing.iter().collect::<Vec<_>>(), ["b"]);
     }
 
     #[test]
@@ -250,7 +261,7 @@ mod tests {
         ));
         let elsewhere = EventKind::Missing {
             playlist: "q".into(),
-            missing: vec![],
+            missing: vec![].into(),
         };
         assert_eq!(
             apply(&mut s, &event(2, elsewhere)),

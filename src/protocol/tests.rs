@@ -153,14 +153,14 @@ fn sample_view() -> PlaylistView {
     let mut item = Item::new("i1".into(), "CLIP1");
     item.fps = Some((25, 1));
     item.frames = Some(250);
-    playlist.items.push(item.into());
+    playlist.items.push_back(item.into());
     PlaylistView {
         playlist,
         playout: Playout {
             on_air: Some("i1".into()),
             ..Playout::default()
         },
-        missing: vec!["i1".into()],
+        missing: vec!["i1".into()].into(),
     }
 }
 

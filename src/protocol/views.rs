@@ -58,6 +58,9 @@ pub struct Progress {
 /// Progress of every playing playlist, by playlist id.
 pub type ProgressMap = BTreeMap<String, Progress>;
 
+/// Ids of items whose clip is missing, sorted by id.
+pub type Missing = imbl::Vector<String>;
+
 /// A playlist as clients see it: the data, its playout, and which items' clips are missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PlaylistView {
@@ -65,7 +68,9 @@ pub struct PlaylistView {
     pub playlist: Playlist,
     pub playout: Playout,
     /// Ids of items whose clip the media library does not have, sorted.
-    pub missing: Vec<String>,
+    // Persistent, like the items: a copy for each snapshot is O(1) however many clips are missing.
+    #[schemars(with = "Vec<String>")]
+    pub missing: Missing,
 }
 
 /// The AMCP link as clients see it.

@@ -94,7 +94,7 @@ pub fn playlist(n: usize) -> PlaylistView {
                 .map(|k| format!("i{k}"))
                 .collect();
             missing.sort();
-            missing
+            missing.into()
         },
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{ClipView, Item, PlaylistView, Progress, Role, Snapshot, Status};
+use crate::protocol::{ClipView, Item, Items, PlaylistView, Progress, Role, Snapshot, Status};
 
 pub use super::text::sanitize;
 
@@ -314,8 +314,9 @@ impl Model {
         found.or_else(|| self.state.playlists.first())
     }
 
-    pub fn items(&self) -> &[std::sync::Arc<Item>] {
-        self.playlist().map_or(&[], |p| p.playlist.items.as_slice())
+    pub fn items(&self) -> &Items {
+        static NONE: std::sync::LazyLock<Items> = std::sync::LazyLock::new(Items::new);
+        self.playlist().map_or(&NONE, |p| &p.playlist.items)
     }
 
     /// The item under the rundown cursor.

@@ -81,7 +81,7 @@ mod tests {
         for (id, clip, title) in ids {
             let mut item = Item::new((*id).to_owned(), *clip);
             item.title = title.map(str::to_owned);
-            state.playlists[0].playlist.items.push(item.into());
+            state.playlists[0].playlist.items.push_back(item.into());
         }
         state
     }

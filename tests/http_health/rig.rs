@@ -44,7 +44,7 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
     for (i, clip) in ["CLIP1", "CLIP2"].iter().enumerate() {
         playlist
             .items
-            .push(Item::new(format!("i{i}"), *clip).into());
+            .push_back(Item::new(format!("i{i}"), *clip).into());
     }
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {

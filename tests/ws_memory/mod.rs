@@ -179,7 +179,7 @@ fn write_rundown(data: &Path, p: &Params) {
     for i in 0..p.items {
         let mut item = Item::new(item_id(i), "CLIP1");
         item.title = Some(title(p.title, i));
-        playlist.items.push(item.into());
+        playlist.items.push_back(item.into());
     }
     let dir = data.join("playlists");
     std::fs::create_dir_all(&dir).expect("playlists directory");

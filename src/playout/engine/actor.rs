@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::observe::{ChannelObs, LayerObs};
 use super::runtime::Runtime;
 use super::state::{
-    Alarm, Event, EventKind, LinkView, MediaView, Playout, ProgressMap, Severity, Snapshot,
+    Alarm, Event, EventKind, LinkView, MediaView, Missing, Playout, ProgressMap, Severity, Snapshot,
 };
 use super::{EngineError, EngineHandle, EngineRequest, OpResult};
 use crate::amcp::ChannelLayer;
@@ -173,7 +173,7 @@ struct Engine {
     /// Edits on their way to disk and the playlists as they will be.
     staging: staging::Staging,
     /// Per playlist, the ids of items whose clip the media library lacks, sorted.
-    missing: BTreeMap<String, Vec<String>>,
+    missing: BTreeMap<String, Missing>,
     playout: BTreeMap<String, Runtime>,
     selected: Option<String>,
     media: Arc<MediaLibrary>,

@@ -7,6 +7,6 @@
 //! channel.
 
 pub use crate::protocol::{
-    Alarm, ClipView, Event, EventKind, LinkView, MediaView, PlaylistView, Playout, Progress,
-    ProgressMap, Severity, Snapshot, Status, TelemetrySource,
+    Alarm, ClipView, Event, EventKind, LinkView, MediaView, Missing, PlaylistView, Playout,
+    Progress, ProgressMap, Severity, Snapshot, Status, TelemetrySource,
 };

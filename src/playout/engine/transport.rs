@@ -55,7 +55,7 @@ pub fn next_after(playlist: &Playlist, current: Option<&str>) -> Option<String> 
     };
     match items.get(next) {
         Some(it) => Some(it.id.clone()),
-        None if playlist.looping => items.first().map(|it| it.id.clone()),
+        None if playlist.looping => items.front().map(|it| it.id.clone()),
         None => None,
     }
 }
@@ -66,7 +66,7 @@ pub fn previous_before(playlist: &Playlist, current: Option<&str>) -> Option<Str
     let i = current.and_then(|c| playlist.index_of(c))?;
     match i.checked_sub(1) {
         Some(p) => items.get(p).map(|it| it.id.clone()),
-        None if playlist.looping => items.last().map(|it| it.id.clone()),
+        None if playlist.looping => items.back().map(|it| it.id.clone()),
         None => None,
     }
 }
@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn next_and_previous_respect_loop() {
         let mut p = Playlist::new("p", "p", "1-10".parse().unwrap());
-        p.items = vec![item("a").into(), item("b").into()];
+        p.items = [item("a").into(), item("b").into()].into_iter().collect();
         assert_eq!(next_after(&p, None).as_deref(), Some("a"));
         assert_eq!(next_after(&p, Some("a")).as_deref(), Some("b"));
         assert_eq!(next_after(&p, Some("b")), None);

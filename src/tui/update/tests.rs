@@ -524,7 +524,11 @@ fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
     assert_eq!(ids(&m)[..3], ["i0", id, "i1"]);
     assert_eq!(last_log(&m), "Main: added Headlines at 2");
     assert!(m.derived.missing.contains(id), "the MISSING flag shows");
-    assert_eq!(m.state.playlists[0].missing, ["i4", id], "sorted by id");
+    assert_eq!(
+        m.state.playlists[0].missing.iter().collect::<Vec<_>>(),
+        ["i4", id],
+        "sorted by id"
+    );
     let updated = EventKind::ItemUpdated {
         playlist: "main".into(),
         revision: 3,
@@ -565,7 +569,7 @@ fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
     assert_eq!(last_log(&m), "News: renamed from Main, loop on");
     let missing = EventKind::Missing {
         playlist: "main".into(),
-        missing: vec!["i0".into(), "i4".into()],
+        missing: vec!["i0".into(), "i4".into()].into(),
     };
     server(&mut m, event(47, missing));
     assert!(m.derived.missing.contains("i0"));

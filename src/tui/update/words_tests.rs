@@ -85,7 +85,7 @@ fn the_log_shows_item_and_playlist_names_never_generated_ids() {
     m.state.playlists[0]
         .playlist
         .items
-        .push(Item::new(id.to_owned(), "WEATHER_01").into());
+        .push_back(Item::new(id.to_owned(), "WEATHER_01").into());
     // The daemon's own log record, as the demo's log pane receives it.
     update(
         &mut m,

@@ -130,8 +130,9 @@ impl Engine {
             let later: f64 = pl
                 .index_of(on_air)
                 .map(|i| {
-                    pl.items[i + 1..]
+                    pl.items
                         .iter()
+                        .skip(i + 1)
                         .filter_map(|i| transport::item_seconds(i))
                         .sum()
                 })

@@ -283,16 +283,16 @@ impl Engine {
 
     /// Recomputes which items of playlist `id` lack their clip; true when that changed.
     pub(super) fn recompute_missing(&mut self, id: &str) -> bool {
-        let mut list: Vec<String> = match self.playlists.get(id) {
+        let mut list: Missing = match self.playlists.get(id) {
             Some(pl) if !self.media.is_empty() => pl
                 .items
                 .iter()
                 .filter(|i| self.media.missing(&i.clip))
                 .map(|i| i.id.clone())
                 .collect(),
-            _ => Vec::new(),
+            _ => Missing::new(),
         };
-        list.sort_unstable();
+        list.sort();
         let old = self.missing.insert(id.to_owned(), list);
         old.as_ref() != self.missing.get(id)
     }
