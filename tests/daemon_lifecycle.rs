@@ -2,78 +2,16 @@
 //! the client connected (shutdown message, close 1001, exit 0 within 2 s, playout untouched), and the
 //! refusal to listen on a non-loopback address without an operator token.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::daemon::{onair, serve};
 use futures_util::{SinkExt, StreamExt};
 use onair::sim::{ClockMode, Sim, SimConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// Kills the child if the test fails before it exits by itself.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn onair() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-/// Starts `onair serve` and returns it with the address it printed.
-fn serve(sim: &Sim, data: &std::path::Path) -> (Guard, String, std::sync::mpsc::Receiver<String>) {
-    let child = onair()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--caspar",
-            &sim.addr().to_string(),
-            "--data",
-        ])
-        .arg(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("onair serve starts");
-    let mut child = Guard(child);
-    let stderr = child.0.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            return (child, addr, rx);
-        }
-    }
-}
 
 async fn next_json(
     ws: &mut tokio_tungstenite::WebSocketStream<
@@ -100,9 +38,9 @@ async fn sigterm_with_a_client_connected_is_graceful_and_leaves_playout_alone() 
     cfg.clock = ClockMode::Realtime;
     let sim = Sim::start(cfg).await.unwrap();
     let data = tempfile::tempdir().unwrap();
-    let (mut child, addr, _log) = serve(&sim, data.path());
+    let mut daemon = serve(&sim, data.path());
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", daemon.addr))
         .await
         .expect("ws connects");
     let hello = next_json(&mut ws).await.unwrap();
@@ -128,7 +66,7 @@ async fn sigterm_with_a_client_connected_is_graceful_and_leaves_playout_alone() 
     }
     sim.clear_command_log();
 
-    let pid = child.0.id().to_string();
+    let pid = daemon.child.id().to_string();
     let sent_at = Instant::now();
     assert!(
         Command::new("kill")
@@ -152,7 +90,7 @@ async fn sigterm_with_a_client_connected_is_graceful_and_leaves_playout_alone() 
     assert!(saw_shutdown, "the client is told before the close");
     assert_eq!(close, serde_json::json!(u16::from(CloseCode::Away)));
     let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
+        if let Some(s) = daemon.child.try_wait().unwrap() {
             break s;
         }
         assert!(

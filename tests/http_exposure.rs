@@ -5,93 +5,33 @@
 //! content in `/health` when tokens are set; names with invisible or direction-changing characters
 //! are refused with the code point named.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use common::daemon::{Daemon, Serve, WAIT, Ws, command, next_json};
 use onair::sim::{Sim, SimConfig};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-const WAIT: Duration = Duration::from_secs(15);
 const OPERATOR: &str = "op-7f3a9c2e41d8";
 const VIEWER: &str = "view-0b5e6d1a93c4";
 
-/// The daemon child; killed (and reaped) when the test ends, however it ends.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts `onair serve` (under `prlimit` when `nofile` is given) with `env` settings.
 fn serve(sim: &Sim, data: &Path, env: &[(&str, &str)], nofile: Option<u64>) -> Daemon {
-    let exe = env!("CARGO_BIN_EXE_onair");
-    let mut cmd = match nofile {
-        Some(n) => {
-            let mut c = Command::new("prlimit");
-            c.arg(format!("--nofile={n}:{n}")).arg("--").arg(exe);
-            c
-        }
-        None => Command::new(exe),
-    };
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
+    let serve = Serve::new(&sim.addr().to_string(), data).envs(env);
+    match nofile {
+        Some(n) => serve.wrapper(&["prlimit", &format!("--nofile={n}:{n}"), "--"]),
+        None => serve,
     }
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--caspar"])
-        .arg(sim.addr().to_string())
-        .arg("--data")
-        .arg(data)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut daemon = Daemon {
-        child,
-        addr: String::new(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while daemon.addr.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            daemon.addr = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    daemon
+    .start()
 }
 
 async fn sim() -> Sim {
@@ -127,8 +67,6 @@ async fn raw_get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Stri
     (status, body)
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
-
 /// Opens `/ws` with these extra headers; the handshake error (with its HTTP status) on refusal.
 async fn ws_open(addr: &str, query: &str, headers: &[(&str, &str)]) -> Result<Ws, WsError> {
     let mut request = format!("ws://{addr}/ws{query}")
@@ -154,36 +92,11 @@ fn refused_status(r: Result<Ws, WsError>) -> u16 {
     }
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = timeout(WAIT, ws.next())
-            .await
-            .expect("a message in time")
-            .expect("open")
-            .expect("frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("JSON");
-        }
-    }
-}
-
 /// Reads until the `snapshot`, returning it.
 async fn snapshot(ws: &mut Ws) -> Value {
     loop {
         let m = next_json(ws).await;
         if m["type"] == "snapshot" {
-            return m;
-        }
-    }
-}
-
-/// Sends a command and returns its ack (events before it are skipped).
-async fn command(ws: &mut Ws, id: &str, op: &str, args: Value) -> Value {
-    let msg = json!({"type": "command", "id": id, "op": op, "args": args});
-    ws.send(Message::text(msg.to_string())).await.expect("send");
-    loop {
-        let m = next_json(ws).await;
-        if m["type"] == "ack" && m["id"] == id {
             return m;
         }
     }

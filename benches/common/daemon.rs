@@ -1,26 +1,18 @@
 //! Shared by the benchmarks: the real `onair serve` as a child process, and its CPU and memory.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-/// The real daemon as a child process, so its CPU and memory can be measured on their own.
-pub struct Daemon {
-    pub child: Child,
-    pub addr: String,
-}
+// The tests' way to start the daemon (`tests/common/daemon.rs`); each bench uses part of it.
+#[allow(dead_code)]
+#[path = "../../tests/common/daemon.rs"]
+mod serve;
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use serve::{Daemon, Serve};
 
 /// Starts `onair serve` on a free loopback port against `caspar`, with `env` added to a clean
-/// `ONAIR_*` environment, and waits for the address it prints.
+/// `ONAIR_*` environment, and waits for the address it prints. Warnings only: nothing reads its log.
 pub fn start_daemon(caspar: &str, data: &Path, env: &[(&str, String)]) -> Daemon {
-    start_with(Command::new(env!("CARGO_BIN_EXE_onair")), caspar, data, env)
+    quiet(Serve::new(caspar, data), env).start()
 }
 
 /// [`start_daemon`] run through a wrapper program, e.g. `prlimit --nofile=256:256 --`.
@@ -32,51 +24,13 @@ pub fn start_daemon_with(
     data: &Path,
     env: &[(&str, String)],
 ) -> Daemon {
-    let mut cmd = Command::new(wrapper);
-    cmd.args(wrapper_args).arg(env!("CARGO_BIN_EXE_onair"));
-    start_with(cmd, caspar, data, env)
+    let mut argv = vec![wrapper.to_owned()];
+    argv.extend_from_slice(wrapper_args);
+    quiet(Serve::new(caspar, data).wrapper(&argv), env).start()
 }
 
-fn start_with(mut cmd: Command, caspar: &str, data: &Path, env: &[(&str, String)]) -> Daemon {
-    // The daemon rejects ONAIR_* variables it does not know, such as the benchmarks' own.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--caspar",
-        caspar,
-        "--data",
-    ])
-    .arg(data)
-    .env("ONAIR_LOG_LEVEL", "warn")
-    .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .and_then(Result::ok)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    };
-    // Keep draining stderr so the daemon never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Daemon { child, addr }
+fn quiet(serve: Serve, env: &[(&str, String)]) -> Serve {
+    serve.envs(&[("ONAIR_LOG_LEVEL", "warn")]).envs(env)
 }
 
 /// (user + system CPU seconds, RSS bytes) of a process, from /proc.

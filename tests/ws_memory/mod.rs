@@ -12,12 +12,14 @@
 // Each test crate compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+#[path = "../common/daemon.rs"]
+mod daemon;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use daemon::{Daemon, Serve};
 use futures_util::{SinkExt, StreamExt};
 use onair::playout::model::{Item, Playlist};
 use onair::protocol::{Ack, ServerMsg};
@@ -78,72 +80,20 @@ pub struct Report {
     pub updates_seconds: f64,
 }
 
-/// The daemon child; killed (and reaped) when dropped, however the run ends.
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(sim: &Sim, data: &Path, env: &[(String, String)]) -> Daemon {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onair"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ONAIR_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
     // Only the limits that would stop the one driving client (rate) or this many clients from one
     // address are raised; the send queues and the event buffer keep their defaults.
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--caspar"])
-        .arg(sim.addr().to_string())
-        .arg("--data")
-        .arg(data)
-        .env("ONAIR_LOG_LEVEL", "warn")
-        .env("ONAIR_SERVER_RATE_LIMIT_PER_SEC", "10000")
-        .env("ONAIR_SERVER_RATE_LIMIT_BURST", "100000")
-        .env("ONAIR_SERVER_MAX_CLIENTS_PER_IP", "1000")
-        .env("ONAIR_SERVER_MAX_CLIENTS", "1000")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("onair serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut daemon = Daemon {
-        child,
-        addr: String::new(),
-    };
-    let deadline = Instant::now() + WAIT;
-    while daemon.addr.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("onair serve prints its address");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            daemon.addr = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || while rx.recv().is_ok() {});
-    daemon
+    Serve::new(&sim.addr().to_string(), data)
+        .envs(&[
+            ("ONAIR_LOG_LEVEL", "warn"),
+            ("ONAIR_SERVER_RATE_LIMIT_PER_SEC", "10000"),
+            ("ONAIR_SERVER_RATE_LIMIT_BURST", "100000"),
+            ("ONAIR_SERVER_MAX_CLIENTS_PER_IP", "1000"),
+            ("ONAIR_SERVER_MAX_CLIENTS", "1000"),
+        ])
+        .envs(env)
+        .startup(WAIT)
+        .start()
 }
 
 /// A process's resident set, in bytes.

@@ -118,8 +118,7 @@ fn resolve_entity(xml: &str, entity: &BytesRef<'_>) -> Result<char, BodyError> {
     if let Some(ch) = entity.resolve_char_ref().map_err(|e| xml_error(xml, e))? {
         return Ok(ch);
     }
-    let name = entity.decode().map_err(|e| xml_error(xml, e))?;
-    match name.as_ref() {
+    match &**entity {
         "amp" => Ok('&'),
         "lt" => Ok('<'),
         "gt" => Ok('>'),
@@ -164,9 +163,7 @@ fn collect(xml: &str) -> Result<Raw, BodyError> {
                 return Err(xml_error(xml, "more than one root element"));
             }
             Event::Start(start) => {
-                let name = std::str::from_utf8(start.name().as_ref())
-                    .map_err(|e| xml_error(xml, e))?
-                    .to_owned();
+                let name = start.name().into_inner().to_owned();
                 if stack.is_empty() && name != "channel" {
                     return Err(xml_error(xml, format!("root is <{name}>, not <channel>")));
                 }
@@ -181,9 +178,7 @@ fn collect(xml: &str) -> Result<Raw, BodyError> {
                 });
             }
             Event::Empty(empty) => {
-                let name = std::str::from_utf8(empty.name().as_ref())
-                    .map_err(|e| xml_error(xml, e))?
-                    .to_owned();
+                let name = empty.name().into_inner().to_owned();
                 let Some(parent) = stack.last_mut() else {
                     // `<channel/>`: a channel without any state.
                     if name != "channel" {
@@ -201,14 +196,12 @@ fn collect(xml: &str) -> Result<Raw, BodyError> {
             }
             Event::Text(text) => {
                 if let Some(open) = stack.last_mut() {
-                    open.text
-                        .push_str(&text.decode().map_err(|e| xml_error(xml, e))?);
+                    open.text.push_str(&text);
                 }
             }
             Event::CData(data) => {
                 if let Some(open) = stack.last_mut() {
-                    open.text
-                        .push_str(&data.decode().map_err(|e| xml_error(xml, e))?);
+                    open.text.push_str(&data);
                 }
             }
             Event::GeneralRef(entity) => {
