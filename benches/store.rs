@@ -46,7 +46,7 @@ fn playlist(items: usize, revision: u64) -> Playlist {
                 format!("NEWS/2024/PKG_{k:05}_FINAL"),
             )
         })
-        .map(std::sync::Arc::new)
+        .map(onair::playout::model::Slot::from)
         .collect();
     p.revision = revision;
     p
@@ -83,8 +83,10 @@ fn bench_size(root: &Path, items: usize, iterations: usize) -> serde_json::Value
     let mut p = playlist(items, 0);
     for rev in 1..=iterations as u64 {
         p.revision = rev;
-        std::sync::Arc::make_mut(&mut p.items[rev as usize % items]).title =
-            Some(format!("edited at revision {rev}"));
+        let at = rev as usize % items;
+        let mut edited = (*p.items[at]).clone();
+        edited.title = Some(format!("edited at revision {rev}"));
+        p.items.set(at, edited.into());
         let t = Instant::now();
         store.save(&p).expect("save");
         save.push(t.elapsed());

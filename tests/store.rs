@@ -355,7 +355,9 @@ fn invalid_playlists_are_never_written() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = open(dir.path());
     let mut p = sample("news", 2, 1);
-    std::sync::Arc::make_mut(&mut p.items[1]).id = p.items[0].id.clone();
+    let mut twin = (*p.items[1]).clone();
+    twin.id = p.items[0].id.clone();
+    p.items.set(1, twin.into());
     assert!(matches!(store.save(&p), Err(StoreError::Invalid { .. })));
     let mut p = sample("news", 1, 1);
     p.id = "../escape".into();

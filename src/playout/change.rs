@@ -13,7 +13,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Item, Items, Limits, Playlist, PlaylistError};
+use super::model::{Item, Items, Limits, Playlist, PlaylistError, Slot};
 
 /// One edit of one playlist. Applying it sets the playlist's revision to the one it carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -81,12 +81,12 @@ impl Playlist {
                 if *index > len {
                     return Err(PlaylistError::IndexOutOfRange { index: *index, len });
                 }
-                self.items.insert(*index, Arc::clone(item));
+                self.items.insert(*index, Slot::new(Arc::clone(item)));
             }
             Change::ItemUpdated { index, item } => {
                 item.validate()?;
                 let at = self.locate(&item.id, *index)?;
-                self.items.set(at, Arc::clone(item));
+                self.items.set(at, Slot::new(Arc::clone(item)));
             }
             Change::ItemMoved { item, from, index } => {
                 let from = self.locate(item, *from)?;

@@ -11,8 +11,7 @@ use thiserror::Error;
 
 use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
 
-/// A playlist's items, in rundown order.
-pub type Items = imbl::Vector<Arc<Item>>;
+pub use super::items::{Items, Slot};
 
 /// Hard limits that keep files, snapshots and memory bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,12 +463,12 @@ impl Playlist {
 
     /// Position of an item.
     pub fn index_of(&self, item: &str) -> Option<usize> {
-        self.items.iter().position(|i| i.id == item)
+        super::items::position(&self.items, item)
     }
 
     /// The item with this id.
     pub fn item(&self, item: &str) -> Option<&Item> {
-        self.items.iter().find(|i| i.id == item).map(|i| &**i)
+        self.index_of(item).map(|at| &*self.items[at])
     }
 
     /// Inserts at `index` (`None` appends).
@@ -493,7 +492,7 @@ impl Playlist {
         if at > len {
             return Err(PlaylistError::IndexOutOfRange { index: at, len });
         }
-        self.items.insert(at, Arc::new(item));
+        self.items.insert(at, Slot::from(item));
         self.revision += 1;
         Ok(())
     }
@@ -519,7 +518,7 @@ impl Playlist {
             .index_of(item)
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
         self.revision += 1;
-        Ok(self.items.remove(at))
+        Ok(Arc::clone(self.items.remove(at).item()))
     }
 
     /// Changes an item's fields.
@@ -529,7 +528,7 @@ impl Playlist {
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
         let mut changed = (*self.items[at]).clone();
         changed.apply(fields)?;
-        self.items.set(at, Arc::new(changed));
+        self.items.set(at, Slot::from(changed));
         self.revision += 1;
         Ok(())
     }

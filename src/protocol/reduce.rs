@@ -148,8 +148,9 @@ mod tests {
             },
         );
         playlist.items = ["a", "b", "c"]
-            .map(|id| Arc::new(Item::new(id.into(), "CLIP")))
-            .into();
+            .map(|id| Item::new(id.into(), "CLIP").into())
+            .into_iter()
+            .collect();
         Snapshot {
             seq: 1,
             playlists: vec![PlaylistView {

@@ -71,7 +71,7 @@ pub fn playlist(n: usize) -> PlaylistView {
             layer: Some(10),
         },
     );
-    playlist.items = items.into_iter().map(std::sync::Arc::new).collect();
+    playlist.items = items.into_iter().map(Into::into).collect();
     let id = |k: usize| (k < n).then(|| format!("i{k}"));
     PlaylistView {
         playlist,

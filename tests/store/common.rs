@@ -34,7 +34,7 @@ pub fn sample(id: &str, items: usize, revision: u64) -> Playlist {
             },
             ..Item::new(format!("i{k:05}"), format!("NEWS/CLIP_{k:05}"))
         })
-        .map(std::sync::Arc::new)
+        .map(onair::playout::model::Slot::from)
         .collect();
     p.revision = revision;
     p

@@ -35,7 +35,7 @@ use crate::caspar::{CasparHandle, CommandError};
 use crate::config::PlayoutConfig;
 use crate::playout::asrun::AsRunWriter;
 use crate::playout::media::MediaLibrary;
-use crate::playout::model::{Item, Limits, Playlist, PlaylistError};
+use crate::playout::model::{Item, Limits, Playlist, PlaylistError, Slot};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
 use lanes::Lanes;
@@ -382,9 +382,9 @@ fn filled(media: &MediaLibrary, item: &Item) -> Option<Item> {
 }
 
 /// [`filled`] in place on a shared item.
-fn fill_shared(media: &MediaLibrary, item: &mut Arc<Item>) {
+fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
     if let Some(new) = filled(media, item) {
-        *item = Arc::new(new);
+        *item = Slot::from(new);
     }
 }
 

@@ -47,7 +47,7 @@ pub fn torture_playlist(revision: u64) -> Playlist {
             fps: Some((25, 1)),
             ..Item::new(format!("r{revision}k{k}"), format!("AMB/CLIP_{k:04}"))
         })
-        .map(std::sync::Arc::new)
+        .map(crate::playout::model::Slot::from)
         .collect();
     p.revision = revision;
     p
@@ -222,13 +222,12 @@ pub fn journal_playlist(revision: u64) -> Playlist {
             let updated = last_m
                 .filter(|&top| top >= k)
                 .map(|top| 4 * (top - (top - k) % JOURNAL_ITEMS) + 4);
-            std::sync::Arc::new(journal_base_item(k, updated))
+            crate::playout::model::Slot::from(journal_base_item(k, updated))
         })
         .collect();
     if revision >= 2 && (revision - 2).is_multiple_of(4) {
         let at = ((revision - 2) / 4 % (JOURNAL_ITEMS + 1)) as usize;
-        p.items
-            .insert(at, std::sync::Arc::new(journal_extra_item(revision)));
+        p.items.insert(at, journal_extra_item(revision).into());
     }
     // Settings changed at revisions 4m + 5.
     p.looping = revision >= 5 && ((revision - 5) / 4) % 2 == 1;

@@ -358,7 +358,9 @@ impl Daemon {
                         layer: Some(10),
                     },
                 );
-                playlist.items = (0..*items).map(|k| self.item(None, k % 3, None)).collect();
+                playlist.items = (0..*items)
+                    .map(|k| self.item(None, k % 3, None).into())
+                    .collect();
                 let fresh = (playlist, Playout::default(), BTreeSet::new());
                 self.playlists.insert(id.clone(), fresh);
                 EventKind::Playlist {

@@ -201,8 +201,10 @@ fn clock_filter_only_touches_the_clock() {
 #[test]
 fn titles_show_direction_overrides_and_zero_width_characters_escaped() {
     let mut model = live_model(120, 40, 6);
-    std::sync::Arc::make_mut(&mut model.state.playlists[0].playlist.items[1]).title =
-        Some("evil\u{202E}4pm.txt\u{200B}".into());
+    let items = &mut model.state.playlists[0].playlist.items;
+    let mut evil = (*items[1]).clone();
+    evil.title = Some("evil\u{202E}4pm.txt\u{200B}".into());
+    items.set(1, evil.into());
     let text = render(&model);
     assert!(text.contains("evil<U+202E>4pm.txt<U+200B>"), "{text}");
     assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'));
