@@ -201,3 +201,18 @@ fn slugs_avoid_windows_device_names() {
     assert!(is_windows_device_name("COM3.json"));
     assert!(!is_windows_device_name("comé"));
 }
+
+#[test]
+fn the_ascii_fast_path_agrees_with_the_unicode_table() {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    for c in (0u8..=127).map(char::from) {
+        let by_table = matches!(
+            c.general_category(),
+            GeneralCategory::Control
+                | GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        );
+        assert_eq!(hidden_kind(c).is_some(), by_table, "{c:?}");
+    }
+}
