@@ -1,7 +1,9 @@
 //! Issue 14 ("memory bounded in bytes") in `cargo test`: clients that connect and stop reading
 //! while a big rundown changes must not grow the daemon's memory beyond its byte budgets, and the
 //! memory must be freed once they are gone. The real `onair serve` (a debug build), 16 stuck
-//! clients, a rundown of 2,000 items; see `ws_memory/mod.rs`.
+//! clients, a rundown of 2,000 items; see `ws_memory/mod.rs`. And a client that read the snapshot
+//! of a 10,000-item rundown and then idles holds memory independent of the rundown's size (100 such
+//! clients; the issue's 1,000 are in `cargo bench --bench rundown`).
 //!
 //! The issue's sizes (300-character titles, 1,000 `item.update`s; 1.4 GB measured before the byte
 //! limits) are run by `cargo bench --bench ws_memory` in a release build. A debug build edits a
@@ -62,5 +64,32 @@ async fn memory_stays_bounded_with_stuck_clients_and_is_freed_when_they_leave() 
         "RSS {:.1} MB after the stuck clients left, {:.1} MB before they came",
         mb(r.rss_after),
         mb(r.rss_before)
+    );
+}
+
+/// A client connected to a long rundown holds memory independent of the rundown's size: its
+/// snapshot goes out in fragments, so no per-connection buffer grows to the snapshot (before, each
+/// connection kept a write buffer as big as the biggest message it was sent: 1.9 MB per client at
+/// 10,000 items, 1.85 GB for 1,000 clients).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_client_of_a_long_rundown_holds_bounded_memory() {
+    const CLIENTS: usize = 100;
+    let env = vec![(
+        "GLIBC_TUNABLES".to_owned(),
+        "glibc.malloc.mmap_threshold=131072".to_owned(),
+    )];
+    let r = harness::idle(10_000, 64, CLIENTS, &env).await;
+    eprintln!("{r:?}");
+    assert!(r.snapshot_bytes > 1_000_000, "a long rundown: {r:?}");
+    let per_client = r.rss_connected.saturating_sub(r.rss_before) / CLIENTS as u64;
+    // Read buffer, one fragment of write buffer, tasks and queues: under 100 KB (78 KB in a debug
+    // build), whatever the rundown; the bound is a quarter of what one snapshot-sized buffer per
+    // client cost.
+    assert!(
+        per_client < r.snapshot_bytes as u64 / 4,
+        "{per_client} bytes per idle client with snapshots of {} bytes ({:.1} → {:.1} MB)",
+        r.snapshot_bytes,
+        mb(r.rss_before),
+        mb(r.rss_connected)
     );
 }

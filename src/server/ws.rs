@@ -7,7 +7,9 @@
 //!
 //! - [`auth`]: client slots (Origin and tokens are checked by [`super::access`]).
 //! - [`session`]: one connection's loop.
-//! - [`outbox`]: the bounded per-client queue and its writer.
+//! - [`upgrade`]: the handshake, giving the session tokio-tungstenite's own stream.
+//! - [`outbox`]: the bounded per-client queue.
+//! - [`writer`]: the task that empties it into the socket, big messages as fragments.
 //! - [`commands`]: per-client command execution with ordered acks.
 //! - [`dispatch`]: wire requests → engine ops; engine results and errors → acks.
 //! - [`exit`]: why sessions end and the close codes.
@@ -26,17 +28,19 @@ mod exit;
 mod log;
 mod outbox;
 mod session;
+mod upgrade;
+mod writer;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::access::{self, LocalAddr};
 use super::{AppState, WsStats};
@@ -88,7 +92,7 @@ async fn upgrade(
     local: Option<Extension<LocalAddr>>,
     headers: HeaderMap,
     query: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
-    ws: WebSocketUpgrade,
+    ws: upgrade::Upgrade,
 ) -> Response {
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(c)| {
         c.0.ip().to_canonical()
@@ -160,18 +164,21 @@ async fn upgrade(
     };
     // Frames are capped like messages, so an oversized frame is refused from its header instead of
     // being buffered first.
-    ws.max_message_size(max)
-        .max_frame_size(max)
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
         // tungstenite's defaults (128 KiB read buffer per connection) would cost ~130 MB at 1,000
         // clients; commands are small, and bigger messages still arrive, just in more reads.
         .read_buffer_size(READ_BUFFER)
+        // Each frame goes to the socket at once, and none is bigger than a fragment (see
+        // `writer`): the per-connection write buffer stays below one fragment.
         .write_buffer_size(0)
-        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| async move {
-            // The slot is held for the whole session and freed when it ends (or the upgrade fails).
-            let _slot = slot;
-            session::run(socket, ctx).await;
-        })
+        .max_write_buffer_size(writer::MAX_WRITE_BUFFER);
+    ws.on_upgrade(config, move |socket| async move {
+        // The slot is held for the whole session and freed when it ends (or the upgrade fails).
+        let _slot = slot;
+        session::run(socket, ctx).await;
+    })
 }
 
 /// Bytes read from a client socket at once.

@@ -330,3 +330,71 @@ pub async fn run(p: &Params) -> Report {
     sim.shutdown().await;
     report
 }
+
+/// What [`idle`] measured.
+#[derive(Debug, Clone)]
+pub struct IdleReport {
+    /// Bytes of the snapshot each client received.
+    pub snapshot_bytes: usize,
+    /// Daemon RSS with one client connected (the shared snapshot text encoded and cached).
+    pub rss_before: u64,
+    /// Daemon RSS once `clients` more have each read their snapshot, and then nothing.
+    pub rss_connected: u64,
+}
+
+/// Issue 14's per-connection memory: `clients` connect to a rundown of `items` items (titles of
+/// `title` characters), each reads `hello` and the whole snapshot and then stays connected without
+/// reading; the daemon's RSS before and after.
+pub async fn idle(
+    items: usize,
+    title: usize,
+    clients: usize,
+    env: &[(String, String)],
+) -> IdleReport {
+    let p = Params {
+        drive: Drive::Update,
+        items,
+        title,
+        stuck: 0,
+        warm_up: 0,
+        updates: 0,
+        window: 1,
+        env: env.to_vec(),
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let data = tempfile::tempdir().expect("data directory");
+    write_rundown(data.path(), &p);
+    let daemon = serve(&sim, data.path(), env);
+    let pid = daemon.child.id();
+    let greet = |ws: Ws| async move {
+        let mut ws = ws;
+        loop {
+            match tokio::time::timeout(WAIT, ws.next()).await {
+                Ok(Some(Ok(Message::Text(t))))
+                    if t.as_str().starts_with(r#"{"type":"snapshot""#) =>
+                {
+                    return (ws, t.len());
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no snapshot: {other:?}"),
+            }
+        }
+    };
+    let (first, snapshot_bytes) = greet(connect(&daemon.addr, None).await).await;
+    let rss_before = rss(pid);
+    let mut idle = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (ws, bytes) = greet(connect(&daemon.addr, None).await).await;
+        assert_eq!(bytes, snapshot_bytes, "the same rundown, whole");
+        idle.push(ws);
+    }
+    let rss_connected = rss(pid);
+    drop((first, idle));
+    drop(daemon);
+    sim.shutdown().await;
+    IdleReport {
+        snapshot_bytes,
+        rss_before,
+        rss_connected,
+    }
+}

@@ -56,6 +56,15 @@ pub fn config() -> ServerConfig {
 
 /// Starts a simulator, the engine with one empty selected playlist `main` on 1-10, and the router.
 pub async fn start(config: ServerConfig) -> Rig {
+    start_with(
+        config,
+        Playlist::new("main", "Main", "1-10".parse().unwrap()),
+    )
+    .await
+}
+
+/// [`start`] with `main` as given (e.g. a long rundown).
+pub async fn start_with(config: ServerConfig, main: Playlist) -> Rig {
     let sim = Sim::start(SimConfig::for_tests())
         .await
         .expect("sim starts");
@@ -70,11 +79,7 @@ pub async fn start(config: ServerConfig) -> Rig {
     let (engine, _) = engine::spawn(EngineDeps {
         poll_interval: Duration::from_millis(20),
         selected: Some("main".into()),
-        ..EngineDeps::new(
-            caspar.clone(),
-            vec![Playlist::new("main", "Main", "1-10".parse().unwrap())],
-            shutdown.clone(),
-        )
+        ..EngineDeps::new(caspar.clone(), vec![main], shutdown.clone())
     });
     let mut snapshots = engine.watch_snapshot();
     tokio::time::timeout(

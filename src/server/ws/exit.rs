@@ -1,6 +1,6 @@
 //! Why a session ends, which close frame (if any) tells the client, and whether it counts as a kick.
 
-use super::outbox::WriteEnd;
+use super::writer::WriteEnd;
 
 /// Why a session ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,8 +17,9 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 /// What a queued message costs besides its text: the queue entry itself, so that many small or
 /// empty messages (pings, tiny acks) are bounded by the byte budget too.
@@ -80,7 +81,7 @@ impl Out {
         Out {
             kind: Kind::Control,
             message: Message::Close(Some(CloseFrame {
-                code,
+                code: code.into(),
                 reason: Utf8Bytes::from_static(reason),
             })),
             cost: OVERHEAD + reason.len(),
@@ -299,63 +300,6 @@ impl Outbox {
     #[cfg(test)]
     fn bytes(&self) -> usize {
         self.lock().bytes
-    }
-}
-
-/// How the writer ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WriteEnd {
-    /// The queue was closed and everything in it sent (or a close frame went out).
-    Done,
-    /// The socket refused a write (the client is gone).
-    Failed,
-    /// A write did not complete within the timeout: the client stopped reading.
-    Stuck,
-}
-
-/// Messages written per flush.
-const BATCH: usize = 64;
-
-/// Sends queued messages until the queue is closed; every batch must be written within `timeout`,
-/// so a client that stops reading cannot hold the task (or its memory) forever.
-pub(crate) async fn write<W>(
-    mut sink: W,
-    outbox: std::sync::Arc<Outbox>,
-    timeout: std::time::Duration,
-    sent: impl Fn(u64) + Send,
-) -> WriteEnd
-where
-    W: futures_util::Sink<Message> + Unpin,
-{
-    use futures_util::SinkExt;
-    loop {
-        let batch = outbox.next_batch(BATCH).await;
-        if batch.is_empty() {
-            return WriteEnd::Done;
-        }
-        let texts = batch
-            .iter()
-            .filter(|o| matches!(o.message, Message::Text(_)))
-            .count();
-        let closing = batch.iter().any(|o| matches!(o.message, Message::Close(_)));
-        let written = tokio::time::timeout(timeout, async {
-            for out in batch {
-                let cost = out.cost();
-                sink.feed(out.message).await?;
-                // Handed to the socket (or its one-frame buffer): no longer ours to hold.
-                outbox.written(cost);
-            }
-            sink.flush().await
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => sent(texts as u64),
-            Ok(Err(_)) => return WriteEnd::Failed,
-            Err(_) => return WriteEnd::Stuck,
-        }
-        if closing {
-            return WriteEnd::Done;
-        }
     }
 }
 

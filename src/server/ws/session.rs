@@ -14,18 +14,20 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::bucket::Bucket;
 use super::commands::{Commands, Refused};
 use super::dispatch::Handling;
 use super::exit::Exit;
 use super::log::{After, EventLog, Tail};
-use super::outbox::{Kind, Out, Outbox, WriteEnd, write};
+use super::outbox::{Kind, Out, Outbox};
+use super::upgrade::Socket;
+use super::writer::{WriteEnd, write};
 use crate::protocol::{
     BadMessage, ClientMsg, ErrorBody, ProgressMap, Role, ServerMsg, codes, decode_client, encode,
 };
@@ -63,7 +65,7 @@ enum Why {
 }
 
 /// Runs a connection to its end.
-pub(crate) async fn run(socket: axum::extract::ws::WebSocket, ctx: Ctx) {
+pub(crate) async fn run(socket: Socket, ctx: Ctx) {
     let (sink, stream) = socket.split();
     serve(stream, sink, ctx).await;
 }
@@ -71,7 +73,7 @@ pub(crate) async fn run(socket: axum::extract::ws::WebSocket, ctx: Ctx) {
 /// The session over any message transport (the two halves of a WebSocket).
 pub(crate) async fn serve<S, W>(mut stream: S, sink: W, ctx: Ctx)
 where
-    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
     W: Sink<Message> + Unpin + Send + 'static,
 {
     let state = Arc::clone(&ctx.state);
@@ -201,7 +203,7 @@ impl ClientSession {
 
     async fn serve<S>(&mut self, stream: &mut S, writer: &mut JoinHandle<WriteEnd>) -> Exit
     where
-        S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
         let mut ping = tokio::time::interval_at(Instant::now() + self.ping, self.ping);
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -233,7 +235,7 @@ impl ClientSession {
         }
     }
 
-    async fn incoming(&mut self, msg: Option<Result<Message, axum::Error>>) -> Result<(), Exit> {
+    async fn incoming(&mut self, msg: Option<Result<Message, WsError>>) -> Result<(), Exit> {
         let msg = match msg {
             None => return Err(Exit::ClientGone),
             Some(Err(e)) => {
@@ -428,7 +430,7 @@ impl ClientSession {
     /// reply: closing a socket with unread data resets it and can lose the close frame.
     async fn finish<S>(self, exit: Exit, stream: &mut S, mut writer: JoinHandle<WriteEnd>)
     where
-        S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+        S: Stream<Item = Result<Message, WsError>> + Unpin,
     {
         if exit.kicked() {
             WsStats::inc(&self.state.ws.kicked);
@@ -463,10 +465,6 @@ fn refused(refused: Refused) -> Exit {
 }
 
 /// Whether a read error is tungstenite's "message too long" (the `max_message_size` limit).
-fn too_big(error: axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    matches!(
-        error.into_inner().downcast_ref::<Error>(),
-        Some(Error::Capacity(_))
-    )
+fn too_big(error: WsError) -> bool {
+    matches!(error, WsError::Capacity(_))
 }
