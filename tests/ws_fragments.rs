@@ -27,7 +27,7 @@ fn rundown() -> Playlist {
     for i in 0..ITEMS {
         let mut item = Item::new(format!("item{i:05}"), "CLIP1");
         item.title = Some(title(i));
-        main.items.push(item.into());
+        main.items.push_back(item.into());
     }
     main
 }
