@@ -104,7 +104,9 @@ pub(crate) struct Commands {
 }
 
 impl Commands {
-    /// Starts the task; it ends when this is dropped (after the job it is running, if any).
+    /// Starts the task; it ends when this is dropped (after the non-edit command it is running, if
+    /// any; edits already handed to the engine are still applied, their answers dropped, as when
+    /// any client goes away).
     pub(crate) fn start(state: Arc<AppState>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUED);
         let (done_tx, done) = mpsc::channel(QUEUED);
