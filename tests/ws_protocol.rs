@@ -3,10 +3,13 @@
 
 mod ws_rig;
 
+use std::collections::HashSet;
+
 use futures_util::SinkExt;
 use onair::playout::engine::EventKind;
 use onair::protocol::{Request, Role, ServerMsg};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 use ws_rig::{Client, config, event_seq, start};
 
 #[tokio::test]
@@ -270,9 +273,7 @@ async fn bad_input_is_answered_and_the_connection_stays_usable() {
         .await;
     assert_eq!(ack.error.unwrap().code, "item_not_found");
 
-    c.ws.send(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2]))
-        .await
-        .unwrap();
+    c.ws.send(Message::binary(vec![1, 2])).await.unwrap();
     assert!(matches!(c.next().await, ServerMsg::Error(_)));
     c.send(json!({"type": "ping"})).await;
     assert_eq!(c.next().await, ServerMsg::Pong);
@@ -306,6 +307,78 @@ async fn acks_come_in_command_order() {
         }
     }
     assert_eq!(ids, ["1", "2", "3", "4", "5", "6"]);
+}
+
+/// Edits sent back to back reach the engine without waiting for each other's ack (so they can
+/// share a disk write): each is still checked against the ones before it, applied in the order
+/// sent, and acked in that order after the event that carries it.
+#[tokio::test]
+async fn pipelined_edits_apply_in_order_each_ack_after_its_event() {
+    let rig = start(config()).await;
+    let (mut c, _) = rig.client().await;
+    // Everything is on the wire before the first ack is read: the adds name a playlist that only
+    // exists once the first command is applied.
+    c.ws.feed(Message::text(
+        json!({"type": "command", "id": "create", "op": "playlist.create", "args": {"name": "Pipe"}})
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    const N: usize = 16;
+    for i in 0..N {
+        let cmd = json!({"type": "command", "id": i.to_string(), "op": "item.add",
+                         "args": {"playlist": "pipe", "clip": "CLIP1", "title": format!("t{i}")}});
+        c.ws.feed(Message::text(cmd.to_string())).await.unwrap();
+    }
+    c.ws.flush().await.unwrap();
+    let mut added = HashSet::new();
+    let mut last_seq = 0;
+    let mut acked = Vec::new();
+    while acked.len() < N + 1 {
+        match c.next().await {
+            ServerMsg::Event(e) => {
+                if let EventKind::ItemAdded { item, .. } = &e.kind {
+                    added.insert(item.id.clone());
+                }
+                last_seq = e.seq;
+            }
+            ServerMsg::Ack(ack) => {
+                assert!(ack.ok, "{ack:?}");
+                let seq = ack.result.seq.expect("an engine op's ack carries seq");
+                assert!(
+                    seq <= last_seq,
+                    "ack at seq {seq}, last event seen {last_seq}"
+                );
+                if let Some(item) = &ack.result.item {
+                    assert!(added.contains(item), "{item}'s event before its ack");
+                }
+                acked.push(ack.id);
+            }
+            _ => {}
+        }
+    }
+    let want: Vec<String> = std::iter::once("create".to_owned())
+        .chain((0..N).map(|i| i.to_string()))
+        .collect();
+    assert_eq!(acked, want, "acks in command order");
+    let mut fresh = Client::connect(&rig, "", &[]).await;
+    assert!(matches!(fresh.next().await, ServerMsg::Hello { .. }));
+    let ServerMsg::Snapshot { state, .. } = fresh.next().await else {
+        panic!("snapshot expected")
+    };
+    let pipe = state
+        .playlists
+        .iter()
+        .find(|p| p.playlist.id == "pipe")
+        .expect("the new playlist");
+    let titles: Vec<String> = pipe
+        .playlist
+        .items
+        .iter()
+        .map(|i| i.title.clone().unwrap_or_default())
+        .collect();
+    let want: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
+    assert_eq!(titles, want, "applied in the order sent");
 }
 
 #[tokio::test]

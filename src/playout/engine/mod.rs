@@ -106,6 +106,39 @@ pub enum Op {
     Ping,
 }
 
+impl Op {
+    /// Whether this is a playlist edit: checked against every edit still on its way to disk and
+    /// answered once durable (see `actor::staging`). Edits queued one after another (see
+    /// [`EngineHandle::queue`]) are applied in that order whether or not the previous one was
+    /// answered, and those that arrive together share one journal write; other ops act on playout
+    /// or published state, so a client that needs them in order waits for each answer.
+    pub fn is_edit(&self) -> bool {
+        match self {
+            Op::PlaylistCreate { .. }
+            | Op::PlaylistDelete { .. }
+            | Op::PlaylistRename { .. }
+            | Op::PlaylistLoop { .. }
+            | Op::Autoplay { .. }
+            | Op::ItemAdd { .. }
+            | Op::ItemMove { .. }
+            | Op::ItemRemove { .. }
+            | Op::ItemUpdate { .. } => true,
+            Op::PlaylistSelect { .. }
+            | Op::Cue { .. }
+            | Op::Take { .. }
+            | Op::Next { .. }
+            | Op::Previous { .. }
+            | Op::Skip { .. }
+            | Op::Stop { .. }
+            | Op::Pause { .. }
+            | Op::Resume { .. }
+            | Op::Clear { .. }
+            | Op::MediaRescan
+            | Op::Ping => false,
+        }
+    }
+}
+
 /// The fields of a new item.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +223,17 @@ pub(crate) struct EngineRequest {
     pub(crate) reply: oneshot::Sender<Result<OpResult, EngineError>>,
 }
 
+/// An op handed to the engine ([`EngineHandle::queue`]); dropping it drops only the answer.
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<OpResult, EngineError>>);
+
+impl Queued {
+    /// The op's result, when it is done (see [`EngineHandle::execute`]).
+    pub async fn answer(self) -> Result<OpResult, EngineError> {
+        self.0.await.unwrap_or(Err(EngineError::ShuttingDown))
+    }
+}
+
 /// Cheap-clone front of the engine.
 #[derive(Clone)]
 pub struct EngineHandle {
@@ -203,12 +247,18 @@ impl EngineHandle {
     /// Runs one op; the result comes after the change is durable (edits) or CasparCG answered
     /// (playout actions).
     pub async fn execute(&self, op: Op) -> Result<OpResult, EngineError> {
+        self.queue(op).await?.answer().await
+    }
+
+    /// Hands one op to the engine without waiting for its result: ops queued one after another
+    /// reach the engine in that order (this waits only while the engine's queue is full).
+    pub async fn queue(&self, op: Op) -> Result<Queued, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(EngineRequest { op, reply })
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
-        rx.await.unwrap_or(Err(EngineError::ShuttingDown))
+        Ok(Queued(rx))
     }
 
     /// The latest snapshot.

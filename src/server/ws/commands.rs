@@ -1,14 +1,19 @@
-//! A client's commands: run one at a time by a per-client task, answered in the order they came.
+//! A client's commands: run by a per-client task, answered in the order they came.
 //!
 //! The session hands commands to the task and keeps forwarding events while they run (an op can
-//! wait seconds for CasparCG). Each command gets a local number; answers, including the ones the
-//! session decides at once (bad arguments, forbidden, busy), are released strictly in that order,
-//! and an engine op's ack is also held until the events it caused have been queued, so a client
-//! always sees the change before the ack that confirms it.
+//! wait seconds for CasparCG). Consecutive edits are handed to the engine one after another
+//! without waiting for each answer, so a client's pipelined edits share one journal write (group
+//! commit) instead of waiting for one `fdatasync` each; the engine applies them in that order, each
+//! checked against the ones before it. Any other command (a playout action, `playlist.select`,
+//! `health`, …) waits until everything before it is answered, and holds back what comes after
+//! it, as all commands did before edits were pipelined. Each command gets a local number; answers,
+//! including the ones the session decides at once (bad arguments, forbidden, busy), are released
+//! strictly in that order, and an engine op's ack is also held until the events it caused have
+//! been queued, so a client always sees the change before the ack that confirms it.
 //!
-//! At most [`QUEUED`] commands wait for the task; a command beyond that is answered `busy` at
-//! once and never run, and the connection stays open (closing it would hide from the client which
-//! of its earlier commands were applied). Answers held back for ordering are kept encoded and
+//! At most [`QUEUED`] commands are unanswered per client; a command beyond that is answered `busy`
+//! at once and never run, and the connection stays open (closing it would hide from the client
+//! which of its earlier commands were applied). Answers held back for ordering are kept encoded and
 //! weighed against the client's byte budget: a client whose unanswered commands hold more than
 //! `server.ws_send_queue_bytes` of acks is sending faster than it can be answered, and is
 //! disconnected (the only bound left on a flood within the rate limit).
@@ -16,15 +21,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::dispatch::Handling;
 use super::outbox::OVERHEAD;
+use crate::playout::engine::{EngineError, OpResult};
 use crate::protocol::{Ack, AckResult, ErrorBody, ServerMsg, codes, encode};
 use crate::server::AppState;
 
-/// Commands queued for the task per client; more get `busy`.
+/// Commands unanswered per client (queued for the task, or running); more get `busy`.
 const QUEUED: usize = 32;
 
 struct Job {
@@ -87,6 +95,8 @@ pub(crate) struct Commands {
     jobs: mpsc::Sender<Job>,
     pub(crate) done: mpsc::Receiver<Done>,
     pending: BTreeMap<u64, Pending>,
+    /// `Running` entries in `pending`: the client's unanswered commands.
+    running: usize,
     next: u64,
     /// What `pending` weighs, and the most it may.
     held: usize,
@@ -94,7 +104,9 @@ pub(crate) struct Commands {
 }
 
 impl Commands {
-    /// Starts the task; it ends when this is dropped (after the job it is running, if any).
+    /// Starts the task; it ends when this is dropped (after the non-edit command it is running, if
+    /// any; edits already handed to the engine are still applied, their answers dropped, as when
+    /// any client goes away).
     pub(crate) fn start(state: Arc<AppState>) -> Self {
         let (jobs, rx) = mpsc::channel(QUEUED);
         let (done_tx, done) = mpsc::channel(QUEUED);
@@ -104,6 +116,7 @@ impl Commands {
             jobs,
             done,
             pending: BTreeMap::new(),
+            running: 0,
             next: 0,
             held: 0,
             max_held,
@@ -121,15 +134,11 @@ impl Commands {
         let weight = OVERHEAD + id.len();
         let entry = match command {
             Err(error) => ready(Ack::err(id, error))?,
+            Ok(_) if self.running >= QUEUED => ready(busy(id))?,
             Ok(command) => match self.jobs.try_send(Job { n, id, command }) {
                 Ok(()) => Pending::Running { weight },
-                Err(mpsc::error::TrySendError::Full(job)) => ready(Ack::err(
-                    job.id,
-                    ErrorBody::new(
-                        codes::BUSY,
-                        format!("{QUEUED} commands are already waiting: not run, retry later"),
-                    ),
-                ))?,
+                // Not expected (the channel holds `QUEUED`, at most `running` are in it).
+                Err(mpsc::error::TrySendError::Full(job)) => ready(busy(job.id))?,
                 Err(mpsc::error::TrySendError::Closed(job)) => ready(Ack::err(
                     job.id,
                     ErrorBody::new(codes::SHUTTING_DOWN, "the daemon is shutting down"),
@@ -146,8 +155,10 @@ impl Commands {
 
     fn insert(&mut self, n: u64, entry: Pending) {
         self.held += entry.weight();
+        self.running += usize::from(matches!(entry, Pending::Running { .. }));
         if let Some(old) = self.pending.insert(n, entry) {
             self.held -= old.weight();
+            self.running -= usize::from(matches!(old, Pending::Running { .. }));
         }
     }
 
@@ -181,6 +192,16 @@ impl Commands {
     }
 }
 
+fn busy(id: String) -> Ack {
+    Ack::err(
+        id,
+        ErrorBody::new(
+            codes::BUSY,
+            format!("{QUEUED} commands are already unanswered: not run, retry later"),
+        ),
+    )
+}
+
 fn ready(ack: Ack) -> Result<Pending, Refused> {
     Ok(Pending::Ready {
         min_seq: 0,
@@ -188,18 +209,50 @@ fn ready(ack: Ack) -> Result<Pending, Refused> {
     })
 }
 
+/// The task: edits go to the engine as they come (their answers are awaited together, in
+/// `flying`); any other command first waits for everything in flight, then runs alone.
 async fn run(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, done: mpsc::Sender<Done>) {
-    while let Some(job) = jobs.recv().await {
-        let (min_seq, ack) = execute(&state, job.id, job.command).await;
-        if done
-            .send(Done {
-                n: job.n,
-                min_seq,
-                ack,
-            })
-            .await
-            .is_err()
-        {
+    let mut flying = FuturesUnordered::new();
+    loop {
+        let finished = tokio::select! {
+            // Answers first: they free the client's in-flight slots.
+            biased;
+            Some(finished) = flying.next(), if !flying.is_empty() => finished,
+            job = jobs.recv() => {
+                let Some(Job { n, id, command }) = job else {
+                    break; // the session is gone; answers still in flight are dropped
+                };
+                match command {
+                    Handling::Engine(op) if op.is_edit() => {
+                        match state.engine.queue(op).await {
+                            Ok(queued) => {
+                                let state = Arc::clone(&state);
+                                flying.push(async move {
+                                    let (min_seq, ack) = answered(&state, id, queued.answer().await);
+                                    Done { n, min_seq, ack }
+                                });
+                                continue;
+                            }
+                            Err(e) => {
+                                let (min_seq, ack) = answered(&state, id, Err(e));
+                                Done { n, min_seq, ack }
+                            }
+                        }
+                    }
+                    command => {
+                        // In order: after every edit before it, before anything after it.
+                        while let Some(finished) = flying.next().await {
+                            if done.send(finished).await.is_err() {
+                                return;
+                            }
+                        }
+                        let (min_seq, ack) = execute(&state, id, command).await;
+                        Done { n, min_seq, ack }
+                    }
+                }
+            }
+        };
+        if done.send(finished).await.is_err() {
             break; // the session is gone
         }
     }
@@ -233,22 +286,28 @@ async fn execute(state: &AppState, id: String, command: Handling) -> (u64, Ack) 
                 ),
             )
         }
-        Handling::Engine(op) => {
-            let result = state.engine.execute(op).await;
-            // The engine publishes a change's events before it answers, so the current seq covers
-            // every event this op caused.
-            let seq = state.engine.snapshot().seq;
-            let ack = match result {
-                Ok(r) => Ack::ok(
-                    id,
-                    AckResult {
-                        seq: Some(seq),
-                        ..AckResult::from(r)
-                    },
-                ),
-                Err(e) => Ack::err(id, ErrorBody::from(&e)),
-            };
-            (seq, ack)
-        }
+        Handling::Engine(op) => answered(state, id, state.engine.execute(op).await),
     }
 }
+
+/// An engine op's ack, and the `seq` whose events must be queued before it.
+fn answered(state: &AppState, id: String, result: Result<OpResult, EngineError>) -> (u64, Ack) {
+    // The engine publishes a change's events before it answers, so the current seq covers every
+    // event this op caused.
+    let seq = state.engine.snapshot().seq;
+    let ack = match result {
+        Ok(r) => Ack::ok(
+            id,
+            AckResult {
+                seq: Some(seq),
+                ..AckResult::from(r)
+            },
+        ),
+        Err(e) => Ack::err(id, ErrorBody::from(&e)),
+    };
+    (seq, ack)
+}
+
+#[cfg(test)]
+#[path = "commands_tests.rs"]
+mod tests;
