@@ -97,6 +97,9 @@ fn everything_changed() -> Config {
             default_channel_layer: "2-20".parse().expect("channel-layer"),
             recovery: Recovery::Hold,
             autoplay: false,
+            timezone: Some("America/New_York".to_owned()),
+            day_start: jiff::civil::Time::constant(5, 30, 15, 0),
+            preroll: Duration::from_millis(2_500),
         },
         log: LogConfig {
             format: LogFormat::Json,
@@ -123,6 +126,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.store.data_dir, Path::new("./data"));
     assert_eq!(c.playout.default_channel_layer.to_string(), "1-10");
     assert_eq!(c.playout.recovery, Recovery::Resume);
+    assert_eq!(c.playout.timezone, None, "the system's zone");
+    assert_eq!(c.playout.day_start, jiff::civil::Time::constant(6, 0, 0, 0));
+    assert_eq!(c.playout.preroll, Duration::from_secs(2));
     assert_eq!(
         (c.log.format, c.log.level.as_str()),
         (LogFormat::Human, "info")
@@ -328,6 +334,10 @@ fn bad_values_in_the_file_name_key_and_line() {
     assert_eq!(
         file_error("[server]\nlisten = \"foo\"\n"),
         "FILE: line 2: server.listen: \"foo\" is not a socket address: expected IP:PORT such as 127.0.0.1:8250 or [::1]:8250"
+    );
+    assert_eq!(
+        file_error("[playout]\nday_start = \"6:00\"\n"),
+        "FILE: line 2: playout.day_start: \"6:00\" is not a time of day: expected HH:MM or HH:MM:SS, e.g. 06:00"
     );
     assert_eq!(
         file_error("[playout]\nrecovery = \"panic\"\n"),
@@ -608,6 +618,18 @@ fn every_validation_rule_names_its_key() {
         (
             |c| c.playout.default_channel_layer.channel = 0,
             "playout.default_channel_layer: channel must be between 1 and 9999, got 0",
+        ),
+        (
+            |c| c.playout.timezone = Some("Europe/Berlinn".into()),
+            "playout.timezone: \"Europe/Berlinn\" is not a time zone of the IANA database; write a name such as Europe/Berlin, America/New_York or UTC (or leave it unset for the system's zone)",
+        ),
+        (
+            |c| c.playout.preroll = Duration::from_millis(40),
+            "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 40ms",
+        ),
+        (
+            |c| c.playout.preroll = Duration::from_secs(61),
+            "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 61s",
         ),
         (
             |c| c.log.level = "inof".into(),

@@ -7,4 +7,5 @@ pub mod engine;
 pub mod media;
 pub mod model;
 pub mod store;
+pub mod timing;
 pub mod watch;

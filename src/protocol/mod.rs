@@ -48,6 +48,7 @@ use thiserror::Error;
 
 pub use crate::amcp::{ChannelLayer, TransitionKind};
 pub use crate::playout::model::{Item, Playlist, Transition};
+pub use crate::playout::timing::StartMode;
 pub use event::{Event, EventKind};
 pub use request::Request;
 pub use views::{

@@ -234,7 +234,7 @@ async fn execute(state: &AppState, id: String, command: Handling) -> (u64, Ack) 
             )
         }
         Handling::Engine(op) => {
-            let result = state.engine.execute(op).await;
+            let result = state.engine.execute(*op).await;
             // The engine publishes a change's events before it answers, so the current seq covers
             // every event this op caused.
             let seq = state.engine.snapshot().seq;
