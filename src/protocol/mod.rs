@@ -22,6 +22,8 @@
 //! - [`args`]: the arguments of each op.
 //! - [`views`]: the snapshot and what it is made of; [`event`]: sequenced changes.
 //! - [`codes`]: every error code a client can see.
+//! - [`timeline`]: the planned timeline of the 24/7 schedule (not yet sent: the engine will publish
+//!   it once it plans).
 //! - [`schema`]: the JSON Schema of [`ClientMsg`] and [`ServerMsg`].
 
 pub mod args;
@@ -32,6 +34,7 @@ pub mod link;
 pub mod reduce;
 pub mod request;
 pub mod schema;
+pub mod timeline;
 pub mod views;
 
 #[cfg(test)]

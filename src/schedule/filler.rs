@@ -10,6 +10,9 @@ pub(super) struct FillerSeq<'a> {
     clips: &'a [u64],
     order: FillerOrder,
     seq: u64,
+    /// The shuffled pass last drawn, `(pass, a, b)`: drawing costs a seeded generator, once per
+    /// pass rather than once per play.
+    pass: Option<(u64, u64, u64)>,
 }
 
 impl<'a> FillerSeq<'a> {
@@ -20,6 +23,7 @@ impl<'a> FillerSeq<'a> {
             clips: f.clips,
             order: f.order,
             seq: f.next,
+            pass: None,
         })
     }
 
@@ -40,25 +44,45 @@ impl<'a> FillerSeq<'a> {
         self.seq
     }
 
-    fn clip_at(&self, seq: u64) -> usize {
+    fn clip_at(&mut self, seq: u64) -> usize {
         let n = self.clips.len() as u64;
         let (pass, pos) = (seq / n, seq % n);
         let index = match self.order {
             FillerOrder::InOrder => pos,
             FillerOrder::Shuffle { seed } if n > 1 => {
-                let mut rng =
-                    fastrand::Rng::with_seed(seed ^ pass.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                let mut a = rng.u64(1..n);
-                while gcd(a, n) != 1 {
-                    a = a % (n - 1) + 1;
-                }
-                let b = rng.u64(0..n);
-                (u128::from(a) * u128::from(pos) + u128::from(b)).rem_euclid(u128::from(n)) as u64
+                let (a, b) = match self.pass {
+                    Some((p, a, b)) if p == pass => (a, b),
+                    _ => {
+                        let (a, b) = draw(seed, pass, n);
+                        self.pass = Some((pass, a, b));
+                        (a, b)
+                    }
+                };
+                // In u64 for any real filler list; u128 only past 2³² clips.
+                a.checked_mul(pos)
+                    .and_then(|x| x.checked_add(b))
+                    .map_or_else(|| wide(a, pos, b, n), |x| x % n)
             }
             FillerOrder::Shuffle { .. } => 0,
         };
         usize::try_from(index).unwrap_or(0)
     }
+}
+
+/// `(a · pos + b) mod n` without overflow.
+fn wide(a: u64, pos: u64, b: u64, n: u64) -> u64 {
+    let v = (u128::from(a) * u128::from(pos) + u128::from(b)) % u128::from(n);
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// The permutation `(a, b)` of shuffled pass `pass` of `n > 1` clips.
+fn draw(seed: u64, pass: u64, n: u64) -> (u64, u64) {
+    let mut rng = fastrand::Rng::with_seed(seed ^ pass.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut a = rng.u64(1..n);
+    while gcd(a, n) != 1 {
+        a = a % (n - 1) + 1;
+    }
+    (a, rng.u64(0..n))
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -89,6 +113,12 @@ mod tests {
         let f = Filler { clips: &none, ..f };
         assert!(FillerSeq::new(Some(&f)).is_none());
         assert!(FillerSeq::new(None).is_none());
+    }
+
+    #[test]
+    fn the_permutation_never_overflows() {
+        assert_eq!(wide(3, 5, 1, 7), 2);
+        assert_eq!(wide(u64::MAX - 1, u64::MAX - 2, 5, u64::MAX), 7);
     }
 
     #[test]
