@@ -177,7 +177,7 @@ pub fn plan_into(input: &Input<'_>, out: &mut Plan) {
             EndPolicy::Filler => fill(&mut out.fillers, &mut filler, from, horizon, horizon),
             EndPolicy::Black | EndPolicy::Hold => Gap {
                 start: from,
-                frames: horizon - from,
+                frames: horizon.saturating_sub(from),
                 before: None,
                 fill: if input.end == EndPolicy::Black {
                     GapFill::Black
@@ -212,7 +212,7 @@ fn cut(item: &mut Planned, end: Option<i64>, at: i64) {
         Some(end) if end > at => {
             item.cut = Some(Cut {
                 at,
-                lost: Some(end - at),
+                lost: Some(end.saturating_sub(at)),
             });
             item.end = Some(at);
         }
@@ -238,7 +238,7 @@ fn fill(
             let until = to.min(horizon);
             while at < until && plays.len() < MAX_FILLER_PLAYS {
                 let (clip, n, frames) = seq.next_play();
-                let left = u64::try_from(until - at).unwrap_or(u64::MAX);
+                let left = u64::try_from(until.saturating_sub(at)).unwrap_or(u64::MAX);
                 let played = frames.min(left);
                 plays.push(FillerPlay {
                     clip,

@@ -364,3 +364,96 @@ fn waiting_in_a_gap_resumes_at_the_next_item_not_the_top() {
     let p = plan(&inp);
     assert!(p.items.iter().all(|i| i.state == State::Past));
 }
+
+#[test]
+fn extreme_instants_saturate_instead_of_overflowing() {
+    let clips = [25];
+    let rundown = [follow(10), hard(10, 0)];
+    let mut inp = input(&rundown, Some((0, 0)), 0);
+    inp.position = Position::OnAir {
+        index: 0,
+        started: i64::MIN,
+    };
+    inp.now = i64::MIN;
+    inp.horizon = i64::MIN + 2 * SEC;
+    inp.filler = Some(Filler {
+        clips: &clips,
+        order: FillerOrder::Shuffle { seed: 1 },
+        next: u64::MAX,
+    });
+    let p = plan(&inp);
+    assert!(p.items[1].start.is_some());
+    inp.now = i64::MAX;
+    inp.horizon = i64::MAX;
+    let p = plan(&inp);
+    assert!(p.gaps.iter().all(|g| g.frames >= 0));
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry() -> impl Strategy<Value = (Option<u64>, u32, u8, i64)> {
+        (
+            prop::option::of(0u64..100_000),
+            0u32..200,
+            0u8..3,
+            -1_000_000i64..1_000_000,
+        )
+    }
+
+    proptest! {
+        /// Any rundown, position and clock plan without panicking, one plan per item, and no
+        /// fixed item with a known start before its frame.
+        #[test]
+        fn any_input_plans_and_nothing_fixed_starts_early(
+            raw in prop::collection::vec(entry(), 0..60),
+            on_air in prop::option::of((0usize..70, -1_000i64..1_000)),
+            now in -1_000i64..1_000,
+            span in 0i64..5_000,
+            rate in prop::sample::select(vec![FrameRate::FPS_25, FrameRate::FPS_59_94]),
+            clips in prop::collection::vec(0u64..500, 0..5),
+            seed in any::<u64>(),
+        ) {
+            let entries: Vec<Entry<'_>> = raw
+                .iter()
+                .map(|&(frames, overlap, mode, at)| Entry {
+                    id: "x",
+                    frames,
+                    overlap,
+                    start: match mode {
+                        0 => Start::Follow,
+                        1 => Start::Hard(at * 10_000_000),
+                        _ => Start::Soft(at * 10_000_000),
+                    },
+                })
+                .collect();
+            let input = Input {
+                entries: &entries,
+                position: on_air.map_or(Position::Waiting { next: 0 }, |(index, s)| {
+                    Position::OnAir { index, started: s * 10_000_000 }
+                }),
+                now: now * 10_000_000,
+                horizon: (now + span) * 10_000_000,
+                clock: FrameClock::new(0, rate),
+                filler: Some(Filler { clips: &clips, order: FillerOrder::Shuffle { seed }, next: seed }),
+                end: EndPolicy::Filler,
+            };
+            let p = plan(&input);
+            prop_assert_eq!(p.items.len(), entries.len());
+            for item in &p.items {
+                if let (Some(f), Some(s)) = (item.fixed, item.start) {
+                    prop_assert!(s >= f.due && s >= p.now);
+                }
+                if let (Some(s), Some(e)) = (item.start, item.end) {
+                    prop_assert!(e >= s);
+                }
+            }
+            for g in &p.gaps {
+                prop_assert!(g.frames > 0);
+                let filled: u64 = p.fillers[g.fillers.0..g.fillers.1].iter().map(|f| f.frames).sum();
+                prop_assert!(filled <= g.frames as u64);
+            }
+        }
+    }
+}
