@@ -248,6 +248,8 @@ function applyKind(state, ev) {
       p.name = String(ev.name ?? p.name);
       p.loop = ev.loop === true;
       p.autoplay = ev.autoplay === true;
+      if (typeof ev.air_date === 'string') p.air_date = ev.air_date;
+      else delete p.air_date;
       setRevision(p, ev.revision);
       return true;
     }

@@ -9,6 +9,8 @@
 //!   listener).
 //! - [`playout`]: playlists and their store, the engine that runs them on CasparCG, the as-run log
 //!   and the media library.
+//! - [`schedule`]: the 24/7 schedule's planning core (time zones and the channel day, frame
+//!   arithmetic, the timeline with fillers, clocks). Pure: no I/O, no tasks.
 //! - [`protocol`]: the WebSocket protocol's wire types (messages, typed requests, views, events,
 //!   error codes, the link report) shared by the server and the console, and their JSON Schema.
 //! - [`server`]: the daemon's HTTP and WebSocket surfaces (Host/Origin/token checks, accept loop,
@@ -21,13 +23,12 @@
 //! - [`media_watch`]: rescans the media library when a local media folder changes.
 //! - [`config`]: configuration (TOML file, `ONAIR_*` environment, flags) and its validation.
 //! - [`retry`]: reconnect attempts and backoff, shared by the AMCP link and the console.
-//! - [`civil`]: calendar dates for file names and logs. [`report`]: errors and their causes on one
+//! - [`report`]: errors and their causes on one
 //!   line, each cause said once. [`shutdown`]: SIGINT/SIGTERM. [`systemd`]: `Type=notify` readiness
 //!   and watchdog. [`telemetry`]: logging setup.
 
 pub mod amcp;
 pub mod caspar;
-pub mod civil;
 pub mod config;
 pub mod daemon;
 pub mod demo;
@@ -37,6 +38,7 @@ pub mod playout;
 pub mod protocol;
 pub mod report;
 pub mod retry;
+pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod sim;

@@ -5,7 +5,9 @@
 //! - `server` and `tui` speak to the rest through `protocol`, never `amcp` or `caspar`;
 //! - `protocol` (wire types) does not depend on the surfaces or the AMCP client;
 //! - `playout` never imports `server`, `tui` or `sim`;
-//! - `sim` (the CasparCG emulator) never imports `caspar` or `playout`.
+//! - `sim` (the CasparCG emulator) never imports `caspar` or `playout`;
+//! - `schedule` (the planning core) is pure: it imports nothing else of the crate, and its
+//!   production code names no tokio, file, network or process I/O.
 //!
 //! Test code (`#[cfg(test)]` modules, `tests.rs` and `*_tests.rs` files) may reach further, e.g. a
 //! playout test that starts the simulator.
@@ -29,7 +31,6 @@ const RULES: &[(&str, &[&str])] = &[
             "tui",
             "telemetry",
             "retry",
-            "civil",
             "report",
             "shutdown",
             "systemd",
@@ -40,7 +41,32 @@ const RULES: &[(&str, &[&str])] = &[
     ("protocol", &["server", "tui", "caspar", "sim"]),
     ("playout", &["server", "tui", "sim"]),
     ("sim", &["caspar", "playout", "server", "tui", "protocol"]),
+    (
+        "schedule",
+        &[
+            "amcp",
+            "caspar",
+            "config",
+            "daemon",
+            "demo",
+            "health",
+            "media_watch",
+            "playout",
+            "protocol",
+            "server",
+            "sim",
+            "tui",
+            "telemetry",
+            "retry",
+            "report",
+            "shutdown",
+            "systemd",
+        ],
+    ),
 ];
+
+/// Names that mean I/O or a runtime, which the pure planning core must not use.
+const SCHEDULE_IO: &[&str] = &["tokio", "std::fs", "std::net", "std::io", "std::process"];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -108,6 +134,15 @@ fn modules_keep_their_boundaries() {
         };
         let text = std::fs::read_to_string(file).expect("read source");
         for (line_no, line) in production_code(&text) {
+            if module == "schedule"
+                && let Some(io) = SCHEDULE_IO.iter().find(|io| line.contains(*io))
+            {
+                violations.push(format!(
+                    "{}:{line_no}: `schedule` is pure and must not use `{io}`: {}",
+                    file.strip_prefix(&src).unwrap_or(file).display(),
+                    line.trim()
+                ));
+            }
             if line.contains("crate::{") {
                 // A grouped import can hide a path from this scanner: one path per `use`.
                 violations.push(format!(

@@ -123,6 +123,8 @@ fn shutdown_completes_within_two_seconds_with_the_store_writer_stuck() {
                 in_point: None,
                 out_point: None,
                 scheduled: None,
+                start: None,
+                at: None,
             };
             let op = Op::ItemAdd {
                 playlist: None,

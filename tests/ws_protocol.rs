@@ -79,7 +79,10 @@ fn args_for(op: &str, item: &str) -> Value {
         "item.add" => json!({"clip": "CLIP2", "title": "Second", "transition": "MIX 10"}),
         "item.insert" => json!({"clip": "SHORT", "index": 0}),
         "item.move" => json!({"item": item, "index": 0}),
-        "item.update" => json!({"item": item, "title": "Opener", "loop": false}),
+        "item.update" => {
+            json!({"item": item, "title": "Opener", "loop": false, "start": "soft", "at": "18:00:00"})
+        }
+        "playlist.update" => json!({"air_date": "2026-11-24", "loop": false}),
         "item.remove" => json!({"item": item}),
         "playout.cue" | "playout.take" => json!({"item": item}),
         _ => Value::Null,

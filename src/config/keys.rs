@@ -98,6 +98,9 @@ pub(crate) const KEYS: &[Key] = &[
     key("playout", "default_channel_layer", Text),
     key("playout", "recovery", Text),
     key("playout", "autoplay", Bool),
+    key("playout", "timezone", OptionalText),
+    key("playout", "day_start", Text),
+    key("playout", "preroll", Text),
     key("log", "format", Text),
     key("log", "level", Text),
 ];

@@ -5,11 +5,12 @@
 //! Every key is documented for operators in `docs/configuration.md`. The entry point is [`load`]; a
 //! [`Config`] built in code can be checked with [`Config::validate`] and printed with
 //! [`Config::to_toml`]. This module depends on no other part of the daemon except the
-//! [`ChannelLayer`] address type of [`crate::amcp`].
+//! [`ChannelLayer`] address type of [`crate::amcp`]; time zones and times of day are jiff's.
 
 pub mod duration;
 mod keys;
 mod load;
+mod schedule;
 mod validate;
 
 #[cfg(test)]
@@ -275,6 +276,16 @@ pub struct PlayoutConfig {
     pub recovery: Recovery,
     /// Whether autoplay is on at start-up.
     pub autoplay: bool,
+    /// IANA name of the station's time zone (hard and soft start times, the channel day); unset:
+    /// the system's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Local time the channel day starts at, `HH:MM` or `HH:MM:SS`.
+    #[serde(with = "schedule::day_start")]
+    pub day_start: jiff::civil::Time,
+    /// How long before its time a hard or soft item is loaded in the background.
+    #[serde(with = "duration::serde")]
+    pub preroll: Duration,
 }
 
 impl Default for PlayoutConfig {
@@ -286,6 +297,9 @@ impl Default for PlayoutConfig {
             },
             recovery: Recovery::Resume,
             autoplay: true,
+            timezone: None,
+            day_start: jiff::civil::Time::constant(6, 0, 0, 0),
+            preroll: Duration::from_secs(2),
         }
     }
 }

@@ -241,6 +241,9 @@ fn check_playout(p: &PlayoutConfig, checks: &mut Checks) {
             format!("\"{cl}\" names no layer: expected CHANNEL-LAYER, e.g. 1-10"),
         );
     }
+    for (key, message) in super::schedule::problems(p) {
+        checks.fail(key, message);
+    }
 }
 
 fn check_log(l: &LogConfig, checks: &mut Checks) {

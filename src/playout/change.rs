@@ -38,6 +38,9 @@ pub enum Change {
         #[serde(rename = "loop")]
         looping: bool,
         autoplay: bool,
+        /// `YYYY-MM-DD`; left out when none (records written before air dates read as none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        air_date: Option<String>,
     },
 }
 
@@ -105,12 +108,17 @@ impl Playlist {
                 name,
                 looping,
                 autoplay,
+                air_date,
             } => {
                 let mut renamed = self.clone_settings();
                 renamed.rename(name)?;
+                if let Some(d) = air_date {
+                    super::timing::validate_air_date(d)?;
+                }
                 self.name = renamed.name;
                 self.looping = *looping;
                 self.autoplay = *autoplay;
+                self.air_date.clone_from(air_date);
             }
         }
         self.revision = revision;
@@ -192,12 +200,14 @@ mod tests {
             name: "News".into(),
             looping: true,
             autoplay: false,
+            air_date: Some("2025-03-30".into()),
         };
         p.apply(&settings, 7, &limits).unwrap();
         assert_eq!(
             (p.name.as_str(), p.looping, p.autoplay),
             ("News", true, false)
         );
+        assert_eq!(p.air_date.as_deref(), Some("2025-03-30"));
         assert_eq!(p.revision, 7);
     }
 
@@ -218,8 +228,16 @@ mod tests {
             name: " ".into(),
             looping: true,
             autoplay: true,
+            air_date: None,
         };
         assert!(p.apply(&bad, 2, &limits).is_err());
+        let bad_date = Change::PlaylistSettings {
+            name: "P".into(),
+            looping: true,
+            autoplay: true,
+            air_date: Some("2025-02-30".into()),
+        };
+        assert!(p.apply(&bad_date, 2, &limits).is_err());
         assert_eq!(p, before);
     }
 }

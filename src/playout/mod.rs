@@ -8,4 +8,5 @@ pub mod items;
 pub mod media;
 pub mod model;
 pub mod store;
+pub mod timing;
 pub mod watch;

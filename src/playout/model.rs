@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::timing::{StartMode, validate_air_date, validate_start};
 use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
 
 pub use super::items::{Items, Slot};
@@ -103,9 +104,16 @@ pub struct Item {
     pub looping: bool,
     #[serde(default)]
     pub transition: Transition,
-    /// Scheduled start as wall-clock time of day, `HH:MM:SS` (informational).
+    /// A time of day, `HH:MM:SS`, for people only (a note such as "about 18:05"); onair does not
+    /// act on it. `at` is the time that starts an item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
+    /// How the item starts (default `follow`, left out).
+    #[serde(default, skip_serializing_if = "StartMode::is_follow")]
+    pub start: StartMode,
+    /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// Fields a client may set when adding an item or change with `item.update`.
@@ -126,6 +134,10 @@ pub struct ItemFields {
     pub out_point: Option<Option<u64>>,
     #[serde(default)]
     pub scheduled: Option<Option<String>>,
+    #[serde(default)]
+    pub start: Option<StartMode>,
+    #[serde(default)]
+    pub at: Option<Option<String>>,
 }
 
 /// A named rundown bound to one channel-layer.
@@ -151,6 +163,9 @@ pub struct Playlist {
     /// Incremented by every accepted edit; lets a reader tell which version it has.
     #[serde(default)]
     pub revision: u64,
+    /// The channel day this rundown is for, `YYYY-MM-DD` (none: not tied to a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub air_date: Option<String>,
 }
 
 fn yes() -> bool {
@@ -371,6 +386,8 @@ impl Item {
             looping: false,
             transition: Transition::default(),
             scheduled: None,
+            start: StartMode::Follow,
+            at: None,
         }
     }
 
@@ -389,6 +406,7 @@ impl Item {
         if let Some(s) = &self.scheduled {
             validate_scheduled(s)?;
         }
+        validate_start(self.start, self.at.as_deref())?;
         self.transition.validate()
     }
 
@@ -420,6 +438,16 @@ impl Item {
         if let Some(s) = &fields.scheduled {
             next.scheduled = s.clone();
         }
+        if let Some(mode) = fields.start {
+            next.start = mode;
+            if mode == StartMode::Follow && fields.at.is_none() {
+                // The time belongs to the mode: switching to follow drops it.
+                next.at = None;
+            }
+        }
+        if let Some(at) = &fields.at {
+            next.at = at.clone();
+        }
         next.validate()?;
         *self = next;
         Ok(())
@@ -441,6 +469,7 @@ impl Playlist {
             looping: false,
             autoplay: true,
             revision: 0,
+            air_date: None,
         }
     }
 
@@ -450,6 +479,9 @@ impl Playlist {
         validate_text("name", &self.name, false)?;
         if self.channel_layer.layer.is_none() {
             return Err(invalid("channel_layer", "needs a layer, e.g. 1-10"));
+        }
+        if let Some(d) = &self.air_date {
+            validate_air_date(d)?;
         }
         if self.items.len() > limits.max_items {
             return Err(PlaylistError::TooManyItems {

@@ -216,3 +216,77 @@ fn the_ascii_fast_path_agrees_with_the_unicode_table() {
         assert_eq!(hidden_kind(c).is_some(), by_table, "{c:?}");
     }
 }
+
+#[test]
+fn start_modes_and_their_times() {
+    use crate::playout::timing::StartMode;
+    let mut p = pl();
+    p.insert(None, item("a", "CLIP1"), &Limits::default())
+        .unwrap();
+    let set = |start, at: Option<Option<&str>>| ItemFields {
+        start,
+        at: at.map(|a| a.map(str::to_owned)),
+        ..ItemFields::default()
+    };
+    let refused = p
+        .update("a", &set(Some(StartMode::Hard), None))
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "at: a hard start needs a time of day HH:MM:SS or HH:MM:SS.mmm"
+    );
+    assert!(
+        p.update("a", &set(None, Some(Some("18:00:00")))).is_err(),
+        "at on a follow item"
+    );
+    p.update("a", &set(Some(StartMode::Hard), Some(Some("18:00:00"))))
+        .unwrap();
+    assert_eq!(
+        (p.items[0].start, p.items[0].at.as_deref()),
+        (StartMode::Hard, Some("18:00:00"))
+    );
+    // Another time, the mode kept; then back to follow, which drops the time with it.
+    p.update("a", &set(None, Some(Some("18:00:00.500"))))
+        .unwrap();
+    assert_eq!(p.items[0].at.as_deref(), Some("18:00:00.500"));
+    p.update("a", &set(Some(StartMode::Follow), None)).unwrap();
+    assert_eq!(
+        (p.items[0].start, p.items[0].at.as_deref()),
+        (StartMode::Follow, None)
+    );
+    assert!(
+        p.update("a", &set(Some(StartMode::Follow), Some(Some("18:00:00"))))
+            .is_err(),
+        "follow with a time"
+    );
+}
+
+#[test]
+fn files_without_start_modes_load_and_write_unchanged() {
+    let old = r#"{"id":"main","name":"Main","channel_layer":"1-10","items":[{"id":"a","clip":"CLIP1","loop":false,"transition":{"kind":"CUT","frames":0},"scheduled":"12:00:00"}],"loop":false,"autoplay":true,"revision":3}"#;
+    let p: Playlist = serde_json::from_str(old).unwrap();
+    assert_eq!(p.air_date, None);
+    assert_eq!(p.items[0].start, crate::playout::timing::StartMode::Follow);
+    assert_eq!(
+        serde_json::to_string(&p).unwrap(),
+        old,
+        "nothing new is written for defaults"
+    );
+    let mut dated = p.clone();
+    dated.air_date = Some("2026-11-24".into());
+    assert!(dated.validate(&Limits::default()).is_ok());
+    dated.air_date = Some("24.11.2026".into());
+    assert_eq!(
+        dated.validate(&Limits::default()).unwrap_err().to_string(),
+        "air_date: \"24.11.2026\" is not a date YYYY-MM-DD"
+    );
+    let hard = r#"{"id":"a","clip":"C","start":"hard","at":"06:00:00"}"#;
+    let item: Item = serde_json::from_str(hard).unwrap();
+    assert!(item.validate().is_ok());
+    let no_time = r#"{"id":"a","clip":"C","start":"soft"}"#;
+    let item: Item = serde_json::from_str(no_time).unwrap();
+    assert!(
+        item.validate().is_err(),
+        "a hand-edited file is held to the same rules"
+    );
+}

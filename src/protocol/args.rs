@@ -8,7 +8,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ChannelLayer, Transition, TransitionKind};
+use super::{ChannelLayer, StartMode, Transition, TransitionKind};
 
 /// `playlist.create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -35,6 +35,33 @@ pub struct PlaylistRename {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub playlist: Option<String>,
     pub name: String,
+}
+
+/// `playlist.update`: a field left out is unchanged; `null` clears `air_date`. At least one field
+/// besides `playlist` must be given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaylistUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub looping: Option<bool>,
+    /// The channel day the rundown is for, `YYYY-MM-DD`.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub air_date: Option<Option<String>>,
+}
+
+impl PlaylistUpdate {
+    /// Whether it changes nothing (only `playlist` given), which is refused.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.looping.is_none() && self.air_date.is_none()
+    }
 }
 
 /// `playlist.loop`, `playout.autoplay`: a playlist's setting on or off.
@@ -74,6 +101,12 @@ pub struct ItemAdd {
     /// `HH:MM:SS`, for information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
+    /// `follow` (default), `hard` or `soft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartMode>,
+    /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Position of the new item (0 = top); default: the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
@@ -107,6 +140,12 @@ pub struct ItemInsert {
     /// `HH:MM:SS`, for information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
+    /// `follow` (default), `hard` or `soft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartMode>,
+    /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
     /// Position of the new item (0 = top).
     pub index: usize,
 }
@@ -131,8 +170,9 @@ pub struct ItemId {
     pub item: String,
 }
 
-/// `item.update`: a field left out is unchanged; `null` clears `title`, `in`, `out` or
-/// `scheduled`. At least one field besides `playlist` and `item` must be given.
+/// `item.update`: a field left out is unchanged; `null` clears `title`, `in`, `out`, `scheduled`
+/// or `at`. At least one field besides `playlist` and `item` must be given. Setting `start` to
+/// `follow` without `at` clears `at`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpdate {
@@ -177,6 +217,16 @@ pub struct ItemUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub scheduled: Option<Option<String>>,
+    /// `follow`, `hard` or `soft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartMode>,
+    /// `HH:MM:SS` or `HH:MM:SS.mmm`; required by a hard or soft start.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at: Option<Option<String>>,
 }
 
 impl ItemUpdate {
@@ -189,6 +239,8 @@ impl ItemUpdate {
             && self.in_point.is_none()
             && self.out_point.is_none()
             && self.scheduled.is_none()
+            && self.start.is_none()
+            && self.at.is_none()
     }
 }
 

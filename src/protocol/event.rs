@@ -50,7 +50,7 @@ pub enum EventKind {
         item: String,
         index: usize,
     },
-    /// The playlist's name, loop or autoplay setting changed.
+    /// The playlist's name, loop, autoplay or air date changed.
     PlaylistSettings {
         playlist: String,
         revision: u64,
@@ -58,6 +58,9 @@ pub enum EventKind {
         #[serde(rename = "loop")]
         looping: bool,
         autoplay: bool,
+        /// `YYYY-MM-DD`; left out when the playlist has none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        air_date: Option<String>,
     },
     /// What the playlist has on air, cued and next.
     Playout {
@@ -126,12 +129,14 @@ impl EventKind {
                 name,
                 looping,
                 autoplay,
+                air_date,
             } => EventKind::PlaylistSettings {
                 playlist,
                 revision,
                 name,
                 looping,
                 autoplay,
+                air_date,
             },
         }
     }
@@ -205,6 +210,7 @@ impl EventKind {
                 name,
                 looping,
                 autoplay,
+                air_date,
             } => (
                 playlist.as_str(),
                 *revision,
@@ -212,6 +218,7 @@ impl EventKind {
                     name: name.clone(),
                     looping: *looping,
                     autoplay: *autoplay,
+                    air_date: air_date.clone(),
                 },
                 false,
             ),

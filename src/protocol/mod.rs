@@ -22,6 +22,8 @@
 //! - [`args`]: the arguments of each op.
 //! - [`views`]: the snapshot and what it is made of; [`event`]: sequenced changes.
 //! - [`codes`]: every error code a client can see.
+//! - [`timeline`]: the planned timeline of the 24/7 schedule (not yet sent: the engine will publish
+//!   it once it plans).
 //! - [`schema`]: the JSON Schema of [`ClientMsg`] and [`ServerMsg`].
 
 pub mod args;
@@ -32,6 +34,7 @@ pub mod link;
 pub mod reduce;
 pub mod request;
 pub mod schema;
+pub mod timeline;
 pub mod views;
 
 #[cfg(test)]
@@ -48,6 +51,7 @@ use thiserror::Error;
 
 pub use crate::amcp::{ChannelLayer, TransitionKind};
 pub use crate::playout::model::{Item, Items, Playlist, Transition};
+pub use crate::playout::timing::StartMode;
 pub use event::{Event, EventKind};
 pub use request::Request;
 pub use views::{

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::args::{
     ItemAdd, ItemId, ItemInsert, ItemMove, ItemUpdate, NoArgs, OptionalItem, PlaylistCreate,
-    PlaylistId, PlaylistRename, Setting, Target,
+    PlaylistId, PlaylistRename, PlaylistUpdate, Setting, Target,
 };
 use super::decode::{bad, decode};
 use super::{ProtocolError, Role};
@@ -102,6 +102,8 @@ requests! {
     "playlist.rename" => PlaylistRename(PlaylistRename), Operator;
     /// Turns a playlist's loop on or off.
     "playlist.loop" => PlaylistLoop(Setting), Operator;
+    /// Changes a playlist's name, loop or air date.
+    "playlist.update" => PlaylistUpdate(PlaylistUpdate), Operator;
     /// Adds an item at the end, or at `index`.
     "item.add" => ItemAdd(ItemAdd), Operator;
     /// Inserts an item at `index`.
@@ -111,7 +113,7 @@ requests! {
     /// Removes an item.
     "item.remove" => ItemRemove(ItemId), Operator;
     /// Changes an item's fields.
-    "item.update" => ItemUpdate(ItemUpdate), Operator;
+    "item.update" => ItemUpdate(Box<ItemUpdate>), Operator;
     /// Loads an item in the background.
     "playout.cue" => Cue(OptionalItem), Operator;
     /// Puts an item on air.
@@ -147,8 +149,11 @@ impl Request {
         match &request {
             Request::ItemUpdate(update) if update.is_empty() => Err(bad(
                 op,
-                "nothing to change (give clip, title, transition, loop, in, out or scheduled)",
+                "nothing to change (give clip, title, transition, loop, in, out, scheduled, start or at)",
             )),
+            Request::PlaylistUpdate(update) if update.is_empty() => {
+                Err(bad(op, "nothing to change (give name, loop or air_date)"))
+            }
             _ => Ok(request),
         }
     }

@@ -21,7 +21,7 @@ fn code(name: &str, args: Value) -> &'static str {
 /// Arguments each op needs at least (`null` where it needs none).
 fn minimal_args(name: &str) -> Value {
     match name {
-        "playlist.create" | "playlist.rename" => json!({"name": "News"}),
+        "playlist.create" | "playlist.rename" | "playlist.update" => json!({"name": "News"}),
         "playlist.delete" | "playlist.select" => json!({"playlist": "main"}),
         "playlist.loop" | "playout.autoplay" => json!({"enabled": true}),
         "item.add" => json!({"clip": "CLIP1"}),
@@ -80,12 +80,12 @@ fn requests_encode_as_they_parse() {
                                           "transition": {"kind": "MIX", "frames": 10}}})
     );
     // `null` (clear) and absent (keep) stay apart through a round trip.
-    let update = Request::ItemUpdate(ItemUpdate {
+    let update = Request::ItemUpdate(Box::new(ItemUpdate {
         item: "a".into(),
         title: Some(None),
         out_point: Some(Some(9)),
         ..ItemUpdate::default()
-    });
+    }));
     let wire = serde_json::to_value(&update).unwrap();
     assert_eq!(
         wire,
@@ -167,8 +167,34 @@ fn bad_inputs_have_typed_errors() {
         Request::parse("item.update", json!({"item": "a"}))
             .unwrap_err()
             .to_string(),
-        "item.update: nothing to change (give clip, title, transition, loop, in, out or scheduled)"
+        "item.update: nothing to change (give clip, title, transition, loop, in, out, scheduled, start or at)"
     );
+    assert_eq!(
+        Request::parse("playlist.update", json!({"playlist": "main"}))
+            .unwrap_err()
+            .to_string(),
+        "playlist.update: nothing to change (give name, loop or air_date)"
+    );
+    // Start modes: a known word, and `null` clears `at` (a field left out leaves it).
+    assert_eq!(
+        code("item.update", json!({"item": "a", "start": "fixed"})),
+        "bad_request"
+    );
+    let Request::ItemUpdate(u) = parse("item.update", json!({"item": "a", "at": null})) else {
+        panic!("an item.update");
+    };
+    assert_eq!((u.start, u.at), (None, Some(None)));
+    let Request::ItemUpdate(u) = parse(
+        "item.update",
+        json!({"item": "a", "start": "hard", "at": "18:00:00"}),
+    ) else {
+        panic!("an item.update");
+    };
+    assert_eq!(u.start, Some(StartMode::Hard));
+    let Request::PlaylistUpdate(u) = parse("playlist.update", json!({"air_date": null})) else {
+        panic!("a playlist.update");
+    };
+    assert_eq!(u.air_date, Some(None));
     // A missing argument names itself, not the argument that happened to come last.
     for (name, args, want) in [
         (

@@ -269,7 +269,17 @@ fn gcd(a: u32, b: u32) -> u32 {
 
 /// Unix seconds → `YYYYMMDDHHmmss` (or `YYYYMMDDTHHmmss`) in UTC.
 pub(crate) fn utc_stamp(unix: u64, with_t: bool) -> String {
-    let (y, m, d, hh, mm, ss) = crate::civil::utc_parts(unix);
+    let secs = i64::try_from(unix).unwrap_or(i64::MAX);
+    let ts = jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::MAX);
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
     let t = if with_t { "T" } else { "" };
-    format!("{y:04}{m:02}{d:02}{t}{hh:02}{mm:02}{ss:02}")
+    format!(
+        "{:04}{:02}{:02}{t}{:02}{:02}{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
 }

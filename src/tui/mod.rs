@@ -51,7 +51,7 @@ const TICK: Duration = Duration::from_millis(250);
 const BURST: usize = 256;
 
 /// Milliseconds since the Unix epoch.
-pub use crate::civil::unix_ms_now as wall_ms;
+pub use crate::schedule::unix_ms_now as wall_ms;
 
 /// Checks what `onair tui` and `onair demo` need before they start anything: a terminal on stdout
 /// and a `ws://` URL. The error is the message to print.

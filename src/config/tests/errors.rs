@@ -46,6 +46,10 @@ fn bad_values_in_the_file_name_key_and_line() {
         "FILE: line 2: server.listen: \"foo\" is not a socket address: expected IP:PORT such as 127.0.0.1:8250 or [::1]:8250"
     );
     assert_eq!(
+        file_error("[playout]\nday_start = \"6:00\"\n"),
+        "FILE: line 2: playout.day_start: \"6:00\" is not a time of day: expected HH:MM or HH:MM:SS, e.g. 06:00"
+    );
+    assert_eq!(
         file_error("[playout]\nrecovery = \"panic\"\n"),
         "FILE: line 2: playout.recovery: unknown variant `panic`, expected `resume` or `hold`"
     );

@@ -24,6 +24,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.store.data_dir, Path::new("./data"));
     assert_eq!(c.playout.default_channel_layer.to_string(), "1-10");
     assert_eq!(c.playout.recovery, Recovery::Resume);
+    assert_eq!(c.playout.timezone, None, "the system's zone");
+    assert_eq!(c.playout.day_start, jiff::civil::Time::constant(6, 0, 0, 0));
+    assert_eq!(c.playout.preroll, Duration::from_secs(2));
     assert_eq!(
         (c.log.format, c.log.level.as_str()),
         (LogFormat::Human, "info")

@@ -102,6 +102,9 @@ fn everything_changed() -> Config {
             default_channel_layer: "2-20".parse().expect("channel-layer"),
             recovery: Recovery::Hold,
             autoplay: false,
+            timezone: Some("America/New_York".to_owned()),
+            day_start: jiff::civil::Time::constant(5, 30, 15, 0),
+            preroll: Duration::from_millis(2_500),
         },
         log: LogConfig {
             format: LogFormat::Json,

@@ -173,6 +173,18 @@ fn every_validation_rule_names_its_key() {
             "playout.default_channel_layer: channel must be between 1 and 9999, got 0",
         ),
         (
+            |c| c.playout.timezone = Some("Europe/Berlinn".into()),
+            "playout.timezone: \"Europe/Berlinn\" is not a time zone of the IANA database; write a name such as Europe/Berlin, America/New_York or UTC (or leave it unset for the system's zone)",
+        ),
+        (
+            |c| c.playout.preroll = Duration::from_millis(40),
+            "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 40ms",
+        ),
+        (
+            |c| c.playout.preroll = Duration::from_secs(61),
+            "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 61s",
+        ),
+        (
             |c| c.log.level = "inof".into(),
             "log.level: \"inof\" is not a level (trace, debug, info, warn, error, off) or a TARGET=LEVEL directive such as onair=debug",
         ),

@@ -2,42 +2,41 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::civil::civil_from_days;
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
 
-/// Milliseconds since the Unix epoch (negative before it), saturating far outside real clocks.
-fn unix_millis(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        // Before 1970: round towards the past so the date is right.
-        Err(e) => {
-            let d = e.duration();
-            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
-            i64::try_from(ms).map_or(i64::MIN, |m| -m)
-        }
-    }
-}
-
-fn split(t: SystemTime) -> ((i64, u32, u32), i64, i64) {
-    let ms = unix_millis(t);
-    let secs = ms.div_euclid(1000);
-    (
-        civil_from_days(secs.div_euclid(86_400)),
-        secs.rem_euclid(86_400),
-        ms.rem_euclid(1000),
-    )
+/// `t` in UTC as civil date and time (before the fraction is cut to milliseconds, so an instant
+/// before 1970 rounds towards the past and its date is right). Clocks beyond jiff's range
+/// (years ±9999) saturate.
+fn utc(t: SystemTime) -> DateTime {
+    let ts = Timestamp::try_from(t).unwrap_or(if t > UNIX_EPOCH {
+        Timestamp::MAX
+    } else {
+        Timestamp::MIN
+    });
+    Offset::UTC.to_datetime(ts)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the as-run time format.
 pub fn rfc3339_millis(t: SystemTime) -> String {
-    let ((y, mo, d), sod, ms) = split(t);
-    let (h, mi, s) = (sod / 3600, sod / 60 % 60, sod % 60);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    let dt = utc(t);
+    let ms = dt.subsec_nanosecond() / 1_000_000;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
 }
 
 /// `YYYY-MM-DD` of `t` in UTC: the log file's name.
 pub fn utc_date(t: SystemTime) -> String {
-    let ((y, mo, d), _, _) = split(t);
-    format!("{y:04}-{mo:02}-{d:02}")
+    let dt = utc(t);
+    format!("{:04}-{:02}-{:02}", dt.year(), dt.month(), dt.day())
 }
 
 #[cfg(test)]

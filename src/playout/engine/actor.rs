@@ -202,7 +202,7 @@ struct Engine {
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
 
-pub(crate) use crate::civil::unix_ms_now as now_ms;
+pub(crate) use crate::schedule::unix_ms_now as now_ms;
 
 /// The wall-clock time (Unix ms) of a monotonic instant in the past, e.g. when a reply arrived.
 pub(crate) fn wall_ms_at(at: tokio::time::Instant) -> u64 {

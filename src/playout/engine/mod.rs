@@ -26,6 +26,7 @@ pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, 
 use crate::amcp::ChannelLayer;
 use crate::caspar::CommandError;
 use crate::playout::model::{ItemFields, PlaylistError, Transition};
+use crate::playout::timing::StartMode;
 
 /// An operator or client request. `playlist: None` means the selected playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,13 @@ pub enum Op {
     PlaylistLoop {
         playlist: Option<String>,
         enabled: bool,
+    },
+    /// Any of name, loop and air date (`Some(None)` clears the air date).
+    PlaylistUpdate {
+        playlist: Option<String>,
+        name: Option<String>,
+        looping: Option<bool>,
+        air_date: Option<Option<String>>,
     },
     ItemAdd {
         playlist: Option<String>,
@@ -118,6 +126,7 @@ impl Op {
             | Op::PlaylistDelete { .. }
             | Op::PlaylistRename { .. }
             | Op::PlaylistLoop { .. }
+            | Op::PlaylistUpdate { .. }
             | Op::Autoplay { .. }
             | Op::ItemAdd { .. }
             | Op::ItemMove { .. }
@@ -156,6 +165,10 @@ pub struct NewItem {
     pub out_point: Option<u64>,
     #[serde(default)]
     pub scheduled: Option<String>,
+    #[serde(default)]
+    pub start: Option<StartMode>,
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// What a successful op returns.

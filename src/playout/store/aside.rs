@@ -236,9 +236,18 @@ fn copy_key(rest: &str) -> Option<(String, u32)> {
 
 /// `YYYYMMDDTHHMMSSZ` in UTC: sortable, and without `:` so the name is valid on every file system.
 pub(crate) fn utc_stamp(t: SystemTime) -> String {
-    let unix = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d, hh, mm, ss) = crate::civil::utc_parts(unix);
-    format!("{y:04}{m:02}{d:02}T{hh:02}{mm:02}{ss:02}Z")
+    // A clock before 1970 names its copies as of the epoch, as it always has.
+    let ts = jiff::Timestamp::try_from(t.max(UNIX_EPOCH)).unwrap_or(jiff::Timestamp::MAX);
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
 }
 
 #[cfg(test)]

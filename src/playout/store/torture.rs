@@ -206,6 +206,7 @@ pub fn journal_change(revision: u64) -> Change {
             name: "journal torture".to_owned(),
             looping: m % 2 == 1,
             autoplay: true,
+            air_date: None,
         },
     }
 }

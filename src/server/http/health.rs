@@ -297,7 +297,7 @@ fn caspar_section(link: &LinkStatus, s: &LinkStats) -> Value {
     json!({
         "connected": link.is_connected(),
         "state": link_desc(link),
-        "since_ms": since.map(crate::civil::unix_ms),
+        "since_ms": since.map(crate::schedule::unix_ms),
         "server_version": server_version,
         "req_supported": req,
         "rtt": rtt_summary(s),

@@ -224,7 +224,7 @@ async fn run(state: Arc<AppState>, mut jobs: mpsc::Receiver<Job>, done: mpsc::Se
                 };
                 match command {
                     Handling::Engine(op) if op.is_edit() => {
-                        match state.engine.queue(op).await {
+                        match state.engine.queue(*op).await {
                             Ok(queued) => {
                                 let state = Arc::clone(&state);
                                 flying.push(async move {
@@ -286,7 +286,7 @@ async fn execute(state: &AppState, id: String, command: Handling) -> (u64, Ack) 
                 ),
             )
         }
-        Handling::Engine(op) => answered(state, id, state.engine.execute(op).await),
+        Handling::Engine(op) => answered(state, id, state.engine.execute(*op).await),
     }
 }
 

@@ -38,17 +38,17 @@ fn scripted() -> (Arc<AppState>, mpsc::Receiver<EngineRequest>) {
 }
 
 fn edit(name: &str) -> Result<Handling, ErrorBody> {
-    Ok(Handling::Engine(Op::PlaylistRename {
+    Ok(Handling::Engine(Box::new(Op::PlaylistRename {
         playlist: None,
         name: name.to_owned(),
-    }))
+    })))
 }
 
 fn take() -> Result<Handling, ErrorBody> {
-    Ok(Handling::Engine(Op::Take {
+    Ok(Handling::Engine(Box::new(Op::Take {
         playlist: None,
         item: None,
-    }))
+    })))
 }
 
 fn renamed(request: &EngineRequest) -> &str {

@@ -13,7 +13,8 @@ use crate::protocol::{AckResult, ErrorBody, Request};
 /// What a `command` asks for: an engine op, or one the session answers itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Handling {
-    Engine(Op),
+    /// Boxed: an op is a few hundred bytes, the other variants none.
+    Engine(Box<Op>),
     /// The `/health` document.
     Health,
     /// The daemon's counters.
@@ -22,7 +23,7 @@ pub(crate) enum Handling {
 
 impl From<Request> for Handling {
     fn from(request: Request) -> Self {
-        Handling::Engine(match request {
+        Handling::Engine(Box::new(match request {
             Request::Health => return Handling::Health,
             Request::Stats => return Handling::Stats,
             Request::PlaylistCreate(a) => Op::PlaylistCreate {
@@ -42,6 +43,12 @@ impl From<Request> for Handling {
             Request::PlaylistLoop(a) => Op::PlaylistLoop {
                 playlist: a.playlist,
                 enabled: a.enabled,
+            },
+            Request::PlaylistUpdate(a) => Op::PlaylistUpdate {
+                playlist: a.playlist,
+                name: a.name,
+                looping: a.looping,
+                air_date: a.air_date,
             },
             Request::ItemAdd(a) => item_add(a),
             Request::ItemInsert(a) => item_insert(a),
@@ -65,6 +72,8 @@ impl From<Request> for Handling {
                     in_point: a.in_point,
                     out_point: a.out_point,
                     scheduled: a.scheduled,
+                    start: a.start,
+                    at: a.at,
                 },
             },
             Request::Cue(a) => Op::Cue {
@@ -101,7 +110,7 @@ impl From<Request> for Handling {
                 enabled: a.enabled,
             },
             Request::MediaRescan => Op::MediaRescan,
-        })
+        }))
     }
 }
 
@@ -117,6 +126,8 @@ fn item_add(a: ItemAdd) -> Op {
             in_point: a.in_point,
             out_point: a.out_point,
             scheduled: a.scheduled,
+            start: a.start,
+            at: a.at,
         },
     }
 }
@@ -132,6 +143,8 @@ fn item_insert(a: ItemInsert) -> Op {
         in_point: a.in_point,
         out_point: a.out_point,
         scheduled: a.scheduled,
+        start: a.start,
+        at: a.at,
         index: Some(a.index),
     })
 }

@@ -14,7 +14,7 @@ fn command(name: &str, args: Value) -> Handling {
 
 fn op(name: &str, args: Value) -> Op {
     match command(name, args) {
-        Handling::Engine(op) => op,
+        Handling::Engine(op) => *op,
         other => panic!("{name} is not an engine op: {other:?}"),
     }
 }
@@ -67,7 +67,7 @@ fn item_ops() {
     let add = op(
         "item.add",
         json!({"clip": "AMB", "title": "Opener", "transition": "mix 25 LINEAR", "loop": true,
-               "in": 10, "out": 200, "playlist": "main"}),
+               "in": 10, "out": 200, "playlist": "main", "start": "hard", "at": "18:00:00"}),
     );
     assert_eq!(
         add,
@@ -86,6 +86,8 @@ fn item_ops() {
                 in_point: Some(10),
                 out_point: Some(200),
                 scheduled: None,
+                start: Some(crate::playout::timing::StartMode::Hard),
+                at: Some("18:00:00".into()),
             },
         }
     );

@@ -302,6 +302,7 @@ impl Daemon {
                     name: NAMES[*name].to_owned(),
                     looping: *looping,
                     autoplay: *autoplay,
+                    air_date: None,
                 };
                 self.edit(&id, change, false)
             }

@@ -564,6 +564,7 @@ fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
         name: "News".into(),
         looping: true,
         autoplay: true,
+        air_date: None,
     };
     server(&mut m, event(46, settings));
     assert_eq!(last_log(&m), "News: renamed from Main, loop on");

@@ -35,6 +35,22 @@ impl Engine {
                 self.settings(playlist, |p| p.looping = enabled)
             }
             Op::Autoplay { playlist, enabled } => self.settings(playlist, |p| p.autoplay = enabled),
+            Op::PlaylistUpdate {
+                playlist,
+                name,
+                looping,
+                air_date,
+            } => self.settings(playlist, |p| {
+                if let Some(name) = name {
+                    p.name = name;
+                }
+                if let Some(looping) = looping {
+                    p.looping = looping;
+                }
+                if let Some(air_date) = air_date {
+                    p.air_date = air_date;
+                }
+            }),
             Op::ItemAdd {
                 playlist,
                 item,
@@ -116,17 +132,19 @@ impl Engine {
         Ok((what, result))
     }
 
-    /// Name, loop and autoplay: one settings change.
+    /// Name, loop, autoplay and air date: one settings change.
     fn settings(&mut self, playlist: Option<String>, set: impl FnOnce(&mut Playlist)) -> Staged {
         self.change(playlist, |p| {
             let mut s = Playlist::new(p.id.clone(), p.name.clone(), p.channel_layer);
             s.looping = p.looping;
             s.autoplay = p.autoplay;
+            s.air_date.clone_from(&p.air_date);
             set(&mut s);
             Ok(Change::PlaylistSettings {
                 name: s.name,
                 looping: s.looping,
                 autoplay: s.autoplay,
+                air_date: s.air_date,
             })
         })
     }
@@ -194,6 +212,8 @@ impl Engine {
         item.in_point = new.in_point;
         item.out_point = new.out_point;
         item.scheduled = new.scheduled;
+        item.start = new.start.unwrap_or_default();
+        item.at = new.at;
         fill_from_media(&self.media, &mut item);
         let item = Arc::new(item);
         self.change(playlist, |p| {
