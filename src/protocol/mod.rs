@@ -22,8 +22,8 @@
 //! - [`args`]: the arguments of each op.
 //! - [`views`]: the snapshot and what it is made of; [`event`]: sequenced changes.
 //! - [`codes`]: every error code a client can see.
-//! - [`timeline`]: the planned timeline of the 24/7 schedule (not yet sent: the engine will publish
-//!   it once it plans).
+//! - [`timeline`]: the planned timeline of the 24/7 schedule and the station clock (`timeline`
+//!   messages: derived like progress, not sequenced).
 //! - [`schema`]: the JSON Schema of [`ClientMsg`] and [`ServerMsg`].
 
 pub mod args;
@@ -127,6 +127,9 @@ pub enum ServerMsg {
     Event(Box<Event>),
     /// Elapsed/remaining times by playlist id; not sequenced, rate-limited, coalesced.
     Progress { progress: ProgressMap },
+    /// Every playlist's planned timeline and the station clock; not sequenced, sent after the
+    /// snapshot and when it changes, at most once a second.
+    Timeline(Box<timeline::Timelines>),
     /// The answer to a `command`.
     Ack(Ack),
     /// The answer to a client's `ping`.
@@ -325,6 +328,7 @@ enum Borrowed<'a> {
     Snapshot { seq: u64, state: &'a Snapshot },
     Event(&'a Event),
     Progress { progress: &'a ProgressMap },
+    Timeline(&'a timeline::Timelines),
 }
 
 /// Encodes `{"type":"snapshot","seq":…,"state":…}`.
@@ -338,6 +342,11 @@ pub fn encode_snapshot(state: &Snapshot) -> Result<String, serde_json::Error> {
 /// Encodes `{"type":"event","seq":…,"kind":…,…}`.
 pub fn encode_event(event: &Event) -> Result<String, serde_json::Error> {
     serde_json::to_string(&Borrowed::Event(event))
+}
+
+/// Encodes `{"type":"timeline","planned_ms":…,"station":…,"playlists":{…}}`.
+pub fn encode_timeline(timelines: &timeline::Timelines) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&Borrowed::Timeline(timelines))
 }
 
 /// Encodes `{"type":"progress","progress":{…}}`.

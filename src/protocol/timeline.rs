@@ -2,8 +2,11 @@
 //! a hard start will cut, the over/under-run in front of fixed times, gaps and the countdown to the
 //! next fixed time, in Unix milliseconds like every other `*_ms` field.
 //!
-//! Built from the planning core's [`Plan`] with [`TimelineView::from_plan`]. Not yet part of the
-//! snapshot or of any event (so not yet in the JSON Schema): the engine publishes it once it plans.
+//! Built from the planning core's [`Plan`] with [`TimelineView::from_plan`]. The engine publishes
+//! every playlist's view, with the station's clock, as [`Timelines`]: derived state like progress,
+//! not sequenced, sent as a `timeline` message after the snapshot and whenever it changes (at most
+//! once a second). A countdown is not sent: it changes every frame, so clients compute it from
+//! `next_fixed.start_ms` and their clock.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -82,13 +85,26 @@ pub struct GapView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NextFixedView {
     pub item: String,
+    pub hard: bool,
+    /// Start of the frame containing its time.
+    pub due_ms: i64,
+    /// When it will start (later than `due_ms` for a soft start waiting for the item before it).
     pub start_ms: i64,
-    pub countdown_ms: i64,
 }
+
+/// Entries a timeline carries at most, from the item on air (or the next to play) on: a day of
+/// two-minute items is 700, and a message for 10,000 items would be a megabyte per change.
+pub const TIMELINE_WINDOW: usize = 1_000;
 
 /// A playlist's planned timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelineView {
+    /// The playlist revision it was planned from: a client whose copy has another revision waits
+    /// for the next timeline before matching entries to items.
+    pub revision: u64,
+    /// Index in the playlist of `entries[0]`: items before it are past.
+    pub first: usize,
+    /// Items from `first` on, at most [`TIMELINE_WINDOW`]; later ones have no planned time here.
     pub entries: Vec<TimelineEntry>,
     pub gaps: Vec<GapView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,16 +124,47 @@ fn ms(ns: i64) -> i64 {
     ns / 1_000_000
 }
 
+/// The station's clock, for the station clock clients show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StationView {
+    /// IANA name (`Europe/Berlin`), or `UTC`.
+    pub timezone: String,
+    /// When the channel day starts, `HH:MM` or `HH:MM:SS`.
+    pub day_start: String,
+    /// The channel day now on air, `YYYY-MM-DD`.
+    pub air_date: String,
+    /// Seconds east of UTC now: station time = UTC + this (sent again when it changes).
+    pub utc_offset_s: i32,
+}
+
+/// Every playlist's timeline and the station clock, as the `timeline` message carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct Timelines {
+    /// When it was planned (Unix ms).
+    pub planned_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<StationView>,
+    /// By playlist id.
+    pub playlists: std::collections::BTreeMap<String, TimelineView>,
+}
+
 impl TimelineView {
-    /// The view of `plan`, whose items are `entries` (same order), at instant `now` (ns).
-    pub fn from_plan(plan: &Plan, entries: &[Entry<'_>], now: i64) -> TimelineView {
+    /// The view of `plan`, whose items are `entries` (same order) of playlist `revision`.
+    pub fn from_plan(plan: &Plan, entries: &[Entry<'_>], revision: u64) -> TimelineView {
         let at = |frame: i64| ms_ceil(plan.instant(frame));
         let span = |frames: i64| ms(plan.clock.rate.frames_to_nanos(frames));
         let id = |i: usize| entries.get(i).map_or_else(String::new, |e| e.id.to_owned());
+        let first = plan
+            .items
+            .iter()
+            .position(|p| p.state != State::Past)
+            .unwrap_or(plan.items.len());
         let entries_view = plan
             .items
             .iter()
             .enumerate()
+            .skip(first)
+            .take(TIMELINE_WINDOW)
             .map(|(i, p)| TimelineEntry {
                 item: id(i),
                 state: match p.state {
@@ -154,15 +201,17 @@ impl TimelineView {
                 },
             })
             .collect();
-        let next_fixed = plan.next_fixed.map(|n| {
-            let start = plan.instant(n.start.unwrap_or(n.due));
-            NextFixedView {
-                item: id(n.index),
-                start_ms: ms_ceil(start),
-                countdown_ms: ms(start.saturating_sub(now)),
-            }
+        let next_fixed = plan.next_fixed.map(|n| NextFixedView {
+            item: id(n.index),
+            hard: entries
+                .get(n.index)
+                .is_some_and(|e| matches!(e.start, crate::schedule::Start::Hard(_))),
+            due_ms: at(n.due),
+            start_ms: at(n.start.unwrap_or(n.due)),
         });
         TimelineView {
+            revision,
+            first,
             entries: entries_view,
             gaps,
             next_fixed,
@@ -211,7 +260,7 @@ mod tests {
             filler: None,
             end: EndPolicy::Black,
         };
-        let view = TimelineView::from_plan(&plan(&input), &rundown, SEC);
+        let view = TimelineView::from_plan(&plan(&input), &rundown, 7);
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(json["entries"][0]["state"], "on_air");
         assert_eq!(json["entries"][0]["cut"], true);
@@ -224,7 +273,10 @@ mod tests {
         assert_eq!(json["gaps"][0]["fill"], "unfilled");
         assert_eq!(json["gaps"][1]["fill"], "black");
         assert_eq!(json["next_fixed"]["item"], "news");
-        assert_eq!(json["next_fixed"]["countdown_ms"], 19_000);
+        assert_eq!(json["next_fixed"]["start_ms"], 20_000);
+        assert_eq!(json["next_fixed"]["hard"], true);
+        assert_eq!(json["revision"], 7);
+        assert_eq!(json["first"], 0);
         let back: TimelineView = serde_json::from_value(json).expect("reads back");
         assert_eq!(back, view);
         assert_eq!(ms_ceil(1), 1);

@@ -38,6 +38,7 @@ use crate::playout::media::MediaLibrary;
 use crate::playout::model::{Item, Limits, Playlist, PlaylistError, Slot};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
+use crate::protocol::timeline::Timelines;
 use lanes::Lanes;
 use persist::Persistence;
 
@@ -136,15 +137,17 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
     let (snapshot_tx, snapshot) = watch::channel(Arc::new(Snapshot::default()));
     let (events, _) = broadcast::channel(4096);
     let (progress_tx, progress) = watch::channel(Arc::new(ProgressMap::new()));
+    let (timeline_tx, timeline) = watch::channel(Arc::new(Timelines::default()));
     let handle = EngineHandle {
         tx,
         snapshot,
         events: events.clone(),
         progress,
+        timeline,
     };
     let startup_alarms = std::mem::take(&mut deps.startup_alarms);
     let external = deps.external.take();
-    let mut engine = Engine::new(deps, snapshot_tx, events, progress_tx);
+    let mut engine = Engine::new(deps, snapshot_tx, events, progress_tx, timeline_tx);
     // The load's alarms belong to the first snapshot: a client that connects at once must see
     // that a playlist was restored from its backup, not only a client that happens to be later.
     for (severity, message) in startup_alarms {
@@ -197,6 +200,7 @@ struct Engine {
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
     progress_tx: watch::Sender<Arc<ProgressMap>>,
+    timeline_tx: watch::Sender<Arc<Timelines>>,
     persistence: Persistence,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
@@ -216,6 +220,7 @@ impl Engine {
         snapshot_tx: watch::Sender<Arc<Snapshot>>,
         events: broadcast::Sender<Arc<Event>>,
         progress_tx: watch::Sender<Arc<ProgressMap>>,
+        timeline_tx: watch::Sender<Arc<Timelines>>,
     ) -> Self {
         let playlists: BTreeMap<_, _> = deps
             .playlists
@@ -280,6 +285,7 @@ impl Engine {
             snapshot_tx,
             events,
             progress_tx,
+            timeline_tx,
             persistence,
             internal_tx,
             internal_rx: Some(internal_rx),

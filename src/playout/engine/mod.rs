@@ -27,6 +27,7 @@ use crate::amcp::ChannelLayer;
 use crate::caspar::CommandError;
 use crate::playout::model::{ItemFields, PlaylistError, Transition};
 use crate::playout::timing::StartMode;
+use crate::protocol::timeline::Timelines;
 
 /// An operator or client request. `playlist: None` means the selected playlist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +255,7 @@ pub struct EngineHandle {
     pub(crate) snapshot: watch::Receiver<Arc<Snapshot>>,
     pub(crate) events: broadcast::Sender<Arc<Event>>,
     pub(crate) progress: watch::Receiver<Arc<ProgressMap>>,
+    pub(crate) timeline: watch::Receiver<Arc<Timelines>>,
 }
 
 impl EngineHandle {
@@ -293,5 +295,11 @@ impl EngineHandle {
     /// A receiver of progress (coalesced; not sequenced).
     pub fn watch_progress(&self) -> watch::Receiver<Arc<ProgressMap>> {
         self.progress.clone()
+    }
+
+    /// A receiver of the planned timelines and the station clock (derived, not sequenced; changes
+    /// at most once a second).
+    pub fn watch_timeline(&self) -> watch::Receiver<Arc<Timelines>> {
+        self.timeline.clone()
     }
 }

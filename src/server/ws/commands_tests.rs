@@ -20,12 +20,14 @@ fn scripted() -> (Arc<AppState>, mpsc::Receiver<EngineRequest>) {
     let (tx, rx) = mpsc::channel(64);
     let (_, snapshot) = watch::channel(Arc::new(Snapshot::default()));
     let (_, progress) = watch::channel(Arc::new(ProgressMap::default()));
+    let (_, timeline) = watch::channel(Arc::default());
     let (events, _) = broadcast::channel(8);
     let engine = EngineHandle {
         tx,
         snapshot,
         events,
         progress,
+        timeline,
     };
     let state = AppState::new(
         engine,
