@@ -158,6 +158,8 @@ fn server(model: &mut Model, msg: ServerMsg) -> Vec<Effect> {
             model.progress_at = Some(model.now);
             vec![]
         }
+        // Shown once the console draws the timeline (issue 16); until then it is not kept.
+        ServerMsg::Timeline(_) => vec![],
         ServerMsg::Ack(ack) => {
             ack_received(model, ack);
             vec![]
