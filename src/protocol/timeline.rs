@@ -24,6 +24,8 @@ pub enum TimelineState {
     Unknown,
     /// Plays only when taken (nothing on air and no fixed time before it).
     NotScheduled,
+    /// A later hard start comes first: it will not play (`lost_ms` is its length).
+    Skipped,
 }
 
 /// A hard or soft item's fixed time and how the rundown meets it.
@@ -173,6 +175,7 @@ impl TimelineView {
                     State::Planned => TimelineState::Planned,
                     State::Unknown => TimelineState::Unknown,
                     State::NotScheduled => TimelineState::NotScheduled,
+                    State::Skipped => TimelineState::Skipped,
                 },
                 start_ms: p.start.map(at),
                 end_ms: p.end.map(at),

@@ -44,6 +44,11 @@ impl<'a> FillerSeq<'a> {
         self.seq
     }
 
+    /// Goes back to play `seq` (plays planned in a gap that a hard start then took away).
+    pub fn rewind(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
     fn clip_at(&mut self, seq: u64) -> usize {
         let n = self.clips.len() as u64;
         let (pass, pos) = (seq / n, seq % n);

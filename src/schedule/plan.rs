@@ -6,10 +6,11 @@
 //! - a `follow` item starts when the previous one ends, minus its transition (CasparCG's AUTO
 //!   starts the next clip that many frames early), never before the previous one started;
 //! - a `soft` item starts at the later of its frame and that point;
-//! - a `hard` item starts on its frame, cutting the item before it (flagged with the frames lost);
-//!   if that frame has passed it starts now, and if it is earlier than the start of the item before
-//!   it (fixed times out of order) it starts with that item, which is then lost whole: a plan
-//!   never goes back in time;
+//! - a `hard` item starts on its frame, cutting whatever is on air then (flagged with the frames
+//!   lost); items planned to start at or after that frame never play (`Skipped`, lost whole, with
+//!   their gaps and filler plays). If the frame has passed it starts now, and if it is earlier than
+//!   the start of the item on air or of an earlier hard item (fixed times out of order) it starts
+//!   with that one, which is then lost whole: a plan never goes back in time;
 //! - an item after one of unknown length has an unknown start, until a hard start makes the time
 //!   line known again; a gap whose length is unknown is not reported (nothing would be true);
 //! - time before a fixed item with nothing on air is a gap, filled with filler plays (the last one
@@ -100,6 +101,9 @@ pub fn plan_into(input: &Input<'_>, out: &mut Plan) {
         }
     };
 
+    // A hard start never goes before this: the start of the item on air (or now) and then of the
+    // last hard start planned (fixed times out of order).
+    let mut floor = prev.start.unwrap_or(now);
     for (i, entry) in entries.iter().enumerate().skip(begin) {
         let natural = prev.end.map(|end| match (prev.item, prev.start) {
             (Some(_), Some(ps)) => end.saturating_sub(i64::from(entry.overlap)).max(ps),
@@ -114,10 +118,13 @@ pub fn plan_into(input: &Input<'_>, out: &mut Plan) {
             }
             Start::Hard(at) => {
                 let due = clock.frame_at(at);
-                let start = due.max(now).max(prev.start.unwrap_or(now));
+                let start = due.max(now).max(floor);
+                // Whatever would start at or after it never plays; what is on air then is cut.
+                prev = skip_back(out, &mut filler, entries, begin, i, start, prev);
                 if let Some(p) = prev.item {
                     cut(&mut out.items[p], prev.end, start);
                 }
+                floor = start;
                 (Some(start), Some(fixed(true, due, prev.end, Some(start))))
             }
         };
@@ -191,6 +198,68 @@ pub fn plan_into(input: &Input<'_>, out: &mut Plan) {
     }
     out.fillers_truncated = out.fillers.len() >= MAX_FILLER_PLAYS;
     out.next_filler = filler.as_ref().map_or(0, FillerSeq::seq);
+}
+
+/// Before a hard start at frame `start` of item `i`: every item planned since `begin` that would
+/// start at or after it is lost whole (its gap and filler plays go too), back to the first one
+/// that starts before it, which becomes the item before the hard start. Hard items are never
+/// passed (the floor keeps `start` at or after them), nor items of unknown start (not guessed).
+fn skip_back(
+    out: &mut Plan,
+    filler: &mut Option<FillerSeq<'_>>,
+    entries: &[Entry<'_>],
+    begin: usize,
+    i: usize,
+    start: i64,
+    prev: Prev,
+) -> Prev {
+    let mut j = i;
+    while j > begin {
+        let k = j - 1;
+        let p = &out.items[k];
+        let hard = matches!(entries[k].start, Start::Hard(_));
+        if hard || !p.start.is_some_and(|s| s >= start) {
+            break;
+        }
+        out.items[k] = Planned {
+            state: State::Skipped,
+            start: None,
+            end: None,
+            cut: Some(Cut {
+                at: start,
+                lost: frames(&entries[k]),
+            }),
+            fixed: p.fixed,
+        };
+        j = k;
+    }
+    if j == i {
+        return prev;
+    }
+    while out.gaps.last().is_some_and(|g| g.before.is_some_and(|b| b >= j)) {
+        if let Some(gap) = out.gaps.pop() {
+            if let (Some(seq), Some(play)) = (filler.as_mut(), out.fillers.get(gap.fillers.0)) {
+                seq.rewind(play.seq);
+            }
+            out.fillers.truncate(gap.fillers.0);
+        }
+    }
+    if out.next_fixed.is_some_and(|n| n.index >= j) {
+        out.next_fixed = None;
+    }
+    match j.checked_sub(1) {
+        // The item on air (or an earlier planned one) is now the one before the hard start.
+        Some(k) if k + 1 > begin || out.items[k].state == State::OnAir => Prev {
+            start: out.items[k].start,
+            end: out.items[k].end,
+            item: Some(k),
+        },
+        _ => Prev {
+            start: Some(out.now),
+            end: Some(out.now),
+            item: None,
+        },
+    }
 }
 
 fn frames(entry: &Entry<'_>) -> Option<i64> {

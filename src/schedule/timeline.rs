@@ -101,6 +101,8 @@ pub enum State {
     /// Nothing is on air and no fixed time comes before it: it plays only when taken, or after a
     /// fixed-time item reached.
     NotScheduled,
+    /// A later hard start comes first: it will not play (its `cut` says where and how much).
+    Skipped,
 }
 
 /// An item that a hard start will cut.

@@ -223,6 +223,54 @@ fn a_hard_time_that_passed_starts_now() {
 }
 
 #[test]
+fn a_hard_start_cuts_across_items_that_would_start_after_it() {
+    // 40 s on air, then 4 s and a soft start at 30 s, then the news hard at 20 s.
+    let rundown = [follow(1_000), follow(100), soft(100, 30), hard(250, 20)];
+    let p = plan(&input(&rundown, Some((0, 0)), 0));
+    assert_eq!(starts(&p), [Some(0), None, None, Some(500)]);
+    assert_eq!(
+        p.items[0].cut,
+        Some(Cut {
+            at: 500,
+            lost: Some(500)
+        })
+    );
+    for k in [1, 2] {
+        assert_eq!(p.items[k].state, State::Skipped, "item {k}");
+        assert_eq!(
+            p.items[k].cut,
+            Some(Cut {
+                at: 500,
+                lost: Some(100)
+            })
+        );
+    }
+    assert_eq!(p.next_fixed.map(|n| n.index), Some(3));
+    assert_eq!(p.items[3].fixed.and_then(|f| f.slack), Some(-500));
+    assert_eq!(p.end, Some(750));
+}
+
+#[test]
+fn a_gap_a_hard_start_takes_away_gives_its_filler_back() {
+    let clips = [100];
+    // 10 s on air, a soft start at 30 s (a 20 s gap, filled), then a hard start at 20 s.
+    let rundown = [follow(250), soft(100, 30), hard(100, 20)];
+    let mut inp = input(&rundown, Some((0, 0)), 0);
+    inp.horizon = 60 * SEC;
+    inp.filler = Some(Filler {
+        clips: &clips,
+        order: FillerOrder::InOrder,
+        next: 7,
+    });
+    let p = plan(&inp);
+    assert_eq!(p.items[1].state, State::Skipped);
+    assert_eq!(p.gaps[0].before, Some(2));
+    assert_eq!((p.gaps[0].start, p.gaps[0].frames), (250, 250));
+    let plays: Vec<u64> = p.fillers.iter().map(|f| f.seq).collect();
+    assert_eq!(plays[..3], [7, 8, 9], "the filler goes on where it was");
+}
+
+#[test]
 fn hard_times_out_of_order_never_go_back_in_time() {
     let rundown = [follow(100), hard(100, 40), hard(100, 30)];
     let p = plan(&input(&rundown, Some((0, 0)), 0));
@@ -343,12 +391,12 @@ fn replanning_into_the_same_plan_reuses_it_and_agrees() {
 fn huge_lengths_saturate_instead_of_overflowing() {
     let rundown = [follow(u64::MAX), follow(u64::MAX), hard(1, 10)];
     let p = plan(&input(&rundown, Some((0, 0)), 0));
-    assert_eq!(p.items[1].start, Some(i64::MAX));
-    assert_eq!(
-        p.items[2].start,
-        Some(i64::MAX),
-        "never before the item before it"
-    );
+    assert_eq!(p.items[1].state, State::Skipped, "it would start after the hard start");
+    assert_eq!(p.items[2].start, Some(250));
+    assert_eq!(p.items[0].cut.and_then(|c| c.lost), Some(i64::MAX - 250));
+    let rundown = [follow(u64::MAX), hard(1, 10), follow(u64::MAX), follow(1)];
+    let p = plan(&input(&rundown, Some((0, 0)), 0));
+    assert_eq!(starts(&p), [Some(0), Some(250), Some(251), Some(i64::MAX)]);
 }
 
 #[test]
