@@ -57,6 +57,8 @@ pub enum EndReason {
     Reconcile,
     /// The daemon shut down while it was on air (playout itself continues).
     Shutdown,
+    /// A hard start at a fixed time cut it.
+    Hard,
 }
 
 impl EndReason {
@@ -71,6 +73,7 @@ impl EndReason {
             EndReason::Error => "error",
             EndReason::Reconcile => "reconcile",
             EndReason::Shutdown => "shutdown",
+            EndReason::Hard => "hard",
         }
     }
 }
@@ -102,6 +105,16 @@ pub struct AsRunEntry {
     /// Free text, e.g. the error for `ended_by: error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// On `start` lines of items the schedule started at a fixed time: `hard` or `soft`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_mode: Option<crate::playout::timing::StartMode>,
+    /// Their planned start (RFC 3339 UTC with milliseconds): the item's `at` on its air date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_start: Option<String>,
+    /// Frames between the frame containing the planned start and the frame the item started on,
+    /// by the daemon's clock at the server's answer (0: on time; never negative by design).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_frames: Option<i64>,
 }
 
 /// Seconds of `frames` at `fps`, rounded to the millisecond; `None` for a rate with a zero.
@@ -138,6 +151,9 @@ impl AsRunEntry {
             actual_secs: None,
             ended_by: None,
             detail: None,
+            start_mode: None,
+            planned_start: None,
+            late_frames: None,
         }
     }
 
@@ -180,6 +196,21 @@ impl AsRunEntry {
     /// The actual duration when only seconds are known (e.g. measured by the wall clock).
     pub fn with_actual_secs(mut self, secs: f64) -> Self {
         self.actual_secs = Some(secs);
+        self
+    }
+
+    /// A start the schedule made at a fixed time: its mode, planned instant (ns since the Unix
+    /// epoch) and how many frames late it came.
+    pub fn with_fixed_start(
+        mut self,
+        mode: crate::playout::timing::StartMode,
+        planned_ns: i64,
+        late_frames: i64,
+    ) -> Self {
+        let planned = crate::schedule::zone::from_nanos(planned_ns);
+        self.start_mode = Some(mode);
+        self.planned_start = Some(planned.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        self.late_frames = Some(late_frames);
         self
     }
 

@@ -95,6 +95,26 @@ pub enum EventKind {
 
 impl EventKind {
     /// The item-level event for a durable `change` of `playlist`.
+    /// The playlist an event is about, if any.
+    pub fn playlist_id(&self) -> Option<&str> {
+        match self {
+            EventKind::Playlist { playlist } => Some(&playlist.playlist.id),
+            EventKind::ItemAdded { playlist, .. }
+            | EventKind::ItemUpdated { playlist, .. }
+            | EventKind::ItemMoved { playlist, .. }
+            | EventKind::ItemRemoved { playlist, .. }
+            | EventKind::PlaylistSettings { playlist, .. }
+            | EventKind::Playout { playlist, .. }
+            | EventKind::PlaylistRemoved { playlist } => Some(playlist),
+            EventKind::Missing { .. }
+            | EventKind::Selected { .. }
+            | EventKind::Link { .. }
+            | EventKind::Media { .. }
+            | EventKind::AlarmRaised { .. }
+            | EventKind::AlarmCleared { .. } => None,
+        }
+    }
+
     pub fn edit(playlist: &str, revision: u64, change: &Change, missing: bool) -> EventKind {
         let playlist = playlist.to_owned();
         match change.clone() {

@@ -218,7 +218,7 @@ fn skip_back(
         let k = j - 1;
         let p = &out.items[k];
         let hard = matches!(entries[k].start, Start::Hard(_));
-        if hard || !p.start.is_some_and(|s| s >= start) {
+        if hard || p.start.is_none_or(|s| s < start) {
             break;
         }
         out.items[k] = Planned {
@@ -236,7 +236,11 @@ fn skip_back(
     if j == i {
         return prev;
     }
-    while out.gaps.last().is_some_and(|g| g.before.is_some_and(|b| b >= j)) {
+    while out
+        .gaps
+        .last()
+        .is_some_and(|g| g.before.is_some_and(|b| b >= j))
+    {
         if let Some(gap) = out.gaps.pop() {
             if let (Some(seq), Some(play)) = (filler.as_mut(), out.fillers.get(gap.fillers.0)) {
                 seq.rewind(play.seq);

@@ -391,7 +391,11 @@ fn replanning_into_the_same_plan_reuses_it_and_agrees() {
 fn huge_lengths_saturate_instead_of_overflowing() {
     let rundown = [follow(u64::MAX), follow(u64::MAX), hard(1, 10)];
     let p = plan(&input(&rundown, Some((0, 0)), 0));
-    assert_eq!(p.items[1].state, State::Skipped, "it would start after the hard start");
+    assert_eq!(
+        p.items[1].state,
+        State::Skipped,
+        "it would start after the hard start"
+    );
     assert_eq!(p.items[2].start, Some(250));
     assert_eq!(p.items[0].cut.and_then(|c| c.lost), Some(i64::MAX - 250));
     let rundown = [follow(u64::MAX), hard(1, 10), follow(u64::MAX), follow(1)];

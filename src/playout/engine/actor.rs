@@ -202,6 +202,10 @@ struct Engine {
     progress_tx: watch::Sender<Arc<ProgressMap>>,
     timeline_tx: watch::Sender<Arc<Timelines>>,
     persistence: Persistence,
+    /// The 24/7 schedule: plans, fixed-time triggers, published timelines.
+    scheduler: schedule::Scheduler,
+    /// Starts the schedule made, until the item is on air (for the as-run log).
+    pending_starts: HashMap<(String, String), schedule::PlannedStart>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
@@ -253,7 +257,16 @@ impl Engine {
             .filter(|s| playlists.contains_key(s))
             .or_else(|| playlists.keys().next().cloned());
         let staging = staging::Staging::new(&playlists);
+        let (mut scheduler, zone_problem) = schedule::Scheduler::new(&deps.config);
+        for id in playlists.keys() {
+            scheduler.touch(id);
+        }
+        if let Some(problem) = zone_problem {
+            tracing::warn!(%problem, "schedule");
+        }
         Engine {
+            scheduler,
+            pending_starts: HashMap::new(),
             staging,
             missing: BTreeMap::new(),
             caspar: deps.caspar,
@@ -316,9 +329,12 @@ impl Engine {
         let (_no_osc, idle) = watch::channel(Arc::new(OscState::default()));
         let mut osc_rx = self.osc.as_ref().map_or(idle, OscTelemetry::subscribe);
         loop {
+            let schedule_at = self.scheduler.deadline();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => break,
+                // Before anything else that is ready: a fixed-time take must leave on its frame.
+                () = tokio::time::sleep_until(schedule_at) => self.on_schedule(),
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
                 // with.
                 Some(msg) = internal.recv() => self.on_internal(msg).await,
@@ -401,4 +417,5 @@ mod ops;
 mod persist;
 mod publish;
 mod reconcile;
+mod schedule;
 mod staging;

@@ -52,6 +52,16 @@ impl Engine {
     /// from what it holds or is about to: `None` when nothing needs sending.
     pub(super) fn rearm_target(&self, id: &str) -> Option<(String, bool)> {
         let p = self.playout.get(id)?;
+        if let Some(item) = self
+            .scheduled_background(id)
+            .filter(|_| self.link.connected)
+        {
+            // A fixed-time item waits without AUTO: an item ending early must not start it early
+            // (the schedule takes it on its frame).
+            let (bg, bg_auto) = p.background_target();
+            let on_air = p.on_air() == Some(item.as_str());
+            return (!on_air && (bg != Some(item.as_str()) || bg_auto)).then_some((item, false));
+        }
         if p.on_air().is_none()
             || !matches!(p.status(), Status::Playing | Status::Paused)
             || !self.link.connected
@@ -88,7 +98,17 @@ impl Engine {
         }
         tracing::info!(playlist = id, item, how, "on air");
         self.persistence.state_dirty = true;
-        self.as_run(id, item, None, None, at_ms);
+        let scheduled = self.planned_start_of(id, item, at_ms);
+        if let Some((p, late)) = &scheduled {
+            tracing::info!(
+                playlist = id,
+                item,
+                late_frames = late,
+                hard = p.hard,
+                "fixed time"
+            );
+        }
+        self.as_run_start(id, item, scheduled, at_ms);
         self.publish_playout(id);
     }
 

@@ -135,6 +135,20 @@ impl Engine {
         self.pump(cl);
     }
 
+    /// Queues a schedule's take ahead of everything waiting on its lane: a fixed time does not
+    /// wait for re-arms (a command already in flight still goes first).
+    pub(super) fn enqueue_first(&mut self, id: &str, intent: Intent) {
+        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+            return;
+        };
+        let lane = self.lanes.lanes.entry(cl).or_default();
+        lane.queue.push_front(Queued {
+            intent,
+            reply: None,
+        });
+        self.pump(cl);
+    }
+
     /// Sends the lane's next command if none is in flight.
     fn pump(&mut self, cl: ChannelLayer) {
         loop {

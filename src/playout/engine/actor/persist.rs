@@ -117,6 +117,31 @@ impl Engine {
     }
 
     /// Appends an as-run line for an item start or end that happened at `at_ms` (Unix ms).
+    /// The as-run `start` of an item, with its planned start and lateness when the schedule
+    /// started it at a fixed time.
+    pub(super) fn as_run_start(
+        &self,
+        id: &str,
+        item: &str,
+        scheduled: Option<(super::schedule::PlannedStart, i64)>,
+        at_ms: u64,
+    ) {
+        let Some(tx) = &self.persistence.asrun else {
+            return;
+        };
+        let Some(entry) = self.as_run_entry(id, item, None, None) else {
+            return;
+        };
+        let entry = match scheduled {
+            Some((p, late)) => {
+                entry.with_fixed_start(super::schedule::start_mode(p.hard), p.at_ns, late)
+            }
+            None => entry,
+        };
+        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+        let _ = tx.send((entry, at));
+    }
+
     pub(super) fn as_run(
         &self,
         id: &str,
@@ -128,10 +153,22 @@ impl Engine {
         let Some(tx) = &self.persistence.asrun else {
             return;
         };
-        let Some(pl) = self.playlists.get(id) else {
+        let Some(entry) = self.as_run_entry(id, item, ended_by, actual_secs) else {
             return;
         };
-        let Some(it) = pl.item(item) else { return };
+        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
+        let _ = tx.send((entry, at));
+    }
+
+    fn as_run_entry(
+        &self,
+        id: &str,
+        item: &str,
+        ended_by: Option<&str>,
+        actual_secs: Option<f64>,
+    ) -> Option<AsRunEntry> {
+        let pl = self.playlists.get(id)?;
+        let it = pl.item(item)?;
         let entry = match ended_by {
             None => AsRunEntry::start(pl.channel_layer, &pl.id, &it.id, &it.clip),
             Some(how) => {
@@ -144,12 +181,10 @@ impl Engine {
             }
         };
         let entry = entry.with_title(it.title.clone());
-        let entry = match (it.frames, it.fps) {
+        Some(match (it.frames, it.fps) {
             (Some(f), Some(fps)) => entry.with_planned(f, fps),
             _ => entry,
-        };
-        let at = UNIX_EPOCH + Duration::from_millis(at_ms);
-        let _ = tx.send((entry, at));
+        })
     }
 
     /// A playlist file changed on disk by someone else (editor, script, rsync).
@@ -202,6 +237,7 @@ fn end_reason(how: &str) -> EndReason {
         "error" => EndReason::Error,
         "reconcile" => EndReason::Reconcile,
         "shutdown" => EndReason::Shutdown,
+        "hard" => EndReason::Hard,
         _ => EndReason::Take,
     }
 }

@@ -39,6 +39,10 @@ impl Engine {
     }
 
     pub(super) fn publish(&mut self, kind: EventKind) {
+        if let Some(id) = kind.playlist_id() {
+            // Whatever changed a playlist or its playout changes its timeline.
+            self.scheduler.touch(id);
+        }
         self.seq += 1;
         self.publish_snapshot();
         // No receivers is fine: nobody is connected.
