@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use onair::caspar::CasparHandle;
 use onair::config::{CasparConfig, PlayoutConfig};
+use onair::playout::asrun::{AsRunLog, AsRunWriter, read_file};
 use onair::playout::engine::{self, EngineDeps, EngineHandle, Op, Snapshot};
 use onair::playout::model::{Item, Playlist};
 use onair::playout::timing::StartMode;
@@ -22,6 +23,35 @@ struct Rig {
     sim: Sim,
     engine: EngineHandle,
     shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Stops the engine and reads its as-run log: (item, event, the line as JSON).
+    async fn as_run(mut self) -> Vec<(String, String, serde_json::Value)> {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("engine task");
+        }
+        let day = std::fs::read_dir(self.dir.path().join("asrun"))
+            .expect("as-run dir")
+            .next()
+            .expect("a day file")
+            .expect("entry")
+            .path();
+        let (lines, bad) = read_file(&day).expect("as-run");
+        assert_eq!(bad, 0);
+        lines
+            .iter()
+            .map(|l| {
+                let v = serde_json::to_value(&l.entry).expect("json");
+                let item = v["item"].as_str().unwrap_or_default().to_owned();
+                let event = v["event"].as_str().unwrap_or_default().to_owned();
+                (item, event, v)
+            })
+            .collect()
+    }
 }
 
 impl Drop for Rig {
@@ -73,7 +103,9 @@ async fn rig(items: Vec<Arc<Item>>) -> Rig {
         ..CasparConfig::default()
     });
     let shutdown = CancellationToken::new();
-    let (engine, _) = engine::spawn(EngineDeps {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let asrun = AsRunWriter::new(AsRunLog::open(dir.path().join("asrun")).expect("as-run"));
+    let (engine, task) = engine::spawn(EngineDeps {
         config: PlayoutConfig {
             timezone: Some("UTC".into()),
             day_start: far_day_start(),
@@ -81,12 +113,15 @@ async fn rig(items: Vec<Arc<Item>>) -> Rig {
         },
         poll_interval: 20 * MS,
         restored: BTreeMap::new(),
+        asrun: Some(asrun),
         ..EngineDeps::new(caspar, vec![pl], shutdown.clone())
     });
     let r = Rig {
         sim,
         engine,
         shutdown,
+        task: Some(task),
+        dir,
     };
     // Clip lengths come from the media library: planning needs them.
     wait(&r.engine, |s| {
@@ -232,6 +267,27 @@ async fn a_hard_start_cuts_the_item_on_air_at_its_time_from_the_background() {
         s.playlists[0].playout.cued.as_deref() == Some("after") && s.playlists[0].playout.armed_auto
     })
     .await;
+    let lines = r.as_run().await;
+    let end = lines
+        .iter()
+        .find(|(item, event, _)| item == "open" && event == "end")
+        .expect("the cut item's end");
+    assert_eq!(end.2["ended_by"], "hard");
+    let start = lines
+        .iter()
+        .find(|(item, event, _)| item == "news" && event == "start")
+        .expect("the news' start");
+    assert_eq!(start.2["start_mode"], "hard");
+    assert_eq!(
+        start.2["planned_start"],
+        format!("{}T{at}Z", Timestamp::now().strftime("%Y-%m-%d"))
+    );
+    let late = start.2["late_frames"].as_i64().expect("late_frames");
+    assert!((0..=1).contains(&late), "late by {late} frames");
+    assert!(
+        !lines.iter().any(|(item, _, _)| item == "skipped"),
+        "the skipped item never started"
+    );
 }
 
 #[tokio::test]

@@ -111,8 +111,9 @@ pub struct AsRunEntry {
     /// Their planned start (RFC 3339 UTC with milliseconds): the item's `at` on its air date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_start: Option<String>,
-    /// Frames between the frame containing the planned start and the frame the item started on,
-    /// by the daemon's clock at the server's answer (0: on time; never negative by design).
+    /// Frames between the frame containing the planned start and the frame the item started on
+    /// (the one after the frame in which CasparCG answered its `PLAY`, by the daemon's clock): 0
+    /// is on time, 1 a frame late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_frames: Option<i64>,
 }

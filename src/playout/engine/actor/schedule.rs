@@ -453,7 +453,12 @@ impl Engine {
         let at_ns = i64::try_from(at_ms)
             .unwrap_or(i64::MAX)
             .saturating_mul(1_000_000);
-        let late = clock.frame_at(at_ns).saturating_sub(p.due);
+        // CasparCG applies a command on the frame after the one it arrived in, and its answer
+        // comes within that frame: the item's first frame is the one after the answer's.
+        let late = clock
+            .frame_at(at_ns)
+            .saturating_add(1)
+            .saturating_sub(p.due);
         Some((p, late))
     }
 
