@@ -29,7 +29,7 @@ struct Rig {
 
 impl Rig {
     /// Stops the engine and reads its as-run log: (item, event, the line as JSON).
-    async fn as_run(mut self) -> Vec<(String, String, serde_json::Value)> {
+    async fn stop_and_read_as_run(mut self) -> Vec<(String, String, serde_json::Value)> {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             task.await.expect("engine task");
@@ -267,7 +267,7 @@ async fn a_hard_start_cuts_the_item_on_air_at_its_time_from_the_background() {
         s.playlists[0].playout.cued.as_deref() == Some("after") && s.playlists[0].playout.armed_auto
     })
     .await;
-    let lines = r.as_run().await;
+    let lines = r.stop_and_read_as_run().await;
     let end = lines
         .iter()
         .find(|(item, event, _)| item == "open" && event == "end")
