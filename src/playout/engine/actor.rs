@@ -10,6 +10,7 @@
 //! OSC subscription on their own. Edits need no server and are answered once durable.
 //!
 //! - `ops`: operator ops. `lanes`: the playout command queues and what each answer means.
+//! - `schedule`: the 24/7 timeline planned and published; `fire`: fixed times taken on their frame.
 //! - `follow`: autoplay arming, telemetry (OSC, INFO), AUTO switches. `reconcile`: after a
 //!   (re)connect. `link`: link state and the media library. `publish`: snapshot, events, alarms,
 //!   progress. `persist`: the state file, the as-run log, external edits. `staging`: edits
@@ -205,7 +206,7 @@ struct Engine {
     /// The 24/7 schedule: plans, fixed-time triggers, published timelines.
     scheduler: schedule::Scheduler,
     /// Starts the schedule made, until the item is on air (for the as-run log).
-    pending_starts: HashMap<(String, String), schedule::PlannedStart>,
+    pending_starts: HashMap<(String, String), fire::PlannedStart>,
     internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
@@ -410,6 +411,7 @@ fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
     }
 }
 
+mod fire;
 mod follow;
 mod lanes;
 mod link;

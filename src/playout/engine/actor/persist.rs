@@ -123,7 +123,7 @@ impl Engine {
         &self,
         id: &str,
         item: &str,
-        scheduled: Option<(super::schedule::PlannedStart, i64)>,
+        scheduled: Option<(super::fire::PlannedStart, i64)>,
         at_ms: u64,
     ) {
         let Some(tx) = &self.persistence.asrun else {
@@ -134,7 +134,7 @@ impl Engine {
         };
         let entry = match scheduled {
             Some((p, late)) => {
-                entry.with_fixed_start(super::schedule::start_mode(p.hard), p.at_ns, late)
+                entry.with_fixed_start(super::fire::start_mode(p.hard), p.at_ns, late)
             }
             None => entry,
         };
