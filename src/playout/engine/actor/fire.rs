@@ -6,7 +6,9 @@ use super::schedule::{LATE_LIMIT_NS, now_ns};
 use super::*;
 use crate::playout::engine::state::Status;
 use crate::playout::timing::StartMode;
-use crate::schedule::{Entry, FrameClock, FrameRate, Plan, Position, Start, State};
+use crate::schedule::{
+    Entry, FrameClock, FrameRate, NANOS_PER_SEC, Plan, Position, Start, State,
+};
 
 /// A fire is due this close to its instant (the timer's granularity is a millisecond).
 const FIRE_SLACK_NS: i64 = 500_000;
@@ -134,7 +136,7 @@ pub(super) fn fire_of(
     entries: &[Entry<'_>],
     position: Position,
     now: i64,
-    rate: FrameRate,
+    rate: Option<FrameRate>,
 ) -> Option<Fire> {
     let next = plan.next_fixed?;
     let entry = entries.get(next.index)?;
@@ -153,7 +155,10 @@ pub(super) fn fire_of(
     if at < now.saturating_sub(LATE_LIMIT_NS) {
         return None;
     }
-    let half = rate.frame_nanos() / 2;
+    // Half a frame of the channel; before its rate is known (no reading yet), half a frame at the
+    // fastest rate CasparCG runs (60 fps), which is never early on any slower channel either.
+    let half = rate.map_or(NANOS_PER_SEC / 120, |r| r.frame_nanos() / 2);
+    let rate = rate.unwrap_or(FrameRate::FPS_25);
     let instant = at;
     // Late (the time passed while nothing could fire it): at once.
     let at = at.max(now);

@@ -122,6 +122,21 @@ impl Engine {
         self.as_run(id, &ended.item, Some(how), actual, at_ms);
     }
 
+    /// Records a channel's frame rate; the plans of its playlists are in frames of it.
+    fn set_frame_rate(&mut self, ch: u16, rate: (u32, u32)) {
+        if self.frame_rates.insert(ch, rate) != Some(rate) {
+            let ids: Vec<String> = self
+                .playlists
+                .values()
+                .filter(|pl| pl.channel_layer.channel == ch)
+                .map(|pl| pl.id.clone())
+                .collect();
+            for id in ids {
+                self.scheduler.touch(&id);
+            }
+        }
+    }
+
     /// Follows playout from OSC for every channel whose telemetry is fresh.
     pub(super) fn on_osc(&mut self, state: &OscState) {
         let source = if state.channels.values().any(|c| !c.stale) {
@@ -147,7 +162,7 @@ impl Engine {
             }
             let obs = observe::from_osc(telemetry);
             if let Some(rate) = obs.frame_rate {
-                self.frame_rates.insert(*ch, rate);
+                self.set_frame_rate(*ch, rate);
             }
             self.observe_channel(*ch, &obs, telemetry.updated_at);
         }
@@ -213,7 +228,7 @@ impl Engine {
         };
         self.info_read_at.insert(ch, at);
         if let Some(rate) = obs.frame_rate {
-            self.frame_rates.insert(ch, rate);
+            self.set_frame_rate(ch, rate);
         }
         match why {
             ReadWhy::Poll => self.observe_channel(ch, &obs, at),

@@ -37,6 +37,21 @@ impl Engine {
             // A failed rescan raises its own alarm; playout goes on without it.
             self.start_rescan(None);
             self.reconcile_all();
+            // Fixed times wait for the link: plan again now, and learn every channel's frame rate
+            // (a hard start is timed in frames of its channel).
+            let ids: Vec<String> = self.playlists.keys().cloned().collect();
+            let mut channels: Vec<u16> = Vec::new();
+            for id in ids {
+                self.scheduler.touch(&id);
+                if let Some(pl) = self.playlists.get(&id) {
+                    channels.push(pl.channel_layer.channel);
+                }
+            }
+            channels.sort_unstable();
+            channels.dedup();
+            for ch in channels {
+                self.read_channel(ch, super::follow::ReadWhy::Poll);
+            }
         } else if matches!(state, LinkState::Disconnected { .. }) {
             self.observed.clear();
             if self.playout.values().any(|p| p.on_air().is_some()) {

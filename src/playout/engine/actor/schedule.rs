@@ -208,11 +208,11 @@ impl Engine {
         };
         let now = now_ns();
         let ch = pl.channel_layer.channel;
-        let rate = self
+        let known_rate = self
             .frame_rates
             .get(&ch)
-            .and_then(|&(n, d)| FrameRate::new(n, d))
-            .unwrap_or(FrameRate::FPS_25);
+            .and_then(|&(n, d)| FrameRate::new(n, d));
+        let rate = known_rate.unwrap_or(FrameRate::FPS_25);
         let air_date = pl
             .air_date
             .as_deref()
@@ -277,7 +277,7 @@ impl Engine {
         let plan = crate::schedule::plan(&input);
         let view = TimelineView::from_plan(&plan, &entries, pl.revision);
         let on_air = matches!(position, Position::OnAir { .. });
-        let fire = fire_of(&plan, &entries, position, now, rate)
+        let fire = fire_of(&plan, &entries, position, now, known_rate)
             .filter(|f| !self.scheduler.was_fired(id, f));
         let live = on_air || plan.next_fixed.is_some();
         let old = self.scheduler.plans.insert(
