@@ -54,12 +54,6 @@ impl Rig {
     }
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
 /// A station-local time `ahead` from now, in UTC (the station's zone in these tests).
 fn at_in(ahead: Duration) -> String {
     let t = Timestamp::now() + ahead;
@@ -90,6 +84,15 @@ async fn rig(items: Vec<Arc<Item>>) -> Rig {
     let mut cfg = SimConfig::for_tests();
     cfg.clock = ClockMode::Realtime;
     let sim = Sim::start(cfg).await.expect("sim");
+    rig_on(sim, items, BTreeMap::new()).await
+}
+
+/// An engine on `sim` whose playout was `restored` from a previous run (as after a restart).
+async fn rig_on(
+    sim: Sim,
+    items: Vec<Arc<Item>>,
+    restored: BTreeMap<String, engine::Playout>,
+) -> Rig {
     let mut pl = Playlist::new("main", "Main", "1-10".parse().expect("layer"));
     for it in items {
         pl.items.push_back(it.into());
@@ -112,7 +115,7 @@ async fn rig(items: Vec<Arc<Item>>) -> Rig {
             ..PlayoutConfig::default()
         },
         poll_interval: 20 * MS,
-        restored: BTreeMap::new(),
+        restored,
         asrun: Some(asrun),
         ..EngineDeps::new(caspar, vec![pl], shutdown.clone())
     });
@@ -367,4 +370,54 @@ async fn a_soft_start_after_a_short_item_waits_for_its_time() {
         "the soft item started {} ms after the take, before its time",
         started - taken
     );
+}
+
+#[tokio::test]
+async fn a_hard_start_that_passed_while_the_daemon_was_down_is_taken_at_once_and_logged_late() {
+    let at = at_in(Duration::from_millis(1_500));
+    let items = vec![
+        item("open", "CLIP1", StartMode::Follow, None),
+        item("news", "CLIP2", StartMode::Hard, Some(at)),
+    ];
+    let r = rig(items.clone()).await;
+    r.engine
+        .execute(Op::Take {
+            playlist: None,
+            item: Some("open".into()),
+        })
+        .await
+        .expect("take");
+    let s = wait(&r.engine, |s| on_air(s) == Some("open")).await;
+    let restored: BTreeMap<_, _> = s
+        .playlists
+        .iter()
+        .map(|p| (p.playlist.id.clone(), p.playout.clone()))
+        .collect();
+    // The daemon dies (its engine stops; CasparCG plays on) and is down past the news' time.
+    let Rig {
+        sim,
+        shutdown,
+        task,
+        ..
+    } = r;
+    shutdown.cancel();
+    if let Some(task) = task {
+        task.await.expect("engine task");
+    }
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let r = rig_on(sim, items, restored).await;
+    let s = wait(&r.engine, |s| on_air(s) == Some("news")).await;
+    assert!(
+        s.alarms.iter().all(|a| a.kind != "schedule"),
+        "{:?}",
+        s.alarms
+    );
+    let lines = r.stop_and_read_as_run().await;
+    let start = lines
+        .iter()
+        .find(|(item, event, _)| item == "news" && event == "start")
+        .expect("the news' start");
+    let late = start.2["late_frames"].as_i64().expect("late_frames");
+    // About a second late at 50 fps, and said so.
+    assert!(late > 25, "late by {late} frames");
 }

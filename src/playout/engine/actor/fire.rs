@@ -6,9 +6,7 @@ use super::schedule::{LATE_LIMIT_NS, now_ns};
 use super::*;
 use crate::playout::engine::state::Status;
 use crate::playout::timing::StartMode;
-use crate::schedule::{
-    Entry, FrameClock, FrameRate, NANOS_PER_SEC, Plan, Position, Start, State,
-};
+use crate::schedule::{Entry, FrameClock, FrameRate, NANOS_PER_SEC, Plan, Position, Start, State};
 
 /// A fire is due this close to its instant (the timer's granularity is a millisecond).
 const FIRE_SLACK_NS: i64 = 500_000;
