@@ -362,9 +362,28 @@ async fn a_soft_start_after_a_short_item_waits_for_its_time() {
         s.playlists[0].playout.cued.as_deref() == Some("soft") && !s.playlists[0].playout.armed_auto
     })
     .await;
+    // Nothing fills the gap: the operator is warned before it starts, with its length.
+    let s = wait(&r.engine, |s| {
+        s.alarms
+            .iter()
+            .any(|a| a.kind == "schedule" && a.message.contains("a gap of"))
+    })
+    .await;
+    let alarm = s
+        .alarms
+        .iter()
+        .find(|a| a.kind == "schedule")
+        .expect("alarm");
+    assert!(
+        alarm.message.contains("with no filler"),
+        "{}",
+        alarm.message
+    );
     let s = wait(&r.engine, |s| on_air(s) == Some("soft")).await;
     let started =
         i64::try_from(s.playlists[0].playout.on_air_since_ms.expect("start")).expect("ms");
+    // The gap is over: the alarm clears by itself.
+    wait(&r.engine, |s| s.alarms.iter().all(|a| a.kind != "schedule")).await;
     assert!(
         started - taken >= 3_900,
         "the soft item started {} ms after the take, before its time",

@@ -101,6 +101,18 @@ impl Engine {
         self.publish(EventKind::AlarmRaised { alarm });
     }
 
+    /// Clears the alarm of `kind` with exactly this text, if it is raised.
+    pub(super) fn clear_alarm(&mut self, kind: &str, message: &str) {
+        if let Some(pos) = self
+            .alarms
+            .iter()
+            .position(|a| a.kind == kind && a.message == message)
+        {
+            let old = self.alarms.remove(pos);
+            self.publish(EventKind::AlarmCleared { id: old.id });
+        }
+    }
+
     pub(super) fn clear_alarms(&mut self, kind: &str) {
         let ids: Vec<u64> = self
             .alarms

@@ -62,6 +62,8 @@ pub(crate) struct Scheduler {
     pub(super) fired: HashSet<(String, String, i64)>,
     /// Fixed times reported as missed (one alarm each).
     missed: HashSet<(String, String, i64)>,
+    /// Per playlist, the unfilled gap alarmed: (the fixed item it precedes, the alarm's text).
+    gap_alarms: HashMap<String, (String, String)>,
 }
 
 impl Scheduler {
@@ -87,6 +89,7 @@ impl Scheduler {
             next_timeline: now,
             fired: HashSet::new(),
             missed: HashSet::new(),
+            gap_alarms: HashMap::new(),
         };
         (scheduler, problem)
     }
@@ -280,6 +283,7 @@ impl Engine {
         let fire = fire_of(&plan, &entries, position, now, known_rate)
             .filter(|f| !self.scheduler.was_fired(id, f));
         let live = on_air || plan.next_fixed.is_some();
+        let gap = first_unfilled_gap(&plan, &entries, now).filter(|_| pl.autoplay);
         let old = self.scheduler.plans.insert(
             id.to_owned(),
             PlaylistPlan {
@@ -296,6 +300,7 @@ impl Engine {
         for (item, instant) in missed {
             self.report_missed(id, &item, instant);
         }
+        self.gap_alarm(id, gap);
         let old_fire = old.and_then(|o| o.fire);
         if old_fire != fire {
             if let Some(f) = fire.as_ref().filter(|f| f.next_in_time) {
@@ -315,6 +320,35 @@ impl Engine {
                 }
             }
             self.rearm(id);
+        }
+    }
+
+    /// Raises the alarm for the first unfilled gap ahead (once per fixed item it precedes) and
+    /// clears it when the gap is gone.
+    fn gap_alarm(&mut self, id: &str, gap: Option<(String, i64, i64)>) {
+        let current = self.scheduler.gap_alarms.get(id).cloned();
+        if current.as_ref().map(|c| &c.0) == gap.as_ref().map(|g| &g.0) {
+            return;
+        }
+        if let Some((_, message)) = current {
+            self.scheduler.gap_alarms.remove(id);
+            self.clear_alarm("schedule", &message);
+        }
+        if let Some((before, start_ns, length_ns)) = gap {
+            let label = self.item_label(id, &before);
+            let start = crate::schedule::zone::from_nanos(start_ns)
+                .to_zoned_datetime(self.scheduler.station.time_zone().clone())
+                .strftime("%H:%M:%S")
+                .to_string();
+            let message = format!(
+                "playlist {id:?}: a gap of {:.1} s at {start} before {label} with no filler: the \
+                 channel will show the last frame of the item before it",
+                length_ns as f64 / NANOS_PER_SEC as f64
+            );
+            self.scheduler
+                .gap_alarms
+                .insert(id.to_owned(), (before, message.clone()));
+            self.raise(Severity::Warning, "schedule", message);
         }
     }
 
@@ -360,4 +394,29 @@ impl Engine {
         self.scheduler.timeline_dirty = false;
         self.scheduler.next_timeline = Instant::now() + TIMELINE_EVERY;
     }
+}
+
+/// Alarms look this far ahead for a gap.
+const GAP_LOOKAHEAD_NS: i64 = 3_600 * NANOS_PER_SEC;
+
+/// The first gap before a fixed item that nothing fills and that starts within the lookahead:
+/// (the item it precedes, its start and length in ns).
+fn first_unfilled_gap(
+    plan: &crate::schedule::Plan,
+    entries: &[Entry<'_>],
+    now: i64,
+) -> Option<(String, i64, i64)> {
+    plan.unfilled()
+        .filter_map(|g| Some((g.before?, g)))
+        .map(|(before, g)| {
+            (
+                before,
+                plan.instant(g.start),
+                plan.clock.rate.frames_to_nanos(g.frames),
+            )
+        })
+        .find(|&(_, start, length)| start <= now.saturating_add(GAP_LOOKAHEAD_NS) && length > 0)
+        .and_then(|(before, start, length)| {
+            Some((entries.get(before)?.id.to_owned(), start, length))
+        })
 }
