@@ -6,7 +6,7 @@
 //! already waiting (not counting the one executing) answers `504 QUEUE OVERFLOW` immediately.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::clock;
 use super::dialect::Dialect;
 use super::exec;
 use super::faults::{Faults, GARBAGE};
@@ -26,6 +27,7 @@ use super::model::SimState;
 use super::osc::{OscSender, OscSubscribers};
 use super::parse::{Action, Parser};
 use super::request::{Outcome, SimRequest};
+use super::takes::{FrameTiming, TakeRecord};
 
 /// The server answers `504 QUEUE OVERFLOW` when *more than* this many commands already wait in the
 /// queue (`executor_.size() > 128` in `AMCPCommandQueue.cpp`; the command being executed has left the
@@ -62,12 +64,33 @@ pub(crate) struct Shared {
     pub(crate) commands_executed: AtomicU64,
     /// The most recent executed commands, oldest first, so tests can assert what a client sent.
     pub(crate) command_log: Mutex<std::collections::VecDeque<SimRequest>>,
+    /// The channels' frame clocks, for stamping take records.
+    pub(crate) timing: FrameTiming,
+    /// Per channel, the last grid frame the running clock produced (only touched with `state`
+    /// locked; atomics merely make `Shared` shareable). Unused with a stepped clock.
+    pub(crate) produced: Vec<AtomicI64>,
+    /// The last `takes::TAKE_LOG_LEN` foreground changes, oldest first (lock after `state`).
+    pub(crate) take_log: Mutex<std::collections::VecDeque<TakeRecord>>,
 }
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, SimState> {
         // Executing a command never panics by design; if one ever did, the state is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives the model's pending foreground changes their frame: as commands executed now, or as
+    /// the effect of channel `tick.0`'s tick (`tick.1` is its scheduled frame when known).
+    pub(crate) fn stamp_takes(&self, state: &mut SimState, tick: Option<(usize, Option<i64>)>) {
+        if state.pending_takes.is_empty() {
+            return;
+        }
+        let now = super::takes::now_unix_ns();
+        let mut log = self.take_log.lock().unwrap_or_else(|e| e.into_inner());
+        match tick {
+            None => self.timing.stamp_commands(state, now, &mut log),
+            Some((ch, frame)) => self.timing.stamp_tick(state, ch, frame, now, &mut log),
+        }
     }
 
     /// Keeps the last [`COMMAND_LOG_LEN`] executed commands.
@@ -112,6 +135,7 @@ pub(crate) fn build(
     state: SimState,
     osc: OscSender,
     osc_port: u16,
+    timing: FrameTiming,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Arc<Shared> {
@@ -143,6 +167,9 @@ pub(crate) fn build(
         listening: watch::Sender::new(true),
         commands_executed: AtomicU64::new(0),
         command_log: Mutex::new(std::collections::VecDeque::new()),
+        timing,
+        produced: (0..channels).map(|_| AtomicI64::new(0)).collect(),
+        take_log: Mutex::new(std::collections::VecDeque::new()),
     });
     for (i, rx) in receivers.into_iter().enumerate() {
         let waiting = shared.queues[i].waiting.clone();
@@ -395,7 +422,12 @@ fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
     if let Some(reply) = osc_subscription(shared, conn, request) {
         return Some(reply);
     }
-    match exec::execute(&mut shared.state(), request) {
+    let mut state = shared.state();
+    clock::catch_up_all(shared, &mut state);
+    let outcome = exec::execute(&mut state, request);
+    shared.stamp_takes(&mut state, None);
+    drop(state);
+    match outcome {
         Outcome::Reply(r) => Some(r),
         Outcome::Silent => None,
     }
@@ -424,6 +456,7 @@ fn run_batch(
     let mut replies = Vec::with_capacity(items.len());
     {
         let mut state = shared.state();
+        clock::catch_up_all(shared, &mut state);
         for (req_id, request) in &items {
             shared.commands_executed.fetch_add(1, Ordering::Relaxed);
             shared.log_command(request);
@@ -433,6 +466,8 @@ fn run_batch(
             };
             replies.push((req_id.clone(), outcome));
         }
+        // One instant for the whole batch: its effects land on the same frame.
+        shared.stamp_takes(&mut state, None);
     }
     let mut all_ok = true;
     for (req_id, outcome) in replies {
