@@ -12,7 +12,8 @@
 //! - [`osc`]: OSC bundle encoding and the UDP sender.
 //! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests); [`frame_clock`] the
 //!   ideal frame grid it follows, [`takes`] the log of the frame each take became visible on.
-//! - [`server`]: TCP listener, connections, queues, batches and fault injection.
+//! - [`server`]: TCP listener, connections, queues, batches and fault injection; `queue` the
+//!   queue workers that execute commands and batches.
 //! - [`control`]: the faults from outside the process, on a line-based TCP port (`--control`).
 
 pub mod clock;
@@ -34,6 +35,7 @@ pub mod osc;
 pub mod parse;
 pub mod producer;
 pub mod ptree;
+mod queue;
 pub mod request;
 mod run;
 pub mod server;
