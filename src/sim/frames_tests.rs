@@ -66,11 +66,12 @@ async fn wait_for_take(sim: &Sim, pred: impl Fn(&TakeRecord) -> bool) -> TakeRec
     }
 }
 
-/// `PLAY 1-10 SHORT LENGTH 20` then `LOADBG 1-10 CLIP2 AUTO`: returns the PLAY's and the AUTO's
-/// records.
-async fn play_then_auto(sim: &Sim) -> (TakeRecord, TakeRecord) {
+/// `PLAY 1-10 SHORT LENGTH <length>` then `LOADBG 1-10 CLIP2 AUTO`: returns the PLAY's and the
+/// AUTO's records. The LOADBG must arrive before the clip ends; `length` leaves it the time.
+async fn play_then_auto(sim: &Sim, length: u32) -> (TakeRecord, TakeRecord) {
     let mut c = Client::connect(sim).await;
-    assert_eq!(c.send("PLAY 1-10 SHORT LENGTH 20").await, "202 PLAY OK\r\n");
+    let play = format!("PLAY 1-10 SHORT LENGTH {length}");
+    assert_eq!(c.send(&play).await, "202 PLAY OK\r\n");
     assert_eq!(c.send("LOADBG 1-10 CLIP2 AUTO").await, "202 LOADBG OK\r\n");
     let play = wait_for_take(sim, |r| r.how == TakeHow::Play).await;
     (play, wait_for_take(sim, |r| r.how == TakeHow::Auto).await)
@@ -120,9 +121,10 @@ async fn realtime_takes_land_on_the_next_frame_of_the_grid() {
     assert!(clock.start_of(promote.frame) > a);
 
     // AUTO on the frame of its tick, and as many frames after the PLAY as on a stepped clock.
-    let (play, auto) = play_then_auto(&sim).await;
+    // (A clip of L frames hands over on the (L+2)-th tick on a stepped clock: L+1 frames later.)
+    let (play, auto) = play_then_auto(&sim, 20).await;
     assert_eq!(play.frame, clock.frame_at(play.executed_unix_ns) + 1);
-    assert_eq!(auto.frame - play.frame, 22 - 1);
+    assert_eq!(auto.frame - play.frame, 20 + 1);
     // The tick that produced the frame ran at or after the frame's start, never before.
     assert!(clock.start_of(auto.frame) <= auto.executed_unix_ns);
     sim.shutdown().await;
@@ -137,6 +139,14 @@ async fn realtime_ticks_follow_the_grid_from_the_anchor() {
     assert!(clock.anchor_unix_ns <= started && started - clock.anchor_unix_ns < 1_000_000_000);
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(33)).await;
+        // The clock task alone (read without catching up): never ahead of the grid, and behind
+        // it only by its timer's lateness (a generous bound: this machine may be busy).
+        let ticked = sim.shared.state().channels[0].ticks;
+        let now = clock.frame_at(now_unix_ns());
+        assert!(
+            ticked <= now && ticked >= now - 25,
+            "ticked {ticked}, grid at {now}"
+        );
         // `with_state` brings the channel up to the current frame first: the model has produced
         // exactly the grid frames that have started (give or take the instants read around it).
         let before = clock.frame_at(now_unix_ns());
@@ -155,9 +165,11 @@ async fn an_accelerated_clock_reports_its_rate() {
     let sim = start("1080p5000", ClockMode::Speed(4.0)).await;
     let clock = sim.frame_clock(0);
     assert_eq!((clock.num, clock.den), (200, 1));
-    let (play, auto) = play_then_auto(&sim).await;
+    // 100 frames at 200 a second: half a second for the LOADBG to arrive.
+    let (play, auto) = play_then_auto(&sim, 100).await;
     assert_eq!(play.frame, clock.frame_at(play.executed_unix_ns) + 1);
-    assert_eq!(auto.frame - play.frame, 22 - 1);
+    assert_eq!(auto.frame - play.frame, 100 + 1);
+    assert!(clock.start_of(auto.frame) <= auto.executed_unix_ns);
     sim.shutdown().await;
 }
 
