@@ -9,6 +9,7 @@ use super::monitor::info_xml;
 use super::producer::{CallError, Producer, TransitionInfo};
 use super::ptree::PTree;
 use super::request::{Outcome, SimRequest};
+use super::takes::TakeHow;
 
 /// Every command name [`execute`] implements (the parser's registry should be a subset).
 pub const EXECUTABLE: &[&str] = &[
@@ -134,7 +135,8 @@ fn param(req: &SimRequest, i: usize) -> &str {
     req.params.get(i).map(String::as_str).unwrap_or_default()
 }
 
-/// LOADBG / LOAD / PLAY (docs/amcp-notes.md §4.5).
+/// LOADBG / LOAD / PLAY (docs/amcp-notes.md §4.5). Every change of the foreground is noted for
+/// the take log.
 fn load(state: &mut SimState, req: &SimRequest) -> String {
     let name = req.name;
     let Some(ch) = state.channel_index(req) else {
@@ -142,11 +144,15 @@ fn load(state: &mut SimState, req: &SimRequest) -> String {
     };
     let index = req.layer.unwrap_or(0);
     if req.params.is_empty() {
+        let dialect = state.dialect;
         let layer = state.channels[ch].layer_mut(index);
-        match name {
-            "PLAY" => layer.play(),
-            "LOAD" if state.dialect.is_v24_or_later() => layer.promote_paused(),
+        let take = match name {
+            "PLAY" => layer.play().then_some(TakeHow::Promote),
+            "LOAD" if dialect.is_v24_or_later() => layer.promote_paused().then_some(TakeHow::Load),
             _ => return format!("402 {name} FAILED\r\n"),
+        };
+        if let Some(how) = take {
+            state.note_take(ch, index, how);
         }
         return format!("202 {name} OK\r\n");
     }
@@ -169,13 +175,23 @@ fn load(state: &mut SimState, req: &SimRequest) -> String {
         Err(LoadError::NotFound) => return format!("404 {name} FAILED\r\n"),
     };
     let layer = state.channels[ch].layer_mut(index);
-    match name {
-        "LOAD" => layer.load_paused(producer),
-        "PLAY" => {
-            layer.load_background(producer, transition, auto);
-            layer.play();
+    let take = match name {
+        "LOAD" => {
+            layer.load_paused(producer);
+            Some(TakeHow::Load)
         }
-        _ => layer.load_background(producer, transition, auto),
+        "PLAY" => {
+            // With AUTO on an empty foreground, LOADBG already promoted and there is nothing left
+            // for PLAY to promote: still one take, by PLAY.
+            let auto_played = layer.load_background(producer, transition, auto);
+            (layer.play() || auto_played).then_some(TakeHow::Play)
+        }
+        _ => layer
+            .load_background(producer, transition, auto)
+            .then_some(TakeHow::Auto),
+    };
+    if let Some(how) = take {
+        state.note_take(ch, index, how);
     }
     reply
 }

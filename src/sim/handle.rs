@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,10 +15,12 @@ use super::clock::{self, ClockMode};
 use super::control::SimControl;
 use super::dialect::Dialect;
 use super::faults::Faults;
+use super::frame_clock::SimFrameClock;
 use super::media::{SimMedia, VideoFormat};
 use super::model::SimState;
 use super::osc::OscSender;
 use super::server::{self, Shared};
+use super::takes::{self, FrameTiming, TakeRecord};
 
 /// How to start a simulator.
 #[derive(Debug, Clone)]
@@ -65,6 +68,7 @@ impl Sim {
         })?;
         let addr = listener.local_addr()?;
         let osc = OscSender::new()?;
+        let timing = frame_timing(&config);
         let state = SimState::new(config.dialect, config.formats.clone(), config.media);
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
@@ -73,6 +77,7 @@ impl Sim {
             state,
             osc,
             config.osc_port,
+            timing.clone(),
             &tracker,
             &shutdown,
         );
@@ -83,18 +88,13 @@ impl Sim {
             tracker.clone(),
             shutdown.clone(),
         ));
-        let speed = match config.clock {
-            ClockMode::Realtime => Some(1.0),
-            ClockMode::Speed(f) if f.is_finite() && f > 0.0 => Some(f),
-            ClockMode::Speed(_) | ClockMode::Stepped => None,
-        };
-        if let Some(speed) = speed {
-            for (ch, format) in config.formats.iter().enumerate() {
-                let period = config.dialect.tick_duration(format).div_f64(speed);
+        if timing.wall {
+            for (ch, frame_clock) in timing.clocks.iter().enumerate() {
                 tracker.spawn(clock::run_channel(
                     shared.clone(),
                     ch,
-                    period,
+                    *frame_clock,
+                    timing.anchor,
                     shutdown.clone(),
                 ));
             }
@@ -118,14 +118,56 @@ impl Sim {
     pub fn step(&self, frames: u32) {
         for _ in 0..frames {
             for ch in 0..self.shared.channels {
-                clock::tick(&self.shared, ch);
+                clock::tick(&self.shared, ch, None);
             }
         }
     }
 
-    /// Inspects or changes the model directly.
+    /// Inspects or changes the model directly. Foreground changes made inside (e.g. by running
+    /// `exec::execute`) enter the take log as commands executed when `f` returns.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
-        f(&mut self.shared.state())
+        let mut state = self.shared.state();
+        clock::catch_up_all(&self.shared, &mut state);
+        let r = f(&mut state);
+        self.shared.stamp_takes(&mut state, None);
+        r
+    }
+
+    /// The frame grid of channel `channel` (0-based, as in [`Sim::with_state`]): frame `k` starts
+    /// at `anchor + k × period`, the anchor being the instant the simulator started. With
+    /// [`ClockMode::Speed`] the rate is the accelerated one; with [`ClockMode::Stepped`] nothing
+    /// ticks on it (the take log counts ticks instead), but the grid is still reported.
+    ///
+    /// # Panics
+    /// If the simulator has no such channel.
+    pub fn frame_clock(&self, channel: usize) -> SimFrameClock {
+        match self.shared.timing.clocks.get(channel) {
+            Some(c) => *c,
+            None => panic!(
+                "frame_clock({channel}): the simulator has {} channel(s), numbered from 0",
+                self.shared.timing.clocks.len()
+            ),
+        }
+    }
+
+    /// Every recorded change of a layer's foreground (the last `takes::TAKE_LOG_LEN`), oldest
+    /// first, with the frame it became visible on (see [`super::takes`] for the semantics).
+    pub fn take_log(&self) -> Vec<TakeRecord> {
+        let log = self
+            .shared
+            .take_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        log.iter().cloned().collect()
+    }
+
+    /// Forgets the take log.
+    pub fn clear_take_log(&self) {
+        self.shared
+            .take_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// The fault switches: stall, reply delay, garbage, per-command processing delay.
@@ -212,8 +254,44 @@ impl Sim {
     }
 }
 
+/// Fixes the frame grid: the anchor as Unix time and as a monotonic instant, captured back to back
+/// (the clock tasks sleep on the monotonic one, commands are stamped with the wall clock), and each
+/// channel's tick rate, accelerated for [`ClockMode::Speed`].
+fn frame_timing(config: &SimConfig) -> FrameTiming {
+    // Wall time first: the monotonic anchor is then at or after it, so a tick (which sleeps on the
+    // monotonic clock) can be late on the wall-clock grid but never early.
+    let anchor_unix_ns = takes::now_unix_ns();
+    let anchor = Instant::now();
+    let speed = match config.clock {
+        ClockMode::Realtime => Some(1.0),
+        ClockMode::Speed(f) if f.is_finite() && f > 0.0 => Some(f),
+        ClockMode::Speed(_) | ClockMode::Stepped => None,
+    };
+    let clocks = config
+        .formats
+        .iter()
+        .map(|format| {
+            let (num, den) = config.dialect.tick_rate(format);
+            let nominal = SimFrameClock::new(anchor_unix_ns, num, den);
+            match speed {
+                Some(s) if s != 1.0 => nominal.accelerated(s).unwrap_or(nominal),
+                _ => nominal,
+            }
+        })
+        .collect();
+    FrameTiming {
+        anchor,
+        clocks,
+        wall: speed.is_some(),
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
 }
+
+#[cfg(test)]
+#[path = "frames_tests.rs"]
+mod frames_tests;

@@ -10,8 +10,10 @@
 //!   [`crate::amcp::format`], re-exported as [`format`]).
 //! - [`monitor`]: the channel state tree shared by OSC and `INFO n` XML.
 //! - [`osc`]: OSC bundle encoding and the UDP sender.
-//! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests).
-//! - [`server`]: TCP listener, connections, queues, batches and fault injection.
+//! - [`clock`]: the frame clock (real time, accelerated, or stepped by tests); [`frame_clock`] the
+//!   ideal frame grid it follows, [`takes`] the log of the frame each take became visible on.
+//! - [`server`]: TCP listener, connections, queues, batches and fault injection; `queue` the
+//!   queue workers that execute commands and batches.
 //! - [`control`]: the faults from outside the process, on a line-based TCP port (`--control`).
 
 pub mod clock;
@@ -21,6 +23,7 @@ pub mod exec;
 pub mod exec_misc;
 pub mod exec_mixer;
 pub mod faults;
+pub mod frame_clock;
 pub mod framing;
 mod handle;
 pub mod media;
@@ -32,14 +35,18 @@ pub mod osc;
 pub mod parse;
 pub mod producer;
 pub mod ptree;
+mod queue;
 pub mod request;
 mod run;
 pub mod server;
+pub mod takes;
 
 pub use crate::amcp::format;
 pub use clock::ClockMode;
 pub use control::SimControl;
 pub use dialect::Dialect;
 pub use faults::Faults;
+pub use frame_clock::SimFrameClock;
 pub use handle::{Sim, SimConfig};
 pub use run::{SimOptions, SimPlan, StartFaults, config_from, run};
+pub use takes::{TakeHow, TakeRecord};

@@ -2,8 +2,10 @@
 //!
 //! Pure and deterministic: no I/O, no clock. Time only moves when [`SimState::tick_channel`] is
 //! called, once per channel frame (docs/amcp-notes.md §4.5; `layer.cpp@2.4` `load`/`play`/`stop`/`receive`).
+//! Foreground changes are noted as [`TakeEvent`]s for the caller to stamp with a frame
+//! ([`super::takes`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::dialect::Dialect;
@@ -11,6 +13,7 @@ use super::media::{MediaKind, SimMedia, VideoFormat};
 use super::mixer::MixerState;
 use super::producer::{ActiveTransition, Clip, Producer, TransitionInfo, color_producer};
 use super::request::SimRequest;
+use super::takes::{self, TakeEvent, TakeHow};
 
 /// The whole simulated server.
 #[derive(Debug, Clone)]
@@ -24,6 +27,9 @@ pub struct SimState {
     pub log_level: String,
     /// `LOCK`: channel index (0-based) → lock phrase.
     pub locks: BTreeMap<usize, String>,
+    /// Foreground changes since the caller last drained them (at most [`takes::TAKE_LOG_LEN`]):
+    /// the server stamps them with a frame right after each command or tick.
+    pub pending_takes: VecDeque<TakeEvent>,
 }
 
 /// One video channel.
@@ -40,6 +46,9 @@ pub struct Channel {
     pub deferred: Vec<(i32, MixerState)>,
     /// Consumers added with `ADD`: port index → consumer name (`screen`, `decklink`, …).
     pub consumers: BTreeMap<i32, String>,
+    /// Ticks since the simulator started. A restart keeps counting, as the channel's frame clock
+    /// (genlock) does not stop; with a stepped clock it numbers the frames of the take log.
+    pub ticks: i64,
 }
 
 /// A waiting background: always wrapped in a transition (a zero-length cut when none was given).
@@ -74,7 +83,13 @@ pub enum LoadError {
 
 impl Layer {
     /// `LOADBG`: store the background; with AUTO on an empty foreground it plays at once (rule 1).
-    pub fn load_background(&mut self, producer: Producer, transition: TransitionInfo, auto: bool) {
+    /// Returns whether it did (the foreground changed).
+    pub fn load_background(
+        &mut self,
+        producer: Producer,
+        transition: TransitionInfo,
+        auto: bool,
+    ) -> bool {
         self.auto_delta = auto.then_some(i64::from(transition.duration));
         self.background = (!producer.is_empty()).then_some(Background {
             producer,
@@ -82,8 +97,9 @@ impl Layer {
         });
         self.frames_left = None;
         if self.auto_delta.is_some() && self.foreground.is_empty() {
-            self.play();
+            return self.play();
         }
+        false
     }
 
     /// `LOAD`: the producer becomes the paused foreground at once, showing its first frame. Any
@@ -98,17 +114,20 @@ impl Layer {
         self.paused = true;
     }
 
-    /// 2.4 `LOAD n-l` without a clip: a waiting background becomes the paused foreground.
-    pub fn promote_paused(&mut self) {
-        if let Some(bg) = self.background.take() {
-            self.load_paused(bg.producer);
-        }
+    /// 2.4 `LOAD n-l` without a clip: a waiting background becomes the paused foreground. Returns
+    /// whether there was one (the foreground changed).
+    pub fn promote_paused(&mut self) -> bool {
+        let Some(bg) = self.background.take() else {
+            return false;
+        };
+        self.load_paused(bg.producer);
+        true
     }
 
     /// `PLAY` without a clip (and AUTO): promote the background through its transition, consume
-    /// AUTO; in every case clear `paused`.
-    pub fn play(&mut self) {
-        if let Some(bg) = self.background.take() {
+    /// AUTO; in every case clear `paused`. Returns whether a background was promoted.
+    pub fn play(&mut self) -> bool {
+        let promoted = if let Some(bg) = self.background.take() {
             self.foreground = bg.producer;
             self.transition = Some(ActiveTransition {
                 info: bg.transition,
@@ -116,8 +135,12 @@ impl Layer {
             });
             self.auto_delta = None;
             self.frames_left = None;
-        }
+            true
+        } else {
+            false
+        };
         self.paused = false;
+        promoted
     }
 
     pub fn pause(&mut self) {
@@ -148,8 +171,9 @@ impl Layer {
     }
 
     /// One channel frame, in the order of `layer::receive`: finish a completed transition, evaluate
-    /// AUTO against the frame number *before* this frame, then pull a frame unless paused.
-    pub fn tick(&mut self, dialect: Dialect) {
+    /// AUTO against the frame number *before* this frame, then pull a frame unless paused. Returns
+    /// whether AUTO promoted the background on this frame.
+    pub fn tick(&mut self, dialect: Dialect) -> bool {
         if self
             .transition
             .as_ref()
@@ -158,9 +182,10 @@ impl Layer {
             self.transition = None;
         }
         let mut published = None;
+        let mut promoted = false;
         if let Some(left) = self.auto_frames_left() {
             if left < 1 {
-                self.play();
+                promoted = self.play();
             } else {
                 published = Some(left);
             }
@@ -179,6 +204,7 @@ impl Layer {
             Dialect::V25 => self.auto_frames_left().filter(|l| *l > 0),
             Dialect::V23 | Dialect::V24 => published,
         };
+        promoted
     }
 }
 
@@ -191,6 +217,7 @@ impl Channel {
             master_volume: 1.0,
             deferred: Vec::new(),
             consumers: BTreeMap::new(),
+            ticks: 0,
         }
     }
 
@@ -199,11 +226,16 @@ impl Channel {
         self.layers.entry(index).or_default()
     }
 
-    /// One frame for every layer.
-    pub fn tick(&mut self, dialect: Dialect) {
-        for layer in self.layers.values_mut() {
-            layer.tick(dialect);
+    /// One frame for every layer; returns the layers AUTO promoted on it.
+    pub fn tick(&mut self, dialect: Dialect) -> Vec<i32> {
+        self.ticks = self.ticks.saturating_add(1);
+        let mut promoted = Vec::new();
+        for (index, layer) in &mut self.layers {
+            if layer.tick(dialect) {
+                promoted.push(*index);
+            }
         }
+        promoted
     }
 }
 
@@ -217,6 +249,7 @@ impl SimState {
             data: BTreeMap::new(),
             log_level: "info".into(),
             locks: BTreeMap::new(),
+            pending_takes: VecDeque::new(),
         }
     }
 
@@ -224,18 +257,37 @@ impl SimState {
     /// files and the media library survive (they are on disk).
     pub fn reset(&mut self) {
         for ch in &mut self.channels {
+            let ticks = ch.ticks;
             *ch = Channel::new(ch.format);
+            ch.ticks = ticks;
         }
         self.locks.clear();
         self.log_level = "info".into();
     }
 
-    /// Advances channel `ch` (0-based) by one tick; out-of-range indexes are ignored.
+    /// Advances channel `ch` (0-based) by one tick; out-of-range indexes are ignored. AUTO
+    /// promotions are noted as [`TakeHow::Auto`] events.
     pub fn tick_channel(&mut self, ch: usize) {
         let dialect = self.dialect;
         if let Some(c) = self.channels.get_mut(ch) {
-            c.tick(dialect);
+            for layer in c.tick(dialect) {
+                self.note_take(ch, layer, TakeHow::Auto);
+            }
         }
+    }
+
+    /// Notes that layer `layer` of channel `ch` now shows a new foreground (read from the layer).
+    pub(crate) fn note_take(&mut self, ch: usize, layer: i32, how: TakeHow) {
+        let Some(l) = self.layer(ch, layer) else {
+            return;
+        };
+        let event = TakeEvent {
+            channel: ch,
+            layer,
+            clip: takes::clip_name(&l.foreground),
+            how,
+        };
+        takes::push(&mut self.pending_takes, event);
     }
 
     /// Advances every channel by one tick.

@@ -6,7 +6,7 @@
 //! already waiting (not counting the one executing) answers `504 QUEUE OVERFLOW` immediately.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -19,13 +19,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::dialect::Dialect;
-use super::exec;
 use super::faults::{Faults, GARBAGE};
 use super::framing::LineSplitter;
 use super::model::SimState;
 use super::osc::{OscSender, OscSubscribers};
 use super::parse::{Action, Parser};
-use super::request::{Outcome, SimRequest};
+use super::queue::queue_worker;
+use super::request::SimRequest;
+use super::takes::{FrameTiming, TakeRecord};
 
 /// The server answers `504 QUEUE OVERFLOW` when *more than* this many commands already wait in the
 /// queue (`executor_.size() > 128` in `AMCPCommandQueue.cpp`; the command being executed has left the
@@ -54,7 +55,7 @@ pub(crate) struct Shared {
     /// Cancelled and replaced to drop every current connection at once.
     connections_token: Mutex<CancellationToken>,
     /// Jobs from before a restart are discarded, as a restarted server has lost its queues.
-    generation: AtomicU64,
+    pub(super) generation: AtomicU64,
     connections: watch::Sender<usize>,
     pub(crate) refusing: watch::Sender<bool>,
     /// Whether the listening socket is actually open (it follows `refusing` asynchronously).
@@ -62,12 +63,33 @@ pub(crate) struct Shared {
     pub(crate) commands_executed: AtomicU64,
     /// The most recent executed commands, oldest first, so tests can assert what a client sent.
     pub(crate) command_log: Mutex<std::collections::VecDeque<SimRequest>>,
+    /// The channels' frame clocks, for stamping take records.
+    pub(crate) timing: FrameTiming,
+    /// Per channel, the last grid frame the running clock produced (only touched with `state`
+    /// locked; atomics merely make `Shared` shareable). Unused with a stepped clock.
+    pub(crate) produced: Vec<AtomicI64>,
+    /// The last `takes::TAKE_LOG_LEN` foreground changes, oldest first (lock after `state`).
+    pub(crate) take_log: Mutex<std::collections::VecDeque<TakeRecord>>,
 }
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, SimState> {
         // Executing a command never panics by design; if one ever did, the state is still usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives the model's pending foreground changes their frame: as commands executed now, or as
+    /// the effect of channel `tick.0`'s tick (`tick.1` is its scheduled frame when known).
+    pub(crate) fn stamp_takes(&self, state: &mut SimState, tick: Option<(usize, Option<i64>)>) {
+        if state.pending_takes.is_empty() {
+            return;
+        }
+        let now = super::takes::now_unix_ns();
+        let mut log = self.take_log.lock().unwrap_or_else(|e| e.into_inner());
+        match tick {
+            None => self.timing.stamp_commands(state, now, &mut log),
+            Some((ch, frame)) => self.timing.stamp_tick(state, ch, frame, now, &mut log),
+        }
     }
 
     /// Keeps the last [`COMMAND_LOG_LEN`] executed commands.
@@ -112,6 +134,7 @@ pub(crate) fn build(
     state: SimState,
     osc: OscSender,
     osc_port: u16,
+    timing: FrameTiming,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Arc<Shared> {
@@ -143,6 +166,9 @@ pub(crate) fn build(
         listening: watch::Sender::new(true),
         commands_executed: AtomicU64::new(0),
         command_log: Mutex::new(std::collections::VecDeque::new()),
+        timing,
+        produced: (0..channels).map(|_| AtomicI64::new(0)).collect(),
+        take_log: Mutex::new(std::collections::VecDeque::new()),
     });
     for (i, rx) in receivers.into_iter().enumerate() {
         let waiting = shared.queues[i].waiting.clone();
@@ -206,14 +232,14 @@ struct QueueHandle {
     waiting: Arc<AtomicUsize>,
 }
 
-struct Job {
-    conn: Arc<Conn>,
-    generation: u64,
-    req_id: Option<String>,
-    work: Work,
+pub(super) struct Job {
+    pub(super) conn: Arc<Conn>,
+    pub(super) generation: u64,
+    pub(super) req_id: Option<String>,
+    pub(super) work: Work,
 }
 
-enum Work {
+pub(super) enum Work {
     Single(SimRequest),
     Batch {
         begin_id: Option<String>,
@@ -222,20 +248,20 @@ enum Work {
 }
 
 /// What queue workers need to know about the connection a command came from.
-struct Conn {
+pub(super) struct Conn {
     out: mpsc::UnboundedSender<(Instant, String)>,
-    peer: SocketAddr,
-    osc_ports: Mutex<Vec<u16>>,
+    pub(super) peer: SocketAddr,
+    pub(super) osc_ports: Mutex<Vec<u16>>,
 }
 
 impl Conn {
-    fn send(&self, reply: String) {
+    pub(super) fn send(&self, reply: String) {
         // The connection may be gone; its replies are then dropped, as the real server's would be.
         let _ = self.out.send((Instant::now(), reply));
     }
 }
 
-fn prefixed(req_id: Option<&str>, reply: String) -> String {
+pub(super) fn prefixed(req_id: Option<&str>, reply: String) -> String {
     match req_id {
         Some(id) => format!("RES {id} {reply}"),
         None => reply,
@@ -345,138 +371,6 @@ fn enqueue(
     if q.tx.send(job).is_err() {
         q.waiting.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-async fn queue_worker(
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    waiting: Arc<AtomicUsize>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let job = tokio::select! {
-            () = shutdown.cancelled() => return,
-            job = rx.recv() => match job { Some(j) => j, None => return },
-        };
-        waiting.fetch_sub(1, Ordering::SeqCst);
-        if job.generation != shared.generation.load(Ordering::SeqCst) {
-            continue;
-        }
-        match job.work {
-            Work::Single(request) => {
-                let delay = shared.faults.command_delay(request.name);
-                if !delay.is_zero() {
-                    shared.faults.delay_started();
-                    let cancelled = tokio::select! {
-                        () = shutdown.cancelled() => true,
-                        () = tokio::time::sleep(delay) => false,
-                    };
-                    shared.faults.delay_ended();
-                    if cancelled {
-                        return;
-                    }
-                    if job.generation != shared.generation.load(Ordering::SeqCst) {
-                        continue;
-                    }
-                }
-                if let Some(reply) = run(&shared, &job.conn, &request) {
-                    job.conn.send(prefixed(job.req_id.as_deref(), reply));
-                }
-            }
-            Work::Batch { begin_id, items } => run_batch(&shared, &job.conn, begin_id, items),
-        }
-    }
-}
-
-/// Executes one request; `None` when the server sends no reply.
-fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
-    shared.commands_executed.fetch_add(1, Ordering::Relaxed);
-    shared.log_command(request);
-    if let Some(reply) = osc_subscription(shared, conn, request) {
-        return Some(reply);
-    }
-    match exec::execute(&mut shared.state(), request) {
-        Outcome::Reply(r) => Some(r),
-        Outcome::Silent => None,
-    }
-}
-
-/// Runs a committed batch under one lock so that its effects land on the same frame (docs/amcp-notes.md §4.9).
-///
-/// As `AMCPCommandQueue::Execute` does, an empty batch sends nothing and a batch of one command is
-/// executed as a plain command: its own reply, no `202 COMMIT OK` (recorded on 2.4.3:
-/// `REQ b1 BEGIN` / `REQ b2 STOP 1-20` / `REQ b3 COMMIT` answers only `RES b2 202 STOP OK`).
-fn run_batch(
-    shared: &Shared,
-    conn: &Conn,
-    begin_id: Option<String>,
-    items: Vec<(Option<String>, SimRequest)>,
-) {
-    if let [(req_id, request)] = items.as_slice() {
-        if let Some(reply) = run(shared, conn, request) {
-            conn.send(prefixed(req_id.as_deref(), reply));
-        }
-        return;
-    }
-    if items.is_empty() {
-        return;
-    }
-    let mut replies = Vec::with_capacity(items.len());
-    {
-        let mut state = shared.state();
-        for (req_id, request) in &items {
-            shared.commands_executed.fetch_add(1, Ordering::Relaxed);
-            shared.log_command(request);
-            let outcome = match osc_subscription(shared, conn, request) {
-                Some(r) => Outcome::Reply(r),
-                None => exec::execute(&mut state, request),
-            };
-            replies.push((req_id.clone(), outcome));
-        }
-    }
-    let mut all_ok = true;
-    for (req_id, outcome) in replies {
-        match outcome {
-            Outcome::Reply(r) => {
-                all_ok &= r.starts_with('2');
-                conn.send(prefixed(req_id.as_deref(), r));
-            }
-            Outcome::Silent => all_ok = false,
-        }
-    }
-    let status = if all_ok {
-        "202 COMMIT OK\r\n"
-    } else {
-        "202 COMMIT PARTIAL\r\n"
-    };
-    conn.send(prefixed(begin_id.as_deref(), status.into()));
-}
-
-/// `OSC SUBSCRIBE`/`UNSUBSCRIBE` are tied to the connection, so they are handled here, not in `exec`.
-fn osc_subscription(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
-    let subscribe = match request.name {
-        "OSC SUBSCRIBE" => true,
-        "OSC UNSUBSCRIBE" => false,
-        _ => return None,
-    };
-    let port = request
-        .params
-        .first()
-        .and_then(|p| p.parse::<u16>().ok())
-        .filter(|p| *p != 0);
-    let Some(port) = port else {
-        return Some(format!("403 {} BAD PORT\r\n", request.name));
-    };
-    let target = SocketAddr::new(conn.peer.ip(), port);
-    let mut ports = conn.osc_ports.lock().unwrap_or_else(|e| e.into_inner());
-    if subscribe {
-        ports.push(port);
-        shared.osc_subscribers.add(target);
-    } else if let Some(i) = ports.iter().position(|p| *p == port) {
-        ports.swap_remove(i);
-        shared.osc_subscribers.remove(target);
-    }
-    Some(format!("202 {} OK\r\n", request.name))
 }
 
 /// Writes replies whole and in order, applying the stall, delay and corruption faults.

@@ -1,0 +1,158 @@
+//! The command queues' workers: executing single commands and committed batches against the
+//! model, stamping the takes they cause, and the connection-bound `OSC SUBSCRIBE`.
+//!
+//! Split from [`super::server`], which owns connections, queues and the shared state.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::clock;
+use super::exec;
+use super::request::{Outcome, SimRequest};
+use super::server::{Conn, Job, Shared, Work, prefixed};
+
+/// Executes one queue's jobs in arrival order until shutdown, skipping jobs from before a restart
+/// and applying the per-command processing delay.
+pub(crate) async fn queue_worker(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    waiting: Arc<AtomicUsize>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let job = tokio::select! {
+            () = shutdown.cancelled() => return,
+            job = rx.recv() => match job { Some(j) => j, None => return },
+        };
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        if job.generation != shared.generation.load(Ordering::SeqCst) {
+            continue;
+        }
+        match job.work {
+            Work::Single(request) => {
+                let delay = shared.faults.command_delay(request.name);
+                if !delay.is_zero() {
+                    shared.faults.delay_started();
+                    let cancelled = tokio::select! {
+                        () = shutdown.cancelled() => true,
+                        () = tokio::time::sleep(delay) => false,
+                    };
+                    shared.faults.delay_ended();
+                    if cancelled {
+                        return;
+                    }
+                    if job.generation != shared.generation.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                }
+                if let Some(reply) = run(&shared, &job.conn, &request) {
+                    job.conn.send(prefixed(job.req_id.as_deref(), reply));
+                }
+            }
+            Work::Batch { begin_id, items } => run_batch(&shared, &job.conn, begin_id, items),
+        }
+    }
+}
+
+/// Executes one request; `None` when the server sends no reply.
+fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
+    shared.commands_executed.fetch_add(1, Ordering::Relaxed);
+    shared.log_command(request);
+    if let Some(reply) = osc_subscription(shared, conn, request) {
+        return Some(reply);
+    }
+    let mut state = shared.state();
+    clock::catch_up_all(shared, &mut state);
+    let outcome = exec::execute(&mut state, request);
+    shared.stamp_takes(&mut state, None);
+    drop(state);
+    match outcome {
+        Outcome::Reply(r) => Some(r),
+        Outcome::Silent => None,
+    }
+}
+
+/// Runs a committed batch under one lock so that its effects land on the same frame (docs/amcp-notes.md §4.9).
+///
+/// As `AMCPCommandQueue::Execute` does, an empty batch sends nothing and a batch of one command is
+/// executed as a plain command: its own reply, no `202 COMMIT OK` (recorded on 2.4.3:
+/// `REQ b1 BEGIN` / `REQ b2 STOP 1-20` / `REQ b3 COMMIT` answers only `RES b2 202 STOP OK`).
+fn run_batch(
+    shared: &Shared,
+    conn: &Conn,
+    begin_id: Option<String>,
+    items: Vec<(Option<String>, SimRequest)>,
+) {
+    if let [(req_id, request)] = items.as_slice() {
+        if let Some(reply) = run(shared, conn, request) {
+            conn.send(prefixed(req_id.as_deref(), reply));
+        }
+        return;
+    }
+    if items.is_empty() {
+        return;
+    }
+    let mut replies = Vec::with_capacity(items.len());
+    {
+        let mut state = shared.state();
+        clock::catch_up_all(shared, &mut state);
+        for (req_id, request) in &items {
+            shared.commands_executed.fetch_add(1, Ordering::Relaxed);
+            shared.log_command(request);
+            let outcome = match osc_subscription(shared, conn, request) {
+                Some(r) => Outcome::Reply(r),
+                None => exec::execute(&mut state, request),
+            };
+            replies.push((req_id.clone(), outcome));
+        }
+        // One instant for the whole batch: its effects land on the same frame.
+        shared.stamp_takes(&mut state, None);
+    }
+    let mut all_ok = true;
+    for (req_id, outcome) in replies {
+        match outcome {
+            Outcome::Reply(r) => {
+                all_ok &= r.starts_with('2');
+                conn.send(prefixed(req_id.as_deref(), r));
+            }
+            Outcome::Silent => all_ok = false,
+        }
+    }
+    let status = if all_ok {
+        "202 COMMIT OK\r\n"
+    } else {
+        "202 COMMIT PARTIAL\r\n"
+    };
+    conn.send(prefixed(begin_id.as_deref(), status.into()));
+}
+
+/// `OSC SUBSCRIBE`/`UNSUBSCRIBE` are tied to the connection, so they are handled here, not in `exec`.
+fn osc_subscription(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
+    let subscribe = match request.name {
+        "OSC SUBSCRIBE" => true,
+        "OSC UNSUBSCRIBE" => false,
+        _ => return None,
+    };
+    let port = request
+        .params
+        .first()
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p != 0);
+    let Some(port) = port else {
+        return Some(format!("403 {} BAD PORT\r\n", request.name));
+    };
+    let target = SocketAddr::new(conn.peer.ip(), port);
+    let mut ports = conn.osc_ports.lock().unwrap_or_else(|e| e.into_inner());
+    if subscribe {
+        ports.push(port);
+        shared.osc_subscribers.add(target);
+    } else if let Some(i) = ports.iter().position(|p| *p == port) {
+        ports.swap_remove(i);
+        shared.osc_subscribers.remove(target);
+    }
+    Some(format!("202 {} OK\r\n", request.name))
+}
