@@ -6,7 +6,7 @@
 // events that other operators cause.
 
 import { OnairClient } from './client.js';
-import { formatTime, itemSeconds } from './state.js';
+import { formatSpan, formatTime, itemSeconds, nextFixed, planDiff, planMark, stationTime, timelineEntry, unfilledGap } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -145,6 +145,7 @@ function shownPlaylist() {
 function render(withRundown = true) {
   renderConnection();
   renderOnAir();
+  renderSchedule();
   renderTransport();
   if (withRundown) renderRundown();
   renderLibrary();
@@ -403,6 +404,8 @@ function makeItemRow() {
     title: h('span', { className: 'title' }),
     sub: h('span', { className: 'sub' }),
     dur: h('span', { className: 'dur' }),
+    pdiff: h('span', { className: 'plan-diff' }),
+    pstart: h('span', { className: 'plan-start' }),
     badges: h('span', { className: 'badges' }),
     take: h('button', { type: 'button', className: 'icon take', textContent: '▶', dataset: { act: 'take' } }),
     cue: h('button', { type: 'button', className: 'icon', textContent: 'Cue', dataset: { act: 'cue' } }),
@@ -415,6 +418,7 @@ function makeItemRow() {
     { className: 'item' },
     refs.idx,
     h('span', { className: 'meta' }, refs.title, refs.sub),
+    h('span', { className: 'plan' }, refs.pdiff, refs.pstart),
     refs.dur,
     refs.badges,
     h('span', { className: 'row-actions' }, refs.take, refs.cue, refs.up, refs.down, refs.remove),
@@ -428,7 +432,8 @@ function makeItemRow() {
  * event then redraws the rows it touched, not every row (writing even an unchanged value into the
  * DOM costs style work). `missing` is the set of the playlist's missing item ids.
  */
-function updateItemRow(row, item, i, pl, can, missing) {
+function updateItemRow(row, item, i, pl, can, missing, view) {
+  drawPlan(row, timelineEntry(view, pl, i));
   const po = pl.playout;
   const onAir = item.id === po.on_air;
   const cued = item.id === po.cued;
@@ -520,12 +525,15 @@ function renderRundown() {
   if (ui.cursorId && !items.some((i) => i.id === ui.cursorId)) ui.cursorId = null;
   const can = client.canCommand;
   const missing = new Set(pl ? pl.missing : []);
+  const view = planOf(pl);
   reconcile(
     $('items'),
     items.map((i) => i.id),
     makeItemRow,
-    (row, i) => updateItemRow(row, items[i], i, pl, can, missing),
+    (row, i) => updateItemRow(row, items[i], i, pl, can, missing, view),
   );
+  // Rows gone from the list no longer count as showing a plan.
+  for (const row of planRows) if (!row.isConnected) planRows.delete(row);
   setHidden($('items-empty'), items.length > 0 || !client.hasState);
   if (pl) {
     const total = items.reduce((s, i) => s + (itemSeconds(i) ?? 0), 0);
@@ -533,6 +541,96 @@ function renderRundown() {
     setText($('rundown-meta'), `${items.length} item${items.length === 1 ? '' : 's'} · ${formatTime(total)} · ${flags}`);
   } else {
     setText($('rundown-meta'), '');
+  }
+}
+
+// ---- the planned timeline -------------------------------------------------------------------------
+
+/** The rows that show a planned start or difference now: a new timeline clears the ones it no
+ * longer covers without visiting all 10,000 rows. */
+const planRows = new Set();
+
+/** The shown playlist's timeline, if the daemon planned one. */
+function planOf(pl) {
+  return (pl && client.timeline?.playlists[pl.id]) || null;
+}
+
+function stationOffset() {
+  return client.timeline?.station?.utc_offset_s ?? 0;
+}
+
+/** Writes a row's plan cells (`✂ -00:12` / `+00:10` / `-00:05`, then `H 13:35:04`), only when
+ * they changed. */
+function drawPlan(row, e) {
+  const diff = planDiff(e);
+  const mark = planMark(e);
+  const start = e && e.start_ms !== null ? stationTime(e.start_ms, stationOffset()) : mark ? '--:--:--' : '';
+  const sig = e ? `${diff?.kind ?? ''}|${diff?.text ?? ''}|${mark}|${start}` : '';
+  if (row.planSig === sig) return;
+  row.planSig = sig;
+  const r = row.refs;
+  setText(r.pdiff, diff?.text ?? '');
+  r.pdiff.dataset.kind = diff?.kind ?? '';
+  setText(r.pstart, start ? `${mark || ' '} ${start}` : '');
+  r.pstart.dataset.mark = mark;
+  if (sig) planRows.add(row);
+  else planRows.delete(row);
+}
+
+/**
+ * A new timeline: only the rows of its window (at most 1,000) and those that showed the previous
+ * one are written, never the whole rundown. A row whose item is not the entry's (the list is
+ * about to be redrawn) is left to that redraw.
+ */
+function renderPlan() {
+  const pl = shownPlaylist();
+  const view = planOf(pl);
+  const rows = $('items').children;
+  const drawn = new Set();
+  if (view && pl) {
+    view.entries.forEach((e, k) => {
+      const row = rows[view.first + k];
+      if (row && row.key === e.item) {
+        drawPlan(row, timelineEntry(view, pl, view.first + k));
+        drawn.add(row);
+      }
+    });
+  }
+  for (const row of [...planRows]) if (!drawn.has(row)) drawPlan(row, null);
+  renderSchedule();
+}
+
+/** The station clock, the next fixed-time item with its count-down, and an unfilled gap ahead;
+ * run every second from the page's clock (a few text nodes, no layout of the rundown). */
+function renderSchedule() {
+  const now = Date.now();
+  const station = client.timeline?.station;
+  const sc = $('station-clock');
+  setHidden(sc, !station);
+  if (station) {
+    setText(sc, `${stationTime(now, station.utc_offset_s)} ${station.timezone}`);
+    sc.title = `Station time (${station.timezone}), channel day ${station.air_date}`;
+  }
+  const pl = shownPlaylist();
+  const view = planOf(pl);
+  const live = client.status === 'connected';
+  const next = nextFixed(view, now);
+  setHidden($('fixed-line'), !next);
+  if (next) {
+    const item = pl.items.find((i) => i.id === next.item);
+    setText($('fixed-mark'), next.hard ? 'HARD' : 'SOFT');
+    $('fixed-mark').dataset.mark = next.hard ? 'H' : 'S';
+    setText($('fixed-title'), item ? itemLabel(item) : `item ${next.item}`);
+    setText($('fixed-at'), stationTime(next.start_ms, stationOffset()));
+    // Not live: the plan may be outdated, so no count-down that looks current.
+    setText($('fixed-countdown'), live ? `-${formatTime(next.left_ms / 1000, 'ceil')}` : '--:--');
+  }
+  const gap = unfilledGap(view, now);
+  setHidden($('gap-warning'), !gap);
+  if (gap) {
+    const before = gap.before ? pl.items.find((i) => i.id === gap.before) : null;
+    const where = before ? `before ${itemLabel(before)}` : 'after the rundown';
+    setText($('gap-warning'), `Unfilled gap of ${formatSpan(gap.length_ms)} at ${stationTime(gap.start_ms, stationOffset())} ${where}: the channel would go black`);
   }
 }
 
@@ -839,6 +937,15 @@ client.addEventListener('change', (e) => {
   scheduleRender(false, touchesRundown(e.detail));
 });
 client.addEventListener('progress', () => scheduleRender(true));
+client.addEventListener('timeline', () => {
+  // At most once a second; coalesced with whatever else renders in this frame.
+  if (renderPlan.pending) return;
+  renderPlan.pending = true;
+  requestAnimationFrame(() => {
+    renderPlan.pending = false;
+    renderPlan();
+  });
+});
 client.addEventListener('notice', (e) => {
   const { level, text } = e.detail;
   log(level === 'info' ? 'ok' : level, text);
@@ -988,6 +1095,7 @@ document.addEventListener('visibilitychange', () => {
 
 function tick() {
   setText($('clock'), clockTime(new Date()));
+  renderSchedule();
   if (!$('banner').hidden) renderBanner();
 }
 setInterval(tick, 1000);

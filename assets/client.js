@@ -2,9 +2,9 @@
 // dropped connection, reconnect with backoff, and commands answered by acks.
 //
 // No DOM here: the page (app.js) listens to `change` (state or connection changed), `progress`,
-// and `notice` (something the operator should read) events.
+// `timeline` (a new plan in `timeline`) and `notice` (something the operator should read) events.
 
-import { SNAPSHOT_SINCE, applyEvent, classifyEvent, emptyState, fromSnapshot, isObject, normalizeProgress } from './state.js';
+import { SNAPSHOT_SINCE, applyEvent, classifyEvent, emptyState, fromSnapshot, fromTimeline, isObject, normalizeProgress } from './state.js';
 
 /** Reconnect delays: doubling from BASE up to CAP, each drawn from [d/2, d] so that many pages
  * reconnecting after a daemon restart do not arrive at the same instant. */
@@ -47,6 +47,9 @@ export class OnairClient extends EventTarget {
     this.token = token;
     this.healthUrl = healthUrl;
     this.state = emptyState();
+    /** The daemon's planned timelines and station clock (`fromTimeline`), or null before the first
+     * `timeline` of this daemon run (or from a daemon that sends none). */
+    this.timeline = null;
     /** Whether `state` holds a snapshot's worth of data at all (else nothing to resume from). */
     this.hasState = false;
     this.bootId = null;
@@ -290,6 +293,9 @@ export class OnairClient extends EventTarget {
       case 'progress':
         this.state.progress = normalizeProgress(msg.progress);
         return this.#emit('progress');
+      case 'timeline':
+        this.timeline = fromTimeline(msg);
+        return this.#emit('timeline');
       case 'ack':
         return this.#onAck(msg);
       case 'error':
@@ -327,6 +333,8 @@ export class OnairClient extends EventTarget {
       // First connection, or the daemon restarted: only a snapshot can tell us the state, and any
       // event before it belongs to a stream we have not joined.
       if (this.resumeFrom !== null) this.#emitNotice('info', 'the daemon restarted; reloading the full state');
+      // Planned from another run's revisions; the new run sends its own after the snapshot.
+      if (this.bootId !== boot) this.timeline = null;
       this.awaitingSnapshot = true;
       this.bootId = boot;
       this.#setStatus('syncing');

@@ -313,3 +313,115 @@ export function formatTime(seconds, mode = 'floor') {
   const two = (n) => String(n).padStart(2, '0');
   return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
 }
+
+// ---- the planned timeline (`timeline` messages) -------------------------------------------------
+//
+// Derived state like progress, not sequenced: each message replaces the previous one whole, and it
+// is kept apart from the snapshot state (a same-boot snapshot does not make it wrong; a restarted
+// daemon sends its own). Entries are matched to rows by playlist revision and item id.
+
+const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+function normalizeEntry(e) {
+  const fixed = isObject(e.fixed)
+    ? { hard: e.fixed.hard === true, due_ms: num(e.fixed.due_ms), slack_ms: num(e.fixed.slack_ms), delay_ms: num(e.fixed.delay_ms) }
+    : null;
+  return {
+    item: String(e.item ?? ''),
+    state: String(e.state ?? 'unknown'),
+    start_ms: num(e.start_ms),
+    end_ms: num(e.end_ms),
+    cut: e.cut === true,
+    lost_ms: num(e.lost_ms),
+    fixed,
+  };
+}
+
+function normalizeView(v) {
+  const next = isObject(v.next_fixed) && num(v.next_fixed.start_ms) !== null ? v.next_fixed : null;
+  return {
+    revision: isIndex(v.revision) ? v.revision : -1,
+    first: isIndex(v.first) ? v.first : 0,
+    entries: asArray(v.entries).map(normalizeEntry),
+    gaps: asArray(v.gaps)
+      .filter((g) => num(g.start_ms) !== null && num(g.length_ms) !== null)
+      .map((g) => ({ start_ms: g.start_ms, length_ms: g.length_ms, before: g.before == null ? null : String(g.before), fill: String(g.fill ?? '') })),
+    next_fixed: next && { item: String(next.item ?? ''), hard: next.hard === true, due_ms: num(next.due_ms), start_ms: next.start_ms },
+    end_ms: num(v.end_ms),
+  };
+}
+
+/** The timelines of a `timeline` message, keeping only well-formed parts. */
+export function fromTimeline(msg) {
+  const s = isObject(msg.station) ? msg.station : null;
+  const playlists = {};
+  if (isObject(msg.playlists)) {
+    for (const [id, v] of Object.entries(msg.playlists)) if (isObject(v)) playlists[id] = normalizeView(v);
+  }
+  return {
+    planned_ms: num(msg.planned_ms) ?? 0,
+    station: s && {
+      timezone: String(s.timezone ?? 'UTC'),
+      day_start: String(s.day_start ?? ''),
+      air_date: String(s.air_date ?? ''),
+      utc_offset_s: num(s.utc_offset_s) ?? 0,
+    },
+    playlists,
+  };
+}
+
+/** The entry of item `index` of playlist `p`, or null: none when the timeline was planned from
+ * another revision than the copy's (after an edit, the row at an index may be another item) or
+ * the item is outside the window (`first` .. `first + entries.length`). */
+export function timelineEntry(view, p, index) {
+  if (!view || !p || view.revision !== p.revision) return null;
+  const e = view.entries[index - view.first];
+  return e && e.item === p.items[index]?.id ? e : null;
+}
+
+const two = (n) => String(n).padStart(2, '0');
+
+/** `HH:MM:SS` of Unix `ms` in station time (`offsetS` seconds east of UTC). */
+export function stationTime(ms, offsetS = 0) {
+  const s = (((Math.floor((ms + offsetS * 1000) / 1000)) % 86400) + 86400) % 86400;
+  return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+}
+
+/** `MM:SS` (`H:MM:SS` from an hour) of a span's size, rounded up: an over-run is never shown as
+ * none. */
+export function formatSpan(ms) {
+  const s = Math.ceil(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600);
+  return h > 0 ? `${h}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
+}
+
+/** What the row says before the planned start: `{kind, text}` with kind `cut` (a hard start cuts
+ * the item; text the time lost), `under` (a gap before a fixed item), `over` (the rundown reaches
+ * it late) or `on-time`; null when there is nothing to say. */
+export function planDiff(e) {
+  if (!e) return null;
+  if (e.cut) return { kind: 'cut', text: e.lost_ms === null ? '✂ ?' : `✂ -${formatSpan(e.lost_ms)}` };
+  const slack = e.fixed?.slack_ms;
+  if (typeof slack !== 'number') return null;
+  if (slack > 0) return { kind: 'under', text: `+${formatSpan(slack)}` };
+  if (slack < 0) return { kind: 'over', text: `-${formatSpan(slack)}` };
+  return { kind: 'on-time', text: '00:00' };
+}
+
+/** `H`/`S` for a hard or soft item, '' for the others. */
+export function planMark(e) {
+  if (!e?.fixed) return '';
+  return e.fixed.hard ? 'H' : 'S';
+}
+
+/** The next fixed-time item with the time left until it starts (ms, never negative) by the
+ * client's clock `nowMs`: the daemon sends no count-down, it would change every frame. */
+export function nextFixed(view, nowMs) {
+  const n = view?.next_fixed;
+  return n ? { ...n, left_ms: Math.max(0, n.start_ms - nowMs) } : null;
+}
+
+/** The first unfilled gap that has not ended by `nowMs` (the channel would go black), or null. */
+export function unfilledGap(view, nowMs) {
+  return view?.gaps.find((g) => g.fill === 'unfilled' && g.start_ms + g.length_ms > nowMs) ?? null;
+}

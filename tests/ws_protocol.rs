@@ -38,6 +38,18 @@ async fn hello_and_snapshot_then_every_change_as_the_next_event_before_its_ack()
     assert!(at >= seq);
     assert_eq!(state.selected.as_deref(), Some("main"));
     assert_eq!(state.playlists[0].playlist.id, "main");
+    // The planned timeline comes right behind the snapshot (empty until the engine's first plan,
+    // which has nothing to place for an empty playlist).
+    let ServerMsg::Timeline(timeline) = c.next_any().await else {
+        panic!("timeline third")
+    };
+    assert!(
+        timeline
+            .playlists
+            .get("main")
+            .is_none_or(|v| v.entries.is_empty() && v.next_fixed.is_none()),
+        "{timeline:?}"
+    );
 
     for n in 0..5 {
         let id = format!("add{n}");

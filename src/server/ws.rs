@@ -14,6 +14,7 @@
 //! - [`dispatch`]: wire requests → engine ops; engine results and errors → acks.
 //! - [`exit`]: why sessions end and the close codes.
 //! - [`log`]: every event encoded once and shared by all sessions; also the resume buffer.
+//! - [`timeline`]: when a session sends the planned timeline (after snapshots, then rate-limited).
 //! - [`bucket`]: the incoming-message rate limit.
 //!
 //! The event log is started by the first connection (not by the daemon): it subscribes to the
@@ -28,6 +29,9 @@ mod exit;
 mod log;
 mod outbox;
 mod session;
+#[cfg(test)]
+mod session_tests;
+mod timeline;
 mod upgrade;
 mod writer;
 

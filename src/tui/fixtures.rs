@@ -163,3 +163,79 @@ pub fn advance(model: &mut Model, by: Duration) {
     model.now += by;
     model.wall_ms += u64::try_from(by.as_millis()).unwrap_or(0);
 }
+
+/// A planned timeline for [`playlist`]`(n)` (n ≥ 6) in Europe/Berlin (UTC+1): a hard start at item
+/// 3 cuts the on-air item 2 (4 s lost, over-run), an unfilled 12 s gap before soft item 4
+/// (under-run), item 5's clip has no known length so nothing after it has a time.
+pub fn timelines(n: usize) -> crate::protocol::timeline::Timelines {
+    use crate::protocol::timeline::{
+        FixedView, GapFillView, GapView, NextFixedView, StationView, TimelineEntry, TimelineState,
+        TimelineView, Timelines,
+    };
+    let wall = i64::try_from(WALL_MS).unwrap_or(0);
+    let at = |s: f64| wall + (s * 1000.0) as i64;
+    let entry = |k: usize, state, start: Option<f64>, end: Option<f64>| TimelineEntry {
+        item: format!("i{k}"),
+        state,
+        start_ms: start.map(at),
+        end_ms: end.map(at),
+        cut: false,
+        lost_ms: None,
+        fixed: None,
+    };
+    let mut entries = vec![
+        TimelineEntry {
+            cut: true,
+            lost_ms: Some(3_800),
+            ..entry(1, TimelineState::OnAir, Some(-3.2), Some(8.0))
+        },
+        TimelineEntry {
+            fixed: Some(FixedView {
+                hard: true,
+                due_ms: at(8.0),
+                slack_ms: Some(-3_800),
+                delay_ms: Some(0),
+            }),
+            ..entry(2, TimelineState::Planned, Some(8.0), Some(28.0))
+        },
+        TimelineEntry {
+            fixed: Some(FixedView {
+                hard: false,
+                due_ms: at(40.0),
+                slack_ms: Some(12_000),
+                delay_ms: Some(0),
+            }),
+            ..entry(3, TimelineState::Planned, Some(40.0), Some(50.0))
+        },
+        entry(4, TimelineState::Planned, Some(50.0), None),
+    ];
+    entries.extend((5..n).map(|k| entry(k, TimelineState::Unknown, None, None)));
+    let view = TimelineView {
+        revision: playlist(n).playlist.revision,
+        first: 1,
+        entries,
+        gaps: vec![GapView {
+            start_ms: at(28.0),
+            length_ms: 12_000,
+            before: Some("i3".into()),
+            fill: GapFillView::Unfilled,
+        }],
+        next_fixed: Some(NextFixedView {
+            item: "i2".into(),
+            hard: true,
+            due_ms: at(8.0),
+            start_ms: at(8.0),
+        }),
+        end_ms: None,
+    };
+    Timelines {
+        planned_ms: wall,
+        station: Some(StationView {
+            timezone: "Europe/Berlin".into(),
+            day_start: "06:00".into(),
+            air_date: "2023-11-14".into(),
+            utc_offset_s: 3600,
+        }),
+        playlists: [("main".to_owned(), view)].into(),
+    }
+}

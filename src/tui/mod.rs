@@ -6,6 +6,7 @@
 //! - [`view`]: `view(&Model, &mut Frame)`, a pure function of the model, one module per pane.
 //! - [`layout`]: pane rectangles, shared by `view` and `update` (page sizes, scroll windows).
 //! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
+//! - [`timeline`]: the planned timeline matched to rows, station times, the START/DIFF texts.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
 //! The console is only a client (docs/architecture.md): quitting `onair tui`, or a crash, never touches
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod message;
 pub mod model;
 pub mod text;
+pub mod timeline;
 pub mod update;
 pub mod view;
 

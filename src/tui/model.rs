@@ -6,8 +6,10 @@
 //! ack overdue) is a pure function of the model and tests can set the clock.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::protocol::timeline::Timelines;
 use crate::protocol::{ClipView, Item, Items, PlaylistView, Progress, Role, Snapshot, Status};
 
 pub use super::text::sanitize;
@@ -237,6 +239,9 @@ pub struct Model {
     pub resync_pending: bool,
     /// When the last progress (or snapshot) arrived.
     pub progress_at: Option<Instant>,
+    /// The daemon's planned timelines and station clock as last received (`None` before the
+    /// first, or from a daemon without a schedule); see [`super::timeline`].
+    pub timelines: Option<Arc<Timelines>>,
     /// The playlist the rundown shows (`None`: the daemon's selected one).
     pub viewing: Option<String>,
     pub derived: Derived,
@@ -272,6 +277,7 @@ impl Model {
             seq: 0,
             resync_pending: false,
             progress_at: None,
+            timelines: None,
             viewing: None,
             derived: Derived::default(),
             focus: Pane::Rundown,

@@ -343,3 +343,22 @@ test('classifyEvent, formatTime and itemSeconds', () => {
   assert.equal(itemSeconds({ frames: 1001, fps: [30000, 1001] }), 1001 * 1001 / 30000);
   assert.equal(itemSeconds({ clip: 'LOGO' }), null);
 });
+
+test('a timeline is kept beside the state: a same-boot snapshot keeps it, a restarted daemon drops it', async () => {
+  const c = newClient();
+  let ws = connected(c, 'b1', 40);
+  let seen = 0;
+  c.addEventListener('timeline', () => seen++);
+  ws.recv({ type: 'timeline', planned_ms: 5, playlists: { main: { revision: 1, first: 0, entries: [], gaps: [] } } });
+  assert.equal(seen, 1);
+  assert.equal(c.timeline.planned_ms, 5);
+  ws.recv(snapshot(41));
+  assert.equal(c.timeline.planned_ms, 5, 'a resync of the same run does not make the plan wrong');
+  ws.drop(1001);
+  await tick();
+  c.reconnectNow();
+  ws = last();
+  ws.open();
+  ws.recv(hello('b2', 2));
+  assert.equal(c.timeline, null, 'planned from revisions of another run');
+});

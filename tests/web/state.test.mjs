@@ -8,7 +8,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { SNAPSHOT_SINCE, applyEvent, fromSnapshot } from '../../assets/state.js';
+import {
+  SNAPSHOT_SINCE,
+  applyEvent,
+  formatSpan,
+  fromSnapshot,
+  fromTimeline,
+  nextFixed,
+  planDiff,
+  planMark,
+  stationTime,
+  timelineEntry,
+  unfilledGap,
+} from '../../assets/state.js';
 
 function item(id, clip = 'CLIP', extra = {}) {
   return { id, clip, frames: 500, fps: [50, 1], loop: false, transition: { kind: 'CUT', frames: 0 }, ...extra };
@@ -231,4 +243,63 @@ test('any sequence of item events gives the daemon\'s list (seeded random edits)
   }
   assert.deepEqual(main(s).missing, [...daemon.missing].sort());
   assert.equal(main(s).revision, daemon.revision);
+});
+
+test('timeline: entries match rows only at the revision they were planned from', () => {
+  const s = state();
+  const p = main(s);
+  const tl = fromTimeline({
+    type: 'timeline',
+    planned_ms: 1000,
+    station: { timezone: 'Europe/Berlin', day_start: '06:00', air_date: '2024-03-01', utc_offset_s: 3600 },
+    playlists: {
+      main: {
+        revision: 1,
+        first: 1,
+        entries: [
+          { item: 'b', state: 'on_air', start_ms: 0, cut: true, lost_ms: 12_000 },
+          { item: 'c', state: 'planned', start_ms: 20_000, fixed: { hard: true, due_ms: 20_000, slack_ms: -4_001 } },
+          'garbage',
+        ],
+        gaps: [{ start_ms: 10_000, length_ms: 5_000, before: 'c', fill: 'unfilled' }, { start_ms: 'x' }],
+        next_fixed: { item: 'c', hard: true, due_ms: 20_000, start_ms: 20_000 },
+      },
+      bad: 7,
+    },
+  });
+  assert.deepEqual(Object.keys(tl.playlists), ['main']);
+  const view = tl.playlists.main;
+  assert.equal(view.entries.length, 2, 'non-objects dropped');
+  assert.equal(view.gaps.length, 1);
+  assert.equal(timelineEntry(view, p, 0), null, 'before the window: past');
+  assert.equal(timelineEntry(view, p, 1).item, 'b');
+  assert.equal(timelineEntry(view, p, 2).item, 'c');
+  assert.deepEqual(planDiff(timelineEntry(view, p, 1)), { kind: 'cut', text: '✂ -00:12' });
+  assert.deepEqual(planDiff(timelineEntry(view, p, 2)), { kind: 'over', text: '-00:05' });
+  assert.equal(planMark(timelineEntry(view, p, 2)), 'H');
+  assert.equal(stationTime(20_000, tl.station.utc_offset_s), '01:00:20');
+  // An edit the plan did not see: no row is labelled until the next timeline.
+  apply(s, { kind: 'item_removed', playlist: 'main', revision: 2, index: 0, item: 'a' });
+  assert.equal(timelineEntry(view, main(s), 1), null);
+  assert.equal(timelineEntry(view, main(s), 0), null);
+});
+
+test('timeline: under-run, count-down from the client clock, unfilled gaps ahead', () => {
+  const e = (slack) => ({ cut: false, lost_ms: null, fixed: { hard: false, slack_ms: slack } });
+  assert.deepEqual(planDiff(e(10_000)), { kind: 'under', text: '+00:10' });
+  assert.deepEqual(planDiff(e(0)), { kind: 'on-time', text: '00:00' });
+  assert.equal(planDiff(e(null)), null);
+  assert.equal(planMark(e(1)), 'S');
+  assert.equal(formatSpan(3_725_000), '1:02:05');
+  assert.equal(stationTime(-1000), '23:59:59');
+  const view = fromTimeline({
+    planned_ms: 0,
+    playlists: { main: { revision: 1, first: 0, entries: [], gaps: [{ start_ms: 10_000, length_ms: 5_000, fill: 'unfilled' }, { start_ms: 30_000, length_ms: 5_000, fill: 'filler' }], next_fixed: { item: 'c', hard: false, due_ms: 60_000, start_ms: 61_000 } } },
+  }).playlists.main;
+  assert.equal(nextFixed(view, 1_000).left_ms, 60_000);
+  assert.equal(nextFixed(view, 99_000).left_ms, 0, 'never negative');
+  assert.equal(nextFixed(null, 0), null);
+  assert.equal(unfilledGap(view, 0).start_ms, 10_000);
+  assert.equal(unfilledGap(view, 14_999).start_ms, 10_000, 'still under way');
+  assert.equal(unfilledGap(view, 15_000), null, 'over; a filled gap is no warning');
 });

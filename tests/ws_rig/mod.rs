@@ -187,7 +187,8 @@ impl Client {
         }
     }
 
-    /// Reads `hello` and `snapshot`; returns the snapshot's seq.
+    /// Reads `hello`, `snapshot` and the `timeline` that always follows it; returns the
+    /// snapshot's seq.
     pub async fn handshake(&mut self) -> u64 {
         let ServerMsg::Hello { seq, .. } = self.next().await else {
             panic!("hello expected first")
@@ -196,6 +197,11 @@ impl Client {
             panic!("snapshot expected after hello")
         };
         assert!(snap >= seq && state.seq == snap);
+        let timeline = self.next_any().await;
+        assert!(
+            matches!(timeline, ServerMsg::Timeline(_)),
+            "timeline expected right after the snapshot, got {timeline:?}"
+        );
         snap
     }
 
@@ -227,11 +233,11 @@ impl Client {
         }
     }
 
-    /// The next server message that is not `progress`.
+    /// The next server message that is not `progress` or `timeline` (derived, not sequenced).
     pub async fn next(&mut self) -> ServerMsg {
         loop {
             match self.next_any().await {
-                ServerMsg::Progress { .. } => {}
+                ServerMsg::Progress { .. } | ServerMsg::Timeline(_) => {}
                 msg => return msg,
             }
         }

@@ -15,8 +15,8 @@
 //! gone (evicted, or lost in such a lag) resynchronises from a snapshot.
 //!
 //! Snapshots are shared the same way: [`EventLog::snapshot`] encodes each snapshot the engine
-//! publishes (one per `seq`) once and hands every session that asks the same text; progress
-//! likewise, once per update.
+//! publishes (one per `seq`) once and hands every session that asks the same text; progress and
+//! the planned timeline likewise, once per update.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,7 +28,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::playout::engine::EngineHandle;
-use crate::protocol::{ProgressMap, Snapshot, encode_event, encode_progress, encode_snapshot};
+use crate::protocol::timeline::Timelines;
+use crate::protocol::{
+    ProgressMap, Snapshot, encode_event, encode_progress, encode_snapshot, encode_timeline,
+};
 
 /// An encoded event: its `seq` and its wire text.
 pub(crate) type Encoded = (u64, Utf8Bytes);
@@ -121,16 +124,17 @@ pub(crate) struct Tail {
     pub(crate) open: bool,
 }
 
-/// The one encoding of the latest snapshot (or progress) asked for, with the value it encodes.
+/// The one encoding of the latest snapshot (progress, timeline) asked for, with the value it encodes.
 type Cached<T> = Mutex<Option<(Arc<T>, Utf8Bytes)>>;
 
-/// The shared ring, its filler task and the shared snapshot and progress encodings.
+/// The shared ring, its filler task and the shared snapshot, progress and timeline encodings.
 #[derive(Debug)]
 pub(crate) struct EventLog {
     ring: Mutex<Ring>,
     tail: watch::Sender<Tail>,
     snapshot: Cached<Snapshot>,
     progress: Cached<ProgressMap>,
+    timeline: Cached<Timelines>,
 }
 
 impl EventLog {
@@ -153,6 +157,7 @@ impl EventLog {
             }),
             snapshot: Mutex::new(None),
             progress: Mutex::new(None),
+            timeline: Mutex::new(None),
         });
         let filler = Arc::clone(&log);
         tokio::spawn(async move {
@@ -233,6 +238,15 @@ impl EventLog {
         progress: &Arc<ProgressMap>,
     ) -> Result<Utf8Bytes, serde_json::Error> {
         once(&self.progress, progress, encode_progress)
+    }
+
+    /// The timeline message's wire text, encoded once per timeline the engine published: with a
+    /// thousand entries per playlist it is the biggest message after the snapshot.
+    pub(crate) fn timeline(
+        &self,
+        timelines: &Arc<Timelines>,
+    ) -> Result<Utf8Bytes, serde_json::Error> {
+        once(&self.timeline, timelines, encode_timeline)
     }
 }
 

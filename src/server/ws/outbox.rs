@@ -5,7 +5,8 @@
 //! `server.ws_send_queue_bytes`), because one whole-playlist event can weigh a megabyte and a count
 //! alone let a stuck client hold hundreds of them. When a message does not fit, what can be
 //! recomputed is thrown away (events, snapshots and progress, all superseded by a fresh snapshot)
-//! and what cannot (acks, hello, shutdown, close) stays. Progress is coalesced: at most one is queued.
+//! and what cannot (acks, hello, shutdown, close) stays. Progress and the timeline are coalesced: at
+//! most one of each is queued.
 //!
 //! Bytes stay counted until the writer has handed the message to the socket, so the messages a
 //! stuck writer holds in its batch count too. A snapshot's text is not counted (only a fixed
@@ -34,6 +35,9 @@ pub(crate) enum Kind {
     Snapshot,
     /// Progress: superseded by the next progress.
     Progress,
+    /// The planned timeline: superseded by the next one (a session sends one after every
+    /// snapshot, so dropping it for a snapshot loses nothing).
+    Timeline,
     /// Everything else (hello, acks, pong, errors, shutdown, pings, close): never dropped.
     Control,
 }
@@ -214,16 +218,27 @@ impl Outbox {
     /// Queues progress, replacing any progress still waiting (only the latest matters); when the
     /// queue is full it is skipped, since the next one will come.
     pub(crate) fn push_progress(&self, text: Utf8Bytes) {
-        let out = Out::text(Kind::Progress, text);
+        let _ = self.push_latest(Kind::Progress, text);
+    }
+
+    /// Queues a timeline like progress, one at most; `Err(Full)` when it was not queued (the
+    /// timeline only changes now and then, so the session tries again rather than wait for it).
+    pub(crate) fn push_timeline(&self, text: Utf8Bytes) -> Result<(), Full> {
+        self.push_latest(Kind::Timeline, text)
+    }
+
+    /// Queues a message of `kind` in place of the one of that kind still waiting, if any.
+    fn push_latest(&self, kind: Kind, text: Utf8Bytes) -> Result<(), Full> {
+        let out = Out::text(kind, text);
         let mut inner = self.lock();
-        if let Some(i) = inner.items.iter().position(|o| o.kind == Kind::Progress) {
+        if let Some(i) = inner.items.iter().position(|o| o.kind == kind) {
             inner.add(&out);
             let old = std::mem::replace(&mut inner.items[i], out);
             inner.remove(&old);
-            return;
+            return Ok(());
         }
         drop(inner);
-        let _ = self.push(out);
+        self.push(out)
     }
 
     /// Replaces every droppable message with `snapshot`, placed where the first dropped message was
@@ -398,6 +413,24 @@ mod tests {
             panic!("text expected")
         };
         assert_eq!(text.as_str(), "22");
+    }
+
+    #[test]
+    fn the_timeline_is_coalesced_apart_from_progress_and_gives_way_to_a_snapshot() {
+        let q = Outbox::new(8, ROOMY);
+        q.push_timeline("t1".into()).unwrap();
+        q.push_progress("p".into());
+        q.push_timeline("t2".into()).unwrap();
+        assert_eq!(q.kinds(), [Kind::Timeline, Kind::Progress]);
+        {
+            let inner = q.lock();
+            let Message::Text(text) = &inner.items[0].message else {
+                panic!("text expected")
+            };
+            assert_eq!(text.as_str(), "t2");
+        }
+        assert_eq!(q.replace_with_snapshot("s".into()), Ok(2));
+        assert_eq!(q.kinds(), [Kind::Snapshot]);
     }
 
     #[tokio::test]

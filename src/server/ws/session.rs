@@ -1,5 +1,5 @@
-//! One `/ws` connection: hello and snapshot, then sequenced events, progress, command acks, pings,
-//! and the limits that keep one client from affecting the others.
+//! One `/ws` connection: hello and snapshot, then sequenced events, progress, the planned timeline,
+//! command acks, pings, and the limits that keep one client from affecting the others.
 //!
 //! The session owns the read half and a position `pos`: the `seq` of the last event (or snapshot)
 //! it queued. Events come from the shared [`EventLog`], already encoded: the session takes the
@@ -26,6 +26,7 @@ use super::dispatch::Handling;
 use super::exit::Exit;
 use super::log::{After, EventLog, Tail};
 use super::outbox::{Kind, Out, Outbox};
+use super::timeline::Feed;
 use super::upgrade::Socket;
 use super::writer::{WriteEnd, write};
 use crate::protocol::{
@@ -141,6 +142,8 @@ struct ClientSession {
     progress_dirty: bool,
     progress_period: Duration,
     next_progress: Instant,
+    /// The planned timeline: after every snapshot, then on change at most once a second.
+    timeline: Feed,
     commands: Commands,
     bucket: Bucket,
     ping: Duration,
@@ -174,6 +177,7 @@ impl ClientSession {
             progress_dirty: hz > 0,
             progress_period: Duration::from_secs(1) / hz.max(1),
             next_progress: now,
+            timeline: Feed::new(state.engine.watch_timeline(), now),
             commands: Commands::start(Arc::clone(&state)),
             bucket: Bucket::new(
                 state.config.rate_limit_per_sec,
@@ -226,6 +230,13 @@ impl ClientSession {
                 }
                 () = tokio::time::sleep_until(self.next_progress), if self.progress_dirty => {
                     self.send_progress()
+                }
+                changed = self.timeline.rx.changed(), if self.timeline.live => {
+                    self.timeline.changed(changed);
+                    Ok(())
+                }
+                () = tokio::time::sleep_until(self.timeline.next), if self.timeline.dirty => {
+                    self.send_timeline()
                 }
                 _ = ping.tick() => self.ping_tick(),
             };
@@ -350,6 +361,9 @@ impl ClientSession {
                         return self.snapshot(Why::Slow);
                     }
                 }
+                // The client's timeline is from before it lost the connection (or before its
+                // resume): only a newer one needs to go.
+                self.timeline.after_replay();
                 return Ok(());
             }
         }
@@ -367,6 +381,9 @@ impl ClientSession {
         self.pos = snap.seq;
         // The snapshot's progress is as old as its last event: follow it with the live one.
         self.progress_dirty = self.progress_live;
+        // The timeline right behind it (whatever the rate limit), even an empty one: it was dropped
+        // with the events if one was queued, and a new client learns the daemon sends timelines.
+        self.send_timeline()?;
         let stats = &self.state.ws;
         stats
             .dropped
@@ -414,6 +431,15 @@ impl ClientSession {
         let progress = Arc::clone(&self.progress.borrow_and_update());
         let text = self.log.progress(&progress).map_err(|_| Exit::Internal)?;
         self.outbox.push_progress(text);
+        Ok(())
+    }
+
+    /// Queues the latest timeline (at most one waits in the outbox; a full queue retries later).
+    fn send_timeline(&mut self) -> Result<(), Exit> {
+        let timelines = self.timeline.take(Instant::now());
+        let text = self.log.timeline(&timelines).map_err(|_| Exit::Internal)?;
+        let ok = self.outbox.push_timeline(text).is_ok();
+        self.timeline.queued(timelines, ok);
         Ok(())
     }
 

@@ -116,6 +116,11 @@ fn server(model: &mut Model, msg: ServerMsg) -> Vec<Effect> {
                 );
                 model.have_state = false;
             }
+            // Another run of the daemon planned from other revisions: its own timeline follows
+            // its snapshot.
+            if model.session.boot_id.as_deref() != Some(boot_id.as_str()) {
+                model.timelines = None;
+            }
             if role == Role::Viewer && model.session.role != Some(Role::Viewer) {
                 model.log(Level::Warn, "read-only: the token grants the viewer role");
             }
@@ -158,8 +163,11 @@ fn server(model: &mut Model, msg: ServerMsg) -> Vec<Effect> {
             model.progress_at = Some(model.now);
             vec![]
         }
-        // Shown once the console draws the timeline (issue 16); until then it is not kept.
-        ServerMsg::Timeline(_) => vec![],
+        // The latest plan replaces the previous one whole; it is matched to rows by revision.
+        ServerMsg::Timeline(timelines) => {
+            model.timelines = Some(std::sync::Arc::new(*timelines));
+            vec![]
+        }
         ServerMsg::Ack(ack) => {
             ack_received(model, ack);
             vec![]

@@ -1,5 +1,6 @@
 //! The on-air panel: the item on air with its times and a progress gauge, then what comes next and
-//! whether it starts by itself (AUTO armed) or waits for a take.
+//! whether it starts by itself (AUTO armed) or waits for a take, and on the right the next
+//! fixed-time item of the plan with its count-down.
 //!
 //! Numbers are shown only while they are live ([`Telemetry::Live`]); otherwise the gauge makes room
 //! for the reason ("no telemetry", "reconnecting…") so frozen numbers never look current.
@@ -14,6 +15,7 @@ use super::{DIM, countdown, hms, link_text};
 use crate::playout::model::escape_hidden;
 use crate::protocol::{Item, PlaylistView, Status};
 use crate::tui::model::{Model, Telemetry};
+use crate::tui::timeline;
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let [first, second, third] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
@@ -25,7 +27,41 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
     let telemetry = model.telemetry();
     on_air_line(model, pl, &telemetry, frame, first);
     gauge_line(model, &telemetry, frame, second);
-    frame.render_widget(Paragraph::new(next_line(model, pl)), third);
+    let fixed = next_fixed(model, pl);
+    let width = u16::try_from(fixed.width()).unwrap_or(0);
+    let [l, r] = Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(third);
+    frame.render_widget(Paragraph::new(next_line(model, pl)), l);
+    frame.render_widget(Paragraph::new(fixed), r);
+}
+
+/// ` FIXED H 12:40:00 News -00:05:04 `: the next hard (`H`) or soft (`S`) item, its planned start
+/// in station time and the count-down from the console's clock (the daemon does not send one: it
+/// changes every frame). Nothing without a plan; no count-down while not live.
+fn next_fixed(model: &Model, pl: &PlaylistView) -> Line<'static> {
+    let Some((next, left_ms)) = timeline::next_fixed(model, pl) else {
+        return Line::default();
+    };
+    let live = model.is_live();
+    let name = pl.playlist.item(&next.item).map_or_else(
+        || "?".to_owned(),
+        |i| escape_hidden(crate::tui::text::item_name(i)).into_owned(),
+    );
+    let mark = if next.hard { "H" } else { "S" };
+    let mut spans = vec![
+        badge("FIXED", Color::Black, Color::Cyan),
+        Span::raw(format!(
+            " {mark} {} {name} ",
+            timeline::station_hms(model, next.start_ms)
+        )),
+    ];
+    if live {
+        spans.push(Span::styled(
+            format!("-{} ", hms(left_ms as f64 / 1000.0)),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
+    let style = if live { Style::new() } else { DIM };
+    Line::from(spans).style(style)
 }
 
 /// `" CLIP · title"` of an item, with invisible format characters in the title shown as `<U+…>`.

@@ -1,4 +1,5 @@
-//! The status bar: daemon link, CasparCG link and version, alarms, on-air times, wall clock.
+//! The status bar: daemon link, CasparCG link and version, alarms, on-air times, the station clock
+//! (from the daemon's timeline) or the wall clock in UTC.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,11 +10,12 @@ use ratatui::widgets::Paragraph;
 use super::{DIM, clock, countdown, hms};
 use crate::protocol::TelemetrySource;
 use crate::tui::model::{Link, Model, Telemetry};
+use crate::tui::timeline;
 
 const BAR: Style = Style::new().bg(Color::Black);
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
-    let right = right_side(model);
+    let right = right_side(model, area.width >= 120);
     // One column more than the right side needs, so the two never touch.
     let width = u16::try_from(right.width() + 1).unwrap_or(u16::MAX);
     let [left_area, right_area] =
@@ -105,7 +107,7 @@ fn left_side(model: &Model, wide: bool) -> Line<'static> {
     Line::from(spans)
 }
 
-fn right_side(model: &Model) -> Line<'static> {
+fn right_side(model: &Model, wide: bool) -> Line<'static> {
     let mut spans = Vec::new();
     match model.telemetry() {
         Telemetry::Live(p) => {
@@ -117,6 +119,34 @@ fn right_side(model: &Model) -> Line<'static> {
         Telemetry::Stale(_) => spans.push(Span::styled("▶ no telemetry", DIM)),
         Telemetry::Idle => {}
     }
-    spans.push(Span::raw(format!("  {} UTC ", clock(model.wall_ms))));
+    // The station clock is what fixed times are written in; UTC (the as-run log's zone) stays
+    // beside it where there is room, and alone without a station.
+    let station = model.timelines.as_ref().and_then(|t| t.station.as_ref());
+    match station.filter(|s| s.timezone != "UTC" || s.utc_offset_s != 0) {
+        Some(s) => {
+            let now = i64::try_from(model.wall_ms).unwrap_or(i64::MAX);
+            // A zone name is ASCII by IANA's rules; a daemon sending anything else still cannot
+            // move the cursor.
+            let zone = crate::tui::text::sanitize(&s.timezone);
+            let zone = if wide {
+                zone.as_str()
+            } else {
+                zone.rsplit('/').next().unwrap_or_default()
+            };
+            spans.push(Span::styled(
+                format!("  {} {zone}", timeline::station_hms(model, now)),
+                Style::new().fg(Color::Cyan),
+            ));
+            if wide {
+                spans.push(Span::styled(
+                    format!("  {} UTC ", clock(model.wall_ms)),
+                    DIM,
+                ));
+            } else {
+                spans.push(Span::raw(" "));
+            }
+        }
+        None => spans.push(Span::raw(format!("  {} UTC ", clock(model.wall_ms)))),
+    }
     Line::from(spans)
 }

@@ -259,3 +259,97 @@ fn help_in_the_demo_says_quitting_ends_the_demo_80x24() {
     assert!(!text.contains("never affected"), "{text}");
     snapshot("help_demo_80x24", &model);
 }
+
+fn planned(width: u16, height: u16) -> Model {
+    let mut model = live_model(width, height, 14);
+    server(
+        &mut model,
+        ServerMsg::Timeline(Box::new(fixtures::timelines(14))),
+    );
+    model
+}
+
+#[test]
+fn planned_timeline_120x40_shows_starts_marks_cut_and_runs() {
+    let model = planned(120, 40);
+    let text = render(&model);
+    for want in [
+        "✂ -00:04",
+        "H 13:35:04",
+        "-00:04",
+        "+00:12",
+        "S 13:35:36",
+        "  13:35:46",
+        "13:34:56 Europe/Berlin",
+        "FIXED  H 13:35:04 NEWS/OPENER -00:00:08",
+        "! unfilled gap 00:12 at 13:35:24 before SHORT",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    snapshot("planned_timeline_120x40", &model);
+}
+
+#[test]
+fn planned_timeline_80x24_keeps_the_clock_the_next_fixed_time_and_the_gap() {
+    let model = planned(80, 24);
+    let text = render(&model);
+    assert!(text.contains("13:34:56 Berlin"), "{text}");
+    assert!(text.contains("H 13:35:04"), "{text}");
+    assert!(text.contains("unfilled gap 00:12"), "{text}");
+    snapshot("planned_timeline_80x24", &model);
+}
+
+#[test]
+fn the_count_down_follows_the_console_clock_and_a_new_revision_blanks_the_rows() {
+    let mut model = planned(160, 48);
+    fixtures::advance(&mut model, Duration::from_secs(3));
+    let text = render(&model);
+    assert!(text.contains("NEWS/OPENER -00:00:05"), "{text}");
+    assert!(text.contains("13:34:59 Europe/Berlin"), "{text}");
+    assert!(text.contains("SCHED") && text.contains("START"), "{text}");
+    // An edit the timeline was not planned from: its rows may be other items now.
+    let item = (*model.state.playlists[0].playlist.items[9]).clone();
+    let revision = model.state.playlists[0].playlist.revision + 1;
+    server(
+        &mut model,
+        ServerMsg::Event(Box::new(Event {
+            seq: 42,
+            kind: EventKind::ItemRemoved {
+                playlist: "main".into(),
+                revision,
+                index: 9,
+                item: item.id,
+            },
+        })),
+    );
+    let text = render(&model);
+    assert!(text.contains("START"), "the column stays: {text}");
+    assert!(
+        !text.contains("S 13:35:36") && !text.contains("✂"),
+        "no row labelled from another revision: {text}"
+    );
+    assert!(
+        text.contains("FIXED"),
+        "the next fixed time is not a row: {text}"
+    );
+}
+
+#[test]
+fn a_restarted_daemon_drops_the_old_plan() {
+    let mut model = planned(120, 40);
+    server(
+        &mut model,
+        ServerMsg::Hello {
+            server_version: "0.1.0".into(),
+            boot_id: "boot-2".into(),
+            seq: 0,
+            role: crate::protocol::Role::Operator,
+        },
+    );
+    assert!(model.timelines.is_none());
+    let text = render(&model);
+    assert!(
+        !text.contains("FIXED") && !text.contains("Berlin"),
+        "{text}"
+    );
+}
