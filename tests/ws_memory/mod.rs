@@ -380,7 +380,33 @@ pub async fn idle(
             }
         }
     };
-    let (first, snapshot_bytes) = greet(connect(&daemon.addr, None).await).await;
+    // The media library arrives after the daemon starts and changes the snapshot by a kilobyte:
+    // compare the clients' snapshots only once it is in, so each must be the same state, whole.
+    let mut attempts = 0;
+    let (first, snapshot_bytes) = loop {
+        attempts += 1;
+        assert!(
+            attempts < 400,
+            "the media library never reached the snapshot"
+        );
+        let ws = connect(&daemon.addr, None).await;
+        let mut ws = ws;
+        let text = loop {
+            match tokio::time::timeout(WAIT, ws.next()).await {
+                Ok(Some(Ok(Message::Text(t))))
+                    if t.as_str().starts_with(r#"{"type":"snapshot""#) =>
+                {
+                    break t;
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no snapshot: {other:?}"),
+            }
+        };
+        if !text.as_str().contains(r#""clips":[]"#) {
+            break (ws, text.len());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let rss_before = rss(pid);
     let mut idle = Vec::with_capacity(clients);
     for _ in 0..clients {
