@@ -564,7 +564,7 @@ function stationOffset() {
 function drawPlan(row, e) {
   const diff = planDiff(e);
   const mark = planMark(e);
-  const start = e && e.start_ms !== null ? stationTime(e.start_ms, stationOffset()) : mark ? '--:--:--' : '';
+  const start = e && e.start_ms != null ? stationTime(e.start_ms, stationOffset()) : mark ? '--:--:--' : '';
   const sig = e ? `${diff?.kind ?? ''}|${diff?.text ?? ''}|${mark}|${start}` : '';
   if (row.planSig === sig) return;
   row.planSig = sig;

@@ -275,7 +275,9 @@ impl Engine {
             horizon,
             clock: FrameClock::new(0, rate),
             filler: None,
-            end: EndPolicy::Filler,
+            // What CasparCG does today when the rundown ends: the last frame stays on the layer.
+            // (An end action and fillers are configurable once they exist.)
+            end: EndPolicy::Hold,
         };
         let plan = crate::schedule::plan(&input);
         let view = TimelineView::from_plan(&plan, &entries, pl.revision);
