@@ -329,7 +329,9 @@ async fn progress_is_rate_limited() {
 
     let window = Duration::from_millis(1500);
     let end = tokio::time::Instant::now() + window;
-    let mut frames = tokio::time::interval(Duration::from_millis(5));
+    // 150 frames at most in the window: CLIP1 (250 frames) is still playing at its end, so every
+    // progress message has the playlist (stepping every 5 ms ended the clip inside the window).
+    let mut frames = tokio::time::interval(Duration::from_millis(10));
     let mut progress = 0;
     loop {
         tokio::select! {
