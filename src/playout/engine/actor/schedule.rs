@@ -7,10 +7,11 @@
 //!
 //! - A fixed-time item that must be triggered (a hard start, or a soft start with a gap before
 //!   it) is loaded into the background *without* AUTO as soon as nothing else will play before it
-//!   (so an item ending early can never start it early), and taken half a frame before its
-//!   instant. Whatever the server's frame phase, a command that lands within the frame before its
-//!   instant takes effect on the frame containing the instant or the one after: never early, at
-//!   most one frame late, with half a frame of margin either way for the network and the timer.
+//!   (so an item ending early can never start it early), and taken three quarters of a frame
+//!   before its instant. Whatever the server's frame phase, a command that lands within the frame
+//!   before its instant takes effect on the frame containing the instant or the one after: never
+//!   early, at most one frame late, with a quarter frame of margin for disagreeing clocks and
+//!   three quarters for the network and the timer.
 //! - A soft start whose previous item runs past its time needs no trigger: it follows through
 //!   `LOADBG … AUTO` like any item.
 //! - Re-planning is coalesced (changes within 100 ms share one plan), and playlists with something
