@@ -11,6 +11,7 @@ pub mod duration;
 mod keys;
 mod load;
 mod schedule;
+pub use schedule::format_day_start;
 mod validate;
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub(super) fn parse_day_start(text: &str) -> Result<Time, String> {
 }
 
 /// `HH:MM`, or `HH:MM:SS` when there are seconds.
-pub(super) fn format_day_start(t: Time) -> String {
+pub fn format_day_start(t: Time) -> String {
     if t.second() == 0 {
         format!("{:02}:{:02}", t.hour(), t.minute())
     } else {

@@ -158,7 +158,7 @@ pub(super) fn fire_of(
     // disagree and three quarters for the network and a busy loop (half a frame was too little on
     // a loaded 2-core machine at 50 fps). Before the rate is known (no reading yet): three quarters
     // of a frame at the fastest rate CasparCG runs (60 fps), never early at any slower rate.
-    let half = rate.map_or(NANOS_PER_SEC / 80, |r| r.frame_nanos() * 3 / 4);
+    let lead = rate.map_or(NANOS_PER_SEC / 80, |r| r.frame_nanos() * 3 / 4);
     let rate = rate.unwrap_or(FrameRate::FPS_25);
     let instant = at;
     // Late (the time passed while nothing could fire it): at once.
@@ -179,7 +179,7 @@ pub(super) fn fire_of(
         due: fixed.due,
         instant,
         at,
-        send: at.saturating_sub(half).max(now),
+        send: at.saturating_sub(lead).max(now),
         next_in_time,
         rate,
     })

@@ -186,11 +186,7 @@ impl Engine {
         let tz = st.time_zone();
         let view = StationView {
             timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
-            day_start: if st.day_start().second() == 0 {
-                st.day_start().strftime("%H:%M").to_string()
-            } else {
-                st.day_start().strftime("%H:%M:%S").to_string()
-            },
+            day_start: crate::config::format_day_start(st.day_start()),
             air_date: st
                 .air_date_of(now)
                 .map_or_else(|_| String::new(), |d| d.to_string()),
