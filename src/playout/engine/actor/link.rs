@@ -37,20 +37,13 @@ impl Engine {
             // A failed rescan raises its own alarm; playout goes on without it.
             self.start_rescan(None);
             self.reconcile_all();
-            // Fixed times wait for the link: plan again now, and learn every channel's frame rate
-            // (a hard start is timed in frames of its channel).
+            // Fixed times wait for the link: plan again now. Channels are not read here: a poll
+            // racing reconciliation's reading could see a layer still empty after a recovery and
+            // hold it; a channel's rate comes with its first reading, and until then a fixed time
+            // leads by the fastest rate's margin (see `fire`).
             let ids: Vec<String> = self.playlists.keys().cloned().collect();
-            let mut channels: Vec<u16> = Vec::new();
             for id in ids {
                 self.scheduler.touch(&id);
-                if let Some(pl) = self.playlists.get(&id) {
-                    channels.push(pl.channel_layer.channel);
-                }
-            }
-            channels.sort_unstable();
-            channels.dedup();
-            for ch in channels {
-                self.read_channel(ch, super::follow::ReadWhy::Poll);
             }
         } else if matches!(state, LinkState::Disconnected { .. }) {
             self.observed.clear();
