@@ -246,6 +246,7 @@ fn restored_playout(
                 on_air: s.on_air.clone(),
                 on_air_since_ms: s.on_air_since,
                 next: s.cursor.clone(),
+                left_after: s.left_after.clone(),
                 ..Playout::default()
             };
             (id.clone(), playout)

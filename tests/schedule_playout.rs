@@ -94,6 +94,8 @@ async fn rig_on(
     restored: BTreeMap<String, engine::Playout>,
 ) -> Rig {
     let mut pl = Playlist::new("main", "Main", "1-10".parse().expect("layer"));
+    // No filler here: the last frame stays after the rundown, by choice (no end-of-rundown alarm).
+    pl.end_action = onair::playout::fill::EndAction::Hold;
     for it in items {
         pl.items.push_back(it.into());
     }

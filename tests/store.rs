@@ -332,6 +332,7 @@ fn state_file_round_trip_and_quarantine() {
             cursor: Some("i1".into()),
             on_air: Some("i0".into()),
             on_air_since: Some(1_700_000_000_000),
+            left_after: None,
         },
     );
     store.save_state(&state).unwrap();

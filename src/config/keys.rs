@@ -101,6 +101,7 @@ pub(crate) const KEYS: &[Key] = &[
     key("playout", "timezone", OptionalText),
     key("playout", "day_start", Text),
     key("playout", "preroll", Text),
+    key("playout", "next_day_warning", Text),
     key("log", "format", Text),
     key("log", "level", Text),
 ];

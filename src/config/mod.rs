@@ -287,6 +287,9 @@ pub struct PlayoutConfig {
     /// How long before its time a hard or soft item is loaded in the background.
     #[serde(with = "duration::serde")]
     pub preroll: Duration,
+    /// How long before a channel day starts its missing rundown is alarmed (`0s`: never).
+    #[serde(with = "duration::serde")]
+    pub next_day_warning: Duration,
 }
 
 impl Default for PlayoutConfig {
@@ -301,6 +304,7 @@ impl Default for PlayoutConfig {
             timezone: None,
             day_start: jiff::civil::Time::constant(6, 0, 0, 0),
             preroll: Duration::from_secs(2),
+            next_day_warning: Duration::from_secs(3600),
         }
     }
 }

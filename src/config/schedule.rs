@@ -14,6 +14,8 @@ use super::duration::format as fmt_duration;
 pub(super) const MIN_PREROLL: Duration = Duration::from_millis(42);
 /// A longer preroll holds a decoder for a clip that will not play for minutes: surely a typo.
 pub(super) const MAX_PREROLL: Duration = Duration::from_secs(60);
+/// The missing next day is warned about at most a day ahead: further is always "missing".
+pub(super) const MAX_NEXT_DAY_WARNING: Duration = Duration::from_secs(86_400);
 
 impl PlayoutConfig {
     /// The station's time zone: `timezone` from the IANA database (the system's copy, else the one
@@ -50,6 +52,16 @@ pub(super) fn problems(p: &PlayoutConfig) -> Vec<(&'static str, String)> {
                 fmt_duration(MIN_PREROLL),
                 fmt_duration(MAX_PREROLL),
                 fmt_duration(p.preroll)
+            ),
+        ));
+    }
+    if p.next_day_warning > MAX_NEXT_DAY_WARNING {
+        out.push((
+            "playout.next_day_warning",
+            format!(
+                "must be at most {} (a day), got {}; 0s turns the warning off",
+                fmt_duration(MAX_NEXT_DAY_WARNING),
+                fmt_duration(p.next_day_warning)
             ),
         ));
     }

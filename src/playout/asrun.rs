@@ -59,6 +59,8 @@ pub enum EndReason {
     Shutdown,
     /// A hard start at a fixed time cut it.
     Hard,
+    /// A soft start at its fixed time ended it (the filler in the gap before it).
+    Soft,
 }
 
 impl EndReason {
@@ -74,6 +76,7 @@ impl EndReason {
             EndReason::Reconcile => "reconcile",
             EndReason::Shutdown => "shutdown",
             EndReason::Hard => "hard",
+            EndReason::Soft => "soft",
         }
     }
 }
@@ -116,6 +119,9 @@ pub struct AsRunEntry {
     /// is on time, 1 a frame late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_frames: Option<i64>,
+    /// Set when the clip played as the layer's filler (in a gap, or after the rundown's end).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub filler: bool,
 }
 
 /// Seconds of `frames` at `fps`, rounded to the millisecond; `None` for a rate with a zero.
@@ -155,6 +161,7 @@ impl AsRunEntry {
             start_mode: None,
             planned_start: None,
             late_frames: None,
+            filler: false,
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::fill::{EndAction, FillerMode};
 use super::model::{Item, Items, Limits, Playlist, PlaylistError, Slot};
 
 /// One edit of one playlist. Applying it sets the playlist's revision to the one it carries.
@@ -41,6 +42,11 @@ pub enum Change {
         /// `YYYY-MM-DD`; left out when none (records written before air dates read as none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         air_date: Option<String>,
+        /// Set when the playlist is its layer's filler.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filler: Option<FillerMode>,
+        #[serde(default, skip_serializing_if = "EndAction::is_default")]
+        end_action: EndAction,
     },
 }
 
@@ -74,6 +80,7 @@ impl Playlist {
                     });
                 }
                 item.validate()?;
+                self.validate_for_role(item)?;
                 if self.index_of(&item.id).is_some() {
                     return Err(PlaylistError::Invalid {
                         field: "item",
@@ -88,6 +95,7 @@ impl Playlist {
             }
             Change::ItemUpdated { index, item } => {
                 item.validate()?;
+                self.validate_for_role(item)?;
                 let at = self.locate(&item.id, *index)?;
                 self.items.set(at, Slot::new(Arc::clone(item)));
             }
@@ -109,16 +117,26 @@ impl Playlist {
                 looping,
                 autoplay,
                 air_date,
+                filler,
+                end_action,
             } => {
-                let mut renamed = self.clone_settings();
-                renamed.rename(name)?;
-                if let Some(d) = air_date {
-                    super::timing::validate_air_date(d)?;
+                let mut next = self.clone_settings();
+                next.rename(name)?;
+                next.air_date.clone_from(air_date);
+                next.filler = *filler;
+                next.end_action = *end_action;
+                next.validate_role()?;
+                if filler.is_some() && self.filler.is_none() {
+                    for item in &self.items {
+                        next.validate_for_role(item)?;
+                    }
                 }
-                self.name = renamed.name;
+                self.name = next.name;
                 self.looping = *looping;
                 self.autoplay = *autoplay;
                 self.air_date.clone_from(air_date);
+                self.filler = *filler;
+                self.end_action = *end_action;
             }
         }
         self.revision = revision;
@@ -201,8 +219,11 @@ mod tests {
             looping: true,
             autoplay: false,
             air_date: Some("2025-03-30".into()),
+            filler: None,
+            end_action: EndAction::Black,
         };
         p.apply(&settings, 7, &limits).unwrap();
+        assert_eq!(p.end_action, EndAction::Black);
         assert_eq!(
             (p.name.as_str(), p.looping, p.autoplay),
             ("News", true, false)
@@ -229,6 +250,8 @@ mod tests {
             looping: true,
             autoplay: true,
             air_date: None,
+            filler: None,
+            end_action: EndAction::Filler,
         };
         assert!(p.apply(&bad, 2, &limits).is_err());
         let bad_date = Change::PlaylistSettings {
@@ -236,8 +259,44 @@ mod tests {
             looping: true,
             autoplay: true,
             air_date: Some("2025-02-30".into()),
+            filler: None,
+            end_action: EndAction::Filler,
         };
         assert!(p.apply(&bad_date, 2, &limits).is_err());
+        // A filler has no air date, and its clips no fixed times.
+        let dated_filler = Change::PlaylistSettings {
+            name: "P".into(),
+            looping: true,
+            autoplay: true,
+            air_date: Some("2025-03-30".into()),
+            filler: Some(FillerMode::Shuffle),
+            end_action: EndAction::Filler,
+        };
+        assert!(p.apply(&dated_filler, 2, &limits).is_err());
+        let mut timed = Item::new("t".to_owned(), "CLIP");
+        timed.start = crate::playout::timing::StartMode::Hard;
+        timed.at = Some("18:00:00".into());
+        let timed = Change::ItemAdded {
+            index: 0,
+            item: Arc::new(timed),
+        };
+        let mut q = p.clone();
+        q.apply(&timed, 2, &limits).unwrap();
+        let make_filler = Change::PlaylistSettings {
+            name: "P".into(),
+            looping: true,
+            autoplay: true,
+            air_date: None,
+            filler: Some(FillerMode::InOrder),
+            end_action: EndAction::Filler,
+        };
+        let before_q = q.clone();
+        let err = q.apply(&make_filler, 3, &limits).unwrap_err();
+        assert!(err.to_string().contains("no fixed times"), "{err}");
+        assert_eq!(q, before_q);
+        p.apply(&make_filler, 2, &limits).unwrap();
+        assert!(p.apply(&timed, 3, &limits).is_err());
+        p = before.clone();
         assert_eq!(p, before);
     }
 }

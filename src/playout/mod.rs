@@ -4,6 +4,7 @@
 pub mod asrun;
 pub mod change;
 pub mod engine;
+pub mod fill;
 pub mod items;
 pub mod media;
 pub mod model;

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::fill::{EndAction, FillerMode};
 use super::timing::{StartMode, validate_air_date, validate_start};
 use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
 
@@ -166,6 +167,13 @@ pub struct Playlist {
     /// The channel day this rundown is for, `YYYY-MM-DD` (none: not tied to a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub air_date: Option<String>,
+    /// This playlist is its channel-layer's filler, its clips played in this order in every gap
+    /// of the layer's other playlists (none: an ordinary rundown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filler: Option<FillerMode>,
+    /// What the layer shows after this rundown's last item (default `filler`, left out).
+    #[serde(default, skip_serializing_if = "EndAction::is_default")]
+    pub end_action: EndAction,
 }
 
 fn yes() -> bool {
@@ -470,6 +478,8 @@ impl Playlist {
             autoplay: true,
             revision: 0,
             air_date: None,
+            filler: None,
+            end_action: EndAction::Filler,
         }
     }
 
@@ -480,9 +490,7 @@ impl Playlist {
         if self.channel_layer.layer.is_none() {
             return Err(invalid("channel_layer", "needs a layer, e.g. 1-10"));
         }
-        if let Some(d) = &self.air_date {
-            validate_air_date(d)?;
-        }
+        self.validate_role()?;
         if self.items.len() > limits.max_items {
             return Err(PlaylistError::TooManyItems {
                 max: limits.max_items,
@@ -491,9 +499,47 @@ impl Playlist {
         let mut seen = std::collections::HashSet::with_capacity(self.items.len());
         for item in &self.items {
             item.validate()?;
+            self.validate_for_role(item)?;
             if !seen.insert(item.id.as_str()) {
                 return Err(invalid("item", format!("duplicate item id {:?}", item.id)));
             }
+        }
+        Ok(())
+    }
+
+    /// The air date, and whether a filler may be one: a filler fills every day, so it has no air
+    /// date and no end action of its own.
+    pub fn validate_role(&self) -> Result<(), PlaylistError> {
+        if let Some(d) = &self.air_date {
+            validate_air_date(d)?;
+        }
+        if self.filler.is_some() && self.air_date.is_some() {
+            return Err(invalid(
+                "filler",
+                "a filler plays on every day; clear air_date to make this playlist the filler",
+            ));
+        }
+        if self.filler.is_some() && !self.end_action.is_default() {
+            return Err(invalid(
+                "end_action",
+                "a filler loops and never ends; end_action belongs to the rundowns",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A filler's clips play wherever a gap is: they have no fixed times.
+    pub fn validate_for_role(&self, item: &Item) -> Result<(), PlaylistError> {
+        if self.filler.is_some() && item.start != StartMode::Follow {
+            return Err(invalid(
+                "start",
+                format!(
+                    "item {:?} has a {} start, but a filler's clips play in gaps and have no \
+                     fixed times",
+                    item.id,
+                    item.start.keyword()
+                ),
+            ));
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{ChannelLayer, StartMode, Transition, TransitionKind};
+use super::{ChannelLayer, EndAction, FillerMode, StartMode, Transition, TransitionKind};
 
 /// `playlist.create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -55,12 +55,27 @@ pub struct PlaylistUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub air_date: Option<Option<String>>,
+    /// Makes the playlist its layer's filler (`"in_order"` or `"shuffle"`); `null` makes it an
+    /// ordinary rundown again.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filler: Option<Option<FillerMode>>,
+    /// What the layer shows after the rundown's last item: `filler`, `black` or `hold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_action: Option<EndAction>,
 }
 
 impl PlaylistUpdate {
     /// Whether it changes nothing (only `playlist` given), which is refused.
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.looping.is_none() && self.air_date.is_none()
+        self.name.is_none()
+            && self.looping.is_none()
+            && self.air_date.is_none()
+            && self.filler.is_none()
+            && self.end_action.is_none()
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Alarm, Item, LinkView, MediaView, Missing, PlaylistView, Playout};
+use super::{
+    Alarm, EndAction, FillerMode, Item, LinkView, MediaView, Missing, PlaylistView, Playout,
+};
 use crate::playout::change::Change;
 
 /// What changed.
@@ -61,6 +63,12 @@ pub enum EventKind {
         /// `YYYY-MM-DD`; left out when the playlist has none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         air_date: Option<String>,
+        /// Set when the playlist is its layer's filler: the order its clips play in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filler: Option<FillerMode>,
+        /// What the layer shows after the rundown's end; left out when `filler` (the default).
+        #[serde(default, skip_serializing_if = "EndAction::is_default")]
+        end_action: EndAction,
     },
     /// What the playlist has on air, cued and next.
     Playout {
@@ -150,6 +158,8 @@ impl EventKind {
                 looping,
                 autoplay,
                 air_date,
+                filler,
+                end_action,
             } => EventKind::PlaylistSettings {
                 playlist,
                 revision,
@@ -157,6 +167,8 @@ impl EventKind {
                 looping,
                 autoplay,
                 air_date,
+                filler,
+                end_action,
             },
         }
     }
@@ -231,6 +243,8 @@ impl EventKind {
                 looping,
                 autoplay,
                 air_date,
+                filler,
+                end_action,
             } => (
                 playlist.as_str(),
                 *revision,
@@ -239,6 +253,8 @@ impl EventKind {
                     looping: *looping,
                     autoplay: *autoplay,
                     air_date: air_date.clone(),
+                    filler: *filler,
+                    end_action: *end_action,
                 },
                 false,
             ),

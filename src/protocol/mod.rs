@@ -50,6 +50,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use crate::amcp::{ChannelLayer, TransitionKind};
+pub use crate::playout::fill::{EndAction, FillerMode};
 pub use crate::playout::model::{Item, Items, Playlist, Transition};
 pub use crate::playout::timing::StartMode;
 pub use event::{Event, EventKind};

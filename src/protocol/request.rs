@@ -102,7 +102,7 @@ requests! {
     "playlist.rename" => PlaylistRename(PlaylistRename), Operator;
     /// Turns a playlist's loop on or off.
     "playlist.loop" => PlaylistLoop(Setting), Operator;
-    /// Changes a playlist's name, loop or air date.
+    /// Changes a playlist's name, loop, air date, filler role or end action.
     "playlist.update" => PlaylistUpdate(PlaylistUpdate), Operator;
     /// Adds an item at the end, or at `index`.
     "item.add" => ItemAdd(ItemAdd), Operator;
@@ -151,9 +151,10 @@ impl Request {
                 op,
                 "nothing to change (give clip, title, transition, loop, in, out, scheduled, start or at)",
             )),
-            Request::PlaylistUpdate(update) if update.is_empty() => {
-                Err(bad(op, "nothing to change (give name, loop or air_date)"))
-            }
+            Request::PlaylistUpdate(update) if update.is_empty() => Err(bad(
+                op,
+                "nothing to change (give name, loop, air_date, filler or end_action)",
+            )),
             _ => Ok(request),
         }
     }

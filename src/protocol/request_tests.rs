@@ -173,7 +173,7 @@ fn bad_inputs_have_typed_errors() {
         Request::parse("playlist.update", json!({"playlist": "main"}))
             .unwrap_err()
             .to_string(),
-        "playlist.update: nothing to change (give name, loop or air_date)"
+        "playlist.update: nothing to change (give name, loop, air_date, filler or end_action)"
     );
     // Start modes: a known word, and `null` clears `at` (a field left out leaves it).
     assert_eq!(

@@ -41,6 +41,10 @@ pub struct Playout {
     pub armed_auto: bool,
     /// The item the next `take` plays when nothing is cued.
     pub next: Option<String>,
+    /// Set when another playlist on the layer (the filler, the next day's rundown) took over:
+    /// the item that was on air then. The schedule resumes after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_after: Option<String>,
 }
 
 /// Elapsed and remaining time of a playlist's on-air item and rundown, in seconds.

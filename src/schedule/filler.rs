@@ -90,6 +90,14 @@ fn draw(seed: u64, pass: u64, n: u64) -> (u64, u64) {
     (a, rng.u64(0..n))
 }
 
+/// The play with sequence number `filler.next` or the first one after it with frames: (clip
+/// index, its sequence number); `None` when no clip has frames.
+pub fn next_play(filler: &Filler<'_>) -> Option<(usize, u64)> {
+    let mut seq = FillerSeq::new(Some(filler))?;
+    let (clip, n, _) = seq.next_play();
+    Some((clip, n))
+}
+
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }

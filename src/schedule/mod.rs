@@ -14,7 +14,7 @@
 //! point, so a planned start can never drift early by a rounding error.
 
 pub mod clock;
-mod filler;
+pub mod filler;
 pub mod frames;
 pub mod plan;
 pub mod time_of_day;

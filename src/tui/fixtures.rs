@@ -86,6 +86,7 @@ pub fn playlist(n: usize) -> PlaylistView {
             cued: id(2),
             armed_auto: true,
             next: id(2),
+            left_after: None,
         },
         missing: {
             // Sorted by id, as the daemon sends it (`i10` before `i4`).

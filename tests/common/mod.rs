@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod schedule;
 
 use std::io;
 use std::net::SocketAddr;

@@ -105,6 +105,7 @@ fn everything_changed() -> Config {
             timezone: Some("America/New_York".to_owned()),
             day_start: jiff::civil::Time::constant(5, 30, 15, 0),
             preroll: Duration::from_millis(2_500),
+            next_day_warning: Duration::from_secs(7_200),
         },
         log: LogConfig {
             format: LogFormat::Json,

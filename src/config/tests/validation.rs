@@ -181,6 +181,10 @@ fn every_validation_rule_names_its_key() {
             "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 40ms",
         ),
         (
+            |c| c.playout.next_day_warning = Duration::from_secs(86_401),
+            "playout.next_day_warning: must be at most 24h (a day), got 86401s; 0s turns the warning off",
+        ),
+        (
             |c| c.playout.preroll = Duration::from_secs(61),
             "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 61s",
         ),

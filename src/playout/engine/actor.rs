@@ -414,6 +414,7 @@ fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
 mod fire;
 mod follow;
 mod lanes;
+mod layer;
 mod link;
 mod ops;
 mod persist;

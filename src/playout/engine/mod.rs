@@ -25,6 +25,7 @@ pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, 
 
 use crate::amcp::ChannelLayer;
 use crate::caspar::CommandError;
+use crate::playout::fill::{EndAction, FillerMode};
 use crate::playout::model::{ItemFields, PlaylistError, Transition};
 use crate::playout::timing::StartMode;
 use crate::protocol::timeline::Timelines;
@@ -56,6 +57,8 @@ pub enum Op {
         name: Option<String>,
         looping: Option<bool>,
         air_date: Option<Option<String>>,
+        filler: Option<Option<FillerMode>>,
+        end_action: Option<EndAction>,
     },
     ItemAdd {
         playlist: Option<String>,

@@ -75,6 +75,10 @@ impl Runtime {
         self.view.next.as_deref()
     }
 
+    pub fn left_after(&self) -> Option<&str> {
+        self.view.left_after.as_deref()
+    }
+
     pub fn on_air_since_ms(&self) -> Option<u64> {
         self.view.on_air_since_ms
     }
@@ -101,6 +105,7 @@ impl Runtime {
     pub fn went_on_air(&mut self, item: &str, next: Option<String>, at_ms: u64) -> Option<Ended> {
         let ended = self.take_off_air();
         self.view.status = Status::Playing;
+        self.view.left_after = None;
         self.view.on_air = Some(item.to_owned());
         self.view.on_air_since_ms = Some(at_ms);
         self.view.cued = None;
@@ -218,6 +223,22 @@ impl Runtime {
         self.view.armed_auto = false;
         self.loading = None;
         self.bump();
+    }
+
+    /// Another playlist on the same layer went on air (the filler in a gap, the next day's rundown):
+    /// nothing of this one is on air or in the background any more; `next` is where it resumes.
+    pub fn replaced(&mut self, next: Option<String>) -> Option<Ended> {
+        let ended = self.take_off_air();
+        if let Some(e) = &ended {
+            self.view.left_after = Some(e.item.clone());
+        }
+        self.view.status = Status::Stopped;
+        self.view.cued = None;
+        self.view.armed_auto = false;
+        self.view.next = next;
+        self.loading = None;
+        self.bump();
+        ended
     }
 
     /// The server lost its background (it came back empty).
@@ -410,6 +431,7 @@ mod tests {
             cued: None,
             armed_auto: true,
             next: Some("x".into()),
+            left_after: None,
         });
         r.check().unwrap();
         assert_eq!(r.status(), Status::Stopped);

@@ -46,6 +46,10 @@ pub struct PlaylistState {
     /// When the on-air item started, in Unix milliseconds.
     #[serde(default)]
     pub on_air_since: Option<u64>,
+    /// The item on air when another playlist on the layer took over (the schedule resumes after
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_after: Option<String>,
 }
 
 impl PlayoutStateFile {
@@ -57,7 +61,7 @@ impl PlayoutStateFile {
         }
         for (id, p) in &self.playlists {
             validate_id("playlist", id).map_err(bad)?;
-            for item in [&p.cursor, &p.on_air].into_iter().flatten() {
+            for item in [&p.cursor, &p.on_air, &p.left_after].into_iter().flatten() {
                 validate_id("item", item).map_err(bad)?;
             }
         }

@@ -123,6 +123,7 @@ fn torture_state(revision: u64) -> PlayoutStateFile {
             cursor: Some(format!("r{revision}k0")),
             on_air: None,
             on_air_since: Some(revision),
+            left_after: None,
         },
     );
     state
@@ -207,6 +208,8 @@ pub fn journal_change(revision: u64) -> Change {
             looping: m % 2 == 1,
             autoplay: true,
             air_date: None,
+            filler: None,
+            end_action: Default::default(),
         },
     }
 }

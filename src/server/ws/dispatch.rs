@@ -49,6 +49,8 @@ impl From<Request> for Handling {
                 name: a.name,
                 looping: a.looping,
                 air_date: a.air_date,
+                filler: a.filler,
+                end_action: a.end_action,
             },
             Request::ItemAdd(a) => item_add(a),
             Request::ItemInsert(a) => item_insert(a),

@@ -303,6 +303,8 @@ impl Daemon {
                     looping: *looping,
                     autoplay: *autoplay,
                     air_date: None,
+                    filler: None,
+                    end_action: Default::default(),
                 };
                 self.edit(&id, change, false)
             }
@@ -322,6 +324,7 @@ impl Daemon {
                     cued: None,
                     armed_auto: false,
                     next: next.as_ref().and_then(|w| nth(p, w)),
+                    left_after: None,
                 };
                 EventKind::Playout {
                     playlist: id,

@@ -565,6 +565,8 @@ fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
         looping: true,
         autoplay: true,
         air_date: None,
+        filler: None,
+        end_action: Default::default(),
     };
     server(&mut m, event(46, settings));
     assert_eq!(last_log(&m), "News: renamed from Main, loop on");

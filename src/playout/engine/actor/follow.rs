@@ -36,7 +36,9 @@ impl Engine {
         {
             return Some(n.to_owned());
         }
-        transport::next_after(pl, p.and_then(Runtime::on_air))
+        // After another playlist took the layer, the rundown resumes after the item it left.
+        let current = p.and_then(|p| p.on_air().or(p.left_after()));
+        transport::next_after(pl, current)
     }
 
     /// AUTO is only armed behind a playing item of known length: a looping foreground never ends.
@@ -46,34 +48,6 @@ impl Engine {
         };
         let on_air = p.on_air().and_then(|i| pl.item(i));
         pl.autoplay && p.status() == Status::Playing && on_air.is_some_and(|i| !i.looping)
-    }
-
-    /// What the background should hold for playlist `id` (and with AUTO or not), when that differs
-    /// from what it holds or is about to: `None` when nothing needs sending.
-    pub(super) fn rearm_target(&self, id: &str) -> Option<(String, bool)> {
-        let p = self.playout.get(id)?;
-        if let Some(item) = self
-            .scheduled_background(id)
-            .filter(|_| self.link.connected)
-        {
-            // A fixed-time item waits without AUTO: an item ending early must not start it early
-            // (the schedule takes it on its frame).
-            let (bg, bg_auto) = p.background_target();
-            let on_air = p.on_air() == Some(item.as_str());
-            return (!on_air && (bg != Some(item.as_str()) || bg_auto)).then_some((item, false));
-        }
-        if p.on_air().is_none()
-            || !matches!(p.status(), Status::Playing | Status::Paused)
-            || !self.link.connected
-        {
-            return None;
-        }
-        // Nothing follows: a background we armed earlier is left alone (the server ignores it
-        // unless it was armed with AUTO, and then it is the item that was next at the time).
-        let next = self.next_of(id)?;
-        let auto = self.auto_allowed(id);
-        let (bg, bg_auto) = p.background_target();
-        (bg != Some(next.as_str()) || bg_auto != auto).then_some((next, auto))
     }
 
     /// Makes the background hold the next item (with AUTO when autoplay applies), if it does not
@@ -93,6 +67,7 @@ impl Engine {
         if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
             self.observed.remove(&cl);
         }
+        self.take_layer(id, item, how, at_ms);
         if let Some(ended) = self.runtime(id).went_on_air(item, next, at_ms) {
             self.log_off_air(id, ended, how, at_ms);
         }
@@ -237,22 +212,29 @@ impl Engine {
     }
 
     fn observe_channel(&mut self, ch: u16, obs: &ChannelObs, at: Instant) {
-        let ids: Vec<String> = self
+        let mut layers: Vec<ChannelLayer> = self
             .playlists
             .values()
-            .filter(|pl| pl.channel_layer.channel == ch)
-            .map(|pl| pl.id.clone())
+            .map(|pl| pl.channel_layer)
+            .filter(|cl| cl.channel == ch && cl.layer.is_some())
             .collect();
-        for id in ids {
-            let Some(layer) = self.playlists[&id].channel_layer.layer else {
+        layers.dedup();
+        for cl in layers {
+            let Some(layer) = cl.layer else {
                 continue;
             };
             let layer_obs = obs.layers.get(&layer).cloned().unwrap_or_default();
-            self.observe(&id, layer_obs, at);
+            // Every playlist on the layer (a rundown, its filler) compares with the same previous
+            // reading.
+            let previous = self.observed.get(&cl).map(|(o, _)| o.clone());
+            for id in self.on_layer(cl) {
+                self.observe(&id, &layer_obs, previous.as_ref(), at);
+            }
+            self.observed.insert(cl, (layer_obs, at));
         }
     }
 
-    fn observe(&mut self, id: &str, obs: LayerObs, at: Instant) {
+    fn observe(&mut self, id: &str, obs: &LayerObs, previous: Option<&LayerObs>, at: Instant) {
         let Some(pl) = self.playlists.get(id) else {
             return;
         };
@@ -260,22 +242,20 @@ impl Engine {
         let Some(p) = self.playout.get(id) else {
             return;
         };
-        let previous = self.observed.get(&cl).map(|(o, _)| o.clone());
         let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
         let on_air_clip = clip_of(p.on_air());
         if let (Some(cued), Some(armed_clip), true) = (p.cued(), clip_of(p.cued()), p.armed_auto())
-            && observe::switched_to(&obs, &armed_clip, on_air_clip.as_deref(), previous.as_ref())
+            && observe::switched_to(obs, &armed_clip, on_air_clip.as_deref(), previous)
         {
             let cued = cued.to_owned();
             // The frame it started on: when this reading was taken, minus its time on air.
             let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
             let started = wall_ms_at(at).saturating_sub(elapsed_ms);
             self.went_on_air(id, &cued, "auto", started);
-            self.observed.insert(cl, (obs, at));
             self.rearm(id);
             return;
         }
-        let was_present = previous.as_ref().is_some_and(|o| o.fg_present);
+        let was_present = previous.is_some_and(|o| o.fg_present);
         if p.on_air().is_some() && p.status() == Status::Playing && was_present && !obs.fg_present {
             if let Some(ended) = self.runtime(id).emptied() {
                 self.log_off_air(id, ended, "error", wall_ms_at(at));
@@ -287,6 +267,5 @@ impl Engine {
             );
             self.publish_playout(id);
         }
-        self.observed.insert(cl, (obs, at));
     }
 }

@@ -121,12 +121,13 @@ impl Engine {
             return;
         };
         let lane = self.lanes.lanes.entry(cl).or_default();
-        if let Intent::Rearm { id } = &intent {
-            // One waiting re-arm per playlist is enough: it reads the state when its turn comes.
+        if let Intent::Rearm { .. } = &intent {
+            // One waiting re-arm per layer is enough: it decides for the whole layer (whichever
+            // playlist asked) from the state when its turn comes.
             let waiting = lane
                 .queue
                 .iter()
-                .any(|q| matches!(&q.intent, Intent::Rearm { id: other } if other == id));
+                .any(|q| matches!(&q.intent, Intent::Rearm { .. }));
             if waiting {
                 return;
             }
@@ -222,7 +223,9 @@ impl Engine {
                 )
             }
             Intent::Rearm { id } => {
-                let Some((next, auto)) = self.rearm_target(&id) else {
+                // The layer's background may go to another playlist on it (the filler's next
+                // clip, the next day's first item).
+                let Some((id, next, auto)) = self.rearm_target(&id) else {
                     return Plan::Skip;
                 };
                 let Ok((cl, item)) = self.item_of(&id, &next) else {
@@ -328,6 +331,7 @@ impl Engine {
                 auto,
                 op,
             } => {
+                self.background_taken(&id);
                 self.runtime(&id).cued_as(&target, auto);
                 self.publish_playout(&id);
                 OpResult {

@@ -40,7 +40,15 @@ impl Engine {
                 name,
                 looping,
                 air_date,
+                filler,
+                end_action,
             } => self.settings(playlist, |p| {
+                if let Some(filler) = filler {
+                    p.filler = filler;
+                }
+                if let Some(end_action) = end_action {
+                    p.end_action = end_action;
+                }
                 if let Some(name) = name {
                     p.name = name;
                 }
@@ -132,21 +140,50 @@ impl Engine {
         Ok((what, result))
     }
 
-    /// Name, loop, autoplay and air date: one settings change.
+    /// Name, loop, autoplay, air date, filler role and end action: one settings change.
     fn settings(&mut self, playlist: Option<String>, set: impl FnOnce(&mut Playlist)) -> Staged {
-        self.change(playlist, |p| {
-            let mut s = Playlist::new(p.id.clone(), p.name.clone(), p.channel_layer);
-            s.looping = p.looping;
-            s.autoplay = p.autoplay;
-            s.air_date.clone_from(&p.air_date);
-            set(&mut s);
-            Ok(Change::PlaylistSettings {
-                name: s.name,
-                looping: s.looping,
-                autoplay: s.autoplay,
-                air_date: s.air_date,
-            })
-        })
+        let p = self.staged(playlist.as_deref())?;
+        let mut s = Playlist::new(p.id.clone(), p.name.clone(), p.channel_layer);
+        s.looping = p.looping;
+        s.autoplay = p.autoplay;
+        s.air_date.clone_from(&p.air_date);
+        s.filler = p.filler;
+        s.end_action = p.end_action;
+        set(&mut s);
+        // Checked before the staged copy changes: a refused op leaves nothing behind.
+        if s.filler.is_some() {
+            self.one_filler_per_layer(&s)?;
+        }
+        let change = Change::PlaylistSettings {
+            name: s.name,
+            looping: s.looping,
+            autoplay: s.autoplay,
+            air_date: s.air_date,
+            filler: s.filler,
+            end_action: s.end_action,
+        };
+        self.change(playlist, |_| Ok(change))
+    }
+
+    /// A layer has at most one filler: the gaps must have one answer.
+    fn one_filler_per_layer(&self, filler: &Playlist) -> Result<(), EngineError> {
+        let cl = filler.channel_layer;
+        let other = self
+            .staging
+            .playlists
+            .values()
+            .find(|p| p.id != filler.id && p.channel_layer == cl && p.filler.is_some());
+        match other {
+            Some(o) => Err(PlaylistError::Invalid {
+                field: "filler",
+                reason: format!(
+                    "playlist {:?} is already the filler of layer {cl}; a layer has one filler",
+                    o.id
+                ),
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
     fn select(&mut self, playlist: String) -> Result<OpResult, EngineError> {

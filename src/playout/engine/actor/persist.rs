@@ -105,6 +105,7 @@ impl Engine {
                     cursor: p.next().map(str::to_owned),
                     on_air: p.on_air().map(str::to_owned),
                     on_air_since: p.on_air_since_ms(),
+                    left_after: p.left_after().map(str::to_owned),
                 };
                 (id.clone(), st)
             })
@@ -180,7 +181,8 @@ impl Engine {
                 e
             }
         };
-        let entry = entry.with_title(it.title.clone());
+        let mut entry = entry.with_title(it.title.clone());
+        entry.filler = pl.filler.is_some();
         Some(match (it.frames, it.fps) {
             (Some(f), Some(fps)) => entry.with_planned(f, fps),
             _ => entry,
@@ -238,6 +240,7 @@ fn end_reason(how: &str) -> EndReason {
         "reconcile" => EndReason::Reconcile,
         "shutdown" => EndReason::Shutdown,
         "hard" => EndReason::Hard,
+        "soft" => EndReason::Soft,
         _ => EndReason::Take,
     }
 }

@@ -25,10 +25,11 @@ use tokio::time::Instant;
 
 use super::fire::{Fire, fire_of};
 use super::*;
+use crate::playout::fill::EndAction;
 use crate::playout::timing;
 use crate::protocol::timeline::{StationView, TimelineView};
 use crate::schedule::{
-    EndPolicy, Entry, FrameClock, FrameRate, Input, NANOS_PER_SEC, Position, Start, Station,
+    EndPolicy, Entry, Filler, FrameClock, FrameRate, Input, NANOS_PER_SEC, Position, Start, Station,
 };
 
 /// Changes within this long share one re-plan.
@@ -45,6 +46,8 @@ pub(super) struct PlaylistPlan {
     pub(super) fire: Option<Fire>,
     /// Whether it is re-planned every second.
     live: bool,
+    /// The plan has a gap filled by the filler right after the item on air.
+    filler_follows: bool,
 }
 
 /// The schedule's state in the engine.
@@ -63,8 +66,14 @@ pub(crate) struct Scheduler {
     pub(super) fired: HashSet<(String, String, i64)>,
     /// Fixed times reported as missed (one alarm each).
     missed: HashSet<(String, String, i64)>,
-    /// Per playlist, the unfilled gap alarmed: (the fixed item it precedes, the alarm's text).
+    /// Per playlist, the unfilled gap alarmed: (the fixed item it precedes, or "" for the end of
+    /// the rundown; the alarm's text).
     gap_alarms: HashMap<String, (String, String)>,
+    /// Per filler playlist, the sequence number of its next play.
+    pub(super) filler_seq: HashMap<String, u64>,
+    /// Per layer run by days, the missing next day alarmed: (its air date, the alarm's text).
+    day_alarms: HashMap<ChannelLayer, (String, String)>,
+    next_day_warning: Duration,
 }
 
 impl Scheduler {
@@ -91,6 +100,9 @@ impl Scheduler {
             fired: HashSet::new(),
             missed: HashSet::new(),
             gap_alarms: HashMap::new(),
+            filler_seq: HashMap::new(),
+            day_alarms: HashMap::new(),
+            next_day_warning: config.next_day_warning,
         };
         (scheduler, problem)
     }
@@ -131,6 +143,11 @@ impl Scheduler {
             .filter(|f| f.next_in_time && !self.was_fired(id, f))
     }
 
+    /// Whether playlist `id`'s plan fills the time right after its item on air with the filler.
+    pub(super) fn filler_follows(&self, id: &str) -> bool {
+        self.plans.get(id).is_some_and(|p| p.filler_follows)
+    }
+
     pub(super) fn was_fired(&self, id: &str, f: &Fire) -> bool {
         self.fired
             .contains(&(id.to_owned(), f.item.clone(), f.instant))
@@ -165,6 +182,7 @@ impl Engine {
             self.scheduler.dirty.extend(live);
             self.scheduler.prune(now_ns());
             self.refresh_station();
+            self.check_next_days();
             self.scheduler.replan_at = Some(now);
         }
         if self.scheduler.replan_at.is_some_and(|r| r <= now) {
@@ -200,9 +218,18 @@ impl Engine {
 
     /// Plans playlist `id` again, and re-arms its background when what must fire changed.
     fn replan(&mut self, id: &str) {
-        let Some(pl) = self.playlists.get(id) else {
+        let Some(pl) = self.playlists.get(id).filter(|pl| pl.filler.is_none()) else {
             if self.scheduler.plans.remove(id).is_some() {
                 self.scheduler.timeline_dirty = true;
+            }
+            // A filler (or one that no longer is) changes the gaps of every rundown on its layer.
+            if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+                for other in self.on_layer(cl) {
+                    if other != id && self.scheduler.plans.contains_key(&other) {
+                        self.scheduler.touch(&other);
+                    }
+                }
+                self.gap_alarm(id, None);
             }
             return;
         };
@@ -213,11 +240,19 @@ impl Engine {
             .get(&ch)
             .and_then(|&(n, d)| FrameRate::new(n, d));
         let rate = known_rate.unwrap_or(FrameRate::FPS_25);
-        let air_date = pl
+        let today = self.scheduler.station.air_date_of(Timestamp::now()).ok();
+        let own_date = pl
             .air_date
             .as_deref()
-            .and_then(|d| timing::validate_air_date(d).ok())
-            .or_else(|| self.scheduler.station.air_date_of(Timestamp::now()).ok());
+            .and_then(|d| timing::validate_air_date(d).ok());
+        let air_date = own_date.or(today);
+        // A day that is over has no fixed times left (none of them may cut today's air).
+        let day_over = own_date.zip(today).is_some_and(|(d, t)| d < t);
+        // A day's rundown takes over at the day's start: its first item is a hard start then.
+        let day_start = own_date
+            .filter(|_| !day_over)
+            .and_then(|d| self.scheduler.station.day_start_of(d).ok())
+            .and_then(|t| crate::schedule::zone::to_nanos(t).ok());
         let runtime = self.playout.get(id);
         let position = match runtime.and_then(|r| r.on_air().zip(r.on_air_since_ms())) {
             Some((item, since)) if pl.index_of(item).is_some() => Position::OnAir {
@@ -225,7 +260,12 @@ impl Engine {
                 started: i64::try_from(since).unwrap_or(0).saturating_mul(1_000_000),
             },
             _ => Position::Waiting {
-                next: self.next_of(id).and_then(|n| pl.index_of(&n)).unwrap_or(0),
+                next: match self.next_of(id).and_then(|n| pl.index_of(&n)) {
+                    Some(next) => next,
+                    // Played to its end before another playlist took the layer.
+                    None if runtime.and_then(Runtime::left_after).is_some() => pl.items.len(),
+                    None => 0,
+                },
             },
         };
         let upcoming = match position {
@@ -240,8 +280,17 @@ impl Engine {
             .enumerate()
             .map(|(i, item)| {
                 let mut start = air_date
+                    .filter(|_| !day_over)
                     .and_then(|d| timing::planned_start(item, station, d).ok())
                     .unwrap_or(Start::Follow);
+                if let (0, Start::Follow, Some(at)) = (i, start, day_start)
+                    && i >= upcoming
+                {
+                    // Long past (the day began without it): it plays when taken, unannounced.
+                    if at >= now.saturating_sub(LATE_LIMIT_NS) {
+                        start = Start::Hard(at);
+                    }
+                }
                 // A time long past is missed, not planned: it would cut the air at every re-plan.
                 if let Start::Hard(at) | Start::Soft(at) = start
                     && i >= upcoming
@@ -265,16 +314,28 @@ impl Engine {
             .ok()
             .and_then(|t| crate::schedule::zone::to_nanos(t).ok())
             .unwrap_or(now.saturating_add(86_400 * NANOS_PER_SEC));
+        let filler_pl = self.filler_of(pl.channel_layer);
+        let lengths = filler_pl.map(|f| Self::filler_lengths(f, rate));
+        let filler = filler_pl.zip(lengths.as_deref()).map(|(f, clips)| Filler {
+            clips,
+            order: f.filler.unwrap_or_default().order(&f.id),
+            next: self.scheduler.filler_seq.get(&f.id).copied().unwrap_or(0),
+        });
+        let end = match pl.end_action {
+            // A looping rundown has no end.
+            _ if pl.looping => EndPolicy::Hold,
+            EndAction::Filler => EndPolicy::Filler,
+            EndAction::Black => EndPolicy::Black,
+            EndAction::Hold => EndPolicy::Hold,
+        };
         let input = Input {
             entries: &entries,
             position,
             now,
             horizon,
             clock: FrameClock::new(0, rate),
-            filler: None,
-            // What CasparCG does today when the rundown ends: the last frame stays on the layer.
-            // (An end action and fillers are configurable once they exist.)
-            end: EndPolicy::Hold,
+            filler,
+            end,
         };
         let plan = crate::schedule::plan(&input);
         let view = TimelineView::from_plan(&plan, &entries, pl.revision);
@@ -282,13 +343,29 @@ impl Engine {
         let fire = fire_of(&plan, &entries, position, now, known_rate)
             .filter(|f| !self.scheduler.was_fired(id, f));
         let live = on_air || plan.next_fixed.is_some();
-        let gap = first_unfilled_gap(&plan, &entries, now).filter(|_| pl.autoplay);
+        let filler_follows = match position {
+            Position::OnAir { index, .. } => {
+                plan.items
+                    .get(index)
+                    .and_then(|p| p.end)
+                    .is_some_and(|end| {
+                        plan.gaps.iter().any(|g| {
+                            g.start == end
+                                && g.frames > 0
+                                && g.fill == crate::schedule::GapFill::Filler
+                        })
+                    })
+            }
+            Position::Waiting { .. } => false,
+        };
+        let gap = first_unfilled_gap(&plan, &entries, now, on_air).filter(|_| pl.autoplay);
         let old = self.scheduler.plans.insert(
             id.to_owned(),
             PlaylistPlan {
                 view,
                 fire: fire.clone(),
                 live,
+                filler_follows,
             },
         );
         let changed_view =
@@ -300,7 +377,11 @@ impl Engine {
             self.report_missed(id, &item, instant);
         }
         self.gap_alarm(id, gap);
+        let old_follows = old.as_ref().is_some_and(|o| o.filler_follows);
         let old_fire = old.and_then(|o| o.fire);
+        if old_follows != filler_follows {
+            self.rearm(id);
+        }
         if old_fire != fire {
             if let Some(f) = fire.as_ref().filter(|f| f.next_in_time) {
                 let ahead = Duration::from_nanos(u64::try_from(f.at - now).unwrap_or(0));
@@ -334,20 +415,103 @@ impl Engine {
             self.clear_alarm("schedule", &message);
         }
         if let Some((before, start_ns, length_ns)) = gap {
-            let label = self.item_label(id, &before);
             let start = crate::schedule::zone::from_nanos(start_ns)
                 .to_zoned_datetime(self.scheduler.station.time_zone().clone())
                 .strftime("%H:%M:%S")
                 .to_string();
-            let message = format!(
-                "playlist {id:?}: a gap of {:.1} s at {start} before {label} with no filler: the \
-                 channel will show the last frame of the item before it",
-                length_ns as f64 / NANOS_PER_SEC as f64
-            );
+            let secs = length_ns as f64 / NANOS_PER_SEC as f64;
+            let message = if before.is_empty() {
+                let cl = self
+                    .playlists
+                    .get(id)
+                    .map(|pl| pl.channel_layer.to_string());
+                format!(
+                    "playlist {id:?} ends at {start}, {secs:.1} s before the next day starts, \
+                     and layer {} has no filler: the channel will show the last frame (make a \
+                     playlist the layer's filler, or set end_action to hold or black)",
+                    cl.unwrap_or_default()
+                )
+            } else {
+                let label = self.item_label(id, &before);
+                format!(
+                    "playlist {id:?}: a gap of {secs:.1} s at {start} before {label} with no \
+                     filler: the channel will show the last frame of the item before it"
+                )
+            };
             self.scheduler
                 .gap_alarms
                 .insert(id.to_owned(), (before, message.clone()));
             self.raise(Severity::Warning, "schedule", message);
+        }
+    }
+
+    /// Warns, `playout.next_day_warning` ahead, about every layer run by days (one of its
+    /// playlists has an air date) that has no rundown for the next channel day; clears the alarm
+    /// when one arrives or the day has begun.
+    fn check_next_days(&mut self) {
+        let now = Timestamp::now();
+        let st = &self.scheduler.station;
+        let Some((next_start, next_date)) = st
+            .next_day_start(now)
+            .ok()
+            .and_then(|t| Some((t, st.air_date_of(t).ok()?)))
+        else {
+            return;
+        };
+        let ahead = next_start.duration_since(now);
+        let due = !self.scheduler.next_day_warning.is_zero()
+            && ahead
+                <= jiff::SignedDuration::try_from(self.scheduler.next_day_warning)
+                    .unwrap_or(jiff::SignedDuration::MAX);
+        let next = next_date.to_string();
+        let mut layers: BTreeMap<ChannelLayer, bool> = BTreeMap::new();
+        for pl in self.playlists.values().filter(|pl| pl.filler.is_none()) {
+            if let Some(d) = &pl.air_date {
+                *layers.entry(pl.channel_layer).or_default() |= *d == next;
+            }
+        }
+        let mut want: HashMap<ChannelLayer, String> = HashMap::new();
+        for (cl, has_next) in layers {
+            if !due || has_next {
+                continue;
+            }
+            let starts = next_start
+                .to_zoned_datetime(st.time_zone().clone())
+                .strftime("%H:%M:%S")
+                .to_string();
+            let then = match self.filler_of(cl) {
+                Some(f) => format!("the filler {:?} will play", f.id),
+                None => "the layer has no filler: the last frame will stay on air".to_owned(),
+            };
+            want.insert(
+                cl,
+                format!(
+                    "no rundown for {next} on layer {cl}: the day starts at {starts} (in {} min) \
+                     and {then}",
+                    ahead.as_secs() / 60
+                ),
+            );
+        }
+        // Raised once per missing day (the minutes in the text are those at the first notice),
+        // cleared when the day arrives or begins.
+        let gone: Vec<(ChannelLayer, String)> = self
+            .scheduler
+            .day_alarms
+            .iter()
+            .filter(|(cl, (date, _))| !want.contains_key(*cl) || *date != next)
+            .map(|(cl, (_, m))| (*cl, m.clone()))
+            .collect();
+        for (cl, message) in gone {
+            self.scheduler.day_alarms.remove(&cl);
+            self.clear_alarm("schedule", &message);
+        }
+        for (cl, message) in want {
+            if !self.scheduler.day_alarms.contains_key(&cl) {
+                self.raise(Severity::Warning, "schedule", message.clone());
+                self.scheduler
+                    .day_alarms
+                    .insert(cl, (next.clone(), message));
+            }
         }
     }
 
@@ -398,24 +562,30 @@ impl Engine {
 /// Alarms look this far ahead for a gap.
 const GAP_LOOKAHEAD_NS: i64 = 3_600 * NANOS_PER_SEC;
 
-/// The first gap before a fixed item that nothing fills and that starts within the lookahead:
-/// (the item it precedes, its start and length in ns).
+/// The first gap that nothing fills and that starts within the lookahead: (the item it precedes,
+/// "" for the end of the rundown; its start and length in ns). The end of the rundown counts
+/// only while the rundown is on air (a rundown not started is not yet the channel's).
 fn first_unfilled_gap(
     plan: &crate::schedule::Plan,
     entries: &[Entry<'_>],
     now: i64,
+    on_air: bool,
 ) -> Option<(String, i64, i64)> {
     plan.unfilled()
-        .filter_map(|g| Some((g.before?, g)))
-        .map(|(before, g)| {
+        .filter(|g| g.before.is_some() || on_air)
+        .map(|g| {
             (
-                before,
+                g.before,
                 plan.instant(g.start),
                 plan.clock.rate.frames_to_nanos(g.frames),
             )
         })
         .find(|&(_, start, length)| start <= now.saturating_add(GAP_LOOKAHEAD_NS) && length > 0)
         .and_then(|(before, start, length)| {
-            Some((entries.get(before)?.id.to_owned(), start, length))
+            let key = match before {
+                Some(i) => entries.get(i)?.id.to_owned(),
+                None => String::new(),
+            };
+            Some((key, start, length))
         })
 }

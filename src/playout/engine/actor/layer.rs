@@ -1,0 +1,259 @@
+//! Several playlists on one channel-layer: a rundown, the layer's filler, the next day's rundown.
+//!
+//! A layer has one foreground and one background, so the playlists that share it take turns:
+//!
+//! - Whatever goes on air takes the layer: every other playlist there is off air at that moment
+//!   (its as-run end says why: `auto` when the filler followed the rundown's last item, `hard` or
+//!   `soft` when a fixed time took over) and resumes, when its turn comes, after the item that
+//!   was on air.
+//! - The background holds what comes next *in time* on the layer: the on-air playlist's next item
+//!   (with AUTO), the filler's next clip (with AUTO) when the plan has a gap after the item on air,
+//!   or another playlist's fixed-time item (without AUTO, taken on its frame by the schedule) when
+//!   its time comes before the item on air ends or nothing else follows.
+//! - The filler's clips play in its order (as listed or shuffled, looped): the sequence number of
+//!   the next play is kept per filler, so the filler goes on where it stopped at the next gap.
+
+use super::*;
+use crate::playout::engine::state::Status;
+use crate::playout::fill::FillerMode;
+use crate::playout::timing;
+use crate::schedule::filler::next_play;
+use crate::schedule::{Filler, FrameRate};
+
+/// What a layer's background should hold: (playlist, item, AUTO).
+pub(super) type Target = (String, String, bool);
+
+impl Engine {
+    /// The playlists on `cl`, in id order.
+    pub(super) fn on_layer(&self, cl: ChannelLayer) -> Vec<String> {
+        self.playlists
+            .values()
+            .filter(|pl| pl.channel_layer == cl)
+            .map(|pl| pl.id.clone())
+            .collect()
+    }
+
+    /// The layer's filler: the first filler playlist on it by id (the ops allow only one; files
+    /// placed by hand could hold two).
+    pub(super) fn filler_of(&self, cl: ChannelLayer) -> Option<&Playlist> {
+        self.playlists
+            .values()
+            .find(|pl| pl.channel_layer == cl && pl.filler.is_some())
+    }
+
+    /// Each filler clip's length in frames at `rate` (0 when unknown: the planner skips it).
+    pub(super) fn filler_lengths(filler: &Playlist, rate: FrameRate) -> Vec<u64> {
+        filler
+            .items
+            .iter()
+            .map(|it| timing::channel_frames(it, rate).unwrap_or(0))
+            .collect()
+    }
+
+    /// The filler's next clip and its sequence number.
+    pub(super) fn filler_next(&self, filler: &Playlist) -> Option<(String, u64)> {
+        let next = self
+            .scheduler
+            .filler_seq
+            .get(&filler.id)
+            .copied()
+            .unwrap_or(0);
+        let mode = filler.filler.unwrap_or_default();
+        let rate = self.rate_of(filler.channel_layer.channel);
+        let lengths = Self::filler_lengths(filler, rate);
+        let spec = Filler {
+            clips: &lengths,
+            order: mode.order(&filler.id),
+            next,
+        };
+        let (index, seq) = match next_play(&spec) {
+            Some(play) => play,
+            // No clip has a known length: they still play, in order.
+            None if !filler.items.is_empty() => (
+                usize::try_from(next % filler.items.len() as u64).ok()?,
+                next,
+            ),
+            None => return None,
+        };
+        Some((filler.items.get(index)?.id.clone(), seq))
+    }
+
+    /// A filler clip went on air: the sequence goes on after it.
+    fn filler_played(&mut self, id: &str, item: &str) {
+        let Some(filler) = self.playlists.get(id).filter(|pl| pl.filler.is_some()) else {
+            return;
+        };
+        let next = match (filler.filler.unwrap_or_default(), self.filler_next(filler)) {
+            (FillerMode::Shuffle, Some((predicted, seq))) if predicted == item => seq + 1,
+            (FillerMode::Shuffle, _) => return,
+            // As listed: the clip after the one on air, whoever started it.
+            (FillerMode::InOrder, _) => filler.index_of(item).map_or(0, |i| i as u64 + 1),
+        };
+        self.scheduler.filler_seq.insert(id.to_owned(), next);
+    }
+
+    /// The channel's frame rate, 25 fps until it is read.
+    pub(super) fn rate_of(&self, ch: u16) -> FrameRate {
+        self.frame_rates
+            .get(&ch)
+            .and_then(|&(n, d)| FrameRate::new(n, d))
+            .unwrap_or(FrameRate::FPS_25)
+    }
+
+    /// `item` of `id` went on air on its layer at `at_ms` (`how` it started): every other
+    /// playlist there is off air, and forgets its background.
+    pub(super) fn take_layer(&mut self, id: &str, item: &str, how: &str, at_ms: u64) {
+        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+            return;
+        };
+        for other in self.on_layer(cl) {
+            if other == id {
+                continue;
+            }
+            let Some(p) = self.playout.get(&other) else {
+                continue;
+            };
+            if p.on_air().is_none() && p.background_target().0.is_none() {
+                continue;
+            }
+            let next = self.next_of(&other);
+            let ended = self.runtime(&other).replaced(next);
+            if let Some(ended) = ended {
+                self.log_off_air(&other, ended, how, at_ms);
+            }
+            self.persistence.state_dirty = true;
+            self.publish_playout(&other);
+            self.scheduler.touch(&other);
+        }
+        self.filler_played(id, item);
+    }
+
+    /// A `LOADBG` for `id` was answered: the layer's background is `id`'s now.
+    pub(super) fn background_taken(&mut self, id: &str) {
+        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+            return;
+        };
+        for other in self.on_layer(cl) {
+            if other != id
+                && self
+                    .playout
+                    .get(&other)
+                    .is_some_and(|p| p.background_target().0.is_some())
+            {
+                self.runtime(&other).lost_background();
+                self.publish_playout(&other);
+            }
+        }
+    }
+
+    /// What the layer's background holds, or is about to.
+    fn layer_background(&self, cl: ChannelLayer) -> Option<Target> {
+        self.on_layer(cl).into_iter().find_map(|id| {
+            let (item, auto) = self.playout.get(&id)?.background_target();
+            let item = item?.to_owned();
+            Some((id, item, auto))
+        })
+    }
+
+    /// The playlist with an item on air on `cl`.
+    fn layer_owner(&self, cl: ChannelLayer) -> Option<String> {
+        self.on_layer(cl)
+            .into_iter()
+            .find(|id| self.playout.get(id).is_some_and(|p| p.on_air().is_some()))
+    }
+
+    /// When the item on air of `id` ends (ns since the epoch); `None` when it never does (a loop)
+    /// or its length is unknown.
+    fn on_air_end(&self, id: &str) -> Option<i64> {
+        let pl = self.playlists.get(id)?;
+        let p = self.playout.get(id)?;
+        let item = pl.item(p.on_air()?)?;
+        if item.looping {
+            return None;
+        }
+        let rate = self.rate_of(pl.channel_layer.channel);
+        let frames = timing::channel_frames(item, rate)?;
+        let since = i64::try_from(p.on_air_since_ms()?)
+            .ok()?
+            .saturating_mul(1_000_000);
+        Some(since.saturating_add(rate.frames_to_nanos(i64::try_from(frames).ok()?)))
+    }
+
+    /// What the background of `id`'s layer should hold, when that differs from what it holds or
+    /// is about to: `None` when nothing needs sending.
+    pub(super) fn rearm_target(&self, id: &str) -> Option<Target> {
+        if !self.link.connected {
+            return None;
+        }
+        let cl = self.playlists.get(id)?.channel_layer;
+        let want = self.layer_want(cl)?;
+        (self.layer_background(cl).as_ref() != Some(&want)).then_some(want)
+    }
+
+    fn layer_want(&self, cl: ChannelLayer) -> Option<Target> {
+        let owner = self.layer_owner(cl);
+        // The earliest fixed time of a playlist not on air (the next day, a rundown waiting in a
+        // gap), with its instant.
+        let foreign = self
+            .on_layer(cl)
+            .into_iter()
+            .filter(|q| Some(q) != owner.as_ref())
+            .filter_map(|q| {
+                let item = self.scheduled_background(&q)?;
+                let at = self.scheduler.background(&q)?.at;
+                Some((at, q, item))
+            })
+            .min();
+        let own = owner.as_deref().and_then(|o| self.own_want(o));
+        match (own, foreign) {
+            (None, foreign) => foreign.map(|(_, q, item)| (q, item, false)),
+            (Some(own), None) => Some(own),
+            (Some(own), Some((at, q, item))) => {
+                // The fixed time comes first unless the item on air ends (and what follows it
+                // starts) before it. Within a frame of its end, what follows would show for a
+                // frame at most: the fixed item waits instead, ready to be taken on its frame.
+                let ends = owner.as_deref().and_then(|o| self.on_air_end(o));
+                let frame = self.rate_of(cl.channel).frame_nanos();
+                if ends.is_none_or(|e| at <= e.saturating_add(frame)) {
+                    Some((q, item, false))
+                } else {
+                    Some(own)
+                }
+            }
+        }
+    }
+
+    /// What follows the item on air of `o`, the layer's owner.
+    fn own_want(&self, o: &str) -> Option<Target> {
+        let p = self.playout.get(o)?;
+        if !matches!(p.status(), Status::Playing | Status::Paused) {
+            return None;
+        }
+        let pl = self.playlists.get(o)?;
+        if pl.filler.is_some() {
+            // The filler loops, with AUTO, clip after clip.
+            if !self.auto_allowed(o) {
+                return None;
+            }
+            return self
+                .filler_next(pl)
+                .map(|(item, _)| (o.to_owned(), item, true));
+        }
+        if self.scheduler.filler_follows(o)
+            && self.auto_allowed(o)
+            && let Some(filler) = self.filler_of(pl.channel_layer)
+            && let Some((item, _)) = self.filler_next(filler)
+        {
+            return Some((filler.id.clone(), item, true));
+        }
+        if let Some(item) = self.scheduled_background(o) {
+            // A fixed-time item waits without AUTO: an item ending early must not start it early
+            // (the schedule takes it on its frame).
+            return (p.on_air() != Some(item.as_str())).then(|| (o.to_owned(), item, false));
+        }
+        // Nothing follows: a background armed earlier is left alone (the server ignores it
+        // unless it was armed with AUTO, and then it is the item that was next at the time).
+        let next = self.next_of(o)?;
+        Some((o.to_owned(), next, self.auto_allowed(o)))
+    }
+}
