@@ -213,3 +213,46 @@ async fn without_a_filler_the_end_of_the_rundown_is_alarmed_unless_the_operator_
         .expect("end action");
     wait(&r.engine, |s| s.alarms.iter().all(|a| a.kind != "schedule")).await;
 }
+
+#[tokio::test]
+async fn end_action_black_empties_the_layer_on_the_frame_the_rundown_ends() {
+    let sim = realtime_sim().await;
+    let mut main = playlist(
+        "main",
+        "1-10",
+        vec![item("open", "SHORT", StartMode::Follow, None)],
+    );
+    main.end_action = EndAction::Black;
+    let r = rig(sim, vec![main], station(), BTreeMap::new()).await;
+    r.engine
+        .execute(Op::Take {
+            playlist: Some("main".into()),
+            item: Some("open".into()),
+        })
+        .await
+        .expect("take");
+    let s = wait(&r.engine, |s| {
+        s.playlists[0].playout.on_air.is_none()
+            && s.playlists[0].playout.status == onair::playout::engine::Status::Stopped
+    })
+    .await;
+    assert!(
+        s.alarms.iter().all(|a| a.kind != "schedule"),
+        "{:?}",
+        s.alarms
+    );
+    poll_until("the layer emptied", || layer_takes(&r).len() >= 2).await;
+    let takes = layer_takes(&r);
+    assert_eq!(takes.len(), 2, "{takes:#?} {:?}", layer_commands(&r.sim));
+    assert_eq!(
+        (takes[1].clip.as_str(), takes[1].how),
+        ("EMPTY", TakeHow::Auto)
+    );
+    assert_eq!(takes[1].frame - takes[0].frame, SHORT_RUN, "{takes:#?}");
+    let lines = r.stop_and_read_as_run().await;
+    let end = lines
+        .iter()
+        .find(|(i, e, _)| i == "open" && e == "end")
+        .expect("the end");
+    assert_eq!(end.2["ended_by"], "auto");
+}

@@ -230,3 +230,16 @@ pub fn layer_commands(sim: &Sim) -> Vec<String> {
         })
         .collect()
 }
+
+/// Polls `cond` every 10 ms until it holds (for state with no change notification, such as the
+/// simulator's take log); fails the test after [`WAIT`].
+pub async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not reached within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -79,6 +79,10 @@ enum After {
         item: String,
         fresh: bool,
     },
+    /// `EMPTY` armed behind the rundown's last item.
+    Black {
+        id: String,
+    },
 }
 
 enum Plan {
@@ -228,6 +232,16 @@ impl Engine {
                 let Some((id, next, auto)) = self.rearm_target(&id) else {
                     return Plan::Skip;
                 };
+                if next == super::layer::BLACK {
+                    let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
+                        return Plan::Skip;
+                    };
+                    let empty = crate::amcp::Clip {
+                        auto: true,
+                        ..crate::amcp::Clip::new("EMPTY")
+                    };
+                    return Plan::Send(Command::LoadBg(cl, empty), After::Black { id });
+                }
                 let Ok((cl, item)) = self.item_of(&id, &next) else {
                     return Plan::Skip;
                 };
@@ -358,6 +372,11 @@ impl Engine {
                     playlist: Some(id),
                     ..OpResult::default()
                 }
+            }
+            After::Black { id } => {
+                self.background_taken(&id);
+                self.black_armed(&id);
+                OpResult::default()
             }
             After::Recovered { id, item, fresh } => {
                 if fresh {

@@ -15,13 +15,17 @@
 
 use super::*;
 use crate::playout::engine::state::Status;
-use crate::playout::fill::FillerMode;
+use crate::playout::fill::{EndAction, FillerMode};
 use crate::playout::timing;
 use crate::schedule::filler::next_play;
 use crate::schedule::{Filler, FrameRate};
 
 /// What a layer's background should hold: (playlist, item, AUTO).
 pub(super) type Target = (String, String, bool);
+
+/// The "item" of a target that empties the layer by AUTO after a rundown's last item
+/// (`end_action = "black"`): `LOADBG … EMPTY AUTO`. Item ids never contain `#`.
+pub(super) const BLACK: &str = "#black";
 
 impl Engine {
     /// The playlists on `cl`, in id order.
@@ -106,6 +110,7 @@ impl Engine {
         let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
             return;
         };
+        self.scheduler.black_armed.remove(&cl);
         for other in self.on_layer(cl) {
             if other == id {
                 continue;
@@ -133,6 +138,7 @@ impl Engine {
         let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
             return;
         };
+        self.scheduler.black_armed.remove(&cl);
         for other in self.on_layer(cl) {
             if other != id
                 && self
@@ -148,10 +154,14 @@ impl Engine {
 
     /// What the layer's background holds, or is about to.
     fn layer_background(&self, cl: ChannelLayer) -> Option<Target> {
-        self.on_layer(cl).into_iter().find_map(|id| {
+        let item = self.on_layer(cl).into_iter().find_map(|id| {
             let (item, auto) = self.playout.get(&id)?.background_target();
             let item = item?.to_owned();
             Some((id, item, auto))
+        });
+        item.or_else(|| {
+            let id = self.scheduler.black_armed.get(&cl)?;
+            Some((id.clone(), BLACK.to_owned(), true))
         })
     }
 
@@ -164,7 +174,7 @@ impl Engine {
 
     /// When the item on air of `id` ends (ns since the epoch); `None` when it never does (a loop)
     /// or its length is unknown.
-    fn on_air_end(&self, id: &str) -> Option<i64> {
+    pub(super) fn on_air_end(&self, id: &str) -> Option<i64> {
         let pl = self.playlists.get(id)?;
         let p = self.playout.get(id)?;
         let item = pl.item(p.on_air()?)?;
@@ -252,8 +262,40 @@ impl Engine {
             return (p.on_air() != Some(item.as_str())).then(|| (o.to_owned(), item, false));
         }
         // Nothing follows: a background armed earlier is left alone (the server ignores it
-        // unless it was armed with AUTO, and then it is the item that was next at the time).
-        let next = self.next_of(o)?;
-        Some((o.to_owned(), next, self.auto_allowed(o)))
+        // unless it was armed with AUTO, and then it is the item that was next at the time),
+        // unless the operator chose black after the rundown.
+        match self.next_of(o) {
+            Some(next) => Some((o.to_owned(), next, self.auto_allowed(o))),
+            None if pl.end_action == EndAction::Black && self.auto_allowed(o) => {
+                Some((o.to_owned(), BLACK.to_owned(), true))
+            }
+            None => None,
+        }
+    }
+}
+
+impl Engine {
+    /// `EMPTY` was armed behind `id`'s last item: the layer goes black when it ends.
+    pub(super) fn black_armed(&mut self, id: &str) {
+        if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+            self.scheduler.black_armed.insert(cl, id.to_owned());
+        }
+    }
+
+    /// Past the planned end of the last item with black armed: the item is off air (its as-run
+    /// end stamped with its planned end), the layer is empty.
+    pub(super) fn went_black(&mut self, id: &str, end_ns: i64) {
+        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+            return;
+        };
+        if self.scheduler.black_armed.get(&cl).map(String::as_str) != Some(id) {
+            return;
+        }
+        let at_ms = u64::try_from(end_ns / 1_000_000).unwrap_or(0);
+        if let Some(ended) = self.runtime(id).stopped() {
+            self.log_off_air(id, ended, "auto", at_ms);
+        }
+        self.persistence.state_dirty = true;
+        self.publish_playout(id);
     }
 }

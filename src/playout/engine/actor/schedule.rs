@@ -71,6 +71,8 @@ pub(crate) struct Scheduler {
     gap_alarms: HashMap<String, (String, String)>,
     /// Per filler playlist, the sequence number of its next play.
     pub(super) filler_seq: HashMap<String, u64>,
+    /// Layers where `EMPTY` waits with AUTO behind a rundown's last item, and that rundown.
+    pub(super) black_armed: HashMap<ChannelLayer, String>,
     /// Per layer run by days, the missing next day alarmed: (its air date, the alarm's text).
     day_alarms: HashMap<ChannelLayer, (String, String)>,
     next_day_warning: Duration,
@@ -102,6 +104,7 @@ impl Scheduler {
             gap_alarms: HashMap::new(),
             filler_seq: HashMap::new(),
             day_alarms: HashMap::new(),
+            black_armed: HashMap::new(),
             next_day_warning: config.next_day_warning,
         };
         (scheduler, problem)
@@ -377,6 +380,12 @@ impl Engine {
             self.report_missed(id, &item, instant);
         }
         self.gap_alarm(id, gap);
+        if end == EndPolicy::Black
+            && on_air
+            && let Some(ends) = self.on_air_end(id).filter(|&e| e <= now)
+        {
+            self.went_black(id, ends);
+        }
         let old_follows = old.as_ref().is_some_and(|o| o.filler_follows);
         let old_fire = old.and_then(|o| o.fire);
         if old_follows != filler_follows {
