@@ -256,3 +256,79 @@ async fn end_action_black_empties_the_layer_on_the_frame_the_rundown_ends() {
         .expect("the end");
     assert_eq!(end.2["ended_by"], "auto");
 }
+
+#[tokio::test]
+async fn a_restart_in_the_gap_adopts_the_filler_and_the_hard_start_still_fires_on_its_frame() {
+    let sim = realtime_sim().await;
+    let at = at_in(Duration::from_millis(9_000));
+    let fill = filler(&[("f-long", "CLIP1")]);
+    let main = playlist(
+        "main",
+        "1-10",
+        vec![
+            item("open", "SHORT", StartMode::Follow, None),
+            item("news", "CLIP2", StartMode::Hard, Some(at.clone())),
+        ],
+    );
+    let playlists = vec![fill, main];
+    let r = rig(sim, playlists.clone(), station(), BTreeMap::new()).await;
+    r.engine
+        .execute(Op::Take {
+            playlist: Some("main".into()),
+            item: Some("open".into()),
+        })
+        .await
+        .expect("take");
+    let s = wait(&r.engine, |s| {
+        s.playlists
+            .iter()
+            .any(|p| p.playlist.id == "fill" && p.playout.armed_auto)
+    })
+    .await;
+    let restored: BTreeMap<_, _> = s
+        .playlists
+        .iter()
+        .map(|p| (p.playlist.id.clone(), p.playout.clone()))
+        .collect();
+    // The daemon goes away; CasparCG plays on, and the filler follows "open" by itself.
+    let Rig {
+        sim,
+        shutdown,
+        task,
+        ..
+    } = r;
+    shutdown.cancel();
+    if let Some(task) = task {
+        task.await.expect("engine task");
+    }
+    poll_until("the filler on air", || {
+        sim.take_log()
+            .iter()
+            .any(|t| t.layer == 10 && t.clip == "CLIP1" && t.how == TakeHow::Auto)
+    })
+    .await;
+    let r = rig(sim, playlists, station(), restored).await;
+    let s = wait(&r.engine, |s| on_air(s, "fill") == Some("f-long")).await;
+    let main = s
+        .playlists
+        .iter()
+        .find(|p| p.playlist.id == "main")
+        .expect("main");
+    assert_eq!(main.playout.on_air, None);
+    assert_eq!(main.playout.left_after.as_deref(), Some("open"));
+    assert!(
+        s.alarms.iter().all(|a| a.kind != "reconcile"),
+        "the filler on air is what should be: {:?}",
+        s.alarms
+    );
+    wait(&r.engine, |s| on_air(s, "main") == Some("news")).await;
+    let takes = layer_takes(&r);
+    let news = takes.last().expect("takes");
+    assert_eq!((news.clip.as_str(), news.how), ("CLIP2", TakeHow::Promote));
+    let due_ns = i64::try_from(instant_of(&at).as_nanosecond()).expect("ns");
+    let late = news.frame - r.sim.frame_clock(0).frame_at(due_ns);
+    assert!(
+        (0..=1).contains(&late),
+        "the news started {late} frames late"
+    );
+}

@@ -69,7 +69,11 @@ impl Engine {
             .and_then(|i| pl.item(i))
             .cloned();
         let Some(on_air) = on_air else { return };
-        let next = self.next_of(id).and_then(|n| pl.item(&n).cloned());
+        let next = match self.filler_of(cl).filter(|f| f.id == id) {
+            // A filler goes on in its own order (shuffled, or after the clip on air).
+            Some(f) => self.filler_next(f).and_then(|(n, _)| pl.item(&n).cloned()),
+            None => self.next_of(id).and_then(|n| pl.item(&n).cloned()),
+        };
         if observe::same_clip(layer.fg_clip.as_deref(), &on_air.clip) {
             // Still on air: adopt without touching the foreground. A background that already holds
             // the next item is adopted too; `frames_left` is only published while AUTO waits.
@@ -98,6 +102,15 @@ impl Engine {
             self.rearm(id);
             return;
         }
+        if let Some((filler, clip)) = self.filler_in_gap(cl, id, layer.fg_clip.as_deref()) {
+            // The rundown ended while we were away and the filler armed behind it took over.
+            let elapsed_ms = layer.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+            let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+            self.went_on_air(&filler, &clip, "auto", started);
+            self.observed.insert(cl, (layer, at));
+            self.rearm(&filler);
+            return;
+        }
         if layer.fg_present {
             let message = format!(
                 "layer {cl} shows {:?}, not {:?}; waiting for the operator",
@@ -118,6 +131,31 @@ impl Engine {
             ),
             Recovery::Resume => self.resume(id, &on_air, message),
         }
+    }
+
+    /// The layer's filler and the item of it on the layer, when `id` is a rundown on the layer
+    /// and the layer shows one of the filler's clips (its predicted next, else the first item
+    /// with that clip: where the sequence stood is not kept across a restart).
+    fn filler_in_gap(
+        &self,
+        cl: ChannelLayer,
+        id: &str,
+        fg: Option<&str>,
+    ) -> Option<(String, String)> {
+        let filler = self.filler_of(cl).filter(|f| f.id != id)?;
+        let predicted = self.filler_next(filler).map(|(item, _)| item).filter(|i| {
+            filler
+                .item(i)
+                .is_some_and(|it| observe::same_clip(fg, &it.clip))
+        });
+        let item = predicted.or_else(|| {
+            filler
+                .items
+                .iter()
+                .find(|it| observe::same_clip(fg, &it.clip))
+                .map(|it| it.id.clone())
+        })?;
+        Some((filler.id.clone(), item))
     }
 
     pub(super) fn hold(&mut self, id: &str, message: String) {
