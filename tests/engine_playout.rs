@@ -456,6 +456,7 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         external: None,
         startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
+        clock: std::sync::Arc::new(onair::schedule::SystemClock),
     });
     wait(&engine, |s| s.link.connected && !s.media.clips.is_empty()).await;
     for clip in ["SHORT", "SHORT"] {

@@ -30,6 +30,11 @@ pub trait Clock: Send + Sync {
     fn monotonic(&self) -> i64;
     /// Nanoseconds since the Unix epoch on the wall clock (which may step).
     fn wall(&self) -> i64;
+    /// How many times faster than real time this clock runs (1 for the machine's clocks): the
+    /// engine divides the waits it computes on this clock by it before arming a real timer.
+    fn speed(&self) -> u32 {
+        1
+    }
 }
 
 /// The machine's clocks.
@@ -88,6 +93,57 @@ impl Clock for ManualClock {
 
     fn wall(&self) -> i64 {
         self.wall.load(Ordering::SeqCst)
+    }
+}
+
+/// Virtual time running `speed` times faster than real time, for runs against a simulator
+/// sped up by the same factor (`ClockMode::Speed`): an hour of schedule plays in a minute at 60.
+///
+/// Wall time is `virtual_start + (real wall − real_anchor) × speed` (plus any
+/// [`step_wall`](Self::step_wall)): anchored on the simulator's frame-clock anchor and started on a
+/// whole frame, the engine's frames fall exactly on the simulator's.
+#[derive(Debug)]
+pub struct ScaledClock {
+    real_anchor: i64,
+    virtual_start: i64,
+    speed: u32,
+    origin: Instant,
+    stepped: AtomicI64,
+}
+
+impl ScaledClock {
+    /// Reads `virtual_start` at real wall time `real_anchor` (both ns since the Unix epoch).
+    pub fn new(real_anchor: i64, virtual_start: i64, speed: u32) -> ScaledClock {
+        ScaledClock {
+            real_anchor,
+            virtual_start,
+            speed: speed.max(1),
+            origin: Instant::now(),
+            stepped: AtomicI64::new(0),
+        }
+    }
+
+    /// Moves the wall clock alone by `delta` (an NTP step, as the engine must detect it).
+    pub fn step_wall(&self, delta: i64) {
+        self.stepped.fetch_add(delta, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ScaledClock {
+    fn monotonic(&self) -> i64 {
+        let real = i64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        real.saturating_mul(i64::from(self.speed))
+    }
+
+    fn wall(&self) -> i64 {
+        let real = SystemClock.wall().saturating_sub(self.real_anchor);
+        self.virtual_start
+            .saturating_add(real.saturating_mul(i64::from(self.speed)))
+            .saturating_add(self.stepped.load(Ordering::SeqCst))
+    }
+
+    fn speed(&self) -> u32 {
+        self.speed
     }
 }
 
@@ -191,6 +247,26 @@ mod tests {
         clock.step_wall(-3_600 * 1_000_000_000);
         let back = anchored.check(&clock).expect("a backward step");
         assert_eq!(back.size, -3_600 * 1_000_000_000);
+    }
+
+    #[test]
+    fn a_scaled_clock_runs_faster_from_its_anchor() {
+        let real = SystemClock.wall();
+        let clock = ScaledClock::new(real, 1_000 * FRAME, 60);
+        let (w0, m0) = (clock.wall(), clock.monotonic());
+        assert!(w0 >= 1_000 * FRAME, "starts at its virtual start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (w1, m1) = (clock.wall(), clock.monotonic());
+        assert!(w1 - w0 >= 60 * 19_000_000, "{} ns in 20 ms at 60", w1 - w0);
+        assert!(m1 - m0 >= 60 * 19_000_000);
+        assert_eq!(clock.speed(), 60);
+        let mut anchored = AnchoredWall::new(&clock, 1_000 * FRAME);
+        clock.step_wall(2_000 * FRAME);
+        assert!(
+            anchored
+                .check(&clock)
+                .is_some_and(|s| s.size >= 2_000 * FRAME)
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub mod time_of_day;
 pub mod timeline;
 pub mod zone;
 
-pub use clock::{AnchoredWall, Clock, ManualClock, SystemClock, WallStep, unix_ms, unix_ms_now};
+pub use clock::{
+    AnchoredWall, Clock, ManualClock, ScaledClock, SystemClock, WallStep, unix_ms, unix_ms_now,
+};
 pub use frames::{FrameClock, FrameRate};
 pub use plan::plan;
 pub use time_of_day::TimeOfDay;

@@ -14,6 +14,7 @@ use onair::playout::engine::{self, EngineDeps, EngineHandle, Snapshot};
 use onair::playout::model::{Item, Playlist};
 use onair::playout::timing::StartMode;
 use onair::protocol::timeline::Timelines;
+use onair::schedule::{Clock, SystemClock};
 use onair::sim::{ClockMode, Sim, SimConfig};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -126,6 +127,17 @@ pub async fn rig(
     config: PlayoutConfig,
     restored: BTreeMap<String, engine::Playout>,
 ) -> Rig {
+    rig_clocked(sim, playlists, config, restored, Arc::new(SystemClock)).await
+}
+
+/// [`rig`] with the engine on `clock` (a sped-up or stepped one).
+pub async fn rig_clocked(
+    sim: Sim,
+    playlists: Vec<Playlist>,
+    config: PlayoutConfig,
+    restored: BTreeMap<String, engine::Playout>,
+    clock: Arc<dyn Clock>,
+) -> Rig {
     let (caspar, _) = CasparHandle::spawn(CasparConfig {
         address: sim.addr().to_string(),
         ping_timeout: Duration::from_secs(5),
@@ -142,6 +154,7 @@ pub async fn rig(
         poll_interval: 20 * MS,
         restored,
         asrun: Some(asrun),
+        clock,
         ..EngineDeps::new(caspar, playlists, shutdown.clone())
     });
     let r = Rig {

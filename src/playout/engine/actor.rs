@@ -101,6 +101,9 @@ pub struct EngineDeps {
     /// Problems found before the engine started (store recoveries): raised as alarms at once.
     pub startup_alarms: Vec<(Severity, String)>,
     pub shutdown: CancellationToken,
+    /// The time the schedule plans and stamps with: the machine's clock, or a test's (a sped-up
+    /// clock runs a day of schedule against a sped-up simulator in minutes).
+    pub clock: Arc<dyn crate::schedule::Clock>,
 }
 
 impl EngineDeps {
@@ -128,6 +131,7 @@ impl EngineDeps {
             external: None,
             startup_alarms: Vec::new(),
             shutdown,
+            clock: Arc::new(crate::schedule::SystemClock),
         }
     }
 }
@@ -211,12 +215,23 @@ struct Engine {
     internal_rx: Option<mpsc::UnboundedReceiver<Internal>>,
 }
 
-pub(crate) use crate::schedule::unix_ms_now as now_ms;
+impl Engine {
+    /// Nanoseconds since the Unix epoch on the engine's clock (the machine's, or a test's).
+    fn now_ns(&self) -> i64 {
+        self.scheduler.clock.wall()
+    }
 
-/// The wall-clock time (Unix ms) of a monotonic instant in the past, e.g. when a reply arrived.
-pub(crate) fn wall_ms_at(at: tokio::time::Instant) -> u64 {
-    let ago = u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX);
-    now_ms().saturating_sub(ago)
+    /// Milliseconds since the Unix epoch on the engine's clock.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.now_ns() / 1_000_000).unwrap_or(0)
+    }
+
+    /// The wall-clock time (Unix ms) of a monotonic instant in the past, e.g. when a reply arrived.
+    fn wall_ms_at(&self, at: tokio::time::Instant) -> u64 {
+        let speed = u128::from(self.scheduler.clock.speed());
+        let ago = u64::try_from(at.elapsed().as_millis() * speed).unwrap_or(u64::MAX);
+        self.now_ms().saturating_sub(ago)
+    }
 }
 
 impl Engine {
@@ -258,7 +273,8 @@ impl Engine {
             .filter(|s| playlists.contains_key(s))
             .or_else(|| playlists.keys().next().cloned());
         let staging = staging::Staging::new(&playlists);
-        let (mut scheduler, zone_problem) = schedule::Scheduler::new(&deps.config);
+        let (mut scheduler, zone_problem) =
+            schedule::Scheduler::new(&deps.config, deps.clock.clone());
         for id in playlists.keys() {
             scheduler.touch(id);
         }

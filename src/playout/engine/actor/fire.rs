@@ -2,7 +2,7 @@
 //! and what the as-run log says about it (see `schedule` for the timing rule).
 
 use super::lanes::Intent;
-use super::schedule::{LATE_LIMIT_NS, now_ns};
+use super::schedule::LATE_LIMIT_NS;
 use super::*;
 use crate::playout::engine::state::Status;
 use crate::playout::timing::StartMode;
@@ -33,7 +33,7 @@ pub(super) struct Fire {
 impl Engine {
     /// Takes every pending fire whose moment came.
     pub(super) fn fire_due(&mut self) {
-        let now = now_ns();
+        let now = self.now_ns();
         let due: Vec<(String, Fire)> = self
             .scheduler
             .plans

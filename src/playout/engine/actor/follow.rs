@@ -85,6 +85,16 @@ impl Engine {
         }
         self.as_run_start(id, item, scheduled, at_ms);
         self.publish_playout(id);
+        // What follows on the layer is decided from the plan: it must start from this item now,
+        // not after the coalescing delay (a short item could end first).
+        let on_layer = self
+            .playlists
+            .get(id)
+            .map(|pl| self.on_layer(pl.channel_layer))
+            .unwrap_or_default();
+        for other in on_layer {
+            self.replan(&other);
+        }
     }
 
     /// The as-run end of an item that left the air at `at_ms`.
@@ -250,7 +260,7 @@ impl Engine {
             let cued = cued.to_owned();
             // The frame it started on: when this reading was taken, minus its time on air.
             let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-            let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+            let started = self.wall_ms_at(at).saturating_sub(elapsed_ms);
             self.went_on_air(id, &cued, "auto", started);
             self.rearm(id);
             return;
@@ -258,7 +268,7 @@ impl Engine {
         let was_present = previous.is_some_and(|o| o.fg_present);
         if p.on_air().is_some() && p.status() == Status::Playing && was_present && !obs.fg_present {
             if let Some(ended) = self.runtime(id).emptied() {
-                self.log_off_air(id, ended, "error", wall_ms_at(at));
+                self.log_off_air(id, ended, "error", self.wall_ms_at(at));
             }
             self.raise(
                 Severity::Critical,

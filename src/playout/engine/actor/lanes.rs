@@ -316,7 +316,7 @@ impl Engine {
             return;
         };
         let outcome = match result {
-            Ok(()) => Ok(self.complete(after, wall_ms_at(at))),
+            Ok(()) => Ok(self.complete(after, self.wall_ms_at(at))),
             Err(e) => {
                 self.failed(&after, name, &e);
                 Err(EngineError::Caspar(e))
@@ -331,6 +331,9 @@ impl Engine {
     fn complete(&mut self, after: After, at_ms: u64) -> OpResult {
         match after {
             After::Take { id, target, how } => {
+                if let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) {
+                    self.auto_switches_unseen(cl, (&id, &target), at_ms);
+                }
                 self.went_on_air(&id, &target, how, at_ms);
                 self.rearm(&id);
                 OpResult {

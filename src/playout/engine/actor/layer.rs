@@ -133,6 +133,43 @@ impl Engine {
         self.filler_played(id, item);
     }
 
+    /// Before a take answered at `at_ms` on `cl`: the item on air there ended earlier, with an
+    /// item armed by AUTO behind it, so the server switched to that item then, whether or not a
+    /// reading saw it (a take right after the switch replaces it before the next reading). It
+    /// went on air, and into the as-run, at that moment. (A frame of margin: the switch comes on
+    /// the frame after the last one.)
+    pub(super) fn auto_switches_unseen(
+        &mut self,
+        cl: ChannelLayer,
+        taken: (&str, &str),
+        at_ms: u64,
+    ) {
+        let frame_ms = self.rate_of(cl.channel).frame_nanos() / 1_000_000;
+        // A few switches at most: each one needs a whole clip to have played.
+        for _ in 0..8 {
+            let Some(owner) = self.layer_owner(cl) else {
+                return;
+            };
+            let Some((bg, item, true)) = self.layer_background(cl) else {
+                return;
+            };
+            // The take itself promoted the armed item: that is this take, not an earlier switch.
+            if item == BLACK || (bg.as_str(), item.as_str()) == taken {
+                return;
+            }
+            let Some(end_ms) = self
+                .on_air_end(&owner)
+                .and_then(|e| u64::try_from(e / 1_000_000).ok())
+                .filter(|&e| e.saturating_add(u64::try_from(frame_ms).unwrap_or(0)) < at_ms)
+            else {
+                return;
+            };
+            tracing::info!(playlist = %bg, item = %item, "on air by AUTO (seen only by its end)");
+            // As an observed AUTO switch: the owner's item ends, the armed item starts.
+            self.went_on_air(&bg, &item, "auto", end_ms);
+        }
+    }
+
     /// A `LOADBG` for `id` was answered: the layer's background is `id`'s now.
     pub(super) fn background_taken(&mut self, id: &str) {
         let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {

@@ -129,7 +129,7 @@ impl Engine {
             .collect();
         self.media_view = Arc::new(MediaView {
             clips,
-            updated_ms: Some(now_ms()),
+            updated_ms: Some(self.now_ms()),
             error: None,
         });
         self.media = Arc::new(library);

@@ -90,7 +90,7 @@ impl Engine {
             severity,
             kind: kind.into(),
             message,
-            raised_ms: now_ms(),
+            raised_ms: self.now_ms(),
         };
         self.next_alarm += 1;
         self.alarms.push(alarm.clone());

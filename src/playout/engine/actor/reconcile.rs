@@ -96,7 +96,7 @@ impl Engine {
         {
             // AUTO fired while we were away: the next item is on air since its elapsed time ago.
             let elapsed_ms = layer.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-            let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+            let started = self.wall_ms_at(at).saturating_sub(elapsed_ms);
             self.went_on_air(id, &n.id, "auto", started);
             self.observed.insert(cl, (layer, at));
             self.rearm(id);
@@ -105,7 +105,7 @@ impl Engine {
         if let Some((filler, clip)) = self.filler_in_gap(cl, id, layer.fg_clip.as_deref()) {
             // The rundown ended while we were away and the filler armed behind it took over.
             let elapsed_ms = layer.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-            let started = wall_ms_at(at).saturating_sub(elapsed_ms);
+            let started = self.wall_ms_at(at).saturating_sub(elapsed_ms);
             self.went_on_air(&filler, &clip, "auto", started);
             self.observed.insert(cl, (layer, at));
             self.rearm(&filler);
@@ -218,13 +218,13 @@ impl Engine {
         if let Some((obs, at)) = self.observed.get(&cl)
             && let Some(e) = obs.elapsed
         {
-            return e + at.elapsed().as_secs_f64();
+            return e + at.elapsed().as_secs_f64() * f64::from(self.scheduler.clock.speed());
         }
         let since = self
             .playout
             .get(id)
             .and_then(Runtime::on_air_since_ms)
-            .unwrap_or_else(now_ms);
-        now_ms().saturating_sub(since) as f64 / 1000.0
+            .unwrap_or_else(|| self.now_ms());
+        self.now_ms().saturating_sub(since) as f64 / 1000.0
     }
 }

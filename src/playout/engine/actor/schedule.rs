@@ -20,7 +20,6 @@
 
 use std::collections::HashSet;
 
-use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::fire::{Fire, fire_of};
@@ -29,7 +28,8 @@ use crate::playout::fill::EndAction;
 use crate::playout::timing;
 use crate::protocol::timeline::{StationView, TimelineView};
 use crate::schedule::{
-    EndPolicy, Entry, Filler, FrameClock, FrameRate, Input, NANOS_PER_SEC, Position, Start, Station,
+    AnchoredWall, Clock, EndPolicy, Entry, Filler, FrameClock, FrameRate, Input, NANOS_PER_SEC,
+    Position, Start, Station,
 };
 
 /// Changes within this long share one re-plan.
@@ -76,10 +76,19 @@ pub(crate) struct Scheduler {
     /// Per layer run by days, the missing next day alarmed: (its air date, the alarm's text).
     day_alarms: HashMap<ChannelLayer, (String, String)>,
     next_day_warning: Duration,
+    /// The clock everything here reads (the machine's, or a test's).
+    pub(super) clock: Arc<dyn Clock>,
+    /// Wall time by the monotonic clock since the last anchor: a disagreement is a step.
+    wall: AnchoredWall,
+    /// The alarm of the last wall-clock step, and when it clears.
+    step_alarm: Option<(String, Instant)>,
 }
 
 impl Scheduler {
-    pub(crate) fn new(config: &PlayoutConfig) -> (Scheduler, Option<String>) {
+    pub(crate) fn new(
+        config: &PlayoutConfig,
+        clock: Arc<dyn Clock>,
+    ) -> (Scheduler, Option<String>) {
         let (tz, problem) = match config.time_zone() {
             Ok(tz) => (tz, None),
             Err(e) => (
@@ -106,6 +115,9 @@ impl Scheduler {
             day_alarms: HashMap::new(),
             black_armed: HashMap::new(),
             next_day_warning: config.next_day_warning,
+            wall: AnchoredWall::new(&*clock, STEP_TOLERANCE_NS),
+            clock,
+            step_alarm: None,
         };
         (scheduler, problem)
     }
@@ -129,10 +141,15 @@ impl Scheduler {
         if self.timeline_dirty {
             at = at.min(self.next_timeline);
         }
-        let now_ns = now_ns();
+        let now_ns = self.clock.wall();
+        let speed = u64::from(self.clock.speed());
         for fire in self.plans.values().filter_map(|p| p.fire.as_ref()) {
-            let wait = u64::try_from(fire.send.saturating_sub(now_ns)).unwrap_or(0);
+            // A wait on this clock, armed on a real timer.
+            let wait = u64::try_from(fire.send.saturating_sub(now_ns)).unwrap_or(0) / speed;
             at = at.min(Instant::now() + Duration::from_nanos(wait));
+        }
+        if let Some((_, clears)) = &self.step_alarm {
+            at = at.min(*clears);
         }
         at
     }
@@ -164,10 +181,11 @@ impl Scheduler {
     }
 }
 
-/// Nanoseconds since the Unix epoch, now.
-pub(super) fn now_ns() -> i64 {
-    crate::schedule::zone::to_nanos(Timestamp::now()).unwrap_or(0)
-}
+/// A disagreement between the wall clock and the monotonic clock above this is a step: a frame at
+/// 60 fps (NTP slews at most 0.5 ms a second, far below it between two checks a second apart).
+const STEP_TOLERANCE_NS: i64 = NANOS_PER_SEC / 60;
+/// How long the alarm of a wall-clock step stays up.
+const STEP_ALARM_FOR: Duration = Duration::from_secs(600);
 
 impl Engine {
     /// The schedule's timer: re-plan what changed, fire what is due, publish timelines.
@@ -183,7 +201,8 @@ impl Engine {
                 .map(|(id, _)| id.clone())
                 .collect();
             self.scheduler.dirty.extend(live);
-            self.scheduler.prune(now_ns());
+            self.scheduler.prune(self.now_ns());
+            self.check_wall_step();
             self.refresh_station();
             self.check_next_days();
             self.scheduler.replan_at = Some(now);
@@ -202,7 +221,7 @@ impl Engine {
     }
 
     fn refresh_station(&mut self) {
-        let now = Timestamp::now();
+        let now = crate::schedule::zone::from_nanos(self.now_ns());
         let st = &self.scheduler.station;
         let tz = st.time_zone();
         let view = StationView {
@@ -220,7 +239,7 @@ impl Engine {
     }
 
     /// Plans playlist `id` again, and re-arms its background when what must fire changed.
-    fn replan(&mut self, id: &str) {
+    pub(super) fn replan(&mut self, id: &str) {
         let Some(pl) = self.playlists.get(id).filter(|pl| pl.filler.is_none()) else {
             if self.scheduler.plans.remove(id).is_some() {
                 self.scheduler.timeline_dirty = true;
@@ -236,14 +255,18 @@ impl Engine {
             }
             return;
         };
-        let now = now_ns();
+        let now = self.now_ns();
         let ch = pl.channel_layer.channel;
         let known_rate = self
             .frame_rates
             .get(&ch)
             .and_then(|&(n, d)| FrameRate::new(n, d));
         let rate = known_rate.unwrap_or(FrameRate::FPS_25);
-        let today = self.scheduler.station.air_date_of(Timestamp::now()).ok();
+        let today = self
+            .scheduler
+            .station
+            .air_date_of(crate::schedule::zone::from_nanos(now))
+            .ok();
         let own_date = pl
             .air_date
             .as_deref()
@@ -458,7 +481,7 @@ impl Engine {
     /// playlists has an air date) that has no rundown for the next channel day; clears the alarm
     /// when one arrives or the day has begun.
     fn check_next_days(&mut self) {
-        let now = Timestamp::now();
+        let now = crate::schedule::zone::from_nanos(self.now_ns());
         let st = &self.scheduler.station;
         let Some((next_start, next_date)) = st
             .next_day_start(now)
@@ -524,6 +547,38 @@ impl Engine {
         }
     }
 
+    /// Detects a wall-clock step (NTP, someone setting the clock): logged, alarmed for ten
+    /// minutes, and every timeline re-planned on the new time.
+    fn check_wall_step(&mut self) {
+        if let Some((message, clears)) = self.scheduler.step_alarm.clone()
+            && Instant::now() >= clears
+        {
+            self.scheduler.step_alarm = None;
+            self.clear_alarm("schedule", &message);
+        }
+        let Some(step) = self.scheduler.wall.check(&*self.scheduler.clock) else {
+            return;
+        };
+        let secs = step.size as f64 / NANOS_PER_SEC as f64;
+        tracing::warn!(
+            step_s = secs,
+            "schedule: the wall clock stepped; re-planning"
+        );
+        let message = format!(
+            "the wall clock stepped {secs:+.3} s (an NTP correction or a manual change): every \
+             timeline was re-planned on the new time"
+        );
+        if let Some((old, _)) = self.scheduler.step_alarm.take() {
+            self.clear_alarm("schedule", &old);
+        }
+        self.raise(Severity::Warning, "schedule", message.clone());
+        self.scheduler.step_alarm = Some((message, Instant::now() + STEP_ALARM_FOR));
+        let ids: Vec<String> = self.playlists.keys().cloned().collect();
+        for id in ids {
+            self.scheduler.touch(&id);
+        }
+    }
+
     fn report_missed(&mut self, id: &str, item: &str, instant: i64) {
         let key = (id.to_owned(), item.to_owned(), instant);
         if self.scheduler.missed.insert(key) {
@@ -556,7 +611,7 @@ impl Engine {
             playlists.insert(id.clone(), p.view.clone());
         }
         let timelines = Timelines {
-            planned_ms: now_ns() / 1_000_000,
+            planned_ms: self.now_ns() / 1_000_000,
             station: self.scheduler.station_view.clone(),
             playlists,
         };
