@@ -250,6 +250,11 @@ function applyKind(state, ev) {
       p.autoplay = ev.autoplay === true;
       if (typeof ev.air_date === 'string') p.air_date = ev.air_date;
       else delete p.air_date;
+      // Left out when absent / the default, as in the snapshot.
+      if (typeof ev.filler === 'string') p.filler = ev.filler;
+      else delete p.filler;
+      if (typeof ev.end_action === 'string' && ev.end_action !== 'filler') p.end_action = ev.end_action;
+      else delete p.end_action;
       setRevision(p, ev.revision);
       return true;
     }

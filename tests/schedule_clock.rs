@@ -89,70 +89,127 @@ fn run_frames(clip: &str) -> i64 {
 
 const SPEED: u32 = 60;
 
+/// One day's random rundown from `from` to about `until` (ns): mostly follow items, now and then
+/// a hard start up to 15 s before or after where the rundown will be (it cuts, or leaves a gap)
+/// or a soft start up to 20 s after (a gap); `extra` is a hard start placed by hand (its instant
+/// and its `at` text). Returns the items and the ids of the hard ones.
+struct Day<'a> {
+    prefix: &'a str,
+    from: i64,
+    until: i64,
+    first: StartMode,
+    extra: Option<(i64, &'a str)>,
+}
+
+fn rundown(
+    day: Day<'_>,
+    rng: &mut fastrand::Rng,
+    local: &dyn Fn(i64) -> String,
+) -> (Vec<Arc<onair::playout::model::Item>>, Vec<String>) {
+    let lengths = [("CLIP1", 10 * SEC), ("CLIP2", 10 * SEC), ("SHORT", 2 * SEC)];
+    let first = format!("{}0", day.prefix);
+    let mut hard = Vec::new();
+    let mut items = vec![match day.first {
+        StartMode::Hard => {
+            hard.push(first.clone());
+            item(&first, "CLIP1", StartMode::Hard, Some(local(day.from)))
+        }
+        _ => item(&first, "CLIP1", StartMode::Follow, None),
+    }];
+    let (mut t, mut last_fixed) = (day.from + 10 * SEC, day.from);
+    let mut extra = day.extra;
+    let mut n = 1;
+    while t < day.until {
+        let (clip, len) = lengths[rng.usize(..lengths.len())];
+        let id = format!("{}{n}", day.prefix);
+        n += 1;
+        let roll = rng.u8(..10);
+        let it = match extra {
+            Some((at, text)) if t > at - 40 * SEC => {
+                extra = None;
+                (last_fixed, t) = (at, at);
+                hard.push(id.clone());
+                item(&id, clip, StartMode::Hard, Some(text.to_owned()))
+            }
+            _ if roll == 0 => {
+                let at = (t + rng.i64(-15..=15) * SEC).max(last_fixed + 5 * SEC);
+                (last_fixed, t) = (at, at);
+                hard.push(id.clone());
+                item(&id, clip, StartMode::Hard, Some(local(at)))
+            }
+            _ if roll == 1 => {
+                let at = (t + rng.i64(0..=20) * SEC).max(last_fixed + 5 * SEC);
+                last_fixed = at;
+                t = t.max(at);
+                item(&id, clip, StartMode::Soft, Some(local(at)))
+            }
+            _ => item(&id, clip, StartMode::Follow, None),
+        };
+        items.push(it);
+        t += len;
+    }
+    (items, hard)
+}
+
+fn ns(text: &str) -> i64 {
+    let t: Timestamp = text.parse().expect("instant");
+    i64::try_from(t.as_nanosecond()).expect("ns")
+}
+
 #[tokio::test]
-async fn an_hour_across_a_daylight_saving_change_never_goes_black_or_starts_early() {
-    // 01:55 CET on the night Europe/Berlin springs forward at 02:00 CET (01:00 UTC) to 03:00.
-    let v0: Timestamp = "2026-03-29T00:55:00Z".parse().expect("instant");
-    let v0_ns = i64::try_from(v0.as_nanosecond()).expect("ns");
+async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_black_or_starts_early()
+{
+    // 01:55 CET on the night Europe/Berlin springs forward at 02:00 CET (01:00 UTC) to 03:00
+    // CEST; the channel day starts at 03:30 (01:30 UTC), when the next day's rundown takes over.
+    let v0_ns = ns("2026-03-29T00:55:00Z");
+    let dst_ns = ns("2026-03-29T01:00:00Z");
+    let day_start_ns = ns("2026-03-29T01:30:00Z");
     let end_ns = v0_ns + 65 * 60 * SEC;
     let tz = TimeZone::get("Europe/Berlin").expect("zone");
-    let local = |ns: i64| {
+    let local = move |ns: i64| {
         Timestamp::from_nanosecond(i128::from(ns))
             .expect("instant")
             .to_zoned_datetime(tz.clone())
             .strftime("%H:%M:%S%.3f")
             .to_string()
     };
-    let lengths = [("CLIP1", 10 * SEC), ("CLIP2", 10 * SEC), ("SHORT", 2 * SEC)];
     let mut rng = fastrand::Rng::with_seed(16);
-    // The first item is hard 20 s in (the schedule starts the day); then random items, with a
-    // fixed time now and then near where the rundown will be, and one hard start at 02:30, a
-    // time that does not exist that night (it starts at 03:00 CEST, 01:00 UTC).
-    let mut items = vec![item(
-        "i0",
-        "CLIP1",
-        StartMode::Hard,
-        Some(local(v0_ns + 20 * SEC)),
-    )];
-    let mut t = v0_ns + 30 * SEC;
-    let mut last_fixed = v0_ns + 20 * SEC;
-    let mut gap_item = false;
-    let mut hard = vec!["i0".to_owned()];
-    let mut n = 1;
-    while t < end_ns - 2 * 60 * SEC {
-        let (clip, len) = lengths[rng.usize(..lengths.len())];
-        let id = format!("i{n}");
-        n += 1;
-        let dst = "2026-03-29T01:00:00Z".parse::<Timestamp>().expect("dst");
-        let dst_ns = i64::try_from(dst.as_nanosecond()).expect("ns");
-        let roll = rng.u8(..10);
-        let it = if !gap_item && t > dst_ns - 40 * SEC {
-            gap_item = true;
-            last_fixed = dst_ns;
-            t = dst_ns;
-            hard.push(id.clone());
-            item(&id, clip, StartMode::Hard, Some("02:30:00".into()))
-        } else if roll == 0 {
-            // Hard, up to 15 s before or after where the rundown will be: it cuts or leaves a gap.
-            let at = (t + rng.i64(-15..=15) * SEC).max(last_fixed + 5 * SEC);
-            last_fixed = at;
-            t = at;
-            hard.push(id.clone());
-            item(&id, clip, StartMode::Hard, Some(local(at)))
-        } else if roll == 1 {
-            // Soft, up to 20 s after: a gap the filler fills.
-            let at = (t + rng.i64(0..=20) * SEC).max(last_fixed + 5 * SEC);
-            last_fixed = at;
-            t = t.max(at);
-            item(&id, clip, StartMode::Soft, Some(local(at)))
-        } else {
-            item(&id, clip, StartMode::Follow, None)
-        };
-        items.push(it);
-        t += len;
+    // Day one starts itself with a hard start 20 s in, holds a hard start at 02:30, a time that
+    // does not exist that night (it starts at 03:00 CEST), and runs past its end: the day start
+    // cuts it. Its fixed times stay before the day start (later ones would be on its own date).
+    let (d1, mut hard) = rundown(
+        Day {
+            prefix: "a",
+            from: v0_ns + 20 * SEC,
+            until: day_start_ns - 60 * SEC,
+            first: StartMode::Hard,
+            extra: Some((dst_ns, "02:30:00")),
+        },
+        &mut rng,
+        &local,
+    );
+    let mut d1 = d1;
+    // Follow items past the day start, which never play.
+    for k in 0..20 {
+        d1.push(item(&format!("late{k}"), "CLIP2", StartMode::Follow, None));
     }
-    let last_id = format!("i{}", n - 1);
-    let main = playlist("main", "1-10", items);
+    let (d2, hard2) = rundown(
+        Day {
+            prefix: "b",
+            from: day_start_ns,
+            until: end_ns - 2 * 60 * SEC,
+            first: StartMode::Follow,
+            extra: None,
+        },
+        &mut rng,
+        &local,
+    );
+    hard.extend(hard2);
+    let last_id = d2.last().map(|i| i.id.clone()).expect("items");
+    let mut day1 = playlist("day1", "1-10", d1);
+    day1.air_date = Some("2026-03-28".into());
+    let mut day2 = playlist("day2", "1-10", d2);
+    day2.air_date = Some("2026-03-29".into());
     let mut fill = playlist(
         "fill",
         "1-10",
@@ -172,13 +229,14 @@ async fn an_hour_across_a_daylight_saving_change_never_goes_black_or_starts_earl
     let clock = Arc::new(ScaledClock::new(anchor, v0_ns, SPEED));
     let config = PlayoutConfig {
         timezone: Some("Europe/Berlin".into()),
+        day_start: jiff::civil::Time::constant(3, 30, 0, 0),
         ..PlayoutConfig::default()
     };
-    let r = rig_clocked(sim, vec![fill, main], config, BTreeMap::new(), clock).await;
-    // The rundown runs to its last item, then the filler takes over.
-    wait_long(&r, |s| on_air(s, "main") == Some(last_id.as_str())).await;
+    let r = rig_clocked(sim, vec![fill, day1, day2], config, BTreeMap::new(), clock).await;
+    // Day two runs to its last item, then the filler takes over.
+    wait_long(&r, |s| on_air(s, "day2") == Some(last_id.as_str())).await;
     wait_long(&r, |s| {
-        on_air(s, "fill").is_some() && on_air(s, "main").is_none()
+        on_air(s, "fill").is_some() && on_air(s, "day2").is_none()
     })
     .await;
     let takes: Vec<_> = r
@@ -259,6 +317,25 @@ async fn an_hour_across_a_daylight_saving_change_never_goes_black_or_starts_earl
         .find(|(_, _, l)| l["planned_start"] == "2026-03-29T01:00:00.000Z")
         .expect("the 02:30 item started at 03:00 CEST");
     assert_eq!(dst_start.2["start_mode"], "hard");
+    // The day change: day two's first item at 03:30 CEST, hard; nothing of day one after it.
+    let b0 = starts
+        .iter()
+        .position(|(i, _, _)| i == "b0")
+        .expect("day two started");
+    assert_eq!(starts[b0].2["planned_start"], "2026-03-29T01:30:00.000Z");
+    assert_eq!(starts[b0].2["start_mode"], "hard");
+    assert!(
+        starts[b0..].iter().all(|(_, _, l)| l["playlist"] != "day1"),
+        "day one played after the day start"
+    );
+    // Day one ran past its day: the item on air then was cut on the frame.
+    let cut = &starts[b0 - 1].0;
+    assert!(cut.starts_with("late"), "{cut} was on air at the day start");
+    let cut_end = lines
+        .iter()
+        .find(|(i, e, _)| i == cut && e == "end")
+        .expect("its end");
+    assert_eq!(cut_end.2["ended_by"], "hard");
     assert!(filler_plays > 0, "the gaps were filled");
     late.sort_unstable();
     eprintln!(

@@ -46,6 +46,8 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
             .items
             .push_back(Item::new(format!("i{i}"), *clip).into());
     }
+    // The last frame stays after the rundown, by choice: no end-of-rundown alarm in these checks.
+    playlist.end_action = onair::playout::fill::EndAction::Hold;
     let shutdown = CancellationToken::new();
     let (engine, _) = engine::spawn(EngineDeps {
         poll_interval: 20 * MS,
