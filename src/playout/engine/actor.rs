@@ -437,4 +437,5 @@ mod persist;
 mod publish;
 mod reconcile;
 mod schedule;
+mod schedule_checks;
 mod staging;
