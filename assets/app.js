@@ -6,7 +6,7 @@
 // events that other operators cause.
 
 import { OnairClient } from './client.js';
-import { formatSpan, formatTime, itemSeconds, nextFixed, planDiff, planMark, stationTime, timelineEntry, unfilledGap } from './state.js';
+import { formatSpan, formatTime, itemSeconds, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -247,11 +247,17 @@ function renderOnAir() {
   const po = pl.playout;
   status.dataset.status = po.status;
   setText(status, PLAYOUT_STATUS[po.status] ?? po.status);
-  setText($('onair-playlist'), `${pl.name} · ${pl.channel_layer}`);
+  const marks = playlistMarks(pl);
+  setText($('onair-playlist'), `${pl.name} · ${pl.channel_layer}${marks ? ` · ${marks}` : ''}`);
 
   const index = pl.items.findIndex((i) => i.id === po.on_air);
   const item = index >= 0 ? pl.items[index] : null;
-  const title = item ? itemLabel(item) : po.on_air ? `item ${po.on_air}` : 'Nothing on air';
+  // Stopped because the filler (or the next day's rundown) took the layer: not an empty channel.
+  const over = takenOver(client.state, pl);
+  const idle = over
+    ? `Layer taken over${over.by ? ` by ${over.by.name}` : ''} after «${over.item ? itemLabel(over.item) : 'a removed item'}»`
+    : 'Nothing on air';
+  const title = item ? itemLabel(item) : po.on_air ? `item ${po.on_air}` : idle;
   setText($('onair-title'), title);
   $('onair-title').classList.toggle('is-idle', !po.on_air);
   const since = po.on_air_since_ms ? ` · since ${clockTime(new Date(po.on_air_since_ms))}` : '';
@@ -278,6 +284,8 @@ function renderProgress() {
     setText($('elapsed'), '--:--');
     setText($('remaining'), '--:--');
     setText($('rundown-remaining'), '--:--');
+    // Else an item stopped in its last 10 s (or whose layer was taken over) leaves the dashes amber.
+    $('remaining').classList.remove('is-low');
     setHidden($('stale'), true);
     bar.classList.remove('is-stale');
     return;
@@ -513,12 +521,17 @@ function renderRundown() {
   const picker = $('playlist-picker');
   setHidden(picker, playlists.length < 2);
   const select = $('playlist-select');
-  const sig = playlists.map((p) => `${p.id}\u0000${p.name}`).join('\u0001');
+  const label = (p) => `${p.name} (${p.channel_layer})${playlistMarks(p) ? ` · ${playlistMarks(p)}` : ''}`;
+  const sig = playlists.map((p) => `${p.id}\u0000${label(p)}`).join('\u0001');
   if (select.dataset.sig !== sig) {
     // Rebuilt only when the list changed, so an open drop-down is not disturbed by events.
     select.dataset.sig = sig;
-    select.replaceChildren(...playlists.map((p) => h('option', { value: p.id, textContent: `${p.name} (${p.channel_layer})` })));
+    select.replaceChildren(...playlists.map((p) => h('option', { value: p.id, textContent: label(p) })));
   }
+  // With one playlist there is no picker to say its role: a badge does.
+  const marks = playlistMarks(pl);
+  setText($('rundown-role'), marks);
+  setHidden($('rundown-role'), !marks || playlists.length >= 2);
   if (pl && select.value !== pl.id) select.value = pl.id;
 
   const items = pl ? pl.items : [];

@@ -45,6 +45,8 @@ function normalizePlayout(po) {
     cued: playout.cued ?? null,
     armed_auto: playout.armed_auto === true,
     next: playout.next ?? null,
+    // Set when another playlist on the layer (the filler, the next day's rundown) took over.
+    left_after: playout.left_after ?? null,
   };
 }
 
@@ -306,6 +308,33 @@ export function itemSeconds(item) {
   const fps = Array.isArray(item.fps) ? item.fps : null;
   if (typeof item.frames !== 'number' || !fps || !(fps[0] > 0) || !(fps[1] > 0)) return null;
   return (item.frames * fps[1]) / fps[0];
+}
+
+// ---- a playlist's part on its channel-layer ----------------------------------------------------
+
+const FILLER_ORDER = { in_order: 'in order', shuffle: 'shuffle' };
+
+/** `FILLER · shuffle` for the layer's filler, `end: black` / `end: hold` for a rundown that does
+ * not hand its layer to the filler at its end, '' for the default (not worth a word). The same
+ * words as the console (docs/console.md). */
+export function playlistMarks(p) {
+  const marks = [];
+  if (typeof p?.filler === 'string') marks.push(`FILLER · ${FILLER_ORDER[p.filler] ?? p.filler}`);
+  if (typeof p?.end_action === 'string' && p.end_action !== 'filler') marks.push(`end: ${p.end_action}`);
+  return marks.join(' · ');
+}
+
+/** When playlist `p` is stopped because another playlist on its layer went on air (the filler in a
+ * gap, the next day's rundown): `{ item, itemId, by }`, the item it left (null if deleted since;
+ * it resumes after it) and the playlist now on the layer (null until its own event arrives).
+ * Otherwise null. */
+export function takenOver(state, p) {
+  if (!p || p.playout.status !== 'stopped' || p.playout.left_after == null) return null;
+  const itemId = String(p.playout.left_after);
+  const by = state.playlists.find(
+    (o) => o.id !== p.id && o.channel_layer === p.channel_layer && o.playout.status !== 'stopped',
+  );
+  return { item: p.items.find((i) => i.id === itemId) ?? null, itemId, by: by ?? null };
 }
 
 /** `mm:ss`, or `h:mm:ss` from one hour; `--:--` when unknown. Whole seconds, rounded `mode`-wards. */

@@ -4,7 +4,9 @@
 //! shows it is reconnecting), a playlist file is edited meanwhile, the daemon restarts on the same
 //! port, and the page reconnects and resyncs to the new daemon's state without a reload. Then the
 //! daemon restarts gracefully requiring tokens: the page asks for one, a viewer token shows the
-//! controls disabled, an operator token enables them. Screenshots land in `target/web-e2e/`.
+//! controls disabled, an operator token enables them. Last, playlist roles: `main` ends in black
+//! and a filler on its layer takes the layer over; the page names both roles and says after which
+//! item `main` was taken over. Screenshots land in `target/web-e2e/`.
 //!
 //! Needs `/usr/bin/chromium`, node ≥ 20 and `tests/web/node_modules/playwright-core`
 //! (`scripts/install-web-test-deps.sh`, which `.ci/run` calls). Without them the tests print

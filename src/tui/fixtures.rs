@@ -131,8 +131,74 @@ pub fn snapshot(n: usize) -> Snapshot {
     }
 }
 
+/// The layer's filler `night` ("Night filler", shuffled) on `main`'s layer, playing AMB.
+pub fn filler() -> PlaylistView {
+    let mut playlist = Playlist::new(
+        "night",
+        "Night filler",
+        ChannelLayer {
+            channel: 1,
+            layer: Some(10),
+        },
+    );
+    playlist.filler = Some(crate::protocol::FillerMode::Shuffle);
+    playlist.items = ["AMB", "LOGO"]
+        .iter()
+        .enumerate()
+        .map(|(k, clip)| {
+            let mut item = Item::new(format!("f{k}"), *clip);
+            item.frames = Some(3000);
+            item.fps = Some((50, 1));
+            item.into()
+        })
+        .collect();
+    PlaylistView {
+        playlist,
+        playout: Playout {
+            status: Status::Playing,
+            on_air: Some("f0".into()),
+            on_air_since_ms: Some(WALL_MS - 20_000),
+            next: Some("f1".into()),
+            ..Playout::default()
+        },
+        missing: Default::default(),
+    }
+}
+
+/// [`snapshot`]`(n)` after the filler took the layer over: `main` (end action `black`) stopped
+/// after its on-air item 2 and resumes at item 3, [`filler`] plays in the gap.
+pub fn taken_over_snapshot(n: usize) -> Snapshot {
+    let mut state = snapshot(n);
+    let main = &mut state.playlists[0];
+    main.playlist.end_action = crate::protocol::EndAction::Black;
+    main.playout = Playout {
+        status: Status::Stopped,
+        next: Some("i2".into()),
+        left_after: Some("i1".into()),
+        ..Playout::default()
+    };
+    state.playlists.push(filler());
+    state.progress.clear();
+    state.progress.insert(
+        "night".to_owned(),
+        Progress {
+            elapsed: 20.0,
+            remaining: 40.0,
+            duration: 60.0,
+            rundown_remaining: 100.0,
+            fresh: true,
+        },
+    );
+    state
+}
+
 /// A console of `width`×`height`, connected to a daemon whose state is [`snapshot`]`(n)`.
 pub fn live_model(width: u16, height: u16, n: usize) -> Model {
+    model_of(width, height, snapshot(n))
+}
+
+/// A console of `width`×`height`, connected to a daemon whose state is `state`.
+pub fn model_of(width: u16, height: u16, state: Snapshot) -> Model {
     let now = Instant::now();
     let mut model = Model::new("ws://127.0.0.1:8250/ws", now, WALL_MS);
     for msg in [
@@ -147,7 +213,7 @@ pub fn live_model(width: u16, height: u16, n: usize) -> Model {
         }))),
         Message::Net(NetEvent::Server(Box::new(ServerMsg::Snapshot {
             seq: 41,
-            state: Box::new(snapshot(n)),
+            state: Box::new(state),
         }))),
     ] {
         update(&mut model, msg);

@@ -6,6 +6,7 @@
 //! - [`view`]: `view(&Model, &mut Frame)`, a pure function of the model, one module per pane.
 //! - [`layout`]: pane rectangles, shared by `view` and `update` (page sizes, scroll windows).
 //! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
+//! - [`roles`]: a playlist's part on its layer in words (filler, end action, layer taken over).
 //! - [`timeline`]: the planned timeline matched to rows, station times, the START/DIFF texts.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
@@ -22,6 +23,7 @@ pub mod fixtures;
 pub mod layout;
 pub mod message;
 pub mod model;
+pub mod roles;
 pub mod text;
 pub mod timeline;
 pub mod update;

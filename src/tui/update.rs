@@ -5,12 +5,14 @@
 //! - this file: dispatch, cursors, dialogs, the filter, ticks.
 //! - [`commands`]: operator actions → commands (arguments, local checks, confirmations).
 //! - [`net`]: the connection and the daemon's messages → state (through the protocol's reducer,
-//!   `protocol::reduce`), acks, the log.
+//!   `protocol::reduce`), acks.
+//! - [`event_log`]: what the log says about each event.
 //!
 //! Every command gets an id (`c1`, `c2`, …) and a [`Pending`] entry until its ack arrives; while the
 //! console is not connected, a command is refused here with a notice instead of being sent.
 
 mod commands;
+mod event_log;
 #[cfg(test)]
 mod events_tests;
 mod net;

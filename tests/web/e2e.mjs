@@ -278,6 +278,53 @@ try {
   await screenshot(mobile, 'onair-web-phone.png');
   await phone.close();
 
+  // Playlist roles arrive as `playlist_settings` events and show where the playlist is named. The
+  // page has no control for them, so a second client (a WebSocket in the page, with the operator
+  // token) sets them: `main` ends in black, and a filler on its layer, which is then taken (as it
+  // would go on air in a gap): `main` must say who took its layer over, and after which item. Last,
+  // because `main` is off air from here on.
+  const acks = await page.evaluate(async (token) => {
+    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
+    let next = 0;
+    const waiting = new Map();
+    ws.onmessage = ({ data }) => {
+      const msg = JSON.parse(data);
+      if (msg.type === 'ack') waiting.get(msg.id)?.(msg);
+    };
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error('the second client could not connect'));
+    });
+    const run = (op, args) => new Promise((resolve) => {
+      const id = `e2e-${++next}`;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ type: 'command', id, op, args }));
+    });
+    const end = await run('playlist.update', { playlist: 'main', end_action: 'black' });
+    const created = await run('playlist.create', { name: 'Night filler', channel_layer: '1-10' });
+    // Without an id the next ops would address the selected playlist, `main`.
+    if (typeof created.playlist !== 'string') return [end, created];
+    const playlist = created.playlist;
+    const added = await run('item.add', { playlist, clip: 'CLIP2' });
+    const filler = await run('playlist.update', { playlist, filler: 'shuffle' });
+    const take = await run('playout.take', { playlist });
+    ws.close();
+    return [end, created, added, filler, take];
+  }, OPERATOR_TOKEN);
+  if (acks.length !== 5 || acks.some((a) => !a.ok)) throw new Error(`setting the roles failed: ${JSON.stringify(acks)}`);
+  const options = () => [...document.querySelectorAll('#playlist-select option')].map((o) => o.textContent);
+  await page.waitForFunction(
+    (all) => all.every((want) => [...document.querySelectorAll('#playlist-select option')].some((o) => o.textContent === want)),
+    ['main (1-10) · end: black', 'Night filler (1-10) · FILLER · shuffle'],
+  );
+  await page.waitForFunction(() => document.querySelector('#onair-playlist')?.textContent === 'main · 1-10 · end: black');
+  // The picker names the role; the badge, for a single playlist, would only repeat it.
+  if (await page.locator('#rundown-role').isVisible()) throw new Error('the role is shown twice');
+  await page.waitForSelector('#status[data-status="stopped"]');
+  await page.waitForFunction(() => /^Layer taken over by Night filler after «.+»$/.test(document.querySelector('#onair-title')?.textContent ?? ''));
+  log(`roles: picker ${JSON.stringify(await page.evaluate(options))}; on air: ${await page.locator('#onair-title').textContent()}`);
+  await screenshot(page, 'onair-web-taken-over.png');
+
   if (problems.length) throw new Error(`page problems:\n  ${problems.join('\n  ')}`);
   log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log('@@ DONE');

@@ -1,8 +1,10 @@
 // Unit tests of the page's reducer (assets/state.js): each event kind changes the copy as the
-// daemon's own reducer does (insert at index, replace by id, move to index, remove, settings,
-// playout, missing sorted by id; a position hint that is wrong only costs a search), and an event that does not fit (malformed, unknown item or
-// playlist, index out of range, unknown kind) is refused without throwing and without touching the
-// copy, so that the client can replace it with a snapshot. Run by tests/web_e2e.rs with
+// daemon's own reducer does (insert at index, replace by id, move to index, remove, settings with
+// the filler role and end action, playout, missing sorted by id; a position hint that is wrong
+// only costs a search), and an event that does not fit (malformed, unknown item or playlist, index
+// out of range, unknown kind) is refused without throwing and without touching the copy, so that
+// the client can replace it with a snapshot. Also the words the page derives from the copy (a
+// playlist's role, a layer taken over) and the planned timeline. Run by tests/web_e2e.rs with
 // `node --test`; needs no browser.
 
 import assert from 'node:assert/strict';
@@ -17,7 +19,9 @@ import {
   nextFixed,
   planDiff,
   planMark,
+  playlistMarks,
   stationTime,
+  takenOver,
   timelineEntry,
   unfilledGap,
 } from '../../assets/state.js';
@@ -124,7 +128,41 @@ test('playlist_settings sets the name, loop and autoplay', () => {
 test('playout replaces the playout, normalized', () => {
   const s = state();
   apply(s, { kind: 'playout', playlist: 'main', playout: { status: 'playing', on_air: 'a', on_air_since_ms: 5, next: 'b' } });
-  assert.deepEqual(main(s).playout, { status: 'playing', on_air: 'a', on_air_since_ms: 5, cued: null, armed_auto: false, next: 'b' });
+  assert.deepEqual(main(s).playout, { status: 'playing', on_air: 'a', on_air_since_ms: 5, cued: null, armed_auto: false, next: 'b', left_after: null });
+});
+
+test('playlist_settings sets and clears the filler role and the end action, as the snapshot leaves them out', () => {
+  const s = state();
+  apply(s, { kind: 'playlist_settings', playlist: 'other', revision: 2, name: 'Night', loop: false, autoplay: true, filler: 'shuffle' });
+  apply(s, { kind: 'playlist_settings', playlist: 'main', revision: 2, name: 'MAIN', loop: false, autoplay: true, end_action: 'black' });
+  const other = s.playlists.find((p) => p.id === 'other');
+  assert.equal(other.filler, 'shuffle');
+  assert.equal(main(s).end_action, 'black');
+  assert.equal(playlistMarks(other), 'FILLER · shuffle');
+  assert.equal(playlistMarks(main(s)), 'end: black');
+  apply(s, { kind: 'playlist_settings', playlist: 'other', revision: 3, name: 'Night', loop: false, autoplay: true, filler: 'in_order' });
+  assert.equal(playlistMarks(other), 'FILLER · in order');
+  apply(s, { kind: 'playlist_settings', playlist: 'main', revision: 3, name: 'MAIN', loop: false, autoplay: true, end_action: 'filler' });
+  apply(s, { kind: 'playlist_settings', playlist: 'other', revision: 4, name: 'Night', loop: false, autoplay: true });
+  assert.ok(!('end_action' in main(s)) && !('filler' in other));
+  assert.equal(playlistMarks(main(s)), '', 'the default end is not worth a word');
+  assert.equal(playlistMarks(other), '');
+});
+
+test('a playlist stopped with left_after was taken over; who by, once the other is on air', () => {
+  const s = state();
+  assert.equal(takenOver(s, main(s)), null, 'stopped by hand');
+  apply(s, { kind: 'playout', playlist: 'main', playout: { status: 'stopped', next: 'c', left_after: 'b' } });
+  assert.deepEqual(takenOver(s, main(s)), { item: main(s).items[1], itemId: 'b', by: null });
+  apply(s, { kind: 'playout', playlist: 'other', playout: { status: 'playing', on_air: 'x' } });
+  assert.equal(takenOver(s, main(s)).by.id, 'other');
+  // Another layer's playlist never counts.
+  s.playlists.find((p) => p.id === 'other').channel_layer = '2-10';
+  assert.equal(takenOver(s, main(s)).by, null);
+  apply(s, { kind: 'item_removed', playlist: 'main', revision: 2, item: 'b' });
+  assert.equal(takenOver(s, main(s)).item, null, 'the item was deleted since');
+  apply(s, { kind: 'playout', playlist: 'main', playout: { status: 'playing', on_air: 'c', left_after: 'b' } });
+  assert.equal(takenOver(s, main(s)), null, 'on air again');
 });
 
 test('missing replaces the list, sorted by id', () => {

@@ -7,21 +7,18 @@
 //!
 //! Events are applied with the protocol's reducer (`protocol::reduce::apply_kind`), the same code
 //! for whole playlists and item-level edits; this file only adds what the operator reads (log lines
-//! that name items, never ids) and keeps the rundown's cursor and window on their items. An event the
-//! reducer refuses means the copy is wrong: it is not skipped either, a fresh snapshot is requested.
+//! that name items, never ids, worded in [`super::event_log`]) and keeps the rundown's cursor and
+//! window on their items. An event the reducer refuses means the copy is wrong: it is not skipped
+//! either, a fresh snapshot is requested.
 
 use super::Effect;
+use super::event_log::{Before, lines};
 use crate::playout::change::Change;
-use crate::playout::model::escape_hidden;
 use crate::protocol::reduce::{self, ReduceError};
-use crate::protocol::{
-    Ack, ClientMsg, EventKind, Item, PlaylistView, Role, SNAPSHOT_SINCE, ServerMsg, Severity,
-    Status,
-};
+use crate::protocol::{Ack, ClientMsg, EventKind, Role, SNAPSHOT_SINCE, ServerMsg};
 use crate::tui::client::NetEvent;
 use crate::tui::layout;
 use crate::tui::model::{Level, Link, Mode, Model};
-use crate::tui::text;
 
 pub(super) fn net(model: &mut Model, event: NetEvent) -> Vec<Effect> {
     match event {
@@ -257,81 +254,9 @@ fn apply(model: &mut Model, kind: &EventKind) -> Result<(), ReduceError> {
     Ok(())
 }
 
-/// What [`lines`] and [`anchor_window`] need from the state before an event.
-#[derive(Default)]
-struct Before {
-    /// The playlist's on-air item and status (`None`: the playlist is new).
-    playout: Option<(Option<String>, Status)>,
-    /// The name of the item the event is about, as it was (removed, renamed).
-    item: Option<String>,
-    /// The playlist's name, loop and autoplay.
-    settings: Option<(String, bool, bool)>,
-    /// The name of a playlist about to be deleted.
-    playlist: Option<String>,
-    /// Rows of the viewed playlist that appear (+1) or go (-1) above its window.
-    shift: Option<isize>,
-    link_up: bool,
-    clips: usize,
-    alarm: Option<String>,
-}
-
-impl Before {
-    fn of(model: &Model, kind: &EventKind) -> Before {
-        let state = &model.state;
-        let view = |id: &str| state.playlists.iter().find(|p| p.playlist.id == id);
-        let mut before = Before {
-            link_up: state.link.connected,
-            clips: state.media.clips.len(),
-            ..Before::default()
-        };
-        match kind {
-            EventKind::Playlist { playlist } => {
-                before.playout = view(&playlist.playlist.id)
-                    .map(|p| (p.playout.on_air.clone(), p.playout.status));
-            }
-            EventKind::Playout { playlist, .. } => {
-                before.playout =
-                    view(playlist).map(|p| (p.playout.on_air.clone(), p.playout.status));
-            }
-            EventKind::PlaylistSettings { playlist, .. } => {
-                before.settings = view(playlist).map(|p| {
-                    (
-                        p.playlist.name.clone(),
-                        p.playlist.looping,
-                        p.playlist.autoplay,
-                    )
-                });
-            }
-            EventKind::PlaylistRemoved { playlist } => {
-                before.playlist = view(playlist).map(|p| p.playlist.name.clone());
-            }
-            EventKind::AlarmCleared { id } => {
-                before.alarm = state
-                    .alarms
-                    .iter()
-                    .find(|a| a.id == *id)
-                    .map(|a| format!("{}: {}", a.kind, a.message));
-            }
-            _ => {}
-        }
-        if let Some((playlist, _, change, _)) = kind.as_edit()
-            && let Some(pl) = view(playlist)
-            && let Some(id) = change.item_id()
-        {
-            let from = pl.playlist.index_of(id);
-            before.item = from.map(|at| name(&pl.playlist.items[at]));
-            let viewed = model.playlist().is_some_and(|v| v.playlist.id == playlist);
-            if viewed {
-                before.shift = shift(&change, from, model.rundown.offset);
-            }
-        }
-        before
-    }
-}
-
 /// How many rows appear (+1) or go (-1) above a window starting at row `offset` when `change`
 /// applies to an item now at `from`.
-fn shift(change: &Change, from: Option<usize>, offset: usize) -> Option<isize> {
+pub(super) fn shift(change: &Change, from: Option<usize>, offset: usize) -> Option<isize> {
     let above = |at: usize| at < offset;
     match (change, from) {
         (Change::ItemAdded { index, .. }, _) => above(*index).then_some(1),
@@ -351,167 +276,6 @@ fn shift(change: &Change, from: Option<usize>, offset: usize) -> Option<isize> {
 fn anchor_window(model: &mut Model, shift: isize) {
     let offset = &mut model.rundown.offset;
     *offset = offset.saturating_add_signed(shift);
-}
-
-/// What the console calls an item in the log: its title (with invisible characters shown), else
-/// its clip; never its id, which means nothing to an operator.
-fn name(item: &Item) -> String {
-    escape_hidden(text::item_name(item)).into_owned()
-}
-
-/// The log lines for an event just applied.
-fn lines(model: &Model, kind: &EventKind, before: Before) -> Vec<(Level, String)> {
-    let state = &model.state;
-    let view = |id: &str| state.playlists.iter().find(|p| p.playlist.id == id);
-    let item_name =
-        |pl: &PlaylistView, id: &str| pl.playlist.item(id).map_or_else(|| "?".to_owned(), name);
-    let info = |text: String| vec![(Level::Info, text)];
-    match kind {
-        EventKind::Playlist { playlist } => view(&playlist.playlist.id)
-            .and_then(|new| playout_change(before.playout.as_ref(), new))
-            .into_iter()
-            .collect(),
-        EventKind::Playout { playlist, .. } => view(playlist)
-            .and_then(|new| playout_change(before.playout.as_ref(), new))
-            .into_iter()
-            .collect(),
-        EventKind::ItemAdded {
-            playlist,
-            index,
-            item,
-            ..
-        } => info(format!(
-            "{}: added {} at {}",
-            text::playlist_name(state, playlist),
-            name(item),
-            index + 1
-        )),
-        EventKind::ItemUpdated { playlist, item, .. } => {
-            let pl = text::playlist_name(state, playlist);
-            let new = name(item);
-            info(match before.item {
-                Some(old) if old != new => format!("{pl}: {old} is now {new}"),
-                _ => format!("{pl}: changed {new}"),
-            })
-        }
-        EventKind::ItemMoved {
-            playlist,
-            item,
-            index,
-            ..
-        } => {
-            let moved = view(playlist).map_or_else(|| "?".to_owned(), |pl| item_name(pl, item));
-            info(format!(
-                "{}: moved {moved} to {}",
-                text::playlist_name(state, playlist),
-                index + 1
-            ))
-        }
-        EventKind::ItemRemoved { playlist, .. } => info(format!(
-            "{}: removed {}",
-            text::playlist_name(state, playlist),
-            before.item.as_deref().unwrap_or("?")
-        )),
-        EventKind::PlaylistSettings {
-            playlist,
-            name: new_name,
-            looping,
-            autoplay,
-            ..
-        } => {
-            let Some((old_name, old_loop, old_autoplay)) = before.settings else {
-                return vec![];
-            };
-            let on = |b: bool| if b { "on" } else { "off" };
-            let mut what = Vec::new();
-            if *new_name != old_name {
-                what.push(format!("renamed from {old_name}"));
-            }
-            if *looping != old_loop {
-                what.push(format!("loop {}", on(*looping)));
-            }
-            if *autoplay != old_autoplay {
-                what.push(format!("autoplay {}", on(*autoplay)));
-            }
-            if what.is_empty() {
-                return vec![];
-            }
-            info(format!(
-                "{}: {}",
-                text::playlist_name(state, playlist),
-                what.join(", ")
-            ))
-        }
-        // A rescan changed which clips are missing; the rundown's `!` column shows which.
-        EventKind::Missing { .. } => vec![],
-        EventKind::PlaylistRemoved { playlist } => info(format!(
-            "playlist {} deleted",
-            before.playlist.as_deref().unwrap_or(playlist)
-        )),
-        EventKind::Selected { playlist } => info(format!(
-            "playlist {} selected",
-            text::playlist_name(state, playlist)
-        )),
-        EventKind::Link { link } => {
-            if link.connected && !before.link_up {
-                let version = link.server_version.as_deref().unwrap_or("unknown version");
-                info(format!("CasparCG connected ({version})"))
-            } else if !link.connected && before.link_up {
-                vec![(Level::Error, format!("CasparCG link down: {}", link.state))]
-            } else {
-                vec![]
-            }
-        }
-        EventKind::Media { media } => {
-            if let Some(e) = &media.error {
-                vec![(Level::Warn, format!("media rescan failed: {e}"))]
-            } else if media.clips.len() != before.clips {
-                info(format!("media library: {} clips", media.clips.len()))
-            } else {
-                vec![]
-            }
-        }
-        EventKind::AlarmRaised { alarm } => {
-            let level = match alarm.severity {
-                Severity::Critical => Level::Error,
-                Severity::Warning => Level::Warn,
-            };
-            vec![(level, format!("ALARM {}: {}", alarm.kind, alarm.message))]
-        }
-        EventKind::AlarmCleared { .. } => before
-            .alarm
-            .map(|a| (Level::Info, format!("alarm cleared: {a}")))
-            .into_iter()
-            .collect(),
-    }
-}
-
-/// A log line for what changed on air, if anything did: `before` is the playlist's on-air item and
-/// status before the event (`None`: the playlist is new).
-fn playout_change(
-    before: Option<&(Option<String>, Status)>,
-    new: &PlaylistView,
-) -> Option<(Level, String)> {
-    let after = (&new.playout.on_air, new.playout.status);
-    if before.map(|(id, status)| (id, *status)) == Some(after) {
-        return None;
-    }
-    let name = &new.playlist.name;
-    let clip = |id: &Option<String>| {
-        id.as_deref()
-            .and_then(|id| new.playlist.item(id))
-            .map_or("?", |i| i.clip.as_str())
-            .to_owned()
-    };
-    Some(match after.1 {
-        Status::Playing => (Level::Info, format!("{name}: on air {}", clip(after.0))),
-        Status::Paused => (Level::Info, format!("{name}: paused {}", clip(after.0))),
-        Status::Stopped => (Level::Info, format!("{name}: stopped")),
-        Status::Held => (
-            Level::Warn,
-            format!("{name}: held, CasparCG does not show what should be on air"),
-        ),
-    })
 }
 
 fn ack_received(model: &mut Model, ack: Ack) {

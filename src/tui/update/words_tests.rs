@@ -154,3 +154,79 @@ fn a_failed_rescan_says_media_rescan_failed_once() {
     );
     assert_eq!(last.matches("rescan failed").count(), 1, "{last}");
 }
+
+#[test]
+fn the_log_says_who_took_the_layer_over_and_what_a_role_change_is() {
+    let mut m = live_model(80, 24, 6);
+    let mut seq = 41;
+    let mut event = |m: &mut Model, kind: EventKind| {
+        seq += 1;
+        let msg = ServerMsg::Event(Box::new(Event { seq, kind }));
+        update(m, Message::Net(NetEvent::Server(Box::new(msg))));
+    };
+    // The filler goes on air in the gap, and the rundown steps aside after CLIP2.
+    event(
+        &mut m,
+        EventKind::Playlist {
+            playlist: Box::new(fixtures::filler()),
+        },
+    );
+    let main = fixtures::taken_over_snapshot(6).playlists[0].clone();
+    event(
+        &mut m,
+        EventKind::Playout {
+            playlist: "main".into(),
+            playout: main.playout,
+        },
+    );
+    let revision = m.state.playlists[0].playlist.revision + 1;
+    event(
+        &mut m,
+        EventKind::PlaylistSettings {
+            playlist: "main".into(),
+            revision,
+            name: "Main".into(),
+            looping: false,
+            autoplay: true,
+            air_date: None,
+            filler: None,
+            end_action: crate::protocol::EndAction::Hold,
+        },
+    );
+    event(
+        &mut m,
+        EventKind::PlaylistSettings {
+            playlist: "night".into(),
+            revision: 1,
+            name: "Night filler".into(),
+            looping: false,
+            autoplay: true,
+            air_date: None,
+            filler: None,
+            end_action: Default::default(),
+        },
+    );
+    event(
+        &mut m,
+        EventKind::PlaylistSettings {
+            playlist: "night".into(),
+            revision: 2,
+            name: "Night filler".into(),
+            looping: false,
+            autoplay: true,
+            air_date: None,
+            filler: Some(crate::protocol::FillerMode::InOrder),
+            end_action: Default::default(),
+        },
+    );
+    let text = log_text(&m).join("\n");
+    for want in [
+        "Night filler: on air AMB",
+        "Main: off air, layer taken over by Night filler after «CLIP2»",
+        "Main: end: hold",
+        "Night filler: no longer the filler",
+        "Night filler: now the filler (in order)",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+}

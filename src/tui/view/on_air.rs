@@ -1,6 +1,7 @@
-//! The on-air panel: the item on air with its times and a progress gauge, then what comes next and
-//! whether it starts by itself (AUTO armed) or waits for a take, and on the right the next
-//! fixed-time item of the plan with its count-down.
+//! The on-air panel: the item on air with its times and a progress gauge (or, when another
+//! playlist took the layer over, after which item), then what comes next and whether it starts by
+//! itself (AUTO armed) or waits for a take, and on the right the next fixed-time item of the plan
+//! with its count-down.
 //!
 //! Numbers are shown only while they are live ([`Telemetry::Live`]); otherwise the gauge makes room
 //! for the reason ("no telemetry", "reconnecting…") so frozen numbers never look current.
@@ -15,6 +16,7 @@ use super::{DIM, countdown, hms, link_text};
 use crate::playout::model::escape_hidden;
 use crate::protocol::{Item, PlaylistView, Status};
 use crate::tui::model::{Model, Telemetry};
+use crate::tui::roles;
 use crate::tui::timeline;
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
@@ -109,9 +111,13 @@ fn on_air_line(
     if !live && item.is_some() {
         left.push(Span::styled("last known on air: ", DIM));
     }
-    left.push(match item {
-        Some(item) => Span::styled(name(item), text_style),
-        None => Span::styled("nothing on air", DIM),
+    left.push(match (item, roles::taken_over(&model.state, pl)) {
+        (Some(item), _) => Span::styled(name(item), text_style),
+        // Not an error: the filler (or the next day's rundown) is on the layer, and this playlist
+        // resumes after that item; the NEXT line shows where.
+        (None, Some(text)) if live => Span::styled(text, Style::new().fg(Color::Cyan)),
+        (None, Some(text)) => Span::styled(format!("last known: {text}"), DIM),
+        (None, None) => Span::styled("nothing on air", DIM),
     });
     let right = match telemetry {
         Telemetry::Live(p) => Span::styled(

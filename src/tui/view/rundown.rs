@@ -1,6 +1,7 @@
 //! The rundown: the viewed playlist as a table of index, missing-media flag, state, clip and title,
-//! duration and scheduled time; with a planned timeline also the over/under-run or cut (DIFF) and
-//! the planned start in station time (START), and an unfilled gap ahead on the bottom border.
+//! duration and scheduled time, under a title with the playlist's role (filler, end action); with
+//! a planned timeline also the over/under-run or cut (DIFF) and the planned start in station time
+//! (START), and an unfilled gap ahead on the bottom border.
 //!
 //! Only the rows in the window around the cursor are built ([`window`]), so a 10,000-item rundown
 //! costs the same per frame as a 20-item one.
@@ -19,6 +20,7 @@ use crate::protocol::timeline::TimelineView;
 use crate::protocol::{PlaylistView, Status};
 use crate::tui::layout;
 use crate::tui::model::{Model, Pane, Telemetry, item_seconds};
+use crate::tui::roles;
 use crate::tui::text::item_name;
 use crate::tui::timeline::{self, Diff};
 
@@ -61,9 +63,12 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
         frame.render_widget(text.block(block), area);
         return;
     };
+    // The playlist's role right after its name: on a narrow pane the title is cut at the right,
+    // and whether this is the filler matters more than its length.
+    let marks = roles::marks(&pl.playlist).map_or_else(String::new, |m| format!(" · {m}"));
     let title = if live {
         format!(
-            " Rundown · {} ({}) · {} items · {} ",
+            " Rundown · {} ({}){marks} · {} items · {} ",
             pl.playlist.name,
             pl.playlist.channel_layer,
             pl.playlist.items.len(),
@@ -71,7 +76,7 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
         )
     } else {
         format!(
-            " Rundown · {} · NOT LIVE: last known state ",
+            " Rundown · {}{marks} · NOT LIVE: last known state ",
             pl.playlist.name
         )
     };

@@ -353,3 +353,50 @@ fn a_restarted_daemon_drops_the_old_plan() {
         "{text}"
     );
 }
+
+#[test]
+fn a_rundown_the_filler_took_over_says_so_and_its_end_action_80x24() {
+    let model = fixtures::model_of(80, 24, fixtures::taken_over_snapshot(6));
+    let text = render(&model);
+    for want in [
+        "STOPPED  layer taken over by Night filler after «CLIP2»",
+        "Main (1-10) · end: black",
+        "NEXT  NEWS/OPENER",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    assert!(!text.contains("nothing on air"), "{text}");
+    snapshot("taken_over_80x24", &model);
+}
+
+#[test]
+fn the_filler_playlist_is_marked_in_its_title_120x40() {
+    let mut model = fixtures::model_of(120, 40, fixtures::taken_over_snapshot(6));
+    update(&mut model, Message::NextPlaylist);
+    let text = render(&model);
+    for want in [
+        "Night filler (1-10) · FILLER · shuffle · 2 items",
+        "ON AIR  AMB",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    snapshot("filler_120x40", &model);
+}
+
+#[test]
+fn not_live_the_take_over_is_last_known_and_dim() {
+    let mut model = fixtures::model_of(120, 40, fixtures::taken_over_snapshot(6));
+    update(
+        &mut model,
+        Message::Net(NetEvent::Disconnected {
+            reason: "the daemon closed the connection".into(),
+            retry_in: Duration::from_millis(800),
+        }),
+    );
+    let text = render(&model);
+    assert!(
+        text.contains("last known: layer taken over by Night filler after «CLIP2»"),
+        "{text}"
+    );
+    assert!(text.contains("Main · end: black · NOT LIVE"), "{text}");
+}
