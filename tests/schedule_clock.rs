@@ -83,6 +83,8 @@ fn run_frames(clip: &str) -> i64 {
     match clip {
         "SHORT" => 51,
         "CLIP1" | "CLIP2" => 251,
+        "PROG30" => 751,
+        "PROG60" => 1501,
         other => panic!("unexpected clip {other}"),
     }
 }
@@ -106,7 +108,13 @@ fn rundown(
     rng: &mut fastrand::Rng,
     local: &dyn Fn(i64) -> String,
 ) -> (Vec<Arc<onair::playout::model::Item>>, Vec<String>) {
-    let lengths = [("CLIP1", 10 * SEC), ("CLIP2", 10 * SEC), ("SHORT", 2 * SEC)];
+    let lengths = [
+        ("CLIP1", 10 * SEC),
+        ("CLIP2", 10 * SEC),
+        ("SHORT", 2 * SEC),
+        ("PROG30", 30 * SEC),
+        ("PROG60", 60 * SEC),
+    ];
     let first = format!("{}0", day.prefix);
     let mut hard = Vec::new();
     let mut items = vec![match day.first {
@@ -156,15 +164,47 @@ fn ns(text: &str) -> i64 {
     i64::try_from(t.as_nanosecond()).expect("ns")
 }
 
+/// Minutes of schedule the run covers: `ONAIR_SCHEDULE_RUN_MINUTES`, default 65 (a DST change and
+/// a day start, a minute of real time); 1500 covers a whole day and the next day start (25 min).
+fn run_minutes() -> i64 {
+    std::env::var("ONAIR_SCHEDULE_RUN_MINUTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(65)
+}
+
+/// The simulator's test library and two longer programmes (30 s and 60 s at 25 fps).
+fn media() -> onair::sim::media::SimMedia {
+    let mut media = onair::sim::media::SimMedia::virtual_library(20);
+    let base = media
+        .entries
+        .iter()
+        .find(|e| e.id == "CLIP1")
+        .cloned()
+        .expect("CLIP1");
+    for (id, frames) in [("PROG30", 750), ("PROG60", 1500)] {
+        let mut e = base.clone();
+        e.id = id.to_owned();
+        e.frames = frames;
+        e.timebase = (1, 25);
+        e.path = format!("/opt/casparcg/media/{id}.mp4");
+        media.entries.push(e);
+    }
+    media
+}
+
 #[tokio::test]
-async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_black_or_starts_early()
-{
+async fn a_schedule_across_a_daylight_saving_change_and_day_starts_never_goes_black_or_starts_early()
+ {
     // 01:55 CET on the night Europe/Berlin springs forward at 02:00 CET (01:00 UTC) to 03:00
-    // CEST; the channel day starts at 03:30 (01:30 UTC), when the next day's rundown takes over.
+    // CEST; channel days start at 03:30 (01:30 UTC), when the next day's rundown takes over.
     let v0_ns = ns("2026-03-29T00:55:00Z");
     let dst_ns = ns("2026-03-29T01:00:00Z");
-    let day_start_ns = ns("2026-03-29T01:30:00Z");
-    let end_ns = v0_ns + 65 * 60 * SEC;
+    let end_ns = v0_ns + run_minutes() * 60 * SEC;
+    let day_starts: Vec<i64> = (0..)
+        .map(|k| ns("2026-03-29T01:30:00Z") + k * 86_400 * SEC)
+        .take_while(|&d| d < end_ns - 5 * 60 * SEC)
+        .collect();
     let tz = TimeZone::get("Europe/Berlin").expect("zone");
     let local = move |ns: i64| {
         Timestamp::from_nanosecond(i128::from(ns))
@@ -174,42 +214,62 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
             .to_string()
     };
     let mut rng = fastrand::Rng::with_seed(16);
-    // Day one starts itself with a hard start 20 s in, holds a hard start at 02:30, a time that
-    // does not exist that night (it starts at 03:00 CEST), and runs past its end: the day start
-    // cuts it. Its fixed times stay before the day start (later ones would be on its own date).
-    let (d1, mut hard) = rundown(
-        Day {
-            prefix: "a",
-            from: v0_ns + 20 * SEC,
-            until: day_start_ns - 60 * SEC,
-            first: StartMode::Hard,
-            extra: Some((dst_ns, "02:30:00")),
-        },
-        &mut rng,
-        &local,
-    );
-    let mut d1 = d1;
-    // Follow items past the day start, which never play.
-    for k in 0..20 {
-        d1.push(item(&format!("late{k}"), "CLIP2", StartMode::Follow, None));
+    // Day 0 starts itself with a hard start 20 s in and holds a hard start at 02:30, a time that
+    // does not exist that night (it starts at 03:00 CEST). Each day runs past its end (the next
+    // day's start cuts it), and keeps its fixed times before it (later ones would be on its own
+    // date).
+    let mut hard = Vec::new();
+    let mut days = Vec::new();
+    let base_date: jiff::civil::Date = "2026-03-28".parse().expect("date");
+    for k in 0..=day_starts.len() {
+        let from = if k == 0 {
+            v0_ns + 20 * SEC
+        } else {
+            day_starts[k - 1]
+        };
+        let until = day_starts.get(k).copied().unwrap_or(end_ns - 60 * SEC) - 60 * SEC;
+        let prefix = format!("d{k}i");
+        let (mut items, h) = rundown(
+            Day {
+                prefix: &prefix,
+                from,
+                until,
+                first: if k == 0 {
+                    StartMode::Hard
+                } else {
+                    StartMode::Follow
+                },
+                extra: (k == 0).then_some((dst_ns, "02:30:00")),
+            },
+            &mut rng,
+            &local,
+        );
+        hard.extend(h);
+        if k < day_starts.len() {
+            // Follow items past the day's end: the next day start cuts one, the rest never play.
+            for j in 0..20 {
+                items.push(item(
+                    &format!("late{k}-{j}"),
+                    "CLIP2",
+                    StartMode::Follow,
+                    None,
+                ));
+            }
+        }
+        let mut day = playlist(&format!("day{k}"), "1-10", items);
+        day.air_date = Some(
+            base_date
+                .checked_add(jiff::Span::new().days(i64::try_from(k).expect("k")))
+                .expect("date")
+                .to_string(),
+        );
+        days.push(day);
     }
-    let (d2, hard2) = rundown(
-        Day {
-            prefix: "b",
-            from: day_start_ns,
-            until: end_ns - 2 * 60 * SEC,
-            first: StartMode::Follow,
-            extra: None,
-        },
-        &mut rng,
-        &local,
-    );
-    hard.extend(hard2);
-    let last_id = d2.last().map(|i| i.id.clone()).expect("items");
-    let mut day1 = playlist("day1", "1-10", d1);
-    day1.air_date = Some("2026-03-28".into());
-    let mut day2 = playlist("day2", "1-10", d2);
-    day2.air_date = Some("2026-03-29".into());
+    let last_day = days.last().map(|d| d.id.clone()).expect("days");
+    let last_id = days
+        .last()
+        .and_then(|d| d.items.back().map(|i| i.id.clone()))
+        .expect("items");
     let mut fill = playlist(
         "fill",
         "1-10",
@@ -219,9 +279,12 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
         ],
     );
     fill.filler = Some(FillerMode::InOrder);
+    let mut playlists = vec![fill];
+    playlists.extend(days);
 
     let mut cfg = SimConfig::for_tests();
     cfg.clock = ClockMode::Speed(f64::from(SPEED));
+    cfg.media = media();
     let sim = Sim::start(cfg).await.expect("sim");
     let anchor = sim.frame_clock(0).anchor_unix_ns;
     // The engine's virtual clock runs on the simulator's frame grid: frame k of the simulator is
@@ -232,11 +295,11 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
         day_start: jiff::civil::Time::constant(3, 30, 0, 0),
         ..PlayoutConfig::default()
     };
-    let r = rig_clocked(sim, vec![fill, day1, day2], config, BTreeMap::new(), clock).await;
-    // Day two runs to its last item, then the filler takes over.
-    wait_long(&r, |s| on_air(s, "day2") == Some(last_id.as_str())).await;
+    let r = rig_clocked(sim, playlists, config, BTreeMap::new(), clock).await;
+    // The last day runs to its last item, then the filler takes over.
+    wait_long(&r, |s| on_air(s, &last_day) == Some(last_id.as_str())).await;
     wait_long(&r, |s| {
-        on_air(s, "fill").is_some() && on_air(s, "day2").is_none()
+        on_air(s, "fill").is_some() && on_air(s, &last_day).is_none()
     })
     .await;
     let takes: Vec<_> = r
@@ -247,7 +310,8 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
         .collect();
     let lines = r.stop_and_read_as_run().await;
     let starts: Vec<_> = lines.iter().filter(|(_, e, _)| e == "start").collect();
-    assert!(takes.len() >= 300, "{} takes", takes.len());
+    let minimum = usize::try_from(run_minutes() * 2).unwrap_or(0);
+    assert!(takes.len() >= minimum, "{} takes", takes.len());
     if takes.len() != starts.len() {
         let k = takes
             .iter()
@@ -317,25 +381,39 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
         .find(|(_, _, l)| l["planned_start"] == "2026-03-29T01:00:00.000Z")
         .expect("the 02:30 item started at 03:00 CEST");
     assert_eq!(dst_start.2["start_mode"], "hard");
-    // The day change: day two's first item at 03:30 CEST, hard; nothing of day one after it.
-    let b0 = starts
-        .iter()
-        .position(|(i, _, _)| i == "b0")
-        .expect("day two started");
-    assert_eq!(starts[b0].2["planned_start"], "2026-03-29T01:30:00.000Z");
-    assert_eq!(starts[b0].2["start_mode"], "hard");
-    assert!(
-        starts[b0..].iter().all(|(_, _, l)| l["playlist"] != "day1"),
-        "day one played after the day start"
-    );
-    // Day one ran past its day: the item on air then was cut on the frame.
-    let cut = &starts[b0 - 1].0;
-    assert!(cut.starts_with("late"), "{cut} was on air at the day start");
-    let cut_end = lines
-        .iter()
-        .find(|(i, e, _)| i == cut && e == "end")
-        .expect("its end");
-    assert_eq!(cut_end.2["ended_by"], "hard");
+    // Each day change: the day's first item at 03:30 local, hard; nothing of the day before
+    // after it, and the item it was playing then cut on the frame.
+    for (k, &day_start) in day_starts.iter().enumerate() {
+        let first = format!("d{}i0", k + 1);
+        let at = starts
+            .iter()
+            .position(|(i, _, _)| *i == first)
+            .unwrap_or_else(|| panic!("day {} started", k + 1));
+        let planned: Timestamp = starts[at].2["planned_start"]
+            .as_str()
+            .expect("planned")
+            .parse()
+            .expect("instant");
+        assert_eq!(
+            i64::try_from(planned.as_nanosecond()).expect("ns"),
+            day_start
+        );
+        assert_eq!(starts[at].2["start_mode"], "hard");
+        let before = format!("day{k}");
+        assert!(
+            starts[at..]
+                .iter()
+                .all(|(_, _, l)| l["playlist"] != before.as_str()),
+            "{before} played after its day"
+        );
+        let cut = &starts[at - 1].0;
+        assert!(cut.starts_with("late"), "{cut} was on air at the day start");
+        let cut_end = lines
+            .iter()
+            .find(|(i, e, _)| i == cut && e == "end")
+            .expect("its end");
+        assert_eq!(cut_end.2["ended_by"], "hard");
+    }
     assert!(filler_plays > 0, "the gaps were filled");
     late.sort_unstable();
     eprintln!(
@@ -347,10 +425,12 @@ async fn an_hour_across_a_daylight_saving_change_and_a_day_start_never_goes_blac
     );
 }
 
-/// [`wait`] for the long run (the hour takes a minute of real time).
+/// [`wait`] for the long run (an hour of schedule takes a minute of real time).
 async fn wait_long(r: &Rig, pred: impl Fn(&onair::playout::engine::Snapshot) -> bool) {
     let mut rx = r.engine.watch_snapshot();
-    tokio::time::timeout(Duration::from_secs(180), async {
+    let real =
+        Duration::from_secs(u64::try_from(run_minutes()).unwrap_or(65) * 60 / u64::from(SPEED));
+    tokio::time::timeout(real + Duration::from_secs(120), async {
         loop {
             if pred(&rx.borrow_and_update()) {
                 return;
