@@ -126,6 +126,16 @@ impl Daemon {
             .map(|a| (severity_of(a.kind), a.message.clone()))
             .collect();
         let restored = restored_playout(report.state.as_ref());
+        let restored_filler = report
+            .state
+            .as_ref()
+            .map(|s| {
+                s.playlists
+                    .iter()
+                    .filter_map(|(id, p)| Some((id.clone(), p.filler_next?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
         let (engine, engine_task) = engine::spawn(EngineDeps {
             config: config.playout.clone(),
@@ -133,6 +143,7 @@ impl Daemon {
             poll_interval: config.caspar.info_poll_interval,
             progress_hz: config.server.progress_hz,
             restored,
+            restored_filler,
             selected,
             osc: Some(osc.clone()),
             store: Some(writer.clone()),

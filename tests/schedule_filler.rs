@@ -332,3 +332,31 @@ async fn a_restart_in_the_gap_adopts_the_filler_and_the_hard_start_still_fires_o
         "the news started {late} frames late"
     );
 }
+
+#[tokio::test]
+async fn after_a_restart_the_filler_goes_on_where_it_stopped() {
+    // Saved before the restart: the filler's next play is its second clip.
+    let sim = realtime_sim().await;
+    let fill = filler(&[("f1", "SHORT"), ("f2", "CLIP1")]);
+    let main = playlist(
+        "main",
+        "1-10",
+        vec![item("open", "SHORT", StartMode::Follow, None)],
+    );
+    let saved = BTreeMap::from([("fill".to_owned(), 1)]);
+    let r = rig_filler_restored(sim, vec![fill, main], saved).await;
+    r.engine
+        .execute(Op::Take {
+            playlist: Some("main".into()),
+            item: Some("open".into()),
+        })
+        .await
+        .expect("take");
+    wait(&r.engine, |s| on_air(s, "fill") == Some("f2")).await;
+    let takes = layer_takes(&r);
+    assert_eq!(
+        takes.iter().map(|t| t.clip.as_str()).collect::<Vec<_>>(),
+        ["SHORT", "CLIP1"],
+        "f1 was not played first"
+    );
+}

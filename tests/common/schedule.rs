@@ -138,6 +138,35 @@ pub async fn rig_clocked(
     restored: BTreeMap<String, engine::Playout>,
     clock: Arc<dyn Clock>,
 ) -> Rig {
+    rig_full(sim, playlists, config, restored, clock, BTreeMap::new()).await
+}
+
+/// [`rig`] with the fillers' positions saved before a restart.
+pub async fn rig_filler_restored(
+    sim: Sim,
+    playlists: Vec<Playlist>,
+    restored_filler: BTreeMap<String, u64>,
+) -> Rig {
+    let clock = Arc::new(SystemClock);
+    rig_full(
+        sim,
+        playlists,
+        station(),
+        BTreeMap::new(),
+        clock,
+        restored_filler,
+    )
+    .await
+}
+
+async fn rig_full(
+    sim: Sim,
+    playlists: Vec<Playlist>,
+    config: PlayoutConfig,
+    restored: BTreeMap<String, engine::Playout>,
+    clock: Arc<dyn Clock>,
+    restored_filler: BTreeMap<String, u64>,
+) -> Rig {
     let (caspar, _) = CasparHandle::spawn(CasparConfig {
         address: sim.addr().to_string(),
         ping_timeout: Duration::from_secs(5),
@@ -155,6 +184,7 @@ pub async fn rig_clocked(
         restored,
         asrun: Some(asrun),
         clock,
+        restored_filler,
         ..EngineDeps::new(caspar, playlists, shutdown.clone())
     });
     let r = Rig {

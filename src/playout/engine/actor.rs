@@ -89,6 +89,9 @@ pub struct EngineDeps {
     pub playlists: Vec<Playlist>,
     /// Playout state saved before a restart, per playlist id.
     pub restored: BTreeMap<String, Playout>,
+    /// Per filler playlist, the sequence number of its next play saved before a restart (the
+    /// filler goes on where it stopped).
+    pub restored_filler: BTreeMap<String, u64>,
     pub selected: Option<String>,
     /// OSC telemetry; without it (or while it is stale) channels are polled with `INFO`.
     pub osc: Option<OscTelemetry>,
@@ -124,6 +127,7 @@ impl EngineDeps {
             progress_hz: 10,
             playlists,
             restored: BTreeMap::new(),
+            restored_filler: BTreeMap::new(),
             selected: None,
             osc: None,
             store: None,
@@ -278,6 +282,11 @@ impl Engine {
         for id in playlists.keys() {
             scheduler.touch(id);
         }
+        scheduler.filler_seq.extend(
+            deps.restored_filler
+                .into_iter()
+                .filter(|(id, _)| playlists.get(id).is_some_and(|p| p.filler.is_some())),
+        );
         if let Some(problem) = zone_problem {
             tracing::warn!(%problem, "schedule");
         }

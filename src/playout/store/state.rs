@@ -50,6 +50,10 @@ pub struct PlaylistState {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_after: Option<String>,
+    /// For a filler playlist: the sequence number of its next play (where it goes on at the next
+    /// gap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filler_next: Option<u64>,
 }
 
 impl PlayoutStateFile {

@@ -124,6 +124,7 @@ fn torture_state(revision: u64) -> PlayoutStateFile {
             on_air: None,
             on_air_since: Some(revision),
             left_after: None,
+            filler_next: None,
         },
     );
     state

@@ -93,7 +93,9 @@ impl Engine {
             // As listed: the clip after the one on air, whoever started it.
             (FillerMode::InOrder, _) => filler.index_of(item).map_or(0, |i| i as u64 + 1),
         };
-        self.scheduler.filler_seq.insert(id.to_owned(), next);
+        if self.scheduler.filler_seq.insert(id.to_owned(), next) != Some(next) {
+            self.persistence.state_dirty = true;
+        }
     }
 
     /// The channel's frame rate, 25 fps until it is read.

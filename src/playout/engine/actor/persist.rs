@@ -106,6 +106,7 @@ impl Engine {
                     on_air: p.on_air().map(str::to_owned),
                     on_air_since: p.on_air_since_ms(),
                     left_after: p.left_after().map(str::to_owned),
+                    filler_next: self.scheduler.filler_seq.get(id).copied(),
                 };
                 (id.clone(), st)
             })
