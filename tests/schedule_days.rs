@@ -171,3 +171,61 @@ async fn a_missing_next_day_is_alarmed_ahead_and_cleared_when_it_arrives() {
         .expect("air date");
     wait(&r.engine, |s| s.alarms.iter().all(|a| a.kind != "schedule")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_day_placed_as_a_file_in_the_data_dir_clears_the_alarm() {
+    use common::daemon::{Serve, health_until};
+
+    // The real daemon, its channel day starting half an hour from now.
+    let (config, start) = day_starting_in(Duration::from_secs(1800));
+    let st = station(&config);
+    let today = st.air_date_of(Timestamp::now()).expect("today");
+    let tomorrow = st.air_date_of(start).expect("tomorrow");
+    let sim = onair::sim::Sim::start(onair::sim::SimConfig::for_tests())
+        .await
+        .expect("sim");
+    let data = tempfile::tempdir().expect("data");
+    let playlists = data.path().join("playlists");
+    std::fs::create_dir_all(&playlists).expect("playlists dir");
+    let write = |id: &str, date: jiff::civil::Date| {
+        let mut pl = playlist(
+            id,
+            "1-10",
+            vec![item("a", "CLIP1", StartMode::Follow, None)],
+        );
+        pl.air_date = Some(date.to_string());
+        let bytes = onair::playout::store::encode(&pl).expect("encode");
+        // As an editor or a script would: a new file renamed into place.
+        let tmp = playlists.join(format!(".{id}.json.tmp"));
+        std::fs::write(&tmp, bytes).expect("write");
+        std::fs::rename(&tmp, playlists.join(format!("{id}.json"))).expect("rename");
+    };
+    write("today", today);
+    let day_start = config.day_start.strftime("%H:%M:%S").to_string();
+    let d = Serve::new(&sim.addr().to_string(), data.path())
+        .envs(&[
+            ("ONAIR_PLAYOUT_TIMEZONE", "UTC"),
+            ("ONAIR_PLAYOUT_DAY_START", day_start.as_str()),
+        ])
+        .start();
+    let missing = |doc: &serde_json::Value| {
+        doc["alarms"]["list"].as_array().is_some_and(|l| {
+            l.iter().any(|a| {
+                a["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&format!("no rundown for {tomorrow}")))
+            })
+        })
+    };
+    health_until(&d.addr, "the missing next day alarmed", missing).await;
+    write("tomorrow", tomorrow);
+    let doc = health_until(&d.addr, "the alarm cleared by the file", |doc| {
+        !missing(doc)
+    })
+    .await;
+    let ids: Vec<&str> = doc["playout"]["playlists"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|p| p["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ids.contains(&"tomorrow"), "the file was loaded: {ids:?}");
+}

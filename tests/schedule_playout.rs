@@ -1,207 +1,46 @@
 //! The 24/7 schedule against the simulator over real TCP: a hard start cuts the item on air at its
 //! time, a soft start never cuts and fills nothing early, and the engine publishes the timeline.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::schedule::*;
 use jiff::Timestamp;
-use onair::caspar::CasparHandle;
-use onair::config::{CasparConfig, PlayoutConfig};
-use onair::playout::asrun::{AsRunLog, AsRunWriter, read_file};
-use onair::playout::engine::{self, EngineDeps, EngineHandle, Op, Snapshot};
-use onair::playout::model::{Item, Playlist};
+use onair::playout::engine::{self, Op, Snapshot};
+use onair::playout::fill::EndAction;
+use onair::playout::model::Item;
 use onair::playout::timing::StartMode;
-use onair::protocol::timeline::{TimelineState, Timelines};
-use onair::sim::{ClockMode, Sim, SimConfig};
-use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
+use onair::protocol::timeline::TimelineState;
+use onair::sim::Sim;
 
-const MS: Duration = Duration::from_millis(1);
-
-struct Rig {
-    sim: Sim,
-    engine: EngineHandle,
-    shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
-    dir: tempfile::TempDir,
+async fn main_rig(items: Vec<Arc<Item>>) -> Rig {
+    main_rig_on(realtime_sim().await, items, BTreeMap::new()).await
 }
 
-impl Rig {
-    /// Stops the engine and reads its as-run log: (item, event, the line as JSON).
-    async fn stop_and_read_as_run(mut self) -> Vec<(String, String, serde_json::Value)> {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.await.expect("engine task");
-        }
-        let day = std::fs::read_dir(self.dir.path().join("asrun"))
-            .expect("as-run dir")
-            .next()
-            .expect("a day file")
-            .expect("entry")
-            .path();
-        let (lines, bad) = read_file(&day).expect("as-run");
-        assert_eq!(bad, 0);
-        lines
-            .iter()
-            .map(|l| {
-                let v = serde_json::to_value(&l.entry).expect("json");
-                let item = v["item"].as_str().unwrap_or_default().to_owned();
-                let event = v["event"].as_str().unwrap_or_default().to_owned();
-                (item, event, v)
-            })
-            .collect()
-    }
-}
-
-/// A station-local time `ahead` from now, in UTC (the station's zone in these tests).
-fn at_in(ahead: Duration) -> String {
-    let t = Timestamp::now() + ahead;
-    t.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .strftime("%H:%M:%S%.3f")
-        .to_string()
-}
-
-/// A channel day that starts half a day from now, so that no test runs across a day change.
-fn far_day_start() -> jiff::civil::Time {
-    let t = Timestamp::now() + Duration::from_secs(12 * 3600);
-    let z = t.to_zoned_datetime(jiff::tz::TimeZone::UTC);
-    jiff::civil::Time::constant(0, 0, 0, 0)
-        .with()
-        .hour(z.hour())
-        .build()
-        .expect("a time of day")
-}
-
-fn item(id: &str, clip: &str, start: StartMode, at: Option<String>) -> Arc<Item> {
-    let mut it = Item::new(id.into(), clip);
-    it.start = start;
-    it.at = at;
-    Arc::new(it)
-}
-
-async fn rig(items: Vec<Arc<Item>>) -> Rig {
-    let mut cfg = SimConfig::for_tests();
-    cfg.clock = ClockMode::Realtime;
-    let sim = Sim::start(cfg).await.expect("sim");
-    rig_on(sim, items, BTreeMap::new()).await
-}
-
-/// An engine on `sim` whose playout was `restored` from a previous run (as after a restart).
-async fn rig_on(
+/// An engine on `sim` with one playlist "main" on 1-10, whose playout was `restored` from a
+/// previous run (as after a restart).
+async fn main_rig_on(
     sim: Sim,
     items: Vec<Arc<Item>>,
     restored: BTreeMap<String, engine::Playout>,
 ) -> Rig {
-    let mut pl = Playlist::new("main", "Main", "1-10".parse().expect("layer"));
+    let mut pl = playlist("main", "1-10", items);
     // No filler here: the last frame stays after the rundown, by choice (no end-of-rundown alarm).
-    pl.end_action = onair::playout::fill::EndAction::Hold;
-    for it in items {
-        pl.items.push_back(it.into());
-    }
-    let (caspar, _) = CasparHandle::spawn(CasparConfig {
-        address: sim.addr().to_string(),
-        ping_timeout: Duration::from_secs(5),
-        ping_interval: 200 * MS,
-        backoff_initial: 10 * MS,
-        backoff_max: 100 * MS,
-        ..CasparConfig::default()
-    });
-    let shutdown = CancellationToken::new();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let asrun = AsRunWriter::new(AsRunLog::open(dir.path().join("asrun")).expect("as-run"));
-    let (engine, task) = engine::spawn(EngineDeps {
-        config: PlayoutConfig {
-            timezone: Some("UTC".into()),
-            day_start: far_day_start(),
-            ..PlayoutConfig::default()
-        },
-        poll_interval: 20 * MS,
-        restored,
-        asrun: Some(asrun),
-        ..EngineDeps::new(caspar, vec![pl], shutdown.clone())
-    });
-    let r = Rig {
-        sim,
-        engine,
-        shutdown,
-        task: Some(task),
-        dir,
-    };
-    // Clip lengths come from the media library: planning needs them.
-    wait(&r.engine, |s| {
-        s.link.connected
-            && s.playlists[0]
-                .playlist
-                .items
-                .iter()
-                .all(|i| i.frames.is_some())
-    })
-    .await;
-    r
+    pl.end_action = EndAction::Hold;
+    rig(sim, vec![pl], station(), restored).await
 }
 
-async fn wait(engine: &EngineHandle, pred: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
-    let mut rx = engine.watch_snapshot();
-    timeout(Duration::from_secs(15), async {
-        loop {
-            let snap = rx.borrow_and_update().clone();
-            if pred(&snap) {
-                return snap;
-            }
-            rx.changed().await.expect("engine alive");
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "condition not reached; last playout: {:#?}",
-            engine.snapshot().playlists.first().map(|p| &p.playout)
-        )
-    })
-}
-
-async fn wait_timeline(engine: &EngineHandle, pred: impl Fn(&Timelines) -> bool) -> Arc<Timelines> {
-    let mut rx = engine.watch_timeline();
-    timeout(Duration::from_secs(15), async {
-        loop {
-            let t = rx.borrow_and_update().clone();
-            if pred(&t) {
-                return t;
-            }
-            rx.changed().await.expect("engine alive");
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "timeline not reached: {:#?}",
-            engine.watch_timeline().borrow()
-        )
-    })
-}
-
-fn on_air(s: &Snapshot) -> Option<&str> {
-    s.playlists[0].playout.on_air.as_deref()
-}
-
-/// The AMCP the simulator received for layer 1-10, as `NAME params…`.
-fn layer_commands(sim: &Sim) -> Vec<String> {
-    sim.command_log()
-        .into_iter()
-        .filter(|r| r.channel == Some(1) && r.layer == Some(10))
-        .map(|r| {
-            format!("{} {}", r.name, r.params.join(" "))
-                .trim()
-                .to_owned()
-        })
-        .collect()
+fn main_on_air(s: &Snapshot) -> Option<&str> {
+    on_air(s, "main")
 }
 
 #[tokio::test]
 async fn a_hard_start_cuts_the_item_on_air_at_its_time_from_the_background() {
     let at = at_in(Duration::from_millis(2_500));
-    let r = rig(vec![
+    let r = main_rig(vec![
         item("open", "CLIP1", StartMode::Follow, None),
         item("skipped", "SHORT", StartMode::Follow, None),
         item("news", "CLIP2", StartMode::Hard, Some(at.clone())),
@@ -236,8 +75,8 @@ async fn a_hard_start_cuts_the_item_on_air_at_its_time_from_the_background() {
         s.playlists[0].playout.cued.as_deref() == Some("news") && !s.playlists[0].playout.armed_auto
     })
     .await;
-    assert_eq!(on_air(&r.engine.snapshot()), Some("open"));
-    let s = wait(&r.engine, |s| on_air(s) == Some("news")).await;
+    assert_eq!(main_on_air(&r.engine.snapshot()), Some("open"));
+    let s = wait(&r.engine, |s| main_on_air(s) == Some("news")).await;
     let started = s.playlists[0]
         .playout
         .on_air_since_ms
@@ -298,7 +137,7 @@ async fn a_hard_start_cuts_the_item_on_air_at_its_time_from_the_background() {
 #[tokio::test]
 async fn a_soft_start_waits_for_the_item_before_it_and_never_cuts() {
     // CLIP1 plays 10 s; the soft item's time comes after 1.5 s, so it follows by AUTO.
-    let r = rig(vec![
+    let r = main_rig(vec![
         item("open", "CLIP1", StartMode::Follow, None),
         item(
             "soft",
@@ -333,7 +172,7 @@ async fn a_soft_start_waits_for_the_item_before_it_and_never_cuts() {
     assert!(t.station.as_ref().is_some_and(|s| s.timezone == "UTC"));
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(
-        on_air(&r.engine.snapshot()),
+        main_on_air(&r.engine.snapshot()),
         Some("open"),
         "a soft start never cuts"
     );
@@ -347,7 +186,7 @@ async fn a_soft_start_waits_for_the_item_before_it_and_never_cuts() {
 async fn a_soft_start_after_a_short_item_waits_for_its_time() {
     // SHORT plays 2 s; the soft item is due after 4 s: it must not follow at once.
     let at = at_in(Duration::from_millis(4_000));
-    let r = rig(vec![
+    let r = main_rig(vec![
         item("open", "SHORT", StartMode::Follow, None),
         item("soft", "CLIP2", StartMode::Soft, Some(at)),
     ])
@@ -381,7 +220,7 @@ async fn a_soft_start_after_a_short_item_waits_for_its_time() {
         "{}",
         alarm.message
     );
-    let s = wait(&r.engine, |s| on_air(s) == Some("soft")).await;
+    let s = wait(&r.engine, |s| main_on_air(s) == Some("soft")).await;
     let started =
         i64::try_from(s.playlists[0].playout.on_air_since_ms.expect("start")).expect("ms");
     // The gap is over: the alarm clears by itself.
@@ -400,7 +239,7 @@ async fn a_hard_start_that_passed_while_the_daemon_was_down_is_taken_at_once_and
         item("open", "CLIP1", StartMode::Follow, None),
         item("news", "CLIP2", StartMode::Hard, Some(at)),
     ];
-    let r = rig(items.clone()).await;
+    let r = main_rig(items.clone()).await;
     r.engine
         .execute(Op::Take {
             playlist: None,
@@ -408,7 +247,7 @@ async fn a_hard_start_that_passed_while_the_daemon_was_down_is_taken_at_once_and
         })
         .await
         .expect("take");
-    let s = wait(&r.engine, |s| on_air(s) == Some("open")).await;
+    let s = wait(&r.engine, |s| main_on_air(s) == Some("open")).await;
     let restored: BTreeMap<_, _> = s
         .playlists
         .iter()
@@ -426,8 +265,8 @@ async fn a_hard_start_that_passed_while_the_daemon_was_down_is_taken_at_once_and
         task.await.expect("engine task");
     }
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let r = rig_on(sim, items, restored).await;
-    let s = wait(&r.engine, |s| on_air(s) == Some("news")).await;
+    let r = main_rig_on(sim, items, restored).await;
+    let s = wait(&r.engine, |s| main_on_air(s) == Some("news")).await;
     assert!(
         s.alarms.iter().all(|a| a.kind != "schedule"),
         "{:?}",
