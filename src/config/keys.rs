@@ -1,5 +1,6 @@
 //! The table of configuration keys: their TOML section and name, their `ONAIR_*` variable, and how an
 //! environment text becomes a TOML value. A unit test keeps it in step with the `Config` structs.
+//! The `[[servers]]` entries take the `[caspar]` keys of this table, plus `name` and `backup`.
 
 use Kind::{Bool, Integer, List, OptionalText, Text};
 
@@ -102,12 +103,20 @@ pub(crate) const KEYS: &[Key] = &[
     key("playout", "day_start", Text),
     key("playout", "preroll", Text),
     key("playout", "next_day_warning", Text),
+    key("playout", "max_drift_frames", Integer),
     key("log", "format", Text),
     key("log", "level", Text),
 ];
 
 /// The sections, i.e. the TOML tables.
 pub(crate) const SECTIONS: &[&str] = &["caspar", "server", "store", "playout", "log"];
+
+/// The section whose keys a `[[servers]]` entry takes.
+pub(crate) const CASPAR: &str = "caspar";
+
+/// The list of CasparCG servers, `[[servers]]`: set in the file only (a list of tables has no
+/// natural form as variables), so it has no entries in [`KEYS`].
+pub(crate) const SERVERS: &str = "servers";
 
 pub(crate) fn find(section: &str, name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.section == section && k.name == name)

@@ -1,6 +1,7 @@
 //! Loading: defaults < TOML file < `ONAIR_*` environment < flags. Each layer is checked key by key as
 //! it is applied, so an error names the key and where the bad value came from (file and line, or
-//! variable); the merged result is then validated as a whole.
+//! variable); the merged result is then validated as a whole. `[[servers]]` entries come from the
+//! file only, and are checked key by key like `[caspar]`, whose keys they take.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -9,12 +10,13 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde::de::IgnoredAny;
 use thiserror::Error;
-use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::Config;
-use super::keys::{self, ENV_PREFIX, KEYS, Key, RESERVED_ENV, SECTIONS};
+use super::keys::{self, CASPAR, ENV_PREFIX, KEYS, Key, RESERVED_ENV, SECTIONS, SERVERS};
+use super::servers::entry_key;
+use super::validate::BOTH_FORMS;
 
 /// A configuration file larger than this is refused rather than read into memory.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -22,7 +24,8 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Values given as command-line flags; they override the file and the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
-    /// `--caspar HOST:PORT` → `caspar.address`.
+    /// `--caspar HOST:PORT` → the main server's address: `caspar.address`, or `address` of the
+    /// main `[[servers]]` entry.
     pub caspar: Option<String>,
     /// `--listen ADDR` → `server.listen`.
     pub listen: Option<String>,
@@ -68,14 +71,18 @@ pub fn load(
     match config.first_problem() {
         None => Ok(config),
         Some((key, message)) => {
-            let message = match layers.origins.get(key) {
+            // A [[servers]] rule may be about a key the entry left out (a missing name, a default
+            // address): the list as a whole still came from the file.
+            let origin = layers.origins.get(&key).or_else(|| {
+                key.starts_with(SERVERS)
+                    .then(|| layers.origins.get(SERVERS))
+                    .flatten()
+            });
+            let message = match origin {
                 Some(origin) => format!("{message} ({origin})"),
                 None => message,
             };
-            Err(ConfigError::Invalid {
-                key: key.to_owned(),
-                message,
-            })
+            Err(ConfigError::Invalid { key, message })
         }
     }
 }
@@ -161,10 +168,19 @@ impl Layers {
         let table: toml::Table =
             toml::from_str(&text).map_err(|e| parse_error(e.to_string().trim_end().to_owned()))?;
         let lines = KeyLines::new(&text);
+        if table.contains_key(CASPAR) && table.contains_key(SERVERS) {
+            // Pointing at [caspar]: that is the section to move and remove.
+            let at = lines.prefix(lines.section(CASPAR));
+            return Err(parse_error(format!("{at}{BOTH_FORMS}")));
+        }
         let mut sections: Vec<(String, toml::Value)> = table.into_iter().collect();
         sections.sort_by_key(|(section, _)| lines.section(section).unwrap_or(usize::MAX));
         for (section, value) in sections {
             let at = lines.prefix(lines.section(&section));
+            if section == SERVERS {
+                self.add_servers(value, &lines, path)?;
+                continue;
+            }
             if !SECTIONS.contains(&section.as_str()) {
                 return Err(parse_error(format!(
                     "{at}{}",
@@ -172,8 +188,14 @@ impl Layers {
                 )));
             }
             let toml::Value::Table(entries) = value else {
+                // [[server]] or [[caspar]] is most likely an attempt at a list of CasparCG servers.
+                let hint = if value.is_array() {
+                    " (CasparCG servers are listed with [[servers]])"
+                } else {
+                    ""
+                };
                 return Err(parse_error(format!(
-                    "{at}\"{section}\" must be a table: put its keys under a [{section}] line"
+                    "{at}\"{section}\" must be a table: put its keys under a [{section}] line{hint}"
                 )));
             };
             let mut entries: Vec<(String, toml::Value)> = entries.into_iter().collect();
@@ -187,6 +209,80 @@ impl Layers {
                 self.set(key, value, Origin::File(path.to_owned()));
             }
         }
+        Ok(())
+    }
+
+    /// The `[[servers]]` list of the file: every entry a table, every key `name`, `backup` or a
+    /// `[caspar]` key with a value of the right form. The list's rules (unique names, backups that
+    /// exist, one main) are checked by validation, once every layer is applied.
+    fn add_servers(
+        &mut self,
+        value: toml::Value,
+        lines: &KeyLines,
+        path: &Path,
+    ) -> Result<(), ConfigError> {
+        let parse_error = |message: String| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        };
+        let at = lines.prefix(lines.section(SERVERS));
+        let toml::Value::Array(entries) = value else {
+            return Err(parse_error(format!(
+                "{at}\"servers\" must be a list of tables: write each server under its own \
+                 [[servers]] line (two brackets)"
+            )));
+        };
+        if entries.is_empty() {
+            return Err(parse_error(format!(
+                "{at}servers: the list is empty: add a [[servers]] entry for the main server, or \
+                 remove the key to use [caspar]"
+            )));
+        }
+        let mut checked = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            let entry_label = entry_key(i);
+            let toml::Value::Table(entry) = entry else {
+                let at = lines.prefix(lines.entry(i));
+                return Err(parse_error(format!(
+                    "{at}{entry_label}: must be a table: write each server under its own \
+                     [[servers]] line, with its keys below it"
+                )));
+            };
+            let mut keys_set: Vec<(&String, &toml::Value)> = entry.iter().collect();
+            keys_set.sort_by_key(|(name, _)| lines.entry_key(i, name).unwrap_or(usize::MAX));
+            for (name, value) in keys_set {
+                let at = lines.prefix(lines.entry_key(i, name));
+                let label = format!("{entry_label}.{name}");
+                match name.as_str() {
+                    "name" | "backup" if !value.is_str() => {
+                        let example = if name == "name" { "main" } else { "backup" };
+                        return Err(parse_error(format!(
+                            "{at}{label}: must be a server name in quotes, e.g. {name} = \
+                             \"{example}\""
+                        )));
+                    }
+                    "name" | "backup" => {}
+                    _ => {
+                        let Some(key) = keys::find(CASPAR, name) else {
+                            return Err(parse_error(format!(
+                                "{at}{}",
+                                unknown_entry_key(&entry_label, name)
+                            )));
+                        };
+                        check_value_as(key, value, &label)
+                            .map_err(|m| parse_error(format!("{at}{m}")))?;
+                    }
+                }
+                self.origins.insert(label, Origin::File(path.to_owned()));
+            }
+            self.origins
+                .insert(entry_label, Origin::File(path.to_owned()));
+            checked.push(toml::Value::Table(entry));
+        }
+        self.origins
+            .insert(SERVERS.to_owned(), Origin::File(path.to_owned()));
+        self.merged
+            .insert(SERVERS.to_owned(), toml::Value::Array(checked));
         Ok(())
     }
 
@@ -211,6 +307,18 @@ impl Layers {
                 var: var.clone(),
                 message,
             };
+            if key.section == CASPAR
+                && let Some(servers) = self.origins.get(SERVERS)
+            {
+                // [caspar] would be silently ignored next to [[servers]]: refuse, as in a file.
+                return Err(env_error(format!(
+                    "{}: [caspar] and [[servers]] are both set ([[servers]] {servers}): \
+                     ONAIR_CASPAR_* variables set the older single-server [caspar] form; set \
+                     {} in the main server's [[servers]] entry instead, and unset {var}",
+                    key.dotted(),
+                    key.name
+                )));
+            }
             match keys::env_value(key, &raw).map_err(env_error)? {
                 Some(value) => {
                     check_value(key, &value).map_err(env_error)?;
@@ -238,9 +346,24 @@ impl Layers {
         overrides: &Overrides,
     ) -> Result<(), ConfigError> {
         if let Some(address) = &overrides.caspar {
-            config.caspar.address = address.trim().to_owned();
-            self.origins
-                .insert("caspar.address".to_owned(), Origin::Flag("--caspar"));
+            let address = address.trim().to_owned();
+            match config
+                .main_server_index()
+                .and_then(|i| Some((i, config.servers.get_mut(i)?)))
+            {
+                Some((i, main)) => {
+                    main.link.address = address;
+                    self.origins.insert(
+                        format!("{}.address", entry_key(i)),
+                        Origin::Flag("--caspar"),
+                    );
+                }
+                None => {
+                    config.caspar.address = address;
+                    self.origins
+                        .insert("caspar.address".to_owned(), Origin::Flag("--caspar"));
+                }
+            }
         }
         if let Some(listen) = &overrides.listen {
             config.server.listen = listen.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -284,6 +407,12 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
 /// Checks one value on its own by deserializing a configuration that sets only this key, so the
 /// message can name the key and its source.
 fn check_value(key: &Key, value: &toml::Value) -> Result<(), String> {
+    check_value_as(key, value, &key.dotted())
+}
+
+/// [`check_value`] with the key named `label` in the message: a `[[servers]]` entry's key is
+/// checked as the `[caspar]` key it stands for, and reported as `servers[N].name`.
+fn check_value_as(key: &Key, value: &toml::Value, label: &str) -> Result<(), String> {
     let mut section = toml::Table::new();
     section.insert(key.name.to_owned(), value.clone());
     let mut root = toml::Table::new();
@@ -291,10 +420,20 @@ fn check_value(key: &Key, value: &toml::Value) -> Result<(), String> {
     toml::Value::Table(root)
         .try_into::<Config>()
         .map(drop)
-        .map_err(|e| format!("{}: {}", key.dotted(), e.message().trim_end()))
+        .map_err(|e| format!("{label}: {}", e.message().trim_end()))
 }
 
 fn unknown_section(section: &str, value: &toml::Value) -> String {
+    if value
+        .as_array()
+        .is_some_and(|items| items.iter().all(toml::Value::is_table))
+        && !value.as_array().is_some_and(Vec::is_empty)
+    {
+        return match keys::closest(section, [SERVERS]) {
+            Some(near) => format!("unknown list [[{section}]] (did you mean [[{near}]]?)"),
+            None => format!("unknown list [[{section}]] (the only list is [[servers]])"),
+        };
+    }
     if !value.is_table() {
         if let Some(key) = KEYS.iter().find(|k| k.name == section) {
             return format!(
@@ -304,10 +443,11 @@ fn unknown_section(section: &str, value: &toml::Value) -> String {
         }
         return format!("unknown key \"{section}\"");
     }
-    match keys::closest(section, SECTIONS.iter().copied()) {
+    match keys::closest(section, SECTIONS.iter().copied().chain([SERVERS])) {
+        Some(SERVERS) => format!("unknown section [{section}] (did you mean [[servers]]?)"),
         Some(near) => format!("unknown section [{section}] (did you mean [{near}]?)"),
         None => format!(
-            "unknown section [{section}] (sections are {})",
+            "unknown section [{section}] (sections are {}, and the list [[servers]])",
             SECTIONS
                 .iter()
                 .map(|s| format!("[{s}]"))
@@ -332,7 +472,34 @@ fn unknown_key(section: &str, name: &str) -> String {
     format!("unknown key \"{section}.{name}\"")
 }
 
+/// A key of a `[[servers]]` entry that is not `name`, `backup` or a `[caspar]` key; `entry` is
+/// `servers[N]`.
+fn unknown_entry_key(entry: &str, name: &str) -> String {
+    let allowed = ["name", "backup"]
+        .into_iter()
+        .chain(KEYS.iter().filter(|k| k.section == CASPAR).map(|k| k.name));
+    if let Some(near) = keys::closest(name, allowed) {
+        return format!("unknown key \"{entry}.{name}\" (did you mean \"{entry}.{near}\"?)");
+    }
+    if let Some(other) = KEYS.iter().find(|k| k.name == name) {
+        return format!(
+            "unknown key \"{entry}.{name}\" (it belongs in [{}]: \"{}\")",
+            other.section,
+            other.dotted()
+        );
+    }
+    format!(
+        "unknown key \"{entry}.{name}\" (a [[servers]] entry takes name, backup and the [caspar] \
+         keys)"
+    )
+}
+
 fn unknown_env(var: &str) -> String {
+    if var.starts_with("ONAIR_SERVERS_") {
+        return "not a configuration setting: [[servers]] entries are set in the configuration \
+                file only"
+            .to_owned();
+    }
     let names: Vec<String> = KEYS
         .iter()
         .map(Key::env_var)
@@ -347,41 +514,54 @@ fn unknown_env(var: &str) -> String {
     }
 }
 
-/// Line numbers of sections and keys in the file text, for messages; best effort (a structure the
-/// span parser cannot follow just gives no line).
+/// Line numbers of sections, keys and `[[servers]]` entries in the file text, for messages; best
+/// effort (a text the span parser rejects just gives no lines).
+#[derive(Default)]
 struct KeyLines {
     sections: HashMap<String, usize>,
     keys: HashMap<(String, String), usize>,
+    entries: HashMap<usize, usize>,
+    entry_keys: HashMap<(usize, String), usize>,
 }
 
 impl KeyLines {
     fn new(text: &str) -> Self {
-        let line_of = |offset: usize| {
-            text.get(..offset)
-                .map_or(0, |before| before.matches('\n').count())
-                + 1
+        // Offsets of the line breaks, searched rather than counted per key: a file may hold
+        // thousands of keys (a long [[servers]] list), and counting would be quadratic.
+        let breaks: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+        let line_of = |offset: usize| breaks.partition_point(|&b| b < offset) + 1;
+        let mut lines = KeyLines::default();
+        let Ok(document) = DeTable::parse(text) else {
+            return lines;
         };
-        let mut lines = KeyLines {
-            sections: HashMap::new(),
-            keys: HashMap::new(),
-        };
-        if let Ok(top) = toml::from_str::<BTreeMap<Spanned<String>, IgnoredAny>>(text) {
-            for name in top.keys() {
-                lines
-                    .sections
-                    .insert(name.get_ref().clone(), line_of(name.span().start));
-            }
-        }
-        if let Ok(nested) =
-            toml::from_str::<BTreeMap<String, BTreeMap<Spanned<String>, IgnoredAny>>>(text)
-        {
-            for (section, entries) in nested {
-                for name in entries.keys() {
-                    lines.keys.insert(
-                        (section.clone(), name.get_ref().clone()),
-                        line_of(name.span().start),
-                    );
+        for (name, value) in document.get_ref() {
+            let section = name.get_ref().to_string();
+            lines
+                .sections
+                .insert(section.clone(), line_of(name.span().start));
+            match value.get_ref() {
+                DeValue::Table(entries) => {
+                    for key in entries.keys() {
+                        lines.keys.insert(
+                            (section.clone(), key.get_ref().to_string()),
+                            line_of(key.span().start),
+                        );
+                    }
                 }
+                DeValue::Array(items) if section == SERVERS => {
+                    for (i, item) in items.iter().enumerate() {
+                        lines.entries.insert(i, line_of(item.span().start));
+                        if let DeValue::Table(entries) = item.get_ref() {
+                            for key in entries.keys() {
+                                lines.entry_keys.insert(
+                                    (i, key.get_ref().to_string()),
+                                    line_of(key.span().start),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         lines
@@ -395,6 +575,15 @@ impl KeyLines {
         self.keys
             .get(&(section.to_owned(), name.to_owned()))
             .copied()
+    }
+
+    /// The line of `[[servers]]` entry `index`.
+    fn entry(&self, index: usize) -> Option<usize> {
+        self.entries.get(&index).copied()
+    }
+
+    fn entry_key(&self, index: usize, name: &str) -> Option<usize> {
+        self.entry_keys.get(&(index, name.to_owned())).copied()
     }
 
     fn prefix(&self, line: Option<usize>) -> String {

@@ -4,7 +4,8 @@
 //!
 //! Every key is documented for operators in `docs/configuration.md`. The entry point is [`load`]; a
 //! [`Config`] built in code can be checked with [`Config::validate`] and printed with
-//! [`Config::to_toml`]. This module depends on no other part of the daemon except the
+//! [`Config::to_toml`]. The CasparCG servers to drive are [`Config::station`]: the `[[servers]]`
+//! list, or the older single-server `[caspar]` section. This module depends on no other part of the daemon except the
 //! [`ChannelLayer`] address type of [`crate::amcp`]; time zones and times of day are jiff's.
 
 pub mod duration;
@@ -12,6 +13,8 @@ mod keys;
 mod load;
 mod schedule;
 pub use schedule::format_day_start;
+mod servers;
+pub use servers::{LEGACY_SERVER_NAME, ServerEntry, Station};
 mod validate;
 
 #[cfg(test)]
@@ -33,7 +36,8 @@ pub use load::{ConfigError, Overrides, load, utf8_env};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// `[caspar]`: the AMCP/OSC link to CasparCG.
+    /// `[caspar]`: the AMCP/OSC link to CasparCG, the older single-server form; it applies only
+    /// while `servers` is empty (see [`Config::station`]).
     pub caspar: CasparConfig,
     /// `[server]`: the HTTP + WebSocket listener and its limits.
     pub server: ServerConfig,
@@ -43,6 +47,9 @@ pub struct Config {
     pub playout: PlayoutConfig,
     /// `[log]`: logging.
     pub log: LogConfig,
+    /// `[[servers]]`: the named CasparCG servers; empty means the `[caspar]` section applies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<ServerEntry>,
 }
 
 /// `[caspar]`: how to reach CasparCG and keep the link healthy.
@@ -290,6 +297,9 @@ pub struct PlayoutConfig {
     /// How long before a channel day starts its missing rundown is alarmed (`0s`: never).
     #[serde(with = "duration::serde")]
     pub next_day_warning: Duration,
+    /// A backup server whose position differs from the main's by more than this many frames
+    /// raises a warning alarm.
+    pub max_drift_frames: u32,
 }
 
 impl Default for PlayoutConfig {
@@ -305,6 +315,7 @@ impl Default for PlayoutConfig {
             day_start: jiff::civil::Time::constant(6, 0, 0, 0),
             preroll: Duration::from_secs(2),
             next_day_warning: Duration::from_secs(3600),
+            max_drift_frames: 2,
         }
     }
 }
@@ -359,7 +370,7 @@ impl Config {
         } else {
             "# onair configuration.\n"
         };
-        match toml::to_string(self) {
+        match toml::to_string(&Printed::from(self)) {
             Ok(body) => format!("{header}\n{body}"),
             // Only reachable for a config that fails validation (a non-UTF-8 data_dir, a count
             // beyond i64): say so in a form that cannot be mistaken for a usable file.
@@ -376,6 +387,35 @@ impl Config {
         !self.server.operator_tokens.is_empty()
             || !self.server.viewer_tokens.is_empty()
             || self.server.metrics_token.is_some()
+    }
+}
+
+/// What `--print-config` writes: the configuration with `[caspar]` left out when `[[servers]]` is
+/// set, because a file with both is refused (loaded, such a configuration has `[caspar]` at its
+/// defaults, so nothing is lost).
+#[derive(Serialize)]
+struct Printed<'a> {
+    // First, where [caspar] would be: the servers are what an operator looks for first.
+    #[serde(skip_serializing_if = "<[ServerEntry]>::is_empty")]
+    servers: &'a [ServerEntry],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caspar: Option<&'a CasparConfig>,
+    server: &'a ServerConfig,
+    store: &'a StoreConfig,
+    playout: &'a PlayoutConfig,
+    log: &'a LogConfig,
+}
+
+impl<'a> From<&'a Config> for Printed<'a> {
+    fn from(c: &'a Config) -> Self {
+        Printed {
+            servers: &c.servers,
+            caspar: c.servers.is_empty().then_some(&c.caspar),
+            server: &c.server,
+            store: &c.store,
+            playout: &c.playout,
+            log: &c.log,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Validation of a whole configuration: ranges, consistency between keys, and the forms of addresses,
 //! origins, tokens and log filters. Messages name the key and the problem, and never contain a token.
+//! The link settings of every `[[servers]]` entry get the `[caspar]` checks, under `servers[N].`.
 
 use std::fmt::Display;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use super::duration::format as fmt_duration;
 use super::{
-    CasparConfig, Config, ConfigError, LogConfig, PlayoutConfig, ServerConfig, StoreConfig,
+    CasparConfig, Config, ConfigError, LogConfig, PlayoutConfig, ServerConfig, ServerEntry,
+    StoreConfig,
 };
 use crate::amcp::MAX_CHANNEL;
 
@@ -17,6 +19,12 @@ const MILLI: Duration = Duration::from_millis(1);
 const MIB: usize = 1024 * 1024;
 const MAX_TOKEN_CHARS: usize = 4096;
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+/// Beyond 10 s at 25 fps a backup is not drifting but playing something else, which other alarms
+/// report; a larger tolerance would only hide that.
+const MAX_DRIFT_FRAMES: u32 = 250;
+/// What to do when both forms are set, shared by the file, environment and validation messages.
+pub(super) const BOTH_FORMS: &str = "[caspar] and [[servers]] are both set: [caspar] is the older \
+     single-server form; move its keys into the main server's [[servers]] entry and remove [caspar]";
 
 impl Config {
     /// Checks every value's range and form and the consistency between keys; the error names the
@@ -24,17 +32,23 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self.first_problem() {
             None => Ok(()),
-            Some((key, message)) => Err(ConfigError::Invalid {
-                key: key.to_owned(),
-                message,
-            }),
+            Some((key, message)) => Err(ConfigError::Invalid { key, message }),
         }
     }
 
     /// The first problem as (dotted key, message).
-    pub(super) fn first_problem(&self) -> Option<(&'static str, String)> {
+    pub(super) fn first_problem(&self) -> Option<(String, String)> {
         let mut checks = Checks::default();
-        check_caspar(&self.caspar, &mut checks);
+        if self.servers.is_empty() {
+            check_caspar(&self.caspar, "caspar.", &mut checks);
+        } else {
+            // A loaded file with both is refused earlier; this catches a configuration built in
+            // code, where only a changed value shows that [caspar] was meant to be used.
+            if self.caspar != CasparConfig::default() {
+                checks.fail("caspar", BOTH_FORMS.to_owned());
+            }
+            check_servers(&self.servers, &mut checks);
+        }
         check_server(&self.server, &mut checks);
         check_store(&self.store, &mut checks);
         check_playout(&self.playout, &mut checks);
@@ -45,27 +59,27 @@ impl Config {
 
 #[derive(Default)]
 struct Checks {
-    problems: Vec<(&'static str, String)>,
+    problems: Vec<(String, String)>,
 }
 
 impl Checks {
-    fn fail(&mut self, key: &'static str, message: String) {
-        self.problems.push((key, message));
+    fn fail(&mut self, key: impl Into<String>, message: String) {
+        self.problems.push((key.into(), message));
     }
 
-    fn result(&mut self, key: &'static str, result: Result<(), String>) {
+    fn result(&mut self, key: impl Into<String>, result: Result<(), String>) {
         if let Err(message) = result {
             self.fail(key, message);
         }
     }
 
-    fn range<T: PartialOrd + Display>(&mut self, key: &'static str, value: T, min: T, max: T) {
+    fn range<T: PartialOrd + Display>(&mut self, key: impl Into<String>, value: T, min: T, max: T) {
         if value < min || value > max {
             self.fail(key, format!("must be between {min} and {max}, got {value}"));
         }
     }
 
-    fn duration(&mut self, key: &'static str, value: Duration, min: Duration) {
+    fn duration(&mut self, key: impl Into<String>, value: Duration, min: Duration) {
         if value < min {
             self.fail(
                 key,
@@ -88,52 +102,65 @@ impl Checks {
     }
 }
 
-fn check_caspar(c: &CasparConfig, checks: &mut Checks) {
-    checks.result("caspar.address", check_host_port(&c.address));
-    checks.duration("caspar.connect_timeout", c.connect_timeout, MILLI);
-    checks.duration("caspar.command_timeout", c.command_timeout, MILLI);
-    checks.duration("caspar.scanner_timeout", c.scanner_timeout, MILLI);
-    checks.duration("caspar.ping_interval", c.ping_interval, MILLI);
-    checks.duration("caspar.ping_timeout", c.ping_timeout, MILLI);
+/// The link checks; `prefix` is `caspar.` for the `[caspar]` section and `servers[N].` for an
+/// entry of `[[servers]]`, so every message names the key as the operator wrote it.
+fn check_caspar(c: &CasparConfig, prefix: &str, checks: &mut Checks) {
+    let k = |name: &str| format!("{prefix}{name}");
+    checks.result(k("address"), check_host_port(&c.address));
+    checks.duration(k("connect_timeout"), c.connect_timeout, MILLI);
+    checks.duration(k("command_timeout"), c.command_timeout, MILLI);
+    checks.duration(k("scanner_timeout"), c.scanner_timeout, MILLI);
+    checks.duration(k("ping_interval"), c.ping_interval, MILLI);
+    checks.duration(k("ping_timeout"), c.ping_timeout, MILLI);
     checks.range(
-        "caspar.max_in_flight_per_queue",
+        k("max_in_flight_per_queue"),
         c.max_in_flight_per_queue,
         1,
         128,
     );
-    checks.duration("caspar.backoff_initial", c.backoff_initial, MILLI);
-    checks.duration("caspar.backoff_max", c.backoff_max, MILLI);
+    checks.duration(k("backoff_initial"), c.backoff_initial, MILLI);
+    checks.duration(k("backoff_max"), c.backoff_max, MILLI);
     if c.backoff_initial > c.backoff_max {
         let (initial, max) = (fmt_duration(c.backoff_initial), fmt_duration(c.backoff_max));
         checks.fail(
-            "caspar.backoff_initial",
-            format!("must not exceed caspar.backoff_max ({initial} > {max})"),
+            k("backoff_initial"),
+            format!("must not exceed {} ({initial} > {max})", k("backoff_max")),
         );
     }
-    checks.duration("caspar.backoff_reset_after", c.backoff_reset_after, MILLI);
+    checks.duration(k("backoff_reset_after"), c.backoff_reset_after, MILLI);
     // The socket option takes whole seconds.
-    checks.duration(
-        "caspar.tcp_keepalive",
-        c.tcp_keepalive,
-        Duration::from_secs(1),
-    );
-    checks.duration("caspar.osc_stale_after", c.osc_stale_after, MILLI);
-    checks.duration("caspar.info_poll_interval", c.info_poll_interval, MILLI);
-    checks.range(
-        "caspar.max_frame_bytes",
-        c.max_frame_bytes,
-        1024,
-        1024 * MIB,
-    );
+    checks.duration(k("tcp_keepalive"), c.tcp_keepalive, Duration::from_secs(1));
+    checks.duration(k("osc_stale_after"), c.osc_stale_after, MILLI);
+    checks.duration(k("info_poll_interval"), c.info_poll_interval, MILLI);
+    checks.range(k("max_frame_bytes"), c.max_frame_bytes, 1024, 1024 * MIB);
     if let Some(dir) = &c.media_dir
         && dir.as_os_str().is_empty()
     {
         // An empty path would watch the working directory, which is never the media folder.
         checks.fail(
-            "caspar.media_dir",
+            k("media_dir"),
             "must not be empty (leave it unset when the media folder is not on this machine)"
                 .to_owned(),
         );
+    }
+}
+
+/// `[[servers]]`: each entry's link settings as `[caspar]`, in entry order, then the list's rules
+/// (names, backups, one main).
+fn check_servers(servers: &[ServerEntry], checks: &mut Checks) {
+    if let Some((key, message)) = super::servers::too_many(servers) {
+        checks.fail(key, message);
+        return;
+    }
+    for (i, server) in servers.iter().enumerate() {
+        check_caspar(
+            &server.link,
+            &format!("{}.", super::servers::entry_key(i)),
+            checks,
+        );
+    }
+    for (key, message) in super::servers::problems(servers) {
+        checks.fail(key, message);
     }
 }
 
@@ -243,6 +270,16 @@ fn check_playout(p: &PlayoutConfig, checks: &mut Checks) {
     }
     for (key, message) in super::schedule::problems(p) {
         checks.fail(key, message);
+    }
+    if p.max_drift_frames > MAX_DRIFT_FRAMES {
+        checks.fail(
+            "playout.max_drift_frames",
+            format!(
+                "must be at most {MAX_DRIFT_FRAMES} (10 s at 25 fps), got {}; a backup further \
+                 off than that is playing something else",
+                p.max_drift_frames
+            ),
+        );
     }
 }
 

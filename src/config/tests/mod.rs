@@ -1,10 +1,12 @@
-//! Tests of loading, layering, validation messages and printing, with an injected environment;
-//! one file per topic, sharing the helpers below (temporary files, an injected environment, the
-//! error text with the temporary path as `FILE`, a configuration that changes every key).
+//! Tests of loading, layering, validation messages, printing and `[[servers]]`, with an injected
+//! environment; one file per topic, sharing the helpers below (temporary files, an injected
+//! environment, the error text with the temporary path as `FILE`, a configuration that changes
+//! every key).
 
 mod errors;
 mod layers;
 mod printing;
+mod servers;
 mod validation;
 
 use std::io::Write;
@@ -106,10 +108,13 @@ fn everything_changed() -> Config {
             day_start: jiff::civil::Time::constant(5, 30, 15, 0),
             preroll: Duration::from_millis(2_500),
             next_day_warning: Duration::from_secs(7_200),
+            max_drift_frames: 5,
         },
         log: LogConfig {
             format: LogFormat::Json,
             level: "onair=debug,warn".to_owned(),
         },
+        // The [caspar] form: `servers` would replace it (tests/servers.rs covers that form).
+        servers: Vec::new(),
     }
 }

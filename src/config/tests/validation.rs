@@ -189,6 +189,10 @@ fn every_validation_rule_names_its_key() {
             "playout.preroll: must be between 42ms (a frame at 23.976 fps) and 1m, got 61s",
         ),
         (
+            |c| c.playout.max_drift_frames = 251,
+            "playout.max_drift_frames: must be at most 250 (10 s at 25 fps), got 251; a backup further off than that is playing something else",
+        ),
+        (
             |c| c.log.level = "inof".into(),
             "log.level: \"inof\" is not a level (trace, debug, info, warn, error, off) or a TARGET=LEVEL directive such as onair=debug",
         ),
