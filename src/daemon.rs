@@ -150,6 +150,7 @@ impl Daemon {
             asrun: Some(AsRunWriter::new(asrun)),
             external: Some(external_rx),
             startup_alarms,
+            main: ("main".to_owned(), config.caspar.address.clone()),
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 

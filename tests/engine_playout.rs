@@ -443,6 +443,8 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
     let shutdown = CancellationToken::new();
     let (engine, task) = engine::spawn(EngineDeps {
         caspar,
+        main: ("main".into(), sim.addr().to_string()),
+        backup: None,
         config: PlayoutConfig::default(),
         limits: Limits::default(),
         poll_interval: 5 * MS,

@@ -88,6 +88,40 @@ impl CasparHandle {
         rx.await.unwrap_or(Err(CommandError::ConnectionLost))
     }
 
+    /// Hands `cmd` to the connection now, without waiting (the actor writes it as soon as it runs),
+    /// and returns its outcome as a future. The engine submits a main/backup pair's command to both
+    /// servers this way, one right after the other, so neither waits for the other's reply. When
+    /// the queue to the actor is full the future waits for room, as [`CasparHandle::send`] does.
+    pub fn dispatch(
+        &self,
+        cmd: Command,
+    ) -> impl Future<Output = Result<Reply, CommandError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let pending = if self.state.borrow().is_connected() {
+            match self.tx.try_send(Msg::Submit(vec![(cmd, tx.into())])) {
+                Ok(()) => Ok(None),
+                Err(mpsc::error::TrySendError::Full(msg)) => Ok(Some(msg)),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(CommandError::NotConnected),
+            }
+        } else {
+            self.stats.not_connected();
+            Err(CommandError::NotConnected)
+        };
+        let sender = self.tx.clone();
+        async move {
+            match pending {
+                Err(e) => return Err(e),
+                Ok(Some(msg)) => {
+                    if sender.send(msg).await.is_err() {
+                        return Err(CommandError::NotConnected);
+                    }
+                }
+                Ok(None) => {}
+            }
+            rx.await.unwrap_or(Err(CommandError::ConnectionLost))
+        }
+    }
+
     /// Sends several commands pipelined (in this order, subject to per-queue flow control) and
     /// returns their outcomes in the same order.
     pub async fn send_many(

@@ -122,6 +122,10 @@ pub struct AsRunEntry {
     /// Set when the clip played as the layer's filler (in a gap, or after the rundown's end).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub filler: bool,
+    /// With a main/backup pair: the servers that were in step when the line was written (a side
+    /// that is down or out of step is missing from it). Left out with one server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
 }
 
 /// Seconds of `frames` at `fps`, rounded to the millisecond; `None` for a rate with a zero.
@@ -162,6 +166,7 @@ impl AsRunEntry {
             planned_start: None,
             late_frames: None,
             filler: false,
+            servers: Vec::new(),
         }
     }
 

@@ -57,7 +57,7 @@ pub use event::{Event, EventKind};
 pub use request::Request;
 pub use views::{
     Alarm, ClipView, LinkView, MediaView, Missing, PlaylistView, Playout, Progress, ProgressMap,
-    Severity, Snapshot, Status, TelemetrySource,
+    ServerRole, ServerView, Severity, Snapshot, Status, TelemetrySource,
 };
 
 /// What a connection may do, decided by its token.

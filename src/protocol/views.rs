@@ -85,6 +85,52 @@ pub struct LinkView {
     /// Human description of the current state ("connected", "connecting (attempt 3)", "down: …").
     pub state: String,
     pub telemetry: TelemetrySource,
+    /// Each CasparCG server of the station (the main, and its backup when one is configured),
+    /// with what it plays compared with the other side.
+    #[serde(default)]
+    pub servers: Vec<ServerView>,
+}
+
+/// Which side of a main/backup pair a server is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerRole {
+    #[default]
+    Main,
+    Backup,
+}
+
+/// One CasparCG server as the operator sees it (docs/operations.md, "Main and backup servers").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct ServerView {
+    /// The server's name in the configuration (`main` for the `[caspar]` section).
+    pub name: String,
+    pub role: ServerRole,
+    /// `HOST:PORT` of its AMCP port.
+    pub address: String,
+    pub connected: bool,
+    /// Human description of the link ("connected", "connecting (attempt 3)", "down: …").
+    pub state: String,
+    pub server_version: Option<String>,
+    /// Whether the engine follows this server's telemetry (the main while it is up, else the backup).
+    pub lead: bool,
+    /// Whether it plays what the station plays: connected, brought to the other side's state after
+    /// a reconnect, and no playout command failed on it since.
+    pub in_step: bool,
+    /// Why it is not in step ("being brought to the main's state", "LOADBG failed: …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// On a backup: its position minus the main's, in frames, on the layer where they differ most
+    /// (from both sides' telemetry); `None` while it cannot be measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_frames: Option<i64>,
+    /// How long the last catch-up after a reconnect took, in milliseconds (from connected to in
+    /// step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resync_ms: Option<u64>,
+    /// Clips the rundowns use that this server's media library lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 /// Where position information comes from.

@@ -124,6 +124,7 @@ pub fn snapshot(n: usize) -> Snapshot {
             server_version: Some("2.4.3".into()),
             state: "connected".into(),
             telemetry: TelemetrySource::Osc,
+            servers: Vec::new(),
         },
         media: media().into(),
         alarms: Vec::new(),

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod pair;
 pub mod schedule;
 
 use std::io;

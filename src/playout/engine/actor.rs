@@ -35,6 +35,7 @@ use crate::caspar::osc::{OscState, OscTelemetry};
 use crate::caspar::{CasparHandle, CommandError};
 use crate::config::PlayoutConfig;
 use crate::playout::asrun::AsRunWriter;
+use crate::playout::engine::state::ServerRole;
 use crate::playout::media::MediaLibrary;
 use crate::playout::model::{Item, Limits, Playlist, PlaylistError, Slot};
 use crate::playout::store::StoreWriter;
@@ -42,6 +43,7 @@ use crate::playout::watch::ExternalChange;
 use crate::protocol::timeline::Timelines;
 use lanes::Lanes;
 use persist::Persistence;
+pub use sides::SideDeps;
 
 /// An INFO reading counts as live telemetry this long (plus a second) after it was taken; with slow
 /// polling the numbers between two readings are shown as stale rather than as frozen values.
@@ -54,21 +56,21 @@ pub(crate) type Reply = tokio::sync::oneshot::Sender<Result<OpResult, EngineErro
 /// What the engine's helper tasks report back: the loop's only way to learn about the network.
 pub(crate) enum Internal {
     Alarm(Severity, &'static str, String),
-    /// A lane's command was answered (or failed) at `at`.
-    Done {
-        cl: ChannelLayer,
-        result: Result<(), CommandError>,
-        at: tokio::time::Instant,
-    },
+    /// One side's answer to a lane's command (see `lanes`).
+    Done(lanes::Done),
     /// An `INFO` reading of channel `ch` taken at `at` (`None`: it failed).
     Read {
+        side: usize,
         ch: u16,
         obs: Option<ChannelObs>,
         at: tokio::time::Instant,
         why: follow::ReadWhy,
     },
-    /// A media rescan finished.
-    Media(Result<MediaLibrary, String>),
+    /// A side's media rescan finished.
+    Media {
+        side: usize,
+        result: Result<MediaLibrary, String>,
+    },
     /// The store answered staged change `ticket` (see `staging`).
     Durable {
         ticket: u64,
@@ -78,7 +80,12 @@ pub(crate) enum Internal {
 
 /// What the engine needs to run.
 pub struct EngineDeps {
+    /// The main server's link (named `main` unless `main` below says otherwise).
     pub caspar: CasparHandle,
+    /// The main server's name and address, for the views.
+    pub main: (String, String),
+    /// The backup server fed the same playout commands, when the station has one.
+    pub backup: Option<SideDeps>,
     pub config: PlayoutConfig,
     pub limits: Limits,
     /// How often channels are read with `INFO` to follow playout.
@@ -121,6 +128,8 @@ impl EngineDeps {
     ) -> EngineDeps {
         EngineDeps {
             caspar,
+            main: ("main".to_owned(), String::new()),
+            backup: None,
             config: PlayoutConfig::default(),
             limits: Limits::default(),
             poll_interval: Duration::from_secs(1),
@@ -173,12 +182,14 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
 }
 
 struct Engine {
-    caspar: CasparHandle,
+    /// The station's servers: the main, then its backup when there is one (see `sides`).
+    sides: Vec<sides::Side>,
+    /// The side whose telemetry `observed` holds (see `sides::Engine::lead`).
+    followed: usize,
     config: PlayoutConfig,
     limits: Limits,
     poll_interval: Duration,
     progress_hz: u32,
-    osc: Option<OscTelemetry>,
     shutdown: CancellationToken,
     /// The published playlists: exactly what is durable.
     playlists: BTreeMap<String, Playlist>,
@@ -199,12 +210,16 @@ struct Engine {
     frame_rates: HashMap<u16, (u32, u32)>,
     /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
     info_read_at: HashMap<u16, tokio::time::Instant>,
-    /// Channels with an INFO reading on its way (one at a time per channel).
-    reading: HashSet<u16>,
+    /// Channels with an INFO reading on its way, per side (one at a time per channel).
+    reading: HashSet<(usize, u16)>,
     /// Playout commands per channel-layer.
     lanes: Lanes,
     /// Ops waiting for the media rescan in flight (`Some` while one runs).
     rescan_waiters: Option<Vec<Reply>>,
+    /// Sides with a rescan on its way.
+    rescanning: HashSet<usize>,
+    /// The side whose rescan answers `rescan_waiters` (the lead when it started).
+    rescan_lead: usize,
     progress: ProgressMap,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
@@ -295,12 +310,22 @@ impl Engine {
             pending_starts: HashMap::new(),
             staging,
             missing: BTreeMap::new(),
-            caspar: deps.caspar,
+            sides: std::iter::once(sides::Side::new(
+                sides::SideDeps {
+                    name: deps.main.0,
+                    address: deps.main.1,
+                    caspar: deps.caspar,
+                    osc: deps.osc,
+                },
+                ServerRole::Main,
+            ))
+            .chain(deps.backup.map(|b| sides::Side::new(b, ServerRole::Backup)))
+            .collect(),
+            followed: sides::MAIN,
             config: deps.config,
             limits: deps.limits,
             poll_interval: deps.poll_interval,
             progress_hz: deps.progress_hz.clamp(1, 50),
-            osc: deps.osc,
             shutdown: deps.shutdown,
             playlists,
             playout,
@@ -320,6 +345,8 @@ impl Engine {
             reading: HashSet::new(),
             lanes: Lanes::default(),
             rescan_waiters: None,
+            rescanning: HashSet::new(),
+            rescan_lead: sides::MAIN,
             progress: ProgressMap::new(),
             snapshot_tx,
             events,
@@ -340,7 +367,14 @@ impl Engine {
         let mut external = external.unwrap_or(idle_external);
         let (_no_internal, idle_internal) = mpsc::unbounded_channel();
         let mut internal = self.internal_rx.take().unwrap_or(idle_internal);
-        let mut link_rx = self.caspar.watch_state();
+        let mut link_rx = self.sides[sides::MAIN].caspar.watch_state();
+        // Without a backup this receiver never changes, which keeps the select below uniform.
+        let (_no_backup, idle_link) =
+            watch::channel(crate::caspar::LinkState::Connecting { attempt: 0 });
+        let mut backup_rx = self
+            .sides
+            .get(1)
+            .map_or(idle_link, |s| s.caspar.watch_state());
         // The first reading happens on connect (reconciliation); polling starts one interval later.
         let mut poll = tokio::time::interval_at(
             tokio::time::Instant::now() + self.poll_interval,
@@ -349,11 +383,24 @@ impl Engine {
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut progress = tokio::time::interval(Duration::from_secs(1) / self.progress_hz);
         progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        self.publish_servers();
         let initial = link_rx.borrow_and_update().clone();
-        self.on_link(initial);
-        // Without OSC this receiver never changes, which keeps the select below uniform.
+        self.on_side_link(sides::MAIN, initial);
+        if self.sides.len() > 1 {
+            let initial = backup_rx.borrow_and_update().clone();
+            self.on_side_link(1, initial);
+        }
+        // Without OSC these receivers never change, which keeps the select below uniform.
         let (_no_osc, idle) = watch::channel(Arc::new(OscState::default()));
-        let mut osc_rx = self.osc.as_ref().map_or(idle, OscTelemetry::subscribe);
+        let mut osc_rx = self.sides[sides::MAIN]
+            .osc
+            .as_ref()
+            .map_or(idle.clone(), OscTelemetry::subscribe);
+        let mut backup_osc_rx = self
+            .sides
+            .get(1)
+            .and_then(|s| s.osc.as_ref())
+            .map_or(idle, OscTelemetry::subscribe);
         loop {
             let schedule_at = self.scheduler.deadline();
             tokio::select! {
@@ -372,13 +419,21 @@ impl Engine {
                 changed = link_rx.changed() => {
                     if changed.is_err() { break; }
                     let state = link_rx.borrow_and_update().clone();
-                    self.on_link(state);
+                    self.on_side_link(sides::MAIN, state);
+                }
+                Ok(()) = backup_rx.changed() => {
+                    let state = backup_rx.borrow_and_update().clone();
+                    self.on_side_link(1, state);
                 }
                 changed = osc_rx.changed() => {
                     if changed.is_ok() {
                         let state = osc_rx.borrow_and_update().clone();
-                        self.on_osc(&state);
+                        self.on_osc(sides::MAIN, &state);
                     }
+                }
+                Ok(()) = backup_osc_rx.changed() => {
+                    let state = backup_osc_rx.borrow_and_update().clone();
+                    self.on_osc(1, &state);
                 }
                 _ = poll.tick() => self.poll(),
                 _ = progress.tick() => self.publish_progress(),
@@ -390,9 +445,15 @@ impl Engine {
     async fn on_internal(&mut self, msg: Internal) {
         match msg {
             Internal::Alarm(severity, kind, message) => self.raise(severity, kind, message),
-            Internal::Done { cl, result, at } => self.on_done(cl, result, at),
-            Internal::Read { ch, obs, at, why } => self.on_read(ch, obs, at, why),
-            Internal::Media(result) => self.on_media(result).await,
+            Internal::Done(done) => self.on_done(done),
+            Internal::Read {
+                side,
+                ch,
+                obs,
+                at,
+                why,
+            } => self.on_read(side, ch, obs, at, why),
+            Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
         }
     }
@@ -447,4 +508,5 @@ mod publish;
 mod reconcile;
 mod schedule;
 mod schedule_checks;
+mod sides;
 mod staging;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use actor::{EngineDeps, spawn};
+pub use actor::{EngineDeps, SideDeps, spawn};
 pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
 
 use crate::amcp::ChannelLayer;

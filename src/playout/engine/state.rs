@@ -8,5 +8,5 @@
 
 pub use crate::protocol::{
     Alarm, ClipView, Event, EventKind, LinkView, MediaView, Missing, PlaylistView, Playout,
-    Progress, ProgressMap, Severity, Snapshot, Status, TelemetrySource,
+    Progress, ProgressMap, ServerRole, ServerView, Severity, Snapshot, Status, TelemetrySource,
 };

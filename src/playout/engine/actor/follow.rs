@@ -23,6 +23,8 @@ pub(crate) enum ReadWhy {
     Poll,
     /// Reconciliation after a (re)connect, for these playlists at these epochs.
     Reconcile(Vec<(String, u64)>),
+    /// A side the engine does not follow, for the pair's drift.
+    Drift,
 }
 
 impl Engine {
@@ -122,8 +124,21 @@ impl Engine {
         }
     }
 
-    /// Follows playout from OSC for every channel whose telemetry is fresh.
-    pub(super) fn on_osc(&mut self, state: &OscState) {
+    /// Follows playout from OSC for every channel whose telemetry is fresh: the lead side's drives
+    /// playout, every side's feeds the pair's drift.
+    pub(super) fn on_osc(&mut self, side: usize, state: &OscState) {
+        if side != self.lead() {
+            if self.sides[side].view.connected {
+                let active = self.active_channels();
+                for (ch, telemetry) in &state.channels {
+                    if !telemetry.stale && active.contains(ch) {
+                        let obs = observe::from_osc(telemetry);
+                        self.side_channel(side, *ch, &obs, telemetry.updated_at);
+                    }
+                }
+            }
+            return;
+        }
         let source = if state.channels.values().any(|c| !c.stale) {
             TelemetrySource::Osc
         } else {
@@ -149,6 +164,7 @@ impl Engine {
             if let Some(rate) = obs.frame_rate {
                 self.set_frame_rate(*ch, rate);
             }
+            self.side_channel(side, *ch, &obs, telemetry.updated_at);
             self.observe_channel(*ch, &obs, telemetry.updated_at);
         }
     }
@@ -166,8 +182,29 @@ impl Engine {
         channels
     }
 
-    fn osc_fresh(&self, ch: u16) -> bool {
-        self.osc.as_ref().is_some_and(|o| !o.is_stale(ch))
+    fn osc_fresh(&self, side: usize, ch: u16) -> bool {
+        self.sides[side]
+            .osc
+            .as_ref()
+            .is_some_and(|o| !o.is_stale(ch))
+    }
+
+    /// A side's reading of a channel, for the pair's drift.
+    fn side_channel(&mut self, side: usize, ch: u16, obs: &ChannelObs, at: Instant) {
+        if self.sides.len() < 2 {
+            return;
+        }
+        let layers: Vec<ChannelLayer> = self
+            .playlists
+            .values()
+            .map(|pl| pl.channel_layer)
+            .filter(|cl| cl.channel == ch)
+            .collect();
+        for cl in layers {
+            if let Some(layer) = cl.layer.and_then(|l| obs.layers.get(&l)) {
+                self.side_position(side, cl, layer, at);
+            }
+        }
     }
 
     /// Reads with `INFO` every channel that has something on air and no fresh OSC; the readings
@@ -176,9 +213,15 @@ impl Engine {
         if !self.link.connected {
             return;
         }
+        let lead = self.lead();
         for ch in self.active_channels() {
-            if !self.osc_fresh(ch) {
+            if !self.osc_fresh(lead, ch) {
                 self.read_channel(ch, ReadWhy::Poll);
+            }
+            for side in 0..self.sides.len() {
+                if side != lead && self.sides[side].view.connected && !self.osc_fresh(side, ch) {
+                    self.read_side(side, ch, ReadWhy::Drift);
+                }
             }
         }
     }
@@ -186,13 +229,21 @@ impl Engine {
     /// Starts an `INFO` reading of `ch` unless one is on its way (a reconcile reading always goes:
     /// it must see the server after the reconnect).
     pub(super) fn read_channel(&mut self, ch: u16, why: ReadWhy) {
+        if matches!(why, ReadWhy::Poll) && !self.reading.insert((self.lead(), ch)) {
+            return;
+        }
+        self.read_side(self.lead(), ch, why);
+    }
+
+    /// Starts an `INFO` reading of `ch` on `side`.
+    fn read_side(&mut self, side: usize, ch: u16, why: ReadWhy) {
         let Some(cl) = ChannelLayer::channel(ch) else {
             return;
         };
-        if matches!(why, ReadWhy::Poll) && !self.reading.insert(ch) {
+        if matches!(why, ReadWhy::Drift) && !self.reading.insert((side, ch)) {
             return;
         }
-        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        let (caspar, internal) = (self.sides[side].caspar.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let reply = caspar.send(Command::Info(Some(cl))).await;
             let at = Instant::now();
@@ -200,17 +251,36 @@ impl Engine {
                 .ok()
                 .and_then(|r| r.body_text().and_then(|t| parse_info_xml(t).ok()))
                 .map(|state| observe::from_info(&state));
-            let _ = internal.send(Internal::Read { ch, obs, at, why });
+            let _ = internal.send(Internal::Read {
+                side,
+                ch,
+                obs,
+                at,
+                why,
+            });
         });
     }
 
-    pub(super) fn on_read(&mut self, ch: u16, obs: Option<ChannelObs>, at: Instant, why: ReadWhy) {
-        if matches!(why, ReadWhy::Poll) {
-            self.reading.remove(&ch);
+    pub(super) fn on_read(
+        &mut self,
+        side: usize,
+        ch: u16,
+        obs: Option<ChannelObs>,
+        at: Instant,
+        why: ReadWhy,
+    ) {
+        if matches!(why, ReadWhy::Poll | ReadWhy::Drift) {
+            self.reading.remove(&(side, ch));
         }
         let Some(obs) = obs else {
             return;
         };
+        self.side_channel(side, ch, &obs, at);
+        let followed = side == self.lead() || matches!(why, ReadWhy::Reconcile(_));
+        if matches!(why, ReadWhy::Drift) || !followed {
+            // Another side's reading (or a poll taken before the lead changed) only feeds drift.
+            return;
+        }
         self.info_read_at.insert(ch, at);
         if let Some(rate) = obs.frame_rate {
             self.set_frame_rate(ch, rate);
@@ -218,6 +288,7 @@ impl Engine {
         match why {
             ReadWhy::Poll => self.observe_channel(ch, &obs, at),
             ReadWhy::Reconcile(epochs) => self.reconcile_read(&obs, at, epochs),
+            ReadWhy::Drift => {}
         }
     }
 

@@ -45,6 +45,16 @@ pub(super) enum Intent {
         fresh: bool,
         epoch: u64,
     },
+    /// Brings `side`, which connected while the other side plays, to the station's state on `id`'s
+    /// layer: the on-air item from where it should be now, then the layer's background
+    /// (`background`), sent to that side alone.
+    Resync {
+        side: usize,
+        id: String,
+        background: bool,
+        /// The side's connection it was queued for (see `sides::Side::generation`).
+        generation: u64,
+    },
 }
 
 /// The one-command actions on a playlist's layer.
@@ -58,7 +68,7 @@ pub(super) enum Action {
 
 /// What an answered command means, decided when it was sent.
 #[derive(Debug)]
-enum After {
+pub(super) enum After {
     Take {
         id: String,
         target: String,
@@ -83,13 +93,35 @@ enum After {
     Black {
         id: String,
     },
+    /// A catch-up command of one side (see `sides`).
+    Resync {
+        side: usize,
+        id: String,
+        background: bool,
+        generation: u64,
+    },
 }
 
-enum Plan {
+pub(super) enum Plan {
+    /// To every connected side (see `sides::targets`).
     Send(Command, After),
+    /// To one side only.
+    SendTo(usize, Command, After),
     /// Nothing to send any more (a re-arm already satisfied, a recovery overtaken).
     Skip,
     Fail(EngineError),
+}
+
+/// One side's answer to a lane's command.
+pub(crate) struct Done {
+    cl: ChannelLayer,
+    side: usize,
+    ticket: u64,
+    name: &'static str,
+    /// Whether the command put an item on air (a success brings an out-of-step side back).
+    take: bool,
+    result: Result<(), CommandError>,
+    at: tokio::time::Instant,
 }
 
 struct Queued {
@@ -101,6 +133,12 @@ struct InFlight {
     after: After,
     reply: Option<Reply>,
     name: &'static str,
+    /// Tells this command's answers from late answers of earlier ones.
+    ticket: u64,
+    /// Sides whose answer is awaited.
+    waiting: usize,
+    /// Sides that failed so far, with their error (the main's is the one reported when all fail).
+    failed: Vec<(usize, CommandError)>,
 }
 
 #[derive(Default)]
@@ -113,6 +151,7 @@ struct Lane {
 #[derive(Default)]
 pub(crate) struct Lanes {
     lanes: HashMap<ChannelLayer, Lane>,
+    next_ticket: u64,
 }
 
 impl Engine {
@@ -175,19 +214,59 @@ impl Engine {
                     }
                 }
                 Plan::Send(cmd, after) => {
-                    let name = cmd.name();
-                    if let Some(lane) = self.lanes.lanes.get_mut(&cl) {
-                        lane.in_flight = Some(InFlight { after, reply, name });
-                    }
-                    let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
-                    tokio::spawn(async move {
-                        let result = caspar.send(cmd).await.map(drop);
-                        let at = tokio::time::Instant::now();
-                        let _ = internal.send(Internal::Done { cl, result, at });
-                    });
+                    let targets = self.targets();
+                    self.send_to(cl, &targets, cmd, after, reply);
+                    return;
+                }
+                Plan::SendTo(side, cmd, after) => {
+                    self.send_to(cl, &[side], cmd, after, reply);
                     return;
                 }
             }
+        }
+    }
+
+    /// Submits `cmd` to each of `sides` in order, the main first, each without waiting for any
+    /// answer: the pair's commands leave within microseconds of each other. Every answer comes back
+    /// as [`Internal::Done`].
+    fn send_to(
+        &mut self,
+        cl: ChannelLayer,
+        sides: &[usize],
+        cmd: Command,
+        after: After,
+        reply: Option<Reply>,
+    ) {
+        let name = cmd.name();
+        let take = matches!(after, After::Take { .. } | After::Recovered { .. });
+        let ticket = self.lanes.next_ticket;
+        self.lanes.next_ticket += 1;
+        if let Some(lane) = self.lanes.lanes.get_mut(&cl) {
+            lane.in_flight = Some(InFlight {
+                after,
+                reply,
+                name,
+                ticket,
+                waiting: sides.len(),
+                failed: Vec::new(),
+            });
+        }
+        for &side in sides {
+            let answer = self.sides[side].caspar.dispatch(cmd.clone());
+            let internal = self.internal_tx.clone();
+            tokio::spawn(async move {
+                let result = answer.await.map(drop);
+                let at = tokio::time::Instant::now();
+                let _ = internal.send(Internal::Done(Done {
+                    cl,
+                    side,
+                    ticket,
+                    name,
+                    take,
+                    result,
+                    at,
+                }));
+            });
         }
     }
 
@@ -285,11 +364,21 @@ impl Engine {
                 let cmd = transport::play(cl, &it, seek);
                 Plan::Send(cmd, After::Recovered { id, item, fresh })
             }
+            Intent::Resync {
+                side,
+                id,
+                background,
+                generation,
+            } => self.plan_resync(side, id, background, generation),
         }
     }
 
     /// A playlist's layer and one of its items.
-    fn item_of(&self, id: &str, item: &str) -> Result<(ChannelLayer, Item), EngineError> {
+    pub(super) fn item_of(
+        &self,
+        id: &str,
+        item: &str,
+    ) -> Result<(ChannelLayer, Item), EngineError> {
         let pl = self
             .playlists
             .get(id)
@@ -300,14 +389,50 @@ impl Engine {
         Ok((pl.channel_layer, it.clone()))
     }
 
-    /// A lane's command was answered: apply what it means, answer the op, send the next one.
-    pub(super) fn on_done(
-        &mut self,
-        cl: ChannelLayer,
-        result: Result<(), CommandError>,
-        at: tokio::time::Instant,
-    ) {
-        let Some(InFlight { after, reply, name }) = self
+    /// One side answered a lane's command. The first success completes it (a slower side never
+    /// holds the lane); it fails only when every side failed. A side that failed while another
+    /// succeeded is out of step (see `sides`).
+    pub(super) fn on_done(&mut self, done: Done) {
+        let Done {
+            cl,
+            side,
+            ticket,
+            name,
+            take,
+            result,
+            at,
+        } = done;
+        let Some(flight) = self
+            .lanes
+            .lanes
+            .get_mut(&cl)
+            .and_then(|l| l.in_flight.as_mut())
+            .filter(|f| f.ticket == ticket)
+        else {
+            // A slower side's answer to a command another side already completed.
+            self.side_answered(side, name, &result, take);
+            return;
+        };
+        flight.waiting = flight.waiting.saturating_sub(1);
+        let result = match result {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                flight.failed.push((side, e));
+                if flight.waiting > 0 {
+                    return;
+                }
+                let main = flight.failed.iter().position(|(s, _)| *s == sides::MAIN);
+                let (_, e) = flight.failed.swap_remove(main.unwrap_or(0));
+                Err(e)
+            }
+        };
+        let Some(InFlight {
+            after,
+            reply,
+            name,
+            failed,
+            ..
+        }) = self
             .lanes
             .lanes
             .get_mut(&cl)
@@ -315,6 +440,12 @@ impl Engine {
         else {
             return;
         };
+        if result.is_ok() {
+            for (s, e) in failed {
+                self.side_answered(s, name, &Err(e), take);
+            }
+            self.side_answered(side, name, &Ok(()), take);
+        }
         let outcome = match result {
             Ok(()) => Ok(self.complete(after, self.wall_ms_at(at))),
             Err(e) => {
@@ -381,6 +512,15 @@ impl Engine {
                 self.black_armed(&id);
                 OpResult::default()
             }
+            After::Resync {
+                side,
+                id,
+                background,
+                generation,
+            } => {
+                self.resynced(side, &id, background, generation);
+                OpResult::default()
+            }
             After::Recovered { id, item, fresh } => {
                 if fresh {
                     self.went_on_air(&id, &item, "reconcile", at_ms);
@@ -401,6 +541,11 @@ impl Engine {
     fn failed(&mut self, after: &After, name: &str, e: &CommandError) {
         if let After::Cued { id, .. } = after {
             self.runtime(id).load_failed();
+        }
+        if let After::Resync { side, .. } = after {
+            // One side's catch-up: the station plays on; the side shows why it is not in step.
+            self.resync_answered(*side, Some(format!("{name} failed: {e}")));
+            return;
         }
         let severity = if matches!(e, CommandError::NotConnected) {
             Severity::Warning

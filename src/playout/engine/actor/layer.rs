@@ -192,7 +192,7 @@ impl Engine {
     }
 
     /// What the layer's background holds, or is about to.
-    fn layer_background(&self, cl: ChannelLayer) -> Option<Target> {
+    pub(super) fn layer_background(&self, cl: ChannelLayer) -> Option<Target> {
         let item = self.on_layer(cl).into_iter().find_map(|id| {
             let (item, auto) = self.playout.get(&id)?.background_target();
             let item = item?.to_owned();

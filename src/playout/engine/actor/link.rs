@@ -10,20 +10,26 @@ use crate::playout::engine::state::ClipView;
 use crate::playout::media;
 
 impl Engine {
+    /// The station's link changed: the first server came up, or the last one went down (with a
+    /// backup, one side going while the other stays is handled in `sides`).
     pub(super) fn on_link(&mut self, state: LinkState) {
+        let servers = self.link.servers.clone();
         let view = match &state {
             LinkState::Connected { server_version, .. } => LinkView {
                 connected: true,
                 server_version: Some(server_version.clone()),
                 state: "connected".into(),
                 telemetry: self.link.telemetry,
+                servers,
             },
             LinkState::Connecting { attempt } => LinkView {
                 state: format!("connecting (attempt {attempt})"),
+                servers,
                 ..LinkView::default()
             },
             LinkState::Disconnected { reason, .. } => LinkView {
                 state: format!("down: {reason}"),
+                servers,
                 ..LinkView::default()
             },
         };
@@ -31,8 +37,7 @@ impl Engine {
             self.link = view.clone();
             self.publish(EventKind::Link { link: view });
         }
-        if let LinkState::Connected { server_version, .. } = &state {
-            self.subscribe_osc(server_version);
+        if let LinkState::Connected { .. } = &state {
             self.clear_alarms("caspar");
             // A failed rescan raises its own alarm; playout goes on without it.
             self.start_rescan(None);
@@ -59,13 +64,13 @@ impl Engine {
 
     /// Asks the server to send OSC to our listener (2.4+; the subscription lives as long as the AMCP
     /// connection, so it is renewed on every connect). On 2.3 the server sends to the configured port.
-    fn subscribe_osc(&mut self, server_version: &str) {
-        let Some(osc) = self.osc.as_ref() else {
+    pub(super) fn subscribe_osc(&mut self, side: usize, server_version: &str) {
+        let Some(osc) = self.sides[side].osc.as_ref() else {
             return;
         };
         // First move the listener to where this connection reaches us (when it follows the link),
         // so the port subscribed below is the one the server can send to.
-        if let Some(local) = self.caspar.local_addr()
+        if let Some(local) = self.sides[side].caspar.local_addr()
             && let Err(e) = osc.follow_link(local.ip())
         {
             tracing::warn!(error = %e, to = %local.ip(), "cannot move the OSC listener; keeping it");
@@ -76,7 +81,7 @@ impl Engine {
         if !v24 {
             return;
         }
-        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        let (caspar, internal) = (self.sides[side].caspar.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             if let Err(e) = caspar.send(crate::amcp::Command::OscSubscribe(port)).await {
                 let message = format!(
@@ -95,14 +100,41 @@ impl Engine {
             return;
         }
         self.rescan_waiters = Some(waiter.into_iter().collect());
-        let (caspar, internal) = (self.caspar.clone(), self.internal_tx.clone());
+        // The lead's library is the station's (durations, missing clips); each other side's is
+        // scanned too, for the clips it alone lacks.
+        self.rescan_lead = self.lead();
+        for side in 0..self.sides.len() {
+            if side == self.rescan_lead || self.sides[side].view.connected {
+                self.start_side_rescan(side);
+            }
+        }
+    }
+
+    /// Scans one side's media library (unless a scan of it is on its way).
+    pub(super) fn start_side_rescan(&mut self, side: usize) {
+        if !self.rescanning.insert(side) {
+            return;
+        }
+        let (caspar, internal) = (self.sides[side].caspar.clone(), self.internal_tx.clone());
         tokio::spawn(async move {
             let result = media::refresh(&caspar).await.map_err(|e| e.to_string());
-            let _ = internal.send(Internal::Media(result));
+            let _ = internal.send(Internal::Media { side, result });
         });
     }
 
-    pub(super) async fn on_media(&mut self, result: Result<MediaLibrary, String>) {
+    pub(super) async fn on_media(&mut self, side: usize, result: Result<MediaLibrary, String>) {
+        self.rescanning.remove(&side);
+        if let Ok(library) = &result {
+            let clips = library
+                .entries()
+                .iter()
+                .map(|e| e.name.to_uppercase())
+                .collect();
+            self.side_library(side, clips);
+        }
+        if side != self.rescan_lead || self.rescan_waiters.is_none() {
+            return;
+        }
         let waiters = self.rescan_waiters.take().unwrap_or_default();
         let answer = match result {
             Ok(library) => Ok(self.apply_media(library).await),

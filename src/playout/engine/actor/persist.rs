@@ -184,6 +184,14 @@ impl Engine {
         };
         let mut entry = entry.with_title(it.title.clone());
         entry.filler = pl.filler.is_some();
+        if self.sides.len() > 1 {
+            entry.servers = self
+                .sides
+                .iter()
+                .filter(|s| s.view.connected && s.view.in_step)
+                .map(|s| s.view.name.clone())
+                .collect();
+        }
         Some(match (it.frames, it.fps) {
             (Some(f), Some(fps)) => entry.with_planned(f, fps),
             _ => entry,

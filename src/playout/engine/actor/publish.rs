@@ -161,7 +161,7 @@ impl Engine {
                 .is_some_and(|at| {
                     at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
                 });
-            let osc_fresh = self
+            let osc_fresh = self.sides[self.followed]
                 .osc
                 .as_ref()
                 .is_some_and(|o| !o.is_stale(pl.channel_layer.channel));

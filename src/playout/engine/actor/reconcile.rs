@@ -214,7 +214,7 @@ impl Engine {
 
     /// Where the on-air item should be now: the last observed position plus the time since, or the
     /// wall-clock time since it started.
-    fn expected_elapsed(&self, id: &str, cl: ChannelLayer) -> f64 {
+    pub(super) fn expected_elapsed(&self, id: &str, cl: ChannelLayer) -> f64 {
         if let Some((obs, at)) = self.observed.get(&cl)
             && let Some(e) = obs.elapsed
         {

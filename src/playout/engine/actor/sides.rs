@@ -1,0 +1,580 @@
+//! Main/backup pairs: every playout command goes to each connected server of the pair, the main
+//! first and neither waiting for the other's answer; a lane moves on with the first success, so a
+//! slow, failing or absent side never delays the other (docs/operations.md, "Main and backup
+//! servers").
+//!
+//! Each side has its own link, OSC telemetry and media library. The engine follows the telemetry
+//! of one side, the *lead*: the main while it is up, else the backup. A side that (re)connects
+//! while the other is up is brought to the station's state on its own (the on-air item from the
+//! live position, then the background), without a command to the side that stayed up; a side that
+//! comes up alone is reconciled as a single server is. Both sides' positions are compared for
+//! drift.
+
+use std::collections::HashMap;
+
+use tokio::time::Instant;
+
+use super::lanes::{After, Intent, Plan};
+use super::*;
+use crate::amcp::Command;
+use crate::caspar::LinkState;
+use crate::playout::engine::state::Status;
+use crate::playout::engine::state::{ServerRole, ServerView};
+use crate::playout::engine::transport;
+
+/// The main server's index in [`Engine::sides`]; the backup, when there is one, is 1.
+pub(crate) const MAIN: usize = 0;
+
+/// Drift readings older than this are not compared (a side whose telemetry stopped).
+const POSITION_FRESH_FOR: Duration = Duration::from_secs(2);
+
+/// How often a changed drift figure is published at most (a crossing of the alarm threshold is
+/// published at once).
+const DRIFT_PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// A server of the station as the engine was given it.
+pub struct SideDeps {
+    pub name: String,
+    /// `HOST:PORT`, for the views.
+    pub address: String,
+    pub caspar: CasparHandle,
+    pub osc: Option<OscTelemetry>,
+}
+
+/// One server of the station as the engine drives it.
+pub(crate) struct Side {
+    pub(super) caspar: CasparHandle,
+    pub(super) osc: Option<OscTelemetry>,
+    pub(super) view: ServerView,
+    /// Since when it is connected and being brought to the other side's state.
+    catching_up: Option<Instant>,
+    /// Catch-up commands sent to it alone and not answered yet.
+    pub(super) resync_pending: usize,
+    /// The latest position per layer from this side's own telemetry (for drift).
+    positions: HashMap<ChannelLayer, (LayerObs, Instant)>,
+    /// Clip names (upper case) of its media library, once scanned.
+    clips: Option<HashSet<String>>,
+    /// When its drift was last published.
+    drift_published: Option<Instant>,
+    /// Counts its connections: a catch-up queued for an earlier one is dropped.
+    pub(super) generation: u64,
+}
+
+impl Side {
+    pub(super) fn new(deps: SideDeps, role: ServerRole) -> Side {
+        Side {
+            caspar: deps.caspar,
+            osc: deps.osc,
+            view: ServerView {
+                name: deps.name,
+                role,
+                address: deps.address,
+                state: "connecting".into(),
+                ..ServerView::default()
+            },
+            catching_up: None,
+            resync_pending: 0,
+            positions: HashMap::new(),
+            clips: None,
+            drift_published: None,
+            generation: 0,
+        }
+    }
+}
+
+impl Engine {
+    /// The side whose telemetry the engine follows: the main while it is up and in step, else the
+    /// backup (a side being brought in step shows nothing of ours yet: following it would look
+    /// like the layer was emptied), else any connected side, else the main.
+    pub(super) fn lead(&self) -> usize {
+        self.sides
+            .iter()
+            .position(|s| s.view.connected && s.view.in_step)
+            .or_else(|| self.sides.iter().position(|s| s.view.connected))
+            .unwrap_or(MAIN)
+    }
+
+    /// Notes a change of the side followed: readings of the other side are not compared with it.
+    fn check_lead(&mut self) {
+        let lead = self.lead();
+        if lead != self.followed {
+            tracing::info!(server = %self.sides[lead].view.name, "following this server's telemetry");
+            self.followed = lead;
+            self.observed.clear();
+        }
+    }
+
+    /// The sides a playout command for everyone goes to: the connected ones, main first (the main
+    /// alone when none is connected, so the command fails as it would with one server).
+    pub(super) fn targets(&self) -> Vec<usize> {
+        let up: Vec<usize> = (0..self.sides.len())
+            .filter(|&i| self.sides[i].view.connected)
+            .collect();
+        if up.is_empty() { vec![MAIN] } else { up }
+    }
+
+    /// A side's link changed state.
+    pub(super) fn on_side_link(&mut self, side: usize, state: LinkState) {
+        let others_up = self
+            .sides
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != side && s.view.connected);
+        let s = &mut self.sides[side];
+        let was_connected = s.view.connected;
+        match &state {
+            LinkState::Connected { server_version, .. } => {
+                s.view.connected = true;
+                s.view.server_version = Some(server_version.clone());
+                s.view.state = "connected".into();
+            }
+            LinkState::Connecting { attempt } => {
+                s.view.connected = false;
+                s.view.state = format!("connecting (attempt {attempt})");
+            }
+            LinkState::Disconnected { reason, .. } => {
+                s.view.connected = false;
+                s.view.state = format!("down: {reason}");
+            }
+        }
+        let connected = s.view.connected;
+        if !connected {
+            s.view.in_step = false;
+            s.view.drift_frames = None;
+            s.catching_up = None;
+            s.resync_pending = 0;
+            s.positions.clear();
+        }
+        if connected && !was_connected {
+            self.sides[side].generation += 1;
+            if let LinkState::Connected { server_version, .. } = &state {
+                self.subscribe_osc(side, server_version);
+            }
+            if others_up {
+                // The station plays on the other side: bring this one to it, touching nothing else.
+                self.start_side_rescan(side);
+                self.resync_side(side);
+            } else {
+                self.sides[side].view.in_step = true;
+                self.sides[side].view.note = None;
+                self.group_link(&state);
+            }
+        } else if !connected && was_connected && others_up {
+            let s = &self.sides[side];
+            let message = format!(
+                "{} server {:?} {}; playout goes on on the other side",
+                role_name(s.view.role),
+                s.view.name,
+                s.view.state
+            );
+            self.raise(Severity::Warning, "server", message);
+        } else if !connected && !others_up {
+            self.group_link(&state);
+        }
+        self.check_lead();
+        self.publish_servers();
+    }
+
+    /// The whole station's link changed: the first side came up, or the last went down.
+    fn group_link(&mut self, state: &LinkState) {
+        self.on_link(state.clone());
+    }
+
+    /// Brings a side that connected while the other plays to the station's state: each on-air item
+    /// from where it should be now, then each layer's background, queued on the layers' lanes so
+    /// that they stay in order with everything else sent to the layer.
+    fn resync_side(&mut self, side: usize) {
+        let s = &mut self.sides[side];
+        s.catching_up = Some(Instant::now());
+        s.view.in_step = false;
+        s.view.note = Some("being brought to the other side's state".into());
+        let ids: Vec<String> = self
+            .playout
+            .iter()
+            .filter(|(_, p)| p.on_air().is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.clear_server_alarms(side);
+        // One catch-up per layer that shows or holds something of ours.
+        let mut layers: BTreeMap<ChannelLayer, String> = BTreeMap::new();
+        for id in ids {
+            if let Some(pl) = self.playlists.get(&id) {
+                layers.entry(pl.channel_layer).or_insert(id);
+            }
+        }
+        for (id, p) in &self.playout {
+            if p.background_target().0.is_some()
+                && let Some(pl) = self.playlists.get(id)
+            {
+                layers.entry(pl.channel_layer).or_insert_with(|| id.clone());
+            }
+        }
+        if layers.is_empty() {
+            self.side_in_step(side);
+            return;
+        }
+        for id in layers.into_values() {
+            self.sides[side].resync_pending += 1;
+            let intent = Intent::Resync {
+                side,
+                id: id.clone(),
+                background: false,
+                generation: self.sides[side].generation,
+            };
+            self.enqueue(&id, intent, None);
+        }
+    }
+
+    /// The catch-up command for `id`'s layer on `side`: the on-air item from where the lead side
+    /// shows it now (paused with `LOAD` when it is paused), or (`background`) what the layer's
+    /// background holds.
+    pub(super) fn plan_resync(
+        &mut self,
+        side: usize,
+        id: String,
+        background: bool,
+        generation: u64,
+    ) -> Plan {
+        let s = &self.sides[side];
+        if !s.view.connected || s.generation != generation {
+            return Plan::Skip;
+        }
+        let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
+            self.resync_answered(side, None);
+            return Plan::Skip;
+        };
+        let after = |id: String, background| After::Resync {
+            side,
+            id,
+            background,
+            generation,
+        };
+        if background {
+            let cmd = match self.layer_background(cl) {
+                Some((_, item, auto)) if item == super::layer::BLACK => {
+                    let empty = crate::amcp::Clip {
+                        auto,
+                        ..crate::amcp::Clip::new("EMPTY")
+                    };
+                    Command::LoadBg(cl, empty)
+                }
+                Some((pid, item, auto)) => match self.item_of(&pid, &item) {
+                    Ok((cl, it)) => transport::loadbg(cl, &it, auto),
+                    Err(_) => {
+                        self.resync_answered(side, None);
+                        return Plan::Skip;
+                    }
+                },
+                None => {
+                    self.resync_answered(side, None);
+                    return Plan::Skip;
+                }
+            };
+            return Plan::SendTo(side, cmd, after(id, true));
+        }
+        let owner = self.on_layer(cl).into_iter().find_map(|q| {
+            let item = self.playout.get(&q)?.on_air()?.to_owned();
+            Some((q, item))
+        });
+        let Some((owner, item)) = owner else {
+            return self.plan_resync(side, id, true, generation);
+        };
+        let Ok((cl, it)) = self.item_of(&owner, &item) else {
+            return self.plan_resync(side, id, true, generation);
+        };
+        // The command shows on the frame after it arrives: one frame further in.
+        let elapsed = self.expected_elapsed(&owner, cl);
+        let (num, den) = self
+            .frame_rates
+            .get(&cl.channel)
+            .copied()
+            .unwrap_or((25, 1));
+        let fps = f64::from(num) / f64::from(den.max(1));
+        let frames = (elapsed * fps).round().max(0.0) as u64 + 1;
+        if transport::item_seconds(&it).is_some_and(|d| (frames as f64) / fps >= d) {
+            // It ends now: what follows it (armed below with AUTO) starts on an empty layer at once.
+            return self.plan_resync(side, id, true, generation);
+        }
+        let paused = self.playout.get(&owner).map(Runtime::status) == Some(Status::Paused);
+        let cmd = match transport::play(cl, &it, Some(frames)) {
+            Command::Play(cl, clip) if paused => Command::Load(cl, clip),
+            cmd => cmd,
+        };
+        Plan::SendTo(side, cmd, after(owner, false))
+    }
+
+    /// A catch-up command was answered: after the foreground comes the background.
+    pub(super) fn resynced(&mut self, side: usize, id: &str, background: bool, generation: u64) {
+        if self.sides[side].generation != generation {
+            return;
+        }
+        if background {
+            self.resync_answered(side, None);
+        } else {
+            let intent = Intent::Resync {
+                side,
+                id: id.to_owned(),
+                background: true,
+                generation,
+            };
+            self.enqueue_first(id, intent);
+        }
+    }
+
+    /// One catch-up command of a side was answered.
+    pub(super) fn resync_answered(&mut self, side: usize, error: Option<String>) {
+        let s = &mut self.sides[side];
+        if !s.view.connected {
+            return;
+        }
+        s.resync_pending = s.resync_pending.saturating_sub(1);
+        if let Some(e) = error {
+            s.view.note = Some(format!("could not be brought in step: {e}"));
+            s.catching_up = None;
+            let message = format!(
+                "{} server {:?} could not be brought in step: {e}",
+                role_name(s.view.role),
+                s.view.name
+            );
+            self.raise(Severity::Warning, "server", message);
+            self.publish_servers();
+            return;
+        }
+        if s.resync_pending == 0 && s.catching_up.is_some() {
+            self.side_in_step(side);
+        }
+    }
+
+    fn side_in_step(&mut self, side: usize) {
+        let s = &mut self.sides[side];
+        s.view.in_step = true;
+        s.view.note = None;
+        if let Some(since) = s.catching_up.take() {
+            s.view.resync_ms = Some(u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX));
+            tracing::info!(server = %s.view.name, resync_ms = s.view.resync_ms, "in step again");
+        }
+        self.clear_server_alarms(side);
+        self.check_lead();
+        self.publish_servers();
+    }
+
+    /// One side's answer to a command sent to every side: a failure on one side while the other
+    /// plays puts it out of step (the operator sees which); a later success of a take puts it back.
+    pub(super) fn side_answered(
+        &mut self,
+        side: usize,
+        name: &'static str,
+        result: &Result<(), CommandError>,
+        take: bool,
+    ) {
+        if self.sides.len() < 2 {
+            return;
+        }
+        let s = &mut self.sides[side];
+        match result {
+            // A side that is down is shown by its link state; it is brought back when it returns.
+            Err(CommandError::NotConnected | CommandError::ConnectionLost) => {}
+            Err(e) => {
+                let note = format!("{name} failed: {e}");
+                if s.view.note.as_deref() != Some(note.as_str()) || s.view.in_step {
+                    s.view.in_step = false;
+                    s.view.note = Some(note.clone());
+                    let message = format!(
+                        "{} server {:?}: {note}",
+                        role_name(s.view.role),
+                        s.view.name
+                    );
+                    self.raise(Severity::Warning, "server", message);
+                    self.check_lead();
+                    self.publish_servers();
+                }
+            }
+            Ok(()) if take && !s.view.in_step && s.catching_up.is_none() && s.view.connected => {
+                // It plays the same item as the other side again.
+                self.side_in_step(side);
+            }
+            Ok(()) => {}
+        }
+    }
+
+    fn clear_server_alarms(&mut self, side: usize) {
+        let s = &self.sides[side];
+        let prefix = format!("{} server {:?}", role_name(s.view.role), s.view.name);
+        let ids: Vec<String> = self
+            .alarms
+            .iter()
+            .filter(|a| a.kind == "server" && a.message.starts_with(&prefix))
+            .map(|a| a.message.clone())
+            .collect();
+        for message in ids {
+            self.clear_alarm("server", &message);
+        }
+    }
+
+    /// Publishes the servers' views with the station's link.
+    pub(super) fn publish_servers(&mut self) {
+        let lead = self.lead();
+        let servers: Vec<ServerView> = self
+            .sides
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ServerView {
+                lead: i == lead && s.view.connected,
+                ..s.view.clone()
+            })
+            .collect();
+        if servers != self.link.servers {
+            self.link.servers = servers;
+            self.publish(EventKind::Link {
+                link: self.link.clone(),
+            });
+        }
+    }
+
+    /// Records a side's own reading of a layer and compares the pair's positions.
+    pub(super) fn side_position(
+        &mut self,
+        side: usize,
+        cl: ChannelLayer,
+        obs: &LayerObs,
+        at: Instant,
+    ) {
+        if self.sides.len() < 2 {
+            return;
+        }
+        self.sides[side].positions.insert(cl, (obs.clone(), at));
+        self.measure_drift();
+    }
+
+    /// The backup's position minus the main's, in frames, on the layer where they differ most,
+    /// from both sides' latest readings of layers that show the same clip; alarmed beyond
+    /// `playout.max_drift_frames`.
+    fn measure_drift(&mut self) {
+        let (Some(main), Some(backup)) = (self.sides.first(), self.sides.get(1)) else {
+            return;
+        };
+        if !main.view.connected || !backup.view.connected || !backup.view.in_step {
+            return;
+        }
+        let speed = f64::from(self.scheduler.clock.speed());
+        let now = Instant::now();
+        let mut worst: Option<i64> = None;
+        for (cl, (m, m_at)) in &main.positions {
+            let Some((b, b_at)) = backup.positions.get(cl) else {
+                continue;
+            };
+            let fresh = |at: &Instant| now.duration_since(*at) < POSITION_FRESH_FOR;
+            let same = m.fg_clip.is_some()
+                && crate::playout::engine::observe::same_clip(
+                    m.fg_clip.as_deref(),
+                    b.fg_clip.as_deref().unwrap_or_default(),
+                );
+            let (Some(me), Some(be)) = (m.elapsed, b.elapsed) else {
+                continue;
+            };
+            if !fresh(m_at) || !fresh(b_at) || !same || m.paused != b.paused {
+                continue;
+            }
+            // Both positions carried forward to now (a paused layer does not move).
+            let forward = |e: f64, at: &Instant, paused: bool| {
+                if paused {
+                    e
+                } else {
+                    e + now.duration_since(*at).as_secs_f64() * speed
+                }
+            };
+            let (num, den) = self
+                .frame_rates
+                .get(&cl.channel)
+                .copied()
+                .unwrap_or((25, 1));
+            let fps = f64::from(num) / f64::from(den.max(1));
+            let drift =
+                ((forward(be, b_at, b.paused) - forward(me, m_at, m.paused)) * fps).round() as i64;
+            if worst.is_none_or(|w| drift.abs() > w.abs()) {
+                worst = Some(drift);
+            }
+        }
+        let Some(drift) = worst else {
+            return;
+        };
+        let limit = i64::from(self.config.max_drift_frames);
+        let backup = &self.sides[1];
+        let before = backup.view.drift_frames;
+        let crossed = before.is_none_or(|b| (b.abs() > limit) != (drift.abs() > limit));
+        let due = backup
+            .drift_published
+            .is_none_or(|t| t.elapsed() >= DRIFT_PUBLISH_EVERY);
+        if before == Some(drift) || !(crossed || due) {
+            return;
+        }
+        let name = backup.view.name.clone();
+        let b = &mut self.sides[1];
+        b.view.drift_frames = Some(drift);
+        b.drift_published = Some(now);
+        let message_prefix = format!("backup server {name:?} drifts");
+        if crossed {
+            let old: Vec<String> = self
+                .alarms
+                .iter()
+                .filter(|a| a.kind == "drift")
+                .map(|a| a.message.clone())
+                .collect();
+            for m in old {
+                self.clear_alarm("drift", &m);
+            }
+            if drift.abs() > limit {
+                self.raise(
+                    Severity::Warning,
+                    "drift",
+                    format!("{message_prefix} {drift} frames from the main (limit {limit})"),
+                );
+            }
+        }
+        self.publish_servers();
+    }
+
+    /// Clips the rundowns use that a side's library lacks, after its rescan.
+    pub(super) fn side_library(&mut self, side: usize, clips: HashSet<String>) {
+        self.sides[side].clips = Some(clips);
+        self.side_missing();
+    }
+
+    /// Recomputes every side's missing clips (after a rescan or an edit).
+    pub(super) fn side_missing(&mut self) {
+        if self.sides.len() < 2 {
+            return;
+        }
+        let used: std::collections::BTreeSet<&str> = self
+            .playlists
+            .values()
+            .flat_map(|pl| pl.items.iter().map(|i| i.clip.as_str()))
+            .collect();
+        let mut changed = false;
+        for s in &mut self.sides {
+            let Some(clips) = &s.clips else {
+                continue;
+            };
+            let missing: Vec<String> = used
+                .iter()
+                .filter(|c| !clips.contains(&c.to_uppercase()))
+                .map(|c| (*c).to_owned())
+                .collect();
+            if missing != s.view.missing {
+                s.view.missing = missing;
+                changed = true;
+            }
+        }
+        if changed {
+            self.publish_servers();
+        }
+    }
+}
+
+/// How a side is named in alarms.
+fn role_name(role: ServerRole) -> &'static str {
+    match role {
+        ServerRole::Main => "main",
+        ServerRole::Backup => "backup",
+    }
+}
