@@ -41,6 +41,9 @@ pub struct Daemon {
     server_task: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
     caspar_task: tokio::task::JoinHandle<()>,
+    /// The backup server's link, when the station has one.
+    pub backup_caspar: Option<CasparHandle>,
+    backup_task: Option<tokio::task::JoinHandle<()>>,
     /// Keeps watching the playlist directory while the daemon runs.
     _watcher: Option<PlaylistWatcher>,
     /// Keeps watching the local media folder (`caspar.media_dir`) while the daemon runs.
@@ -69,22 +72,24 @@ impl Daemon {
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr().context("listener address")?;
 
-        let (caspar, caspar_task) = CasparHandle::spawn(config.caspar.clone());
-        // Unset: start on loopback and follow the AMCP connection's local address once connected
-        // (the interface a server on another machine reaches us on).
-        let osc_addr = config
-            .caspar
-            .osc_listen
-            .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
-        let osc = OscListener::bind(osc_addr)
-            .with_context(|| format!("cannot bind the OSC listener on {osc_addr}"))?;
-        let osc = if config.caspar.osc_listen.is_none() {
-            osc.following_link()
-        } else {
-            osc
+        let station = config.station();
+        if config.uses_legacy_caspar() {
+            tracing::info!(
+                "the [caspar] section is the older single-server form: it is read as one server \
+                 named \"main\"; [[servers]] names servers and pairs a backup \
+                 (docs/configuration.md)"
+            );
         }
-        .spawn(shutdown.child_token(), config.caspar.osc_stale_after);
-        tracing::info!(osc = %osc.local_addr(), "OSC listener bound");
+        let (caspar, caspar_task) = CasparHandle::spawn(station.main.link.clone());
+        let osc = spawn_osc(&station.main, &shutdown)?;
+        let backup = match &station.backup {
+            Some(entry) => {
+                let (handle, task) = CasparHandle::spawn(entry.link.clone());
+                let osc = spawn_osc(entry, &shutdown)?;
+                Some((entry.clone(), handle, task, osc))
+            }
+            None => None,
+        };
         let limits = Limits {
             max_playlists: config.store.max_playlists,
             max_items: config.store.max_items_per_playlist,
@@ -150,11 +155,19 @@ impl Daemon {
             asrun: Some(AsRunWriter::new(asrun)),
             external: Some(external_rx),
             startup_alarms,
-            main: ("main".to_owned(), config.caspar.address.clone()),
+            main: (station.main.name.clone(), station.main.link.address.clone()),
+            backup: backup
+                .as_ref()
+                .map(|(entry, handle, _, osc)| engine::SideDeps {
+                    name: entry.name.clone(),
+                    address: entry.link.address.clone(),
+                    caspar: handle.clone(),
+                    osc: Some(osc.clone()),
+                }),
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
-        let media_watcher = config.caspar.media_dir.as_deref().and_then(|dir| {
+        let media_watcher = station.main.link.media_dir.as_deref().and_then(|dir| {
             match MediaWatcher::start(dir, engine.clone(), shutdown.child_token()) {
                 Ok(w) => Some(w),
                 Err(e) => {
@@ -173,6 +186,12 @@ impl Daemon {
             Probes {
                 store: Some(store_probe(writer, recoveries)),
                 osc: Some(osc_probe(osc)),
+                servers: Some(servers_probe(
+                    (station.main.name.clone(), caspar.clone()),
+                    backup
+                        .as_ref()
+                        .map(|(e, h, _, _)| (e.name.clone(), h.clone())),
+                )),
             },
         ));
         let nofile = server::listen::nofile_limit();
@@ -187,7 +206,16 @@ impl Daemon {
         }
         let server_task = tokio::spawn(server::serve(listener, state.clone(), shutdown.clone()));
         state.startup_complete.store(true, Ordering::SeqCst);
-        tracing::info!(%addr, caspar = %config.caspar.address, "onair serve: ready");
+        tracing::info!(
+            %addr,
+            caspar = %station.main.link.address,
+            backup = ?station.backup.as_ref().map(|b| &b.link.address),
+            "onair serve: ready"
+        );
+        let (backup_caspar, backup_task) = match backup {
+            Some((_, handle, task, _)) => (Some(handle), Some(task)),
+            None => (None, None),
+        };
         Ok(Daemon {
             addr,
             engine,
@@ -197,6 +225,8 @@ impl Daemon {
             server_task,
             engine_task,
             caspar_task,
+            backup_caspar,
+            backup_task,
             _watcher: watcher,
             _media_watcher: media_watcher,
         })
@@ -210,6 +240,8 @@ impl Daemon {
             server_task,
             engine_task,
             caspar_task,
+            backup_caspar,
+            backup_task,
             ..
         } = self;
         let orderly = async {
@@ -218,7 +250,13 @@ impl Daemon {
             let _ = engine_task.await;
             // The link goes last and only closes its socket: never STOP, never CLEAR.
             caspar.shutdown();
+            if let Some(b) = &backup_caspar {
+                b.shutdown();
+            }
             let _ = caspar_task.await;
+            if let Some(task) = backup_task {
+                let _ = task.await;
+            }
         };
         if tokio::time::timeout(SHUTDOWN_GRACE, orderly).await.is_err() {
             tracing::warn!(
@@ -284,6 +322,47 @@ fn store_probe(
             "recoveries": recoveries,
             "last_save_ms": stats.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
         })
+    })
+}
+
+/// Binds and starts a server's OSC listener. Unset `osc_listen`: start on loopback and follow the
+/// AMCP connection's local address once connected (the interface a server on another machine
+/// reaches us on).
+fn spawn_osc(
+    server: &crate::config::ServerEntry,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<OscTelemetry> {
+    let link = &server.link;
+    let addr = link
+        .osc_listen
+        .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)));
+    let osc = OscListener::bind(addr).with_context(|| {
+        format!(
+            "cannot bind the OSC listener of server {:?} on {addr}",
+            server.name
+        )
+    })?;
+    let osc = if link.osc_listen.is_none() {
+        osc.following_link()
+    } else {
+        osc
+    }
+    .spawn(shutdown.child_token(), link.osc_stale_after);
+    tracing::info!(server = %server.name, osc = %osc.local_addr(), "OSC listener bound");
+    Ok(osc)
+}
+
+/// Every server's link (the main first), for `/health` and `/metrics`.
+fn servers_probe(
+    main: (String, CasparHandle),
+    backup: Option<(String, CasparHandle)>,
+) -> server::ServersProbe {
+    let links: Vec<(String, CasparHandle)> = std::iter::once(main).chain(backup).collect();
+    Box::new(move || {
+        links
+            .iter()
+            .map(|(name, c)| (name.clone(), link_report(&c.state(), c.stats())))
+            .collect()
     })
 }
 

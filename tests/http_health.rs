@@ -174,6 +174,7 @@ async fn store_failure_degrades_and_blocks_readiness() {
             || json!({ "ok": false, "last_error": "disk full", "saves": 3, "failures": 1, "recoveries": 2 }),
         )),
         osc: Some(Box::new(|| json!({ "fresh": true, "datagrams": 42 }))),
+        servers: None,
     };
     let r = rig(ServerConfig::default(), probes).await;
     r.state.startup_complete.store(true, Ordering::Release);

@@ -112,7 +112,12 @@ pub struct Probes {
     pub store: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
     /// OSC telemetry: fresh or not, datagrams (as a JSON value).
     pub osc: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    /// Every CasparCG server's link by name, the main first (a main/backup pair has two).
+    pub servers: Option<ServersProbe>,
 }
+
+/// A reading of every server's AMCP link: (server name, report), the main first.
+pub type ServersProbe = Box<dyn Fn() -> Vec<(String, LinkReport)> + Send + Sync>;
 
 /// The whole HTTP + WebSocket application, every route behind the `Host` check.
 pub fn router(state: Arc<AppState>) -> Router {
