@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::config::Config;
+use crate::config::{CasparConfig, Config, ServerEntry};
 use crate::daemon::Daemon;
 use crate::playout::engine::{NewItem, Op};
 use crate::sim::media::{SimMedia, VideoFormat};
@@ -25,9 +25,11 @@ pub const SEED_ITEMS: usize = 6;
 /// How long start-up may wait for the daemon to see the simulator's media library.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
-/// A running simulator and daemon.
+/// A running simulator (two with `--backup`) and daemon.
 pub struct Demo {
     pub sim: Sim,
+    /// The backup server's simulator (`onair demo --backup`).
+    pub backup: Option<Sim>,
     pub daemon: Daemon,
     /// The data directory when it is a temporary one (removed on drop).
     temp: Option<tempfile::TempDir>,
@@ -45,14 +47,16 @@ impl Demo {
     pub async fn shutdown(self) {
         self.daemon.shutdown().await;
         self.sim.shutdown().await;
+        if let Some(backup) = self.backup {
+            backup.shutdown().await;
+        }
         drop(self.temp);
     }
 }
 
-/// Starts a 2.4 simulator (real-time clock, one 1080i5000 channel, 20 virtual clips) and a daemon
-/// against it on `127.0.0.1:0`, with `data` (or a fresh temporary directory) as the data directory.
-pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
-    let sim = Sim::start(SimConfig {
+/// A 2.4 simulator with a real-time clock, one 1080i5000 channel and 20 virtual clips.
+async fn demo_sim() -> anyhow::Result<Sim> {
+    Sim::start(SimConfig {
         dialect: Dialect::V24,
         formats: vec![VideoFormat::parse("1080i5000").unwrap_or_default()],
         media: SimMedia::virtual_library(20),
@@ -61,7 +65,19 @@ pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
         ..SimConfig::for_tests()
     })
     .await
-    .context("cannot start the simulator")?;
+    .context("cannot start the simulator")
+}
+
+/// Starts a simulator and a daemon against it on `127.0.0.1:0`, with `data` (or a fresh temporary
+/// directory) as the data directory; with `backup`, a second simulator as the main's backup
+/// (docs/operations.md, "Main and backup servers").
+pub async fn start(data: Option<PathBuf>, backup: bool) -> anyhow::Result<Demo> {
+    let sim = demo_sim().await?;
+    let backup = if backup {
+        Some(demo_sim().await?)
+    } else {
+        None
+    };
     let (temp, data_dir) = match data {
         Some(dir) => (None, dir),
         None => {
@@ -74,10 +90,30 @@ pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
         }
     };
     let mut config = Config::default();
-    config.caspar.address = sim.addr().to_string();
-    config.caspar.ping_interval = Duration::from_millis(500);
-    config.caspar.backoff_initial = Duration::from_millis(50);
-    config.caspar.backoff_max = Duration::from_millis(500);
+    let link = |sim: &Sim| CasparConfig {
+        address: sim.addr().to_string(),
+        ping_interval: Duration::from_millis(500),
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..CasparConfig::default()
+    };
+    match &backup {
+        None => config.caspar = link(&sim),
+        Some(b) => {
+            config.servers = vec![
+                ServerEntry {
+                    name: "main".into(),
+                    backup: Some("backup".into()),
+                    link: link(&sim),
+                },
+                ServerEntry {
+                    name: "backup".into(),
+                    backup: None,
+                    link: link(b),
+                },
+            ];
+        }
+    }
     config.server.listen = ([127, 0, 0, 1], 0).into();
     config.store.data_dir = data_dir.clone();
     let daemon = Daemon::start(config)
@@ -85,6 +121,7 @@ pub async fn start(data: Option<PathBuf>) -> anyhow::Result<Demo> {
         .context("cannot start the daemon")?;
     Ok(Demo {
         sim,
+        backup,
         daemon,
         temp,
         data_dir,
@@ -157,14 +194,14 @@ pub async fn seed(daemon: &Daemon) -> anyhow::Result<()> {
 }
 
 /// `onair demo --headless`: simulator and daemon only, until SIGINT/SIGTERM, for trying web clients.
-pub fn headless(data: Option<PathBuf>) -> ExitCode {
+pub fn headless(data: Option<PathBuf>, backup: bool) -> ExitCode {
     crate::telemetry::init(crate::telemetry::Format::Human, "warn");
     let runtime = match crate::report::runtime("onair demo") {
         Ok(r) => r,
         Err(code) => return code,
     };
     let result: anyhow::Result<()> = runtime.block_on(async move {
-        let demo = start(data).await?;
+        let demo = start(data, backup).await?;
         if let Err(e) = seed(&demo.daemon).await {
             eprintln!(
                 "onair demo: could not seed the rundown: {}",
@@ -179,6 +216,12 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
         println!("  console:    onair tui --url ws://{addr}/ws");
         println!("  check:      onair health --url http://{addr}");
         println!("  CasparCG:   {} (the simulator, AMCP)", demo.sim.addr());
+        if let Some(b) = &demo.backup {
+            println!(
+                "  backup:     {} (a second simulator, fed the same commands)",
+                b.addr()
+            );
+        }
         println!("  data:       {}", demo.data_dir.display());
         crate::shutdown::signal().await;
         demo.shutdown().await;
@@ -188,7 +231,7 @@ pub fn headless(data: Option<PathBuf>) -> ExitCode {
 }
 
 /// `onair demo`: exit 0 on quit, 2 when there is no terminal, 1 when start-up fails.
-pub fn main(data: Option<PathBuf>) -> ExitCode {
+pub fn main(data: Option<PathBuf>, backup: bool) -> ExitCode {
     if let Err(message) = crate::tui::preflight("demo", None) {
         eprintln!("{message}");
         return ExitCode::from(2);
@@ -199,7 +242,7 @@ pub fn main(data: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     let result = runtime.block_on(async move {
-        let demo = start(data).await?;
+        let demo = start(data, backup).await?;
         if let Err(e) = seed(&demo.daemon).await {
             // The console still shows why; the operator can add items by hand.
             tracing::warn!(

@@ -84,6 +84,10 @@ struct DemoArgs {
     /// Run only the simulator and the daemon and print their URLs (for web clients and `onair tui`).
     #[arg(long)]
     headless: bool,
+    /// Start a second simulator as the main's backup: every playout command goes to both
+    /// (docs/operations.md, "Main and backup servers").
+    #[arg(long)]
+    backup: bool,
 }
 
 #[derive(Debug, Args)]
@@ -155,8 +159,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Tui(args) => onair::tui::main(args.url, args.token),
-        Command::Demo(args) if args.headless => onair::demo::headless(args.data),
-        Command::Demo(args) => onair::demo::main(args.data),
+        Command::Demo(args) if args.headless => onair::demo::headless(args.data, args.backup),
+        Command::Demo(args) => onair::demo::main(args.data, args.backup),
         Command::Sim(args) => sim(args),
         Command::Health(args) => health(args),
         Command::StoreTorture(args) => match onair::playout::store::torture::run(&args.dir) {

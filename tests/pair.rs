@@ -201,3 +201,26 @@ async fn when_the_main_goes_away_the_backup_plays_on_and_the_main_is_brought_bac
         "drift after the main's return: {drift} frames"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_with_a_backup_drives_both_simulators_from_the_configured_pair() {
+    // `onair demo --backup`: the daemon built from a [[servers]] configuration (main + backup).
+    let demo = onair::demo::start(None, true).await.expect("demo starts");
+    let backup = demo.backup.as_ref().expect("a backup simulator");
+    wait(&demo.daemon.engine, |s| {
+        s.link.servers.len() == 2 && s.link.servers.iter().all(|v| v.connected && v.in_step)
+    })
+    .await;
+    onair::demo::seed(&demo.daemon).await.expect("seed");
+    poll_until("both simulators play the first item", || {
+        let m = common::pair::layer_of(&demo.sim);
+        let b = common::pair::layer_of(backup);
+        m.is_some() && m.map(|l| l.0) == b.map(|l| l.0)
+    })
+    .await;
+    let s = demo.daemon.engine.snapshot();
+    assert_eq!(server(&s, "main").address, demo.sim.addr().to_string());
+    assert_eq!(server(&s, "backup").address, backup.addr().to_string());
+    assert!(server(&s, "main").lead);
+    demo.shutdown().await;
+}

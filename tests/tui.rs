@@ -388,7 +388,7 @@ async fn the_run_loop_draws_on_a_test_backend_and_quits_on_q() {
 
 #[tokio::test]
 async fn demo_starts_a_simulator_and_daemon_and_puts_something_on_air() {
-    let demo = onair::demo::start(None).await.expect("demo starts");
+    let demo = onair::demo::start(None, false).await.expect("demo starts");
     let dir = demo.data_dir.clone();
     assert!(dir.exists());
     onair::demo::seed(&demo.daemon).await.expect("seeded");
