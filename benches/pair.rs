@@ -7,8 +7,10 @@
 //! - `skew`: for every take on the pair, |backup's PLAY − main's PLAY| (target p99 ≤ 1 ms);
 //! - `take_to_play`: operator take → the main's PLAY, for the lone server, the pair, and the pair
 //!   while its backup is down (target: backup down p99 ≤ 1.2 × the lone server's, same run);
-//! - `resync`: the backup restarted after `ONAIR_BENCH_DOWN_SECS` (10) down: from its link up to
-//!   in step (the engine's `resync_ms`), and the drift between the two simulators right after
+//! - `resync`: the backup restarted after `ONAIR_BENCH_DOWN_SECS` (10) down: from the simulator
+//!   accepting connections again to in step (`back_to_in_step_ms`: the link's reconnect with a
+//!   100 ms backoff cap, then the catch-up), the engine's own catch-up (`catch_up_ms`, its
+//!   `resync_ms`, whole milliseconds), and the drift between the two simulators right after
 //!   (target ≤ 2 s, ≤ 2 frames).
 //!
 //! Samples alternate between the lone server and the pair in blocks, so both see the same machine.
@@ -214,7 +216,12 @@ async fn main() {
     // for the same-run baseline), then its catch-up.
     let (mut down_lat, mut lone_during, mut resync_ms, mut drift) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut back_in_step_ms = Vec::new();
     for _ in 0..outages {
+        // The simulators keep a bounded take log: start each outage with empty ones.
+        for sim in [&lone, &main_sim, &backup_sim] {
+            sim.clear_take_log();
+        }
         let control = backup_sim.control();
         let outage = tokio::spawn(async move { control.restart(down).await });
         wait(&pair_engine, |s| {
@@ -232,7 +239,13 @@ async fn main() {
                 let asked = takes(engine, 10, k).await;
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
                 while plays(sim).len() < before + 10 {
-                    assert!(tokio::time::Instant::now() < deadline, "plays missing");
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "plays missing during the outage: {} of {} on {}",
+                        plays(sim).len() - before,
+                        10,
+                        sim.addr()
+                    );
                     tokio::time::sleep(MS).await;
                 }
                 let p = plays(sim);
@@ -244,12 +257,19 @@ async fn main() {
                 );
             }
             k += 10;
+            // Paced: a take every few milliseconds is plenty, and the simulators' take logs are
+            // bounded.
+            tokio::time::sleep(50 * MS).await;
         }
         outage.await.expect("restart");
+        // From the backup accepting connections again to in step: the link's reconnect (its
+        // backoff) plus the engine's catch-up.
+        let back = std::time::Instant::now();
         let s = wait(&pair_engine, |s| {
             backup_view(s).is_some_and(|b| b.connected && b.in_step)
         })
         .await;
+        back_in_step_ms.push(back.elapsed().as_secs_f64() * 1000.0);
         if let Some(ms) = backup_view(&s).and_then(|b| b.resync_ms) {
             resync_ms.push(ms as f64);
         }
@@ -277,7 +297,7 @@ async fn main() {
         .as_f64()
         .unwrap_or(f64::NAN);
     let skew_p99 = summary(skew.clone())["p99"].as_f64().unwrap_or(f64::NAN);
-    let resync_max = resync_ms.iter().copied().fold(0.0, f64::max);
+    let resync_max = back_in_step_ms.iter().copied().fold(0.0, f64::max);
     let drift_max = drift.iter().map(|d: &f64| d.abs()).fold(0.0, f64::max);
     for (figure, value) in [
         (
@@ -295,7 +315,9 @@ async fn main() {
         ),
         (
             "resync",
-            json!({ "outages": outages, "down_secs": down.as_secs(), "ms": summary(resync_ms),
+            json!({ "outages": outages, "down_secs": down.as_secs(),
+                    "catch_up_ms": summary(resync_ms),
+                    "back_to_in_step_ms": summary(back_in_step_ms),
                     "drift_frames": drift }),
         ),
     ] {
@@ -310,7 +332,7 @@ async fn main() {
         { "figure": "skew p99", "value_ms": skew_p99, "target": "<= 1 ms", "pass": skew_p99 <= 1.0 },
         { "figure": "take_to_play p99, backup down / lone server", "value": down_p99 / baseline,
           "target": "<= 1.2", "pass": down_p99 <= 1.2 * baseline },
-        { "figure": "resync max", "value_ms": resync_max, "target": "<= 2000 ms", "pass": resync_max <= 2000.0 },
+        { "figure": "back in step after the restart, max", "value_ms": resync_max, "target": "<= 2000 ms", "pass": resync_max <= 2000.0 },
         { "figure": "drift after resync, max", "value_frames": drift_max, "target": "<= 2", "pass": drift_max <= 2.0 },
     ]);
     println!("{}", json!({ "figure": "summary", "checks": checks }));

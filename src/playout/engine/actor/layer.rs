@@ -236,7 +236,29 @@ impl Engine {
         }
         let cl = self.playlists.get(id)?.channel_layer;
         let want = self.layer_want(cl)?;
-        (self.layer_background(cl).as_ref() != Some(&want)).then_some(want)
+        let have = self.layer_background(cl);
+        if have.as_ref() == Some(&want) {
+            return None;
+        }
+        // An AUTO background about to start is left alone: a LOADBG that lands just after the
+        // switch would load behind what the server already took, and the engine would believe
+        // the wrong item on air. What follows it is decided once it is on air.
+        if have.is_some_and(|(_, _, auto)| auto) && self.switch_imminent(cl) {
+            tracing::debug!(%cl, "background kept: its AUTO switch is due");
+            return None;
+        }
+        Some(want)
+    }
+
+    /// Whether the item on air on `cl` ends within the time a `LOADBG` may take to land: three
+    /// frames, and at least 150 ms of real time (on a sped-up test clock, more frames).
+    fn switch_imminent(&self, cl: ChannelLayer) -> bool {
+        let Some(end) = self.layer_owner(cl).and_then(|o| self.on_air_end(&o)) else {
+            return false;
+        };
+        let frame = self.rate_of(cl.channel).frame_nanos();
+        let real = 150_000_000_i64.saturating_mul(i64::from(self.scheduler.clock.speed()));
+        end.saturating_sub(self.now_ns()) < frame.saturating_mul(3).max(real)
     }
 
     fn layer_want(&self, cl: ChannelLayer) -> Option<Target> {
