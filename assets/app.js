@@ -6,6 +6,7 @@
 // events that other operators cause.
 
 import { OnairClient } from './client.js';
+import { serverChanges, serverDetails, serverPills, health as serverHealth, isPair } from './servers.js';
 import { formatSpan, formatTime, itemSeconds, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -91,6 +92,8 @@ const ui = {
   filter: '',
   lastStatus: null,
   tokenPrompted: false,
+  /** The `link` last seen, to log what changed on the servers of a pair. */
+  link: null,
 };
 
 // ---- rendering ------------------------------------------------------------------------------------
@@ -186,10 +189,78 @@ function renderConnection() {
     setText($('link-text'), `CasparCG: ${link.state || 'down'}`);
     linkPill.title = `CasparCG link: ${link.state}`;
   }
+  renderServers(live);
 
   setHidden($('role'), !(client.role === 'viewer' && client.hasState));
   setText($('version'), client.serverVersion ? `onair ${client.serverVersion}` : 'onair');
   renderBanner();
+}
+
+/** The servers of a main/backup pair beside the CasparCG pill (nothing for one server): a pill
+ * per side and per side that lacks clips, each opening the servers dialog. */
+function renderServers(live) {
+  const pills = client.hasState ? serverPills(client.state.link, live) : [];
+  const byKey = new Map(pills.map((p) => [p.key, p]));
+  const box = $('servers');
+  setHidden(box, pills.length === 0);
+  reconcile(
+    box,
+    pills.map((p) => p.key),
+    () => {
+      const b = h('button', { type: 'button', className: 'pill server' });
+      b.refs = {
+        dot: h('span', { className: 'dot', attrs: { 'aria-hidden': 'true' } }),
+        label: h('span', { className: 'server-label' }),
+        drift: h('span', { className: 'server-drift' }),
+      };
+      b.append(b.refs.dot, b.refs.label, b.refs.drift);
+      return b;
+    },
+    (b) => {
+      const p = byKey.get(b.dataset.key);
+      b.dataset.kind = p.kind;
+      b.dataset.health = p.health;
+      b.classList.toggle('lead', p.lead);
+      b.classList.toggle('drift-warn', p.warn);
+      setText(b.refs.label, p.label);
+      setText(b.refs.drift, p.drift ? ` · ${p.drift}` : '');
+      if (b.title !== p.title) b.title = p.title;
+    },
+  );
+  if ($('dlg-servers').open) renderServersDialog();
+}
+
+/** Each server in full, the clips it lacks by name. */
+function renderServersDialog() {
+  const servers = client.state.link.servers;
+  const blocks = servers.map((s) => {
+    const [head, ...rest] = serverDetails(s);
+    return h(
+      'section',
+      { className: 'server-detail', dataset: { health: serverHealth(s) } },
+      h('h3', { textContent: head }),
+      ...rest.map((line) => h('p', { textContent: line })),
+    );
+  });
+  if (servers.length === 0) blocks.push(h('p', { className: 'muted', textContent: 'The daemon has not reported its servers.' }));
+  if (client.status !== 'connected') blocks.unshift(h('p', { className: 'muted', textContent: 'Last known state: the page is not connected to the daemon.' }));
+  $('servers-detail').replaceChildren(...blocks);
+}
+
+function openServers() {
+  renderServersDialog();
+  $('dlg-servers').showModal();
+}
+
+/** Logs what changed on the servers of a pair since the `link` last seen (a `link` event, or the
+ * snapshot after a reconnect); the first state the page gets is not news. */
+function logServerChanges() {
+  const link = client.state.link;
+  if (!client.hasState || link === ui.link) return;
+  const before = ui.link;
+  ui.link = link;
+  if (!before || !(isPair(before) || isPair(link))) return;
+  for (const { level, text } of serverChanges(before.servers, link.servers)) log(level, text);
 }
 
 function renderBanner() {
@@ -947,6 +1018,7 @@ client.addEventListener('change', (e) => {
     }
     ui.lastStatus = s;
   }
+  logServerChanges();
   scheduleRender(false, touchesRundown(e.detail));
 });
 client.addEventListener('progress', () => scheduleRender(true));
@@ -1014,6 +1086,9 @@ $('playlist-select').addEventListener('change', (e) => {
 $('btn-rescan').addEventListener('click', () => action('rescan'));
 $('btn-reconnect').addEventListener('click', () => client.reconnectNow());
 $('btn-help').addEventListener('click', () => $('dlg-help').showModal());
+$('servers').addEventListener('click', (e) => {
+  if (e.target.closest('button')) openServers();
+});
 $('btn-token').addEventListener('click', () => openTokenDialog());
 $('btn-banner-token').addEventListener('click', () => openTokenDialog());
 $('token-cancel').addEventListener('click', () => $('dlg-token').close());
@@ -1082,6 +1157,9 @@ document.addEventListener('keydown', (e) => {
       break;
     case '?':
       $('dlg-help').showModal();
+      break;
+    case 'v':
+      openServers();
       break;
     case '[':
       cyclePlaylist(-1);

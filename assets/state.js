@@ -6,13 +6,15 @@
 // `protocol::reduce` in Rust) written again in JavaScript: an item is inserted at its `index`,
 // replaced by id, moved to its `index`, removed; `missing` stays sorted by id.
 
+import { normalizeServers } from './servers.js';
+
 /** An empty state: what the page shows before the first snapshot. */
 export function emptyState() {
   return {
     seq: 0,
     selected: null,
     playlists: [],
-    link: { connected: false, server_version: null, state: 'unknown', telemetry: 'none' },
+    link: { connected: false, server_version: null, state: 'unknown', telemetry: 'none', servers: [] },
     media: { clips: [], updated_ms: null, error: null },
     alarms: [],
     progress: {},
@@ -90,6 +92,8 @@ function normalizeLink(l) {
     server_version: link.server_version == null ? null : String(link.server_version),
     state: String(link.state ?? ''),
     telemetry: String(link.telemetry ?? 'none'),
+    // Each server of a main/backup pair (one entry for a single server; none from older daemons).
+    servers: normalizeServers(link.servers),
   };
 }
 

@@ -425,7 +425,8 @@ fn web_page_connects_takes_and_resyncs_after_a_daemon_restart() {
 }
 
 /// The client's protocol rules (`assets/state.js`, `assets/client.js`) under node's test runner:
-/// the reducer on its own, and the client against a fake WebSocket. No browser needed, only node.
+/// the reducer on its own, the client against a fake WebSocket, and the words for a main/backup
+/// pair's servers (`assets/servers.js`). No browser needed, only node.
 #[test]
 fn client_protocol_rules_in_node() {
     if let Some(why) = node_missing() {
@@ -436,6 +437,7 @@ fn client_protocol_rules_in_node() {
         .arg("--test")
         .arg(manifest_dir().join("tests/web/state.test.mjs"))
         .arg(manifest_dir().join("tests/web/client.test.mjs"))
+        .arg(manifest_dir().join("tests/web/servers.test.mjs"))
         .current_dir(manifest_dir())
         .output()
         .expect("node runs");

@@ -47,6 +47,11 @@ const FILES: &[Asset] = &[
         body: include_str!("../../assets/client.js"),
     },
     Asset {
+        path: "/assets/servers.js",
+        content_type: JS,
+        body: include_str!("../../assets/servers.js"),
+    },
+    Asset {
         path: "/assets/state.js",
         content_type: JS,
         body: include_str!("../../assets/state.js"),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::protocol::{
     ChannelLayer, ClipView, Item, LinkView, MediaView, Playlist, PlaylistView, Playout, Progress,
-    Role, ServerMsg, Snapshot, Status, TelemetrySource,
+    Role, ServerMsg, ServerRole, ServerView, Snapshot, Status, TelemetrySource,
 };
 
 use super::client::NetEvent;
@@ -130,6 +130,59 @@ pub fn snapshot(n: usize) -> Snapshot {
         alarms: Vec::new(),
         progress,
     }
+}
+
+/// A main/backup pair in step: the main leads, the backup 1 frame behind it caught up in 212 ms
+/// after its last reconnect.
+pub fn pair() -> [ServerView; 2] {
+    let side = |name: &str, role, address: &str| ServerView {
+        name: name.into(),
+        role,
+        address: address.into(),
+        connected: true,
+        state: "connected".into(),
+        server_version: Some("2.4.3 fd9168c73 Stable".into()),
+        in_step: true,
+        ..ServerView::default()
+    };
+    let main = ServerView {
+        lead: true,
+        ..side("main", ServerRole::Main, "10.0.0.1:5250")
+    };
+    let backup = ServerView {
+        drift_frames: Some(1),
+        resync_ms: Some(212),
+        ..side("backup", ServerRole::Backup, "10.0.0.2:5250")
+    };
+    [main, backup]
+}
+
+/// [`pair`] with the backup down (its link refused): the main plays on alone.
+pub fn pair_backup_down() -> [ServerView; 2] {
+    let [main, mut backup] = pair();
+    backup.connected = false;
+    backup.in_step = false;
+    backup.drift_frames = None;
+    backup.state = "down: connection refused".into();
+    [main, backup]
+}
+
+/// [`pair`] with the backup out of step: a PLAY failed on it because it lacks two clips of the
+/// rundown, and it drifts 3 frames behind the main (beyond the default limit of 2).
+pub fn pair_backup_out_of_step() -> [ServerView; 2] {
+    let [main, mut backup] = pair();
+    backup.in_step = false;
+    backup.note = Some("PLAY failed: 404 PLAY FAILED".into());
+    backup.drift_frames = Some(-3);
+    backup.missing = vec!["CLIP2".into(), "NEWS/OPENER".into()];
+    [main, backup]
+}
+
+/// [`snapshot`]`(n)` of a station with `servers` (see [`pair`]).
+pub fn snapshot_with(n: usize, servers: [ServerView; 2]) -> Snapshot {
+    let mut state = snapshot(n);
+    state.link.servers = servers.into();
+    state
 }
 
 /// The layer's filler `night` ("Night filler", shuffled) on `main`'s layer, playing AMB.

@@ -21,15 +21,17 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// Lays out `area`: status bar, on-air panel, rundown beside the library, log, notice, key hints.
-pub fn areas(area: Rect) -> Areas {
+/// Lays out `area`: status bar (`status_rows` high: 2 when a main/backup pair has its servers
+/// line, see [`super::Model::status_rows`]), on-air panel, rundown beside the library, log, notice,
+/// key hints.
+pub fn areas(area: Rect, status_rows: u16) -> Areas {
     let log_height = match area.height {
         h if h >= 36 => h / 4,
         h if h >= 20 => 5,
         _ => 3,
     };
     let [status, on_air, main, log, notice, footer] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(status_rows),
         Constraint::Length(3),
         Constraint::Min(3),
         Constraint::Length(log_height),
@@ -62,20 +64,20 @@ pub fn too_small(area: Rect) -> bool {
 }
 
 /// Item rows the rundown shows (inside its border, below its header).
-pub fn rundown_rows(area: Rect) -> usize {
-    usize::from(areas(area).rundown.height.saturating_sub(3))
+pub fn rundown_rows(area: Rect, status_rows: u16) -> usize {
+    usize::from(areas(area, status_rows).rundown.height.saturating_sub(3))
 }
 
 /// Clip rows the library shows.
-pub fn library_rows(area: Rect) -> usize {
-    areas(area)
+pub fn library_rows(area: Rect, status_rows: u16) -> usize {
+    areas(area, status_rows)
         .library
         .map_or(0, |l| usize::from(l.height.saturating_sub(2)))
 }
 
 /// Lines the log pane shows.
-pub fn log_rows(area: Rect) -> usize {
-    usize::from(areas(area).log.height.saturating_sub(2))
+pub fn log_rows(area: Rect, status_rows: u16) -> usize {
+    usize::from(areas(area, status_rows).log.height.saturating_sub(2))
 }
 
 #[cfg(test)]
@@ -84,14 +86,22 @@ mod tests {
 
     #[test]
     fn every_pane_fits_at_80_by_24_and_grows_at_120_by_40() {
-        let small = areas(Rect::new(0, 0, 80, 24));
+        let small = areas(Rect::new(0, 0, 80, 24), 1);
         assert_eq!(small.status.height, 1);
         assert!(small.library.is_some());
-        assert_eq!(rundown_rows(Rect::new(0, 0, 80, 24)), 10);
-        assert_eq!(log_rows(Rect::new(0, 0, 80, 24)), 3);
+        assert_eq!(rundown_rows(Rect::new(0, 0, 80, 24), 1), 10);
+        assert_eq!(log_rows(Rect::new(0, 0, 80, 24), 1), 3);
         let big = Rect::new(0, 0, 120, 40);
-        assert!(rundown_rows(big) > 20);
-        assert!(log_rows(big) >= 8);
-        assert!(areas(Rect::new(0, 0, 60, 24)).library.is_none());
+        assert!(rundown_rows(big, 1) > 20);
+        assert!(log_rows(big, 1) >= 8);
+        assert!(areas(Rect::new(0, 0, 60, 24), 1).library.is_none());
+    }
+
+    #[test]
+    fn a_pairs_servers_line_takes_one_rundown_row() {
+        let small = Rect::new(0, 0, 80, 24);
+        assert_eq!(areas(small, 2).status.height, 2);
+        assert_eq!(rundown_rows(small, 2), 9);
+        assert_eq!(log_rows(small, 2), 3, "the log keeps its lines");
     }
 }

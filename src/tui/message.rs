@@ -66,6 +66,8 @@ pub enum Message {
     /// Clear the filter and stop typing.
     FilterCancel,
     ToggleHelp,
+    /// Open or close the servers dialog.
+    ToggleServers,
     /// Answer "yes" to the open dialog.
     Confirm,
     /// Close a dialog, or clear the notice.
@@ -105,6 +107,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Tab S-Tab", "next / previous pane"),
     ("[ ]", "view prev / next playlist"),
     ("Esc", "close dialog, clear filter"),
+    ("v", "the servers in detail"),
     ("Ctrl-L", "repaint the screen"),
     ("?", "this help"),
     (QUIT_KEYS, "quit console (not playout)"),
@@ -155,6 +158,14 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
                 _ => None,
             };
         }
+        Some(Dialog::Servers) => {
+            return match key.code {
+                KeyCode::Esc | KeyCode::Char('v' | 'q') | KeyCode::Enter => {
+                    Some(Message::ToggleServers)
+                }
+                _ => None,
+            };
+        }
         Some(Dialog::Confirm { .. }) => {
             return match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Message::Confirm),
@@ -198,6 +209,7 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
         KeyCode::Char('[') => Message::PrevPlaylist,
         KeyCode::Char(']') => Message::NextPlaylist,
         KeyCode::Char('?') => Message::ToggleHelp,
+        KeyCode::Char('v') => Message::ToggleServers,
         KeyCode::Char('q') => Message::Quit,
         KeyCode::Up | KeyCode::Char('k') => Message::Move(Move::Up),
         KeyCode::Down | KeyCode::Char('j') => Message::Move(Move::Down),
@@ -280,7 +292,18 @@ mod tests {
             map_key(&m, key(KeyCode::Char('q'))),
             Some(Message::ToggleHelp)
         );
+        m.dialog = Some(Dialog::Servers);
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('q'))),
+            Some(Message::ToggleServers),
+            "q closes the dialog, it does not quit"
+        );
+        assert_eq!(map_key(&m, key(KeyCode::Char(' '))), None, "no take");
         m.dialog = None;
+        assert_eq!(
+            map_key(&m, key(KeyCode::Char('v'))),
+            Some(Message::ToggleServers)
+        );
         m.library.editing = true;
         assert_eq!(
             map_key(&m, key(KeyCode::Char('s'))),

@@ -7,6 +7,7 @@
 //! - [`layout`]: pane rectangles, shared by `view` and `update` (page sizes, scroll windows).
 //! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
 //! - [`roles`]: a playlist's part on its layer in words (filler, end action, layer taken over).
+//! - [`servers`]: the main and backup CasparCG servers in words (lead, in step, drift, missing).
 //! - [`timeline`]: the planned timeline matched to rows, station times, the START/DIFF texts.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
@@ -24,6 +25,7 @@ pub mod layout;
 pub mod message;
 pub mod model;
 pub mod roles;
+pub mod servers;
 pub mod text;
 pub mod timeline;
 pub mod update;

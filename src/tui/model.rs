@@ -182,7 +182,12 @@ pub enum Confirm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dialog {
     Help,
-    Confirm { action: Confirm, question: String },
+    /// Each CasparCG server in full: link, lead, in step or why not, drift, missing clips.
+    Servers,
+    Confirm {
+        action: Confirm,
+        question: String,
+    },
 }
 
 /// The media library pane.
@@ -335,9 +340,24 @@ impl Model {
         ratatui::layout::Rect::new(0, 0, self.size.0, self.size.1)
     }
 
+    /// Rows of the status bar: a second one lists the servers of a main/backup pair (kept while
+    /// not live, dimmed, like the rest of the last known state).
+    pub fn status_rows(&self) -> u16 {
+        if super::servers::is_pair(&self.state.link) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Where each pane goes at the current size.
+    pub fn areas(&self) -> super::layout::Areas {
+        super::layout::areas(self.area(), self.status_rows())
+    }
+
     /// Whether the wide layout's library pane is visible at the current size.
     pub fn library_visible(&self) -> bool {
-        super::layout::areas(self.area()).library.is_some()
+        self.areas().library.is_some()
     }
 
     /// The on-air times, or why they are not shown.
@@ -406,7 +426,7 @@ impl Model {
             .filter(|(_, c)| needle.is_empty() || c.name.to_lowercase().contains(&needle))
             .map(|(i, _)| i)
             .collect();
-        let rows = super::layout::library_rows(self.area());
+        let rows = super::layout::library_rows(self.area(), self.status_rows());
         let len = self.library.matches.len();
         self.library.cursor.fit(len, rows);
     }
@@ -460,43 +480,4 @@ pub fn item_seconds(item: &Item) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_keeps_the_selection_in_the_window() {
-        let mut c = Cursor::default();
-        c.move_by(15, 100, 10);
-        assert_eq!((c.selected, c.offset), (15, 6));
-        c.move_by(-3, 100, 10);
-        assert_eq!(
-            (c.selected, c.offset),
-            (12, 6),
-            "no jump while inside the window"
-        );
-        c.move_by(-100, 100, 10);
-        assert_eq!((c.selected, c.offset), (0, 0));
-        c.move_by(1000, 100, 10);
-        assert_eq!((c.selected, c.offset), (99, 90));
-        c.fit(5, 10);
-        assert_eq!((c.selected, c.offset), (4, 0));
-        assert_eq!(Cursor::default().window(0, 10), 0..0);
-        let far = Cursor {
-            selected: 5000,
-            offset: 0,
-        };
-        assert_eq!(far.window(10_000, 30), 4971..5001);
-    }
-
-    #[test]
-    fn item_seconds_applies_in_and_out_points() {
-        let mut item = Item::new("i".into(), "C");
-        assert_eq!(item_seconds(&item), None);
-        item.frames = Some(500);
-        item.fps = Some((50, 1));
-        assert_eq!(item_seconds(&item), Some(10.0));
-        item.in_point = Some(50);
-        item.out_point = Some(250);
-        assert_eq!(item_seconds(&item), Some(4.0));
-    }
-}
+mod tests;

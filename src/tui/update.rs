@@ -145,6 +145,13 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
             };
             vec![]
         }
+        Message::ToggleServers => {
+            model.dialog = match model.dialog {
+                Some(Dialog::Servers) => None,
+                _ => Some(Dialog::Servers),
+            };
+            vec![]
+        }
         Message::Confirm => confirm(model),
         Message::Cancel => {
             // Esc peels one layer: the dialog, else the filter, else the notice.
@@ -204,7 +211,7 @@ pub fn log_line(record: &crate::telemetry::LogRecord) -> LogLine {
 }
 
 fn move_cursor(model: &mut Model, m: Move) {
-    let area = model.area();
+    let (area, status) = (model.area(), model.status_rows());
     let focus = if model.library.editing {
         Pane::Library
     } else {
@@ -212,18 +219,18 @@ fn move_cursor(model: &mut Model, m: Move) {
     };
     match focus {
         Pane::Rundown => {
-            let rows = layout::rundown_rows(area);
+            let rows = layout::rundown_rows(area, status);
             let len = model.items().len();
             step(&mut model.rundown, m, len, rows);
             model.selected_id = model.selected_item().map(|i| i.id.clone());
         }
         Pane::Library => {
-            let rows = layout::library_rows(area).max(1);
+            let rows = layout::library_rows(area, status).max(1);
             let len = model.library.matches.len();
             step(&mut model.library.cursor, m, len, rows);
         }
         Pane::Log => {
-            let rows = layout::log_rows(area).max(1);
+            let rows = layout::log_rows(area, status).max(1);
             let max = model.log.lines.len().saturating_sub(rows);
             let scroll = &mut model.log.scroll;
             *scroll = match m {

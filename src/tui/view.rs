@@ -2,6 +2,7 @@
 //! pane (television's `screen/*.rs` shape).
 //!
 //! - [`status`]: the top bar (daemon link, CasparCG link, alarms, on-air times, clock).
+//! - [`servers`]: the status bar's row for a main/backup pair, and the servers dialog (`v`).
 //! - [`on_air`]: what is on air, its progress, and what comes next.
 //! - [`rundown`]: the playlist as a windowed table (only visible rows are built).
 //! - [`library`]: the media library with its filter.
@@ -13,6 +14,9 @@ mod log;
 mod on_air;
 mod overlay;
 pub mod rundown;
+mod servers;
+#[cfg(test)]
+mod servers_tests;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -50,7 +54,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
-    let areas = layout::areas(area);
+    let areas = layout::areas(area, model.status_rows());
     status::render(model, frame, areas.status);
     on_air::render(model, frame, areas.on_air);
     rundown::render(model, frame, areas.rundown);
@@ -62,6 +66,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
     log::footer(model, frame, areas.footer);
     match &model.dialog {
         Some(Dialog::Help) => overlay::help(frame, area, model.mode),
+        Some(Dialog::Servers) => servers::dialog(model, frame, area),
         Some(Dialog::Confirm { question, .. }) => overlay::confirm(frame, area, question),
         None => {}
     }

@@ -1,6 +1,7 @@
 //! What the log pane says about an event the daemon sent: names, never ids (`Main: added
 //! Headlines at 3`, `moved CLIP1 to 5`, `end: black`), playout changes (`Main: on air CLIP2`, `off
-//! air, layer taken over by Night filler after «CLIP2»`), the link, the media library and alarms.
+//! air, layer taken over by Night filler after «CLIP2»`), the link (each server of a main/backup
+//! pair by name: `CasparCG backup down: …`), the media library and alarms.
 //!
 //! A line often needs the state from before the event (a removed item's name, the on-air item it
 //! replaced), so [`Before`] is taken first and [`lines`] is asked once the event is applied.
@@ -11,7 +12,7 @@ use crate::protocol::{
     EndAction, EventKind, FillerMode, Item, PlaylistView, Severity, Snapshot, Status,
 };
 use crate::tui::model::{Level, Model};
-use crate::tui::{roles, text};
+use crate::tui::{roles, servers, text};
 
 /// What [`lines`] and the rundown window (`net::anchor_window`) need from the state before an
 /// event.
@@ -28,6 +29,8 @@ pub(super) struct Before {
     /// Rows of the viewed playlist that appear (+1) or go (-1) above its window.
     pub(super) shift: Option<isize>,
     link_up: bool,
+    /// The servers before a `link` event, to say which one changed.
+    servers: Vec<crate::protocol::ServerView>,
     clips: usize,
     alarm: Option<String>,
 }
@@ -71,6 +74,7 @@ impl Before {
             EventKind::PlaylistRemoved { playlist } => {
                 before.playlist = view(playlist).map(|p| p.playlist.name.clone());
             }
+            EventKind::Link { .. } => before.servers = state.link.servers.clone(),
             EventKind::AlarmCleared { id } => {
                 before.alarm = state
                     .alarms
@@ -205,12 +209,18 @@ pub(super) fn lines(model: &Model, kind: &EventKind, before: Before) -> Vec<(Lev
             "playlist {} selected",
             text::playlist_name(state, playlist)
         )),
+        // A pair: each side by name (its going down is not the station's link going down).
+        EventKind::Link { link } if link.servers.len() > 1 || before.servers.len() > 1 => {
+            servers::changes(&before.servers, &link.servers)
+        }
         EventKind::Link { link } => {
             if link.connected && !before.link_up {
                 let version = link.server_version.as_deref().unwrap_or("unknown version");
                 info(format!("CasparCG connected ({version})"))
             } else if !link.connected && before.link_up {
-                vec![(Level::Error, format!("CasparCG link down: {}", link.state))]
+                // The state reads `down: <reason>`; "link down: down: …" said it twice.
+                let reason = link.state.strip_prefix("down: ").unwrap_or(&link.state);
+                vec![(Level::Error, format!("CasparCG link down: {reason}"))]
             } else {
                 vec![]
             }

@@ -402,7 +402,7 @@ proptest! {
     ) {
         let mut m = fixtures::live_model(80, 24, n);
         let mut daemon = Daemon::new(&m.state);
-        let rows = layout::rundown_rows(m.area());
+        let rows = layout::rundown_rows(m.area(), m.status_rows());
         for op in &ops {
             if let Op::Cursor(step) = op {
                 update(&mut m, Message::Move(*step));

@@ -310,7 +310,7 @@ fn ack_received(model: &mut Model, ack: Ack) {
 /// Keeps the rundown cursor on the same item after the list changed (moves, inserts, deletes), and
 /// starts it on the on-air item.
 pub(super) fn follow_selection(model: &mut Model) {
-    let rows = layout::rundown_rows(model.area());
+    let rows = layout::rundown_rows(model.area(), model.status_rows());
     let items = model.items();
     let len = items.len();
     let found = match &model.selected_id {

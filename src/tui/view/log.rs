@@ -105,6 +105,7 @@ pub(super) fn notice(model: &Model, frame: &mut Frame, area: Rect) {
 pub(super) fn footer(model: &Model, frame: &mut Frame, area: Rect) {
     let hints: &[(&str, &str)] = match &model.dialog {
         Some(Dialog::Help) => &[("Esc", "close help")],
+        Some(Dialog::Servers) => &[("Esc", "close servers")],
         Some(Dialog::Confirm { .. }) => &[("y", "yes"), ("n/Esc", "no")],
         None if model.library.editing => &[
             ("type", "to filter"),

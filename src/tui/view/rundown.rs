@@ -267,5 +267,5 @@ fn gap_warning(model: &Model, pl: &PlaylistView) -> Option<Line<'static>> {
 
 /// Rows the rundown has room for at the model's terminal size.
 pub fn rows(model: &Model) -> usize {
-    layout::rundown_rows(model.area())
+    layout::rundown_rows(model.area(), model.status_rows())
 }

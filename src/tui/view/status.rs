@@ -1,5 +1,6 @@
 //! The status bar: daemon link, CasparCG link and version, alarms, on-air times, the station clock
-//! (from the daemon's timeline) or the wall clock in UTC.
+//! (from the daemon's timeline) or the wall clock in UTC; for a main/backup pair, a second row with
+//! each server ([`super::servers::line`]).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -15,6 +16,11 @@ use crate::tui::timeline;
 const BAR: Style = Style::new().bg(Color::Black);
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
+    let [area, servers] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    if servers.height > 0 {
+        let line = super::servers::line(model, servers.width);
+        frame.render_widget(Paragraph::new(line).style(BAR), servers);
+    }
     let right = right_side(model, area.width >= 120);
     // One column more than the right side needs, so the two never touch.
     let width = u16::try_from(right.width() + 1).unwrap_or(u16::MAX);

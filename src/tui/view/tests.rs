@@ -16,7 +16,7 @@ use crate::tui::message::{Message, Move};
 use crate::tui::model::Model;
 use crate::tui::update::update;
 
-fn render(model: &Model) -> String {
+pub(super) fn render(model: &Model) -> String {
     let (w, h) = model.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     terminal.draw(|f| view(model, f)).expect("draw");
@@ -43,7 +43,7 @@ fn filter_clock(text: &str) -> String {
     out
 }
 
-fn snapshot(name: &str, model: &Model) {
+pub(super) fn snapshot(name: &str, model: &Model) {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
@@ -167,11 +167,11 @@ fn ten_thousand_items_build_only_the_visible_rows() {
     for _ in 0..5 {
         update(&mut model, Message::Move(Move::PageDown));
     }
-    let area = layout::areas(Rect::new(0, 0, 120, 40)).rundown;
+    let area = layout::areas(Rect::new(0, 0, 120, 40), 1).rundown;
     let window = rundown::window(&model, area);
     assert!(window.contains(&model.rundown.selected));
     assert!(window.len() <= usize::from(area.height), "{window:?}");
-    assert_eq!(window.len(), layout::rundown_rows(model.area()));
+    assert_eq!(window.len(), layout::rundown_rows(model.area(), 1));
     let text = render(&model);
     let shown = format!("›{:>5}", model.rundown.selected + 1);
     assert!(text.contains(&shown), "{shown} missing from\n{text}");
