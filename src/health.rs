@@ -4,13 +4,17 @@
 //! | exit | label    | when |
 //! |------|----------|------|
 //! | 0    | OK       | `status` is `ok` |
-//! | 1    | WARNING  | `status` is `degraded` |
-//! | 2    | CRITICAL | `status` is `down`; nothing listens; connection failed; no answer within the timeout; an HTTP 502/503/504 without a health document (a proxy in front of a dead daemon) |
+//! | 1    | WARNING  | `status` is `degraded` and at least one CasparCG server is connected |
+//! | 2    | CRITICAL | `status` is `down`; no CasparCG server connected (off air: `status` is `degraded`, but nothing can play out); nothing listens; connection failed; no answer within the timeout; an HTTP 502/503/504 without a health document (a proxy in front of a dead daemon) |
 //! | 3    | UNKNOWN  | invalid URL; the answer is not HTTP, not JSON, or not the health document |
 //!
+//! With a main/backup pair the line is followed by one line per server (Nagios' long output).
+//!
 //! - [`client`]: the minimal HTTP/1.1 GET used here (and by tests).
+//! - [`servers`]: what the document says about each CasparCG server.
 
 pub mod client;
+mod servers;
 
 use std::time::Duration;
 
@@ -107,14 +111,7 @@ async fn evaluate(url: &str, timeout: Duration, token: Option<&str>) -> Outcome 
         .ok()
         .filter(is_health_document);
     match doc {
-        Some(doc) => {
-            let verdict = match doc.get("status").and_then(Value::as_str) {
-                Some("ok") => Verdict::Ok,
-                Some("degraded") => Verdict::Warning,
-                _ => Verdict::Critical,
-            };
-            Outcome::Document(verdict, doc)
-        }
+        Some(doc) => Outcome::Document(verdict(&doc), doc),
         None => {
             let kind = response.header("content-type").unwrap_or("no content type");
             let what = format!(
@@ -129,6 +126,22 @@ async fn evaluate(url: &str, timeout: Duration, token: Option<&str>) -> Outcome 
             };
             Outcome::Failed(verdict, what)
         }
+    }
+}
+
+/// The verdict on a health document: its status, except that no CasparCG server connected is
+/// CRITICAL. The daemon calls a lost CasparCG `degraded` (it works and keeps trying, and a restart
+/// would not help), but for whoever watches the station it is off air.
+fn verdict(doc: &Value) -> Verdict {
+    let by_status = match doc.get("status").and_then(Value::as_str) {
+        Some("ok") => Verdict::Ok,
+        Some("degraded") => Verdict::Warning,
+        _ => Verdict::Critical,
+    };
+    if servers::off_air(doc) {
+        by_status.max(Verdict::Critical)
+    } else {
+        by_status
     }
 }
 
@@ -147,17 +160,21 @@ fn is_restricted(doc: &Value) -> bool {
 
 fn restricted_summary(doc: &Value) -> String {
     let status = doc.get("status").and_then(Value::as_str).unwrap_or("down");
-    let reasons: Vec<String> = doc
-        .get("reasons")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(clean).collect())
-        .unwrap_or_default();
+    let reasons = reasons(doc);
     let hint = "details need --token (or ONAIR_TOKEN)";
     if reasons.is_empty() {
         format!("{status} ({hint})")
     } else {
         format!("{status}: {} ({hint})", reasons.join("; "))
     }
+}
+
+/// The document's reasons, each cleaned to one line.
+fn reasons(doc: &Value) -> Vec<String> {
+    doc.get("reasons")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).map(clean).collect())
+        .unwrap_or_default()
 }
 
 /// Text from the daemon on one line: no control characters, no `|` (Nagios' performance-data
@@ -188,14 +205,18 @@ fn plural(n: u64, word: &str) -> String {
 }
 
 /// `CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms`, preceded by the reasons when not ok, and
-/// followed by Nagios performance data.
+/// followed by Nagios performance data; with a pair, `2 of 2 CasparCG servers connected` and then
+/// one line per server.
 fn summary(doc: &Value) -> String {
     if is_restricted(doc) {
         return restricted_summary(doc);
     }
     let at = |path: &[&str]| path.iter().try_fold(doc, |v, k| v.get(k));
     let u64_at = |path: &[&str]| at(path).and_then(Value::as_u64);
-    let caspar = if at(&["caspar", "connected"]).and_then(Value::as_bool) == Some(true) {
+    let pair = servers::pair(doc);
+    let caspar = if let Some(pair) = &pair {
+        pair.connected_text()
+    } else if at(&["caspar", "connected"]).and_then(Value::as_bool) == Some(true) {
         match at(&["caspar", "server_version"]).and_then(Value::as_str) {
             Some(v) => format!("CasparCG {} connected", clean(v)),
             None => "CasparCG connected".to_owned(),
@@ -211,11 +232,7 @@ fn summary(doc: &Value) -> String {
         plural(alarms, "alarm")
     );
     let status = doc.get("status").and_then(Value::as_str).unwrap_or("down");
-    let reasons: Vec<String> = doc
-        .get("reasons")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(clean).collect())
-        .unwrap_or_default();
+    let reasons = reasons(doc);
     let text = if reasons.is_empty() {
         facts
     } else if status == "down" {
@@ -237,7 +254,14 @@ fn summary(doc: &Value) -> String {
     if let Some(v) = u64_at(&["memory", "rss_bytes"]) {
         perf.push(format!("rss={v}B"));
     }
-    format!("{text} | {}", perf.join(" "))
+    if let Some(pair) = &pair {
+        perf.extend(pair.perf());
+    }
+    let first = format!("{text} | {}", perf.join(" "));
+    match pair {
+        Some(pair) => format!("{first}\n{}", pair.lines().join("\n")),
+        None => first,
+    }
 }
 
 #[cfg(test)]
@@ -296,6 +320,40 @@ mod tests {
         ));
         assert!(!is_health_document(&json!({ "status": "ok" })));
         assert!(!is_health_document(&json!([1, 2])));
+    }
+
+    #[test]
+    fn a_pair_is_counted_on_the_first_line_and_described_after_it() {
+        let server = |name: &str, role: &str, connected: bool| {
+            json!({ "name": name, "role": role, "connected": connected, "in_step": connected,
+                    "state": if connected { "connected" } else { "down: refused" } })
+        };
+        let doc = |main: bool, backup: bool, status: &str| {
+            json!({
+                "status": status, "version": "0.1.0",
+                "reasons": if status == "ok" { json!([]) } else { json!(["something"]) },
+                "caspar": { "connected": main },
+                "servers": [server("main", "main", main), server("backup", "backup", backup)],
+                "playout": { "playing": 1 }, "alarms": { "count": 1 },
+            })
+        };
+        let one_down = doc(true, false, "degraded");
+        assert_eq!(verdict(&one_down), Verdict::Warning);
+        assert_eq!(
+            summary(&one_down),
+            "degraded: something - 1 of 2 CasparCG servers connected, 1 playlist playing, 1 alarm \
+             | alarms=1 servers_up=1 servers_in_step=1\n\
+             main \"main\": connected, in step\n\
+             backup \"backup\": down: refused"
+        );
+        assert_eq!(verdict(&doc(false, true, "degraded")), Verdict::Warning);
+        assert_eq!(verdict(&doc(false, false, "degraded")), Verdict::Critical);
+        assert_eq!(verdict(&doc(true, true, "ok")), Verdict::Ok);
+        // One server, as before pairs, but off air is CRITICAL too.
+        let single =
+            json!({ "status": "degraded", "version": "1", "caspar": { "connected": false } });
+        assert_eq!(verdict(&single), Verdict::Critical);
+        assert!(!summary(&single).contains('\n'));
     }
 
     #[tokio::test]

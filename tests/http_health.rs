@@ -2,7 +2,12 @@
 //! listener on 127.0.0.1:0. Covers the probes (`/health/live`, `/startup`, `/ready`) including the
 //! flip when CasparCG goes away and comes back, the `/health` document, `/metrics` (exposition
 //! syntax, names, bearer token), and `onair health` exit codes from the library and the binary.
+//! With a main/backup pair (`http_health/pair.rs`): one entry per server, one side down (degraded,
+//! still ready, WARNING), both down (not ready, CRITICAL), a side out of step, per-server metrics.
 
+mod common;
+#[path = "http_health/pair.rs"]
+mod pair;
 #[path = "http_health/rig.rs"]
 mod rig;
 
@@ -61,10 +66,11 @@ async fn probes_follow_startup_and_the_caspar_link() {
     assert_eq!((health.status, &doc["status"]), (200, &json!("degraded")));
     assert_eq!(doc["caspar"]["connected"], json!(false));
     assert_eq!(doc["telemetry"]["stale_playlists"], json!(["main"]));
+    // Off air: `/health` says degraded (the daemon works and retries), `onair health` CRITICAL.
     let (code, line) = check(&r.base).await;
-    assert_eq!(code, 1, "{line}");
+    assert_eq!(code, 2, "{line}");
     assert!(
-        line.starts_with("ONAIR WARNING - degraded: CasparCG not connected"),
+        line.starts_with("ONAIR CRITICAL - degraded: CasparCG not connected"),
         "{line}"
     );
     assert!(line.contains("telemetry stale: main"), "{line}");
@@ -123,6 +129,32 @@ async fn health_document_has_every_section() {
     );
     assert_eq!(caspar["reconnects"], 0);
     assert!(caspar["in_flight"].is_u64() && caspar.get("last_error").is_some());
+    // One server: `servers` has it alone, with the same link figures and the engine's view.
+    let servers = doc["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1, "{doc:#}");
+    let main = &servers[0];
+    assert_eq!(
+        (&main["name"], &main["role"]),
+        (&json!("main"), &json!("main"))
+    );
+    assert_eq!(
+        (&main["in_step"], &main["lead"]),
+        (&json!(true), &json!(true))
+    );
+    for key in [
+        "connected",
+        "state",
+        "server_version",
+        "since_ms",
+        "reconnects",
+    ] {
+        assert_eq!(main[key], caspar[key], "{key}");
+    }
+    assert!(main["rtt"]["samples"].as_u64() > Some(0), "{main}");
+    assert_eq!(
+        (&main["drift_frames"], &main["missing"]),
+        (&Value::Null, &json!([]))
+    );
     assert_eq!(doc["websocket"]["clients"], 0);
     assert_eq!(doc["telemetry"]["fresh"], true);
     let playout = &doc["playout"];
@@ -290,20 +322,22 @@ async fn metrics_are_valid_exposition_behind_the_token() {
         "onair_health_status 0",
         "onair_startup_complete 1",
         "onair_uptime_seconds ",
-        "onair_caspar_link_up 1",
-        "onair_caspar_connects_total 1",
-        "onair_caspar_connect_attempts_total ",
-        "onair_caspar_disconnects_total{reason=\"ping_timeout\"} 0",
-        "onair_caspar_replies_total{code=\"201\"} ",
-        "onair_caspar_timeouts_total 0",
-        "onair_caspar_late_replies_total 0",
-        "onair_caspar_overloaded_total 0",
-        "onair_caspar_connection_lost_total 0",
-        "onair_caspar_not_connected_total ",
-        "onair_caspar_in_flight ",
-        "onair_caspar_waiting 0",
-        "onair_caspar_rtt_seconds_bucket{le=\"0.001\"} ",
-        "onair_caspar_rtt_seconds_sum ",
+        "onair_caspar_link_up{server=\"main\"} 1",
+        "onair_caspar_connects_total{server=\"main\"} 1",
+        "onair_caspar_connect_attempts_total{server=\"main\"} ",
+        "onair_caspar_disconnects_total{server=\"main\",reason=\"ping_timeout\"} 0",
+        "onair_caspar_replies_total{server=\"main\",code=\"201\"} ",
+        "onair_caspar_timeouts_total{server=\"main\"} 0",
+        "onair_caspar_late_replies_total{server=\"main\"} 0",
+        "onair_caspar_overloaded_total{server=\"main\"} 0",
+        "onair_caspar_connection_lost_total{server=\"main\"} 0",
+        "onair_caspar_not_connected_total{server=\"main\"} ",
+        "onair_caspar_in_flight{server=\"main\"} ",
+        "onair_caspar_waiting{server=\"main\"} 0",
+        "onair_caspar_rtt_seconds_bucket{le=\"0.001\",server=\"main\"} ",
+        "onair_caspar_rtt_seconds_sum{server=\"main\"} ",
+        "onair_server_in_step{server=\"main\",role=\"main\"} 1",
+        "onair_server_lead{server=\"main\"} 1",
         "onair_telemetry_fresh 1",
         "onair_playlist_playing{playlist=\"main\"} 1",
         "onair_playlist_rundown_remaining_seconds{playlist=\"main\"} ",
@@ -337,10 +371,10 @@ async fn metrics_are_valid_exposition_behind_the_token() {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .unwrap_or_else(|| panic!("{prefix} missing"))
     };
-    let count = value("onair_caspar_rtt_seconds_count ");
+    let count = value("onair_caspar_rtt_seconds_count{server=\"main\"} ");
     assert!(count > 0.0);
     assert_eq!(
-        value("onair_caspar_rtt_seconds_bucket{le=\"+Inf\"} "),
+        value("onair_caspar_rtt_seconds_bucket{le=\"+Inf\",server=\"main\"} "),
         count
     );
     let buckets: Vec<f64> = text

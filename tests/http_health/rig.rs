@@ -61,15 +61,21 @@ pub async fn rig(config: ServerConfig, probes: Probes) -> Rig {
         shutdown,
         probes,
     ));
+    let base = listen(&state).await;
+    Rig { sim, state, base }
+}
+
+/// Serves `state` (HTTP and WebSocket) on a free loopback port; returns its base URL.
+pub async fn listen(state: &Arc<AppState>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
     // Its own stop token: tests cancel `state.shutdown` to see what clients are told meanwhile.
     tokio::spawn(onair::server::serve(
         listener,
-        Arc::clone(&state),
+        Arc::clone(state),
         CancellationToken::new(),
     ));
-    Rig { sim, state, base }
+    base
 }
 
 /// Serves `app` on a free loopback port until the test ends; returns its base URL.
@@ -124,7 +130,12 @@ pub async fn ready_rig(config: ServerConfig, probes: Probes) -> Rig {
 }
 
 pub async fn take(r: &Rig) {
-    r.state
+    take_on(&r.state, &r.base).await;
+}
+
+/// Takes the next item of the selected playlist and waits until `/health` shows its telemetry.
+pub async fn take_on(state: &AppState, base: &str) {
+    state
         .engine
         .execute(Op::Take {
             playlist: None,
@@ -132,7 +143,7 @@ pub async fn take(r: &Rig) {
         })
         .await
         .expect("take");
-    wait_http(&r.base, "/health", |a| {
+    wait_http(base, "/health", |a| {
         body_json(a)["playout"]["playlists"][0]["telemetry_fresh"] == json!(true)
     })
     .await;

@@ -4,9 +4,10 @@
 //! HealthStatus rules (also in `docs/operations.md`):
 //! - `down`: start-up has not completed, the daemon is shutting down, or the playout engine task has
 //!   stopped. The daemon cannot do its job, so a load balancer or supervisor should act.
-//! - `degraded`: CasparCG is not connected, a playing playlist's telemetry is stale, a critical alarm
-//!   is active, or the store probe reports a failure. The daemon works and keeps trying; a human
-//!   should look. Warning alarms alone do not degrade.
+//! - `degraded`: no CasparCG server is connected, a playing playlist's telemetry is stale, a critical
+//!   alarm is active, or the store probe reports a failure; with a main/backup pair, also a side
+//!   that is not connected or not in step, or a `drift` alarm (see [`super::servers`]). The daemon
+//!   works and keeps trying; a human should look. Other warning alarms do not degrade.
 //! - `ok`: none of the above.
 //!
 //! Probe JSON keys read here (the daemon's probes may carry more; they are passed through as is):
@@ -17,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::protocol::link::{LinkStats, LinkStatus};
+use super::servers::{self, ServerCheck};
+use crate::protocol::link::{LinkReport, LinkStats, LinkStatus};
 use crate::protocol::{
     Alarm, PlaylistView, Progress, ProgressMap, Severity, Snapshot, Status as PlayStatus,
 };
@@ -57,9 +59,10 @@ pub(super) struct Checks {
     pub startup_complete: bool,
     pub shutting_down: bool,
     pub engine_running: bool,
-    pub link: LinkStatus,
-    /// The link's counters, read together with its state.
-    pub link_stats: LinkStats,
+    /// The main server's link (the `caspar` section): the first of `servers`' readings.
+    pub main: LinkReport,
+    /// Every CasparCG server, the main first.
+    pub servers: Vec<ServerCheck>,
     pub snapshot: Arc<Snapshot>,
     /// Latest progress: the snapshot's copy is only refreshed on events, this one several times a second.
     pub progress: Arc<ProgressMap>,
@@ -81,13 +84,25 @@ impl Checks {
             .filter(|v| progress.get(&v.playlist.id).is_some_and(|p| !p.fresh))
             .map(|v| v.playlist.id.clone())
             .collect();
-        let link = (state.link)();
+        // One reading of every link, the main's `caspar` section included, so that the document
+        // and a scrape agree with themselves. Without the servers probe, the main's link alone,
+        // under the name the engine gives it.
+        let views = &snapshot.link.servers;
+        let reports = match state.probes.servers.as_ref().map(|f| f()) {
+            Some(r) if !r.is_empty() => r,
+            _ => {
+                let name = views.first().map_or("main", |v| v.name.as_str());
+                vec![(name.to_owned(), (state.link)())]
+            }
+        };
+        let main = reports.first().map(|(_, r)| r.clone()).unwrap_or_default();
+        let servers = servers::gather(reports, views);
         Checks {
             startup_complete: state.startup_complete.load(Ordering::Acquire),
             shutting_down: state.shutdown.is_cancelled(),
             engine_running: !state.engine.tx.is_closed(),
-            link: link.status,
-            link_stats: link.stats,
+            main,
+            servers,
             snapshot,
             progress,
             stale,
@@ -119,8 +134,10 @@ impl Checks {
             return (HealthStatus::Down, down);
         }
         let mut r = Vec::new();
-        self.link_reason(detail, &mut r);
+        r.extend(servers::none_connected(&self.servers, detail));
+        servers::pair_reasons(&self.servers, detail, &mut r);
         self.stale_reason(detail, &mut r);
+        self.drift_reason(detail, &mut r);
         let critical: Vec<&Alarm> = self
             .snapshot
             .alarms
@@ -153,12 +170,16 @@ impl Checks {
         (status, r)
     }
 
-    fn link_reason(&self, detail: bool, r: &mut Vec<String>) {
-        if !self.link.is_connected() {
+    /// A backup drifting beyond `playout.max_drift_frames`: the engine's `drift` alarm (a warning)
+    /// is the one place that limit is known. The pair plays on, but a switch to the backup would
+    /// jump by that many frames.
+    fn drift_reason(&self, detail: bool, r: &mut Vec<String>) {
+        let drift = self.snapshot.alarms.iter().filter(|a| a.kind == "drift");
+        for alarm in drift {
             r.push(if detail {
-                format!("CasparCG not connected ({})", link_desc(&self.link))
+                alarm.message.clone()
             } else {
-                "CasparCG not connected".to_owned()
+                "backup server drifting".to_owned()
             });
         }
     }
@@ -189,7 +210,8 @@ impl Checks {
         if !self.engine_running {
             r.push("playout engine stopped".to_owned());
         }
-        self.link_reason(detail, &mut r);
+        // One side of a pair is enough to play out: only no server at all makes the daemon unready.
+        r.extend(servers::none_connected(&self.servers, detail));
         self.stale_reason(detail, &mut r);
         if let Some(e) = self.store.as_ref().and_then(store_failure) {
             r.push(if detail {
@@ -214,7 +236,7 @@ fn store_failure(store: &Value) -> Option<String> {
     })
 }
 
-fn link_desc(link: &LinkStatus) -> String {
+pub(super) fn link_desc(link: &LinkStatus) -> String {
     match link {
         LinkStatus::Connected { .. } => "connected".to_owned(),
         LinkStatus::Connecting { attempt } => format!("connecting, attempt {attempt}"),
@@ -241,7 +263,8 @@ pub fn health_document(state: &AppState) -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "boot_id": state.boot_id,
         "startup_complete": checks.startup_complete,
-        "caspar": caspar_section(&checks.link, &checks.link_stats),
+        "caspar": caspar_section(&checks.main.status, &checks.main.stats),
+        "servers": servers::section(&checks.servers),
         "telemetry": {
             "source": snap.link.telemetry,
             "fresh": checks.stale.is_empty(),
@@ -280,7 +303,7 @@ pub fn stats_document(state: &AppState) -> Value {
     })
 }
 
-fn caspar_section(link: &LinkStatus, s: &LinkStats) -> Value {
+pub(super) fn caspar_section(link: &LinkStatus, s: &LinkStats) -> Value {
     let (server_version, since, req) = match link {
         LinkStatus::Connected {
             server_version,
@@ -450,57 +473,5 @@ pub(super) fn rss_bytes() -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BOUNDS: [f64; 14] = [
-        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-    ];
-
-    fn cumulative(per_bucket: &[u64]) -> Vec<u64> {
-        per_bucket
-            .iter()
-            .scan(0, |acc, n| {
-                *acc += n;
-                Some(*acc)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn quantile_interpolates_inside_the_bucket() {
-        // 10 samples, all in (0.5 ms, 1 ms].
-        let mut b = vec![0u64; BOUNDS.len() + 1];
-        b[3] = 10;
-        let c = cumulative(&b);
-        let p50 = quantile(&c, &BOUNDS, 0.5).unwrap();
-        assert!((p50 - 0.00075).abs() < 1e-9, "{p50}");
-        assert_eq!(quantile(&[0; 15], &BOUNDS, 0.5), None);
-        assert_eq!(quantile(&[], &BOUNDS, 0.5), None);
-    }
-
-    #[test]
-    fn quantile_in_the_inf_bucket_is_the_largest_bound() {
-        let mut b = vec![0u64; BOUNDS.len() + 1];
-        b[BOUNDS.len()] = 3;
-        assert_eq!(quantile(&cumulative(&b), &BOUNDS, 0.99), Some(5.0));
-    }
-
-    #[test]
-    fn store_probe_failure_is_read_from_ok_or_writable() {
-        assert_eq!(store_failure(&json!({ "ok": true, "saves": 3 })), None);
-        assert_eq!(store_failure(&json!({})), None);
-        assert_eq!(
-            store_failure(&json!({ "ok": false, "last_error": "disk full" })).as_deref(),
-            Some("disk full")
-        );
-        assert!(store_failure(&json!({ "writable": false })).is_some());
-    }
-
-    #[test]
-    fn rss_is_known_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(rss_bytes().is_some_and(|b| b > 0));
-        }
-    }
-}
+#[path = "health_tests.rs"]
+mod tests;

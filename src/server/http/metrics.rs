@@ -4,7 +4,8 @@
 //! The values live elsewhere (link stats, WebSocket atomics, the engine's snapshot, probe closures), so
 //! instead of mirroring them into registered metrics, every scrape copies them once into a [`Scrape`]
 //! and encodes it with a custom [`Collector`]. That keeps one source of truth, and the round-trip
-//! histogram is exported from the link's own cumulative buckets.
+//! histogram is exported from the link's own cumulative buckets. The per-server families (each
+//! CasparCG link, `server` label, and the engine's view of each server) are in [`super::servers`].
 //!
 //! Store probe keys read: `ok` / `writable` (bool), `saves`, `failures`, `recoveries` (numbers).
 //! OSC probe keys read: `fresh` (bool), `datagrams`, `decode_errors` (numbers). Missing keys simply
@@ -18,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -26,7 +27,7 @@ use prometheus_client::registry::{Registry, Unit};
 use serde_json::Value;
 
 use super::health::{self, Checks};
-use crate::protocol::link::LinkStats;
+use super::servers::{self as servers, ServerCheck};
 use crate::protocol::{Severity, Status as PlayStatus};
 use crate::server::{AppState, access};
 
@@ -91,7 +92,8 @@ struct Scrape {
     gauges: Vec<Plain<i64>>,
     uptime_seconds: f64,
     rss_bytes: Option<u64>,
-    caspar: LinkStats,
+    /// Each CasparCG server: its link's reading and the engine's view of it.
+    servers: Vec<ServerCheck>,
     /// Per playlist: id, playing, rundown remaining seconds (when playing and known).
     playlists: Vec<(String, bool, Option<f64>)>,
     alarms: [(&'static str, i64); 2],
@@ -131,47 +133,11 @@ impl Scrape {
         let checks = Checks::gather(state);
         let (status, _) = checks.status(false);
         let snap = &checks.snapshot;
-        let stats = checks.link_stats.clone();
         let ws = &state.ws;
         let http = &state.http;
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let mut counters = vec![
-            (
-                "onair_caspar_connects",
-                "Successful AMCP connections.",
-                stats.connects,
-            ),
-            (
-                "onair_caspar_connect_attempts",
-                "AMCP connection attempts.",
-                stats.connect_attempts,
-            ),
-            (
-                "onair_caspar_timeouts",
-                "AMCP commands without a reply in time.",
-                stats.timeouts,
-            ),
-            (
-                "onair_caspar_late_replies",
-                "AMCP replies after their deadline.",
-                stats.late_replies,
-            ),
-            (
-                "onair_caspar_overloaded",
-                "504 QUEUE OVERFLOW replies.",
-                stats.overloaded,
-            ),
-            (
-                "onair_caspar_connection_lost",
-                "Commands lost with the link.",
-                stats.connection_lost,
-            ),
-            (
-                "onair_caspar_not_connected",
-                "Commands refused: link down.",
-                stats.not_connected,
-            ),
             (
                 "onair_ws_accepted",
                 "WebSocket connections accepted.",
@@ -255,21 +221,6 @@ impl Scrape {
                 flag(checks.startup_complete),
             ),
             (
-                "onair_caspar_link_up",
-                "1 while CasparCG is connected.",
-                flag(checks.link.is_connected()),
-            ),
-            (
-                "onair_caspar_in_flight",
-                "AMCP commands awaiting a reply.",
-                g(stats.in_flight),
-            ),
-            (
-                "onair_caspar_waiting",
-                "AMCP commands held by flow control.",
-                g(stats.waiting),
-            ),
-            (
                 "onair_telemetry_fresh",
                 "0 when playing telemetry is stale.",
                 flag(checks.stale.is_empty()),
@@ -327,7 +278,7 @@ impl Scrape {
             gauges,
             uptime_seconds: state.started_at.elapsed().as_secs_f64(),
             rss_bytes: health::rss_bytes(),
-            caspar: stats,
+            servers: checks.servers,
             playlists,
             alarms: [
                 ("warning", alarms(Severity::Warning)),
@@ -341,22 +292,21 @@ fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-/// A family with one label.
-fn family<'a, M: EncodeMetric>(
+/// A family: its descriptor (name, help, unit, type), then one sample per label set.
+pub(super) fn family<'a, M: EncodeMetric>(
     enc: &mut DescriptorEncoder,
-    (name, help, kind): (&str, &str, MetricType),
-    label: &str,
-    values: impl IntoIterator<Item = (&'a str, M)>,
+    (name, help, unit, kind): (&str, &str, Option<&Unit>, MetricType),
+    series: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, M)>,
 ) -> fmt::Result {
-    let mut m = enc.encode_descriptor(name, help, None, kind)?;
-    for (value, metric) in values {
-        metric.encode(m.encode_family(&[(label, value)])?)?;
+    let mut m = enc.encode_descriptor(name, help, unit, kind)?;
+    for (labels, metric) in series {
+        metric.encode(m.encode_family(&labels)?)?;
     }
     Ok(())
 }
 
 /// Per-bucket counts (what the encoder wants) from the link's cumulative ones, ending with `+Inf`.
-fn rtt_buckets(cumulative: &[u64], bounds: &[f64]) -> (Vec<(f64, u64)>, u64) {
+pub(super) fn rtt_buckets(cumulative: &[u64], bounds: &[f64]) -> (Vec<(f64, u64)>, u64) {
     let mut out = Vec::with_capacity(bounds.len() + 1);
     let mut prev = 0u64;
     for (i, &cum) in cumulative.iter().enumerate() {
@@ -419,66 +369,26 @@ impl Collector for Scrape {
             )?)?;
         }
 
-        let s = &self.caspar;
-        let counter = MetricType::Counter;
-        let disconnects = s
-            .disconnects
-            .iter()
-            .map(|(r, n)| (r.as_str(), ConstCounter::new(*n)));
-        let d = (
-            "onair_caspar_disconnects",
-            "AMCP disconnects by reason.",
-            counter,
-        );
-        family(e, d, "reason", disconnects)?;
-        let codes: Vec<(String, u64)> = s
-            .replies_by_code
-            .iter()
-            .map(|(c, n)| (c.to_string(), *n))
-            .collect();
-        let replies = codes
-            .iter()
-            .map(|(c, n)| (c.as_str(), ConstCounter::new(*n)));
-        let r = (
-            "onair_caspar_replies",
-            "AMCP replies by status code.",
-            counter,
-        );
-        family(e, r, "code", replies)?;
-        let (buckets, count) = rtt_buckets(&s.rtt_buckets, &s.rtt_bounds_seconds);
-        let (name, help) = ("onair_caspar_rtt", "AMCP command round-trip time.");
-        e.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?
-            .encode_histogram::<NoLabelSet>(s.rtt_sum_seconds, count, &buckets, None)?;
+        servers::encode(e, &self.servers)?;
 
         let gauge = MetricType::Gauge;
-        let a = ("onair_alarms_active", "Active alarms by severity.", gauge);
-        family(
-            e,
-            a,
-            "severity",
-            self.alarms.map(|(s, n)| (s, ConstGauge::new(n))),
-        )?;
+        let help = "Active alarms by severity.";
+        let alarms = self
+            .alarms
+            .map(|(s, n)| (vec![("severity", s)], ConstGauge::new(n)));
+        family(e, ("onair_alarms_active", help, None, gauge), alarms)?;
         let playing = self
             .playlists
             .iter()
-            .map(|(id, p, _)| (id.as_str(), ConstGauge::new(flag(*p))));
-        let p = (
-            "onair_playlist_playing",
-            "1 while the playlist plays.",
-            gauge,
-        );
-        family(e, p, "playlist", playing)?;
-        let remaining = self
-            .playlists
-            .iter()
-            .filter_map(|(id, _, r)| Some((id.as_str(), ConstGauge::new((*r)?))));
+            .map(|(id, p, _)| (vec![("playlist", id.as_str())], ConstGauge::new(flag(*p))));
+        let help = "1 while the playlist plays.";
+        family(e, ("onair_playlist_playing", help, None, gauge), playing)?;
+        let remaining = self.playlists.iter().filter_map(|(id, _, r)| {
+            Some((vec![("playlist", id.as_str())], ConstGauge::new((*r)?)))
+        });
+        let name = "onair_playlist_rundown_remaining_seconds";
         let help = "Seconds until a playing playlist runs out.";
-        family(
-            e,
-            ("onair_playlist_rundown_remaining_seconds", help, gauge),
-            "playlist",
-            remaining,
-        )
+        family(e, (name, help, None, gauge), remaining)
     }
 }
 
