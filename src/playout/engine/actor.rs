@@ -15,6 +15,8 @@
 //!   (re)connect. `link`: link state and the media library. `publish`: snapshot, events, alarms,
 //!   progress. `persist`: the state file, the as-run log, external edits. `staging`: edits
 //!   reach the published state only once durable.
+//! - `sides`: a main/backup pair (commands to both, the side followed, catch-up after a
+//!   reconnect); `pair_watch`: drift between the sides and the clips each one lacks.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -503,6 +505,7 @@ mod lanes;
 mod layer;
 mod link;
 mod ops;
+mod pair_watch;
 mod persist;
 mod publish;
 mod reconcile;

@@ -25,13 +25,6 @@ use crate::playout::engine::transport;
 /// The main server's index in [`Engine::sides`]; the backup, when there is one, is 1.
 pub(crate) const MAIN: usize = 0;
 
-/// Drift readings older than this are not compared (a side whose telemetry stopped).
-const POSITION_FRESH_FOR: Duration = Duration::from_secs(2);
-
-/// How often a changed drift figure is published at most (a crossing of the alarm threshold is
-/// published at once).
-const DRIFT_PUBLISH_EVERY: Duration = Duration::from_secs(1);
-
 /// A server of the station as the engine was given it.
 pub struct SideDeps {
     pub name: String,
@@ -51,11 +44,11 @@ pub(crate) struct Side {
     /// Catch-up commands sent to it alone and not answered yet.
     pub(super) resync_pending: usize,
     /// The latest position per layer from this side's own telemetry (for drift).
-    positions: HashMap<ChannelLayer, (LayerObs, Instant)>,
+    pub(super) positions: HashMap<ChannelLayer, (LayerObs, Instant)>,
     /// Clip names (upper case) of its media library, once scanned.
-    clips: Option<HashSet<String>>,
+    pub(super) clips: Option<HashSet<String>>,
     /// When its drift was last published.
-    drift_published: Option<Instant>,
+    pub(super) drift_published: Option<Instant>,
     /// Counts its connections: a catch-up queued for an earlier one is dropped.
     pub(super) generation: u64,
 }
@@ -138,12 +131,18 @@ impl Engine {
             }
         }
         let connected = s.view.connected;
+        // Drift cannot be measured without the backup: its alarm goes with it (the `server` alarm
+        // says the backup is down).
+        let lost_backup = !connected && was_connected && s.view.role == ServerRole::Backup;
         if !connected {
             s.view.in_step = false;
             s.view.drift_frames = None;
             s.catching_up = None;
             s.resync_pending = 0;
             s.positions.clear();
+        }
+        if lost_backup {
+            self.clear_alarms("drift");
         }
         if connected && !was_connected {
             self.sides[side].generation += 1;
@@ -430,149 +429,10 @@ impl Engine {
             });
         }
     }
-
-    /// Records a side's own reading of a layer and compares the pair's positions.
-    pub(super) fn side_position(
-        &mut self,
-        side: usize,
-        cl: ChannelLayer,
-        obs: &LayerObs,
-        at: Instant,
-    ) {
-        if self.sides.len() < 2 {
-            return;
-        }
-        self.sides[side].positions.insert(cl, (obs.clone(), at));
-        self.measure_drift();
-    }
-
-    /// The backup's position minus the main's, in frames, on the layer where they differ most,
-    /// from both sides' latest readings of layers that show the same clip; alarmed beyond
-    /// `playout.max_drift_frames`.
-    fn measure_drift(&mut self) {
-        let (Some(main), Some(backup)) = (self.sides.first(), self.sides.get(1)) else {
-            return;
-        };
-        if !main.view.connected || !backup.view.connected || !backup.view.in_step {
-            return;
-        }
-        let speed = f64::from(self.scheduler.clock.speed());
-        let now = Instant::now();
-        let mut worst: Option<i64> = None;
-        for (cl, (m, m_at)) in &main.positions {
-            let Some((b, b_at)) = backup.positions.get(cl) else {
-                continue;
-            };
-            let fresh = |at: &Instant| now.duration_since(*at) < POSITION_FRESH_FOR;
-            let same = m.fg_clip.is_some()
-                && crate::playout::engine::observe::same_clip(
-                    m.fg_clip.as_deref(),
-                    b.fg_clip.as_deref().unwrap_or_default(),
-                );
-            let (Some(me), Some(be)) = (m.elapsed, b.elapsed) else {
-                continue;
-            };
-            if !fresh(m_at) || !fresh(b_at) || !same || m.paused != b.paused {
-                continue;
-            }
-            // Both positions carried forward to now (a paused layer does not move).
-            let forward = |e: f64, at: &Instant, paused: bool| {
-                if paused {
-                    e
-                } else {
-                    e + now.duration_since(*at).as_secs_f64() * speed
-                }
-            };
-            let (num, den) = self
-                .frame_rates
-                .get(&cl.channel)
-                .copied()
-                .unwrap_or((25, 1));
-            let fps = f64::from(num) / f64::from(den.max(1));
-            let drift =
-                ((forward(be, b_at, b.paused) - forward(me, m_at, m.paused)) * fps).round() as i64;
-            if worst.is_none_or(|w| drift.abs() > w.abs()) {
-                worst = Some(drift);
-            }
-        }
-        let Some(drift) = worst else {
-            return;
-        };
-        let limit = i64::from(self.config.max_drift_frames);
-        let backup = &self.sides[1];
-        let before = backup.view.drift_frames;
-        let crossed = before.is_none_or(|b| (b.abs() > limit) != (drift.abs() > limit));
-        let due = backup
-            .drift_published
-            .is_none_or(|t| t.elapsed() >= DRIFT_PUBLISH_EVERY);
-        if before == Some(drift) || !(crossed || due) {
-            return;
-        }
-        let name = backup.view.name.clone();
-        let b = &mut self.sides[1];
-        b.view.drift_frames = Some(drift);
-        b.drift_published = Some(now);
-        let message_prefix = format!("backup server {name:?} drifts");
-        if crossed {
-            let old: Vec<String> = self
-                .alarms
-                .iter()
-                .filter(|a| a.kind == "drift")
-                .map(|a| a.message.clone())
-                .collect();
-            for m in old {
-                self.clear_alarm("drift", &m);
-            }
-            if drift.abs() > limit {
-                self.raise(
-                    Severity::Warning,
-                    "drift",
-                    format!("{message_prefix} {drift} frames from the main (limit {limit})"),
-                );
-            }
-        }
-        self.publish_servers();
-    }
-
-    /// Clips the rundowns use that a side's library lacks, after its rescan.
-    pub(super) fn side_library(&mut self, side: usize, clips: HashSet<String>) {
-        self.sides[side].clips = Some(clips);
-        self.side_missing();
-    }
-
-    /// Recomputes every side's missing clips (after a rescan or an edit).
-    pub(super) fn side_missing(&mut self) {
-        if self.sides.len() < 2 {
-            return;
-        }
-        let used: std::collections::BTreeSet<&str> = self
-            .playlists
-            .values()
-            .flat_map(|pl| pl.items.iter().map(|i| i.clip.as_str()))
-            .collect();
-        let mut changed = false;
-        for s in &mut self.sides {
-            let Some(clips) = &s.clips else {
-                continue;
-            };
-            let missing: Vec<String> = used
-                .iter()
-                .filter(|c| !clips.contains(&c.to_uppercase()))
-                .map(|c| (*c).to_owned())
-                .collect();
-            if missing != s.view.missing {
-                s.view.missing = missing;
-                changed = true;
-            }
-        }
-        if changed {
-            self.publish_servers();
-        }
-    }
 }
 
 /// How a side is named in alarms.
-fn role_name(role: ServerRole) -> &'static str {
+pub(super) fn role_name(role: ServerRole) -> &'static str {
     match role {
         ServerRole::Main => "main",
         ServerRole::Backup => "backup",
