@@ -163,6 +163,41 @@ async fn a_clip_missing_on_the_backup_only_is_flagged_there_and_the_main_plays_i
     wait(&p.engine, |s| server(s, "backup").in_step).await;
 }
 
+/// Whether the server named `name` is known and leads.
+fn leads(s: &onair::playout::engine::Snapshot, name: &str) -> bool {
+    s.link.servers.iter().any(|v| v.name == name && v.lead)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_come_from_the_main_when_the_backup_connected_first() {
+    // The backup answers first and leads: the station's library is its own, without CLIP2. Once
+    // the main is up and in step it leads, and its library (with CLIP2) becomes the station's.
+    let full = SimMedia::virtual_library(20);
+    let mut partial = full.clone();
+    partial.entries.retain(|e| e.id != "CLIP2");
+    let main = sim_with(full).await;
+    main.set_refuse_connections(true);
+    main.wait_listening(false).await;
+    let p = common::pair::start_pair(
+        main,
+        sim_with(partial).await,
+        vec![playlist(&["CLIP1", "CLIP2"], false)],
+    );
+    let snap = wait(&p.engine, |s| {
+        leads(s, "backup") && s.playlists[0].playlist.items[0].frames.is_some()
+    })
+    .await;
+    assert_eq!(snap.playlists[0].playlist.items[1].frames, None);
+    p.main.set_refuse_connections(false);
+    let snap = wait(&p.engine, |s| {
+        leads(s, "main") && s.playlists[0].playlist.items[1].frames.is_some()
+    })
+    .await;
+    assert!(server(&snap, "main").missing.is_empty());
+    let snap = wait(&p.engine, |s| !server(s, "backup").missing.is_empty()).await;
+    assert_eq!(server(&snap, "backup").missing, vec!["CLIP2".to_owned()]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_main_goes_away_the_backup_plays_on_and_the_main_is_brought_back() {
     let lib = SimMedia::virtual_library(20);

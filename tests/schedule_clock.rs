@@ -353,9 +353,16 @@ async fn a_schedule_across_a_daylight_saving_change_and_day_starts_never_goes_bl
         if let Some(next) = takes.get(k + 1) {
             assert!(
                 next.frame - take.frame <= run_frames(&take.clip),
-                "a gap after {id} ({}): {} frames to the next take",
+                "a gap after take {k}, {id} ({}) at frame {}: {} frames to the next take, \
+                 {} ({:?}): as-run {line} then {}",
                 take.clip,
-                next.frame - take.frame
+                take.frame,
+                next.frame - take.frame,
+                next.clip,
+                next.how,
+                starts
+                    .get(k + 1)
+                    .map_or(&serde_json::Value::Null, |(_, _, l)| l)
             );
         }
         if let Some(planned) = line["planned_start"].as_str() {

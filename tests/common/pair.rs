@@ -67,6 +67,20 @@ pub fn playlist(clips: &[&str], autoplay: bool) -> Playlist {
 /// An engine driving `main` and `backup` with `playlists`; returns once both sides are connected
 /// and every clip's length is known.
 pub async fn pair(main: Sim, backup: Sim, playlists: Vec<Playlist>) -> Pair {
+    let p = start_pair(main, backup, playlists);
+    wait(&p.engine, |s| {
+        s.link.servers.len() == 2
+            && s.link.servers.iter().all(|v| v.connected && v.in_step)
+            && s.playlists
+                .iter()
+                .all(|p| p.playlist.items.iter().all(|i| i.frames.is_some()))
+    })
+    .await;
+    p
+}
+
+/// The engine of [`pair`], returned at once (the sides connect on their own).
+pub fn start_pair(main: Sim, backup: Sim, playlists: Vec<Playlist>) -> Pair {
     let shutdown = CancellationToken::new();
     let backup_side = SideDeps {
         name: "backup".into(),
@@ -81,22 +95,13 @@ pub async fn pair(main: Sim, backup: Sim, playlists: Vec<Playlist>) -> Pair {
         backup: Some(backup_side),
         ..EngineDeps::new(link(&main), playlists, shutdown.clone())
     });
-    let p = Pair {
+    Pair {
         main,
         backup,
         engine,
         shutdown,
         task: Some(task),
-    };
-    wait(&p.engine, |s| {
-        s.link.servers.len() == 2
-            && s.link.servers.iter().all(|v| v.connected && v.in_step)
-            && s.playlists
-                .iter()
-                .all(|p| p.playlist.items.iter().all(|i| i.frames.is_some()))
-    })
-    .await;
-    p
+    }
 }
 
 /// The view of the server named `name`.

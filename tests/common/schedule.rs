@@ -224,8 +224,8 @@ pub async fn wait(engine: &EngineHandle, pred: impl Fn(&Snapshot) -> bool) -> Ar
             .map(|p| (&p.playlist.id, &p.playout))
             .collect();
         panic!(
-            "condition not reached; playout: {playout:#?}; alarms: {:#?}",
-            s.alarms
+            "condition not reached; playout: {playout:#?}; alarms: {:#?}; servers: {:#?}",
+            s.alarms, s.link.servers
         )
     })
 }

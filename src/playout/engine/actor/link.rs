@@ -132,14 +132,23 @@ impl Engine {
                 .collect();
             self.side_library(side, clips);
         }
-        if side != self.rescan_lead || self.rescan_waiters.is_none() {
+        // The station's library is the lead's: a scan of the side that leads now is applied
+        // (the lead may have changed since the scan began: the new lead is scanned then, see
+        // `check_lead`); an operator's rescan is answered when the side it began with answers.
+        let is_lead = side == self.lead();
+        let answers = side == self.rescan_lead && self.rescan_waiters.is_some();
+        if !is_lead && !answers {
+            return;
+        }
+        let answer = match result {
+            Ok(library) if is_lead => Ok(self.apply_media(library).await),
+            Ok(library) => Ok(library.len()),
+            Err(message) => Err(self.media_failed(message)),
+        };
+        if !answers {
             return;
         }
         let waiters = self.rescan_waiters.take().unwrap_or_default();
-        let answer = match result {
-            Ok(library) => Ok(self.apply_media(library).await),
-            Err(message) => Err(self.media_failed(message)),
-        };
         for reply in waiters {
             let _ = reply.send(answer.clone().map(|clips| OpResult {
                 clips: Some(clips),

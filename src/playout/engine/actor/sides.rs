@@ -94,6 +94,11 @@ impl Engine {
             tracing::info!(server = %self.sides[lead].view.name, "following this server's telemetry");
             self.followed = lead;
             self.observed.clear();
+            // Durations and missing clips come from the side followed: read its library (a side
+            // that connected while another led was scanned then, but not applied).
+            if self.sides[lead].view.connected {
+                self.start_side_rescan(lead);
+            }
         }
     }
 
