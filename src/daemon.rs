@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
-use crate::config::Config;
+use crate::config::{Config, ServerEntry};
 use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
 use crate::playout::engine::state::Severity;
@@ -41,9 +41,8 @@ pub struct Daemon {
     server_task: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
     caspar_task: tokio::task::JoinHandle<()>,
-    /// The backup server's link, when the station has one.
-    pub backup_caspar: Option<CasparHandle>,
-    backup_task: Option<tokio::task::JoinHandle<()>>,
+    /// The links of the station's other servers (backups, other mains).
+    others: Vec<(CasparHandle, tokio::task::JoinHandle<()>)>,
     /// Keeps watching the playlist directory while the daemon runs.
     _watcher: Option<PlaylistWatcher>,
     /// Keeps watching the local media folder (`caspar.media_dir`) while the daemon runs.
@@ -82,14 +81,28 @@ impl Daemon {
         }
         let (caspar, caspar_task) = CasparHandle::spawn(station.main.link.clone());
         let osc = spawn_osc(&station.main, &shutdown)?;
-        let backup = match &station.backup {
-            Some(entry) => {
-                let (handle, task) = CasparHandle::spawn(entry.link.clone());
-                let osc = spawn_osc(entry, &shutdown)?;
-                Some((entry.clone(), handle, task, osc))
-            }
-            None => None,
+        // Every other server's link and OSC listener: the first main's backup, then each other
+        // main with its backup.
+        let mut links = Vec::new();
+        let mut spawn_link = |entry: &ServerEntry| -> anyhow::Result<engine::SideDeps> {
+            let (handle, task) = CasparHandle::spawn(entry.link.clone());
+            let osc = spawn_osc(entry, &shutdown)?;
+            links.push((entry.name.clone(), handle.clone(), task));
+            Ok(engine::SideDeps {
+                name: entry.name.clone(),
+                address: entry.link.address.clone(),
+                caspar: handle,
+                osc: Some(osc),
+            })
         };
+        let backup = station.backup.as_ref().map(&mut spawn_link).transpose()?;
+        let mut more = Vec::new();
+        for (main, backup) in &station.others {
+            more.push(engine::GroupDeps {
+                main: spawn_link(main)?,
+                backup: backup.as_ref().map(&mut spawn_link).transpose()?,
+            });
+        }
         let limits = Limits {
             max_playlists: config.store.max_playlists,
             max_items: config.store.max_items_per_playlist,
@@ -156,14 +169,8 @@ impl Daemon {
             external: Some(external_rx),
             startup_alarms,
             main: (station.main.name.clone(), station.main.link.address.clone()),
-            backup: backup
-                .as_ref()
-                .map(|(entry, handle, _, osc)| engine::SideDeps {
-                    name: entry.name.clone(),
-                    address: entry.link.address.clone(),
-                    caspar: handle.clone(),
-                    osc: Some(osc.clone()),
-                }),
+            backup,
+            more,
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
@@ -187,10 +194,9 @@ impl Daemon {
                 store: Some(store_probe(writer, recoveries)),
                 osc: Some(osc_probe(osc)),
                 servers: Some(servers_probe(
-                    (station.main.name.clone(), caspar.clone()),
-                    backup
-                        .as_ref()
-                        .map(|(e, h, _, _)| (e.name.clone(), h.clone())),
+                    std::iter::once((station.main.name.clone(), caspar.clone()))
+                        .chain(links.iter().map(|(n, h, _)| (n.clone(), h.clone())))
+                        .collect(),
                 )),
             },
         ));
@@ -210,12 +216,10 @@ impl Daemon {
             %addr,
             caspar = %station.main.link.address,
             backup = ?station.backup.as_ref().map(|b| &b.link.address),
+            others = station.others.len(),
             "onair serve: ready"
         );
-        let (backup_caspar, backup_task) = match backup {
-            Some((_, handle, task, _)) => (Some(handle), Some(task)),
-            None => (None, None),
-        };
+        let others = links.into_iter().map(|(_, h, t)| (h, t)).collect();
         Ok(Daemon {
             addr,
             engine,
@@ -225,8 +229,7 @@ impl Daemon {
             server_task,
             engine_task,
             caspar_task,
-            backup_caspar,
-            backup_task,
+            others,
             _watcher: watcher,
             _media_watcher: media_watcher,
         })
@@ -240,8 +243,7 @@ impl Daemon {
             server_task,
             engine_task,
             caspar_task,
-            backup_caspar,
-            backup_task,
+            others,
             ..
         } = self;
         let orderly = async {
@@ -250,11 +252,11 @@ impl Daemon {
             let _ = engine_task.await;
             // The link goes last and only closes its socket: never STOP, never CLEAR.
             caspar.shutdown();
-            if let Some(b) = &backup_caspar {
-                b.shutdown();
+            for (handle, _) in &others {
+                handle.shutdown();
             }
             let _ = caspar_task.await;
-            if let Some(task) = backup_task {
+            for (_, task) in others {
                 let _ = task.await;
             }
         };
@@ -353,11 +355,7 @@ fn spawn_osc(
 }
 
 /// Every server's link (the main first), for `/health` and `/metrics`.
-fn servers_probe(
-    main: (String, CasparHandle),
-    backup: Option<(String, CasparHandle)>,
-) -> server::ServersProbe {
-    let links: Vec<(String, CasparHandle)> = std::iter::once(main).chain(backup).collect();
+fn servers_probe(links: Vec<(String, CasparHandle)>) -> server::ServersProbe {
     Box::new(move || {
         links
             .iter()

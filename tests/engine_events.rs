@@ -116,6 +116,7 @@ fn op(action: &Action, state: &Snapshot) -> Op {
         Action::Create => Op::PlaylistCreate {
             name: "Extra".into(),
             channel_layer: None,
+            server: None,
         },
         Action::Delete { pick } => Op::PlaylistDelete {
             playlist: playlist(pick),

@@ -445,6 +445,7 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         caspar,
         main: ("main".into(), sim.addr().to_string()),
         backup: None,
+        more: Vec::new(),
         config: PlayoutConfig::default(),
         limits: Limits::default(),
         poll_interval: 5 * MS,

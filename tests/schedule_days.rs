@@ -155,6 +155,7 @@ async fn a_missing_next_day_is_alarmed_ahead_and_cleared_when_it_arrives() {
         .execute(Op::PlaylistCreate {
             name: "Tomorrow".into(),
             channel_layer: Some("1-10".parse().expect("layer")),
+            server: None,
         })
         .await
         .expect("create");

@@ -1,5 +1,5 @@
-//! `[[servers]]`: the named CasparCG servers of the station (one main server and, optionally, its
-//! backup, fed the same playout commands), how the older single-server `[caspar]` section maps onto
+//! `[[servers]]`: the named CasparCG servers of the station (main servers, each optionally with a
+//! backup fed the same playout commands), how the older single-server `[caspar]` section maps onto
 //! them, and the rules a list of servers must follow (docs/configuration.md, "[[servers]]").
 
 use std::collections::{HashMap, HashSet};
@@ -14,9 +14,8 @@ pub const LEGACY_SERVER_NAME: &str = "main";
 /// A server name is at most this long: it appears in alarms, logs and metric labels.
 pub(super) const MAX_NAME_CHARS: usize = 32;
 
-/// A valid list has at most two servers (a main and its backup); up to this many, each extra server
-/// gets its own message (unused, another main). Beyond it the list is refused as a whole, which
-/// also keeps the pairwise checks cheap on a file of thousands of entries.
+/// A station drives at most this many servers (mains and backups); beyond it the list is refused as
+/// a whole, which also keeps the pairwise checks cheap on a file of thousands of entries.
 pub(super) const MAX_LISTED: usize = 16;
 
 /// One CasparCG server of the station.
@@ -36,13 +35,16 @@ pub struct ServerEntry {
     pub link: CasparConfig,
 }
 
-/// The servers the daemon drives: one main and, optionally, its backup.
+/// The servers the daemon drives: main servers (each with its backup, if it names one), the
+/// first listed first; playlists without a `server` play on the first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Station {
-    /// The main server: the one that is nobody's backup (`main` in the `[caspar]` form).
+    /// The first main server: the first that is nobody's backup (`main` in the `[caspar]` form).
     pub main: ServerEntry,
-    /// The main's backup, if it names one.
+    /// Its backup, if it names one.
     pub backup: Option<ServerEntry>,
+    /// The other main servers in file order, each with its backup.
+    pub others: Vec<(ServerEntry, Option<ServerEntry>)>,
 }
 
 impl Config {
@@ -60,18 +62,37 @@ impl Config {
                     link: self.caspar.clone(),
                 },
                 backup: None,
+                others: Vec::new(),
             };
         };
-        let backup = main
-            .backup
-            .as_deref()
-            .filter(|name| *name != main.name)
-            .and_then(|name| self.servers.iter().find(|s| s.name == name))
-            .cloned();
+        let backup_of = |main: &ServerEntry| {
+            main.backup
+                .as_deref()
+                .filter(|name| *name != main.name)
+                .and_then(|name| self.servers.iter().find(|s| s.name == name))
+                .cloned()
+        };
+        let backups = self.backup_names();
+        let others = self
+            .servers
+            .iter()
+            .filter(|s| s.name != main.name && !backups.contains(s.name.as_str()))
+            .map(|m| (m.clone(), backup_of(m)))
+            .collect();
         Station {
             main: main.clone(),
-            backup,
+            backup: backup_of(main),
+            others,
         }
+    }
+
+    /// The names of the servers that are another's backup.
+    fn backup_names(&self) -> HashSet<&str> {
+        // A server naming itself as its backup does not make itself a backup.
+        self.servers
+            .iter()
+            .filter_map(|s| s.backup.as_deref().filter(|b| *b != s.name))
+            .collect()
     }
 
     /// Whether the configuration used the old `[caspar]` form (the daemon logs a deprecation note).
@@ -89,12 +110,7 @@ impl Config {
         if self.servers.is_empty() {
             return None;
         }
-        // A server naming itself as its backup does not make itself a backup.
-        let backups: HashSet<&str> = self
-            .servers
-            .iter()
-            .filter_map(|s| s.backup.as_deref().filter(|b| *b != s.name))
-            .collect();
+        let backups = self.backup_names();
         Some(
             self.servers
                 .iter()
@@ -124,8 +140,7 @@ pub(super) fn too_many(servers: &[ServerEntry]) -> Option<(String, String)> {
         (
             "servers".to_owned(),
             format!(
-                "{} servers are listed: this version drives one main server and its backup, so \
-                 list those two",
+                "{} servers are listed: a station drives at most {MAX_LISTED} (mains and backups)",
                 servers.len()
             ),
         )
@@ -245,13 +260,12 @@ fn backup_problems(
     }
 }
 
-/// Exactly one main server (one that is nobody's backup); every other server is its backup.
+/// At least one main server (one that is nobody's backup).
 fn main_problems(servers: &[ServerEntry], out: &mut Vec<(String, String)>) {
     let backups: HashSet<&str> = servers.iter().filter_map(|s| s.backup.as_deref()).collect();
-    let mains: Vec<usize> = (0..servers.len())
-        .filter(|&i| !backups.contains(servers[i].name.as_str()))
-        .collect();
-    let Some(&first) = mains.first() else {
+    // Several mains are several independent servers (playlists name theirs with `server`).
+    let any_main = servers.iter().any(|s| !backups.contains(s.name.as_str()));
+    if !any_main {
         // Only a cycle of backups leaves no main, and a cycle has a backup with a backup, which
         // was reported above; kept so that no list goes unreported.
         out.push((
@@ -260,69 +274,6 @@ fn main_problems(servers: &[ServerEntry], out: &mut Vec<(String, String)>) {
              server's backup key"
                 .to_owned(),
         ));
-        return;
-    };
-    if mains.len() < 2 {
-        return;
-    }
-    let with_backup: Vec<usize> = mains
-        .iter()
-        .copied()
-        .filter(|&i| servers[i].backup.is_some())
-        .collect();
-    let listed = |indices: &[usize]| {
-        let mut names: Vec<String> = indices
-            .iter()
-            .map(|&i| format!("{:?} ({})", servers[i].name, entry_key(i)))
-            .collect();
-        let last = names.pop().unwrap_or_default();
-        if names.is_empty() {
-            last
-        } else {
-            format!("{} and {last}", names.join(", "))
-        }
-    };
-    match with_backup.as_slice() {
-        // The main is plain (the one with a backup); the others back up nobody and are fed
-        // nothing: most likely a backup whose main forgot to name it.
-        [main] => {
-            for &i in mains.iter().filter(|&&i| i != *main) {
-                out.push((
-                    entry_key(i),
-                    format!(
-                        "server {:?} is unused: it is not the backup of the main server {:?} \
-                         ({}), which already has the backup {:?}; remove this server (several \
-                         main servers are not supported yet)",
-                        servers[i].name,
-                        servers[*main].name,
-                        entry_key(*main),
-                        servers[*main].backup.as_deref().unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-        _ => {
-            let extra = mains.get(1).copied().unwrap_or(first);
-            let hint = if with_backup.is_empty() && mains.len() == 2 {
-                format!(
-                    "; if {:?} is meant as the backup, write backup = {:?} in {}",
-                    servers[extra].name,
-                    servers[extra].name,
-                    entry_key(first)
-                )
-            } else {
-                String::new()
-            };
-            out.push((
-                entry_key(extra),
-                format!(
-                    "several main servers are not supported yet: {} are not the backup of \
-                     another server; this version drives one main server and its backup: keep \
-                     one main (with its backup) and remove the others{hint}",
-                    listed(&mains)
-                ),
-            ));
-        }
     }
 }
 

@@ -149,6 +149,10 @@ pub struct Playlist {
     pub id: String,
     pub name: String,
     pub channel_layer: ChannelLayer,
+    /// The server it plays on: a `[[servers]]` name (with its backup, when it has one); none: the
+    /// station's first server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// The items in rundown order.
     // A persistent vector of shared items: a copy of a playlist (the engine's staged one, each
     // snapshot's) costs O(1) and an edit O(log n), so an edit's cost does not grow with the rundown.
@@ -473,6 +477,7 @@ impl Playlist {
             id: id.into(),
             name: name.into(),
             channel_layer,
+            server: None,
             items: Items::new(),
             looping: false,
             autoplay: true,
@@ -489,6 +494,9 @@ impl Playlist {
         validate_text("name", &self.name, false)?;
         if self.channel_layer.layer.is_none() {
             return Err(invalid("channel_layer", "needs a layer, e.g. 1-10"));
+        }
+        if let Some(server) = &self.server {
+            validate_id("server", server)?;
         }
         self.validate_role()?;
         if self.items.len() > limits.max_items {

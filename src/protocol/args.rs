@@ -19,6 +19,9 @@ pub struct PlaylistCreate {
     /// Like `"1-10"`; default from `playout.default_channel_layer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_layer: Option<ChannelLayer>,
+    /// The `[[servers]]` name it plays on (with that server's backup); default: the first server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// `playlist.delete`, `playlist.select`: one playlist, named explicitly.

@@ -106,6 +106,10 @@ pub struct ServerView {
     /// The server's name in the configuration (`main` for the `[caspar]` section).
     pub name: String,
     pub role: ServerRole,
+    /// The main server of its group: its own name on a main, its main's on a backup. Playlists
+    /// name the group they play on in `server`.
+    #[serde(default)]
+    pub group: String,
     /// `HOST:PORT` of its AMCP port.
     pub address: String,
     pub connected: bool,

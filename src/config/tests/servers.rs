@@ -239,24 +239,6 @@ fn rules_of_the_list_name_the_key() {
             "servers[2].backup: server \"b\" is already the backup of \"a\" (servers[0]): a server backs up at most one main; remove this key",
         ),
         (
-            "[[servers]]\nname = \"a\"\naddress = \"a:1\"\n\
-             [[servers]]\nname = \"b\"\naddress = \"b:1\"\n",
-            "servers[1]: several main servers are not supported yet: \"a\" (servers[0]) and \"b\" (servers[1]) are not the backup of another server; this version drives one main server and its backup: keep one main (with its backup) and remove the others; if \"b\" is meant as the backup, write backup = \"b\" in servers[0]",
-        ),
-        (
-            "[[servers]]\nname = \"a\"\nbackup = \"a2\"\naddress = \"a:1\"\n\
-             [[servers]]\nname = \"a2\"\naddress = \"a:2\"\n\
-             [[servers]]\nname = \"b\"\nbackup = \"b2\"\naddress = \"b:1\"\n\
-             [[servers]]\nname = \"b2\"\naddress = \"b:2\"\n",
-            "servers[2]: several main servers are not supported yet: \"a\" (servers[0]) and \"b\" (servers[2]) are not the backup of another server; this version drives one main server and its backup: keep one main (with its backup) and remove the others",
-        ),
-        (
-            "[[servers]]\nname = \"main\"\nbackup = \"backup\"\naddress = \"a:1\"\n\
-             [[servers]]\nname = \"backup\"\naddress = \"b:1\"\n\
-             [[servers]]\nname = \"spare\"\naddress = \"c:1\"\n",
-            "servers[2]: server \"spare\" is unused: it is not the backup of the main server \"main\" (servers[0]), which already has the backup \"backup\"; remove this server (several main servers are not supported yet)",
-        ),
-        (
             "[[servers]]\nname = \"main\"\nbackup = \"backup\"\n[[servers]]\nname = \"backup\"\n",
             "servers[1].address: \"127.0.0.1:5250\" is also the address of \"main\" (servers[0]): a backup must be another CasparCG server (an entry without address uses the default, 127.0.0.1:5250)",
         ),
@@ -275,7 +257,7 @@ fn rules_of_the_list_name_the_key() {
         .collect();
     assert_eq!(
         list_error(&long),
-        "servers: 17 servers are listed: this version drives one main server and its backup, so list those two"
+        "servers: 17 servers are listed: a station drives at most 16 (mains and backups)"
     );
     // Port 0 picks a free port for each server: no clash.
     let (result, _) = load_toml(
@@ -451,4 +433,30 @@ fn station_of_an_invalid_list_does_not_panic() {
         assert!(servers.contains(&station.main), "{servers:?}");
         assert_ne!(station.backup.as_ref(), Some(&station.main));
     }
+}
+
+#[test]
+fn several_main_servers_each_with_or_without_a_backup_load_in_file_order() {
+    let (result, _) = load_toml(
+        "[[servers]]\nname = \"a\"\nbackup = \"a2\"\naddress = \"a:1\"\n\
+         [[servers]]\nname = \"a2\"\naddress = \"a:2\"\n\
+         [[servers]]\nname = \"b\"\naddress = \"b:1\"\n\
+         [[servers]]\nname = \"c\"\nbackup = \"c2\"\naddress = \"c:1\"\n\
+         [[servers]]\nname = \"c2\"\naddress = \"c:2\"\n",
+    );
+    let station = result.expect("several mains load").station();
+    assert_eq!(station.main.name, "a");
+    assert_eq!(station.backup.map(|b| b.name).as_deref(), Some("a2"));
+    let others: Vec<(String, Option<String>)> = station
+        .others
+        .into_iter()
+        .map(|(m, b)| (m.name, b.map(|b| b.name)))
+        .collect();
+    assert_eq!(
+        others,
+        vec![
+            ("b".to_owned(), None),
+            ("c".to_owned(), Some("c2".to_owned()))
+        ]
+    );
 }

@@ -15,6 +15,7 @@
 //!   (re)connect. `link`: link state and the media library. `publish`: snapshot, events, alarms,
 //!   progress. `persist`: the state file, the as-run log, external edits. `staging`: edits
 //!   reach the published state only once durable.
+//! - `groups`: the station's independent servers; a playlist plays on one.
 //! - `sides`: a main/backup pair (commands to both, the side followed, catch-up after a
 //!   reconnect); `pair_watch`: drift between the sides and the clips each one lacks.
 
@@ -22,6 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +45,8 @@ use crate::playout::model::{Item, Limits, Playlist, PlaylistError, Slot};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
 use crate::protocol::timeline::Timelines;
+pub use groups::GroupDeps;
+use groups::{Chan, Route};
 use lanes::Lanes;
 use persist::Persistence;
 pub use sides::SideDeps;
@@ -88,6 +92,8 @@ pub struct EngineDeps {
     pub main: (String, String),
     /// The backup server fed the same playout commands, when the station has one.
     pub backup: Option<SideDeps>,
+    /// The station's other servers (each with its backup, if any), after the main's group.
+    pub more: Vec<GroupDeps>,
     pub config: PlayoutConfig,
     pub limits: Limits,
     /// How often channels are read with `INFO` to follow playout.
@@ -132,6 +138,7 @@ impl EngineDeps {
             caspar,
             main: ("main".to_owned(), String::new()),
             backup: None,
+            more: Vec::new(),
             config: PlayoutConfig::default(),
             limits: Limits::default(),
             poll_interval: Duration::from_secs(1),
@@ -173,6 +180,7 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
     for (severity, message) in startup_alarms {
         engine.raise(severity, "store", message);
     }
+    engine.unrouted_alarms();
     // Before the handle exists: a client that connects at once must get the loaded state, never
     // the empty placeholder (at the same seq 0, its events would then apply to nothing).
     engine.publish_snapshot();
@@ -184,10 +192,11 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
 }
 
 struct Engine {
-    /// The station's servers: the main, then its backup when there is one (see `sides`).
+    /// The station's servers: each group's main, then its backup when there is one (see `sides`).
     sides: Vec<sides::Side>,
-    /// The side whose telemetry `observed` holds (see `sides::Engine::lead`).
-    followed: usize,
+    /// The independent servers (see `groups`); the first is where playlists without a `server`
+    /// play.
+    groups: Vec<groups::Group>,
     config: PlayoutConfig,
     limits: Limits,
     poll_interval: Duration,
@@ -201,27 +210,26 @@ struct Engine {
     missing: BTreeMap<String, Missing>,
     playout: BTreeMap<String, Runtime>,
     selected: Option<String>,
-    media: Arc<MediaLibrary>,
     media_view: Arc<MediaView>,
     alarms: Vec<Alarm>,
     next_alarm: u64,
     link: LinkView,
     seq: u64,
-    /// Last observation per channel-layer and when it was made.
-    observed: HashMap<ChannelLayer, (LayerObs, tokio::time::Instant)>,
-    frame_rates: HashMap<u16, (u32, u32)>,
+    /// Last observation per layer and when it was made.
+    observed: HashMap<Route, (LayerObs, tokio::time::Instant)>,
+    frame_rates: HashMap<Chan, (u32, u32)>,
     /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
-    info_read_at: HashMap<u16, tokio::time::Instant>,
+    info_read_at: HashMap<Chan, tokio::time::Instant>,
     /// Channels with an INFO reading on its way, per side (one at a time per channel).
     reading: HashSet<(usize, u16)>,
     /// Playout commands per channel-layer.
     lanes: Lanes,
     /// Ops waiting for the media rescan in flight (`Some` while one runs).
     rescan_waiters: Option<Vec<Reply>>,
+    /// Groups whose share of that rescan has not answered yet.
+    rescan_groups: HashSet<usize>,
     /// Sides with a rescan on its way.
     rescanning: HashSet<usize>,
-    /// The side whose rescan answers `rescan_waiters` (the lead when it started).
-    rescan_lead: usize,
     progress: ProgressMap,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
@@ -307,23 +315,23 @@ impl Engine {
         if let Some(problem) = zone_problem {
             tracing::warn!(%problem, "schedule");
         }
+        let first = GroupDeps {
+            main: SideDeps {
+                name: deps.main.0,
+                address: deps.main.1,
+                caspar: deps.caspar,
+                osc: deps.osc,
+            },
+            backup: deps.backup,
+        };
+        let (sides, groups) = groups::build(std::iter::once(first).chain(deps.more));
         Engine {
             scheduler,
             pending_starts: HashMap::new(),
             staging,
             missing: BTreeMap::new(),
-            sides: std::iter::once(sides::Side::new(
-                sides::SideDeps {
-                    name: deps.main.0,
-                    address: deps.main.1,
-                    caspar: deps.caspar,
-                    osc: deps.osc,
-                },
-                ServerRole::Main,
-            ))
-            .chain(deps.backup.map(|b| sides::Side::new(b, ServerRole::Backup)))
-            .collect(),
-            followed: sides::MAIN,
+            sides,
+            groups,
             config: deps.config,
             limits: deps.limits,
             poll_interval: deps.poll_interval,
@@ -332,7 +340,6 @@ impl Engine {
             playlists,
             playout,
             selected,
-            media: Arc::new(MediaLibrary::default()),
             media_view: Arc::default(),
             alarms: Vec::new(),
             next_alarm: 1,
@@ -347,8 +354,8 @@ impl Engine {
             reading: HashSet::new(),
             lanes: Lanes::default(),
             rescan_waiters: None,
+            rescan_groups: HashSet::new(),
             rescanning: HashSet::new(),
-            rescan_lead: sides::MAIN,
             progress: ProgressMap::new(),
             snapshot_tx,
             events,
@@ -369,14 +376,6 @@ impl Engine {
         let mut external = external.unwrap_or(idle_external);
         let (_no_internal, idle_internal) = mpsc::unbounded_channel();
         let mut internal = self.internal_rx.take().unwrap_or(idle_internal);
-        let mut link_rx = self.sides[sides::MAIN].caspar.watch_state();
-        // Without a backup this receiver never changes, which keeps the select below uniform.
-        let (_no_backup, idle_link) =
-            watch::channel(crate::caspar::LinkState::Connecting { attempt: 0 });
-        let mut backup_rx = self
-            .sides
-            .get(1)
-            .map_or(idle_link, |s| s.caspar.watch_state());
         // The first reading happens on connect (reconciliation); polling starts one interval later.
         let mut poll = tokio::time::interval_at(
             tokio::time::Instant::now() + self.poll_interval,
@@ -386,23 +385,19 @@ impl Engine {
         let mut progress = tokio::time::interval(Duration::from_secs(1) / self.progress_hz);
         progress.set_missed_tick_behavior(MissedTickBehavior::Delay);
         self.publish_servers();
-        let initial = link_rx.borrow_and_update().clone();
-        self.on_side_link(sides::MAIN, initial);
-        if self.sides.len() > 1 {
-            let initial = backup_rx.borrow_and_update().clone();
-            self.on_side_link(1, initial);
+        // Every side's link and OSC state as one stream each: a watch keeps only the latest state,
+        // so a burst of OSC bundles is read once, and no side can starve another.
+        let mut links = futures_util::stream::SelectAll::new();
+        let mut oscs = futures_util::stream::SelectAll::new();
+        for side in 0..self.sides.len() {
+            let mut rx = self.sides[side].caspar.watch_state();
+            let initial = rx.borrow_and_update().clone();
+            self.on_side_link(side, initial);
+            links.push(changes(side, rx));
+            if let Some(osc) = &self.sides[side].osc {
+                oscs.push(changes(side, osc.subscribe()));
+            }
         }
-        // Without OSC these receivers never change, which keeps the select below uniform.
-        let (_no_osc, idle) = watch::channel(Arc::new(OscState::default()));
-        let mut osc_rx = self.sides[sides::MAIN]
-            .osc
-            .as_ref()
-            .map_or(idle.clone(), OscTelemetry::subscribe);
-        let mut backup_osc_rx = self
-            .sides
-            .get(1)
-            .and_then(|s| s.osc.as_ref())
-            .map_or(idle, OscTelemetry::subscribe);
         loop {
             let schedule_at = self.scheduler.deadline();
             tokio::select! {
@@ -418,25 +413,8 @@ impl Engine {
                     None => break,
                 },
                 Some(change) = external.recv() => self.on_external(change).await,
-                changed = link_rx.changed() => {
-                    if changed.is_err() { break; }
-                    let state = link_rx.borrow_and_update().clone();
-                    self.on_side_link(sides::MAIN, state);
-                }
-                Ok(()) = backup_rx.changed() => {
-                    let state = backup_rx.borrow_and_update().clone();
-                    self.on_side_link(1, state);
-                }
-                changed = osc_rx.changed() => {
-                    if changed.is_ok() {
-                        let state = osc_rx.borrow_and_update().clone();
-                        self.on_osc(sides::MAIN, &state);
-                    }
-                }
-                Ok(()) = backup_osc_rx.changed() => {
-                    let state = backup_osc_rx.borrow_and_update().clone();
-                    self.on_osc(1, &state);
-                }
+                Some((side, state)) = links.next() => self.on_side_link(side, state),
+                Some((side, state)) = oscs.next() => self.on_osc(side, &state),
                 _ = poll.tick() => self.poll(),
                 _ = progress.tick() => self.publish_progress(),
             }
@@ -472,6 +450,18 @@ impl Engine {
     }
 }
 
+/// The states a watch takes after the current one, tagged with `side`; ends when the sender goes.
+fn changes<T: Clone + Send + Sync + 'static>(
+    side: usize,
+    rx: watch::Receiver<T>,
+) -> futures_util::stream::BoxStream<'static, (usize, T)> {
+    Box::pin(futures_util::stream::unfold(rx, move |mut rx| async move {
+        rx.changed().await.ok()?;
+        let state = rx.borrow_and_update().clone();
+        Some(((side, state), rx))
+    }))
+}
+
 /// Copies a clip's length and rate from the media library into an item, when the library has it.
 fn fill_from_media(media: &MediaLibrary, item: &mut Item) {
     if let Some(e) = media.get(&item.clip) {
@@ -501,6 +491,7 @@ fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
 
 mod fire;
 mod follow;
+mod groups;
 mod lanes;
 mod layer;
 mod link;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use actor::{EngineDeps, SideDeps, spawn};
+pub use actor::{EngineDeps, GroupDeps, SideDeps, spawn};
 pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
 
 use crate::amcp::ChannelLayer;
@@ -36,6 +36,8 @@ pub enum Op {
     PlaylistCreate {
         name: String,
         channel_layer: Option<ChannelLayer>,
+        /// A `[[servers]]` name; none: the station's first server.
+        server: Option<String>,
     },
     PlaylistDelete {
         playlist: String,

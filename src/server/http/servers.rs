@@ -2,8 +2,8 @@
 //! probe reads it, merged with the engine's view of it (role, lead, in step, drift, catch-up), and
 //! what a main/backup pair's state means for the health status.
 //!
-//! Rules (also in docs/operations.md, "Status rules"): the station is "CasparCG not connected" only
-//! when no server is; with a pair, a side that is not connected, or connected but not in step,
+//! Rules (also in docs/operations.md, "Status rules"): the station is "CasparCG not connected" when
+//! a group (a main and its backup, or a lone server) has no server connected; with a pair, a side that is not connected, or connected but not in step,
 //! degrades the status with a reason naming that server, but does not make the daemon unready: the
 //! other side plays on.
 
@@ -109,52 +109,81 @@ pub(super) fn gather(reports: Vec<(String, LinkReport)>, views: &[ServerView]) -
     out
 }
 
-/// "CasparCG not connected" when no server is: the station cannot play out. Without `detail` the
-/// reason names no server or address (what an anonymous caller may read).
+/// The servers by group (a main and its backup, see `ServerView::group`), in order of first
+/// appearance. A server the engine has not described yet joins the group of its name (a main) or
+/// the first group (a backup).
+fn by_group(servers: &[ServerCheck]) -> Vec<Vec<&ServerCheck>> {
+    let first = servers.first().map(|s| s.name.as_str()).unwrap_or_default();
+    let key = |s: &ServerCheck| -> String {
+        match &s.view {
+            Some(v) if !v.group.is_empty() => v.group.clone(),
+            _ if s.role == ServerRole::Main => s.name.clone(),
+            _ => first.to_owned(),
+        }
+    };
+    let mut groups: Vec<(String, Vec<&ServerCheck>)> = Vec::new();
+    for s in servers {
+        let k = key(s);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, members)) => members.push(s),
+            None => groups.push((k, vec![s])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// "CasparCG not connected" when a group has no server connected: its channels cannot play out
+/// (with one group: the station cannot). Without `detail` the reason names no server or address
+/// (what an anonymous caller may read).
 pub(super) fn none_connected(servers: &[ServerCheck], detail: bool) -> Option<String> {
-    if servers.iter().any(ServerCheck::connected) {
+    let down: Vec<Vec<&ServerCheck>> = by_group(servers)
+        .into_iter()
+        .filter(|g| !g.iter().any(|s| s.connected()))
+        .collect();
+    if down.is_empty() {
         return None;
     }
     if !detail {
         return Some("CasparCG not connected".to_owned());
     }
-    Some(match servers {
-        // One server: the wording scripts have always seen.
-        [one] => format!("CasparCG not connected ({})", one.state()),
-        many => {
-            let each: Vec<String> = many
-                .iter()
-                .map(|s| format!("{}: {}", s.label(), s.state()))
-                .collect();
-            format!("CasparCG not connected ({})", each.join("; "))
-        }
-    })
+    let each: Vec<String> = down
+        .iter()
+        .flatten()
+        .map(|s| match servers {
+            // One server: the wording scripts have always seen.
+            [_] => s.state(),
+            _ => format!("{}: {}", s.label(), s.state()),
+        })
+        .collect();
+    Some(format!("CasparCG not connected ({})", each.join("; ")))
 }
 
 /// With a pair of which at least one side is up: each side that is down or out of step. The station
 /// plays on, but it has lost its redundancy until that side is back in step.
 pub(super) fn pair_reasons(servers: &[ServerCheck], detail: bool, r: &mut Vec<String>) {
-    if servers.len() < 2 || !servers.iter().any(ServerCheck::connected) {
-        return;
-    }
-    for s in servers {
-        let role = role_name(s.role);
-        if !s.connected() {
-            r.push(if detail {
-                format!("{} not connected ({})", s.label(), s.state())
-            } else {
-                format!("{role} server not connected")
-            });
-        } else if !s.in_step() {
-            r.push(if detail {
-                let note = s.view.as_ref().and_then(|v| v.note.as_deref());
-                // Connected by its link but not yet by the engine's account: it is about to be
-                // brought in step.
-                let note = note.unwrap_or("not brought in step yet");
-                format!("{} out of step: {note}", s.label())
-            } else {
-                format!("{role} server out of step")
-            });
+    for group in by_group(servers) {
+        if group.len() < 2 || !group.iter().any(|s| s.connected()) {
+            continue;
+        }
+        for s in group {
+            let role = role_name(s.role);
+            if !s.connected() {
+                r.push(if detail {
+                    format!("{} not connected ({})", s.label(), s.state())
+                } else {
+                    format!("{role} server not connected")
+                });
+            } else if !s.in_step() {
+                r.push(if detail {
+                    let note = s.view.as_ref().and_then(|v| v.note.as_deref());
+                    // Connected by its link but not yet by the engine's account: it is about to be
+                    // brought in step.
+                    let note = note.unwrap_or("not brought in step yet");
+                    format!("{} out of step: {note}", s.label())
+                } else {
+                    format!("{role} server out of step")
+                });
+            }
         }
     }
 }

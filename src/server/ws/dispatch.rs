@@ -29,6 +29,7 @@ impl From<Request> for Handling {
             Request::PlaylistCreate(a) => Op::PlaylistCreate {
                 name: a.name,
                 channel_layer: a.channel_layer,
+                server: a.server,
             },
             Request::PlaylistDelete(a) => Op::PlaylistDelete {
                 playlist: a.playlist,

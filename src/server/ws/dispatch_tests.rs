@@ -24,11 +24,12 @@ fn playlist_ops() {
     assert_eq!(
         op(
             "playlist.create",
-            json!({"name": "News", "channel_layer": "2-20"})
+            json!({"name": "News", "channel_layer": "2-20", "server": "studio-b"})
         ),
         Op::PlaylistCreate {
             name: "News".into(),
             channel_layer: Some("2-20".parse().unwrap()),
+            server: Some("studio-b".into()),
         }
     );
     assert_eq!(

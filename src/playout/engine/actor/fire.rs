@@ -81,7 +81,10 @@ impl Engine {
             .playout
             .get(id)
             .is_some_and(|p| p.status() == Status::Held);
-        auto && !held && self.link.connected
+        auto && !held
+            && self
+                .route(id)
+                .is_some_and(|r| self.group_connected(r.group))
     }
 
     /// How late an item the schedule took started, for the as-run log: (planned instant, frames

@@ -66,7 +66,7 @@ impl Engine {
             .playlists
             .get(id)
             .and_then(|pl| transport::next_after(pl, Some(item)));
-        if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+        if let Some(cl) = self.route(id) {
             self.observed.remove(&cl);
         }
         self.take_layer(id, item, how, at_ms);
@@ -92,7 +92,8 @@ impl Engine {
         let on_layer = self
             .playlists
             .get(id)
-            .map(|pl| self.on_layer(pl.channel_layer))
+            .and_then(|pl| self.route_of(pl))
+            .map(|r| self.on_layer(r))
             .unwrap_or_default();
         for other in on_layer {
             self.replan(&other);
@@ -110,12 +111,12 @@ impl Engine {
     }
 
     /// Records a channel's frame rate; the plans of its playlists are in frames of it.
-    fn set_frame_rate(&mut self, ch: u16, rate: (u32, u32)) {
+    fn set_frame_rate(&mut self, ch: Chan, rate: (u32, u32)) {
         if self.frame_rates.insert(ch, rate) != Some(rate) {
             let ids: Vec<String> = self
                 .playlists
                 .values()
-                .filter(|pl| pl.channel_layer.channel == ch)
+                .filter(|pl| self.route_of(pl).is_some_and(|r| r.chan() == ch))
                 .map(|pl| pl.id.clone())
                 .collect();
             for id in ids {
@@ -127,9 +128,10 @@ impl Engine {
     /// Follows playout from OSC for every channel whose telemetry is fresh: the lead side's drives
     /// playout, every side's feeds the pair's drift.
     pub(super) fn on_osc(&mut self, side: usize, state: &OscState) {
-        if side != self.lead() {
+        let g = self.sides[side].group;
+        if side != self.lead(g) {
             if self.sides[side].view.connected {
-                let active = self.active_channels();
+                let active = self.active_channels(g);
                 for (ch, telemetry) in &state.channels {
                     if !telemetry.stale && active.contains(ch) {
                         let obs = observe::from_osc(telemetry);
@@ -139,43 +141,46 @@ impl Engine {
             }
             return;
         }
+        // The station's telemetry source is the first group's (the views show one).
         let source = if state.channels.values().any(|c| !c.stale) {
             TelemetrySource::Osc
         } else {
             TelemetrySource::InfoPolling
         };
-        if self.link.connected && source != self.link.telemetry {
+        if g == 0 && self.link.connected && source != self.link.telemetry {
             self.link.telemetry = source;
             self.publish(EventKind::Link {
                 link: self.link.clone(),
             });
         }
-        if !self.link.connected {
+        if !self.group_connected(g) {
             return;
         }
         // An idle server still sends every channel's state 25–60 times a second; only channels with
         // something of ours on air or cued need reading.
-        let active = self.active_channels();
+        let active = self.active_channels(g);
         for (ch, telemetry) in &state.channels {
             if telemetry.stale || !active.contains(ch) {
                 continue;
             }
             let obs = observe::from_osc(telemetry);
             if let Some(rate) = obs.frame_rate {
-                self.set_frame_rate(*ch, rate);
+                self.set_frame_rate((g, *ch), rate);
             }
             self.side_channel(side, *ch, &obs, telemetry.updated_at);
-            self.observe_channel(*ch, &obs, telemetry.updated_at);
+            self.observe_channel((g, *ch), &obs, telemetry.updated_at);
         }
     }
 
-    /// Channels where one of our playlists has something on air or cued.
-    pub(super) fn active_channels(&self) -> Vec<u16> {
+    /// Channels of group `g` where one of our playlists has something on air or cued.
+    pub(super) fn active_channels(&self, g: usize) -> Vec<u16> {
         let mut channels: Vec<u16> = self
             .playout
             .iter()
             .filter(|(_, p)| p.on_air().is_some() || p.cued().is_some())
-            .filter_map(|(id, _)| self.playlists.get(id).map(|pl| pl.channel_layer.channel))
+            .filter_map(|(id, _)| self.route(id))
+            .filter(|r| r.group == g)
+            .map(|r| r.channel)
             .collect();
         channels.sort_unstable();
         channels.dedup();
@@ -191,14 +196,15 @@ impl Engine {
 
     /// A side's reading of a channel, for the pair's drift.
     fn side_channel(&mut self, side: usize, ch: u16, obs: &ChannelObs, at: Instant) {
-        if self.sides.len() < 2 {
+        let g = self.sides[side].group;
+        if self.groups[g].sides.len() < 2 {
             return;
         }
-        let layers: Vec<ChannelLayer> = self
+        let layers: Vec<Route> = self
             .playlists
             .values()
-            .map(|pl| pl.channel_layer)
-            .filter(|cl| cl.channel == ch)
+            .filter_map(|pl| self.route_of(pl))
+            .filter(|cl| cl.chan() == (g, ch))
             .collect();
         for cl in layers {
             if let Some(layer) = cl.layer.and_then(|l| obs.layers.get(&l)) {
@@ -210,17 +216,20 @@ impl Engine {
     /// Reads with `INFO` every channel that has something on air and no fresh OSC; the readings
     /// come back as [`Internal::Read`], each channel on its own.
     pub(super) fn poll(&mut self) {
-        if !self.link.connected {
-            return;
-        }
-        let lead = self.lead();
-        for ch in self.active_channels() {
-            if !self.osc_fresh(lead, ch) {
-                self.read_channel(ch, ReadWhy::Poll);
+        for g in 0..self.groups.len() {
+            if !self.group_connected(g) {
+                continue;
             }
-            for side in 0..self.sides.len() {
-                if side != lead && self.sides[side].view.connected && !self.osc_fresh(side, ch) {
-                    self.read_side(side, ch, ReadWhy::Drift);
+            let lead = self.lead(g);
+            for ch in self.active_channels(g) {
+                if !self.osc_fresh(lead, ch) {
+                    self.read_channel((g, ch), ReadWhy::Poll);
+                }
+                for side in self.groups[g].sides.clone() {
+                    if side != lead && self.sides[side].view.connected && !self.osc_fresh(side, ch)
+                    {
+                        self.read_side(side, ch, ReadWhy::Drift);
+                    }
                 }
             }
         }
@@ -228,11 +237,12 @@ impl Engine {
 
     /// Starts an `INFO` reading of `ch` unless one is on its way (a reconcile reading always goes:
     /// it must see the server after the reconnect).
-    pub(super) fn read_channel(&mut self, ch: u16, why: ReadWhy) {
-        if matches!(why, ReadWhy::Poll) && !self.reading.insert((self.lead(), ch)) {
+    pub(super) fn read_channel(&mut self, (g, ch): Chan, why: ReadWhy) {
+        let lead = self.lead(g);
+        if matches!(why, ReadWhy::Poll) && !self.reading.insert((lead, ch)) {
             return;
         }
-        self.read_side(self.lead(), ch, why);
+        self.read_side(lead, ch, why);
     }
 
     /// Starts an `INFO` reading of `ch` on `side`.
@@ -276,29 +286,31 @@ impl Engine {
             return;
         };
         self.side_channel(side, ch, &obs, at);
-        let followed = side == self.lead() || matches!(why, ReadWhy::Reconcile(_));
+        let g = self.sides[side].group;
+        let followed = side == self.lead(g) || matches!(why, ReadWhy::Reconcile(_));
         if matches!(why, ReadWhy::Drift) || !followed {
             // Another side's reading (or a poll taken before the lead changed) only feeds drift.
             return;
         }
-        self.info_read_at.insert(ch, at);
+        self.info_read_at.insert((g, ch), at);
         if let Some(rate) = obs.frame_rate {
-            self.set_frame_rate(ch, rate);
+            self.set_frame_rate((g, ch), rate);
         }
         match why {
-            ReadWhy::Poll => self.observe_channel(ch, &obs, at),
+            ReadWhy::Poll => self.observe_channel((g, ch), &obs, at),
             ReadWhy::Reconcile(epochs) => self.reconcile_read(&obs, at, epochs),
             ReadWhy::Drift => {}
         }
     }
 
-    fn observe_channel(&mut self, ch: u16, obs: &ChannelObs, at: Instant) {
-        let mut layers: Vec<ChannelLayer> = self
+    fn observe_channel(&mut self, ch: Chan, obs: &ChannelObs, at: Instant) {
+        let mut layers: Vec<Route> = self
             .playlists
             .values()
-            .map(|pl| pl.channel_layer)
-            .filter(|cl| cl.channel == ch && cl.layer.is_some())
+            .filter_map(|pl| self.route_of(pl))
+            .filter(|cl| cl.chan() == ch && cl.layer.is_some())
             .collect();
+        layers.sort_unstable();
         layers.dedup();
         for cl in layers {
             let Some(layer) = cl.layer else {
@@ -319,7 +331,9 @@ impl Engine {
         let Some(pl) = self.playlists.get(id) else {
             return;
         };
-        let cl = pl.channel_layer;
+        let Some(cl) = self.route_of(pl) else {
+            return;
+        };
         let Some(p) = self.playout.get(id) else {
             return;
         };
@@ -344,7 +358,7 @@ impl Engine {
             self.raise(
                 Severity::Critical,
                 "playout",
-                format!("layer {cl} was emptied outside onair"),
+                format!("layer {} was emptied outside onair", self.layer_name(cl)),
             );
             self.publish_playout(id);
         }

@@ -114,7 +114,7 @@ pub(super) enum Plan {
 
 /// One side's answer to a lane's command.
 pub(crate) struct Done {
-    cl: ChannelLayer,
+    cl: Route,
     side: usize,
     ticket: u64,
     name: &'static str,
@@ -150,16 +150,24 @@ struct Lane {
 /// Every channel-layer's lane.
 #[derive(Default)]
 pub(crate) struct Lanes {
-    lanes: HashMap<ChannelLayer, Lane>,
+    lanes: HashMap<Route, Lane>,
     next_ticket: u64,
 }
 
 impl Engine {
+    /// Why playlist `id` cannot be played: it is gone, or its server is not configured.
+    fn unroutable(&self, id: &str) -> EngineError {
+        match self.playlists.get(id).map(|pl| self.check_server(pl)) {
+            Some(Err(e)) => e.into(),
+            _ => PlaylistError::PlaylistNotFound(id.to_owned()).into(),
+        }
+    }
+
     /// Queues `intent` on the lane of playlist `id`'s layer; `reply` is answered when it is done.
     pub(super) fn enqueue(&mut self, id: &str, intent: Intent, reply: Option<Reply>) {
-        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(id) else {
             if let Some(reply) = reply {
-                let _ = reply.send(Err(PlaylistError::PlaylistNotFound(id.to_owned()).into()));
+                let _ = reply.send(Err(self.unroutable(id)));
             }
             return;
         };
@@ -182,7 +190,7 @@ impl Engine {
     /// Queues a schedule's take ahead of everything waiting on its lane: a fixed time does not
     /// wait for re-arms (a command already in flight still goes first).
     pub(super) fn enqueue_first(&mut self, id: &str, intent: Intent) {
-        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(id) else {
             return;
         };
         let lane = self.lanes.lanes.entry(cl).or_default();
@@ -194,7 +202,7 @@ impl Engine {
     }
 
     /// Sends the lane's next command if none is in flight.
-    fn pump(&mut self, cl: ChannelLayer) {
+    fn pump(&mut self, cl: Route) {
         loop {
             let Some(lane) = self.lanes.lanes.get_mut(&cl) else {
                 return;
@@ -214,7 +222,7 @@ impl Engine {
                     }
                 }
                 Plan::Send(cmd, after) => {
-                    let targets = self.targets();
+                    let targets = self.targets(cl.group);
                     self.send_to(cl, &targets, cmd, after, reply);
                     return;
                 }
@@ -231,7 +239,7 @@ impl Engine {
     /// as [`Internal::Done`].
     fn send_to(
         &mut self,
-        cl: ChannelLayer,
+        cl: Route,
         sides: &[usize],
         cmd: Command,
         after: After,
@@ -281,9 +289,9 @@ impl Engine {
                 // A cued background is promoted with its transition; anything else plays directly.
                 let promoted = self.playout.get(&id).and_then(Runtime::cued) == Some(&target);
                 let cmd = if promoted {
-                    Command::Play(cl, None)
+                    Command::Play(cl.wire(), None)
                 } else {
-                    transport::play(cl, &item, None)
+                    transport::play(cl.wire(), &item, None)
                 };
                 Plan::Send(cmd, After::Take { id, target, how })
             }
@@ -294,7 +302,7 @@ impl Engine {
                 };
                 let auto = self.auto_allowed(&id);
                 self.runtime(&id).loading(&target, auto);
-                let cmd = transport::loadbg(cl, &item, auto);
+                let cmd = transport::loadbg(cl.wire(), &item, auto);
                 Plan::Send(
                     cmd,
                     After::Cued {
@@ -312,20 +320,20 @@ impl Engine {
                     return Plan::Skip;
                 };
                 if next == super::layer::BLACK {
-                    let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
+                    let Some(cl) = self.route(&id) else {
                         return Plan::Skip;
                     };
                     let empty = crate::amcp::Clip {
                         auto: true,
                         ..crate::amcp::Clip::new("EMPTY")
                     };
-                    return Plan::Send(Command::LoadBg(cl, empty), After::Black { id });
+                    return Plan::Send(Command::LoadBg(cl.wire(), empty), After::Black { id });
                 }
                 let Ok((cl, item)) = self.item_of(&id, &next) else {
                     return Plan::Skip;
                 };
                 self.runtime(&id).loading(&next, auto);
-                let cmd = transport::loadbg(cl, &item, auto);
+                let cmd = transport::loadbg(cl.wire(), &item, auto);
                 Plan::Send(
                     cmd,
                     After::Cued {
@@ -337,14 +345,14 @@ impl Engine {
                 )
             }
             Intent::Simple { id, action } => {
-                let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
-                    return Plan::Fail(PlaylistError::PlaylistNotFound(id).into());
+                let Some(cl) = self.route(&id) else {
+                    return Plan::Fail(self.unroutable(&id));
                 };
                 let cmd = match action {
-                    Action::Stop => Command::Stop(cl),
-                    Action::Pause => Command::Pause(cl),
-                    Action::Resume => Command::Resume(cl),
-                    Action::Clear => Command::Clear(cl),
+                    Action::Stop => Command::Stop(cl.wire()),
+                    Action::Pause => Command::Pause(cl.wire()),
+                    Action::Resume => Command::Resume(cl.wire()),
+                    Action::Clear => Command::Clear(cl.wire()),
                 };
                 Plan::Send(cmd, After::Simple { id, action })
             }
@@ -361,7 +369,7 @@ impl Engine {
                 let Ok((cl, it)) = self.item_of(&id, &item) else {
                     return Plan::Skip;
                 };
-                let cmd = transport::play(cl, &it, seek);
+                let cmd = transport::play(cl.wire(), &it, seek);
                 Plan::Send(cmd, After::Recovered { id, item, fresh })
             }
             Intent::Resync {
@@ -374,11 +382,7 @@ impl Engine {
     }
 
     /// A playlist's layer and one of its items.
-    pub(super) fn item_of(
-        &self,
-        id: &str,
-        item: &str,
-    ) -> Result<(ChannelLayer, Item), EngineError> {
+    pub(super) fn item_of(&self, id: &str, item: &str) -> Result<(Route, Item), EngineError> {
         let pl = self
             .playlists
             .get(id)
@@ -386,7 +390,8 @@ impl Engine {
         let it = pl
             .item(item)
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
-        Ok((pl.channel_layer, it.clone()))
+        let cl = self.route_of(pl).ok_or_else(|| self.unroutable(id))?;
+        Ok((cl, it.clone()))
     }
 
     /// One side answered a lane's command. The first success completes it (a slower side never
@@ -421,7 +426,10 @@ impl Engine {
                 if flight.waiting > 0 {
                     return;
                 }
-                let main = flight.failed.iter().position(|(s, _)| *s == sides::MAIN);
+                let main = flight
+                    .failed
+                    .iter()
+                    .position(|(s, _)| self.sides[*s].view.role == ServerRole::Main);
                 let (_, e) = flight.failed.swap_remove(main.unwrap_or(0));
                 Err(e)
             }
@@ -462,7 +470,7 @@ impl Engine {
     fn complete(&mut self, after: After, at_ms: u64) -> OpResult {
         match after {
             After::Take { id, target, how } => {
-                if let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) {
+                if let Some(cl) = self.route(&id) {
                     self.auto_switches_unseen(cl, (&id, &target), at_ms);
                 }
                 self.went_on_air(&id, &target, how, at_ms);
@@ -526,7 +534,7 @@ impl Engine {
                     self.went_on_air(&id, &item, "reconcile", at_ms);
                 } else {
                     self.runtime(&id).resumed();
-                    if let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) {
+                    if let Some(cl) = self.route(&id) {
                         self.observed.remove(&cl);
                     }
                     self.publish_playout(&id);

@@ -29,20 +29,20 @@ pub(super) const BLACK: &str = "#black";
 
 impl Engine {
     /// The playlists on `cl`, in id order.
-    pub(super) fn on_layer(&self, cl: ChannelLayer) -> Vec<String> {
+    pub(super) fn on_layer(&self, cl: Route) -> Vec<String> {
         self.playlists
             .values()
-            .filter(|pl| pl.channel_layer == cl)
+            .filter(|pl| self.route_of(pl) == Some(cl))
             .map(|pl| pl.id.clone())
             .collect()
     }
 
     /// The layer's filler: the first filler playlist on it by id (the ops allow only one; files
     /// placed by hand could hold two).
-    pub(super) fn filler_of(&self, cl: ChannelLayer) -> Option<&Playlist> {
+    pub(super) fn filler_of(&self, cl: Route) -> Option<&Playlist> {
         self.playlists
             .values()
-            .find(|pl| pl.channel_layer == cl && pl.filler.is_some())
+            .find(|pl| pl.filler.is_some() && self.route_of(pl) == Some(cl))
     }
 
     /// Each filler clip's length in frames at `rate` (0 when unknown: the planner skips it).
@@ -63,7 +63,7 @@ impl Engine {
             .copied()
             .unwrap_or(0);
         let mode = filler.filler.unwrap_or_default();
-        let rate = self.rate_of(filler.channel_layer.channel);
+        let rate = self.rate_of_pl(filler);
         let lengths = Self::filler_lengths(filler, rate);
         let spec = Filler {
             clips: &lengths,
@@ -99,17 +99,23 @@ impl Engine {
     }
 
     /// The channel's frame rate, 25 fps until it is read.
-    pub(super) fn rate_of(&self, ch: u16) -> FrameRate {
+    pub(super) fn rate_of(&self, ch: Chan) -> FrameRate {
         self.frame_rates
             .get(&ch)
             .and_then(|&(n, d)| FrameRate::new(n, d))
             .unwrap_or(FrameRate::FPS_25)
     }
 
+    /// The frame rate of `pl`'s channel.
+    pub(super) fn rate_of_pl(&self, pl: &Playlist) -> FrameRate {
+        self.route_of(pl)
+            .map_or(FrameRate::FPS_25, |r| self.rate_of(r.chan()))
+    }
+
     /// `item` of `id` went on air on its layer at `at_ms` (`how` it started): every other
     /// playlist there is off air, and forgets its background.
     pub(super) fn take_layer(&mut self, id: &str, item: &str, how: &str, at_ms: u64) {
-        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(id) else {
             return;
         };
         self.scheduler.black_armed.remove(&cl);
@@ -140,13 +146,8 @@ impl Engine {
     /// reading saw it (a take right after the switch replaces it before the next reading). It
     /// went on air, and into the as-run, at that moment. (A frame of margin: the switch comes on
     /// the frame after the last one.)
-    pub(super) fn auto_switches_unseen(
-        &mut self,
-        cl: ChannelLayer,
-        taken: (&str, &str),
-        at_ms: u64,
-    ) {
-        let frame_ms = self.rate_of(cl.channel).frame_nanos() / 1_000_000;
+    pub(super) fn auto_switches_unseen(&mut self, cl: Route, taken: (&str, &str), at_ms: u64) {
+        let frame_ms = self.rate_of(cl.chan()).frame_nanos() / 1_000_000;
         // A few switches at most: each one needs a whole clip to have played.
         for _ in 0..8 {
             let Some(owner) = self.layer_owner(cl) else {
@@ -174,7 +175,7 @@ impl Engine {
 
     /// A `LOADBG` for `id` was answered: the layer's background is `id`'s now.
     pub(super) fn background_taken(&mut self, id: &str) {
-        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(id) else {
             return;
         };
         self.scheduler.black_armed.remove(&cl);
@@ -192,7 +193,7 @@ impl Engine {
     }
 
     /// What the layer's background holds, or is about to.
-    pub(super) fn layer_background(&self, cl: ChannelLayer) -> Option<Target> {
+    pub(super) fn layer_background(&self, cl: Route) -> Option<Target> {
         let item = self.on_layer(cl).into_iter().find_map(|id| {
             let (item, auto) = self.playout.get(&id)?.background_target();
             let item = item?.to_owned();
@@ -205,7 +206,7 @@ impl Engine {
     }
 
     /// The playlist with an item on air on `cl`.
-    fn layer_owner(&self, cl: ChannelLayer) -> Option<String> {
+    fn layer_owner(&self, cl: Route) -> Option<String> {
         self.on_layer(cl)
             .into_iter()
             .find(|id| self.playout.get(id).is_some_and(|p| p.on_air().is_some()))
@@ -220,7 +221,7 @@ impl Engine {
         if item.looping {
             return None;
         }
-        let rate = self.rate_of(pl.channel_layer.channel);
+        let rate = self.rate_of_pl(pl);
         let frames = timing::channel_frames(item, rate)?;
         let since = i64::try_from(p.on_air_since_ms()?)
             .ok()?
@@ -231,10 +232,10 @@ impl Engine {
     /// What the background of `id`'s layer should hold, when that differs from what it holds or
     /// is about to: `None` when nothing needs sending.
     pub(super) fn rearm_target(&self, id: &str) -> Option<Target> {
-        if !self.link.connected {
+        let cl = self.route(id)?;
+        if !self.group_connected(cl.group) {
             return None;
         }
-        let cl = self.playlists.get(id)?.channel_layer;
         let want = self.layer_want(cl)?;
         let have = self.layer_background(cl);
         if have.as_ref() == Some(&want) {
@@ -252,16 +253,16 @@ impl Engine {
 
     /// Whether the item on air on `cl` ends within the time a `LOADBG` may take to land: three
     /// frames, and at least 150 ms of real time (on a sped-up test clock, more frames).
-    fn switch_imminent(&self, cl: ChannelLayer) -> bool {
+    fn switch_imminent(&self, cl: Route) -> bool {
         let Some(end) = self.layer_owner(cl).and_then(|o| self.on_air_end(&o)) else {
             return false;
         };
-        let frame = self.rate_of(cl.channel).frame_nanos();
+        let frame = self.rate_of(cl.chan()).frame_nanos();
         let real = 150_000_000_i64.saturating_mul(i64::from(self.scheduler.clock.speed()));
         end.saturating_sub(self.now_ns()) < frame.saturating_mul(3).max(real)
     }
 
-    fn layer_want(&self, cl: ChannelLayer) -> Option<Target> {
+    fn layer_want(&self, cl: Route) -> Option<Target> {
         let owner = self.layer_owner(cl);
         // The earliest fixed time of a playlist not on air (the next day, a rundown waiting in a
         // gap), with its instant.
@@ -284,7 +285,7 @@ impl Engine {
                 // starts) before it. Within a frame of its end, what follows would show for a
                 // frame at most: the fixed item waits instead, ready to be taken on its frame.
                 let ends = owner.as_deref().and_then(|o| self.on_air_end(o));
-                let frame = self.rate_of(cl.channel).frame_nanos();
+                let frame = self.rate_of(cl.chan()).frame_nanos();
                 if ends.is_none_or(|e| at <= e.saturating_add(frame)) {
                     Some((q, item, false))
                 } else {
@@ -312,7 +313,7 @@ impl Engine {
         }
         if self.scheduler.filler_follows(o)
             && self.auto_allowed(o)
-            && let Some(filler) = self.filler_of(pl.channel_layer)
+            && let Some(filler) = self.route_of(pl).and_then(|r| self.filler_of(r))
             && let Some((item, _)) = self.filler_next(filler)
         {
             return Some((filler.id.clone(), item, true));
@@ -338,7 +339,7 @@ impl Engine {
 impl Engine {
     /// `EMPTY` was armed behind `id`'s last item: the layer goes black when it ends.
     pub(super) fn black_armed(&mut self, id: &str) {
-        if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+        if let Some(cl) = self.route(id) {
             self.scheduler.black_armed.insert(cl, id.to_owned());
         }
     }
@@ -346,7 +347,7 @@ impl Engine {
     /// Past the planned end of the last item with black armed: the item is off air (its as-run
     /// end stamped with its planned end), the layer is empty.
     pub(super) fn went_black(&mut self, id: &str, end_ns: i64) {
-        let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(id) else {
             return;
         };
         if self.scheduler.black_armed.get(&cl).map(String::as_str) != Some(id) {

@@ -10,53 +10,57 @@ use crate::playout::engine::state::ClipView;
 use crate::playout::media;
 
 impl Engine {
-    /// The station's link changed: the first server came up, or the last one went down (with a
+    /// Group `g`'s link changed: its first server came up, or its last one went down (with a
     /// backup, one side going while the other stays is handled in `sides`).
-    pub(super) fn on_link(&mut self, state: LinkState) {
-        let servers = self.link.servers.clone();
-        let view = match &state {
-            LinkState::Connected { server_version, .. } => LinkView {
-                connected: true,
-                server_version: Some(server_version.clone()),
-                state: "connected".into(),
-                telemetry: self.link.telemetry,
-                servers,
-            },
-            LinkState::Connecting { attempt } => LinkView {
-                state: format!("connecting (attempt {attempt})"),
-                servers,
-                ..LinkView::default()
-            },
-            LinkState::Disconnected { reason, .. } => LinkView {
-                state: format!("down: {reason}"),
-                servers,
-                ..LinkView::default()
-            },
-        };
+    pub(super) fn on_link(&mut self, g: usize, state: LinkState) {
+        self.groups[g].link = state.clone();
+        let view = self.station_link();
         if view != self.link {
             self.link = view.clone();
             self.publish(EventKind::Link { link: view });
         }
+        let name = self.groups[g].name.clone();
+        let alarm_prefix = if self.groups.len() > 1 {
+            format!("CasparCG server {name:?} link")
+        } else {
+            "CasparCG link".to_owned()
+        };
         if let LinkState::Connected { .. } = &state {
-            self.clear_alarms("caspar");
+            let stale: Vec<String> = self
+                .alarms
+                .iter()
+                .filter(|a| a.kind == "caspar" && a.message.starts_with(&alarm_prefix))
+                .map(|a| a.message.clone())
+                .collect();
+            for message in stale {
+                self.clear_alarm("caspar", &message);
+            }
             // A failed rescan raises its own alarm; playout goes on without it.
-            self.start_rescan(None);
-            self.reconcile_all();
+            self.start_group_rescan(g);
+            self.reconcile_group(g);
             // Fixed times wait for the link: plan again now. Channels are not read here: a poll
             // racing reconciliation's reading could see a layer still empty after a recovery and
             // hold it; a channel's rate comes with its first reading, and until then a fixed time
             // leads by the fastest rate's margin (see `fire`).
-            let ids: Vec<String> = self.playlists.keys().cloned().collect();
+            let ids: Vec<String> = self
+                .playlists
+                .keys()
+                .filter(|id| self.route(id).is_some_and(|r| r.group == g))
+                .cloned()
+                .collect();
             for id in ids {
                 self.scheduler.touch(&id);
             }
-        } else if matches!(state, LinkState::Disconnected { .. }) {
-            self.observed.clear();
-            if self.playout.values().any(|p| p.on_air().is_some()) {
+        } else if let LinkState::Disconnected { reason, .. } = &state {
+            self.observed.retain(|r, _| r.group != g);
+            let on_air = self.playout.iter().any(|(id, p)| {
+                p.on_air().is_some() && self.route(id).is_some_and(|r| r.group == g)
+            });
+            if on_air {
                 self.raise(
                     Severity::Critical,
                     "caspar",
-                    format!("CasparCG link {}", self.link.state),
+                    format!("{alarm_prefix} down: {reason}"),
                 );
             }
         }
@@ -92,19 +96,27 @@ impl Engine {
         });
     }
 
-    /// Starts a rescan unless one is running; `waiter` (a `media.rescan` op) is answered when it
-    /// ends.
+    /// Starts a rescan of every group unless one is running; `waiter` (a `media.rescan` op) is
+    /// answered when each group's lead has answered.
     pub(super) fn start_rescan(&mut self, waiter: Option<Reply>) {
         if let Some(waiters) = &mut self.rescan_waiters {
             waiters.extend(waiter);
             return;
         }
         self.rescan_waiters = Some(waiter.into_iter().collect());
-        // The lead's library is the station's (durations, missing clips); each other side's is
-        // scanned too, for the clips it alone lacks.
-        self.rescan_lead = self.lead();
-        for side in 0..self.sides.len() {
-            if side == self.rescan_lead || self.sides[side].view.connected {
+        self.rescan_groups = (0..self.groups.len()).collect();
+        for g in 0..self.groups.len() {
+            self.start_group_rescan(g);
+        }
+    }
+
+    /// Scans group `g`'s servers. The lead's library is the group's (durations, missing clips);
+    /// each other side's is scanned too, for the clips it alone lacks.
+    pub(super) fn start_group_rescan(&mut self, g: usize) {
+        let lead = self.lead(g);
+        self.groups[g].rescan_lead = lead;
+        for side in self.groups[g].sides.clone() {
+            if side == lead || self.sides[side].view.connected {
                 self.start_side_rescan(side);
             }
         }
@@ -132,36 +144,55 @@ impl Engine {
                 .collect();
             self.side_library(side, clips);
         }
-        // The station's library is the lead's: a scan of the side that leads now is applied
-        // (the lead may have changed since the scan began: the new lead is scanned then, see
-        // `check_lead`); an operator's rescan is answered when the side it began with answers.
-        let is_lead = side == self.lead();
-        let answers = side == self.rescan_lead && self.rescan_waiters.is_some();
+        // A group's library is its lead's: a scan of the side that leads now is applied (the lead
+        // may have changed since the scan began: the new lead is scanned then, see `check_lead`);
+        // the group's share of an operator's rescan is answered by the side it began with.
+        let g = self.sides[side].group;
+        let is_lead = side == self.lead(g);
+        let answers = side == self.groups[g].rescan_lead && self.rescan_groups.contains(&g);
         if !is_lead && !answers {
             return;
         }
         let answer = match result {
-            Ok(library) if is_lead => Ok(self.apply_media(library).await),
+            Ok(library) if is_lead => Ok(self.apply_media(g, library).await),
             Ok(library) => Ok(library.len()),
             Err(message) => Err(self.media_failed(message)),
         };
         if !answers {
             return;
         }
-        let waiters = self.rescan_waiters.take().unwrap_or_default();
-        for reply in waiters {
-            let _ = reply.send(answer.clone().map(|clips| OpResult {
+        self.rescan_groups.remove(&g);
+        if let Err(e) = answer {
+            // One group failed: the op fails with its error (the others' libraries still apply).
+            self.rescan_groups.clear();
+            for reply in self.rescan_waiters.take().unwrap_or_default() {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        if !self.rescan_groups.is_empty() {
+            return;
+        }
+        let clips = self.media_view.clips.len();
+        for reply in self.rescan_waiters.take().unwrap_or_default() {
+            let _ = reply.send(Ok(OpResult {
                 clips: Some(clips),
                 ..OpResult::default()
             }));
         }
     }
 
-    async fn apply_media(&mut self, library: MediaLibrary) -> usize {
+    /// Group `g`'s library changed. The media view lists every group's clips (the first group's
+    /// entry where two have a clip of the same name).
+    async fn apply_media(&mut self, g: usize, library: MediaLibrary) -> usize {
         let n = library.len();
-        let clips = library
-            .entries()
+        self.groups[g].media = Arc::new(library);
+        let mut seen = HashSet::new();
+        let clips = self
+            .groups
             .iter()
+            .flat_map(|g| g.media.entries())
+            .filter(|e| seen.insert(e.name.to_uppercase()))
             .map(|e| ClipView {
                 name: e.name.clone(),
                 kind: format!("{:?}", e.kind).to_uppercase(),
@@ -173,12 +204,16 @@ impl Engine {
             updated_ms: Some(self.now_ms()),
             error: None,
         });
-        self.media = Arc::new(library);
         self.clear_alarms("media");
         self.publish(EventKind::Media {
             media: self.media_view.clone(),
         });
-        let ids: Vec<String> = self.playlists.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .playlists
+            .keys()
+            .filter(|id| self.route(id).is_some_and(|r| r.group == g))
+            .cloned()
+            .collect();
         for id in &ids {
             if self.recompute_missing(id) {
                 let missing = self.missing.get(id).cloned().unwrap_or_default();
@@ -206,9 +241,9 @@ impl Engine {
     /// have others (for durations and remaining time): each is an edit like an operator's, saved
     /// before it is applied, and sent as an `item_updated` event.
     pub(super) async fn fill_durations(&mut self) {
-        let media = self.media.clone();
         let mut changes = Vec::new();
         for (id, pl) in &self.staging.playlists {
+            let media = self.media_of(pl);
             for (index, item) in pl.items.iter().enumerate() {
                 if let Some(new) = super::filled(&media, item) {
                     let change = Change::ItemUpdated {

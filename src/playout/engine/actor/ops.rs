@@ -22,7 +22,8 @@ impl Engine {
             Op::PlaylistCreate {
                 name,
                 channel_layer,
-            } => self.create(name, channel_layer),
+                server,
+            } => self.create(name, channel_layer, server),
             Op::PlaylistDelete { playlist } => self.delete(&playlist),
             Op::PlaylistSelect { playlist } => {
                 let _ = reply.send(self.select(playlist));
@@ -144,6 +145,7 @@ impl Engine {
     fn settings(&mut self, playlist: Option<String>, set: impl FnOnce(&mut Playlist)) -> Staged {
         let p = self.staged(playlist.as_deref())?;
         let mut s = Playlist::new(p.id.clone(), p.name.clone(), p.channel_layer);
+        s.server.clone_from(&p.server);
         s.looping = p.looping;
         s.autoplay = p.autoplay;
         s.air_date.clone_from(&p.air_date);
@@ -168,11 +170,12 @@ impl Engine {
     /// A layer has at most one filler: the gaps must have one answer.
     fn one_filler_per_layer(&self, filler: &Playlist) -> Result<(), EngineError> {
         let cl = filler.channel_layer;
-        let other = self
-            .staging
-            .playlists
-            .values()
-            .find(|p| p.id != filler.id && p.channel_layer == cl && p.filler.is_some());
+        let other = self.staging.playlists.values().find(|p| {
+            p.id != filler.id
+                && p.channel_layer == cl
+                && p.server == filler.server
+                && p.filler.is_some()
+        });
         match other {
             Some(o) => Err(PlaylistError::Invalid {
                 field: "filler",
@@ -199,7 +202,12 @@ impl Engine {
         })
     }
 
-    fn create(&mut self, name: String, channel_layer: Option<ChannelLayer>) -> Staged {
+    fn create(
+        &mut self,
+        name: String,
+        channel_layer: Option<ChannelLayer>,
+        server: Option<String>,
+    ) -> Staged {
         if self.staging.playlists.len() >= self.limits.max_playlists {
             return Err(PlaylistError::TooManyPlaylists {
                 max: self.limits.max_playlists,
@@ -214,8 +222,10 @@ impl Engine {
             n += 1;
         }
         let cl = channel_layer.unwrap_or(self.config.default_channel_layer);
-        let playlist = Playlist::new(id.clone(), name, cl);
+        let mut playlist = Playlist::new(id.clone(), name, cl);
+        playlist.server = server;
         playlist.validate(&self.limits)?;
+        self.check_server(&playlist)?;
         self.staging.playlists.insert(id.clone(), playlist.clone());
         let result = OpResult {
             playlist: Some(id),
@@ -251,7 +261,11 @@ impl Engine {
         item.scheduled = new.scheduled;
         item.start = new.start.unwrap_or_default();
         item.at = new.at;
-        fill_from_media(&self.media, &mut item);
+        let media = self
+            .staged(playlist.as_deref())
+            .map(|p| self.media_of(p))
+            .unwrap_or_default();
+        fill_from_media(&media, &mut item);
         let item = Arc::new(item);
         self.change(playlist, |p| {
             Ok(Change::ItemAdded {
@@ -271,7 +285,10 @@ impl Engine {
     }
 
     fn update(&mut self, playlist: Option<String>, item: String, fields: &ItemFields) -> Staged {
-        let media = self.media.clone();
+        let media = self
+            .staged(playlist.as_deref())
+            .map(|p| self.media_of(p))
+            .unwrap_or_default();
         self.change(playlist, |p| {
             let index = p
                 .index_of(&item)

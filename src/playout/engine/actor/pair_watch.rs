@@ -17,27 +17,24 @@ const DRIFT_PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 impl Engine {
     /// Records a side's own reading of a layer and compares the pair's positions.
-    pub(super) fn side_position(
-        &mut self,
-        side: usize,
-        cl: ChannelLayer,
-        obs: &LayerObs,
-        at: Instant,
-    ) {
-        if self.sides.len() < 2 {
+    pub(super) fn side_position(&mut self, side: usize, cl: Route, obs: &LayerObs, at: Instant) {
+        let g = self.sides[side].group;
+        if self.groups[g].sides.len() < 2 {
             return;
         }
         self.sides[side].positions.insert(cl, (obs.clone(), at));
-        self.measure_drift();
+        self.measure_drift(g);
     }
 
     /// The backup's position minus the main's, in frames, on the layer where they differ most,
     /// from both sides' latest readings of layers that show the same clip; alarmed beyond
     /// `playout.max_drift_frames`.
-    fn measure_drift(&mut self) {
-        let (Some(main), Some(backup)) = (self.sides.first(), self.sides.get(1)) else {
-            return;
+    fn measure_drift(&mut self, g: usize) {
+        let (main_i, backup_i) = match self.groups[g].sides[..] {
+            [m, b] => (m, b),
+            _ => return,
         };
+        let (main, backup) = (&self.sides[main_i], &self.sides[backup_i]);
         if !main.view.connected || !backup.view.connected || !backup.view.in_step {
             return;
         }
@@ -68,11 +65,7 @@ impl Engine {
                     e + now.duration_since(*at).as_secs_f64() * speed
                 }
             };
-            let (num, den) = self
-                .frame_rates
-                .get(&cl.channel)
-                .copied()
-                .unwrap_or((25, 1));
+            let (num, den) = self.frame_rates.get(&cl.chan()).copied().unwrap_or((25, 1));
             let fps = f64::from(num) / f64::from(den.max(1));
             let drift =
                 ((forward(be, b_at, b.paused) - forward(me, m_at, m.paused)) * fps).round() as i64;
@@ -84,7 +77,7 @@ impl Engine {
             return;
         };
         let limit = i64::from(self.config.max_drift_frames);
-        let backup = &self.sides[1];
+        let backup = &self.sides[backup_i];
         let before = backup.view.drift_frames;
         let crossed = before.is_none_or(|b| (b.abs() > limit) != (drift.abs() > limit));
         let due = backup
@@ -94,7 +87,7 @@ impl Engine {
             return;
         }
         let name = backup.view.name.clone();
-        let b = &mut self.sides[1];
+        let b = &mut self.sides[backup_i];
         b.view.drift_frames = Some(drift);
         b.drift_published = Some(now);
         let message_prefix = format!("backup server {name:?} drifts");
@@ -102,7 +95,7 @@ impl Engine {
             let old: Vec<String> = self
                 .alarms
                 .iter()
-                .filter(|a| a.kind == "drift")
+                .filter(|a| a.kind == "drift" && a.message.starts_with(&message_prefix))
                 .map(|a| a.message.clone())
                 .collect();
             for m in old {
@@ -127,19 +120,23 @@ impl Engine {
 
     /// Recomputes every side's missing clips (after a rescan or an edit).
     pub(super) fn side_missing(&mut self) {
-        if self.sides.len() < 2 {
+        if self.groups.iter().all(|g| g.sides.len() < 2) {
             return;
         }
-        let used: std::collections::BTreeSet<&str> = self
-            .playlists
-            .values()
-            .flat_map(|pl| pl.items.iter().map(|i| i.clip.as_str()))
-            .collect();
+        // Per group, the clips of the playlists that play on it.
+        let mut used: Vec<std::collections::BTreeSet<&str>> =
+            vec![Default::default(); self.groups.len()];
+        for pl in self.playlists.values() {
+            if let Some(r) = self.route_of(pl) {
+                used[r.group].extend(pl.items.iter().map(|i| i.clip.as_str()));
+            }
+        }
         let mut changed = false;
         for s in &mut self.sides {
             let Some(clips) = &s.clips else {
                 continue;
             };
+            let used = &used[s.group];
             let missing: Vec<String> = used
                 .iter()
                 .filter(|c| !clips.contains(&c.to_uppercase()))

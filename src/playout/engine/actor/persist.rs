@@ -184,12 +184,16 @@ impl Engine {
         };
         let mut entry = entry.with_title(it.title.clone());
         entry.filler = pl.filler.is_some();
-        if self.sides.len() > 1 {
-            entry.servers = self
+        // With several servers, the line says where it played: the group's servers in step.
+        if let Some(r) = self.route_of(pl)
+            && self.sides.len() > 1
+        {
+            entry.servers = self.groups[r.group]
                 .sides
                 .iter()
-                .filter(|s| s.view.connected && s.view.in_step)
-                .map(|s| s.view.name.clone())
+                .map(|&i| &self.sides[i].view)
+                .filter(|v| v.connected && v.in_step)
+                .map(|v| v.name.clone())
                 .collect();
         }
         Some(match (it.frames, it.fps) {
@@ -208,7 +212,15 @@ impl Engine {
                 // older edit on top of this version.
                 let staged = self.staging.playlists.get(&id).map_or(0, |p| p.revision);
                 pl.revision = pl.revision.max(staged + 1);
-                let media = self.media.clone();
+                if let Err(error) = self.check_server(&pl) {
+                    self.raise(Severity::Warning, "store", format!("edit of playlist {id:?} outside onair rejected ({error}); the last good version stays"));
+                    if self.staging.playlists.contains_key(&id) {
+                        self.stage(Durable::Rewrite(id), None, OpResult::default())
+                            .await;
+                    }
+                    return;
+                }
+                let media = self.media_of(&pl);
                 for item in &mut pl.items {
                     fill_shared(&media, item);
                 }

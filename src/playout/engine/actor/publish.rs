@@ -132,7 +132,10 @@ impl Engine {
             let (Some(on_air), Some(pl)) = (p.on_air(), self.playlists.get(id)) else {
                 continue;
             };
-            let obs = self.observed.get(&pl.channel_layer).map(|(o, _)| o);
+            let Some(route) = self.route_of(pl) else {
+                continue;
+            };
+            let obs = self.observed.get(&route).map(|(o, _)| o);
             let item = pl.item(on_air);
             let duration = obs
                 .and_then(|o| o.length)
@@ -155,17 +158,16 @@ impl Engine {
                 .unwrap_or(0.0);
             // Numbers are live only while OSC arrives or INFO answers keep coming; otherwise they
             // are the last known values and must be shown as stale.
-            let observed_recently = self
-                .info_read_at
-                .get(&pl.channel_layer.channel)
-                .is_some_and(|at| {
-                    at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
-                });
-            let osc_fresh = self.sides[self.followed]
+            let observed_recently = self.info_read_at.get(&route.chan()).is_some_and(|at| {
+                at.elapsed() <= INFO_FRESH_FOR.min(self.poll_interval) + Duration::from_secs(1)
+            });
+            let osc_fresh = self.sides[self.groups[route.group].followed]
                 .osc
                 .as_ref()
-                .is_some_and(|o| !o.is_stale(pl.channel_layer.channel));
-            let fresh = self.link.connected && obs.is_some() && (osc_fresh || observed_recently);
+                .is_some_and(|o| !o.is_stale(route.channel));
+            let fresh = self.group_connected(route.group)
+                && obs.is_some()
+                && (osc_fresh || observed_recently);
             map.insert(
                 id.clone(),
                 Progress {

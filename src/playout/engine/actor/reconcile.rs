@@ -14,16 +14,16 @@ use crate::playout::engine::observe;
 use crate::playout::engine::transport;
 
 impl Engine {
-    /// Starts one reading per channel with an on-air playlist.
-    pub(super) fn reconcile_all(&mut self) {
-        let mut per_channel: BTreeMap<u16, Vec<(String, u64)>> = BTreeMap::new();
+    /// Starts one reading per channel of group `g` with an on-air playlist.
+    pub(super) fn reconcile_group(&mut self, g: usize) {
+        let mut per_channel: BTreeMap<Chan, Vec<(String, u64)>> = BTreeMap::new();
         for (id, p) in &self.playout {
             if p.on_air().is_none() {
                 continue;
             }
-            if let Some(pl) = self.playlists.get(id) {
+            if let Some(r) = self.route(id).filter(|r| r.group == g) {
                 per_channel
-                    .entry(pl.channel_layer.channel)
+                    .entry(r.chan())
                     .or_default()
                     .push((id.clone(), p.epoch()));
             }
@@ -61,7 +61,9 @@ impl Engine {
         let Some(pl) = self.playlists.get(id).cloned() else {
             return;
         };
-        let cl = pl.channel_layer;
+        let Some(cl) = self.route_of(&pl) else {
+            return;
+        };
         let on_air = self
             .playout
             .get(id)
@@ -111,6 +113,7 @@ impl Engine {
             self.rearm(&filler);
             return;
         }
+        let cl = self.layer_name(cl);
         if layer.fg_present {
             let message = format!(
                 "layer {cl} shows {:?}, not {:?}; waiting for the operator",
@@ -136,12 +139,7 @@ impl Engine {
     /// The layer's filler and the item of it on the layer, when `id` is a rundown on the layer
     /// and the layer shows one of the filler's clips (its predicted next, else the first item
     /// with that clip: where the sequence stood is not kept across a restart).
-    fn filler_in_gap(
-        &self,
-        cl: ChannelLayer,
-        id: &str,
-        fg: Option<&str>,
-    ) -> Option<(String, String)> {
+    fn filler_in_gap(&self, cl: Route, id: &str, fg: Option<&str>) -> Option<(String, String)> {
         let filler = self.filler_of(cl).filter(|f| f.id != id)?;
         let predicted = self.filler_next(filler).map(|(item, _)| item).filter(|i| {
             filler
@@ -167,16 +165,14 @@ impl Engine {
     /// Plays the on-air item again from where it should be by now (or the next item, if its time
     /// is over), then re-arms autoplay: queued on the lane, dropped if an operator acts first.
     fn resume(&mut self, id: &str, item: &Item, message: String) {
-        let cl = self.playlists[id].channel_layer;
+        let Some(cl) = self.route(id) else {
+            return;
+        };
         let elapsed = self.expected_elapsed(id, cl);
         // The server lost its background too.
         self.runtime(id).lost_background();
         let epoch = self.runtime(id).epoch();
-        let (num, den) = self
-            .frame_rates
-            .get(&cl.channel)
-            .copied()
-            .unwrap_or((25, 1));
+        let (num, den) = self.frame_rates.get(&cl.chan()).copied().unwrap_or((25, 1));
         let frames = (elapsed * f64::from(num) / f64::from(den.max(1))).round() as u64;
         if transport::item_seconds(item).is_some_and(|d| elapsed >= d) {
             self.raise(
@@ -214,7 +210,7 @@ impl Engine {
 
     /// Where the on-air item should be now: the last observed position plus the time since, or the
     /// wall-clock time since it started.
-    pub(super) fn expected_elapsed(&self, id: &str, cl: ChannelLayer) -> f64 {
+    pub(super) fn expected_elapsed(&self, id: &str, cl: Route) -> f64 {
         if let Some((obs, at)) = self.observed.get(&cl)
             && let Some(e) = obs.elapsed
         {

@@ -73,9 +73,9 @@ pub(crate) struct Scheduler {
     /// Per filler playlist, the sequence number of its next play.
     pub(super) filler_seq: HashMap<String, u64>,
     /// Layers where `EMPTY` waits with AUTO behind a rundown's last item, and that rundown.
-    pub(super) black_armed: HashMap<ChannelLayer, String>,
+    pub(super) black_armed: HashMap<Route, String>,
     /// Per layer run by days, the missing next day alarmed: (its air date, the alarm's text).
-    pub(super) day_alarms: HashMap<ChannelLayer, (String, String)>,
+    pub(super) day_alarms: HashMap<Route, (String, String)>,
     pub(super) next_day_warning: Duration,
     /// The clock everything here reads (the machine's, or a test's).
     pub(super) clock: Arc<dyn Clock>,
@@ -240,7 +240,7 @@ impl Engine {
                 self.scheduler.timeline_dirty = true;
             }
             // A filler (or one that no longer is) changes the gaps of every rundown on its layer.
-            if let Some(cl) = self.playlists.get(id).map(|pl| pl.channel_layer) {
+            if let Some(cl) = self.route(id) {
                 for other in self.on_layer(cl) {
                     if other != id && self.scheduler.plans.contains_key(&other) {
                         self.scheduler.touch(&other);
@@ -251,10 +251,9 @@ impl Engine {
             return;
         };
         let now = self.now_ns();
-        let ch = pl.channel_layer.channel;
         let known_rate = self
-            .frame_rates
-            .get(&ch)
+            .route_of(pl)
+            .and_then(|r| self.frame_rates.get(&r.chan()))
             .and_then(|&(n, d)| FrameRate::new(n, d));
         let rate = known_rate.unwrap_or(FrameRate::FPS_25);
         let today = self
@@ -335,7 +334,7 @@ impl Engine {
             .ok()
             .and_then(|t| crate::schedule::zone::to_nanos(t).ok())
             .unwrap_or(now.saturating_add(86_400 * NANOS_PER_SEC));
-        let filler_pl = self.filler_of(pl.channel_layer);
+        let filler_pl = self.route_of(pl).and_then(|r| self.filler_of(r));
         let lengths = filler_pl.map(|f| Self::filler_lengths(f, rate));
         let filler = filler_pl.zip(lengths.as_deref()).map(|(f, clips)| Filler {
             clips,

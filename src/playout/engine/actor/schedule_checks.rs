@@ -32,10 +32,7 @@ impl Engine {
                 .to_string();
             let secs = length_ns as f64 / NANOS_PER_SEC as f64;
             let message = if before.is_empty() {
-                let cl = self
-                    .playlists
-                    .get(id)
-                    .map(|pl| pl.channel_layer.to_string());
+                let cl = self.route(id).map(|r| self.layer_name(r));
                 format!(
                     "playlist {id:?} ends at {start}, {secs:.1} s before the next day starts, \
                      and layer {} has no filler: the channel will show the last frame (make a \
@@ -75,13 +72,13 @@ impl Engine {
                 <= jiff::SignedDuration::try_from(self.scheduler.next_day_warning)
                     .unwrap_or(jiff::SignedDuration::MAX);
         let next = next_date.to_string();
-        let mut layers: BTreeMap<ChannelLayer, bool> = BTreeMap::new();
+        let mut layers: BTreeMap<Route, bool> = BTreeMap::new();
         for pl in self.playlists.values().filter(|pl| pl.filler.is_none()) {
-            if let Some(d) = &pl.air_date {
-                *layers.entry(pl.channel_layer).or_default() |= *d == next;
+            if let (Some(d), Some(r)) = (&pl.air_date, self.route_of(pl)) {
+                *layers.entry(r).or_default() |= *d == next;
             }
         }
-        let mut want: HashMap<ChannelLayer, String> = HashMap::new();
+        let mut want: HashMap<Route, String> = HashMap::new();
         for (cl, has_next) in layers {
             if !due || has_next {
                 continue;
@@ -94,10 +91,11 @@ impl Engine {
                 Some(f) => format!("the filler {:?} will play", f.id),
                 None => "the layer has no filler: the last frame will stay on air".to_owned(),
             };
+            let layer = self.layer_name(cl);
             want.insert(
                 cl,
                 format!(
-                    "no rundown for {next} on layer {cl}: the day starts at {starts} (in {} min) \
+                    "no rundown for {next} on layer {layer}: the day starts at {starts} (in {} min) \
                      and {then}",
                     ahead.as_secs() / 60
                 ),
@@ -105,7 +103,7 @@ impl Engine {
         }
         // Raised once per missing day (the minutes in the text are those at the first notice),
         // cleared when the day arrives or begins.
-        let gone: Vec<(ChannelLayer, String)> = self
+        let gone: Vec<(Route, String)> = self
             .scheduler
             .day_alarms
             .iter()

@@ -22,9 +22,6 @@ use crate::playout::engine::state::Status;
 use crate::playout::engine::state::{ServerRole, ServerView};
 use crate::playout::engine::transport;
 
-/// The main server's index in [`Engine::sides`]; the backup, when there is one, is 1.
-pub(crate) const MAIN: usize = 0;
-
 /// A server of the station as the engine was given it.
 pub struct SideDeps {
     pub name: String,
@@ -36,6 +33,8 @@ pub struct SideDeps {
 
 /// One server of the station as the engine drives it.
 pub(crate) struct Side {
+    /// The group it belongs to (see `groups`).
+    pub(super) group: usize,
     pub(super) caspar: CasparHandle,
     pub(super) osc: Option<OscTelemetry>,
     pub(super) view: ServerView,
@@ -44,7 +43,7 @@ pub(crate) struct Side {
     /// Catch-up commands sent to it alone and not answered yet.
     pub(super) resync_pending: usize,
     /// The latest position per layer from this side's own telemetry (for drift).
-    pub(super) positions: HashMap<ChannelLayer, (LayerObs, Instant)>,
+    pub(super) positions: HashMap<Route, (LayerObs, Instant)>,
     /// Clip names (upper case) of its media library, once scanned.
     pub(super) clips: Option<HashSet<String>>,
     /// When its drift was last published.
@@ -54,8 +53,9 @@ pub(crate) struct Side {
 }
 
 impl Side {
-    pub(super) fn new(deps: SideDeps, role: ServerRole) -> Side {
+    pub(super) fn new(deps: SideDeps, role: ServerRole, group: usize) -> Side {
         Side {
+            group,
             caspar: deps.caspar,
             osc: deps.osc,
             view: ServerView {
@@ -79,21 +79,24 @@ impl Engine {
     /// The side whose telemetry the engine follows: the main while it is up and in step, else the
     /// backup (a side being brought in step shows nothing of ours yet: following it would look
     /// like the layer was emptied), else any connected side, else the main.
-    pub(super) fn lead(&self) -> usize {
-        self.sides
-            .iter()
-            .position(|s| s.view.connected && s.view.in_step)
-            .or_else(|| self.sides.iter().position(|s| s.view.connected))
-            .unwrap_or(MAIN)
+    pub(super) fn lead(&self, g: usize) -> usize {
+        let members = &self.groups[g].sides;
+        let up = |in_step: bool| {
+            members.iter().copied().find(|&i| {
+                let v = &self.sides[i].view;
+                v.connected && (v.in_step || !in_step)
+            })
+        };
+        up(true).or_else(|| up(false)).unwrap_or(members[0])
     }
 
     /// Notes a change of the side followed: readings of the other side are not compared with it.
-    fn check_lead(&mut self) {
-        let lead = self.lead();
-        if lead != self.followed {
+    fn check_lead(&mut self, g: usize) {
+        let lead = self.lead(g);
+        if lead != self.groups[g].followed {
             tracing::info!(server = %self.sides[lead].view.name, "following this server's telemetry");
-            self.followed = lead;
-            self.observed.clear();
+            self.groups[g].followed = lead;
+            self.observed.retain(|r, _| r.group != g);
             // Durations and missing clips come from the side followed: read its library (a side
             // that connected while another led was scanned then, but not applied).
             if self.sides[lead].view.connected {
@@ -104,20 +107,23 @@ impl Engine {
 
     /// The sides a playout command for everyone goes to: the connected ones, main first (the main
     /// alone when none is connected, so the command fails as it would with one server).
-    pub(super) fn targets(&self) -> Vec<usize> {
-        let up: Vec<usize> = (0..self.sides.len())
+    pub(super) fn targets(&self, g: usize) -> Vec<usize> {
+        let members = &self.groups[g].sides;
+        let up: Vec<usize> = members
+            .iter()
+            .copied()
             .filter(|&i| self.sides[i].view.connected)
             .collect();
-        if up.is_empty() { vec![MAIN] } else { up }
+        if up.is_empty() { vec![members[0]] } else { up }
     }
 
     /// A side's link changed state.
     pub(super) fn on_side_link(&mut self, side: usize, state: LinkState) {
-        let others_up = self
+        let g = self.sides[side].group;
+        let others_up = self.groups[g]
             .sides
             .iter()
-            .enumerate()
-            .any(|(i, s)| i != side && s.view.connected);
+            .any(|&i| i != side && self.sides[i].view.connected);
         let s = &mut self.sides[side];
         let was_connected = s.view.connected;
         match &state {
@@ -161,7 +167,7 @@ impl Engine {
             } else {
                 self.sides[side].view.in_step = true;
                 self.sides[side].view.note = None;
-                self.group_link(&state);
+                self.group_link(side, &state);
             }
         } else if !connected && was_connected && others_up {
             let s = &self.sides[side];
@@ -173,15 +179,15 @@ impl Engine {
             );
             self.raise(Severity::Warning, "server", message);
         } else if !connected && !others_up {
-            self.group_link(&state);
+            self.group_link(side, &state);
         }
-        self.check_lead();
+        self.check_lead(g);
         self.publish_servers();
     }
 
-    /// The whole station's link changed: the first side came up, or the last went down.
-    fn group_link(&mut self, state: &LinkState) {
-        self.on_link(state.clone());
+    /// A group's link changed: its first side came up, or its last went down.
+    fn group_link(&mut self, side: usize, state: &LinkState) {
+        self.on_link(self.sides[side].group, state.clone());
     }
 
     /// Brings a side that connected while the other plays to the station's state: each on-air item
@@ -199,18 +205,19 @@ impl Engine {
             .map(|(id, _)| id.clone())
             .collect();
         self.clear_server_alarms(side);
-        // One catch-up per layer that shows or holds something of ours.
-        let mut layers: BTreeMap<ChannelLayer, String> = BTreeMap::new();
+        // One catch-up per layer of its group that shows or holds something of ours.
+        let g = self.sides[side].group;
+        let mut layers: BTreeMap<Route, String> = BTreeMap::new();
         for id in ids {
-            if let Some(pl) = self.playlists.get(&id) {
-                layers.entry(pl.channel_layer).or_insert(id);
+            if let Some(r) = self.route(&id).filter(|r| r.group == g) {
+                layers.entry(r).or_insert(id);
             }
         }
         for (id, p) in &self.playout {
             if p.background_target().0.is_some()
-                && let Some(pl) = self.playlists.get(id)
+                && let Some(r) = self.route(id).filter(|r| r.group == g)
             {
-                layers.entry(pl.channel_layer).or_insert_with(|| id.clone());
+                layers.entry(r).or_insert_with(|| id.clone());
             }
         }
         if layers.is_empty() {
@@ -243,7 +250,7 @@ impl Engine {
         if !s.view.connected || s.generation != generation {
             return Plan::Skip;
         }
-        let Some(cl) = self.playlists.get(&id).map(|pl| pl.channel_layer) else {
+        let Some(cl) = self.route(&id) else {
             self.resync_answered(side, None);
             return Plan::Skip;
         };
@@ -260,10 +267,10 @@ impl Engine {
                         auto,
                         ..crate::amcp::Clip::new("EMPTY")
                     };
-                    Command::LoadBg(cl, empty)
+                    Command::LoadBg(cl.wire(), empty)
                 }
                 Some((pid, item, auto)) => match self.item_of(&pid, &item) {
-                    Ok((cl, it)) => transport::loadbg(cl, &it, auto),
+                    Ok((cl, it)) => transport::loadbg(cl.wire(), &it, auto),
                     Err(_) => {
                         self.resync_answered(side, None);
                         return Plan::Skip;
@@ -288,11 +295,7 @@ impl Engine {
         };
         // The command shows on the frame after it arrives: one frame further in.
         let elapsed = self.expected_elapsed(&owner, cl);
-        let (num, den) = self
-            .frame_rates
-            .get(&cl.channel)
-            .copied()
-            .unwrap_or((25, 1));
+        let (num, den) = self.frame_rates.get(&cl.chan()).copied().unwrap_or((25, 1));
         let fps = f64::from(num) / f64::from(den.max(1));
         let frames = (elapsed * fps).round().max(0.0) as u64 + 1;
         if transport::item_seconds(&it).is_some_and(|d| (frames as f64) / fps >= d) {
@@ -300,8 +303,8 @@ impl Engine {
             return self.plan_resync(side, id, true, generation);
         }
         let paused = self.playout.get(&owner).map(Runtime::status) == Some(Status::Paused);
-        let cmd = match transport::play(cl, &it, Some(frames)) {
-            Command::Play(cl, clip) if paused => Command::Load(cl, clip),
+        let cmd = match transport::play(cl.wire(), &it, Some(frames)) {
+            Command::Play(wire, clip) if paused => Command::Load(wire, clip),
             cmd => cmd,
         };
         Plan::SendTo(side, cmd, after(owner, false))
@@ -358,7 +361,7 @@ impl Engine {
             tracing::info!(server = %s.view.name, resync_ms = s.view.resync_ms, "in step again");
         }
         self.clear_server_alarms(side);
-        self.check_lead();
+        self.check_lead(self.sides[side].group);
         self.publish_servers();
     }
 
@@ -371,7 +374,8 @@ impl Engine {
         result: &Result<(), CommandError>,
         take: bool,
     ) {
-        if self.sides.len() < 2 {
+        let g = self.sides[side].group;
+        if self.groups[g].sides.len() < 2 {
             return;
         }
         let s = &mut self.sides[side];
@@ -389,7 +393,7 @@ impl Engine {
                         s.view.name
                     );
                     self.raise(Severity::Warning, "server", message);
-                    self.check_lead();
+                    self.check_lead(g);
                     self.publish_servers();
                 }
             }
@@ -417,13 +421,12 @@ impl Engine {
 
     /// Publishes the servers' views with the station's link.
     pub(super) fn publish_servers(&mut self) {
-        let lead = self.lead();
         let servers: Vec<ServerView> = self
             .sides
             .iter()
             .enumerate()
             .map(|(i, s)| ServerView {
-                lead: i == lead && s.view.connected,
+                lead: i == self.lead(s.group) && s.view.connected,
                 ..s.view.clone()
             })
             .collect();

@@ -233,7 +233,8 @@ impl Engine {
         }
         let missing = match change {
             Change::ItemAdded { item, .. } | Change::ItemUpdated { item, .. } => {
-                let missing = !self.media.is_empty() && self.media.missing(&item.clip);
+                let media = self.media_of(&self.playlists[id]);
+                let missing = !media.is_empty() && media.missing(&item.clip);
                 self.set_missing(id, &item.id, missing);
                 missing
             }
@@ -283,11 +284,13 @@ impl Engine {
 
     /// Recomputes which items of playlist `id` lack their clip; true when that changed.
     pub(super) fn recompute_missing(&mut self, id: &str) -> bool {
-        let mut list: Missing = match self.playlists.get(id) {
-            Some(pl) if !self.media.is_empty() => pl
+        let pl = self.playlists.get(id);
+        let media = pl.map(|pl| self.media_of(pl)).unwrap_or_default();
+        let mut list: Missing = match pl {
+            Some(pl) if !media.is_empty() => pl
                 .items
                 .iter()
-                .filter(|i| self.media.missing(&i.clip))
+                .filter(|i| media.missing(&i.clip))
                 .map(|i| i.id.clone())
                 .collect(),
             _ => Missing::new(),
