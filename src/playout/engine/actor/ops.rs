@@ -170,10 +170,12 @@ impl Engine {
     /// A layer has at most one filler: the gaps must have one answer.
     fn one_filler_per_layer(&self, filler: &Playlist) -> Result<(), EngineError> {
         let cl = filler.channel_layer;
+        // On the same server: no `server` and the first server's name are the same layer.
+        let group = self.group_named(filler.server.as_deref());
         let other = self.staging.playlists.values().find(|p| {
             p.id != filler.id
                 && p.channel_layer == cl
-                && p.server == filler.server
+                && self.group_named(p.server.as_deref()) == group
                 && p.filler.is_some()
         });
         match other {
