@@ -7,7 +7,7 @@
 
 import { OnairClient } from './client.js';
 import { serverChanges, serverDetails, serverPills, health as serverHealth, isPair } from './servers.js';
-import { formatSpan, formatTime, itemSeconds, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
+import { formatSpan, formatTime, itemSeconds, layerLabel, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -319,7 +319,7 @@ function renderOnAir() {
   status.dataset.status = po.status;
   setText(status, PLAYOUT_STATUS[po.status] ?? po.status);
   const marks = playlistMarks(pl);
-  setText($('onair-playlist'), `${pl.name} · ${pl.channel_layer}${marks ? ` · ${marks}` : ''}`);
+  setText($('onair-playlist'), `${pl.name} · ${layerLabel(pl)}${marks ? ` · ${marks}` : ''}`);
 
   const index = pl.items.findIndex((i) => i.id === po.on_air);
   const item = index >= 0 ? pl.items[index] : null;
@@ -592,7 +592,7 @@ function renderRundown() {
   const picker = $('playlist-picker');
   setHidden(picker, playlists.length < 2);
   const select = $('playlist-select');
-  const label = (p) => `${p.name} (${p.channel_layer})${playlistMarks(p) ? ` · ${playlistMarks(p)}` : ''}`;
+  const label = (p) => `${p.name} (${layerLabel(p)})${playlistMarks(p) ? ` · ${playlistMarks(p)}` : ''}`;
   const sig = playlists.map((p) => `${p.id}\u0000${label(p)}`).join('\u0001');
   if (select.dataset.sig !== sig) {
     // Rebuilt only when the list changed, so an open drop-down is not disturbed by events.
@@ -904,7 +904,7 @@ async function action(name) {
       if (pl.playout.status === 'playing') return run('Pause', 'playout.pause', { playlist });
       return undefined;
     case 'stop':
-      if (await confirmDialog(`Stop "${pl.name}"? This takes ${pl.channel_layer} off air.`, 'Stop')) {
+      if (await confirmDialog(`Stop "${pl.name}"? This takes ${layerLabel(pl)} off air.`, 'Stop')) {
         return run('Stop', 'playout.stop', { playlist });
       }
       return undefined;

@@ -26,6 +26,8 @@ export function normalizeServers(list) {
   return list.filter(isObject).map((s) => ({
     name: String(s.name ?? ''),
     role: s.role === 'backup' ? 'backup' : 'main',
+    // The main it belongs to (older daemons: unset, one group).
+    group: typeof s.group === 'string' && s.group !== '' ? s.group : String(s.name ?? ''),
     address: String(s.address ?? ''),
     connected: s.connected === true,
     state: String(s.state ?? ''),

@@ -64,6 +64,8 @@ export function normalizePlaylist(p) {
     id: String(p.id ?? ''),
     name: String(p.name ?? p.id ?? ''),
     channel_layer: String(p.channel_layer ?? ''),
+    // The server it plays on; null: the station's first.
+    server: typeof p.server === 'string' && p.server !== '' ? p.server : null,
     items: asArray(p.items).map(normalizeItem),
     autoplay: p.autoplay === true,
     loop: p.loop === true,
@@ -328,6 +330,20 @@ export function playlistMarks(p) {
   return marks.join(' · ');
 }
 
+/** Where playlist `p` plays, as the operator reads it: `1-10`, or `studio-b 1-10` when it names
+ * its server. */
+export function layerLabel(p) {
+  return p?.server ? `${p.server} ${p.channel_layer}` : String(p?.channel_layer ?? '');
+}
+
+/** Whether playlists `a` and `b` play on the same layer of the same server (no `server`: the
+ * station's first, the first server the link lists). */
+export function sameLayer(state, a, b) {
+  const first = state?.link?.servers?.[0]?.group ?? null;
+  const serverOf = (p) => p.server ?? first;
+  return a.channel_layer === b.channel_layer && serverOf(a) === serverOf(b);
+}
+
 /** When playlist `p` is stopped because another playlist on its layer went on air (the filler in a
  * gap, the next day's rundown): `{ item, itemId, by }`, the item it left (null if deleted since;
  * it resumes after it) and the playlist now on the layer (null until its own event arrives).
@@ -336,7 +352,7 @@ export function takenOver(state, p) {
   if (!p || p.playout.status !== 'stopped' || p.playout.left_after == null) return null;
   const itemId = String(p.playout.left_after);
   const by = state.playlists.find(
-    (o) => o.id !== p.id && o.channel_layer === p.channel_layer && o.playout.status !== 'stopped',
+    (o) => o.id !== p.id && sameLayer(state, o, p) && o.playout.status !== 'stopped',
   );
   return { item: p.items.find((i) => i.id === itemId) ?? null, itemId, by: by ?? null };
 }

@@ -25,6 +25,22 @@ pub fn marks(playlist: &Playlist) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" · "))
 }
 
+/// Where a playlist plays: `1-10`, or `studio-b 1-10` when it names its server.
+pub fn layer_label(playlist: &Playlist) -> String {
+    match &playlist.server {
+        Some(server) => format!("{} {}", escape_hidden(server), playlist.channel_layer),
+        None => playlist.channel_layer.to_string(),
+    }
+}
+
+/// Whether `a` and `b` play on the same layer of the same server (no `server`: the station's
+/// first, the group of the first server the link lists).
+pub fn same_layer(state: &Snapshot, a: &Playlist, b: &Playlist) -> bool {
+    let first = state.link.servers.first().map(|s| s.group.as_str());
+    a.channel_layer == b.channel_layer
+        && a.server.as_deref().or(first) == b.server.as_deref().or(first)
+}
+
 /// A filler's order in words (`in order`, `shuffle`), not the wire's `in_order`.
 pub fn order(mode: FillerMode) -> &'static str {
     match mode {
@@ -49,7 +65,7 @@ pub fn taken_over(state: &Snapshot, pl: &PlaylistView) -> Option<String> {
         .map_or_else(|| "(removed item)".into(), |i| escape_hidden(item_name(i)));
     let by = state.playlists.iter().find(|p| {
         p.playlist.id != pl.playlist.id
-            && p.playlist.channel_layer == pl.playlist.channel_layer
+            && same_layer(state, &p.playlist, &pl.playlist)
             && p.playout.status != Status::Stopped
     });
     Some(match by {
@@ -61,7 +77,39 @@ pub fn taken_over(state: &Snapshot, pl: &PlaylistView) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ServerRole, ServerView};
     use crate::tui::fixtures;
+
+    #[test]
+    fn a_playlist_on_another_server_shares_no_layer_and_says_where_it_plays() {
+        let mut state = fixtures::taken_over_snapshot(6);
+        state.link.servers = ["a", "b"]
+            .into_iter()
+            .map(|name| ServerView {
+                name: name.into(),
+                group: name.into(),
+                role: ServerRole::Main,
+                ..ServerView::default()
+            })
+            .collect();
+        let main = state.playlists[0].clone();
+        assert_eq!(
+            layer_label(&main.playlist),
+            main.playlist.channel_layer.to_string()
+        );
+        assert!(taken_over(&state, &main).is_some_and(|t| t.contains("by Night")));
+        // The filler naming the first server is still on the same layer.
+        state.playlists[1].playlist.server = Some("a".into());
+        assert!(taken_over(&state, &main).is_some_and(|t| t.contains("by Night")));
+        // On server b it is another layer: it took nothing over from main.
+        state.playlists[1].playlist.server = Some("b".into());
+        let label = layer_label(&state.playlists[1].playlist);
+        assert_eq!(label, format!("b {}", main.playlist.channel_layer));
+        assert_eq!(
+            taken_over(&state, &main).as_deref(),
+            Some("layer taken over after «CLIP2»")
+        );
+    }
 
     #[test]
     fn marks_name_the_filler_and_only_a_chosen_end() {

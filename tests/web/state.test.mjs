@@ -22,6 +22,8 @@ import {
   playlistMarks,
   stationTime,
   takenOver,
+  layerLabel,
+  sameLayer,
   timelineEntry,
   unfilledGap,
 } from '../../assets/state.js';
@@ -340,4 +342,25 @@ test('timeline: under-run, count-down from the client clock, unfilled gaps ahead
   assert.equal(unfilledGap(view, 0).start_ms, 10_000);
   assert.equal(unfilledGap(view, 14_999).start_ms, 10_000, 'still under way');
   assert.equal(unfilledGap(view, 15_000), null, 'over; a filled gap is no warning');
+});
+
+test('a playlist names its server: the label says where it plays, and only the same server shares a layer', () => {
+  const s = state();
+  s.link.servers = [
+    { name: 'a', group: 'a', role: 'main' },
+    { name: 'b', group: 'b', role: 'main' },
+  ];
+  const p = main(s);
+  assert.equal(p.server, null);
+  assert.equal(layerLabel(p), p.channel_layer);
+  const onB = { ...p, id: 'x', server: 'b' };
+  const onA = { ...p, id: 'y', server: 'a' };
+  assert.equal(layerLabel(onB), `b ${p.channel_layer}`);
+  assert.equal(sameLayer(s, p, onA), true, 'no server is the first server');
+  assert.equal(sameLayer(s, p, onB), false);
+  // A playlist on another server never takes this one's layer over.
+  apply(s, { kind: 'playout', playlist: 'main', playout: { status: 'stopped', next: 'c', left_after: 'b' } });
+  apply(s, { kind: 'playout', playlist: 'other', playout: { status: 'playing', on_air: 'x' } });
+  s.playlists.find((o) => o.id === 'other').server = 'b';
+  assert.equal(takenOver(s, main(s)).by, null);
 });

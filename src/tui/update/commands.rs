@@ -128,7 +128,7 @@ pub(super) fn stop(model: &mut Model) -> Vec<Effect> {
             },
             question: format!(
                 "Stop {clip} on {}? The layer goes empty (off air).",
-                pl.playlist.channel_layer
+                crate::tui::roles::layer_label(&pl.playlist)
             ),
         });
         return vec![];

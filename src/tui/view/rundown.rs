@@ -70,7 +70,7 @@ pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
         format!(
             " Rundown · {} ({}){marks} · {} items · {} ",
             pl.playlist.name,
-            pl.playlist.channel_layer,
+            roles::layer_label(&pl.playlist),
             pl.playlist.items.len(),
             hms(model.derived.total_secs)
         )
