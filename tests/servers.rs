@@ -233,3 +233,98 @@ async fn a_playlist_on_a_server_that_is_not_configured_is_refused_or_not_played(
         .expect("created");
     assert_eq!(pl.playlist.server.as_deref(), Some("b"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onair_serve_drives_several_mains_from_the_configuration_and_health_names_the_one_down() {
+    use onair::config::{CasparConfig, Config, ServerEntry};
+    // `a` alone, `b` with its backup `b2`, as `[[servers]]` gives them to `onair serve`.
+    let lib = SimMedia::virtual_library(20);
+    let (a, b, b2) = (
+        sim_with(lib.clone()).await,
+        sim_with(lib.clone()).await,
+        sim_with(lib).await,
+    );
+    let entry = |name: &str, backup: Option<&str>, sim: &Sim| ServerEntry {
+        name: name.into(),
+        backup: backup.map(str::to_owned),
+        link: CasparConfig {
+            address: sim.addr().to_string(),
+            ping_interval: 200 * MS,
+            backoff_initial: 10 * MS,
+            backoff_max: 100 * MS,
+            ..CasparConfig::default()
+        },
+    };
+    let dir = tempfile::tempdir().expect("data dir");
+    let mut config = Config::default();
+    config.servers = vec![
+        entry("a", None, &a),
+        entry("b", Some("b2"), &b),
+        entry("b2", None, &b2),
+    ];
+    config.server.listen = ([127, 0, 0, 1], 0).into();
+    config.store.data_dir = dir.path().to_path_buf();
+    let daemon = onair::daemon::Daemon::start(config)
+        .await
+        .expect("daemon starts");
+    let engine = daemon.engine.clone();
+    wait(&engine, |s| {
+        s.link.servers.len() == 3 && s.link.servers.iter().all(|v| v.connected && v.in_step)
+    })
+    .await;
+    let snap = engine.snapshot();
+    assert_eq!(view(&snap, "b2").group, "b");
+    assert_eq!(view(&snap, "a").group, "a");
+
+    // A playlist on b, made and played as a client would.
+    let created = engine
+        .execute(Op::PlaylistCreate {
+            name: "Sport".into(),
+            channel_layer: None,
+            server: Some("b".into()),
+        })
+        .await
+        .expect("create on b");
+    let id = created.playlist.expect("id");
+    let added = engine
+        .execute(Op::ItemAdd {
+            playlist: Some(id.clone()),
+            item: engine::NewItem {
+                clip: "CLIP2".into(),
+                ..engine::NewItem::default()
+            },
+            index: None,
+        })
+        .await
+        .expect("add");
+    let item = added.item.expect("item id");
+    take(&engine, &id, &item).await.expect("take on b");
+    for (name, sim) in [("b", &b), ("b2", &b2)] {
+        poll_until(name, || clip_on(sim).as_deref() == Some("CLIP2")).await;
+    }
+    assert_eq!(clip_on(&a), None, "a plays nothing of b's playlist");
+
+    // b's group goes down entirely: /health is critical and names b's servers; a stays up.
+    let addr = daemon.addr.to_string();
+    for sim in [&b, &b2] {
+        sim.set_refuse_connections(true);
+        sim.wait_listening(false).await;
+        sim.drop_connections();
+    }
+    let doc = common::daemon::health_until(&addr, "b's group down", |d| {
+        d["reasons"].to_string().contains("CasparCG not connected")
+    })
+    .await;
+    let reasons = doc["reasons"].to_string();
+    assert!(
+        reasons.contains("\\\"b\\\"") && reasons.contains("\\\"b2\\\""),
+        "{doc}"
+    );
+    assert!(!reasons.contains("\\\"a\\\""), "a is up: {doc}");
+    // Its channels cannot play: the daemon is not ready (what `onair health` reports as CRITICAL).
+    let (code, _) = common::daemon::get(&addr, "/health/ready").await;
+    assert_eq!(code, 503);
+    let snap = engine.snapshot();
+    assert!(view(&snap, "a").connected);
+    daemon.shutdown().await;
+}
