@@ -256,12 +256,14 @@ async fn onair_serve_drives_several_mains_from_the_configuration_and_health_name
         },
     };
     let dir = tempfile::tempdir().expect("data dir");
-    let mut config = Config::default();
-    config.servers = vec![
-        entry("a", None, &a),
-        entry("b", Some("b2"), &b),
-        entry("b2", None, &b2),
-    ];
+    let mut config = Config {
+        servers: vec![
+            entry("a", None, &a),
+            entry("b", Some("b2"), &b),
+            entry("b2", None, &b2),
+        ],
+        ..Config::default()
+    };
     config.server.listen = ([127, 0, 0, 1], 0).into();
     config.store.data_dir = dir.path().to_path_buf();
     let daemon = onair::daemon::Daemon::start(config)
