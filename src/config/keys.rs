@@ -106,10 +106,18 @@ pub(crate) const KEYS: &[Key] = &[
     key("playout", "max_drift_frames", Integer),
     key("log", "format", Text),
     key("log", "level", Text),
+    key("cluster", "nats", List),
+    key("cluster", "station", Text),
+    key("cluster", "node", OptionalText),
+    key("cluster", "lease_ttl", Text),
+    key("cluster", "renew_every", OptionalText),
+    key("cluster", "replicas", Integer),
 ];
 
 /// The sections, i.e. the TOML tables.
-pub(crate) const SECTIONS: &[&str] = &["caspar", "server", "store", "playout", "log"];
+/// `cluster` is optional: setting any of its keys (in the file or the environment) turns cluster
+/// mode on, and then its required keys must be set too.
+pub(crate) const SECTIONS: &[&str] = &["caspar", "server", "store", "playout", "log", "cluster"];
 
 /// The section whose keys a `[[servers]]` entry takes.
 pub(crate) const CASPAR: &str = "caspar";

@@ -68,6 +68,10 @@ pub fn load(
     layers.add_env(env)?;
     let mut config = layers.build()?;
     layers.apply_overrides(&mut config, overrides)?;
+    if let Some(cluster) = &mut config.cluster {
+        super::cluster::resolve(cluster)
+            .map_err(|(key, message)| ConfigError::Invalid { key, message })?;
+    }
     match config.first_problem() {
         None => Ok(config),
         Some((key, message)) => {

@@ -8,6 +8,8 @@
 //! list, or the older single-server `[caspar]` section. This module depends on no other part of the daemon except the
 //! [`ChannelLayer`] address type of [`crate::amcp`]; time zones and times of day are jiff's.
 
+mod cluster;
+pub use cluster::ClusterConfig;
 pub mod duration;
 mod keys;
 mod load;
@@ -50,6 +52,9 @@ pub struct Config {
     /// `[[servers]]`: the named CasparCG servers; empty means the `[caspar]` section applies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerEntry>,
+    /// `[cluster]`: cluster mode through NATS JetStream; `None` (no section) runs the daemon alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// `[caspar]`: how to reach CasparCG and keep the link healthy.
@@ -404,6 +409,8 @@ struct Printed<'a> {
     store: &'a StoreConfig,
     playout: &'a PlayoutConfig,
     log: &'a LogConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a ClusterConfig>,
 }
 
 impl<'a> From<&'a Config> for Printed<'a> {
@@ -415,6 +422,7 @@ impl<'a> From<&'a Config> for Printed<'a> {
             store: &c.store,
             playout: &c.playout,
             log: &c.log,
+            cluster: c.cluster.as_ref(),
         }
     }
 }

@@ -53,6 +53,11 @@ impl Config {
         check_store(&self.store, &mut checks);
         check_playout(&self.playout, &mut checks);
         check_log(&self.log, &mut checks);
+        if let Some(cluster) = &self.cluster {
+            for (key, message) in super::cluster::problems(cluster) {
+                checks.fail(key, message);
+            }
+        }
         checks.problems.into_iter().next()
     }
 }

@@ -3,6 +3,7 @@
 //! environment, the error text with the temporary path as `FILE`, a configuration that changes
 //! every key).
 
+mod cluster;
 mod errors;
 mod layers;
 mod printing;
@@ -116,5 +117,16 @@ fn everything_changed() -> Config {
         },
         // The [caspar] form: `servers` would replace it (tests/servers.rs covers that form).
         servers: Vec::new(),
+        cluster: Some(ClusterConfig {
+            nats: vec![
+                "nats://10.0.0.7:4222".to_owned(),
+                "nats-2.studio.lan:4223".to_owned(),
+            ],
+            station: "studio-a".to_owned(),
+            node: Some("playout-1".to_owned()),
+            lease_ttl: Duration::from_secs(3),
+            renew_every: Some(Duration::from_millis(600)),
+            replicas: 3,
+        }),
     }
 }
