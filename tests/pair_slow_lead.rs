@@ -1,14 +1,15 @@
-//! Reproductions of two engine findings of the pair chaos soak (issue 17), ignored until the engine
-//! is fixed: `cargo test --test pair_slow_lead -- --ignored --nocapture`. Both need a server that
-//! answers slowly but stays connected (a command delay: pings still answered, nothing times out),
-//! and INFO polling (the simulators send no OSC), as in the soak.
+//! Two findings of the pair chaos soak (issue 17), with a server that answers slowly but stays
+//! connected (a command delay: pings still answered, nothing times out) and INFO polling (the
+//! simulators send no OSC), as in the soak. Both were engine bugs, fixed by proving an AUTO switch
+//! from the order of commands on a link (`playout::engine::actor::proof`):
 //!
 //! 1. Two consecutive items of the same clip, and readings further apart than one item: the AUTO
-//!    switch is never recognised, nothing more is armed, and both servers hold the clip's last
-//!    frame for good while the engine still shows the earlier item playing, without an alarm.
-//! 2. A slow main (the lead while connected and in step) holds up a healthy backup: the backup's
-//!    next item is only armed once the engine sees the switch on the main, so the backup holds the
-//!    last frame of a short item for about the main's command time.
+//!    switch was never recognised, nothing more was armed, and both servers held the clip's last
+//!    frame for good while the engine still showed the earlier item playing, without an alarm.
+//! 2. A slow main (the lead while connected and in step) held up a healthy backup: the backup's
+//!    next item was only armed once the engine saw the switch on the main, so the backup held the
+//!    last frame of a short item for about the main's command time. Now a switch any side in step
+//!    proves is taken as seen.
 
 mod common;
 
@@ -72,7 +73,6 @@ async fn start(clips: &[&str]) -> Pair {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine finding of the pair soak: a same-clip AUTO switch is missed with slow readings"]
 async fn a_same_clip_auto_switch_is_recognised_when_the_server_answers_slowly() {
     // SHORT is 2 s; every command takes 1.5 s on both sides (as one slow server would).
     let p = start(&["SHORT"; 8]).await;
@@ -86,8 +86,8 @@ async fn a_same_clip_auto_switch_is_recognised_when_the_server_answers_slowly() 
         "longest hold: main {main:?}, backup {backup:?}; engine: {:?} on air {:?}, cued {:?}",
         playout.status, playout.on_air, playout.cued
     );
-    // Today both hold from a few seconds in to the end (9.9 s of 14), the engine showing i0 or i1
-    // on air and the next cued and armed.
+    // Before the fix both held from a few seconds in to the end (9.9 s of 14), the engine showing
+    // i0 or i1 on air and the next cued and armed. Now each hold is about a command time.
     // A hold of a command time or two is the slow server's; one that never ends is the engine's.
     assert!(
         main < Duration::from_secs(6) && backup < Duration::from_secs(6),
@@ -96,7 +96,6 @@ async fn a_same_clip_auto_switch_is_recognised_when_the_server_answers_slowly() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "engine finding of the pair soak: a slow main holds up a healthy backup"]
 async fn a_slow_main_does_not_hold_up_the_backup() {
     // SHORT (2 s) and CLIP1 (10 s) alternate; only the main is slow (3 s a command, under the 5 s
     // command timeout: it stays connected and in step, so it stays the lead).
@@ -106,8 +105,9 @@ async fn a_slow_main_does_not_hold_up_the_backup() {
         .set_command_delay(Duration::from_millis(3000));
     let (main, backup) = longest_holds(&p, Duration::from_secs(20)).await;
     eprintln!("longest hold: main {main:?} (slow), backup {backup:?} (healthy)");
-    // Today the backup holds the end of a SHORT for up to the main's command time (0.96 s and 3 s
-    // in two runs): its LOADBG is only sent once the main's (slow) reading shows the switch.
+    // Before the fix the backup held the end of a SHORT for up to the main's command time (0.96 s
+    // and 3 s in two runs): its LOADBG was only sent once the main's (slow) reading showed the
+    // switch. Now the backup's own reading proves it (0 in three runs).
     assert!(
         backup < Duration::from_millis(500),
         "the healthy backup held a last frame for {backup:?} (the main {main:?})"

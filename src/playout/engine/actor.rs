@@ -73,6 +73,8 @@ pub(crate) enum Internal {
         ch: u16,
         obs: Option<ChannelObs>,
         at: tokio::time::Instant,
+        /// When the reading was asked for: it shows every command handed to the link before.
+        issued: tokio::time::Instant,
         why: follow::ReadWhy,
     },
     /// A side's media rescan finished.
@@ -228,6 +230,8 @@ struct Engine {
     seq: u64,
     /// Last observation per layer and when it was made.
     observed: HashMap<Route, (LayerObs, tokio::time::Instant)>,
+    /// What a reading can prove about an AUTO switch (confirmations per layer and side).
+    proof: proof::Proof,
     frame_rates: HashMap<Chan, (u32, u32)>,
     /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
     info_read_at: HashMap<Chan, tokio::time::Instant>,
@@ -365,6 +369,7 @@ impl Engine {
             },
             seq: 0,
             observed: HashMap::new(),
+            proof: proof::Proof::default(),
             frame_rates: HashMap::new(),
             info_read_at: HashMap::new(),
             reading: HashSet::new(),
@@ -453,8 +458,9 @@ impl Engine {
                 ch,
                 obs,
                 at,
+                issued,
                 why,
-            } => self.on_read(side, ch, obs, at, why),
+            } => self.on_read(side, ch, obs, (at, issued), why),
             Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
         }
@@ -521,6 +527,7 @@ mod link;
 mod ops;
 mod pair_watch;
 mod persist;
+mod proof;
 mod publish;
 mod reconcile;
 mod schedule;

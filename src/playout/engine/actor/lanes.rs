@@ -433,6 +433,15 @@ impl Engine {
             result,
             at,
         } = done;
+        let first = self
+            .lanes
+            .lanes
+            .get(&cl)
+            .and_then(|l| l.in_flight.as_ref())
+            .is_some_and(|f| f.ticket == ticket);
+        if name == "LOADBG" && result.is_ok() {
+            self.proof.loadbg_ok(side, cl, ticket, first, at);
+        }
         let Some(flight) = self
             .lanes
             .lanes

@@ -53,6 +53,11 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// Connected, playing what the other side plays, and not being brought to its state.
+    pub(super) fn steady(&self) -> bool {
+        self.view.connected && self.view.in_step && self.catching_up.is_none()
+    }
+
     pub(super) fn new(deps: SideDeps, role: ServerRole, group: usize) -> Side {
         Side {
             group,
