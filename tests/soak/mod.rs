@@ -243,9 +243,7 @@ pub async fn run(params: Params) -> Report {
     let daemon = Daemon::start(daemon_config(&sims, data.path(), params.clients))
         .await
         .expect("daemon starts");
-    let links: Vec<CasparHandle> = std::iter::once(daemon.caspar.clone())
-        .chain(daemon.backup_caspar.clone())
-        .collect();
+    let links: Vec<CasparHandle> = daemon.links();
     assert_eq!(links.len(), sims.len(), "one link per simulator");
     let url = format!("ws://{}/ws", daemon.addr);
     let mut snapshots = daemon.engine.watch_snapshot();
