@@ -125,9 +125,12 @@ impl Report {
             broken.push("AMCP pending table not empty");
         }
         if let Some(pair) = &self.pair
-            && pair.sides.iter().any(|s| s.gaps_outside_downtime != 0)
+            && pair
+                .sides
+                .iter()
+                .any(|s| s.gaps_outside_downtime != 0 || s.held_outside_downtime != 0)
         {
-            broken.push("playout gap outside a side's downtime");
+            broken.push("playout gap (empty or held) outside a side's downtime");
         }
         broken
     }
