@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the cluster tests (tests/cluster_lease.rs) need: a NATS server with JetStream, 2.9 or
+# Installs what the cluster tests (tests/cluster_*.rs) need: a NATS server with JetStream, 2.9 or
 # newer, from Debian's `nats-server` package. Idempotent: when `nats-server` is already on the PATH
 # it only checks the version. The tests fail with a clear message in CI (`CI` or
 # `REQUIRE_NATS_SERVER` set, as .ci/run does) and skip elsewhere when the binary is missing.

@@ -62,6 +62,14 @@ pub fn check_exposure(config: &Config) -> anyhow::Result<()> {
 }
 
 impl Daemon {
+    /// Every server's link: the main's first, then the others in the order of `[[servers]]`
+    /// (its backup, the other mains with theirs).
+    pub fn links(&self) -> Vec<CasparHandle> {
+        std::iter::once(self.caspar.clone())
+            .chain(self.others.iter().map(|(h, _)| h.clone()))
+            .collect()
+    }
+
     /// Starts every subsystem and the listener; returns once the daemon serves requests.
     pub async fn start(config: Config) -> anyhow::Result<Daemon> {
         check_exposure(&config)?;

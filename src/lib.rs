@@ -29,6 +29,7 @@
 
 pub mod amcp;
 pub mod caspar;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod demo;

@@ -6,6 +6,9 @@
 //! - `protocol` (wire types) does not depend on the surfaces or the AMCP client;
 //! - `playout` never imports `server`, `tui` or `sim`;
 //! - `sim` (the CasparCG emulator) never imports `caspar` or `playout`;
+//! - `cluster` (NATS: the journal, the lease) carries the playout model's changes but never
+//!   drives a server or a surface (`amcp`, `caspar`, `server`, `tui`, `sim`), and `playout` never
+//!   imports it: the daemon connects the two;
 //! - `schedule` (the planning core) is pure: it imports nothing else of the crate, and its
 //!   production code names no tokio, file, network or process I/O.
 //!
@@ -20,6 +23,7 @@ const RULES: &[(&str, &[&str])] = &[
         "amcp",
         &[
             "caspar",
+            "cluster",
             "config",
             "daemon",
             "demo",
@@ -39,13 +43,15 @@ const RULES: &[(&str, &[&str])] = &[
     ("server", &["amcp", "caspar", "sim"]),
     ("tui", &["amcp", "caspar", "sim", "server"]),
     ("protocol", &["server", "tui", "caspar", "sim"]),
-    ("playout", &["server", "tui", "sim"]),
+    ("playout", &["server", "tui", "sim", "cluster"]),
+    ("cluster", &["amcp", "caspar", "server", "tui", "sim"]),
     ("sim", &["caspar", "playout", "server", "tui", "protocol"]),
     (
         "schedule",
         &[
             "amcp",
             "caspar",
+            "cluster",
             "config",
             "daemon",
             "demo",

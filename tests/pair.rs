@@ -259,3 +259,54 @@ async fn the_demo_with_a_backup_drives_both_simulators_from_the_configured_pair(
     assert!(server(&s, "main").lead);
     demo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_the_backup_lacks_is_flagged_when_it_is_added_and_cleared_when_its_last_use_goes() {
+    let full = SimMedia::virtual_library(20);
+    let mut partial = full.clone();
+    partial.entries.retain(|e| e.id != "CLIP2");
+    let p = pair(
+        sim_with(full).await,
+        sim_with(partial).await,
+        vec![playlist(&["CLIP1", "SHORT"], false)],
+    )
+    .await;
+    let snap = p.engine.snapshot();
+    assert!(server(&snap, "backup").missing.is_empty());
+    let mut added = Vec::new();
+    for _ in 0..2 {
+        let r = p
+            .engine
+            .execute(Op::ItemAdd {
+                playlist: Some("pl".into()),
+                item: onair::playout::engine::NewItem {
+                    clip: "CLIP2".into(),
+                    ..Default::default()
+                },
+                index: None,
+            })
+            .await
+            .expect("add");
+        added.push(r.item.expect("item id"));
+    }
+    // Flagged by the edit itself, not at the next rescan.
+    let snap = wait(&p.engine, |s| !server(s, "backup").missing.is_empty()).await;
+    assert_eq!(server(&snap, "backup").missing, vec!["CLIP2".to_owned()]);
+    assert!(server(&snap, "main").missing.is_empty());
+    // One use left: still missing; none left: cleared.
+    for (k, item) in added.iter().enumerate() {
+        p.engine
+            .execute(Op::ItemRemove {
+                playlist: Some("pl".into()),
+                item: item.clone(),
+            })
+            .await
+            .expect("remove");
+        let snap = p.engine.snapshot();
+        assert_eq!(
+            server(&snap, "backup").missing.is_empty(),
+            k == 1,
+            "after {k}"
+        );
+    }
+}

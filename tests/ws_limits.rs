@@ -157,6 +157,11 @@ async fn a_client_that_stops_reading_is_resynced_then_dropped_and_others_get_eve
     let mut cfg = config();
     cfg.ws_send_queue = 4;
     cfg.ws_ping_interval = Duration::from_secs(30);
+    // The fast client adds as fast as it is answered (over 1,000 a second on a quiet machine)
+    // until the kernel's send buffer for the stuck one (up to tcp_wmem's 4 MB) has filled: the
+    // rate limit is not what this test is about.
+    cfg.rate_limit_per_sec = 1_000_000;
+    cfg.rate_limit_burst = 1_000_000;
     let rig = start(cfg).await;
     // A tiny receive buffer so the stuck client's TCP window closes quickly.
     let mut stuck = Client::try_connect(&rig, "", &[], "127.0.0.1", Some(4096))
@@ -341,6 +346,12 @@ async fn progress_is_rate_limited() {
                 if let Some(Ok(Message::Text(t))) = msg {
                     let msg: ServerMsg = serde_json::from_str(t.as_str()).unwrap();
                     if let ServerMsg::Progress { progress: p } = msg {
+                        // A new client gets the progress of when it connected (nothing on air)
+                        // right after its snapshot; on a quiet machine that can come after the
+                        // take's ack. Once the item shows, every message has it.
+                        if p.is_empty() && progress == 0 {
+                            continue;
+                        }
                         assert!(p.contains_key("main"), "{p:?}");
                         progress += 1;
                     }

@@ -56,6 +56,8 @@ pub const PLAYLIST_ON_AIR: &str = "playlist_on_air";
 pub const ITEM_ON_AIR: &str = "item_on_air";
 /// `media.rescan` did not get a media list.
 pub const MEDIA_RESCAN_FAILED: &str = "media_rescan_failed";
+/// Cluster mode: another daemon leads the station; this one sends no playout command.
+pub const NOT_LEADER: &str = "not_leader";
 
 /// Codes the session produces itself, in the order of the docs' table.
 pub const SESSION: &[&str] = &[
@@ -87,6 +89,7 @@ pub const ENGINE: &[&str] = &[
     PLAYLIST_ON_AIR,
     ITEM_ON_AIR,
     MEDIA_RESCAN_FAILED,
+    NOT_LEADER,
     SHUTTING_DOWN,
 ];
 

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod nats;
 pub mod pair;
 pub mod schedule;
 

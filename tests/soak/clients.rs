@@ -289,6 +289,28 @@ fn observe(s: &mut OpState, v: &Value) {
         }
         Some("event") => match v["kind"].as_str() {
             Some("playlist") => playlist(s, &v["playlist"]),
+            // Edits arrive as item-level events (docs/ws-protocol.md, "Applying events"): without
+            // them the operator's copy of the rundown stays empty and every item command it picks
+            // is refused as a bad request instead of exercising the engine.
+            Some("item_added") if v["playlist"] == "main" => {
+                if let Some(id) = v["item"]["id"].as_str() {
+                    let at = index_of(v).min(s.items.len());
+                    s.items.insert(at, id.to_owned());
+                }
+            }
+            Some("item_removed") if v["playlist"] == "main" => {
+                let id = v["item"].as_str().unwrap_or_default();
+                s.items.retain(|i| i != id);
+            }
+            Some("item_moved") if v["playlist"] == "main" => {
+                let id = v["item"].as_str().unwrap_or_default();
+                if let Some(from) = s.items.iter().position(|i| i == id) {
+                    let moved = s.items.remove(from);
+                    let at = index_of(v).min(s.items.len());
+                    s.items.insert(at, moved);
+                }
+            }
+            Some("playout") if v["playlist"] == "main" => on_air(s, &v["playout"]),
             Some("alarm_raised") => s.alarms_raised += 1,
             _ => {}
         },
@@ -296,7 +318,14 @@ fn observe(s: &mut OpState, v: &Value) {
     }
 }
 
-/// Tracks `main`'s items and counts item starts (a new on-air item or a new start time).
+fn index_of(v: &Value) -> usize {
+    v["index"]
+        .as_u64()
+        .and_then(|i| usize::try_from(i).ok())
+        .unwrap_or(usize::MAX)
+}
+
+/// Tracks `main`'s items and its playout (a whole playlist: snapshot or reload).
 fn playlist(s: &mut OpState, p: &Value) {
     if p["id"] != "main" {
         return;
@@ -307,7 +336,11 @@ fn playlist(s: &mut OpState, p: &Value) {
         .flatten()
         .filter_map(|i| i["id"].as_str().map(str::to_owned))
         .collect();
-    let playout = &p["playout"];
+    on_air(s, &p["playout"]);
+}
+
+/// Counts item starts: a new on-air item or a new start time.
+fn on_air(s: &mut OpState, playout: &Value) {
     let now = playout["on_air"].as_str().map(|id| {
         (
             id.to_owned(),

@@ -4,11 +4,18 @@
 //! check `seq` continuity, one operator issuing commands at a steady rate with autoplay on, and a
 //! chaos task that restarts, stalls, disconnects, slows down and corrupts the simulator at random
 //! intervals. [`run`] returns a [`Report`]; the callers decide what to assert or print.
+//!
+//! Pair mode (`Params::pair`): two simulators at the same speed with the same library, the daemon
+//! configured with `[[servers]]` main + backup, the chaos task hitting the main, the backup or both,
+//! and each simulator's layer sampled every frame to find playout gaps outside that side's own
+//! downtime (`pair.rs`, `gaps.rs`).
 
 #![allow(dead_code)]
 
-mod chaos;
+pub mod chaos;
 mod clients;
+pub mod gaps;
+pub mod pair;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,13 +23,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use onair::config::Config;
+use onair::caspar::CasparHandle;
+use onair::config::{CasparConfig, Config, ServerEntry};
 use onair::daemon::Daemon;
 use onair::sim::{ClockMode, Sim, SimConfig};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 pub use clients::Watcher;
+pub use gaps::PairReport;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -42,6 +51,9 @@ pub struct Params {
     /// Live heap bytes, when the caller tracks allocations (the bench with a heap profiler):
     /// reported beside RSS, which also counts what the allocator keeps after frees.
     pub heap_bytes: Option<fn() -> u64>,
+    /// A main/backup pair of simulators instead of one, faults on either side or both, and each
+    /// side's playout gaps measured at its simulator.
+    pub pair: bool,
 }
 
 /// The outcome of one run; every field is also printed as JSON.
@@ -88,6 +100,40 @@ pub struct Report {
     pub heap_end: Option<u64>,
     pub fds_start: u64,
     pub fds_end: u64,
+    /// Pair mode: each side's faults, downtime, gaps outside it and catch-up times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairReport>,
+}
+
+impl Report {
+    /// The invariants every run keeps (the callers add their own bounds on memory and the like).
+    pub fn broken(&self) -> Vec<&'static str> {
+        let mut broken = Vec::new();
+        if self.commands_issued != self.commands_acked {
+            broken.push("issued != acked");
+        }
+        if self.hung != 0 {
+            broken.push("hung commands");
+        }
+        if self.unexpected_acks != 0 {
+            broken.push("duplicate acks");
+        }
+        if self.seq_gaps != 0 {
+            broken.push("seq gaps");
+        }
+        if self.pending_while_down_max != 0 || self.pending_at_end != 0 {
+            broken.push("AMCP pending table not empty");
+        }
+        if let Some(pair) = &self.pair
+            && pair
+                .sides
+                .iter()
+                .any(|s| s.gaps_outside_downtime != 0 || s.held_outside_downtime != 0)
+        {
+            broken.push("playout gap (empty or held) outside a side's downtime");
+        }
+        broken
+    }
 }
 
 /// Longest any end-of-run wait may take.
@@ -108,15 +154,40 @@ pub fn self_usage() -> (u64, u64) {
     (rss_kb * 1024, fds)
 }
 
-fn daemon_config(sim: &Sim, data: &Path, clients: usize) -> Config {
+/// A link that notices a dead server quickly and reconnects fast.
+fn link_config(sim: &Sim) -> CasparConfig {
+    CasparConfig {
+        address: sim.addr().to_string(),
+        ping_interval: Duration::from_millis(300),
+        ping_timeout: Duration::from_millis(500),
+        // Short enough that a stalled server fails commands well within the run, instead of at 5 s.
+        command_timeout: Duration::from_secs(2),
+        backoff_initial: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(300),
+        ..CasparConfig::default()
+    }
+}
+
+/// One simulator as `[caspar]`, or two as `[[servers]]` main + backup.
+fn daemon_config(sims: &[Arc<Sim>], data: &Path, clients: usize) -> Config {
     let mut config = Config::default();
-    config.caspar.address = sim.addr().to_string();
-    config.caspar.ping_interval = Duration::from_millis(300);
-    config.caspar.ping_timeout = Duration::from_millis(500);
-    // Short enough that a stalled server fails commands well within the run, instead of at 5 s.
-    config.caspar.command_timeout = Duration::from_secs(2);
-    config.caspar.backoff_initial = Duration::from_millis(20);
-    config.caspar.backoff_max = Duration::from_millis(300);
+    match sims {
+        [main, backup] => {
+            config.servers = vec![
+                ServerEntry {
+                    name: "main".into(),
+                    backup: Some("backup".into()),
+                    link: link_config(main),
+                },
+                ServerEntry {
+                    name: "backup".into(),
+                    backup: None,
+                    link: link_config(backup),
+                },
+            ];
+        }
+        _ => config.caspar = link_config(&sims[0]),
+    }
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.server.max_clients = clients + 8;
     config.server.max_clients_per_ip = clients + 8;
@@ -160,26 +231,39 @@ pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 pub async fn run(params: Params) -> Report {
     let (rss_start, fds_start) = self_usage();
     let started = Instant::now();
-    let sim = Sim::start(SimConfig {
-        clock: ClockMode::Speed(params.speed),
-        ..SimConfig::for_tests()
-    })
-    .await
-    .map(Arc::new)
-    .expect("sim starts");
+    let mut sims = Vec::new();
+    for _ in 0..if params.pair { 2 } else { 1 } {
+        // Same speed, same (deterministic) virtual library on both sides of a pair.
+        let sim = Sim::start(SimConfig {
+            clock: ClockMode::Speed(params.speed),
+            ..SimConfig::for_tests()
+        })
+        .await
+        .expect("sim starts");
+        sims.push(Arc::new(sim));
+    }
     let data = tempfile::tempdir().expect("temp dir");
-    let daemon = Daemon::start(daemon_config(&sim, data.path(), params.clients))
+    let daemon = Daemon::start(daemon_config(&sims, data.path(), params.clients))
         .await
         .expect("daemon starts");
+    let links: Vec<CasparHandle> = daemon.links();
+    assert_eq!(links.len(), sims.len(), "one link per simulator");
     let url = format!("ws://{}/ws", daemon.addr);
     let mut snapshots = daemon.engine.watch_snapshot();
     tokio::time::timeout(
         SETTLE,
-        snapshots.wait_for(|s| s.link.connected && !s.media.clips.is_empty()),
+        snapshots.wait_for(|s| {
+            s.link.connected
+                && !s.media.clips.is_empty()
+                && s.link.servers.iter().all(|v| v.connected && v.in_step)
+        }),
     )
     .await
-    .expect("daemon connects to the simulator")
+    .expect("daemon connects to the simulators")
     .expect("engine alive");
+    let mut recording = params
+        .pair
+        .then(|| pair::Recording::start(links.clone(), &daemon.engine));
 
     let stop_clients = CancellationToken::new();
     let watchers: Vec<Arc<Watcher>> = (0..params.clients)
@@ -187,17 +271,29 @@ pub async fn run(params: Params) -> Report {
         .collect();
     let operator = clients::Operator::connect(&url).await;
     operator.setup().await;
+    if let Some(recording) = &mut recording {
+        // Before the first take the layers legitimately show nothing: gaps count from the moment
+        // both play (bounded: if one never does, sampling starts anyway and shows it).
+        wait_until(SETTLE, || {
+            sims.iter().all(|s| pair::shows(s) == pair::Shows::Playing)
+        })
+        .await;
+        recording.start_sampling(sims.clone());
+    }
 
     let stop_ops = CancellationToken::new();
     let op_task = tokio::spawn(operator.clone().drive(params.op_interval, stop_ops.clone()));
     let chaos = chaos::Chaos::new();
     let deadline = started + params.duration;
-    let chaos_task = tokio::spawn(chaos.clone().drive(
-        Arc::clone(&sim),
-        daemon.caspar.clone(),
-        params.chaos_every,
-        deadline,
-    ));
+    let targets = sims
+        .iter()
+        .zip(&links)
+        .map(|(sim, link)| chaos::Target {
+            sim: Arc::clone(sim),
+            link: link.clone(),
+        })
+        .collect();
+    let chaos_task = tokio::spawn(chaos.clone().drive(targets, params.chaos_every, deadline));
 
     // Sample RSS while the run goes on; print interim lines if asked.
     let mut rss_warm = 0;
@@ -209,7 +305,9 @@ pub async fn run(params: Params) -> Report {
         // The simulator remembers its last 10,000 commands for tests that inspect them; in this
         // one process that log would count as growth (about 2 MB filling over half an hour) that
         // is not the daemon's.
-        sim.clear_command_log();
+        for sim in &sims {
+            sim.clear_command_log();
+        }
         let (rss, fds) = self_usage();
         rss_max = rss_max.max(rss);
         if rss_warm == 0 && started.elapsed() >= params.warmup {
@@ -235,20 +333,22 @@ pub async fn run(params: Params) -> Report {
         }
     }
 
-    // Chaos ends by clearing every fault; then the link must come back and everything settle.
+    // Chaos ends by clearing every fault; then the links must come back and everything settle.
     let _ = chaos_task.await;
     stop_ops.cancel();
     let _ = op_task.await;
-    let link = daemon.caspar.clone();
-    wait_until(SETTLE, || link.state().is_connected()).await;
+    wait_until(SETTLE, || links.iter().all(|l| l.state().is_connected())).await;
     wait_until(SETTLE, || operator.pending() == 0).await;
-    let mut pending_at_end = u64::MAX;
+    let mut pending: Vec<u64> = vec![u64::MAX; links.len()];
     wait_until(Duration::from_secs(10), || {
-        let s = link.stats();
-        pending_at_end = s.in_flight + s.waiting;
-        pending_at_end == 0
+        for (p, link) in pending.iter_mut().zip(&links) {
+            let s = link.stats();
+            *p = s.in_flight + s.waiting;
+        }
+        pending.iter().all(|p| *p == 0)
     })
     .await;
+    let pending_at_end = pending.iter().copied().max().unwrap_or(0);
     let final_seq = daemon.engine.watch_snapshot().borrow().seq;
     wait_until(SETTLE, || {
         watchers
@@ -256,15 +356,32 @@ pub async fn run(params: Params) -> Report {
             .all(|w| w.last_seq.load(Ordering::SeqCst) >= final_seq)
     })
     .await;
+    let pair_report = match recording {
+        Some(recording) => {
+            let at_end: Vec<(u64, u64)> = links
+                .iter()
+                .zip(&pending)
+                .map(|(l, p)| (l.stats().connects, *p))
+                .collect();
+            Some(
+                recording
+                    .finish(&daemon.engine, &chaos, started, &at_end)
+                    .await,
+            )
+        }
+        None => None,
+    };
     stop_clients.cancel();
     let ops = operator.finish();
-    let link_connects = link.stats().connects;
-    let link_overloaded = link.stats().overloaded;
+    let link_connects = links.iter().map(|l| l.stats().connects).sum();
+    let link_overloaded = links.iter().map(|l| l.stats().overloaded).sum();
     let (rss_end, _) = self_usage();
 
     daemon.shutdown().await;
-    if let Ok(sim) = Arc::try_unwrap(sim) {
-        sim.shutdown().await;
+    for sim in sims {
+        if let Ok(sim) = Arc::try_unwrap(sim) {
+            sim.shutdown().await;
+        }
     }
     for w in &watchers {
         w.wait_stopped(Duration::from_secs(5)).await;
@@ -318,5 +435,6 @@ pub async fn run(params: Params) -> Report {
         heap_end: params.heap_bytes.map(|f| f()),
         fds_start,
         fds_end,
+        pair: pair_report,
     }
 }

@@ -16,6 +16,8 @@
 //!   progress. `persist`: the state file, the as-run log, external edits. `staging`: edits
 //!   reach the published state only once durable.
 //! - `groups`: the station's independent servers; a playlist plays on one.
+//! - `drive`: whether this daemon may send playout commands (always, unless a cluster's leader
+//!   lease says otherwise).
 //! - `sides`: a main/backup pair (commands to both, the side followed, catch-up after a
 //!   reconnect); `pair_watch`: drift between the sides and the clips each one lacks.
 
@@ -45,6 +47,7 @@ use crate::playout::model::{Item, Limits, Playlist, PlaylistError, Slot};
 use crate::playout::store::StoreWriter;
 use crate::playout::watch::ExternalChange;
 use crate::protocol::timeline::Timelines;
+pub use drive::DriveUntil;
 pub use groups::GroupDeps;
 use groups::{Chan, Route};
 use lanes::Lanes;
@@ -70,6 +73,8 @@ pub(crate) enum Internal {
         ch: u16,
         obs: Option<ChannelObs>,
         at: tokio::time::Instant,
+        /// When the reading was asked for: it shows every command handed to the link before.
+        issued: tokio::time::Instant,
         why: follow::ReadWhy,
     },
     /// A side's media rescan finished.
@@ -94,6 +99,9 @@ pub struct EngineDeps {
     pub backup: Option<SideDeps>,
     /// The station's other servers (each with its backup, if any), after the main's group.
     pub more: Vec<GroupDeps>,
+    /// In cluster mode, until when this daemon may drive the servers (its leader lease, fenced by
+    /// time; `None` in the watch: it may not). Absent: one daemon, which always may (see `drive`).
+    pub drive: Option<drive::DriveUntil>,
     pub config: PlayoutConfig,
     pub limits: Limits,
     /// How often channels are read with `INFO` to follow playout.
@@ -139,6 +147,7 @@ impl EngineDeps {
             main: ("main".to_owned(), String::new()),
             backup: None,
             more: Vec::new(),
+            drive: None,
             config: PlayoutConfig::default(),
             limits: Limits::default(),
             poll_interval: Duration::from_secs(1),
@@ -197,6 +206,10 @@ struct Engine {
     /// The independent servers (see `groups`); the first is where playlists without a `server`
     /// play.
     groups: Vec<groups::Group>,
+    /// The leader lease's validity, in cluster mode (see `drive`).
+    drive: Option<drive::DriveUntil>,
+    /// Whether the engine drives the servers (last seen; `may_drive` is the instant's truth).
+    driving: bool,
     config: PlayoutConfig,
     limits: Limits,
     poll_interval: Duration,
@@ -217,6 +230,8 @@ struct Engine {
     seq: u64,
     /// Last observation per layer and when it was made.
     observed: HashMap<Route, (LayerObs, tokio::time::Instant)>,
+    /// What a reading can prove about an AUTO switch (confirmations per layer and side).
+    proof: proof::Proof,
     frame_rates: HashMap<Chan, (u32, u32)>,
     /// When each channel was last read with INFO (OSC freshness is tracked by the listener).
     info_read_at: HashMap<Chan, tokio::time::Instant>,
@@ -332,6 +347,11 @@ impl Engine {
             missing: BTreeMap::new(),
             sides,
             groups,
+            driving: deps
+                .drive
+                .as_ref()
+                .is_none_or(|rx| rx.borrow().is_some_and(|u| tokio::time::Instant::now() < u)),
+            drive: deps.drive,
             config: deps.config,
             limits: deps.limits,
             poll_interval: deps.poll_interval,
@@ -349,6 +369,7 @@ impl Engine {
             },
             seq: 0,
             observed: HashMap::new(),
+            proof: proof::Proof::default(),
             frame_rates: HashMap::new(),
             info_read_at: HashMap::new(),
             reading: HashSet::new(),
@@ -398,11 +419,17 @@ impl Engine {
                 oscs.push(changes(side, osc.subscribe()));
             }
         }
+        let (_no_lease, idle_drive) = watch::channel(None);
+        let mut drive_rx = self.drive.clone().unwrap_or(idle_drive);
         loop {
             let schedule_at = self.scheduler.deadline();
+            let drive_at = self.drive_deadline();
             tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => break,
+                // The lease lapses at its instant even when no renewal answer says so.
+                () = tokio::time::sleep_until(drive_at) => self.on_drive_change(),
+                Ok(()) = drive_rx.changed() => self.on_drive_change(),
                 // Before anything else that is ready: a fixed-time take must leave on its frame.
                 () = tokio::time::sleep_until(schedule_at) => self.on_schedule(),
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
@@ -431,8 +458,9 @@ impl Engine {
                 ch,
                 obs,
                 at,
+                issued,
                 why,
-            } => self.on_read(side, ch, obs, at, why),
+            } => self.on_read(side, ch, obs, (at, issued), why),
             Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
         }
@@ -489,6 +517,7 @@ fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
     }
 }
 
+mod drive;
 mod fire;
 mod follow;
 mod groups;
@@ -498,6 +527,7 @@ mod link;
 mod ops;
 mod pair_watch;
 mod persist;
+mod proof;
 mod publish;
 mod reconcile;
 mod schedule;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use actor::{EngineDeps, GroupDeps, SideDeps, spawn};
+pub use actor::{DriveUntil, EngineDeps, GroupDeps, SideDeps, spawn};
 pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
 
 use crate::amcp::ChannelLayer;
@@ -214,6 +214,9 @@ pub enum EngineError {
     MediaRescan(String),
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// Cluster mode: another daemon leads the station (docs/operations.md, "Cluster mode").
+    #[error("this daemon does not lead the station: send playout commands to the leader")]
+    NotLeader,
 }
 
 impl EngineError {
@@ -233,6 +236,7 @@ impl EngineError {
             EngineError::ItemOnAir => "item_on_air",
             EngineError::MediaRescan(_) => "media_rescan_failed",
             EngineError::ShuttingDown => "shutting_down",
+            EngineError::NotLeader => "not_leader",
         }
     }
 }

@@ -124,6 +124,12 @@ pub fn same_clip(name: Option<&str>, clip: &str) -> bool {
     name.is_some_and(|n| n.eq_ignore_ascii_case(clip))
 }
 
+/// Whether the layer shows the armed clip in front and nothing behind it: the promotion, when the
+/// reading is known to come after the background was loaded (else see [`switched_to`]).
+pub fn promoted(obs: &LayerObs, armed_clip: &str) -> bool {
+    obs.bg_clip.is_none() && same_clip(obs.fg_clip.as_deref(), armed_clip)
+}
+
 /// Whether the layer shows that the armed clip has been promoted. `previous` is the observation
 /// before this one: if it showed the armed clip waiting in the background, an emptied background with
 /// that clip in the foreground is the promotion even when the same clip follows itself.
@@ -133,7 +139,7 @@ pub fn switched_to(
     on_air_clip: Option<&str>,
     previous: Option<&LayerObs>,
 ) -> bool {
-    if obs.bg_clip.is_some() || !same_clip(obs.fg_clip.as_deref(), armed_clip) {
+    if !promoted(obs, armed_clip) {
         return false;
     }
     let was_waiting = previous.is_some_and(|p| same_clip(p.bg_clip.as_deref(), armed_clip));

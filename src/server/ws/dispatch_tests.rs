@@ -234,6 +234,7 @@ fn engine_error_codes_are_listed() {
         EngineError::PlaylistOnAir,
         EngineError::ItemOnAir,
         EngineError::MediaRescan("x".into()),
+        EngineError::NotLeader,
         EngineError::ShuttingDown,
     ];
     for e in &errors {
@@ -250,6 +251,7 @@ fn engine_error_codes_are_listed() {
             | EngineError::PlaylistOnAir
             | EngineError::ItemOnAir
             | EngineError::MediaRescan(_)
+            | EngineError::NotLeader
             | EngineError::ShuttingDown => {}
         }
     }

@@ -82,6 +82,7 @@ impl Engine {
             .get(id)
             .is_some_and(|p| p.status() == Status::Held);
         auto && !held
+            && self.may_drive()
             && self
                 .route(id)
                 .is_some_and(|r| self.group_connected(r.group))

@@ -68,6 +68,7 @@ impl Engine {
             .and_then(|pl| transport::next_after(pl, Some(item)));
         if let Some(cl) = self.route(id) {
             self.observed.remove(&cl);
+            self.proof.changed(cl, Instant::now());
         }
         self.take_layer(id, item, how, at_ms);
         if let Some(ended) = self.runtime(id).went_on_air(item, next, at_ms) {
@@ -168,7 +169,9 @@ impl Engine {
                 self.set_frame_rate((g, *ch), rate);
             }
             self.side_channel(side, *ch, &obs, telemetry.updated_at);
-            self.observe_channel((g, *ch), &obs, telemetry.updated_at);
+            // OSC carries no order with the commands (a frame's datagram may leave before a
+            // LOADBG lands and arrive after its reply): it proves nothing by itself.
+            self.observe_channel(side, (g, *ch), &obs, (telemetry.updated_at, None));
         }
     }
 
@@ -254,6 +257,8 @@ impl Engine {
             return;
         }
         let (caspar, internal) = (self.sides[side].caspar.clone(), self.internal_tx.clone());
+        // Before the task queues the INFO: every command handed to the link until now runs first.
+        let issued = Instant::now();
         tokio::spawn(async move {
             let reply = caspar.send(Command::Info(Some(cl))).await;
             let at = Instant::now();
@@ -266,6 +271,7 @@ impl Engine {
                 ch,
                 obs,
                 at,
+                issued,
                 why,
             });
         });
@@ -276,7 +282,7 @@ impl Engine {
         side: usize,
         ch: u16,
         obs: Option<ChannelObs>,
-        at: Instant,
+        (at, issued): (Instant, Instant),
         why: ReadWhy,
     ) {
         if matches!(why, ReadWhy::Poll | ReadWhy::Drift) {
@@ -289,7 +295,9 @@ impl Engine {
         let g = self.sides[side].group;
         let followed = side == self.lead(g) || matches!(why, ReadWhy::Reconcile(_));
         if matches!(why, ReadWhy::Drift) || !followed {
-            // Another side's reading (or a poll taken before the lead changed) only feeds drift.
+            // Another side's reading (or a poll taken before the lead changed) feeds drift, and an
+            // AUTO switch it proves: a slow lead must not hold up the sides that answer on time.
+            self.side_switches(side, (g, ch), &obs, (at, issued));
             return;
         }
         self.info_read_at.insert((g, ch), at);
@@ -297,13 +305,14 @@ impl Engine {
             self.set_frame_rate((g, ch), rate);
         }
         match why {
-            ReadWhy::Poll => self.observe_channel((g, ch), &obs, at),
+            ReadWhy::Poll => self.observe_channel(side, (g, ch), &obs, (at, Some(issued))),
             ReadWhy::Reconcile(epochs) => self.reconcile_read(&obs, at, epochs),
             ReadWhy::Drift => {}
         }
     }
 
-    fn observe_channel(&mut self, ch: Chan, obs: &ChannelObs, at: Instant) {
+    /// The layers of `ch` some playlist plays on.
+    fn layers_of(&self, ch: Chan) -> Vec<Route> {
         let mut layers: Vec<Route> = self
             .playlists
             .values()
@@ -312,46 +321,84 @@ impl Engine {
             .collect();
         layers.sort_unstable();
         layers.dedup();
-        for cl in layers {
+        layers
+    }
+
+    /// The followed side's reading of `ch`, taken at `at`; an `INFO` reading was asked for at
+    /// `issued` (`None`: OSC).
+    fn observe_channel(
+        &mut self,
+        side: usize,
+        ch: Chan,
+        obs: &ChannelObs,
+        (at, issued): (Instant, Option<Instant>),
+    ) {
+        for cl in self.layers_of(ch) {
             let Some(layer) = cl.layer else {
                 continue;
             };
+            if self.proof.stale(cl, issued.unwrap_or(at)) {
+                // Older than what the engine already knows (another side saw the switch first).
+                continue;
+            }
             let layer_obs = obs.layers.get(&layer).cloned().unwrap_or_default();
+            let shows_armed = issued.is_some_and(|i| self.proof.shows_armed(side, cl, i));
             // Every playlist on the layer (a rundown, its filler) compares with the same previous
             // reading.
             let previous = self.observed.get(&cl).map(|(o, _)| o.clone());
             for id in self.on_layer(cl) {
-                self.observe(&id, &layer_obs, previous.as_ref(), at);
+                self.observe(&id, &layer_obs, (previous.as_ref(), shows_armed), at);
             }
             self.observed.insert(cl, (layer_obs, at));
         }
     }
 
-    fn observe(&mut self, id: &str, obs: &LayerObs, previous: Option<&LayerObs>, at: Instant) {
-        let Some(pl) = self.playlists.get(id) else {
+    /// Another side's reading: an AUTO switch it proves (see `proof`) is taken as seen, if that
+    /// side plays in step. Nothing else of it changes playout; it is not the followed picture.
+    fn side_switches(
+        &mut self,
+        side: usize,
+        ch: Chan,
+        obs: &ChannelObs,
+        (at, issued): (Instant, Instant),
+    ) {
+        if !self.sides[side].steady() {
             return;
-        };
-        let Some(cl) = self.route_of(pl) else {
+        }
+        for cl in self.layers_of(ch) {
+            let Some(layer) = cl.layer else {
+                continue;
+            };
+            if self.proof.stale(cl, issued) || !self.proof.shows_armed(side, cl, issued) {
+                continue;
+            }
+            let layer_obs = obs.layers.get(&layer).cloned().unwrap_or_default();
+            for id in self.on_layer(cl) {
+                self.switch_seen(&id, &layer_obs, (None, true), at);
+            }
+        }
+    }
+
+    /// A followed reading of the layer `id` plays on: an AUTO switch, or the layer emptied.
+    /// `previous` is the reading before; `shows_armed`, whether this one shows the armed background.
+    fn observe(
+        &mut self,
+        id: &str,
+        obs: &LayerObs,
+        (previous, shows_armed): (Option<&LayerObs>, bool),
+        at: Instant,
+    ) {
+        if self.switch_seen(id, obs, (previous, shows_armed), at) {
             return;
-        };
+        }
         let Some(p) = self.playout.get(id) else {
             return;
         };
-        let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
-        let on_air_clip = clip_of(p.on_air());
-        if let (Some(cued), Some(armed_clip), true) = (p.cued(), clip_of(p.cued()), p.armed_auto())
-            && observe::switched_to(obs, &armed_clip, on_air_clip.as_deref(), previous)
-        {
-            let cued = cued.to_owned();
-            // The frame it started on: when this reading was taken, minus its time on air.
-            let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
-            let started = self.wall_ms_at(at).saturating_sub(elapsed_ms);
-            self.went_on_air(id, &cued, "auto", started);
-            self.rearm(id);
-            return;
-        }
         let was_present = previous.is_some_and(|o| o.fg_present);
         if p.on_air().is_some() && p.status() == Status::Playing && was_present && !obs.fg_present {
+            let Some(cl) = self.route(id) else {
+                return;
+            };
             if let Some(ended) = self.runtime(id).emptied() {
                 self.log_off_air(id, ended, "error", self.wall_ms_at(at));
             }
@@ -362,5 +409,42 @@ impl Engine {
             );
             self.publish_playout(id);
         }
+    }
+
+    /// Takes the armed item as on air if `obs` shows it promoted; whether it did.
+    fn switch_seen(
+        &mut self,
+        id: &str,
+        obs: &LayerObs,
+        (previous, shows_armed): (Option<&LayerObs>, bool),
+        at: Instant,
+    ) -> bool {
+        let Some(pl) = self.playlists.get(id) else {
+            return false;
+        };
+        let Some(p) = self.playout.get(id) else {
+            return false;
+        };
+        let clip_of = |item: Option<&str>| item.and_then(|i| pl.item(i)).map(|i| i.clip.clone());
+        let on_air_clip = clip_of(p.on_air());
+        let (Some(cued), Some(armed_clip), true) = (p.cued(), clip_of(p.cued()), p.armed_auto())
+        else {
+            return false;
+        };
+        let promoted = if shows_armed {
+            observe::promoted(obs, &armed_clip)
+        } else {
+            observe::switched_to(obs, &armed_clip, on_air_clip.as_deref(), previous)
+        };
+        if !promoted {
+            return false;
+        }
+        let cued = cued.to_owned();
+        // The frame it started on: when this reading was taken, minus its time on air.
+        let elapsed_ms = obs.elapsed.map_or(0, |e| (e.max(0.0) * 1000.0) as u64);
+        let started = self.wall_ms_at(at).saturating_sub(elapsed_ms);
+        self.went_on_air(id, &cued, "auto", started);
+        self.rearm(id);
+        true
     }
 }

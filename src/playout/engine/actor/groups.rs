@@ -69,6 +69,9 @@ pub(crate) struct Group {
     pub(super) media: Arc<MediaLibrary>,
     /// The side whose rescan answers the group's share of an operator's rescan.
     pub(super) rescan_lead: usize,
+    /// How many items of its playlists use each clip (as written), for each side's missing clips
+    /// (kept only for a pair; see `pair_watch`).
+    pub(super) clip_uses: HashMap<String, usize>,
 }
 
 impl Engine {
@@ -219,6 +222,7 @@ pub(super) fn build(deps: impl Iterator<Item = GroupDeps>) -> (Vec<sides::Side>,
             link: LinkState::Connecting { attempt: 0 },
             media: Arc::default(),
             rescan_lead: main,
+            clip_uses: HashMap::new(),
         });
     }
     (sides, groups)

@@ -154,6 +154,17 @@ pub(crate) struct Lanes {
     next_ticket: u64,
 }
 
+impl Lanes {
+    /// Empties every lane's queue (not what is in flight); the replies of the ops that waited.
+    pub(super) fn drain_queued(&mut self) -> Vec<Reply> {
+        self.lanes
+            .values_mut()
+            .flat_map(|lane| std::mem::take(&mut lane.queue))
+            .filter_map(|q| q.reply)
+            .collect()
+    }
+}
+
 impl Engine {
     /// Why playlist `id` cannot be played: it is gone, or its server is not configured.
     fn unroutable(&self, id: &str) -> EngineError {
@@ -203,6 +214,21 @@ impl Engine {
 
     /// Sends the lane's next command if none is in flight.
     fn pump(&mut self, cl: Route) {
+        if !self.may_drive() {
+            // Fenced: nothing more leaves for any server (see `drive`).
+            let queued = self
+                .lanes
+                .lanes
+                .get_mut(&cl)
+                .map(|lane| std::mem::take(&mut lane.queue))
+                .unwrap_or_default();
+            for q in queued {
+                if let Some(reply) = q.reply {
+                    let _ = reply.send(Err(EngineError::NotLeader));
+                }
+            }
+            return;
+        }
         loop {
             let Some(lane) = self.lanes.lanes.get_mut(&cl) else {
                 return;
@@ -407,6 +433,15 @@ impl Engine {
             result,
             at,
         } = done;
+        let first = self
+            .lanes
+            .lanes
+            .get(&cl)
+            .and_then(|l| l.in_flight.as_ref())
+            .is_some_and(|f| f.ticket == ticket);
+        if name == "LOADBG" && result.is_ok() {
+            self.proof.loadbg_ok(side, cl, ticket, first, at);
+        }
         let Some(flight) = self
             .lanes
             .lanes

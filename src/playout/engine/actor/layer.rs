@@ -233,7 +233,7 @@ impl Engine {
     /// is about to: `None` when nothing needs sending.
     pub(super) fn rearm_target(&self, id: &str) -> Option<Target> {
         let cl = self.route(id)?;
-        if !self.group_connected(cl.group) {
+        if !self.group_connected(cl.group) || !self.may_drive() {
             return None;
         }
         let want = self.layer_want(cl)?;

@@ -37,7 +37,10 @@ impl Engine {
             }
             // A failed rescan raises its own alarm; playout goes on without it.
             self.start_group_rescan(g);
-            self.reconcile_group(g);
+            // A daemon that does not lead reconciles when it takes over (see `drive`).
+            if self.driving {
+                self.reconcile_group(g);
+            }
             // Fixed times wait for the link: plan again now. Channels are not read here: a poll
             // racing reconciliation's reading could see a layer still empty after a recovery and
             // hold it; a channel's rate comes with its first reading, and until then a fixed time

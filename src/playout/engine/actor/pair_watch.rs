@@ -118,32 +118,89 @@ impl Engine {
         self.side_missing();
     }
 
-    /// Recomputes every side's missing clips (after a rescan or an edit).
+    /// Recomputes every side's missing clips and each group's clip use counts (after a rescan,
+    /// or a whole playlist created, replaced or deleted): O(rundown).
     pub(super) fn side_missing(&mut self) {
         if self.groups.iter().all(|g| g.sides.len() < 2) {
             return;
         }
-        // Per group, the clips of the playlists that play on it.
-        let mut used: Vec<std::collections::BTreeSet<&str>> =
-            vec![Default::default(); self.groups.len()];
+        let mut uses: Vec<HashMap<String, usize>> = vec![HashMap::new(); self.groups.len()];
         for pl in self.playlists.values() {
             if let Some(r) = self.route_of(pl) {
-                used[r.group].extend(pl.items.iter().map(|i| i.clip.as_str()));
+                for i in &pl.items {
+                    *uses[r.group].entry(i.clip.clone()).or_default() += 1;
+                }
             }
+        }
+        for (g, u) in uses.into_iter().enumerate() {
+            self.groups[g].clip_uses = u;
         }
         let mut changed = false;
         for s in &mut self.sides {
             let Some(clips) = &s.clips else {
                 continue;
             };
-            let used = &used[s.group];
-            let missing: Vec<String> = used
-                .iter()
+            let mut missing: Vec<String> = self.groups[s.group]
+                .clip_uses
+                .keys()
                 .filter(|c| !clips.contains(&c.to_uppercase()))
-                .map(|c| (*c).to_owned())
+                .cloned()
                 .collect();
+            missing.sort();
             if missing != s.view.missing {
                 s.view.missing = missing;
+                changed = true;
+            }
+        }
+        if changed {
+            self.publish_servers();
+        }
+    }
+
+    /// An edit of playlist `id` stopped using `old` for one item and started using `new`: each
+    /// side of its group updates its missing clips from the use counts, in O(sides), so a clip a
+    /// side lacks is flagged when it is added and cleared when its last use goes.
+    pub(super) fn side_clip_changed(&mut self, id: &str, old: Option<String>, new: Option<String>) {
+        let Some(g) = self.route(id).map(|r| r.group) else {
+            return;
+        };
+        if self.groups[g].sides.len() < 2 || old == new {
+            return;
+        }
+        let uses = &mut self.groups[g].clip_uses;
+        let mut gone = None;
+        if let Some(o) = old {
+            match uses.get_mut(&o) {
+                Some(n) if *n > 1 => *n -= 1,
+                Some(_) => {
+                    uses.remove(&o);
+                    gone = Some(o);
+                }
+                None => {}
+            }
+        }
+        let added = new.filter(|n| {
+            let count = uses.entry(n.clone()).or_default();
+            *count += 1;
+            *count == 1
+        });
+        let mut changed = false;
+        for side in self.groups[g].sides.clone() {
+            let s = &mut self.sides[side];
+            let Some(clips) = &s.clips else {
+                continue;
+            };
+            if let Some(o) = &gone
+                && let Ok(at) = s.view.missing.binary_search(o)
+            {
+                s.view.missing.remove(at);
+                changed = true;
+            }
+            if let Some(n) = &added
+                && !clips.contains(&n.to_uppercase())
+                && let Err(at) = s.view.missing.binary_search(n)
+            {
+                s.view.missing.insert(at, n.clone());
                 changed = true;
             }
         }

@@ -53,6 +53,11 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// Connected, playing what the other side plays, and not being brought to its state.
+    pub(super) fn steady(&self) -> bool {
+        self.view.connected && self.view.in_step && self.catching_up.is_none()
+    }
+
     pub(super) fn new(deps: SideDeps, role: ServerRole, group: usize) -> Side {
         Side {
             group,
@@ -161,9 +166,16 @@ impl Engine {
                 self.subscribe_osc(side, server_version);
             }
             if others_up {
-                // The station plays on the other side: bring this one to it, touching nothing else.
+                // The station plays on the other side: bring this one to it, touching nothing else
+                // (in cluster mode, once this daemon leads: see `drive`).
                 self.start_side_rescan(side);
-                self.resync_side(side);
+                if self.driving {
+                    self.resync_side(side);
+                } else {
+                    let s = &mut self.sides[side].view;
+                    s.in_step = false;
+                    s.note = Some("brought in step when this daemon leads the station".into());
+                }
             } else {
                 self.sides[side].view.in_step = true;
                 self.sides[side].view.note = None;
@@ -193,8 +205,10 @@ impl Engine {
     /// Brings a side that connected while the other plays to the station's state: each on-air item
     /// from where it should be now, then each layer's background, queued on the layers' lanes so
     /// that they stay in order with everything else sent to the layer.
-    fn resync_side(&mut self, side: usize) {
+    pub(super) fn resync_side(&mut self, side: usize) {
         let s = &mut self.sides[side];
+        // Anything counted for an earlier catch-up is void (dropped while not driving).
+        s.resync_pending = 0;
         s.catching_up = Some(Instant::now());
         s.view.in_step = false;
         s.view.note = Some("being brought to the other side's state".into());

@@ -188,6 +188,7 @@ impl Engine {
                 self.playlists.insert(id.clone(), p);
                 self.playout.entry(id.clone()).or_default();
                 self.recompute_missing(&id);
+                self.side_missing();
                 self.publish_playlist(&id);
                 if self.selected.is_none() {
                     self.selected = Some(id.clone());
@@ -200,10 +201,14 @@ impl Engine {
                 self.playlists.insert(id.clone(), p);
                 self.playout.entry(id.clone()).or_default();
                 self.recompute_missing(&id);
+                self.side_missing();
                 self.publish_playlist(&id);
                 self.rearm(&id);
             }
-            Durable::Delete(id) => self.commit_delete(&id),
+            Durable::Delete(id) => {
+                self.commit_delete(&id);
+                self.side_missing();
+            }
             Durable::Rewrite(id) => {
                 let prefix = rewrite_alarm(&id);
                 let stale: Vec<u64> = self
@@ -226,6 +231,13 @@ impl Engine {
             tracing::error!(playlist = id, "durable edit of a playlist that is gone");
             return;
         };
+        // The clip one item stops using, for the sides' missing clips.
+        let old = match change {
+            Change::ItemUpdated { index, .. } | Change::ItemRemoved { index, .. } => {
+                p.items.get(*index).map(|i| i.clip.clone())
+            }
+            _ => None,
+        };
         if let Err(e) = p.apply(change, revision, &limits) {
             // The store applied the same change to the same version: this cannot differ.
             tracing::error!(playlist = id, error = %e, "durable edit does not apply in memory");
@@ -244,6 +256,13 @@ impl Engine {
             }
             _ => false,
         };
+        let new = match change {
+            Change::ItemAdded { item, .. } | Change::ItemUpdated { item, .. } => {
+                Some(item.clip.clone())
+            }
+            _ => None,
+        };
+        self.side_clip_changed(id, old, new);
         self.publish(EventKind::edit(id, revision, change, missing));
         self.rearm(id);
     }

@@ -1,0 +1,4 @@
+//! Cluster mode: two or more daemons sharing one station through NATS JetStream (issue 18;
+//! docs/operations.md, "Cluster mode"). `journal`: the replicated edit journal.
+
+pub mod journal;
