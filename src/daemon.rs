@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
+use crate::cluster::lease::{Lease, LeaseCounters, LeaseSettings, LeaseState};
 use crate::config::{Config, ServerEntry};
 use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
@@ -30,6 +31,9 @@ use crate::server::{self, AppState, Probes};
 
 /// How long shutdown may take before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1800);
+/// How long shutdown waits to give the leader lease back (within [`SHUTDOWN_GRACE`]); a lease
+/// not given back expires after `cluster.lease_ttl`.
+const LEASE_RELEASE_GRACE: Duration = Duration::from_millis(500);
 
 /// A running daemon, for `onair serve`, `onair demo` and tests.
 pub struct Daemon {
@@ -43,6 +47,8 @@ pub struct Daemon {
     caspar_task: tokio::task::JoinHandle<()>,
     /// The links of the station's other servers (backups, other mains).
     others: Vec<(CasparHandle, tokio::task::JoinHandle<()>)>,
+    /// Cluster mode's leader lease; `None` without `[cluster]` (the daemon always drives).
+    lease: Option<Lease>,
     /// Keeps watching the playlist directory while the daemon runs.
     _watcher: Option<PlaylistWatcher>,
     /// Keeps watching the local media folder (`caspar.media_dir`) while the daemon runs.
@@ -78,6 +84,19 @@ impl Daemon {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr().context("listener address")?;
+
+        // Cluster mode: campaign for the lease from the start (in the background: NATS being down
+        // never holds up start-up); the engine drives only while it is held.
+        let lease = match &config.cluster {
+            Some(cluster) => {
+                let settings = LeaseSettings::from_config(cluster, Some(addr.to_string()))
+                    .map_err(|e| anyhow::anyhow!("cluster.node: {e}"))?;
+                tracing::info!(node = %settings.node, station = %settings.station,
+                    "cluster mode: campaigning for the leader lease");
+                Some(Lease::spawn(settings))
+            }
+            None => None,
+        };
 
         let station = config.station();
         if config.uses_legacy_caspar() {
@@ -179,6 +198,7 @@ impl Daemon {
             main: (station.main.name.clone(), station.main.link.address.clone()),
             backup,
             more,
+            drive: lease.as_ref().map(Lease::drive),
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
@@ -206,6 +226,9 @@ impl Daemon {
                         .chain(links.iter().map(|(n, h, _)| (n.clone(), h.clone())))
                         .collect(),
                 )),
+                cluster: lease
+                    .as_ref()
+                    .map(|l| cluster_probe(l.state(), l.counters())),
             },
         ));
         let nofile = server::listen::nofile_limit();
@@ -238,6 +261,7 @@ impl Daemon {
             engine_task,
             caspar_task,
             others,
+            lease,
             _watcher: watcher,
             _media_watcher: media_watcher,
         })
@@ -252,6 +276,7 @@ impl Daemon {
             engine_task,
             caspar_task,
             others,
+            lease,
             ..
         } = self;
         let orderly = async {
@@ -266,6 +291,10 @@ impl Daemon {
             let _ = caspar_task.await;
             for (_, task) in others {
                 let _ = task.await;
+            }
+            // Last: no command can leave any more, so the other node may take over at once.
+            if let Some(lease) = lease {
+                lease.stop(LEASE_RELEASE_GRACE).await;
             }
         };
         if tokio::time::timeout(SHUTDOWN_GRACE, orderly).await.is_err() {
@@ -360,6 +389,31 @@ fn spawn_osc(
     .spawn(shutdown.child_token(), link.osc_stale_after);
     tracing::info!(server = %server.name, osc = %osc.local_addr(), "OSC listener bound");
     Ok(osc)
+}
+
+/// The leader lease for `/health` and `/metrics` (keys: `crate::server::http`'s cluster module).
+fn cluster_probe(
+    state: tokio::sync::watch::Receiver<LeaseState>,
+    counters: Arc<LeaseCounters>,
+) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
+    Box::new(move || {
+        let s = state.borrow().clone();
+        let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        serde_json::json!({
+            "node": s.node,
+            "role": s.role.as_str(),
+            "term": s.term,
+            "leader": s.leader.as_ref().map(|h| &h.node),
+            "leader_address": s.leader.as_ref().and_then(|h| h.address.as_ref()),
+            "connected": s.connected,
+            "last_renewal_ms_ago": s.last_renewal
+                .and_then(|t| t.elapsed().ok())
+                .map(|d| d.as_millis() as u64),
+            "renewals_ok": n(&counters.renewals_ok),
+            "renewals_failed": n(&counters.renewals_failed),
+            "takeovers": n(&counters.takeovers),
+        })
+    })
 }
 
 /// Every server's link (the main first), for `/health` and `/metrics`.

@@ -207,6 +207,7 @@ async fn store_failure_degrades_and_blocks_readiness() {
         )),
         osc: Some(Box::new(|| json!({ "fresh": true, "datagrams": 42 }))),
         servers: None,
+        cluster: None,
     };
     let r = rig(ServerConfig::default(), probes).await;
     r.state.startup_complete.store(true, Ordering::Release);

@@ -16,6 +16,7 @@
 //! does stopping: [`Lease::stop`] gives the key back (a delete expecting our revision, so it never
 //! removes another node's lease) within a bound, and a leader that crashes leaves the key to expire.
 
+mod bucket;
 mod campaign;
 
 use std::sync::Arc;

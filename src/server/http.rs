@@ -8,12 +8,14 @@
 //! - [`health`]: what the daemon's state means for health (status, reasons, readiness) and the JSON
 //!   documents shared with the WebSocket `health` / `stats` ops.
 //! - [`metrics`]: the exposition, gathered from the live counters at scrape time.
+//! - [`cluster`]: the leader lease (cluster mode) in both.
 //! - [`servers`]: each CasparCG server (main, backup) in both: its link merged with the engine's
 //!   view of it, and what a pair's state means for the status.
 //!
 //! Every handler only reads state (watch borrows, atomics, probe closures): none waits on the engine
 //! or the AMCP link, so a probe answers even while CasparCG is hanging.
 
+mod cluster;
 mod health;
 mod metrics;
 mod servers;

@@ -114,6 +114,9 @@ pub struct Probes {
     pub osc: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
     /// Every CasparCG server's link by name, the main first (a main/backup pair has two).
     pub servers: Option<ServersProbe>,
+    /// Cluster mode's leader lease: node, role, term, leader, NATS connection, counters (as a
+    /// JSON value); `None` without `[cluster]`.
+    pub cluster: Option<Box<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
 /// A reading of every server's AMCP link: (server name, report), the main first.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use async_nats::jetstream;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, Store, UpdateErrorKind};
-use async_nats::jetstream::{self, context::KeyValueErrorKind, stream};
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -113,8 +113,9 @@ pub(super) async fn run(s: LeaseSettings, out: Outputs, stop: CancellationToken)
                 let started = Instant::now();
                 c.note_connection(&client);
                 if kv.is_none() {
-                    match c.open(&js).await {
+                    match super::bucket::open(&js, &c.s).await {
                         Ok(store) => {
+                            c.adopt_bucket_ttl(store.stream.cached_info().config.max_age);
                             kv = Some(store);
                             backoff.reset();
                         }
@@ -154,49 +155,6 @@ async fn next_entry(watch: &mut Option<kv::Watch>) -> Option<Result<kv::Entry, k
 }
 
 impl Campaign {
-    /// Opens the bucket, creating it when it does not exist.
-    async fn open(&mut self, js: &jetstream::Context) -> Result<Store, String> {
-        let name = bucket_name(&self.s.station);
-        let call = self.s.call_timeout();
-        let store = match timeout(call, js.get_key_value(name.clone())).await {
-            Ok(Ok(store)) => store,
-            Ok(Err(e)) if e.kind() == KeyValueErrorKind::GetBucket => {
-                // The bucket's stream made directly, as the client's create_key_value would make
-                // it: that call first reads the account's limits, whose reply from a 2.9 server
-                // async-nats 0.50 cannot parse. A node racing us gets the same stream back.
-                let config = stream::Config {
-                    name: format!("KV_{name}"),
-                    description: Some(format!("onair leader lease of station {}", self.s.station)),
-                    subjects: vec![format!("$KV.{name}.>")],
-                    max_messages_per_subject: 1,
-                    max_age: self.s.ttl,
-                    storage: stream::StorageType::File,
-                    num_replicas: self.s.replicas,
-                    allow_rollup: true,
-                    deny_delete: true,
-                    allow_direct: true,
-                    discard: stream::DiscardPolicy::New,
-                    ..stream::Config::default()
-                };
-                match timeout(call, js.get_or_create_stream(config)).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(create)) => {
-                        return Err(format!("cannot create the lease bucket: {create}"));
-                    }
-                    Err(_) => return Err("timed out creating the lease bucket".to_owned()),
-                }
-                timeout(call, js.get_key_value(name))
-                    .await
-                    .map_err(|_| "timed out".to_owned())?
-                    .map_err(|e| e.to_string())?
-            }
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("timed out".to_owned()),
-        };
-        self.adopt_bucket_ttl(store.stream.cached_info().config.max_age);
-        Ok(store)
-    }
-
     /// A bucket created by a node with a shorter lease expires keys sooner: believe it.
     fn adopt_bucket_ttl(&mut self, max_age: Duration) {
         if max_age.is_zero() {

@@ -5,7 +5,7 @@
 //! - `down`: start-up has not completed, the daemon is shutting down, or the playout engine task has
 //!   stopped. The daemon cannot do its job, so a load balancer or supervisor should act.
 //! - `degraded`: no CasparCG server is connected, a playing playlist's telemetry is stale, a critical
-//!   alarm is active, or the store probe reports a failure; with a main/backup pair, also a side
+//!   alarm is active, the store probe reports a failure, or (cluster mode) NATS is not connected; with a main/backup pair, also a side
 //!   that is not connected or not in step, or a `drift` alarm (see [`super::servers`]). The daemon
 //!   works and keeps trying; a human should look. Other warning alarms do not degrade.
 //! - `ok`: none of the above.
@@ -70,6 +70,8 @@ pub(super) struct Checks {
     pub stale: Vec<String>,
     pub store: Option<Value>,
     pub osc: Option<Value>,
+    /// The leader lease, in cluster mode (see [`super::cluster`]).
+    pub cluster: Option<Value>,
 }
 
 impl Checks {
@@ -108,6 +110,7 @@ impl Checks {
             stale,
             store: state.probes.store.as_ref().map(|f| f()),
             osc: state.probes.osc.as_ref().map(|f| f()),
+            cluster: state.probes.cluster.as_ref().map(|f| f()),
         }
     }
 
@@ -155,6 +158,7 @@ impl Checks {
                 r.push(format!("critical alarms: {}", critical.len()));
             }
         }
+        super::cluster::reasons(self.cluster.as_ref(), &mut r);
         if let Some(e) = self.store.as_ref().and_then(store_failure) {
             r.push(if detail {
                 format!("store failing: {e}")
@@ -256,7 +260,7 @@ pub fn health_document(state: &AppState) -> Value {
     let checks = Checks::gather(state);
     let (status, reasons) = checks.status(true);
     let snap = &checks.snapshot;
-    json!({
+    let mut doc = json!({
         "status": status.as_str(),
         "reasons": reasons,
         "uptime_seconds": state.started_at.elapsed().as_secs(),
@@ -277,7 +281,12 @@ pub fn health_document(state: &AppState) -> Value {
         "osc": checks.osc.clone().unwrap_or(Value::Null),
         "alarms": alarms_section(&snap.alarms),
         "memory": { "rss_bytes": rss_bytes() },
-    })
+    });
+    // Absent, not null, without cluster mode: a single daemon has no role.
+    if let (Some(cluster), Value::Object(m)) = (&checks.cluster, &mut doc) {
+        m.insert("cluster".into(), super::cluster::section(cluster));
+    }
+    doc
 }
 
 /// Counters for the WebSocket op `stats`: the AMCP link's statistics, WebSocket counters, probes.

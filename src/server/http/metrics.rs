@@ -97,6 +97,8 @@ struct Scrape {
     /// Per playlist: id, playing, rundown remaining seconds (when playing and known).
     playlists: Vec<(String, bool, Option<f64>)>,
     alarms: [(&'static str, i64); 2],
+    /// The leader lease, in cluster mode.
+    cluster: Option<Value>,
 }
 
 /// Store probe keys exported as counters.
@@ -279,6 +281,7 @@ impl Scrape {
             uptime_seconds: state.started_at.elapsed().as_secs_f64(),
             rss_bytes: health::rss_bytes(),
             servers: checks.servers,
+            cluster: checks.cluster,
             playlists,
             alarms: [
                 ("warning", alarms(Severity::Warning)),
@@ -370,6 +373,7 @@ impl Collector for Scrape {
         }
 
         servers::encode(e, &self.servers)?;
+        super::cluster::encode(e, self.cluster.as_ref())?;
 
         let gauge = MetricType::Gauge;
         let help = "Active alarms by severity.";
