@@ -130,7 +130,10 @@ pub(super) async fn run(s: LeaseSettings, out: Outputs, stop: CancellationToken)
                 if watch.is_none() {
                     watch = timeout(c.s.call_timeout(), store.watch(KEY)).await.ok().and_then(Result::ok);
                 }
-                if c.step(store).await {
+                let answered = c.step(store).await;
+                // After the attempt too: the client may have connected while it waited.
+                c.note_connection(&client);
+                if answered {
                     c.failures_in_row = 0;
                 } else {
                     c.failures_in_row += 1;
