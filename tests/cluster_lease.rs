@@ -253,6 +253,10 @@ async fn a_leader_cut_from_nats_stops_driving_at_its_instant_and_leads_again_aft
         .expect("task alive");
     let fenced = Instant::now();
     let until = last_until(log).expect("it drove");
+    eprintln!(
+        "None seen {:?} after the window's end",
+        fenced.saturating_duration_since(until)
+    );
     assert!(
         until <= killed + (TTL - MARGIN),
         "a window from before the kill"

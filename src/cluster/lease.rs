@@ -18,6 +18,7 @@
 
 mod bucket;
 mod campaign;
+mod fence;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -182,7 +183,7 @@ impl Lease {
         let task = tokio::spawn(campaign::run(
             settings,
             campaign::Outputs {
-                drive: drive_tx,
+                drive: Arc::new(drive_tx),
                 state: state_tx,
                 counters: counters.clone(),
             },

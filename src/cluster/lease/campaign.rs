@@ -28,7 +28,8 @@ const REOPEN_AFTER: u32 = 3;
 const OPEN_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 pub(super) struct Outputs {
-    pub drive: watch::Sender<Option<Instant>>,
+    /// Shared with the fence task (`super::fence`).
+    pub drive: Arc<watch::Sender<Option<Instant>>>,
     pub state: watch::Sender<LeaseState>,
     pub counters: Arc<LeaseCounters>,
 }
@@ -75,6 +76,7 @@ pub(super) async fn run(s: LeaseSettings, out: Outputs, stop: CancellationToken)
             return;
         }
     };
+    let _fence = super::fence::AbortOnDrop(tokio::spawn(super::fence::run(out.drive.clone())));
     let mut js = jetstream::new(client.clone());
     js.set_timeout(s.call_timeout());
     let renew = s.renew;
