@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
-use crate::cluster::lease::{Lease, LeaseCounters, LeaseSettings, LeaseState};
+use crate::cluster::lease::{Lease, LeaseSettings};
 use crate::config::{Config, ServerEntry};
 use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
@@ -226,9 +226,7 @@ impl Daemon {
                         .chain(links.iter().map(|(n, h, _)| (n.clone(), h.clone())))
                         .collect(),
                 )),
-                cluster: lease
-                    .as_ref()
-                    .map(|l| cluster_probe(l.state(), l.counters())),
+                cluster: lease.as_ref().map(Lease::probe),
             },
         ));
         let nofile = server::listen::nofile_limit();
@@ -389,31 +387,6 @@ fn spawn_osc(
     .spawn(shutdown.child_token(), link.osc_stale_after);
     tracing::info!(server = %server.name, osc = %osc.local_addr(), "OSC listener bound");
     Ok(osc)
-}
-
-/// The leader lease for `/health` and `/metrics` (keys: `crate::server::http`'s cluster module).
-fn cluster_probe(
-    state: tokio::sync::watch::Receiver<LeaseState>,
-    counters: Arc<LeaseCounters>,
-) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
-    Box::new(move || {
-        let s = state.borrow().clone();
-        let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        serde_json::json!({
-            "node": s.node,
-            "role": s.role.as_str(),
-            "term": s.term,
-            "leader": s.leader.as_ref().map(|h| &h.node),
-            "leader_address": s.leader.as_ref().and_then(|h| h.address.as_ref()),
-            "connected": s.connected,
-            "last_renewal_ms_ago": s.last_renewal
-                .and_then(|t| t.elapsed().ok())
-                .map(|d| d.as_millis() as u64),
-            "renewals_ok": n(&counters.renewals_ok),
-            "renewals_failed": n(&counters.renewals_failed),
-            "takeovers": n(&counters.takeovers),
-        })
-    })
 }
 
 /// Every server's link (the main first), for `/health` and `/metrics`.

@@ -12,8 +12,10 @@
 //!
 //! - [`client`]: the minimal HTTP/1.1 GET used here (and by tests).
 //! - [`servers`]: what the document says about each CasparCG server.
+//! - [`cluster`]: the node's role in cluster mode.
 
 pub mod client;
+mod cluster;
 mod servers;
 
 use std::time::Duration;
@@ -204,23 +206,6 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-/// Cluster mode's part of the line: `leader playout-1 (term 12)`, `follower of playout-1`, or
-/// `cluster role unknown`; `None` without cluster mode.
-fn cluster_role(doc: &Value) -> Option<String> {
-    let c = doc.get("cluster")?;
-    let text = |k: &str| c.get(k).and_then(Value::as_str).map(clean);
-    let node = text("node").unwrap_or_default();
-    Some(match (text("role").as_deref(), text("leader")) {
-        (Some("leader"), _) => match c.get("term").and_then(Value::as_u64) {
-            Some(term) => format!("leader {node} (term {term})"),
-            None => format!("leader {node}"),
-        },
-        (Some("follower"), Some(leader)) => format!("{node} follower of {leader}"),
-        (Some("follower"), None) => format!("{node} follower (no leader yet)"),
-        _ => format!("{node} cluster role unknown"),
-    })
-}
-
 /// `CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms`, preceded by the reasons when not ok, and
 /// followed by Nagios performance data; with a pair, `2 of 2 CasparCG servers connected` and then
 /// one line per server.
@@ -248,7 +233,7 @@ fn summary(doc: &Value) -> String {
         plural(playing, "playlist"),
         plural(alarms, "alarm")
     );
-    if let Some(role) = cluster_role(doc) {
+    if let Some(role) = cluster::role(doc) {
         facts = format!("{facts}, {role}");
     }
     let status = doc.get("status").and_then(Value::as_str).unwrap_or("down");
@@ -301,28 +286,6 @@ mod tests {
             "ONAIR OK - CasparCG 2.4.3 connected, 1 playlist playing, 0 alarms \
              | uptime=5s rtt_p50=0.4ms ws_clients=2 alarms=0"
         );
-    }
-
-    #[test]
-    fn the_line_names_the_cluster_role() {
-        let doc = |cluster: Value| {
-            json!({
-                "status": "ok", "reasons": [], "caspar": { "connected": true },
-                "playout": { "playing": 0 }, "alarms": { "count": 0 }, "cluster": cluster,
-            })
-        };
-        let lead = summary(&doc(
-            json!({"node": "a", "role": "leader", "term": 12, "leader": "a"}),
-        ));
-        assert!(lead.contains("0 alarms, leader a (term 12) |"), "{lead}");
-        let follow = summary(&doc(
-            json!({"node": "b", "role": "follower", "leader": "a"}),
-        ));
-        assert!(follow.contains("b follower of a |"), "{follow}");
-        let unknown = summary(&doc(
-            json!({"node": "b", "role": "unknown", "leader": null}),
-        ));
-        assert!(unknown.contains("b cluster role unknown"), "{unknown}");
     }
 
     #[test]

@@ -212,6 +212,32 @@ impl Lease {
         self.counters.clone()
     }
 
+    /// A reading of the lease as JSON, on demand, for `/health` and `/metrics` (the keys the
+    /// server's cluster module reads: node, role, term, leader, leader_address, connected,
+    /// last_renewal_ms_ago, renewals_ok, renewals_failed, takeovers).
+    pub fn probe(&self) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
+        let (state, counters) = (self.state(), self.counters());
+        Box::new(move || {
+            let s = state.borrow().clone();
+            let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            serde_json::json!({
+                "node": s.node,
+                "role": s.role.as_str(),
+                "term": s.term,
+                "leader": s.leader.as_ref().map(|h| &h.node),
+                "leader_address": s.leader.as_ref().and_then(|h| h.address.as_ref()),
+                "connected": s.connected,
+                "last_renewal_ms_ago": s
+                    .last_renewal
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|d| d.as_millis() as u64),
+                "renewals_ok": n(&counters.renewals_ok),
+                "renewals_failed": n(&counters.renewals_failed),
+                "takeovers": n(&counters.takeovers),
+            })
+        })
+    }
+
     /// Stops campaigning: stops driving at once, then, if this node holds the key, deletes it
     /// expecting its revision (so another node takes over within a renewal period, not a lease).
     /// Returns within `within` either way; a key not given back expires.

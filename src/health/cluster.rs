@@ -1,0 +1,49 @@
+//! What the health document says about cluster mode, for the `onair health` line.
+
+use serde_json::Value;
+
+use super::clean;
+
+/// Cluster mode's part of the line: `leader playout-1 (term 12)`, `follower of playout-1`, or
+/// `cluster role unknown`; `None` without cluster mode.
+pub(super) fn role(doc: &Value) -> Option<String> {
+    let c = doc.get("cluster")?;
+    let text = |k: &str| c.get(k).and_then(Value::as_str).map(clean);
+    let node = text("node").unwrap_or_default();
+    Some(match (text("role").as_deref(), text("leader")) {
+        (Some("leader"), _) => match c.get("term").and_then(Value::as_u64) {
+            Some(term) => format!("leader {node} (term {term})"),
+            None => format!("leader {node}"),
+        },
+        (Some("follower"), Some(leader)) => format!("{node} follower of {leader}"),
+        (Some("follower"), None) => format!("{node} follower (no leader yet)"),
+        _ => format!("{node} cluster role unknown"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    #[test]
+    fn the_line_names_the_cluster_role() {
+        let doc = |cluster: Value| {
+            json!({
+                "status": "ok", "reasons": [], "caspar": { "connected": true },
+                "playout": { "playing": 0 }, "alarms": { "count": 0 }, "cluster": cluster,
+            })
+        };
+        let lead = super::super::summary(&doc(
+            json!({"node": "a", "role": "leader", "term": 12, "leader": "a"}),
+        ));
+        assert!(lead.contains("0 alarms, leader a (term 12) |"), "{lead}");
+        let follow = super::super::summary(&doc(
+            json!({"node": "b", "role": "follower", "leader": "a"}),
+        ));
+        assert!(follow.contains("b follower of a |"), "{follow}");
+        let unknown = super::super::summary(&doc(
+            json!({"node": "b", "role": "unknown", "leader": null}),
+        ));
+        assert!(unknown.contains("b cluster role unknown"), "{unknown}");
+    }
+}
