@@ -22,6 +22,8 @@ const ENTRIES_AHEAD: usize = 256;
 /// Pauses before following again after NATS went away.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+/// How often a follower that received nothing checks whether the journal went on without it.
+const STALL_CHECK: Duration = Duration::from_secs(1);
 
 fn replica_error(e: JournalError) -> ReplicaError {
     match e {
@@ -112,14 +114,30 @@ async fn follow_loop(
         match journal.follow(next).await {
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
+                let mut check = tokio::time::interval(STALL_CHECK);
+                check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut delivered = false;
                 loop {
                     let item = tokio::select! {
                         () = shutdown.cancelled() => return,
                         item = stream.next() => item,
+                        _ = check.tick() => {
+                            // JetStream's consumer notices a restarted server only after two
+                            // missed 15 s heartbeats: when nothing came for a check period while
+                            // the journal has entries beyond ours, follow again from there.
+                            if !std::mem::take(&mut delivered)
+                                && journal.last_seq().await.is_ok_and(|last| last >= next)
+                            {
+                                tracing::info!(next, "the journal follower stalled: following again");
+                                break;
+                            }
+                            continue;
+                        }
                     };
                     match item {
                         Some(Ok((seq, entry))) => {
                             pause = RETRY_FIRST;
+                            delivered = true;
                             next = seq + 1;
                             let mine = (entry.node == origin).then_some(entry.id);
                             let delivered = Delivered {

@@ -5,10 +5,16 @@
 //! cluster. Entries another node appended are applied the same way, without an answer. The loop
 //! hands appends to a channel and learns their fate as messages: it never awaits the network.
 //!
+//! The journal's answers come in any order; the store is handed the edits in the journal's order
+//! (`write_ready`). An append NATS does not confirm in time is answered as failed and kept out of
+//! the state; should NATS have stored it after all (the client sends what it buffered once the
+//! server is back), its entry comes back and is applied like any other: the journal is the truth.
+//!
 //! Not yet: a node that becomes the leader does not wait to have applied the whole journal before
-//! it takes edits (an edit then is refused with `not_leader` and the entries come in behind it).
+//! it takes edits (an edit then is refused with `not_leader` and the entries come in behind it),
+//! and a node starts from its local playlists, not from the journal's snapshot.
 
-use super::staging::Durable;
+use super::staging::{Durable, Outcome};
 use super::*;
 use crate::playout::replica::{Append, Delivered, ReplicaError, Replicated};
 
@@ -153,7 +159,7 @@ impl Engine {
         };
         w.replicating = false;
         self.mark_replicated(ticket);
-        self.write_local(ticket).await;
+        self.write_ready().await;
     }
 
     /// An entry of the journal, in order.
@@ -192,6 +198,66 @@ impl Engine {
         }
         let ticket = self.push_waiting(what, None, OpResult::default(), false);
         self.mark_replicated(ticket);
-        self.write_local(ticket).await;
+        self.write_ready().await;
+    }
+
+    /// Hands the store every waiting change the journal has, in order, up to the first one still
+    /// on its way there (cluster mode: the journal's answers come in any order, the store needs
+    /// each playlist's edits in order).
+    pub(super) async fn write_ready(&mut self) {
+        let mut ready = Vec::new();
+        for w in self.staging.waiting.iter_mut() {
+            if w.replicating {
+                break;
+            }
+            if !w.written && w.outcome.is_none() {
+                w.written = true;
+                ready.push(w.ticket);
+            }
+        }
+        for ticket in ready {
+            self.write_local(ticket).await;
+        }
+    }
+
+    /// Change `ticket` is in the replicated journal: the station's truth from now on.
+    pub(super) fn mark_replicated(&mut self, ticket: u64) {
+        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            w.replicating = false;
+            w.replicated = true;
+        }
+    }
+
+    /// The replicated journal refused change `ticket` (cluster mode).
+    pub(super) fn on_not_replicated(&mut self, ticket: u64, error: ReplicaError) {
+        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            w.replicating = false;
+            w.outcome = Some(Outcome::NotReplicated(error));
+        }
+        self.settle();
+    }
+
+    /// Another node appended to the journal: every edit of ours still on its way there expected
+    /// the journal to end before that entry, so the journal refuses it. They are answered so now
+    /// (`not_leader`) and the staged playlists go back to the published ones plus what the
+    /// journal already has.
+    pub(super) fn doom_replicating(&mut self) {
+        if !self.staging.waiting.iter().any(|w| w.replicating) {
+            return;
+        }
+        for w in self.staging.waiting.iter_mut().filter(|w| w.replicating) {
+            w.replicating = false;
+            w.outcome = Some(Outcome::NotReplicated(ReplicaError::Conflict));
+        }
+        // A new epoch first: the refused edits void nothing more when they are settled.
+        self.staging.epoch += 1;
+        self.restage();
+        self.raise(
+            Severity::Warning,
+            "cluster",
+            "another daemon wrote to the station's journal: edits on their way were refused"
+                .to_owned(),
+        );
+        self.settle();
     }
 }

@@ -35,7 +35,7 @@ pub(crate) enum Durable {
 
 pub(super) struct Waiting {
     pub(super) ticket: u64,
-    epoch: u64,
+    pub(super) epoch: u64,
     pub(super) what: Durable,
     reply: Option<Reply>,
     result: OpResult,
@@ -44,11 +44,13 @@ pub(super) struct Waiting {
     /// Cluster mode: the journal has it, so it is the station's truth: a local write that fails
     /// raises an alarm but does not undo it.
     pub(super) replicated: bool,
-    outcome: Option<Outcome>,
+    /// Handed to the store (which needs a playlist's edits in order).
+    pub(super) written: bool,
+    pub(super) outcome: Option<Outcome>,
 }
 
 /// How a staged change ended.
-enum Outcome {
+pub(super) enum Outcome {
     Durable,
     NotSaved(StoreError),
     NotReplicated(ReplicaError),
@@ -63,7 +65,7 @@ pub(crate) struct Staging {
     pub(super) waiting: VecDeque<Waiting>,
     pub(super) next_ticket: u64,
     /// Failures seen; every change carries it (see the module comment).
-    epoch: u64,
+    pub(super) epoch: u64,
 }
 
 impl Staging {
@@ -133,6 +135,7 @@ impl Engine {
             result,
             replicating,
             replicated: false,
+            written: false,
             outcome: None,
         });
         ticket
@@ -140,9 +143,10 @@ impl Engine {
 
     /// Hands waiting change `ticket` to the store; its answer comes back as `Internal::Durable`.
     pub(super) async fn write_local(&mut self, ticket: u64) {
-        let Some(w) = self.staging.waiting.iter().find(|w| w.ticket == ticket) else {
+        let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) else {
             return;
         };
+        w.written = true;
         let (what, epoch) = (w.what.clone(), w.epoch);
         let Some(store) = self.persistence.store.clone() else {
             self.on_durable(ticket, Ok(()));
@@ -201,49 +205,8 @@ impl Engine {
         self.settle();
     }
 
-    /// Change `ticket` is in the replicated journal: the station's truth from now on.
-    pub(super) fn mark_replicated(&mut self, ticket: u64) {
-        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
-            w.replicating = false;
-            w.replicated = true;
-        }
-    }
-
-    /// The replicated journal refused change `ticket` (cluster mode).
-    pub(super) fn on_not_replicated(&mut self, ticket: u64, error: ReplicaError) {
-        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
-            w.replicating = false;
-            w.outcome = Some(Outcome::NotReplicated(error));
-        }
-        self.settle();
-    }
-
-    /// Another node appended to the journal: every edit of ours still on its way there expected
-    /// the journal to end before that entry, so the journal refuses it. They are answered so now
-    /// (`not_leader`) and the staged playlists go back to the published ones plus what the
-    /// journal already has.
-    pub(super) fn doom_replicating(&mut self) {
-        if !self.staging.waiting.iter().any(|w| w.replicating) {
-            return;
-        }
-        for w in self.staging.waiting.iter_mut().filter(|w| w.replicating) {
-            w.replicating = false;
-            w.outcome = Some(Outcome::NotReplicated(ReplicaError::Conflict));
-        }
-        // A new epoch first: the refused edits void nothing more when they are settled.
-        self.staging.epoch += 1;
-        self.restage();
-        self.raise(
-            Severity::Warning,
-            "cluster",
-            "another daemon wrote to the station's journal: edits on their way were refused"
-                .to_owned(),
-        );
-        self.settle();
-    }
-
     /// The staged playlists: the published ones plus every change the journal already has.
-    fn restage(&mut self) {
+    pub(super) fn restage(&mut self) {
         self.staging.playlists = self.playlists.clone();
         for w in self.staging.waiting.iter().filter(|w| w.replicated) {
             if let Err(e) = apply_to(&mut self.staging.playlists, &w.what, &self.limits) {
@@ -253,7 +216,7 @@ impl Engine {
     }
 
     /// Applies (or drops) every change answered so far, in order.
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         while self
             .staging
             .waiting
@@ -273,8 +236,9 @@ impl Engine {
                     let error = match e {
                         ReplicaError::Conflict => EngineError::NotLeader,
                         ReplicaError::Unavailable(why) => EngineError::Store(format!(
-                            "not replicated ({why}); if NATS stored it after all, it is \
-                             applied when its entry comes back"
+                            "not confirmed by the replicated journal ({why}); not applied, \
+                             unless NATS stored it after all: then it is applied when its entry \
+                             comes back"
                         )),
                     };
                     self.void(w.epoch, &w.what, &error.to_string());
