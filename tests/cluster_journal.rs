@@ -30,6 +30,7 @@ fn add(n: usize) -> Entry {
     Entry {
         term: 7,
         node: "a".into(),
+        id: n as u64,
         change: Replicated::Edit {
             playlist: "main".into(),
             revision: n as u64 + 1,

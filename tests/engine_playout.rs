@@ -447,6 +447,7 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         backup: None,
         more: Vec::new(),
         drive: None,
+        replica: None,
         config: PlayoutConfig::default(),
         limits: Limits::default(),
         poll_interval: 5 * MS,

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::io::AsyncReadExt;
 
-use crate::playout::change::Change;
 use crate::playout::model::Playlist;
+pub use crate::playout::replica::Replicated;
 
 /// How long a JetStream request (append, info, purge) may take before it counts as failed: an
 /// edit's acknowledgement waits for it, so it must be short; a NATS cluster answers in
@@ -31,30 +31,16 @@ const MAX_SNAPSHOT: u64 = 512 * 1024 * 1024;
 /// The snapshot object's name in the station's bucket.
 const SNAPSHOT_OBJECT: &str = "playlists";
 
-/// One durable change of the station's playlists, as the journal carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Replicated {
-    /// An edit of one playlist, giving it `revision`.
-    Edit {
-        playlist: String,
-        revision: u64,
-        change: Change,
-    },
-    /// A playlist created or replaced whole.
-    Put { playlist: Playlist },
-    /// A playlist deleted.
-    Delete { playlist: String },
-}
-
 /// One journal message: the change and who appended it under which lease.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     /// The leader's term (its lease revision) when it appended.
     pub term: u64,
-    /// The node that appended.
+    /// The node that appended (and which of its runs: see `replica`).
     pub node: String,
+    /// The appending engine's own number for the edit.
+    pub id: u64,
     pub change: Replicated,
 }
 

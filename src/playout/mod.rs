@@ -8,6 +8,7 @@ pub mod fill;
 pub mod items;
 pub mod media;
 pub mod model;
+pub mod replica;
 pub mod store;
 pub mod timing;
 pub mod watch;

@@ -42,9 +42,13 @@ pub struct SideReport {
     pub gaps_outside_downtime: u64,
     /// The longest part of such an interval that lies outside the excluded windows.
     pub gap_outside_max_ms: f64,
-    /// Intervals where it held a clip's last frame (nothing armed behind it) outside the windows.
+    /// Intervals where it held a clip's last frame (nothing armed behind it) outside the windows,
+    /// with no fault of its own on (or within 2 s before).
     pub held_outside_downtime: u64,
     pub held_outside_max_ms: f64,
+    /// Last frames held while this side's own slow faults (command delay, queue flood) were on
+    /// or within 2 s after: the server ran the next `LOADBG` late. Reported, not a gap.
+    pub held_while_slow: u64,
     /// Catch-up times the engine reported (`link.servers[].resync_ms`).
     pub resync_ms_engine: Summary,
     /// From the end of each downtime window (link back) to the layer playing again, measured on
@@ -257,15 +261,21 @@ pub fn analyse(
         );
         let intervals = not_playing(&trace.shows, end);
         let (mut empty_n, mut empty_max, mut held_n, mut held_max) = (0, 0.0f64, 0, 0.0f64);
+        let mut held_slow = 0;
         for (span, empty, what) in &intervals {
             let (span, empty) = (*span, *empty);
             let outside = uncovered(span, &excluded);
             if outside.is_zero() {
                 continue;
             }
+            let faults_here = overlapping(faults, side, span);
             if empty {
                 empty_n += 1;
                 empty_max = empty_max.max(ms(outside));
+            } else if !faults_here.is_empty() {
+                // A server made slow (a command delay, a flood of its queue) runs the next item's
+                // LOADBG late and holds the last frame meanwhile: its own fault, not the engine's.
+                held_slow += 1;
             } else {
                 held_n += 1;
                 held_max = held_max.max(ms(outside));
@@ -277,7 +287,7 @@ pub fn analyse(
                 at_s: span.0.saturating_duration_since(run_start).as_secs_f64(),
                 ms: ms(span.1 - span.0),
                 outside_ms: ms(outside),
-                faults_here: overlapping(faults, side, span),
+                faults_here,
                 faults_other_side: overlapping(faults, names.len() - 1 - side, span),
                 layer: what.clone(),
                 in_step: view.map(|v| v.in_step),
@@ -321,6 +331,7 @@ pub fn analyse(
             gap_outside_max_ms: empty_max,
             held_outside_downtime: held_n,
             held_outside_max_ms: held_max,
+            held_while_slow: held_slow,
             resync_ms_engine: Summary::of(trace.resync_ms.iter().map(|&v| v as f64).collect()),
             resync_ms_sim: Summary::of(resync_sim),
             link_connects,

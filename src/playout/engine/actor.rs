@@ -82,6 +82,11 @@ pub(crate) enum Internal {
         side: usize,
         result: Result<MediaLibrary, String>,
     },
+    /// The replicated journal answered the append of staged change `ticket` (cluster mode).
+    Replicated {
+        ticket: u64,
+        result: Result<u64, crate::playout::replica::ReplicaError>,
+    },
     /// The store answered staged change `ticket` (see `staging`).
     Durable {
         ticket: u64,
@@ -102,6 +107,8 @@ pub struct EngineDeps {
     /// In cluster mode, until when this daemon may drive the servers (its leader lease, fenced by
     /// time; `None` in the watch: it may not). Absent: one daemon, which always may (see `drive`).
     pub drive: Option<drive::DriveUntil>,
+    /// In cluster mode, the station's replicated journal: edits go through it (see `replicate`).
+    pub replica: Option<crate::playout::replica::ReplicaDeps>,
     pub config: PlayoutConfig,
     pub limits: Limits,
     /// How often channels are read with `INFO` to follow playout.
@@ -148,6 +155,7 @@ impl EngineDeps {
             backup: None,
             more: Vec::new(),
             drive: None,
+            replica: None,
             config: PlayoutConfig::default(),
             limits: Limits::default(),
             poll_interval: Duration::from_secs(1),
@@ -210,6 +218,10 @@ struct Engine {
     drive: Option<drive::DriveUntil>,
     /// Whether the engine drives the servers (last seen; `may_drive` is the instant's truth).
     driving: bool,
+    /// In cluster mode, the replicated journal (see `replicate`).
+    replica: Option<replicate::Replica>,
+    /// Its entries, until the loop takes them.
+    replica_entries: Option<mpsc::Receiver<crate::playout::replica::Delivered>>,
     config: PlayoutConfig,
     limits: Limits,
     poll_interval: Duration,
@@ -305,6 +317,13 @@ impl Engine {
             asrun_task,
             ..Persistence::default()
         };
+        let (replica, replica_entries) = match deps.replica {
+            Some(r) => (
+                Some(replicate::Replica::new(r.appends, r.applied)),
+                Some(r.entries),
+            ),
+            None => (None, None),
+        };
         let playout = playlists
             .keys()
             .map(|id| {
@@ -352,6 +371,8 @@ impl Engine {
                 .as_ref()
                 .is_none_or(|rx| rx.borrow().is_some_and(|u| tokio::time::Instant::now() < u)),
             drive: deps.drive,
+            replica,
+            replica_entries,
             config: deps.config,
             limits: deps.limits,
             poll_interval: deps.poll_interval,
@@ -421,6 +442,8 @@ impl Engine {
         }
         let (_no_lease, idle_drive) = watch::channel(None);
         let mut drive_rx = self.drive.clone().unwrap_or(idle_drive);
+        let (_no_journal, idle_entries) = mpsc::channel(1);
+        let mut entries = self.replica_entries.take().unwrap_or(idle_entries);
         loop {
             let schedule_at = self.scheduler.deadline();
             let drive_at = self.drive_deadline();
@@ -435,6 +458,7 @@ impl Engine {
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
                 // with.
                 Some(msg) = internal.recv() => self.on_internal(msg).await,
+                Some(entry) = entries.recv() => self.on_entry(entry).await,
                 req = rx.recv() => match req {
                     Some(EngineRequest { op, reply }) => self.op(op, reply).await,
                     None => break,
@@ -463,6 +487,7 @@ impl Engine {
             } => self.on_read(side, ch, obs, (at, issued), why),
             Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
+            Internal::Replicated { ticket, result } => self.on_replicated(ticket, result).await,
         }
     }
 
@@ -530,6 +555,7 @@ mod persist;
 mod proof;
 mod publish;
 mod reconcile;
+mod replicate;
 mod schedule;
 mod schedule_checks;
 mod sides;

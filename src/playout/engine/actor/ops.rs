@@ -18,6 +18,11 @@ impl Engine {
     /// Runs an op; `reply` is answered when it is done, which for playout actions and edits is
     /// after this returns (the loop goes on meanwhile).
     pub(super) async fn op(&mut self, op: Op, reply: Reply) {
+        if self.replica.is_some() && is_edit(&op) && !self.may_drive() {
+            // Cluster mode: only the leader appends to the station's journal.
+            let _ = reply.send(Err(EngineError::NotLeader));
+            return;
+        }
         let checked = match op {
             Op::PlaylistCreate {
                 name,
@@ -411,4 +416,21 @@ impl Engine {
             None => Err(PlaylistError::ItemNotFound(item.to_owned()).into()),
         }
     }
+}
+
+/// Whether `op` changes the playlists (in cluster mode, only the leader's may).
+fn is_edit(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::PlaylistCreate { .. }
+            | Op::PlaylistDelete { .. }
+            | Op::PlaylistRename { .. }
+            | Op::PlaylistLoop { .. }
+            | Op::Autoplay { .. }
+            | Op::PlaylistUpdate { .. }
+            | Op::ItemAdd { .. }
+            | Op::ItemMove { .. }
+            | Op::ItemRemove { .. }
+            | Op::ItemUpdate { .. }
+    )
 }

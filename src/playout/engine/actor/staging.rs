@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::playout::change::Change;
+use crate::playout::replica::ReplicaError;
 use crate::playout::store::{JournalRecord, SaveAck, StoreError, Whole};
 
 /// A change on its way to disk.
@@ -32,13 +33,27 @@ pub(crate) enum Durable {
     Rewrite(String),
 }
 
-struct Waiting {
-    ticket: u64,
-    epoch: u64,
-    what: Durable,
+pub(super) struct Waiting {
+    pub(super) ticket: u64,
+    pub(super) epoch: u64,
+    pub(super) what: Durable,
     reply: Option<Reply>,
     result: OpResult,
-    outcome: Option<Result<(), StoreError>>,
+    /// Cluster mode: on its way to the replicated journal (`replicate`), not yet to the disk.
+    pub(super) replicating: bool,
+    /// Cluster mode: the journal has it, so it is the station's truth: a local write that fails
+    /// raises an alarm but does not undo it.
+    pub(super) replicated: bool,
+    /// Handed to the store (which needs a playlist's edits in order).
+    pub(super) written: bool,
+    pub(super) outcome: Option<Outcome>,
+}
+
+/// How a staged change ended.
+pub(super) enum Outcome {
+    Durable,
+    NotSaved(StoreError),
+    NotReplicated(ReplicaError),
 }
 
 /// The staged playlists and the changes on their way to disk, in order.
@@ -47,10 +62,10 @@ pub(crate) struct Staging {
     /// The published playlists with every waiting change applied: what new edits are checked
     /// against.
     pub(crate) playlists: BTreeMap<String, Playlist>,
-    waiting: VecDeque<Waiting>,
-    next_ticket: u64,
+    pub(super) waiting: VecDeque<Waiting>,
+    pub(super) next_ticket: u64,
     /// Failures seen; every change carries it (see the module comment).
-    epoch: u64,
+    pub(super) epoch: u64,
 }
 
 impl Staging {
@@ -74,15 +89,70 @@ impl Engine {
             .ok_or_else(|| PlaylistError::PlaylistNotFound(id.to_owned()).into())
     }
 
-    /// Sends a staged change to disk (or, without a store, applies it at once).
+    /// Sends a staged change to disk (or, without a store, applies it at once); in cluster mode
+    /// to the replicated journal first (see `replicate`).
     pub(super) async fn stage(&mut self, what: Durable, reply: Option<Reply>, result: OpResult) {
-        let Some(store) = self.persistence.store.clone() else {
+        if self.replica.is_some() && !matches!(what, Durable::Rewrite(_)) {
+            if !self.may_drive() {
+                // Only the leader appends to the station's journal (a file edited on another
+                // node is not applied).
+                let epoch = self.staging.epoch;
+                self.void(
+                    epoch,
+                    &what,
+                    "not applied: this daemon does not lead the station",
+                );
+                answer(reply, Err(EngineError::NotLeader));
+                return;
+            }
+            self.replicate(what, reply, result);
+            return;
+        }
+        if self.persistence.store.is_none() {
             self.commit(what);
             answer(reply, Ok(result));
             return;
+        }
+        let ticket = self.push_waiting(what, reply, result, false);
+        self.write_local(ticket).await;
+    }
+
+    /// Queues a staged change in order; its ticket.
+    pub(super) fn push_waiting(
+        &mut self,
+        what: Durable,
+        reply: Option<Reply>,
+        result: OpResult,
+        replicating: bool,
+    ) -> u64 {
+        let ticket = self.staging.next_ticket;
+        self.staging.next_ticket += 1;
+        self.staging.waiting.push_back(Waiting {
+            ticket,
+            epoch: self.staging.epoch,
+            what,
+            reply,
+            result,
+            replicating,
+            replicated: false,
+            written: false,
+            outcome: None,
+        });
+        ticket
+    }
+
+    /// Hands waiting change `ticket` to the store; its answer comes back as `Internal::Durable`.
+    pub(super) async fn write_local(&mut self, ticket: u64) {
+        let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) else {
+            return;
         };
-        let epoch = self.staging.epoch;
-        let queued: Result<SaveAck, StoreError> = match what.clone() {
+        w.written = true;
+        let (what, epoch) = (w.what.clone(), w.epoch);
+        let Some(store) = self.persistence.store.clone() else {
+            self.on_durable(ticket, Ok(()));
+            return;
+        };
+        let queued: Result<SaveAck, StoreError> = match what {
             Durable::Edit {
                 playlist,
                 revision,
@@ -99,16 +169,6 @@ impl Engine {
             Durable::Delete(id) => store.whole(Whole::Delete(id), epoch).await,
             Durable::Rewrite(id) => store.whole(Whole::Rewrite(id), epoch).await,
         };
-        let ticket = self.staging.next_ticket;
-        self.staging.next_ticket += 1;
-        self.staging.waiting.push_back(Waiting {
-            ticket,
-            epoch,
-            what,
-            reply,
-            result,
-            outcome: None,
-        });
         match queued {
             Ok(ack) => {
                 let internal = self.internal_tx.clone();
@@ -123,9 +183,40 @@ impl Engine {
 
     /// The store answered change `ticket`: apply (or drop) every change answered so far, in order.
     pub(super) fn on_durable(&mut self, ticket: u64, result: Result<(), StoreError>) {
+        let mut replicated_but_unsaved = None;
         if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
-            w.outcome = Some(result);
+            w.outcome = Some(match result {
+                Ok(()) => Outcome::Durable,
+                // The journal is the station's truth: the local copy is behind, nothing more.
+                Err(e) if w.replicated => {
+                    replicated_but_unsaved = Some(e);
+                    Outcome::Durable
+                }
+                Err(e) => Outcome::NotSaved(e),
+            });
         }
+        if let Some(e) = replicated_but_unsaved {
+            self.raise(
+                Severity::Warning,
+                "store",
+                format!("the local copy of a replicated edit was not saved: {e}"),
+            );
+        }
+        self.settle();
+    }
+
+    /// The staged playlists: the published ones plus every change the journal already has.
+    pub(super) fn restage(&mut self) {
+        self.staging.playlists = self.playlists.clone();
+        for w in self.staging.waiting.iter().filter(|w| w.replicated) {
+            if let Err(e) = apply_to(&mut self.staging.playlists, &w.what, &self.limits) {
+                tracing::error!(error = %e, "a replicated edit no longer applies to the staged state");
+            }
+        }
+    }
+
+    /// Applies (or drops) every change answered so far, in order.
+    pub(super) fn settle(&mut self) {
         while self
             .staging
             .waiting
@@ -136,11 +227,23 @@ impl Engine {
                 break;
             };
             match w.outcome {
-                Some(Ok(())) => {
+                Some(Outcome::Durable) => {
                     self.commit(w.what);
                     answer(w.reply, Ok(w.result));
                 }
-                Some(Err(e)) => self.dropped(w.epoch, w.what, e, w.reply),
+                Some(Outcome::NotSaved(e)) => self.dropped(w.epoch, w.what, e, w.reply),
+                Some(Outcome::NotReplicated(e)) => {
+                    let error = match e {
+                        ReplicaError::Conflict => EngineError::NotLeader,
+                        ReplicaError::Unavailable(why) => EngineError::Store(format!(
+                            "not confirmed by the replicated journal ({why}); not applied, \
+                             unless NATS stored it after all: then it is applied when its entry \
+                             comes back"
+                        )),
+                    };
+                    self.void(w.epoch, &w.what, &error.to_string());
+                    answer(w.reply, Err(error));
+                }
                 None => {}
             }
         }
@@ -155,24 +258,27 @@ impl Engine {
             answer(reply, Err(EngineError::Store(error.to_string())));
             return;
         }
-        if epoch == self.staging.epoch {
-            // The first failure of this epoch: everything staged on top of it is void.
-            self.staging.epoch += 1;
-            self.staging.playlists = self.playlists.clone();
-            let what = match &what {
-                Durable::Edit { playlist, .. } => format!("edit of playlist {playlist:?}"),
-                Durable::Create(p) => format!("new playlist {:?}", p.id),
-                Durable::Replace(p) => format!("playlist {:?} (edited outside onair)", p.id),
-                Durable::Delete(id) => format!("delete of playlist {id:?}"),
-                Durable::Rewrite(id) => format!("playlist file {id:?}"),
-            };
-            self.raise(
-                Severity::Critical,
-                "store",
-                format!("{what} not saved, so not applied: {error}"),
-            );
-        }
+        self.void(epoch, &what, &format!("not saved, so not applied: {error}"));
         answer(reply, Err(EngineError::Store(error.to_string())));
+    }
+
+    /// A change that failed: on the first failure of its epoch, everything staged on top of it is
+    /// void too (the staged playlists go back to the published ones) and an alarm says why.
+    fn void(&mut self, epoch: u64, what: &Durable, why: &str) {
+        if epoch != self.staging.epoch {
+            return;
+        }
+        self.staging.epoch += 1;
+        // What the journal already has still comes (cluster mode): it stays staged.
+        self.restage();
+        let what = match what {
+            Durable::Edit { playlist, .. } => format!("edit of playlist {playlist:?}"),
+            Durable::Create(p) => format!("new playlist {:?}", p.id),
+            Durable::Replace(p) => format!("playlist {:?} (edited outside onair)", p.id),
+            Durable::Delete(id) => format!("delete of playlist {id:?}"),
+            Durable::Rewrite(id) => format!("playlist file {id:?}"),
+        };
+        self.raise(Severity::Critical, "store", format!("{what} {why}"));
     }
 
     /// A durable change reaches the published state and the clients.
@@ -329,5 +435,33 @@ fn rewrite_alarm(id: &str) -> String {
 fn answer(reply: Option<Reply>, result: Result<OpResult, EngineError>) {
     if let Some(reply) = reply {
         let _ = reply.send(result);
+    }
+}
+
+/// Applies a staged change to a set of playlists (the staged ones), as `commit` does to the
+/// published ones.
+pub(super) fn apply_to(
+    playlists: &mut BTreeMap<String, Playlist>,
+    what: &Durable,
+    limits: &Limits,
+) -> Result<(), PlaylistError> {
+    match what {
+        Durable::Edit {
+            playlist,
+            revision,
+            change,
+        } => playlists
+            .get_mut(playlist)
+            .ok_or_else(|| PlaylistError::PlaylistNotFound(playlist.clone()))?
+            .apply(change, *revision, limits),
+        Durable::Create(p) | Durable::Replace(p) => {
+            playlists.insert(p.id.clone(), p.clone());
+            Ok(())
+        }
+        Durable::Delete(id) => {
+            playlists.remove(id);
+            Ok(())
+        }
+        Durable::Rewrite(_) => Ok(()),
     }
 }

@@ -1,0 +1,263 @@
+//! Cluster mode: edits go through the station's replicated journal (`playout::replica`) before
+//! the disk. The leader appends each staged edit expecting the journal's last sequence; once the
+//! journal has it (its answer, or the entry itself coming back, whichever is first) the edit is
+//! written to the local store, then applied, published and answered, in order, as without a
+//! cluster. Entries another node appended are applied the same way, without an answer. The loop
+//! hands appends to a channel and learns their fate as messages: it never awaits the network.
+//!
+//! The journal's answers come in any order; the store is handed the edits in the journal's order
+//! (`write_ready`). An append NATS does not confirm in time is answered as failed and kept out of
+//! the state; should NATS have stored it after all (the client sends what it buffered once the
+//! server is back), its entry comes back and is applied like any other: the journal is the truth.
+//!
+//! Not yet: a node that becomes the leader does not wait to have applied the whole journal before
+//! it takes edits (an edit then is refused with `not_leader` and the entries come in behind it),
+//! and a node starts from its local playlists, not from the journal's snapshot.
+
+use super::staging::{Durable, Outcome};
+use super::*;
+use crate::playout::replica::{Append, Delivered, ReplicaError, Replicated};
+
+/// The engine's end of the journal.
+pub(crate) struct Replica {
+    appends: mpsc::Sender<Append>,
+    /// The last journal sequence applied or confirmed here.
+    applied: u64,
+    /// The sequence the next append follows: `applied` plus the appends in flight.
+    assigned: u64,
+}
+
+impl Replica {
+    pub(super) fn new(appends: mpsc::Sender<Append>, applied: u64) -> Replica {
+        Replica {
+            appends,
+            applied,
+            assigned: applied,
+        }
+    }
+}
+
+/// The journal's form of a staged change (a rewrite of a file is local and never replicated).
+fn replicated(what: &Durable) -> Option<Replicated> {
+    Some(match what {
+        Durable::Edit {
+            playlist,
+            revision,
+            change,
+        } => Replicated::Edit {
+            playlist: playlist.clone(),
+            revision: *revision,
+            change: change.clone(),
+        },
+        Durable::Create(p) | Durable::Replace(p) => Replicated::Put {
+            playlist: p.clone(),
+        },
+        Durable::Delete(id) => Replicated::Delete {
+            playlist: id.clone(),
+        },
+        Durable::Rewrite(_) => return None,
+    })
+}
+
+/// The staged form of a journal entry; a `Put` of a playlist not staged here is a creation.
+fn durable(change: Replicated, staged: &BTreeMap<String, Playlist>) -> Durable {
+    match change {
+        Replicated::Edit {
+            playlist,
+            revision,
+            change,
+        } => Durable::Edit {
+            playlist,
+            revision,
+            change,
+        },
+        Replicated::Put { playlist } if staged.contains_key(&playlist.id) => {
+            Durable::Replace(playlist)
+        }
+        Replicated::Put { playlist } => Durable::Create(playlist),
+        Replicated::Delete { playlist } => Durable::Delete(playlist),
+    }
+}
+
+impl Engine {
+    /// Appends a staged change to the journal; it is written, applied and answered once the
+    /// journal has it.
+    pub(super) fn replicate(&mut self, what: Durable, reply: Option<Reply>, result: OpResult) {
+        let Some(change) = replicated(&what) else {
+            return;
+        };
+        let ticket = self.push_waiting(what, reply, result, true);
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let after = r.assigned;
+        let append = Append {
+            id: ticket,
+            change,
+            after,
+            done,
+        };
+        if let Err(e) = r.appends.try_send(append) {
+            // A full queue means NATS has not answered hundreds of appends: the edit is refused,
+            // as any edit the journal cannot take.
+            let why = match e {
+                mpsc::error::TrySendError::Full(_) => "too many edits waiting for NATS",
+                mpsc::error::TrySendError::Closed(_) => "the link to NATS is gone",
+            };
+            self.on_not_replicated(ticket, ReplicaError::Unavailable(why.to_owned()));
+            return;
+        }
+        r.assigned += 1;
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(ReplicaError::Unavailable("no answer".to_owned())));
+            let _ = internal.send(Internal::Replicated { ticket, result });
+        });
+    }
+
+    /// The journal answered the append of change `ticket`.
+    pub(super) async fn on_replicated(&mut self, ticket: u64, result: Result<u64, ReplicaError>) {
+        match result {
+            Ok(seq) => self.confirmed(ticket, seq).await,
+            Err(e) => {
+                let still_waiting = self
+                    .staging
+                    .waiting
+                    .iter()
+                    .any(|w| w.ticket == ticket && w.replicating);
+                if !still_waiting {
+                    // Its entry already came back: it is in the journal whatever the answer says.
+                    return;
+                }
+                if let Some(r) = self.replica.as_mut() {
+                    // Every append in flight behind it expected it, so they fail too; the next
+                    // one follows what was applied.
+                    r.assigned = r.applied;
+                }
+                tracing::warn!(ticket, error = %e, "edit not replicated");
+                self.on_not_replicated(ticket, e);
+            }
+        }
+    }
+
+    /// Change `ticket` is in the journal at `seq`: now to the disk.
+    async fn confirmed(&mut self, ticket: u64, seq: u64) {
+        if let Some(r) = self.replica.as_mut() {
+            r.applied = r.applied.max(seq);
+            r.assigned = r.assigned.max(seq);
+        }
+        let Some(w) = self
+            .staging
+            .waiting
+            .iter_mut()
+            .find(|w| w.ticket == ticket && w.replicating)
+        else {
+            return;
+        };
+        w.replicating = false;
+        self.mark_replicated(ticket);
+        self.write_ready().await;
+    }
+
+    /// An entry of the journal, in order.
+    pub(super) async fn on_entry(&mut self, entry: Delivered) {
+        if let Some(ticket) = entry.mine
+            && self
+                .staging
+                .waiting
+                .iter()
+                .any(|w| w.ticket == ticket && w.replicating)
+        {
+            self.confirmed(ticket, entry.seq).await;
+            return;
+        }
+        // Another node's entry, or one of ours whose append was answered as failed (NATS took it
+        // after all, once it was back): the journal is the truth, so it is applied.
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        if entry.seq <= r.applied {
+            return;
+        }
+        r.applied = entry.seq;
+        r.assigned = entry.seq;
+        // Our appends still on their way expected the journal to end before this entry: they
+        // are refused, and nothing of them stays staged.
+        self.doom_replicating();
+        let what = durable(entry.change, &self.staging.playlists);
+        if let Err(e) = super::staging::apply_to(&mut self.staging.playlists, &what, &self.limits) {
+            self.raise(
+                Severity::Critical,
+                "cluster",
+                format!("journal entry {} does not apply here: {e}", entry.seq),
+            );
+            return;
+        }
+        let ticket = self.push_waiting(what, None, OpResult::default(), false);
+        self.mark_replicated(ticket);
+        self.write_ready().await;
+    }
+
+    /// Hands the store every waiting change the journal has, in order, up to the first one still
+    /// on its way there (cluster mode: the journal's answers come in any order, the store needs
+    /// each playlist's edits in order).
+    pub(super) async fn write_ready(&mut self) {
+        let mut ready = Vec::new();
+        for w in self.staging.waiting.iter_mut() {
+            if w.replicating {
+                break;
+            }
+            if !w.written && w.outcome.is_none() {
+                w.written = true;
+                ready.push(w.ticket);
+            }
+        }
+        for ticket in ready {
+            self.write_local(ticket).await;
+        }
+    }
+
+    /// Change `ticket` is in the replicated journal: the station's truth from now on.
+    pub(super) fn mark_replicated(&mut self, ticket: u64) {
+        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            w.replicating = false;
+            w.replicated = true;
+        }
+    }
+
+    /// The replicated journal refused change `ticket` (cluster mode).
+    pub(super) fn on_not_replicated(&mut self, ticket: u64, error: ReplicaError) {
+        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            w.replicating = false;
+            w.outcome = Some(Outcome::NotReplicated(error));
+        }
+        self.settle();
+    }
+
+    /// Another node appended to the journal: every edit of ours still on its way there expected
+    /// the journal to end before that entry, so the journal refuses it. They are answered so now
+    /// (`not_leader`) and the staged playlists go back to the published ones plus what the
+    /// journal already has.
+    pub(super) fn doom_replicating(&mut self) {
+        if !self.staging.waiting.iter().any(|w| w.replicating) {
+            return;
+        }
+        for w in self.staging.waiting.iter_mut().filter(|w| w.replicating) {
+            w.replicating = false;
+            w.outcome = Some(Outcome::NotReplicated(ReplicaError::Conflict));
+        }
+        // A new epoch first: the refused edits void nothing more when they are settled.
+        self.staging.epoch += 1;
+        self.restage();
+        self.raise(
+            Severity::Warning,
+            "cluster",
+            "another daemon wrote to the station's journal: edits on their way were refused"
+                .to_owned(),
+        );
+        self.settle();
+    }
+}

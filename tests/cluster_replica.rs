@@ -1,0 +1,294 @@
+//! Two engines sharing one station through the replicated journal on a real `nats-server`
+//! (issue 18): edits made on the leader reach the follower in order, every node's playlists equal
+//! the leader's and its own disk, a follower refuses edits with `not_leader`, two nodes that both
+//! believe they lead never fork the journal (one edit is refused, with no trace), and an edit the
+//! journal does not confirm (NATS down) is answered `store_error`, leaves no trace until the
+//! journal shows it, and is applied everywhere if NATS stored it after all.
+
+mod common;
+
+use std::time::Duration;
+
+use common::nats::NatsServer;
+use onair::caspar::CasparHandle;
+use onair::cluster::{journal::Journal, replica};
+use onair::config::CasparConfig;
+use onair::playout::engine::{self, EngineDeps, EngineError, EngineHandle, NewItem, Op};
+use onair::playout::model::{Limits, Playlist};
+use onair::playout::store::{Store, StoreWriter};
+use onair::sim::{Sim, SimConfig};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Node {
+    engine: EngineHandle,
+    task: tokio::task::JoinHandle<()>,
+    dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    /// Until when it may drive (the lease, by hand).
+    lease: watch::Sender<Option<Instant>>,
+}
+
+impl Node {
+    fn lead(&self) {
+        let _ = self
+            .lease
+            .send(Some(Instant::now() + Duration::from_secs(3600)));
+    }
+
+    /// Stops the engine and returns the playlists its disk holds.
+    async fn stop(self) -> Vec<Playlist> {
+        self.shutdown.cancel();
+        self.task.await.expect("engine ends");
+        let (_, report) = Store::open(self.dir.path(), Limits::default(), cl()).expect("reopens");
+        report.playlists
+    }
+}
+
+fn cl() -> onair::amcp::ChannelLayer {
+    "1-10".parse().expect("channel-layer")
+}
+
+async fn node(sim: &Sim, nats: &NatsServer, name: &str) -> Node {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, report) = Store::open(dir.path(), Limits::default(), cl()).expect("store");
+    let (caspar, _) = CasparHandle::spawn(CasparConfig {
+        address: sim.addr().to_string(),
+        ..CasparConfig::default()
+    });
+    let shutdown = CancellationToken::new();
+    let client = async_nats::connect(nats.url()).await.expect("NATS");
+    let journal = Journal::open(client, "station", 1).await.expect("journal");
+    let (_term_tx, term) = watch::channel(1);
+    let (replica, _task) = replica::spawn(journal, name, term, 0, shutdown.clone());
+    let (lease, drive) = watch::channel(None);
+    let (engine, task) = engine::spawn(EngineDeps {
+        store: Some(StoreWriter::spawn(store)),
+        drive: Some(drive),
+        replica: Some(replica),
+        ..EngineDeps::new(caspar, report.playlists, shutdown.clone())
+    });
+    Node {
+        engine,
+        task,
+        dir,
+        shutdown,
+        lease,
+    }
+}
+
+fn news(e: &EngineHandle) -> Playlist {
+    playlists(e)
+        .into_iter()
+        .find(|p| p.id == "news")
+        .expect("playlist news")
+}
+
+fn playlists(e: &EngineHandle) -> Vec<Playlist> {
+    e.snapshot()
+        .playlists
+        .iter()
+        .map(|v| v.playlist.clone())
+        .collect()
+}
+
+/// Waits until `a` and `b` show the same playlists.
+async fn converge(a: &EngineHandle, b: &EngineHandle) {
+    let (mut ra, mut rb) = (a.watch_snapshot(), b.watch_snapshot());
+    let reached = tokio::time::timeout(WAIT, async {
+        loop {
+            if playlists(a) == playlists(b) {
+                return;
+            }
+            tokio::select! {
+                r = ra.changed() => r.expect("engine alive"),
+                r = rb.changed() => r.expect("engine alive"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "the nodes never converged:\na {:?}\nb {:?}",
+        playlists(a),
+        playlists(b)
+    );
+}
+
+fn add(clip: &str) -> Op {
+    Op::ItemAdd {
+        playlist: Some("news".into()),
+        item: NewItem {
+            clip: clip.into(),
+            ..NewItem::default()
+        },
+        index: None,
+    }
+}
+
+async fn create(e: &EngineHandle) {
+    e.execute(Op::PlaylistCreate {
+        name: "News".into(),
+        channel_layer: Some(cl()),
+        server: None,
+    })
+    .await
+    .expect("created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_on_the_leader_reach_the_follower_in_order_and_every_node_equals_its_disk() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let (a, b) = (node(&sim, &nats, "a").await, node(&sim, &nats, "b").await);
+    a.lead();
+    create(&a.engine).await;
+    // Pipelined: 200 adds in flight at once, then moves, updates and removals.
+    let mut queued = Vec::new();
+    for n in 0..200 {
+        queued.push(
+            a.engine
+                .queue(add(&format!("CLIP{}", n % 20)))
+                .await
+                .expect("queued"),
+        );
+    }
+    for q in queued {
+        q.answer().await.expect("added");
+    }
+    let items: Vec<String> = news(&a.engine).items.iter().map(|i| i.id.clone()).collect();
+    for (n, id) in items.iter().take(20).enumerate() {
+        let op = match n % 3 {
+            0 => Op::ItemMove {
+                playlist: Some("news".into()),
+                item: id.clone(),
+                index: 150,
+            },
+            1 => Op::ItemRemove {
+                playlist: Some("news".into()),
+                item: id.clone(),
+            },
+            _ => Op::PlaylistRename {
+                playlist: Some("news".into()),
+                name: format!("News {n}"),
+            },
+        };
+        a.engine.execute(op).await.expect("edit");
+    }
+    converge(&a.engine, &b.engine).await;
+    assert_eq!(news(&b.engine).items.len(), 193);
+
+    // The follower takes no edit.
+    let refused = b.engine.execute(add("CLIP1")).await;
+    assert_eq!(refused.map(|_| ()), Err(EngineError::NotLeader));
+
+    let leader = playlists(&a.engine);
+    assert_eq!(a.stop().await, leader, "the leader's disk");
+    assert_eq!(b.stop().await, leader, "the follower's disk");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_that_both_believe_they_lead_never_fork_the_journal() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let (a, b) = (node(&sim, &nats, "a").await, node(&sim, &nats, "b").await);
+    a.lead();
+    create(&a.engine).await;
+    converge(&a.engine, &b.engine).await;
+    // A partition's worst case: both hold a lease they believe in.
+    b.lead();
+    let mut refused = 0;
+    for n in 0..50 {
+        let (x, y) = tokio::join!(
+            a.engine.execute(add(&format!("A{n}"))),
+            b.engine.execute(add(&format!("B{n}"))),
+        );
+        for r in [x, y] {
+            match r {
+                Ok(_) => {}
+                Err(EngineError::NotLeader) => refused += 1,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        // Let each see the other's entries before the next round.
+        converge(&a.engine, &b.engine).await;
+    }
+    assert!(refused > 0, "the two never raced");
+    converge(&a.engine, &b.engine).await;
+    let items = news(&a.engine).items.len();
+    assert_eq!(
+        items,
+        100 - refused,
+        "every edit answered ok is there, no other"
+    );
+    let leader = playlists(&a.engine);
+    assert_eq!(a.stop().await, leader);
+    assert_eq!(b.stop().await, leader);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_nats_does_not_confirm_is_refused_and_every_node_applies_what_the_journal_holds() {
+    let Some(mut nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let (a, b) = (node(&sim, &nats, "a").await, node(&sim, &nats, "b").await);
+    a.lead();
+    create(&a.engine).await;
+    a.engine.execute(add("CLIP1")).await.expect("added");
+    converge(&a.engine, &b.engine).await;
+    let before = playlists(&a.engine);
+
+    nats.kill();
+    let failed = tokio::time::timeout(WAIT, a.engine.execute(add("CLIP2")))
+        .await
+        .expect("answered in time");
+    match failed {
+        Err(EngineError::Store(why)) => assert!(why.contains("not confirmed"), "{why}"),
+        other => panic!("expected store_error, got {other:?}"),
+    }
+    assert_eq!(playlists(&a.engine), before, "no trace in memory");
+
+    nats.restart();
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            match a.engine.execute(add("CLIP3")).await {
+                Ok(_) => return,
+                Err(e) => eprintln!("after restart: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        again.is_ok(),
+        "edits never worked again after NATS came back"
+    );
+    converge(&a.engine, &b.engine).await;
+    let clips: Vec<String> = news(&a.engine)
+        .items
+        .iter()
+        .map(|i| i.clip.clone())
+        .collect();
+    // The NATS client kept the unconfirmed append and sent it once the server was back, so the
+    // journal may hold it: then every node applies it (the journal is the truth; the error said
+    // so), else no node has it.
+    assert!(
+        clips == ["CLIP1", "CLIP3"] || clips == ["CLIP1", "CLIP2", "CLIP3"],
+        "{clips:?}"
+    );
+    let leader = playlists(&a.engine);
+    assert_eq!(a.stop().await, leader);
+    assert_eq!(b.stop().await, leader);
+}
