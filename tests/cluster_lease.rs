@@ -131,6 +131,16 @@ async fn exactly_one_of_two_leads_and_the_other_follows_it() {
     let (leader, follower) = if i == 0 { (&a, &b) } else { (&b, &a) };
     let lead = leader.state().borrow().clone();
     let term = lead.term.expect("a leader has a term");
+    assert_eq!(
+        *leader.term().borrow(),
+        term,
+        "the term for the journal's appends"
+    );
+    assert_eq!(
+        *follower.term().borrow(),
+        0,
+        "a follower that never led has no term"
+    );
     let follows = wait_state(&mut follower.state(), "the other follows", WAIT, |s| {
         s.role == Role::Follower && s.leader.as_ref().is_some_and(|h| h.node == lead.node)
     })

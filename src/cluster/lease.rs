@@ -159,6 +159,7 @@ impl LeaseCounters {
 /// would: the key expires); [`Lease::stop`] gives it back.
 pub struct Lease {
     drive: watch::Receiver<Option<Instant>>,
+    term: watch::Receiver<u64>,
     state: watch::Receiver<LeaseState>,
     counters: Arc<LeaseCounters>,
     stop: CancellationToken,
@@ -169,6 +170,7 @@ impl Lease {
     /// Starts campaigning in the background (on the current tokio runtime); returns at once.
     pub fn spawn(settings: LeaseSettings) -> Lease {
         let (drive_tx, drive) = watch::channel(None);
+        let (term_tx, term) = watch::channel(0);
         let (state_tx, state) = watch::channel(LeaseState {
             node: settings.node.clone(),
             role: Role::Unknown,
@@ -184,6 +186,7 @@ impl Lease {
             settings,
             campaign::Outputs {
                 drive: Arc::new(drive_tx),
+                term: term_tx,
                 state: state_tx,
                 counters: counters.clone(),
             },
@@ -191,6 +194,7 @@ impl Lease {
         ));
         Lease {
             drive,
+            term,
             state,
             counters,
             stop,
@@ -201,6 +205,12 @@ impl Lease {
     /// Until when this daemon may drive (`None`: not at all): the engine's `EngineDeps::drive`.
     pub fn drive(&self) -> watch::Receiver<Option<Instant>> {
         self.drive.clone()
+    }
+
+    /// This node's term while it leads, and the last one it held after (0 before it first leads):
+    /// what the replicated journal stamps on each append (`cluster::replica::spawn`).
+    pub fn term(&self) -> watch::Receiver<u64> {
+        self.term.clone()
     }
 
     /// The task's view of the lease.

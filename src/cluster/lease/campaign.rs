@@ -32,6 +32,7 @@ pub(super) struct Outputs {
     /// Shared with the fence task (`super::fence`).
     pub drive: Arc<watch::Sender<Option<Instant>>>,
     pub state: watch::Sender<LeaseState>,
+    pub term: watch::Sender<u64>,
     pub counters: Arc<LeaseCounters>,
 }
 

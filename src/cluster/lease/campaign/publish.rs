@@ -20,6 +20,9 @@ impl Campaign {
             self.until = Some(until);
             self.out.drive.send_replace(Some(until));
         }
+        self.out
+            .term
+            .send_if_modified(|t| std::mem::replace(t, held.term) != held.term);
         let me = self.me(Some(held.term));
         let leading = until > now;
         self.out.state.send_modify(|st| {
