@@ -91,6 +91,26 @@ fn news(e: &EngineHandle) -> Playlist {
         .expect("playlist news")
 }
 
+/// Waits until `a` and `b` show the same playlist `news`.
+async fn converge_news(a: &EngineHandle, b: &EngineHandle) {
+    let mut rx = a.watch_snapshot();
+    let reached = tokio::time::timeout(WAIT, async {
+        while news(a) != news(b) {
+            rx.changed().await.expect("engine alive");
+        }
+    })
+    .await;
+    assert!(reached.is_ok(), "{:?} / {:?}", summary(a), summary(b));
+}
+
+/// Each playlist's id, revision and item count (for failure messages).
+fn summary(e: &EngineHandle) -> Vec<(String, u64, usize)> {
+    playlists(e)
+        .iter()
+        .map(|p| (p.id.clone(), p.revision, p.items.len()))
+        .collect()
+}
+
 fn playlists(e: &EngineHandle) -> Vec<Playlist> {
     e.snapshot()
         .playlists
@@ -117,8 +137,8 @@ async fn converge(a: &EngineHandle, b: &EngineHandle) {
     assert!(
         reached.is_ok(),
         "the nodes never converged:\na {:?}\nb {:?}",
-        playlists(a),
-        playlists(b)
+        summary(a),
+        summary(b)
     );
 }
 
@@ -291,4 +311,79 @@ async fn an_edit_nats_does_not_confirm_is_refused_and_every_node_applies_what_th
     let leader = playlists(&a.engine);
     assert_eq!(a.stop().await, leader);
     assert_eq!(b.stop().await, leader);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_starts_later_reads_the_whole_journal_before_it_may_lead() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let a = node(&sim, &nats, "a").await;
+    a.lead();
+    create(&a.engine).await;
+    for n in 0..50 {
+        a.engine
+            .execute(add(&format!("CLIP{}", n % 20)))
+            .await
+            .expect("added");
+    }
+    // Node c starts from nothing, connecting in the background.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = Store::open(dir.path(), Limits::default(), cl()).expect("store");
+    let (caspar, _) = CasparHandle::spawn(CasparConfig {
+        address: sim.addr().to_string(),
+        ..CasparConfig::default()
+    });
+    let shutdown = CancellationToken::new();
+    let (_term_tx, term) = watch::channel(1);
+    let started = replica::start(
+        replica::ReplicaSettings {
+            nats: vec![nats.url()],
+            station: "station".into(),
+            replicas: 1,
+            node: "c".into(),
+        },
+        term,
+        shutdown.clone(),
+    );
+    let mut journal_length = started.deps.caught_up.clone();
+    // It holds the lease from the start: it must still not drive (nor edit) before it has the
+    // journal's playlists.
+    let (_lease, drive) = watch::channel(Some(Instant::now() + Duration::from_secs(3600)));
+    let (c, task) = engine::spawn(EngineDeps {
+        store: Some(StoreWriter::spawn(store)),
+        drive: Some(drive),
+        replica: Some(started.deps),
+        ..EngineDeps::new(caspar, Vec::new(), shutdown.clone())
+    });
+    tokio::time::timeout(WAIT, journal_length.wait_for(Option::is_some))
+        .await
+        .expect("the journal opened in time")
+        .expect("replica alive");
+    // Hand over: a stops leading; c's first accepted edit comes after the whole journal.
+    let _ = a.lease.send(None);
+    let accepted = tokio::time::timeout(WAIT, async {
+        loop {
+            match c.execute(add("C")).await {
+                Ok(_) => return,
+                Err(EngineError::NotLeader) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(accepted.is_ok(), "c never took an edit: {:?}", summary(&c));
+    // Everything the journal holds, and nothing else (the first node's own default playlist
+    // `main` was made by its local store and is not in the journal).
+    let ids: Vec<String> = playlists(&c).into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, ["news"]);
+    assert_eq!(news(&c).items.len(), 51);
+    converge_news(&a.engine, &c).await;
+    shutdown.cancel();
+    task.await.expect("engine ends");
+    let leader = playlists(&a.engine);
+    assert_eq!(a.stop().await, leader);
 }

@@ -32,6 +32,121 @@ fn replica_error(e: JournalError) -> ReplicaError {
     }
 }
 
+/// Where the station's journal lives and who this node is.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// NATS server URLs, tried in turn.
+    pub nats: Vec<String>,
+    pub station: String,
+    /// JetStream replicas of the journal (1 for one NATS server, 3 for a 3-node cluster).
+    pub replicas: usize,
+    pub node: String,
+}
+
+/// The engine's end of the journal, connected in the background.
+pub struct Started {
+    pub deps: ReplicaDeps,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the replica for an engine whose playlists are empty (sequence 0), without waiting for
+/// NATS: the connection and the journal are opened in the background, retried until they work.
+/// Appends before that are refused as unavailable.
+pub fn start(
+    settings: ReplicaSettings,
+    term: watch::Receiver<u64>,
+    shutdown: CancellationToken,
+) -> Started {
+    let origin = format!("{}/{:016x}", settings.node, fastrand::u64(..));
+    let (appends_tx, mut appends_rx) = mpsc::channel::<Append>(APPENDS_WAITING);
+    let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
+    let (target_tx, caught_up) = watch::channel(None);
+    let task = tokio::spawn(async move {
+        let journal = tokio::select! {
+            () = shutdown.cancelled() => return,
+            j = open_retrying(&settings, &shutdown) => match j {
+                Some(j) => j,
+                None => return,
+            },
+            // Nothing is appended before the journal is open (an engine that does not lead yet
+            // does not append; this answers any that would).
+            () = refuse_appends(&mut appends_rx) => return,
+        };
+        let target = loop {
+            match journal.last_seq().await {
+                Ok(last) => break last,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the journal's length is not known yet");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RETRY_MAX) => {}
+                    }
+                }
+            }
+        };
+        tracing::info!(
+            entries = target,
+            "cluster mode: reading the station's journal"
+        );
+        let _ = target_tx.send(Some(target));
+        let appending = tokio::spawn(append_loop(
+            journal.clone(),
+            origin.clone(),
+            term,
+            appends_rx,
+            shutdown.clone(),
+        ));
+        let following = tokio::spawn(follow_loop(journal, origin, 0, entries_tx, shutdown));
+        let _ = tokio::join!(appending, following);
+    });
+    let deps = ReplicaDeps {
+        appends: appends_tx,
+        entries: entries_rx,
+        applied: 0,
+        caught_up,
+    };
+    Started { deps, task }
+}
+
+/// Connects to NATS and opens the journal, retrying with a growing pause; `None` on shutdown.
+async fn open_retrying(
+    settings: &ReplicaSettings,
+    shutdown: &CancellationToken,
+) -> Option<Journal> {
+    let mut pause = RETRY_FIRST;
+    loop {
+        let opened = async {
+            let client = async_nats::ConnectOptions::new()
+                .connection_timeout(Duration::from_secs(2))
+                .connect(settings.nats.as_slice())
+                .await
+                .map_err(|e| e.to_string())?;
+            Journal::open(client, &settings.station, settings.replicas)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match opened.await {
+            Ok(journal) => return Some(journal),
+            Err(e) => tracing::warn!(error = %e, "cluster mode: the journal cannot be opened yet"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+}
+
+/// Answers every append as unavailable (while the journal is not open); never returns.
+async fn refuse_appends(appends: &mut mpsc::Receiver<Append>) {
+    while let Some(a) = appends.recv().await {
+        let _ = a.done.send(Err(ReplicaError::Unavailable(
+            "not connected to NATS yet".to_owned(),
+        )));
+    }
+    std::future::pending::<()>().await;
+}
+
 /// Starts both tasks. `node`: this node's name; `term`: the leader lease's revision while this
 /// node leads (stamped on each append); `applied`: the sequence the engine's playlists include.
 pub fn spawn(
@@ -57,10 +172,13 @@ pub fn spawn(
     let task = tokio::spawn(async move {
         let _ = tokio::join!(appending, following);
     });
+    // Its playlists are the journal's up to `applied` already.
+    let (_, caught_up) = watch::channel(Some(applied));
     let deps = ReplicaDeps {
         appends: appends_tx,
         entries: entries_rx,
         applied,
+        caught_up,
     };
     (deps, task)
 }
@@ -101,6 +219,7 @@ async fn append_loop(
     }
 }
 
+/// Follows the journal from `applied + 1`.
 async fn follow_loop(
     journal: Journal,
     origin: String,

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::playout::change::Change;
 use crate::playout::model::Playlist;
@@ -72,4 +72,8 @@ pub struct ReplicaDeps {
     pub entries: mpsc::Receiver<Delivered>,
     /// The journal sequence the engine's starting playlists include.
     pub applied: u64,
+    /// The journal's last sequence when this node began reading it (`None` until known): the
+    /// engine does not drive before it has applied that much, so a node that takes over has the
+    /// station's playlists, not a part of them.
+    pub caught_up: watch::Receiver<Option<u64>>,
 }

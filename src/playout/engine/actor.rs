@@ -318,10 +318,7 @@ impl Engine {
             ..Persistence::default()
         };
         let (replica, replica_entries) = match deps.replica {
-            Some(r) => (
-                Some(replicate::Replica::new(r.appends, r.applied)),
-                Some(r.entries),
-            ),
+            Some(r) => (Some(replicate::Replica::new(&r)), Some(r.entries)),
             None => (None, None),
         };
         let playout = playlists
@@ -444,6 +441,11 @@ impl Engine {
         let mut drive_rx = self.drive.clone().unwrap_or(idle_drive);
         let (_no_journal, idle_entries) = mpsc::channel(1);
         let mut entries = self.replica_entries.take().unwrap_or(idle_entries);
+        let (_no_target, idle_target) = watch::channel(Some(0));
+        let mut journal_length = self
+            .replica
+            .as_ref()
+            .map_or(idle_target, replicate::Replica::target);
         loop {
             let schedule_at = self.scheduler.deadline();
             let drive_at = self.drive_deadline();
@@ -453,6 +455,7 @@ impl Engine {
                 // The lease lapses at its instant even when no renewal answer says so.
                 () = tokio::time::sleep_until(drive_at) => self.on_drive_change(),
                 Ok(()) = drive_rx.changed() => self.on_drive_change(),
+                Ok(()) = journal_length.changed() => self.on_drive_change(),
                 // Before anything else that is ready: a fixed-time take must leave on its frame.
                 () = tokio::time::sleep_until(schedule_at) => self.on_schedule(),
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped

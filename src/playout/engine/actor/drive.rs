@@ -20,10 +20,12 @@ pub type DriveUntil = watch::Receiver<Option<Instant>>;
 impl Engine {
     /// Whether a playout command may leave now.
     pub(super) fn may_drive(&self) -> bool {
-        match &self.drive {
+        let leased = match &self.drive {
             None => true,
             Some(rx) => rx.borrow().is_some_and(|until| Instant::now() < until),
-        }
+        };
+        // In cluster mode, only with the station's playlists (see `replicate`).
+        leased && self.replica.as_ref().is_none_or(|r| r.ready())
     }
 
     /// When the right to drive lapses unless renewed (far ahead when it is not held or there is

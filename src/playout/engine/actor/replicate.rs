@@ -10,9 +10,10 @@
 //! the state; should NATS have stored it after all (the client sends what it buffered once the
 //! server is back), its entry comes back and is applied like any other: the journal is the truth.
 //!
-//! Not yet: a node that becomes the leader does not wait to have applied the whole journal before
-//! it takes edits (an edit then is refused with `not_leader` and the entries come in behind it),
-//! and a node starts from its local playlists, not from the journal's snapshot.
+//! A node does not drive (nor take edits) before its published playlists hold the journal as it
+//! was when it began reading it (`Replica::ready`): a node that takes over has the station's
+//! playlists. Not yet: starting from a compaction snapshot (a node reads the journal from its
+//! first entry).
 
 use super::staging::{Durable, Outcome};
 use super::*;
@@ -25,15 +26,37 @@ pub(crate) struct Replica {
     applied: u64,
     /// The sequence the next append follows: `applied` plus the appends in flight.
     assigned: u64,
+    /// The last journal sequence in the published playlists.
+    committed: u64,
+    /// The journal's length when this node began reading it (see `ReplicaDeps::caught_up`).
+    target: watch::Receiver<Option<u64>>,
 }
 
 impl Replica {
-    pub(super) fn new(appends: mpsc::Sender<Append>, applied: u64) -> Replica {
+    pub(super) fn new(deps: &crate::playout::replica::ReplicaDeps) -> Replica {
         Replica {
-            appends,
-            applied,
-            assigned: applied,
+            appends: deps.appends.clone(),
+            applied: deps.applied,
+            assigned: deps.applied,
+            committed: deps.applied,
+            target: deps.caught_up.clone(),
         }
+    }
+
+    /// Whether the published playlists hold the whole journal as it was when this node began
+    /// reading it: before that it must not drive.
+    pub(super) fn ready(&self) -> bool {
+        self.target.borrow().is_some_and(|t| self.committed >= t)
+    }
+
+    /// A change of journal sequence `seq` reached the published playlists.
+    pub(super) fn committed(&mut self, seq: u64) {
+        self.committed = self.committed.max(seq);
+    }
+
+    /// A receiver that sees when the journal's length becomes known.
+    pub(super) fn target(&self) -> watch::Receiver<Option<u64>> {
+        self.target.clone()
     }
 }
 
@@ -158,6 +181,7 @@ impl Engine {
             return;
         };
         w.replicating = false;
+        w.seq = Some(seq);
         self.mark_replicated(ticket);
         self.write_ready().await;
     }
@@ -197,6 +221,9 @@ impl Engine {
             return;
         }
         let ticket = self.push_waiting(what, None, OpResult::default(), false);
+        if let Some(w) = self.staging.waiting.back_mut() {
+            w.seq = Some(entry.seq);
+        }
         self.mark_replicated(ticket);
         self.write_ready().await;
     }

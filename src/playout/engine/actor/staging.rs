@@ -46,6 +46,8 @@ pub(super) struct Waiting {
     pub(super) replicated: bool,
     /// Handed to the store (which needs a playlist's edits in order).
     pub(super) written: bool,
+    /// Its sequence in the replicated journal, once known.
+    pub(super) seq: Option<u64>,
     pub(super) outcome: Option<Outcome>,
 }
 
@@ -136,6 +138,7 @@ impl Engine {
             replicating,
             replicated: false,
             written: false,
+            seq: None,
             outcome: None,
         });
         ticket
@@ -230,6 +233,9 @@ impl Engine {
                 Some(Outcome::Durable) => {
                     self.commit(w.what);
                     answer(w.reply, Ok(w.result));
+                    if let (Some(seq), Some(r)) = (w.seq, self.replica.as_mut()) {
+                        r.committed(seq);
+                    }
                 }
                 Some(Outcome::NotSaved(e)) => self.dropped(w.epoch, w.what, e, w.reply),
                 Some(Outcome::NotReplicated(e)) => {
@@ -246,6 +252,10 @@ impl Engine {
                 }
                 None => {}
             }
+        }
+        if self.replica.is_some() {
+            // Catching up with the journal may be what this node waited for to drive.
+            self.on_drive_change();
         }
     }
 
