@@ -17,14 +17,14 @@ use tokio_util::sync::CancellationToken;
 use crate::caspar::osc::{OscListener, OscTelemetry};
 use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
 use crate::cluster::lease::{Lease, LeaseSettings};
+use crate::cluster::replica;
 use crate::config::{Config, ServerEntry};
 use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
 use crate::playout::engine::state::Severity;
 use crate::playout::engine::{self, EngineDeps, EngineHandle};
-use crate::playout::engine::{Playout, Status};
 use crate::playout::model::Limits;
-use crate::playout::store::{AlarmKind, PlayoutStateFile, Store, StoreWriter};
+use crate::playout::store::{AlarmKind, Store, StoreWriter};
 use crate::playout::watch::PlaylistWatcher;
 use crate::protocol::link::{LinkReport, LinkStats, LinkStatus};
 use crate::server::{self, AppState, Probes};
@@ -93,9 +93,14 @@ impl Daemon {
                     .map_err(|e| anyhow::anyhow!("cluster.node: {e}"))?;
                 tracing::info!(node = %settings.node, station = %settings.station,
                     "cluster mode: campaigning for the leader lease");
-                Some(Lease::spawn(settings))
+                let node = settings.node.clone();
+                Some((Lease::spawn(settings), node))
             }
             None => None,
+        };
+        let (lease, node) = match lease {
+            Some((lease, node)) => (Some(lease), Some(node)),
+            None => (None, None),
         };
 
         let station = config.station();
@@ -135,16 +140,24 @@ impl Daemon {
             max_items: config.store.max_items_per_playlist,
         };
         let (store_cfg, playout_cfg) = (config.store.clone(), config.playout.clone());
-        let (store, report) =
-            tokio::task::spawn_blocking(move || Store::from_config(&store_cfg, &playout_cfg))
-                .await
-                .context("store task")?
-                .with_context(|| {
-                    format!(
-                        "cannot open the data directory {}",
-                        config.store.data_dir.display()
-                    )
-                })?;
+        // Cluster mode: the playlists are the station's journal's; the local store is a copy of
+        // it, rebuilt at every start in its own folder (the single-node files stay as they are).
+        let replica_dir = config
+            .cluster
+            .as_ref()
+            .map(|c| config.store.data_dir.join("cluster").join(&c.station));
+        let (store, report) = tokio::task::spawn_blocking(move || match replica_dir {
+            Some(dir) => Store::open_replica(dir, limits, playout_cfg.default_channel_layer),
+            None => Store::from_config(&store_cfg, &playout_cfg),
+        })
+        .await
+        .context("store task")?
+        .with_context(|| {
+            format!(
+                "cannot open the data directory {}",
+                config.store.data_dir.display()
+            )
+        })?;
         let watch_ctx = store.watch_context();
         let writer = StoreWriter::spawn(store);
         let (external_tx, external_rx) = tokio::sync::mpsc::channel(64);
@@ -170,7 +183,7 @@ impl Daemon {
             .iter()
             .map(|a| (severity_of(a.kind), a.message.clone()))
             .collect();
-        let restored = restored_playout(report.state.as_ref());
+        let restored = engine::restored_playout(report.state.as_ref());
         let restored_filler = report
             .state
             .as_ref()
@@ -182,6 +195,19 @@ impl Daemon {
             })
             .unwrap_or_default();
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
+        let replica = match (&config.cluster, &lease, node) {
+            (Some(cluster), Some(lease), Some(node)) => Some(replica::start(
+                replica::ReplicaSettings {
+                    nats: cluster.nats.clone(),
+                    station: cluster.station.clone(),
+                    replicas: cluster.replicas,
+                    node,
+                },
+                lease.term(),
+                shutdown.child_token(),
+            )),
+            _ => None,
+        };
         let (engine, engine_task) = engine::spawn(EngineDeps {
             config: config.playout.clone(),
             limits,
@@ -199,6 +225,7 @@ impl Daemon {
             backup,
             more,
             drive: lease.as_ref().map(Lease::drive),
+            replica: replica.map(|r| r.deps),
             ..EngineDeps::new(caspar.clone(), report.playlists, shutdown.child_token())
         });
 
@@ -310,35 +337,6 @@ fn severity_of(kind: AlarmKind) -> Severity {
         | AlarmKind::TooManyPlaylists => Severity::Warning,
         _ => Severity::Critical,
     }
-}
-
-/// Where each playlist stood before a restart; reconciliation checks it against the server.
-fn restored_playout(
-    state: Option<&PlayoutStateFile>,
-) -> std::collections::BTreeMap<String, Playout> {
-    let Some(state) = state else {
-        return Default::default();
-    };
-    state
-        .playlists
-        .iter()
-        .map(|(id, s)| {
-            let status = if s.on_air.is_some() {
-                Status::Playing
-            } else {
-                Status::Stopped
-            };
-            let playout = Playout {
-                status,
-                on_air: s.on_air.clone(),
-                on_air_since_ms: s.on_air_since,
-                next: s.cursor.clone(),
-                left_after: s.left_after.clone(),
-                ..Playout::default()
-            };
-            (id.clone(), playout)
-        })
-        .collect()
 }
 
 /// The store part of `/health` and `/metrics`.

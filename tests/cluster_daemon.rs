@@ -3,9 +3,8 @@
 //! fails with `not_leader` and sends nothing); SIGKILL the leader and the follower takes over,
 //! adopts the item still on air without restarting it and arms the next one with AUTO.
 //!
-//! The replicated journal is not wired into the daemon yet, so the follower gets the leader's
-//! playlists and `state.json` by a copy of its data directory before it starts (what the journal
-//! will carry); everything after that is the lease and the engine.
+//! The follower starts from nothing: its playlists and the leader's playout (what is on air)
+//! come from the station's replicated journal.
 
 mod common;
 
@@ -44,6 +43,17 @@ async fn ws(addr: &str) -> Ws {
     ws
 }
 
+/// A new client's snapshot.
+async fn snapshot(addr: &str) -> serde_json::Value {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("ws connects");
+    assert_eq!(next_json(&mut ws).await["type"], "hello");
+    let snap = next_json(&mut ws).await;
+    assert_eq!(snap["type"], "snapshot");
+    snap
+}
+
 /// `GET path` as text.
 async fn text(addr: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -72,22 +82,6 @@ fn playout_commands(sim: &Sim) -> Vec<String> {
         .collect()
 }
 
-/// The leader's playlists (their files and the edit journal, where acknowledged edits are) and
-/// playout state, as the replicated journal will carry them to a follower.
-fn copy_state(from: &Path, to: &Path) {
-    for dir in ["playlists", "journal"] {
-        std::fs::create_dir_all(to.join(dir)).expect("mkdir");
-        for entry in std::fs::read_dir(from.join(dir)).expect("read dir") {
-            let path = entry.expect("entry").path();
-            let name = path.file_name().expect("name");
-            if path.is_file() && !name.to_string_lossy().starts_with('.') {
-                std::fs::copy(&path, to.join(dir).join(name)).expect("copy");
-            }
-        }
-    }
-    std::fs::copy(from.join("state.json"), to.join("state.json")).expect("copy state.json");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_killed() {
     let Some(nats) = NatsServer::start() else {
@@ -102,17 +96,26 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     let mut a = node(&sim, &nats, data_a.path(), "a");
     health_until(&a.addr, "a leads", |d| d["cluster"]["role"] == "leader").await;
     let mut wa = ws(&a.addr).await;
+    // In cluster mode the playlists are the journal's: there is no default playlist.
+    let ack = command(
+        &mut wa,
+        "create",
+        "playlist.create",
+        json!({"name": "News"}),
+    )
+    .await;
+    assert_eq!(ack["ok"], true, "{ack}");
     for (i, clip) in ["CLIP1", "CLIP2"].iter().enumerate() {
         let ack = command(
             &mut wa,
             &format!("add{i}"),
             "item.add",
-            json!({"clip": clip}),
+            json!({"playlist": "news", "clip": clip}),
         )
         .await;
         assert_eq!(ack["ok"], true, "{ack}");
     }
-    let ack = command(&mut wa, "take", "playout.take", json!({})).await;
+    let ack = command(&mut wa, "take", "playout.take", json!({"playlist": "news"})).await;
     assert_eq!(ack["ok"], true, "{ack}");
     common::schedule::poll_until("CLIP2 armed behind CLIP1", || {
         playout_commands(&sim)
@@ -120,12 +123,6 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
             .any(|c| c.contains("LOADBG") && c.contains("CLIP2"))
     })
     .await;
-    common::schedule::poll_until("state.json says CLIP1 is on air", || {
-        std::fs::read_to_string(data_a.path().join("state.json"))
-            .is_ok_and(|t| t.contains("on_air") && !t.contains("\"on_air\":null"))
-    })
-    .await;
-    copy_state(data_a.path(), data_b.path());
 
     let b = node(&sim, &nats, data_b.path(), "b");
     let doc = health_until(&b.addr, "b follows a", |d| {
@@ -143,8 +140,34 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
         "{metrics}"
     );
     let mut wb = ws(&b.addr).await;
+    // The follower shows the rundown and what the leader plays, from the journal.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let snap = snapshot(&b.addr).await;
+        let news = snap["state"]["playlists"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["id"] == "news"))
+            .cloned();
+        if let Some(news) = news
+            && news["items"].as_array().map(Vec::len) == Some(2)
+            && news["playout"]["on_air"].is_string()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b never showed the rundown on air: {snap}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let before = playout_commands(&sim).len();
-    let ack = command(&mut wb, "take-b", "playout.take", json!({})).await;
+    let ack = command(
+        &mut wb,
+        "take-b",
+        "playout.take",
+        json!({"playlist": "news"}),
+    )
+    .await;
     assert_eq!(ack["ok"], false, "{ack}");
     assert_eq!(ack["error"]["code"], "not_leader", "{ack}");
     assert_eq!(

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::playout::change::Change;
 use crate::playout::model::Playlist;
+use crate::playout::store::PlayoutStateFile;
 
 /// One durable change of the station's playlists, as the journal carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +30,9 @@ pub enum Replicated {
     Put { playlist: Playlist },
     /// A playlist deleted.
     Delete { playlist: String },
+    /// The leader's playout (what is on air per playlist, where each resumes): what a node that
+    /// takes over adopts from, as a restarted daemon does from its state file.
+    Playout { state: PlayoutStateFile },
 }
 
 /// Why an append was not stored.

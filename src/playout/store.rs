@@ -197,6 +197,31 @@ impl Store {
         Ok((store, report))
     }
 
+    /// A store that holds only what the station's replicated journal gives it (cluster mode): a
+    /// copy rebuilt from the journal at every start, so its playlists and journal are emptied
+    /// first (never following a link), and it starts without the default playlist.
+    pub fn open_replica(
+        data_dir: impl Into<PathBuf>,
+        limits: Limits,
+        default_channel_layer: ChannelLayer,
+    ) -> Result<(Store, LoadReport), StoreError> {
+        let data_dir = data_dir.into();
+        for dir in [data_dir.join("playlists"), journal::dir_of(&data_dir)] {
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&dir)
+                    .map_err(|e| StoreError::io("empty the replica's copy", &dir, e))?,
+                Ok(_) => fs::remove_file(&dir)
+                    .map_err(|e| StoreError::io("empty the replica's copy", &dir, e))?,
+                Err(_) => {}
+            }
+        }
+        // A journal directory makes it not fresh: no default playlist.
+        let journal_dir = journal::dir_of(&data_dir);
+        fs::create_dir_all(&journal_dir)
+            .map_err(|e| StoreError::io("create directory", &journal_dir, e))?;
+        Store::open(data_dir, limits, default_channel_layer)
+    }
+
     /// [`Store::open`] with the daemon's configuration.
     pub fn from_config(
         store: &StoreConfig,

@@ -21,6 +21,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use actor::{DriveUntil, EngineDeps, GroupDeps, SideDeps, spawn};
+pub use runtime::restored_playout;
 pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
 
 use crate::amcp::ChannelLayer;

@@ -271,6 +271,36 @@ impl Runtime {
     }
 }
 
+/// Where each playlist stood, from a saved playout state (the state file after a restart; in
+/// cluster mode, the leader's from the journal); reconciliation checks it against the server.
+pub fn restored_playout(
+    state: Option<&crate::playout::store::PlayoutStateFile>,
+) -> std::collections::BTreeMap<String, Playout> {
+    let Some(state) = state else {
+        return Default::default();
+    };
+    state
+        .playlists
+        .iter()
+        .map(|(id, s)| {
+            let status = if s.on_air.is_some() {
+                Status::Playing
+            } else {
+                Status::Stopped
+            };
+            let playout = Playout {
+                status,
+                on_air: s.on_air.clone(),
+                on_air_since_ms: s.on_air_since,
+                next: s.cursor.clone(),
+                left_after: s.left_after.clone(),
+                ..Playout::default()
+            };
+            (id.clone(), playout)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

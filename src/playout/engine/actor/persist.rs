@@ -46,10 +46,11 @@ impl Engine {
         if !std::mem::take(&mut self.persistence.state_dirty) {
             return;
         }
+        let state = self.state_file();
+        self.replicate_playout(&state);
         let Some(store) = self.persistence.store.clone() else {
             return;
         };
-        let state = self.state_file();
         let internal = self.internal_tx.clone();
         tokio::spawn(async move {
             if let Err(e) = store.save_state(state).await {

@@ -78,6 +78,9 @@ fn replicated(what: &Durable) -> Option<Replicated> {
         Durable::Delete(id) => Replicated::Delete {
             playlist: id.clone(),
         },
+        Durable::Playout(state) => Replicated::Playout {
+            state: (**state).clone(),
+        },
         Durable::Rewrite(_) => return None,
     })
 }
@@ -99,6 +102,7 @@ fn durable(change: Replicated, staged: &BTreeMap<String, Playlist>) -> Durable {
         }
         Replicated::Put { playlist } => Durable::Create(playlist),
         Replicated::Delete { playlist } => Durable::Delete(playlist),
+        Replicated::Playout { state } => Durable::Playout(Box::new(state)),
     }
 }
 
@@ -286,5 +290,39 @@ impl Engine {
                 .to_owned(),
         );
         self.settle();
+    }
+
+    /// Cluster mode, the leader: its playout goes to the journal whenever it is saved, so a node
+    /// that takes over knows what is on air (answered by nobody; a refused one is superseded by
+    /// the next).
+    pub(super) fn replicate_playout(&mut self, state: &crate::playout::store::PlayoutStateFile) {
+        if self.replica.is_some() && self.driving {
+            self.replicate(
+                Durable::Playout(Box::new(state.clone())),
+                None,
+                OpResult::default(),
+            );
+        }
+    }
+
+    /// The leader's playout from the journal: a node that does not drive takes it as its own, as
+    /// a restarted daemon takes its state file, so that it shows what is on air and, when it takes
+    /// over, reconciles from it (adopting what plays, never restarting it).
+    pub(super) fn adopt_playout(&mut self, state: &crate::playout::store::PlayoutStateFile) {
+        if self.driving {
+            return;
+        }
+        let views = crate::playout::engine::restored_playout(Some(state));
+        for (id, view) in views {
+            if !self.playlists.contains_key(&id) {
+                continue;
+            }
+            if let Some(next) = state.playlists.get(&id).and_then(|p| p.filler_next) {
+                self.scheduler.filler_seq.insert(id.clone(), next);
+            }
+            *self.runtime(&id) = Runtime::restored(view);
+            self.publish_playout(&id);
+        }
+        self.persistence.state_dirty = true;
     }
 }

@@ -31,6 +31,9 @@ pub(crate) enum Durable {
     Delete(String),
     /// The playlist's file written again from the store's copy; changes nothing in memory.
     Rewrite(String),
+    /// Cluster mode: the leader's playout, carried by the journal (see `replicate`); nothing
+    /// for the store.
+    Playout(Box<crate::playout::store::PlayoutStateFile>),
 }
 
 pub(super) struct Waiting {
@@ -171,6 +174,10 @@ impl Engine {
             Durable::Create(p) | Durable::Replace(p) => store.whole(Whole::Put(p), epoch).await,
             Durable::Delete(id) => store.whole(Whole::Delete(id), epoch).await,
             Durable::Rewrite(id) => store.whole(Whole::Rewrite(id), epoch).await,
+            Durable::Playout(_) => {
+                self.on_durable(ticket, Ok(()));
+                return;
+            }
         };
         match queued {
             Ok(ack) => {
@@ -238,6 +245,10 @@ impl Engine {
                     }
                 }
                 Some(Outcome::NotSaved(e)) => self.dropped(w.epoch, w.what, e, w.reply),
+                Some(Outcome::NotReplicated(e)) if matches!(w.what, Durable::Playout(_)) => {
+                    // The next save supersedes it; nothing was staged on top of it.
+                    tracing::debug!(error = %e, "playout state not replicated");
+                }
                 Some(Outcome::NotReplicated(e)) => {
                     let error = match e {
                         ReplicaError::Conflict => EngineError::NotLeader,
@@ -287,6 +298,7 @@ impl Engine {
             Durable::Replace(p) => format!("playlist {:?} (edited outside onair)", p.id),
             Durable::Delete(id) => format!("delete of playlist {id:?}"),
             Durable::Rewrite(id) => format!("playlist file {id:?}"),
+            Durable::Playout(_) => "playout state".to_owned(),
         };
         self.raise(Severity::Critical, "store", format!("{what} {why}"));
     }
@@ -325,6 +337,7 @@ impl Engine {
                 self.commit_delete(&id);
                 self.side_missing();
             }
+            Durable::Playout(state) => self.adopt_playout(&state),
             Durable::Rewrite(id) => {
                 let prefix = rewrite_alarm(&id);
                 let stale: Vec<u64> = self
@@ -472,6 +485,6 @@ pub(super) fn apply_to(
             playlists.remove(id);
             Ok(())
         }
-        Durable::Rewrite(_) => Ok(()),
+        Durable::Rewrite(_) | Durable::Playout(_) => Ok(()),
     }
 }
