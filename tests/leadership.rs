@@ -92,6 +92,10 @@ async fn without_the_lease_nothing_is_sent_and_with_it_takes_go_through() {
     let sim = sim_with(SimMedia::virtual_library(20)).await;
     let n = node(&sim, BTreeMap::new()).await;
     assert_eq!(take(&n.engine, "i0").await, Err("not_leader".to_owned()));
+    // Said before anything else: an item that does not exist, nothing to skip.
+    assert_eq!(take(&n.engine, "nope").await, Err("not_leader".to_owned()));
+    let skip = n.engine.execute(Op::Skip { playlist: None }).await;
+    assert_eq!(skip.map(drop).map_err(|e| e.code()), Err("not_leader"));
     assert!(
         playout_commands(&sim).is_empty(),
         "{:?}",

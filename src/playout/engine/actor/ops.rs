@@ -18,8 +18,11 @@ impl Engine {
     /// Runs an op; `reply` is answered when it is done, which for playout actions and edits is
     /// after this returns (the loop goes on meanwhile).
     pub(super) async fn op(&mut self, op: Op, reply: Reply) {
-        if self.replica.is_some() && is_edit(&op) && !self.may_drive() {
-            // Cluster mode: only the leader appends to the station's journal.
+        let leader_only =
+            (self.replica.is_some() && is_edit(&op)) || (self.drive.is_some() && is_playout(&op));
+        if leader_only && !self.may_drive() {
+            // Cluster mode: only the leader drives the servers and appends to the station's
+            // journal; said before anything else (not "nothing to take" on a follower).
             let _ = reply.send(Err(EngineError::NotLeader));
             return;
         }
@@ -432,5 +435,21 @@ fn is_edit(op: &Op) -> bool {
             | Op::ItemMove { .. }
             | Op::ItemRemove { .. }
             | Op::ItemUpdate { .. }
+    )
+}
+
+/// Whether `op` changes playout (in cluster mode, only the leader's may).
+fn is_playout(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Cue { .. }
+            | Op::Take { .. }
+            | Op::Next { .. }
+            | Op::Previous { .. }
+            | Op::Stop { .. }
+            | Op::Pause { .. }
+            | Op::Resume { .. }
+            | Op::Clear { .. }
+            | Op::Skip { .. }
     )
 }
