@@ -170,6 +170,9 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     .await;
     assert_eq!(ack["ok"], false, "{ack}");
     assert_eq!(ack["error"]["code"], "not_leader", "{ack}");
+    // Where to send it instead.
+    assert_eq!(ack["error"]["leader"]["node"], "a", "{ack}");
+    assert_eq!(ack["error"]["leader"]["address"], a.addr.as_str(), "{ack}");
     assert_eq!(
         playout_commands(&sim).len(),
         before,

@@ -183,6 +183,20 @@ pub struct ErrorBody {
     pub code: String,
     /// For people.
     pub message: String,
+    /// `not_leader` in cluster mode: the daemon that leads the station, as this one last saw it
+    /// (absent when none is known). Send the command there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LeaderRef>,
+}
+
+/// The daemon that leads a station (cluster mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LeaderRef {
+    /// Its node name (`cluster.node`).
+    pub node: String,
+    /// Its HTTP/WebSocket address (`host:port`), when it published one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl ErrorBody {
@@ -190,6 +204,7 @@ impl ErrorBody {
         ErrorBody {
             code: code.to_owned(),
             message: message.into(),
+            leader: None,
         }
     }
 }

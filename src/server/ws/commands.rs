@@ -303,9 +303,23 @@ fn answered(state: &AppState, id: String, result: Result<OpResult, EngineError>)
                 ..AckResult::from(r)
             },
         ),
-        Err(e) => Ack::err(id, ErrorBody::from(&e)),
+        Err(e) => {
+            let mut body = ErrorBody::from(&e);
+            if matches!(e, EngineError::NotLeader) {
+                body.leader = leader_of(state);
+            }
+            Ack::err(id, body)
+        }
     };
     (seq, ack)
+}
+
+/// The station's leader as the cluster probe last saw it (cluster mode), for `not_leader`.
+fn leader_of(state: &AppState) -> Option<crate::protocol::LeaderRef> {
+    let probe = state.probes.cluster.as_ref()?();
+    let node = probe["leader"].as_str()?.to_owned();
+    let address = probe["leader_address"].as_str().map(str::to_owned);
+    Some(crate::protocol::LeaderRef { node, address })
 }
 
 #[cfg(test)]
