@@ -208,6 +208,7 @@ impl Daemon {
             )),
             _ => None,
         };
+        let journal_stats = replica.as_ref().map(|r| r.stats.clone());
         let (engine, engine_task) = engine::spawn(EngineDeps {
             config: config.playout.clone(),
             limits,
@@ -253,7 +254,9 @@ impl Daemon {
                         .chain(links.iter().map(|(n, h, _)| (n.clone(), h.clone())))
                         .collect(),
                 )),
-                cluster: lease.as_ref().map(Lease::probe),
+                cluster: lease
+                    .as_ref()
+                    .map(|l| cluster_probe(l.probe(), journal_stats)),
             },
         ));
         let nofile = server::listen::nofile_limit();
@@ -499,4 +502,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     daemon.shutdown().await;
     tracing::info!("onair serve: stopped");
     Ok(())
+}
+
+/// The lease's probe with the replicated journal's figures (`journal`) added.
+fn cluster_probe(
+    lease: Box<dyn Fn() -> serde_json::Value + Send + Sync>,
+    journal: Option<std::sync::Arc<replica::JournalStats>>,
+) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
+    Box::new(move || {
+        let mut v = lease();
+        if let (Some(j), Some(obj)) = (&journal, v.as_object_mut()) {
+            obj.insert("journal".to_owned(), j.json());
+        }
+        v
+    })
 }

@@ -139,6 +139,23 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
         metrics.contains("onair_lease_renewals_total{result=\"ok\"}"),
         "{metrics}"
     );
+    // The journal: everything the leader appended so far (the playlist, two items, its playout)
+    // is applied here, nothing behind.
+    let doc = health_until(&b.addr, "b has applied the journal", |d| {
+        let j = &d["cluster"]["journal"];
+        j["open"] == true && j["behind"] == 0 && j["applied_seq"].as_u64() >= Some(4)
+    })
+    .await;
+    let applied = doc["cluster"]["journal"]["applied_seq"]
+        .as_u64()
+        .unwrap_or(0);
+    let metrics = text(&b.addr, "/metrics").await;
+    assert!(
+        metrics.contains("onair_journal_applied_seq ")
+            && metrics.contains("onair_journal_last_seq "),
+        "{metrics}"
+    );
+    assert!(applied >= 4, "{doc}");
     let mut wb = ws(&b.addr).await;
     // The follower shows the rundown and what the leader plays, from the journal.
     let deadline = Instant::now() + Duration::from_secs(10);

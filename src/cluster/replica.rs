@@ -5,6 +5,8 @@
 //! this process appended. When NATS goes away the follower starts again from the entry after the
 //! last it delivered, with a growing pause.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -43,9 +45,41 @@ pub struct ReplicaSettings {
     pub node: String,
 }
 
+/// What `/health` and `/metrics` show of the journal.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// The last sequence handed to the engine.
+    pub delivered: AtomicU64,
+    /// The journal's last sequence as last seen (an entry, an append's answer, a check).
+    pub last: AtomicU64,
+    /// Whether the journal is open.
+    pub open: AtomicBool,
+}
+
+impl JournalStats {
+    /// `{open, last_seq, applied_seq, behind}` (entries not yet handed to the engine).
+    pub fn json(&self) -> serde_json::Value {
+        let (last, delivered) = (
+            self.last.load(Ordering::Relaxed),
+            self.delivered.load(Ordering::Relaxed),
+        );
+        serde_json::json!({
+            "open": self.open.load(Ordering::Relaxed),
+            "last_seq": last,
+            "applied_seq": delivered,
+            "behind": last.saturating_sub(delivered),
+        })
+    }
+
+    fn seen(&self, seq: u64) {
+        self.last.fetch_max(seq, Ordering::Relaxed);
+    }
+}
+
 /// The engine's end of the journal, connected in the background.
 pub struct Started {
     pub deps: ReplicaDeps,
+    pub stats: Arc<JournalStats>,
     pub task: JoinHandle<()>,
 }
 
@@ -61,7 +95,10 @@ pub fn start(
     let (appends_tx, mut appends_rx) = mpsc::channel::<Append>(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
     let (target_tx, caught_up) = watch::channel(None);
+    let stats = Arc::new(JournalStats::default());
+    let shared = stats.clone();
     let task = tokio::spawn(async move {
+        let stats = shared;
         let journal = tokio::select! {
             () = shutdown.cancelled() => return,
             j = open_retrying(&settings, &shutdown) => match j {
@@ -88,15 +125,18 @@ pub fn start(
             entries = target,
             "cluster mode: reading the station's journal"
         );
+        stats.open.store(true, Ordering::Relaxed);
+        stats.seen(target);
         let _ = target_tx.send(Some(target));
         let appending = tokio::spawn(append_loop(
             journal.clone(),
             origin.clone(),
             term,
             appends_rx,
+            stats.clone(),
             shutdown.clone(),
         ));
-        let following = tokio::spawn(follow_loop(journal, origin, 0, entries_tx, shutdown));
+        let following = tokio::spawn(follow_loop(journal, origin, 0, entries_tx, stats, shutdown));
         let _ = tokio::join!(appending, following);
     });
     let deps = ReplicaDeps {
@@ -105,7 +145,7 @@ pub fn start(
         applied: 0,
         caught_up,
     };
-    Started { deps, task }
+    Started { deps, stats, task }
 }
 
 /// Connects to NATS and opens the journal, retrying with a growing pause; `None` on shutdown.
@@ -161,14 +201,18 @@ pub fn spawn(
     let origin = format!("{node}/{:016x}", fastrand::u64(..));
     let (appends_tx, appends_rx) = mpsc::channel(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
+    let stats = Arc::new(JournalStats::default());
     let appending = tokio::spawn(append_loop(
         journal.clone(),
         origin.clone(),
         term,
         appends_rx,
+        stats.clone(),
         shutdown.clone(),
     ));
-    let following = tokio::spawn(follow_loop(journal, origin, applied, entries_tx, shutdown));
+    let following = tokio::spawn(follow_loop(
+        journal, origin, applied, entries_tx, stats, shutdown,
+    ));
     let task = tokio::spawn(async move {
         let _ = tokio::join!(appending, following);
     });
@@ -188,6 +232,7 @@ async fn append_loop(
     origin: String,
     term: watch::Receiver<u64>,
     mut appends: mpsc::Receiver<Append>,
+    stats: Arc<JournalStats>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -207,9 +252,13 @@ async fn append_loop(
         // Sent in order here; the answers are awaited apart, so appends pipeline.
         match journal.append(&entry, append.after).await {
             Ok(pending) => {
-                let done = append.done;
+                let (done, stats) = (append.done, stats.clone());
                 tokio::spawn(async move {
-                    let _ = done.send(pending.await.map_err(replica_error));
+                    let result = pending.await.map_err(replica_error);
+                    if let Ok(seq) = result {
+                        stats.seen(seq);
+                    }
+                    let _ = done.send(result);
                 });
             }
             Err(e) => {
@@ -225,6 +274,7 @@ async fn follow_loop(
     origin: String,
     applied: u64,
     entries: mpsc::Sender<Delivered>,
+    stats: Arc<JournalStats>,
     shutdown: CancellationToken,
 ) {
     let mut next = applied + 1;
@@ -244,8 +294,12 @@ async fn follow_loop(
                             // JetStream's consumer notices a restarted server only after two
                             // missed 15 s heartbeats: when nothing came for a check period while
                             // the journal has entries beyond ours, follow again from there.
+                            let last = journal.last_seq().await;
+                            if let Ok(last) = last {
+                                stats.seen(last);
+                            }
                             if !std::mem::take(&mut delivered)
-                                && journal.last_seq().await.is_ok_and(|last| last >= next)
+                                && last.is_ok_and(|last| last >= next)
                             {
                                 tracing::info!(next, "the journal follower stalled: following again");
                                 break;
@@ -267,6 +321,8 @@ async fn follow_loop(
                             if entries.send(delivered).await.is_err() {
                                 return;
                             }
+                            stats.seen(seq);
+                            stats.delivered.store(seq, Ordering::Relaxed);
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, next, "following the journal stopped");

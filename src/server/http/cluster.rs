@@ -26,6 +26,7 @@ pub(super) fn section(probe: &Value) -> Value {
         "leader_address": key("leader_address"),
         "nats_connected": key("connected"),
         "last_renewal_ms_ago": key("last_renewal_ms_ago"),
+        "journal": key("journal"),
     })
 }
 
@@ -65,6 +66,25 @@ pub(super) fn encode(e: &mut DescriptorEncoder, probe: Option<&Value>) -> fmt::R
         e,
         ("onair_lease_takeovers", help, None, MetricType::Counter),
         [(Vec::new(), ConstCounter::new(n("takeovers")))],
+    )?;
+    let journal = |k: &str| {
+        probe
+            .get("journal")
+            .and_then(|j| j.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as i64
+    };
+    let help = "The station's replicated journal: its last sequence as this node last saw it.";
+    family(
+        e,
+        ("onair_journal_last_seq", help, None, MetricType::Gauge),
+        [(Vec::new(), ConstGauge::new(journal("last_seq")))],
+    )?;
+    let help = "The last journal sequence this node applied; the difference is its lag in entries.";
+    family(
+        e,
+        ("onair_journal_applied_seq", help, None, MetricType::Gauge),
+        [(Vec::new(), ConstGauge::new(journal("applied_seq")))],
     )
 }
 
