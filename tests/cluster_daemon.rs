@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, Serve, Ws, command, health_until, next_json};
 use common::nats::NatsServer;
-use common::pair::{layer_of, sim_with};
+use common::pair::{layer_of, playout_commands, sim_with};
 use onair::sim::Sim;
 use onair::sim::media::SimMedia;
 use serde_json::json;
@@ -66,20 +66,6 @@ async fn text(addr: &str, path: &str) -> String {
         .expect("an answer in time")
         .expect("read");
     out
-}
-
-/// Commands that change playout, as the simulator received them.
-fn playout_commands(sim: &Sim) -> Vec<String> {
-    sim.command_log()
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r.name,
-                "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
-            )
-        })
-        .map(|r| format!("{} {}", r.name, r.params.join(" ")))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

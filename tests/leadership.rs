@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::pair::{layer_of, link, playlist, sim_with};
+use common::pair::{layer_of, link, playlist, playout_commands, sim_with};
 use common::schedule::{poll_until, wait};
 use onair::config::PlayoutConfig;
 use onair::playout::engine::{self, EngineDeps, EngineHandle, Op, Playout, Status};
@@ -19,20 +19,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 const MS: Duration = Duration::from_millis(1);
-
-/// Commands that change playout, as the simulator received them.
-fn playout_commands(sim: &Sim) -> Vec<String> {
-    sim.command_log()
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r.name,
-                "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
-            )
-        })
-        .map(|r| format!("{} {}", r.name, r.params.join(" ")))
-        .collect()
-}
 
 struct Node {
     engine: EngineHandle,

@@ -91,7 +91,7 @@ pub fn start(
     term: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) -> Started {
-    let origin = format!("{}/{:016x}", settings.node, fastrand::u64(..));
+    let origin = origin(&settings.node);
     let (appends_tx, mut appends_rx) = mpsc::channel::<Append>(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
     let (target_tx, caught_up) = watch::channel(None);
@@ -114,9 +114,8 @@ pub fn start(
                 Ok(last) => break last,
                 Err(e) => {
                     tracing::warn!(error = %e, "the journal's length is not known yet");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(RETRY_MAX) => {}
+                    if !pause_unless_stopped(&shutdown, RETRY_MAX).await {
+                        return;
                     }
                 }
             }
@@ -128,16 +127,14 @@ pub fn start(
         stats.open.store(true, Ordering::Relaxed);
         stats.seen(target);
         let _ = target_tx.send(Some(target));
-        let appending = tokio::spawn(append_loop(
-            journal.clone(),
-            origin.clone(),
+        let ends = Ends {
+            origin,
             term,
-            appends_rx,
-            stats.clone(),
-            shutdown.clone(),
-        ));
-        let following = tokio::spawn(follow_loop(journal, origin, 0, entries_tx, stats, shutdown));
-        let _ = tokio::join!(appending, following);
+            appends: appends_rx,
+            entries: entries_tx,
+            stats,
+        };
+        run(journal, ends, 0, shutdown).await;
     });
     let deps = ReplicaDeps {
         appends: appends_tx,
@@ -169,9 +166,8 @@ async fn open_retrying(
             Ok(journal) => return Some(journal),
             Err(e) => tracing::warn!(error = %e, "cluster mode: the journal cannot be opened yet"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return None,
-            () = tokio::time::sleep(pause) => {}
+        if !pause_unless_stopped(shutdown, pause).await {
+            return None;
         }
         pause = (pause * 2).min(RETRY_MAX);
     }
@@ -196,26 +192,16 @@ pub fn spawn(
     applied: u64,
     shutdown: CancellationToken,
 ) -> (ReplicaDeps, JoinHandle<()>) {
-    // Unique to this process: a restarted daemon does not take its predecessor's entries for its
-    // own appends.
-    let origin = format!("{node}/{:016x}", fastrand::u64(..));
-    let (appends_tx, appends_rx) = mpsc::channel(APPENDS_WAITING);
+    let (appends_tx, appends) = mpsc::channel(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
-    let stats = Arc::new(JournalStats::default());
-    let appending = tokio::spawn(append_loop(
-        journal.clone(),
-        origin.clone(),
+    let ends = Ends {
+        origin: origin(node),
         term,
-        appends_rx,
-        stats.clone(),
-        shutdown.clone(),
-    ));
-    let following = tokio::spawn(follow_loop(
-        journal, origin, applied, entries_tx, stats, shutdown,
-    ));
-    let task = tokio::spawn(async move {
-        let _ = tokio::join!(appending, following);
-    });
+        appends,
+        entries: entries_tx,
+        stats: Arc::default(),
+    };
+    let task = tokio::spawn(run(journal, ends, applied, shutdown));
     // Its playlists are the journal's up to `applied` already.
     let (_, caught_up) = watch::channel(Some(applied));
     let deps = ReplicaDeps {
@@ -225,6 +211,50 @@ pub fn spawn(
         caught_up,
     };
     (deps, task)
+}
+
+/// A tag unique to this process: a restarted daemon does not take its predecessor's entries for
+/// its own appends.
+fn origin(node: &str) -> String {
+    format!("{node}/{:016x}", fastrand::u64(..))
+}
+
+/// The glue's ends: what it stamps on appends, and the engine's channels.
+struct Ends {
+    origin: String,
+    term: watch::Receiver<u64>,
+    appends: mpsc::Receiver<Append>,
+    entries: mpsc::Sender<Delivered>,
+    stats: Arc<JournalStats>,
+}
+
+/// Sends the appends and follows the journal from `applied + 1` until shutdown.
+async fn run(journal: Journal, ends: Ends, applied: u64, shutdown: CancellationToken) {
+    let appending = tokio::spawn(append_loop(
+        journal.clone(),
+        ends.origin.clone(),
+        ends.term,
+        ends.appends,
+        ends.stats.clone(),
+        shutdown.clone(),
+    ));
+    let following = tokio::spawn(follow_loop(
+        journal,
+        ends.origin,
+        applied,
+        ends.entries,
+        ends.stats,
+        shutdown,
+    ));
+    let _ = tokio::join!(appending, following);
+}
+
+/// Waits `pause`; false when shutdown came first.
+async fn pause_unless_stopped(shutdown: &CancellationToken, pause: Duration) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(pause) => true,
+    }
 }
 
 async fn append_loop(
@@ -334,9 +364,8 @@ async fn follow_loop(
             }
             Err(e) => tracing::warn!(error = %e, next, "cannot follow the journal"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(pause) => {}
+        if !pause_unless_stopped(&shutdown, pause).await {
+            return;
         }
         pause = (pause * 2).min(RETRY_MAX);
     }

@@ -131,3 +131,17 @@ pub fn sim_drift(p: &Pair) -> Option<i64> {
     let (m, b) = (layer_of(&p.main)?, layer_of(&p.backup)?);
     (m.0 == b.0).then_some(b.1 - m.1)
 }
+
+/// Commands that change playout, as the simulator received them (`NAME params…`).
+pub fn playout_commands(sim: &Sim) -> Vec<String> {
+    sim.command_log()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.name,
+                "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
+            )
+        })
+        .map(|r| format!("{} {}", r.name, r.params.join(" ")))
+        .collect()
+}

@@ -191,6 +191,15 @@ impl Engine {
         }
     }
 
+    /// The ids of the playlists that play on group `g`'s servers.
+    pub(super) fn playlists_of(&self, g: usize) -> Vec<String> {
+        self.playlists
+            .keys()
+            .filter(|id| self.route(id).is_some_and(|r| r.group == g))
+            .cloned()
+            .collect()
+    }
+
     /// Whether group `g` has a connected side.
     pub(super) fn group_connected(&self, g: usize) -> bool {
         self.groups

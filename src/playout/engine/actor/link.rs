@@ -45,13 +45,7 @@ impl Engine {
             // racing reconciliation's reading could see a layer still empty after a recovery and
             // hold it; a channel's rate comes with its first reading, and until then a fixed time
             // leads by the fastest rate's margin (see `fire`).
-            let ids: Vec<String> = self
-                .playlists
-                .keys()
-                .filter(|id| self.route(id).is_some_and(|r| r.group == g))
-                .cloned()
-                .collect();
-            for id in ids {
+            for id in self.playlists_of(g) {
                 self.scheduler.touch(&id);
             }
         } else if let LinkState::Disconnected { reason, .. } = &state {
@@ -211,12 +205,7 @@ impl Engine {
         self.publish(EventKind::Media {
             media: self.media_view.clone(),
         });
-        let ids: Vec<String> = self
-            .playlists
-            .keys()
-            .filter(|id| self.route(id).is_some_and(|r| r.group == g))
-            .cloned()
-            .collect();
+        let ids = self.playlists_of(g);
         for id in &ids {
             if self.recompute_missing(id) {
                 let missing = self.missing.get(id).cloned().unwrap_or_default();

@@ -184,9 +184,10 @@ impl Engine {
         else {
             return;
         };
+        // In the journal: the station's truth from now on.
         w.replicating = false;
+        w.replicated = true;
         w.seq = Some(seq);
-        self.mark_replicated(ticket);
         self.write_ready().await;
     }
 
@@ -224,11 +225,11 @@ impl Engine {
             );
             return;
         }
-        let ticket = self.push_waiting(what, None, OpResult::default(), false);
+        self.push_waiting(what, None, OpResult::default(), false);
         if let Some(w) = self.staging.waiting.back_mut() {
+            w.replicated = true;
             w.seq = Some(entry.seq);
         }
-        self.mark_replicated(ticket);
         self.write_ready().await;
     }
 
@@ -242,20 +243,11 @@ impl Engine {
                 break;
             }
             if !w.written && w.outcome.is_none() {
-                w.written = true;
                 ready.push(w.ticket);
             }
         }
         for ticket in ready {
             self.write_local(ticket).await;
-        }
-    }
-
-    /// Change `ticket` is in the replicated journal: the station's truth from now on.
-    pub(super) fn mark_replicated(&mut self, ticket: u64) {
-        if let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) {
-            w.replicating = false;
-            w.replicated = true;
         }
     }
 
