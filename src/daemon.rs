@@ -111,13 +111,19 @@ impl Daemon {
                  (docs/configuration.md)"
             );
         }
-        let (caspar, caspar_task) = CasparHandle::spawn(station.main.link.clone());
+        // Cluster mode: every link writes playout commands only while the lease is held, stamped
+        // with its term.
+        let fence = lease
+            .as_ref()
+            .map(|l| crate::caspar::Fence::new(l.drive(), l.term()));
+        let (caspar, caspar_task) =
+            CasparHandle::spawn_fenced(station.main.link.clone(), fence.clone());
         let osc = spawn_osc(&station.main, &shutdown)?;
         // Every other server's link and OSC listener: the first main's backup, then each other
         // main with its backup.
         let mut links = Vec::new();
         let mut spawn_link = |entry: &ServerEntry| -> anyhow::Result<engine::SideDeps> {
-            let (handle, task) = CasparHandle::spawn(entry.link.clone());
+            let (handle, task) = CasparHandle::spawn_fenced(entry.link.clone(), fence.clone());
             let osc = spawn_osc(entry, &shutdown)?;
             links.push((entry.name.clone(), handle.clone(), task));
             Ok(engine::SideDeps {

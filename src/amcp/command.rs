@@ -391,6 +391,31 @@ impl Command {
         }
     }
 
+    /// Whether the command may change what a server plays or shows (everything but the reads and
+    /// the link's own housekeeping): in cluster mode only the leader writes these (`caspar::Fence`).
+    pub fn changes_playout(&self) -> bool {
+        match self {
+            Command::Version
+            | Command::Info(_)
+            | Command::InfoPaths
+            | Command::Cls
+            | Command::Cinf(_)
+            | Command::Tls
+            | Command::OscSubscribe(_)
+            | Command::OscUnsubscribe(_)
+            | Command::Ping(_)
+            | Command::Bye => false,
+            Command::Raw(line) => {
+                let word = line.split(' ').find(|w| !w.is_empty()).unwrap_or("");
+                !matches!(
+                    word.to_ascii_uppercase().as_str(),
+                    "VERSION" | "INFO" | "CLS" | "CINF" | "TLS" | "FLS" | "THUMBNAIL"
+                )
+            }
+            _ => true,
+        }
+    }
+
     /// Whether the server answers this command at all (BEGIN, DISCARD and BYE never answer).
     pub fn expects_reply(&self) -> bool {
         !matches!(self, Command::Begin | Command::Discard | Command::Bye)

@@ -38,6 +38,8 @@ pub(crate) struct Actor {
     pub(crate) shutdown: CancellationToken,
     /// The local address of the current connection, shared with the handles.
     pub(crate) local_addr: Arc<Mutex<Option<SocketAddr>>>,
+    /// Cluster mode's lease, checked as each command is written.
+    pub(crate) fence: Option<super::Fence>,
 }
 
 struct Link {
@@ -207,7 +209,8 @@ impl Actor {
             self.config.max_in_flight_per_queue,
             deadlines,
             self.stats.clone(),
-        );
+        )
+        .fenced(self.fence.clone());
         let reason = self.pump(&mut session, &mut reader, &mut writer).await;
         session.fail_all(&CommandError::ConnectionLost);
         // Closing the write side ends the connection politely; errors do not matter any more.

@@ -34,6 +34,10 @@ pub enum CommandError {
     /// BEGIN/COMMIT/DISCARD).
     #[error("{0} cannot be sent through CasparHandle::send")]
     Unsupported(&'static str),
+    /// Cluster mode: the command changes playout and this daemon's leader lease ran out before it
+    /// could be written (`caspar::Fence`); nothing was sent.
+    #[error("not sent: this daemon no longer leads the station (its leader lease ran out)")]
+    NotLeading,
 }
 
 impl CommandError {
@@ -48,6 +52,7 @@ impl CommandError {
             CommandError::Protocol(_) => "protocol",
             CommandError::Invalid(_) => "invalid",
             CommandError::Unsupported(_) => "unsupported",
+            CommandError::NotLeading => "not_leading",
         }
     }
 }

@@ -11,7 +11,7 @@ use super::actor::Actor;
 use super::error::CommandError;
 use super::responder;
 use super::stats::{Stats, StatsSnapshot};
-use super::{LinkState, Msg};
+use super::{Fence, LinkState, Msg};
 use crate::amcp::Command;
 use crate::amcp::codec::Reply;
 use crate::config::CasparConfig;
@@ -32,6 +32,15 @@ pub struct CasparHandle {
 impl CasparHandle {
     /// Starts the connection actor for `config.address` and returns its handle and task.
     pub fn spawn(config: CasparConfig) -> (CasparHandle, JoinHandle<()>) {
+        Self::spawn_fenced(config, None)
+    }
+
+    /// [`CasparHandle::spawn`] for a daemon in cluster mode: playout commands are written only
+    /// while `fence` says this daemon leads, and carry its term.
+    pub fn spawn_fenced(
+        config: CasparConfig,
+        fence: Option<Fence>,
+    ) -> (CasparHandle, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let (state_tx, state) = watch::channel(LinkState::Connecting { attempt: 0 });
         let stats = Arc::new(Stats::default());
@@ -44,6 +53,7 @@ impl CasparHandle {
             stats: stats.clone(),
             shutdown: shutdown.clone(),
             local_addr: local_addr.clone(),
+            fence,
         };
         let task = tokio::spawn(actor.run());
         (

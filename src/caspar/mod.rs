@@ -15,9 +15,12 @@
 //! - Liveness: TCP keepalive plus a `PING` every `ping_interval`; no `PONG` within `ping_timeout` closes
 //!   the link (the half-open TCP case), which fails everything pending with `ConnectionLost`.
 //! - Reconnects forever with exponential backoff and full jitter; `shutdown()` stops it.
+//! - Cluster mode ([`Fence`]): a playout command is written only while the leader lease is held, and
+//!   ids carry the lease's term (`REQ t<term>-<n>`).
 
 mod actor;
 mod error;
+mod fence;
 mod handle;
 pub mod osc;
 mod reconnect_log;
@@ -28,6 +31,7 @@ mod stats;
 use std::time::SystemTime;
 
 pub use error::{CommandError, DisconnectReason};
+pub use fence::{Fence, command_number, term_of};
 pub use handle::CasparHandle;
 pub use stats::{RTT_BUCKETS, Stats, StatsSnapshot};
 

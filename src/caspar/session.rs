@@ -52,6 +52,8 @@ struct Pending {
     /// The encoded line while the command waits for a flow-control slot; `None` once written.
     line: Option<String>,
     written_at: Option<Instant>,
+    /// Whether the command changes what a server plays (fenced in cluster mode).
+    playout: bool,
 }
 
 #[derive(Default)]
@@ -76,6 +78,8 @@ pub struct PendingTable {
     fifo_desynced: bool,
     out: BytesMut,
     stats: Arc<Stats>,
+    /// Cluster mode: the leader lease (see `super::fence`).
+    fence: Option<super::Fence>,
 }
 
 impl PendingTable {
@@ -99,7 +103,14 @@ impl PendingTable {
             fifo_desynced: false,
             out: BytesMut::with_capacity(16 * 1024),
             stats,
+            fence: None,
         }
+    }
+
+    /// Writes playout commands only while `fence` says this daemon leads, stamped with its term.
+    pub fn fenced(mut self, fence: Option<super::Fence>) -> Self {
+        self.fence = fence;
+        self
     }
 
     /// Commands accepted and not yet answered (written or waiting).
@@ -153,6 +164,7 @@ impl PendingTable {
                 timeout,
                 line: Some(line),
                 written_at: None,
+                playout: cmd.changes_playout(),
             },
         );
         self.by_deadline.insert((deadline, id));
@@ -165,11 +177,25 @@ impl PendingTable {
         self.publish_load();
     }
 
-    fn write(&mut self, id: u64, now: Instant) {
+    /// Writes command `id` (it has a flow-control slot). `false` when the fence stopped it: it
+    /// was failed with `NotLeading` instead and took no slot.
+    fn write(&mut self, id: u64, now: Instant) -> bool {
+        let term = self.fence.as_ref().map(|f| f.leading(now));
         let Some(p) = self.pending.get_mut(&id) else {
-            return;
+            return false;
         };
-        let Some(line) = p.line.take() else { return };
+        if p.playout && term == Some(None) {
+            let (deadline, responder) = (p.deadline, p.responder.take());
+            self.pending.remove(&id);
+            self.by_deadline.remove(&(deadline, id));
+            if let Some(r) = responder {
+                r.deliver(Err(CommandError::NotLeading));
+            }
+            return false;
+        }
+        let Some(line) = p.line.take() else {
+            return false;
+        };
         p.written_at = Some(now);
         if let Some(q) = self.queues.get_mut(&p.queue) {
             q.in_flight += 1;
@@ -177,19 +203,23 @@ impl PendingTable {
         self.in_flight += 1;
         if self.req_mode {
             // Writing into a BytesMut cannot fail.
-            let _ = write!(self.out, "REQ {id} ");
+            let _ = match term.flatten() {
+                Some(term) => write!(self.out, "REQ t{term}-{id} "),
+                None => write!(self.out, "REQ {id} "),
+            };
         } else {
             self.fifo.push_back(id);
         }
         self.out.put_slice(line.as_bytes());
         self.out.put_slice(b"\r\n");
+        true
     }
 
     /// Handles one decoded frame. PONG is the actor's business and ignored here.
     pub fn on_frame(&mut self, frame: Frame, now: Instant) {
         let Frame::Reply(reply) = frame else { return };
         let id = if self.req_mode {
-            reply.req_id.as_deref().and_then(|s| s.parse::<u64>().ok())
+            reply.req_id.as_deref().and_then(super::command_number)
         } else {
             self.fifo.pop_front()
         };
@@ -234,8 +264,18 @@ impl PendingTable {
             }
             None => None,
         };
-        if let Some(id) = next {
-            self.write(id, now);
+        if let Some(mut id) = next {
+            // A command the fence stops takes no slot: the next one waiting gets it.
+            while !self.write(id, now) {
+                match self
+                    .queues
+                    .get_mut(&queue)
+                    .and_then(|q| q.waiting.pop_front())
+                {
+                    Some(next) => id = next,
+                    None => break,
+                }
+            }
         }
         if let Some(q) = self.queues.get(&queue)
             && q.in_flight == 0

@@ -209,3 +209,43 @@ fn refuses_what_it_cannot_match() {
     assert!(matches!(outcome(&mut bad), Err(CommandError::Invalid(_))));
     assert!(s.is_empty() && s.output().is_empty());
 }
+
+/// A table fenced by a lease whose window opens at `t0` for one second, term 7.
+fn fenced(t0: Instant) -> (PendingTable, tokio::sync::watch::Sender<Option<Instant>>) {
+    let (drive_tx, drive) = tokio::sync::watch::channel(Some(t0 + 1000 * MS));
+    let (_term_tx, term) = tokio::sync::watch::channel(7);
+    let s = session(true, 1).fenced(Some(crate::caspar::Fence::new(drive, term)));
+    (s, drive_tx)
+}
+
+#[test]
+fn a_leading_table_stamps_its_term_and_a_lapsed_one_writes_no_playout_command() {
+    let t0 = Instant::now();
+    let (mut s, drive) = fenced(t0);
+    let mut a = submit(&mut s, play(1), t0);
+    assert_eq!(written(&mut s), ["REQ t7-1 PLAY 1-10"]);
+    // Two more wait behind the first for the channel's one slot; an INFO too.
+    let mut b = submit(&mut s, play(1), t0);
+    let mut c = submit(&mut s, play(1), t0);
+    let mut info = submit(&mut s, Command::Info(ChannelLayer::new(1, 10)), t0);
+    assert!(written(&mut s).is_empty());
+    // The lease runs out while they wait: neither PLAY reaches the wire once a slot frees, but
+    // the read still goes out, with a plain id.
+    drive.send_replace(None);
+    s.on_frame(reply("RES t7-1 202 PLAY OK\r\n"), t0 + 2 * MS);
+    assert!(
+        outcome(&mut a).is_ok(),
+        "a reply with a term matches its command"
+    );
+    assert_eq!(outcome(&mut b), Err(CommandError::NotLeading));
+    assert_eq!(outcome(&mut c), Err(CommandError::NotLeading));
+    assert_eq!(written(&mut s), ["REQ 4 INFO 1-10"]);
+    s.on_frame(reply("RES 4 201 INFO OK\r\n<channel/>\r\n"), t0 + 3 * MS);
+    assert!(outcome(&mut info).is_ok());
+    assert!(s.is_empty(), "nothing left pending");
+    // A window that passed by the clock is as closed as one withdrawn.
+    drive.send_replace(Some(t0 + 10 * MS));
+    let mut late = submit(&mut s, play(2), t0 + 10 * MS);
+    assert_eq!(outcome(&mut late), Err(CommandError::NotLeading));
+    assert!(written(&mut s).is_empty());
+}

@@ -70,6 +70,7 @@ pub(crate) fn request(line: &str) -> SimRequest {
         channel,
         layer,
         params,
+        req_id: None,
     }
 }
 
@@ -490,6 +491,7 @@ fn every_executable_name_answers_without_panicking() {
                         channel: Some(1),
                         layer,
                         params: p.iter().map(|s| s.to_string()).collect(),
+                        req_id: None,
                     };
                     if let Outcome::Reply(r) = execute(&mut st, &req) {
                         assert!(

@@ -242,7 +242,8 @@ impl Parser {
         }
     }
 
-    fn dispatch(&mut self, req_id: Option<String>, request: SimRequest) -> Action {
+    fn dispatch(&mut self, req_id: Option<String>, mut request: SimRequest) -> Action {
+        request.req_id.clone_from(&req_id);
         match &mut self.batch {
             Some(batch) if batch.items.len() < MAX_BATCH => {
                 batch.items.push((req_id, request));
@@ -263,6 +264,7 @@ impl Parser {
                         channel: u16::try_from(channel).ok(),
                         layer,
                         params: rest.to_vec(),
+                        req_id: None,
                     });
                 }
                 Found::Yes(..) => channel_error = Some(LookupError::BadChannel),
@@ -276,6 +278,7 @@ impl Parser {
                 channel: None,
                 layer: None,
                 params: rest.to_vec(),
+                req_id: None,
             }),
             Found::TooFew if !self.dialect.is_v24_or_later() => Err(LookupError::TooFewParams),
             _ if self.dialect.is_v24_or_later() => Err(LookupError::NotFound),

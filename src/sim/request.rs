@@ -12,6 +12,9 @@ pub struct SimRequest {
     pub layer: Option<i32>,
     /// Remaining parameters after the address and subcommand word, as tokenized (case preserved).
     pub params: Vec<String>,
+    /// The `REQ` id the command came with (kept for the command log: in cluster mode onair's ids
+    /// carry the leader's term, `t<term>-<n>`).
+    pub req_id: Option<String>,
 }
 
 impl SimRequest {

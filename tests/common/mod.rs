@@ -21,6 +21,7 @@
 pub mod daemon;
 pub mod nats;
 pub mod pair;
+pub mod proxy;
 pub mod schedule;
 
 use std::io;

@@ -145,3 +145,21 @@ pub fn playout_commands(sim: &Sim) -> Vec<String> {
         .map(|r| format!("{} {}", r.name, r.params.join(" ")))
         .collect()
 }
+
+/// Commands that change playout with the leader term their `REQ` id carried (`REQ t<term>-<n>`;
+/// `None` for a plain id), in the order the simulator executed them.
+pub fn playout_terms(sim: &Sim) -> Vec<(Option<u64>, String)> {
+    sim.command_log()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.name,
+                "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
+            )
+        })
+        .map(|r| {
+            let term = r.req_id.as_deref().and_then(onair::caspar::term_of);
+            (term, format!("{} {}", r.name, r.params.join(" ")))
+        })
+        .collect()
+}

@@ -16,13 +16,15 @@ impl Campaign {
         let Some(held) = self.held else { return };
         let until = sent + self.ttl.saturating_sub(self.margin);
         let now = Instant::now();
+        // The term first: a link that sees the drive window open stamps its commands with the
+        // term (`caspar::Fence`), which must already be this tenure's.
+        self.out
+            .term
+            .send_if_modified(|t| std::mem::replace(t, held.term) != held.term);
         if until > now {
             self.until = Some(until);
             self.out.drive.send_replace(Some(until));
         }
-        self.out
-            .term
-            .send_if_modified(|t| std::mem::replace(t, held.term) != held.term);
         let me = self.me(Some(held.term));
         let leading = until > now;
         self.out.state.send_modify(|st| {

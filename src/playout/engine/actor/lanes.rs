@@ -590,6 +590,11 @@ impl Engine {
             self.resync_answered(*side, Some(format!("{name} failed: {e}")));
             return;
         }
+        if matches!(e, CommandError::NotLeading) {
+            // The lease ran out while the command waited to be written: the `cluster` alarm
+            // already says this node stopped driving, and the next leader re-arms the layer.
+            return;
+        }
         let severity = if matches!(e, CommandError::NotConnected) {
             Severity::Warning
         } else {
