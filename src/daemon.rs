@@ -208,6 +208,7 @@ impl Daemon {
                     station: cluster.station.clone(),
                     replicas: cluster.replicas,
                     node,
+                    compact_every: cluster.compact_every,
                 },
                 lease.term(),
                 shutdown.child_token(),

@@ -147,6 +147,7 @@ async fn compaction_keeps_a_snapshot_and_only_the_entries_after_it() {
     let snapshot = Snapshot {
         seq: 4,
         playlists: vec![pl],
+        playout: None,
     };
     j.compact(&snapshot).await.expect("compacts");
     assert_eq!(j.snapshot().await.unwrap(), Some(snapshot));

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::nats::NatsServer;
 use onair::caspar::CasparHandle;
-use onair::cluster::{journal::Journal, replica};
+use onair::cluster::journal::{Entry, Journal, Replicated, Snapshot};
+use onair::cluster::replica;
 use onair::config::CasparConfig;
 use onair::playout::engine::{self, EngineDeps, EngineError, EngineHandle, NewItem, Op};
 use onair::playout::model::{Limits, Playlist};
@@ -53,6 +54,11 @@ fn cl() -> onair::amcp::ChannelLayer {
 }
 
 async fn node(sim: &Sim, nats: &NatsServer, name: &str) -> Node {
+    node_compacting(sim, nats, name, 0).await
+}
+
+/// A node whose engine, while it leads, compacts the journal every `every` entries.
+async fn node_compacting(sim: &Sim, nats: &NatsServer, name: &str, every: u64) -> Node {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -67,7 +73,7 @@ async fn node(sim: &Sim, nats: &NatsServer, name: &str) -> Node {
     let client = async_nats::connect(nats.url()).await.expect("NATS");
     let journal = Journal::open(client, "station", 1).await.expect("journal");
     let (_term_tx, term) = watch::channel(1);
-    let (replica, _task) = replica::spawn(journal, name, term, 0, shutdown.clone());
+    let (replica, _task) = replica::spawn(journal, name, term, 0, every, shutdown.clone());
     let (lease, drive) = watch::channel(None);
     let (engine, task) = engine::spawn(EngineDeps {
         store: Some(StoreWriter::spawn(store)),
@@ -343,6 +349,7 @@ async fn a_node_that_starts_later_reads_the_whole_journal_before_it_may_lead() {
             station: "station".into(),
             replicas: 1,
             node: "c".into(),
+            compact_every: 0,
         },
         term,
         shutdown.clone(),
@@ -386,4 +393,128 @@ async fn a_node_that_starts_later_reads_the_whole_journal_before_it_may_lead() {
     task.await.expect("engine ends");
     let leader = playlists(&a.engine);
     assert_eq!(a.stop().await, leader);
+}
+
+async fn raw_journal(nats: &NatsServer) -> Journal {
+    let client = async_nats::connect(nats.url()).await.expect("NATS");
+    Journal::open(client, "station", 1).await.expect("journal")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_compacts_and_a_new_node_starts_from_the_snapshot() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = Sim::start(SimConfig::for_tests()).await.expect("sim");
+    let a = node_compacting(&sim, &nats, "a", 20).await;
+    a.lead();
+    create(&a.engine).await;
+    for n in 0..60 {
+        a.engine
+            .execute(add(&format!("CLIP{}", n % 20)))
+            .await
+            .expect("added");
+    }
+    let journal = raw_journal(&nats).await;
+    let compacted = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(Some(s)) = journal.snapshot().await
+                && s.seq >= 40
+                && journal.first_seq().await.ok() == Some(s.seq + 1)
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the leader compacted the journal");
+    // The snapshot is the station as of its sequence: the playlist with that many items (one
+    // entry made the playlist, each later one added an item; no playout was saved). (This
+    // test's nodes also have their local store's default playlist, which a snapshot carries.)
+    let snap_news = compacted
+        .playlists
+        .iter()
+        .find(|p| p.id == "news")
+        .expect("news in the snapshot");
+    assert_eq!(snap_news.items.len() as u64, compacted.seq - 1);
+    // A node starting now cannot read the entries the snapshot replaced: it has the station only
+    // if it starts from the snapshot.
+    let c = node(&sim, &nats, "c").await;
+    converge(&a.engine, &c.engine).await;
+    assert_eq!(news(&c.engine).items.len(), 60);
+    let leader = playlists(&a.engine);
+    assert_eq!(c.stop().await, leader, "c's disk holds the station too");
+    assert_eq!(a.stop().await, leader);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_a_compaction_gets_the_snapshot_in_place_of_the_entries_it_missed() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let journal = raw_journal(&nats).await;
+    let entry = |n: u64| Entry {
+        term: 1,
+        node: "w".into(),
+        id: n,
+        change: Replicated::Delete {
+            playlist: format!("p{n}"),
+        },
+    };
+    for n in 0..10 {
+        journal.append(&entry(n), n).await.unwrap().await.unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let (_term_tx, term) = watch::channel(0);
+    let (mut r, _task) = replica::spawn(journal.clone(), "r", term, 0, 0, shutdown.clone());
+    for seq in 1..=10 {
+        assert_eq!(next(&mut r.entries).await.seq, seq);
+    }
+    // This node stops taking entries (a slow engine) while the journal grows by far more than it
+    // buffers, and the leader compacts everything.
+    let mut pending = Vec::new();
+    for n in 10..2000 {
+        pending.push(journal.append(&entry(n), n).await.unwrap());
+    }
+    for p in pending {
+        p.await.unwrap();
+    }
+    journal
+        .compact(&Snapshot {
+            seq: 2000,
+            playlists: Vec::new(),
+            playout: None,
+        })
+        .await
+        .expect("compacts");
+    journal
+        .append(&entry(2000), 2000)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // It reads what it had buffered, in order, then the snapshot, then the entries after it.
+    let mut expected = 11;
+    loop {
+        let d = next(&mut r.entries).await;
+        if matches!(d.change, Replicated::Reset { .. }) {
+            assert_eq!(d.seq, 2000, "the snapshot stands for everything up to 2000");
+            assert!(expected <= 2000);
+            break;
+        }
+        assert_eq!(d.seq, expected, "no entry skipped before the snapshot");
+        expected += 1;
+    }
+    assert_eq!(next(&mut r.entries).await.seq, 2001);
+    shutdown.cancel();
+}
+
+async fn next(
+    rx: &mut tokio::sync::mpsc::Receiver<onair::playout::replica::Delivered>,
+) -> onair::playout::replica::Delivered {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("an entry in time")
+        .expect("replica alive")
 }

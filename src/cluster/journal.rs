@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::io::AsyncReadExt;
 
-use crate::playout::model::Playlist;
-pub use crate::playout::replica::Replicated;
+pub use crate::playout::replica::{Replicated, Snapshot};
 
 /// How long a JetStream request (append, info, purge) may take before it counts as failed: an
 /// edit's acknowledgement waits for it, so it must be short; a NATS cluster answers in
@@ -42,14 +41,6 @@ pub struct Entry {
     /// The appending engine's own number for the edit.
     pub id: u64,
     pub change: Replicated,
-}
-
-/// The playlists as of journal sequence `seq` (everything up to and including it applied).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Snapshot {
-    pub seq: u64,
-    pub playlists: Vec<Playlist>,
 }
 
 #[derive(Debug, Error)]
@@ -161,6 +152,13 @@ impl Journal {
     pub async fn last_seq(&self) -> Result<u64, JournalError> {
         let mut stream = self.js.get_stream(&self.names.stream).await.map_err(nats)?;
         Ok(stream.info().await.map_err(nats)?.state.last_sequence)
+    }
+
+    /// The sequence of the first entry still in the journal (the ones before were compacted);
+    /// past the last one when the journal is empty.
+    pub async fn first_seq(&self) -> Result<u64, JournalError> {
+        let mut stream = self.js.get_stream(&self.names.stream).await.map_err(nats)?;
+        Ok(stream.info().await.map_err(nats)?.state.first_sequence)
     }
 
     /// The entries from sequence `from` on, in order, live: after the last one it waits for the

@@ -4,6 +4,11 @@
 //! from the engine's last applied sequence and delivers every entry in order, marking the ones
 //! this process appended. When NATS goes away the follower starts again from the entry after the
 //! last it delivered, with a growing pause.
+//!
+//! Compaction: the leader's engine hands snapshots to a third loop, which stores each and drops
+//! the entries it replaces. The follower starts from the latest snapshot when there is one, and
+//! when the journal no longer has the entry it needs next (compacted away while this node was
+//! behind) it delivers the snapshot in their place.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,12 +20,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::{Entry, Journal, JournalError};
-use crate::playout::replica::{Append, Delivered, ReplicaDeps, ReplicaError};
+use crate::playout::replica::{Append, Delivered, ReplicaDeps, ReplicaError, Snapshot};
 
 /// Appends the engine may have waiting for NATS; beyond, an edit is refused at once.
 const APPENDS_WAITING: usize = 1024;
 /// Entries delivered ahead of the engine.
 const ENTRIES_AHEAD: usize = 256;
+/// Snapshots waiting to be stored (one at a time: a newer one supersedes a waiting one anyway).
+const SNAPSHOTS_WAITING: usize = 1;
 /// Pauses before following again after NATS went away.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
@@ -43,6 +50,8 @@ pub struct ReplicaSettings {
     /// JetStream replicas of the journal (1 for one NATS server, 3 for a 3-node cluster).
     pub replicas: usize,
     pub node: String,
+    /// Entries between compactions (0: never).
+    pub compact_every: u64,
 }
 
 /// What `/health` and `/metrics` show of the journal.
@@ -54,6 +63,8 @@ pub struct JournalStats {
     pub last: AtomicU64,
     /// Whether the journal is open.
     pub open: AtomicBool,
+    /// The sequence of the last snapshot this node stored or started from.
+    pub snapshot: AtomicU64,
 }
 
 impl JournalStats {
@@ -68,6 +79,7 @@ impl JournalStats {
             "last_seq": last,
             "applied_seq": delivered,
             "behind": last.saturating_sub(delivered),
+            "snapshot_seq": self.snapshot.load(Ordering::Relaxed),
         })
     }
 
@@ -94,6 +106,8 @@ pub fn start(
     let origin = origin(&settings.node);
     let (appends_tx, mut appends_rx) = mpsc::channel::<Append>(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
+    let (compactions_tx, compactions) = mpsc::channel(SNAPSHOTS_WAITING);
+    let compact_every = settings.compact_every;
     let (target_tx, caught_up) = watch::channel(None);
     let stats = Arc::new(JournalStats::default());
     let shared = stats.clone();
@@ -132,6 +146,7 @@ pub fn start(
             term,
             appends: appends_rx,
             entries: entries_tx,
+            compactions,
             stats,
         };
         run(journal, ends, 0, shutdown).await;
@@ -141,6 +156,8 @@ pub fn start(
         entries: entries_rx,
         applied: 0,
         caught_up,
+        compactions: compactions_tx,
+        compact_every,
     };
     Started { deps, stats, task }
 }
@@ -183,22 +200,26 @@ async fn refuse_appends(appends: &mut mpsc::Receiver<Append>) {
     std::future::pending::<()>().await;
 }
 
-/// Starts both tasks. `node`: this node's name; `term`: the leader lease's revision while this
-/// node leads (stamped on each append); `applied`: the sequence the engine's playlists include.
+/// Starts the tasks on an open journal. `node`: this node's name; `term`: the leader lease's
+/// revision while this node leads (stamped on each append); `applied`: the sequence the engine's
+/// playlists include; `compact_every`: entries between the leader's compactions (0: never).
 pub fn spawn(
     journal: Journal,
     node: &str,
     term: watch::Receiver<u64>,
     applied: u64,
+    compact_every: u64,
     shutdown: CancellationToken,
 ) -> (ReplicaDeps, JoinHandle<()>) {
     let (appends_tx, appends) = mpsc::channel(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
+    let (compactions_tx, compactions) = mpsc::channel(SNAPSHOTS_WAITING);
     let ends = Ends {
         origin: origin(node),
         term,
         appends,
         entries: entries_tx,
+        compactions,
         stats: Arc::default(),
     };
     let task = tokio::spawn(run(journal, ends, applied, shutdown));
@@ -209,6 +230,8 @@ pub fn spawn(
         entries: entries_rx,
         applied,
         caught_up,
+        compactions: compactions_tx,
+        compact_every,
     };
     (deps, task)
 }
@@ -225,16 +248,24 @@ struct Ends {
     term: watch::Receiver<u64>,
     appends: mpsc::Receiver<Append>,
     entries: mpsc::Sender<Delivered>,
+    compactions: mpsc::Receiver<Snapshot>,
     stats: Arc<JournalStats>,
 }
 
-/// Sends the appends and follows the journal from `applied + 1` until shutdown.
+/// Sends the appends, stores the snapshots and follows the journal from `applied + 1` until
+/// shutdown.
 async fn run(journal: Journal, ends: Ends, applied: u64, shutdown: CancellationToken) {
     let appending = tokio::spawn(append_loop(
         journal.clone(),
         ends.origin.clone(),
         ends.term,
         ends.appends,
+        ends.stats.clone(),
+        shutdown.clone(),
+    ));
+    let compacting = tokio::spawn(compact_loop(
+        journal.clone(),
+        ends.compactions,
         ends.stats.clone(),
         shutdown.clone(),
     ));
@@ -246,7 +277,7 @@ async fn run(journal: Journal, ends: Ends, applied: u64, shutdown: CancellationT
         ends.stats,
         shutdown,
     ));
-    let _ = tokio::join!(appending, following);
+    let _ = tokio::join!(appending, compacting, following);
 }
 
 /// Waits `pause`; false when shutdown came first.
@@ -298,7 +329,76 @@ async fn append_loop(
     }
 }
 
-/// Follows the journal from `applied + 1`.
+/// Stores each snapshot the leader's engine hands over and drops the entries it replaces.
+async fn compact_loop(
+    journal: Journal,
+    mut snapshots: mpsc::Receiver<Snapshot>,
+    stats: Arc<JournalStats>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let snapshot = tokio::select! {
+            () = shutdown.cancelled() => return,
+            s = snapshots.recv() => match s {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        let (seq, started) = (snapshot.seq, std::time::Instant::now());
+        // A snapshot not stored is no loss: the entries stay until the next one is.
+        match journal.compact(&snapshot).await {
+            Ok(()) => {
+                stats.snapshot.fetch_max(seq, Ordering::Relaxed);
+                tracing::info!(
+                    seq,
+                    ms = started.elapsed().as_millis() as u64,
+                    "cluster: the journal is compacted up to a snapshot"
+                );
+            }
+            Err(e) => tracing::warn!(seq, error = %e, "cluster: compacting the journal failed"),
+        }
+    }
+}
+
+/// What the follower does when the journal cannot give it entry `next`.
+enum Gap {
+    /// The snapshot covering the missing entries was delivered: follow on from `next`.
+    Filled { next: u64 },
+    /// No snapshot covers them (yet): try again after a pause.
+    Open,
+    /// The engine is gone.
+    Closed,
+}
+
+/// Delivers the journal's snapshot when it goes beyond `next - 1` (the entries it replaced are
+/// not to be read): at start, and when the journal no longer has entry `next`.
+async fn deliver_snapshot(
+    journal: &Journal,
+    next: u64,
+    entries: &mpsc::Sender<Delivered>,
+    stats: &JournalStats,
+) -> Gap {
+    match journal.snapshot().await {
+        Ok(Some(snapshot)) if snapshot.seq >= next => {
+            let seq = snapshot.seq;
+            tracing::info!(seq, "cluster: starting from the journal's snapshot");
+            if entries.send(snapshot.into_delivered()).await.is_err() {
+                return Gap::Closed;
+            }
+            stats.seen(seq);
+            stats.delivered.store(seq, Ordering::Relaxed);
+            stats.snapshot.fetch_max(seq, Ordering::Relaxed);
+            Gap::Filled { next: seq + 1 }
+        }
+        Ok(_) => Gap::Open,
+        Err(e) => {
+            tracing::warn!(error = %e, "cluster: the journal's snapshot cannot be read");
+            Gap::Open
+        }
+    }
+}
+
+/// Follows the journal from `applied + 1`, starting from its snapshot when that is further.
 async fn follow_loop(
     journal: Journal,
     origin: String,
@@ -309,7 +409,19 @@ async fn follow_loop(
 ) {
     let mut next = applied + 1;
     let mut pause = RETRY_FIRST;
+    // The snapshot is looked at before the first entry is read, and again at every gap.
+    let mut look = true;
+    // Gaps met in a row without an entry delivered: a snapshot that does not cover a gap (none
+    // stored yet) is looked for again after the usual pause, not in a tight loop.
+    let mut gaps = 0u32;
     loop {
+        if std::mem::take(&mut look) {
+            match deliver_snapshot(&journal, next, &entries, &stats).await {
+                Gap::Filled { next: n } => next = n,
+                Gap::Closed => return,
+                Gap::Open => {}
+            }
+        }
         match journal.follow(next).await {
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
@@ -338,9 +450,21 @@ async fn follow_loop(
                         }
                     };
                     match item {
+                        Some(Ok((seq, _))) if seq > next => {
+                            // Entries up to `seq` were compacted away while this node was behind.
+                            tracing::info!(
+                                next,
+                                seq,
+                                "cluster: the entries this node needs were compacted"
+                            );
+                            look = true;
+                            break;
+                        }
+                        Some(Ok((seq, _))) if seq < next => continue,
                         Some(Ok((seq, entry))) => {
                             pause = RETRY_FIRST;
                             delivered = true;
+                            gaps = 0;
                             next = seq + 1;
                             let mine = (entry.node == origin).then_some(entry.id);
                             let delivered = Delivered {
@@ -363,6 +487,12 @@ async fn follow_loop(
                 }
             }
             Err(e) => tracing::warn!(error = %e, next, "cannot follow the journal"),
+        }
+        if look && gaps == 0 {
+            // A gap: the snapshot covering it is read at once (it is stored before the entries
+            // are dropped, so it is there).
+            gaps += 1;
+            continue;
         }
         if !pause_unless_stopped(&shutdown, pause).await {
             return;

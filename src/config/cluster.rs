@@ -23,6 +23,9 @@ const MAX_NODE_CHARS: usize = 64;
 /// More NATS URLs than this is a copy-paste accident, not a cluster.
 const MAX_NATS_URLS: usize = 16;
 const MAX_REPLICAS: usize = 5;
+/// A station's edits and playout saves of a few hours: a snapshot of a week of rundowns is a few
+/// MB, so compacting more often than this costs more than the entries it saves reading.
+const DEFAULT_COMPACT_EVERY: u64 = 5_000;
 /// The client's port when a URL names none.
 const NATS_DEFAULT_PORT: u16 = 4222;
 
@@ -50,8 +53,12 @@ pub struct ClusterConfig {
         default
     )]
     pub renew_every: Option<Duration>,
-    /// JetStream replicas of the lease bucket (1 for a single NATS server, 3 for a 3-node cluster).
+    /// JetStream replicas of the lease bucket, the journal and its snapshots (1 for a single NATS
+    /// server, 3 for a 3-node cluster).
     pub replicas: usize,
+    /// Journal entries between two compactions by the leader (a snapshot of the station stored,
+    /// the entries it replaces dropped); 0 never compacts.
+    pub compact_every: u64,
 }
 
 impl Default for ClusterConfig {
@@ -63,6 +70,7 @@ impl Default for ClusterConfig {
             lease_ttl: Duration::from_secs(2),
             renew_every: None,
             replicas: 1,
+            compact_every: DEFAULT_COMPACT_EVERY,
         }
     }
 }

@@ -112,6 +112,7 @@ pub(crate) const KEYS: &[Key] = &[
     key("cluster", "lease_ttl", Text),
     key("cluster", "renew_every", OptionalText),
     key("cluster", "replicas", Integer),
+    key("cluster", "compact_every", Integer),
 ];
 
 /// The sections, i.e. the TOML tables.

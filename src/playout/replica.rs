@@ -33,6 +33,39 @@ pub enum Replicated {
     /// The leader's playout (what is on air per playlist, where each resumes): what a node that
     /// takes over adopts from, as a restarted daemon does from its state file.
     Playout { state: PlayoutStateFile },
+    /// Never appended: a compaction [`Snapshot`] delivered in place of the entries it replaced
+    /// (to a node starting, or one that fell behind a compaction). The station's playlists are
+    /// exactly these from then on.
+    Reset {
+        playlists: Vec<Playlist>,
+        playout: Option<Box<PlayoutStateFile>>,
+    },
+}
+
+/// The station as of journal sequence `seq` (everything up to and including it applied): what
+/// compaction stores so that a node starts without reading the entries it replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub playlists: Vec<Playlist>,
+    /// The leader's last replicated playout at `seq`, if it had saved one.
+    #[serde(default)]
+    pub playout: Option<Box<PlayoutStateFile>>,
+}
+
+impl Snapshot {
+    /// The snapshot as an entry at its sequence.
+    pub fn into_delivered(self) -> Delivered {
+        Delivered {
+            seq: self.seq,
+            change: Replicated::Reset {
+                playlists: self.playlists,
+                playout: self.playout,
+            },
+            mine: None,
+        }
+    }
 }
 
 /// Why an append was not stored.
@@ -80,4 +113,8 @@ pub struct ReplicaDeps {
     /// engine does not drive before it has applied that much, so a node that takes over has the
     /// station's playlists, not a part of them.
     pub caught_up: watch::Receiver<Option<u64>>,
+    /// Where the leader hands a [`Snapshot`] of its playlists to compact the journal, every
+    /// `compact_every` entries (0: never).
+    pub compactions: mpsc::Sender<Snapshot>,
+    pub compact_every: u64,
 }

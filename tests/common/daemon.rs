@@ -163,8 +163,17 @@ impl Serve {
                     .to_owned();
             }
         }
-        // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        // Keep draining stderr so the child never blocks on a full pipe; shown when debugging
+        // (`ONAIR_TEST_DAEMON_LOG=1`).
+        let show = std::env::var_os("ONAIR_TEST_DAEMON_LOG").is_some();
+        let pid = daemon.child.id();
+        std::thread::spawn(move || {
+            while let Ok(line) = rx.recv() {
+                if show {
+                    eprintln!("[onair {pid}] {line}");
+                }
+            }
+        });
         daemon
     }
 }
@@ -207,8 +216,10 @@ pub async fn next_json(ws: &mut Ws) -> Value {
             .expect("a message in time (a frozen daemon sends none)")
             .expect("open")
             .expect("frame");
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).expect("JSON");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).expect("JSON"),
+            Message::Close(frame) => panic!("the daemon closed the WebSocket: {frame:?}"),
+            _ => {}
         }
     }
 }

@@ -57,6 +57,7 @@ fn the_environment_can_turn_cluster_mode_on_and_set_every_key() {
             lease_ttl: Duration::from_secs(1),
             renew_every: Some(Duration::from_millis(200)),
             replicas: 3,
+            compact_every: 5_000,
         })
     );
 }

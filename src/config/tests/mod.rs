@@ -127,6 +127,7 @@ fn everything_changed() -> Config {
             lease_ttl: Duration::from_secs(3),
             renew_every: Some(Duration::from_millis(600)),
             replicas: 3,
+            compact_every: 5_000,
         }),
     }
 }

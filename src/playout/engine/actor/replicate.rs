@@ -12,12 +12,17 @@
 //!
 //! A node does not drive (nor take edits) before its published playlists hold the journal as it
 //! was when it began reading it (`Replica::ready`): a node that takes over has the station's
-//! playlists. Not yet: starting from a compaction snapshot (a node reads the journal from its
-//! first entry).
+//! playlists.
+//!
+//! Compaction: every `compact_every` entries the leader hands its published playlists (and its
+//! last replicated playout) as of the last committed sequence to the journal, which stores them
+//! and drops the entries they replace. A node that starts, or falls behind a compaction, gets the
+//! snapshot as one entry (`Replicated::Reset`): its playlists become exactly the snapshot's.
 
 use super::staging::{Durable, Outcome};
 use super::*;
-use crate::playout::replica::{Append, Delivered, ReplicaError, Replicated};
+use crate::playout::replica::{Append, Delivered, ReplicaError, Replicated, Snapshot};
+use crate::playout::store::PlayoutStateFile;
 
 /// The engine's end of the journal.
 pub(crate) struct Replica {
@@ -30,6 +35,12 @@ pub(crate) struct Replica {
     committed: u64,
     /// The journal's length when this node began reading it (see `ReplicaDeps::caught_up`).
     target: watch::Receiver<Option<u64>>,
+    compactions: mpsc::Sender<Snapshot>,
+    compact_every: u64,
+    /// The sequence of the last snapshot handed over (or of the start).
+    compacted: u64,
+    /// The last replicated playout committed here: what a snapshot carries.
+    playout: Option<Box<PlayoutStateFile>>,
 }
 
 impl Replica {
@@ -40,6 +51,10 @@ impl Replica {
             assigned: deps.applied,
             committed: deps.applied,
             target: deps.caught_up.clone(),
+            compactions: deps.compactions.clone(),
+            compact_every: deps.compact_every,
+            compacted: deps.applied,
+            playout: None,
         }
     }
 
@@ -49,9 +64,12 @@ impl Replica {
         self.target.borrow().is_some_and(|t| self.committed >= t)
     }
 
-    /// A change of journal sequence `seq` reached the published playlists.
-    pub(super) fn committed(&mut self, seq: u64) {
+    /// Change `what` of journal sequence `seq` reached the published playlists.
+    pub(super) fn committed(&mut self, what: &Durable, seq: u64) {
         self.committed = self.committed.max(seq);
+        if let Durable::Playout(state) = what {
+            self.playout = Some(state.clone());
+        }
     }
 
     /// A receiver that sees when the journal's length becomes known.
@@ -85,24 +103,46 @@ fn replicated(what: &Durable) -> Option<Replicated> {
     })
 }
 
-/// The staged form of a journal entry; a `Put` of a playlist not staged here is a creation.
-fn durable(change: Replicated, staged: &BTreeMap<String, Playlist>) -> Durable {
+/// The staged form of a journal entry; a `Put` of a playlist not staged here is a creation. A
+/// snapshot (`Reset`) is every change that makes the staged playlists the snapshot's.
+fn durables(change: Replicated, staged: &BTreeMap<String, Playlist>) -> Vec<Durable> {
+    let put = |playlist: Playlist| {
+        if staged.contains_key(&playlist.id) {
+            Durable::Replace(playlist)
+        } else {
+            Durable::Create(playlist)
+        }
+    };
     match change {
         Replicated::Edit {
             playlist,
             revision,
             change,
-        } => Durable::Edit {
+        } => vec![Durable::Edit {
             playlist,
             revision,
             change,
-        },
-        Replicated::Put { playlist } if staged.contains_key(&playlist.id) => {
-            Durable::Replace(playlist)
+        }],
+        Replicated::Put { playlist } => vec![put(playlist)],
+        Replicated::Delete { playlist } => vec![Durable::Delete(playlist)],
+        Replicated::Playout { state } => vec![Durable::Playout(Box::new(state))],
+        Replicated::Reset { playlists, playout } => {
+            let kept: std::collections::BTreeSet<&str> =
+                playlists.iter().map(|p| p.id.as_str()).collect();
+            let mut out: Vec<Durable> = staged
+                .keys()
+                .filter(|id| !kept.contains(id.as_str()))
+                .map(|id| Durable::Delete(id.clone()))
+                .collect();
+            out.extend(
+                playlists
+                    .into_iter()
+                    .filter(|p| staged.get(&p.id) != Some(p))
+                    .map(put),
+            );
+            out.extend(playout.map(Durable::Playout));
+            out
         }
-        Replicated::Put { playlist } => Durable::Create(playlist),
-        Replicated::Delete { playlist } => Durable::Delete(playlist),
-        Replicated::Playout { state } => Durable::Playout(Box::new(state)),
     }
 }
 
@@ -216,21 +256,53 @@ impl Engine {
         // Our appends still on their way expected the journal to end before this entry: they
         // are refused, and nothing of them stays staged.
         self.doom_replicating();
-        let what = durable(entry.change, &self.staging.playlists);
-        if let Err(e) = super::staging::apply_to(&mut self.staging.playlists, &what, &self.limits) {
-            self.raise(
-                Severity::Critical,
-                "cluster",
-                format!("journal entry {} does not apply here: {e}", entry.seq),
+        if matches!(entry.change, Replicated::Reset { .. }) {
+            tracing::info!(
+                seq = entry.seq,
+                "cluster: the station's playlists from a snapshot"
             );
-            return;
         }
-        self.push_waiting(what, None, OpResult::default(), false);
-        if let Some(w) = self.staging.waiting.back_mut() {
-            w.replicated = true;
-            w.seq = Some(entry.seq);
+        for what in durables(entry.change, &self.staging.playlists) {
+            if let Err(e) =
+                super::staging::apply_to(&mut self.staging.playlists, &what, &self.limits)
+            {
+                self.raise(
+                    Severity::Critical,
+                    "cluster",
+                    format!("journal entry {} does not apply here: {e}", entry.seq),
+                );
+                continue;
+            }
+            self.push_waiting(what, None, OpResult::default(), false);
+            if let Some(w) = self.staging.waiting.back_mut() {
+                w.replicated = true;
+                w.seq = Some(entry.seq);
+            }
         }
         self.write_ready().await;
+    }
+
+    /// The leader, every `compact_every` committed entries: hands the journal a snapshot of its
+    /// published playlists as of the last committed sequence (they are persistent structures, so
+    /// the copy is cheap; the journal's task serialises it). A snapshot the journal's task has
+    /// no room for is skipped; the next one comes `compact_every` entries later.
+    pub(super) fn maybe_compact(&mut self) {
+        let driving = self.driving;
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        if !driving || r.compact_every == 0 || r.committed < r.compacted + r.compact_every {
+            return;
+        }
+        r.compacted = r.committed;
+        let snapshot = Snapshot {
+            seq: r.committed,
+            playlists: self.playlists.values().cloned().collect(),
+            playout: r.playout.clone(),
+        };
+        if r.compactions.try_send(snapshot).is_err() {
+            tracing::debug!("a compaction is still on its way: this one is skipped");
+        }
     }
 
     /// Hands the store every waiting change the journal has, in order, up to the first one still

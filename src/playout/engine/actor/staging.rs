@@ -238,11 +238,11 @@ impl Engine {
             };
             match w.outcome {
                 Some(Outcome::Durable) => {
+                    if let (Some(seq), Some(r)) = (w.seq, self.replica.as_mut()) {
+                        r.committed(&w.what, seq);
+                    }
                     self.commit(w.what);
                     answer(w.reply, Ok(w.result));
-                    if let (Some(seq), Some(r)) = (w.seq, self.replica.as_mut()) {
-                        r.committed(seq);
-                    }
                 }
                 Some(Outcome::NotSaved(e)) => self.dropped(w.epoch, w.what, e, w.reply),
                 Some(Outcome::NotReplicated(e)) if matches!(w.what, Durable::Playout(_)) => {
@@ -267,6 +267,7 @@ impl Engine {
         if self.replica.is_some() {
             // Catching up with the journal may be what this node waited for to drive.
             self.on_drive_change();
+            self.maybe_compact();
         }
     }
 
