@@ -132,6 +132,11 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
         j["open"] == true && j["behind"] == 0 && j["applied_seq"].as_u64() >= Some(4)
     })
     .await;
+    // How long after NATS stored it the last entry was applied here (one machine, one clock).
+    let lag = doc["cluster"]["journal"]["lag_ms"]
+        .as_f64()
+        .expect("lag_ms");
+    assert!((0.0..5000.0).contains(&lag), "{doc}");
     let applied = doc["cluster"]["journal"]["applied_seq"]
         .as_u64()
         .unwrap_or(0);
@@ -176,6 +181,11 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     // Where to send it instead.
     assert_eq!(ack["error"]["leader"]["node"], "a", "{ack}");
     assert_eq!(ack["error"]["leader"]["address"], a.addr.as_str(), "{ack}");
+    assert_eq!(
+        ack["error"]["leader"]["url"],
+        format!("ws://{}/ws", a.addr),
+        "{ack}"
+    );
     assert_eq!(
         playout_commands(&sim).len(),
         before,
@@ -228,5 +238,15 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     );
     // TTL 1 s + one renewal period 250 ms + the engine's reconciliation.
     assert!(took < Duration::from_millis(2500), "takeover took {took:?}");
+    // The client that was connected to b while it followed is now the leader's surface: same
+    // connection, its edit is taken.
+    let ack = command(
+        &mut wb,
+        "add-b",
+        "item.add",
+        json!({"playlist": "news", "clip": "CLIP3"}),
+    )
+    .await;
+    assert_eq!(ack["ok"], true, "{ack}");
     drop(b);
 }

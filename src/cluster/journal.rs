@@ -167,6 +167,17 @@ impl Journal {
         &self,
         from: u64,
     ) -> Result<impl Stream<Item = Result<(u64, Entry), JournalError>> + use<>, JournalError> {
+        let stamped = self.follow_stamped(from).await?;
+        Ok(stamped.map(|r| r.map(|(seq, entry, _)| (seq, entry))))
+    }
+
+    /// [`Journal::follow`], with the instant each entry was stored (Unix nanoseconds, on the NATS
+    /// server's clock): how far behind the journal a node is, in time.
+    pub async fn follow_stamped(
+        &self,
+        from: u64,
+    ) -> Result<impl Stream<Item = Result<(u64, Entry, i128), JournalError>> + use<>, JournalError>
+    {
         let stream = self.js.get_stream(&self.names.stream).await.map_err(nats)?;
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -180,12 +191,13 @@ impl Journal {
         let messages = consumer.messages().await.map_err(nats)?;
         Ok(messages.map(|m| {
             let m = m.map_err(nats)?;
-            let seq = m.info().map_err(nats)?.stream_sequence;
+            let info = m.info().map_err(nats)?;
+            let (seq, stored) = (info.stream_sequence, info.published.unix_timestamp_nanos());
             let entry = serde_json::from_slice(&m.payload).map_err(|e| JournalError::Corrupt {
                 seq,
                 why: e.to_string(),
             })?;
-            Ok((seq, entry))
+            Ok((seq, entry, stored))
         }))
     }
 

@@ -65,6 +65,9 @@ pub struct JournalStats {
     pub open: AtomicBool,
     /// The sequence of the last snapshot this node stored or started from.
     pub snapshot: AtomicU64,
+    /// How long after NATS stored it the last entry was handed to the engine, in microseconds
+    /// (across two machines' clocks: NTP keeps them within a millisecond or so).
+    pub lag_us: AtomicU64,
 }
 
 impl JournalStats {
@@ -80,7 +83,17 @@ impl JournalStats {
             "applied_seq": delivered,
             "behind": last.saturating_sub(delivered),
             "snapshot_seq": self.snapshot.load(Ordering::Relaxed),
+            "lag_ms": self.lag_us.load(Ordering::Relaxed) as f64 / 1000.0,
         })
+    }
+
+    /// The entry handed to the engine now was stored at `stored` (Unix ns, NATS's clock).
+    fn lag(&self, stored: i128) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        let us = u64::try_from((now - stored).max(0) / 1000).unwrap_or(u64::MAX);
+        self.lag_us.store(us, Ordering::Relaxed);
     }
 
     fn seen(&self, seq: u64) {
@@ -422,7 +435,7 @@ async fn follow_loop(
                 Gap::Open => {}
             }
         }
-        match journal.follow(next).await {
+        match journal.follow_stamped(next).await {
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
                 let mut check = tokio::time::interval(STALL_CHECK);
@@ -450,7 +463,7 @@ async fn follow_loop(
                         }
                     };
                     match item {
-                        Some(Ok((seq, _))) if seq > next => {
+                        Some(Ok((seq, _, _))) if seq > next => {
                             // Entries up to `seq` were compacted away while this node was behind.
                             tracing::info!(
                                 next,
@@ -460,8 +473,8 @@ async fn follow_loop(
                             look = true;
                             break;
                         }
-                        Some(Ok((seq, _))) if seq < next => continue,
-                        Some(Ok((seq, entry))) => {
+                        Some(Ok((seq, _, _))) if seq < next => continue,
+                        Some(Ok((seq, entry, stored))) => {
                             pause = RETRY_FIRST;
                             delivered = true;
                             gaps = 0;
@@ -477,6 +490,7 @@ async fn follow_loop(
                             }
                             stats.seen(seq);
                             stats.delivered.store(seq, Ordering::Relaxed);
+                            stats.lag(stored);
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, next, "following the journal stopped");

@@ -15,7 +15,19 @@ pub(super) fn role(doc: &Value) -> Option<String> {
             Some(term) => format!("leader {node} (term {term})"),
             None => format!("leader {node}"),
         },
-        (Some("follower"), Some(leader)) => format!("{node} follower of {leader}"),
+        (Some("follower"), Some(leader)) => {
+            let behind = c
+                .pointer("/journal/behind")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let lag = c.pointer("/journal/lag_ms").and_then(Value::as_f64);
+            match (behind, lag) {
+                (0, _) | (_, None) => format!("{node} follower of {leader}"),
+                (n, Some(ms)) => {
+                    format!("{node} follower of {leader}, {n} entries behind ({ms:.0} ms)")
+                }
+            }
+        }
         (Some("follower"), None) => format!("{node} follower (no leader yet)"),
         _ => format!("{node} cluster role unknown"),
     })
@@ -41,6 +53,12 @@ mod tests {
             json!({"node": "b", "role": "follower", "leader": "a"}),
         ));
         assert!(follow.contains("b follower of a |"), "{follow}");
+        let behind = super::super::summary(&doc(json!({"node": "b", "role": "follower",
+            "leader": "a", "journal": {"behind": 12, "lag_ms": 80.4}})));
+        assert!(
+            behind.contains("b follower of a, 12 entries behind (80 ms) |"),
+            "{behind}"
+        );
         let unknown = super::super::summary(&doc(
             json!({"node": "b", "role": "unknown", "leader": null}),
         ));

@@ -197,6 +197,9 @@ pub struct LeaderRef {
     /// Its HTTP/WebSocket address (`host:port`), when it published one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Its WebSocket URL (`ws://host:port/ws`), with `address`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl ErrorBody {

@@ -85,6 +85,19 @@ pub(super) fn encode(e: &mut DescriptorEncoder, probe: Option<&Value>) -> fmt::R
         e,
         ("onair_journal_applied_seq", help, None, MetricType::Gauge),
         [(Vec::new(), ConstGauge::new(journal("applied_seq")))],
+    )?;
+    let lag = probe
+        .get("journal")
+        .and_then(|j| j.get("lag_ms"))
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        / 1000.0;
+    let help = "How long after NATS stored it this node applied the last journal entry \
+                (replication lag; the NATS server's clock against this node's).";
+    family(
+        e,
+        ("onair_journal_lag_seconds", help, None, MetricType::Gauge),
+        [(Vec::new(), ConstGauge::new(lag))],
     )
 }
 

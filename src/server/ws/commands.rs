@@ -319,7 +319,8 @@ fn leader_of(state: &AppState) -> Option<crate::protocol::LeaderRef> {
     let probe = state.probes.cluster.as_ref()?();
     let node = probe["leader"].as_str()?.to_owned();
     let address = probe["leader_address"].as_str().map(str::to_owned);
-    Some(crate::protocol::LeaderRef { node, address })
+    let url = address.as_ref().map(|a| format!("ws://{a}/ws"));
+    Some(crate::protocol::LeaderRef { node, address, url })
 }
 
 #[cfg(test)]
