@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, Serve, Ws, command, health_until, next_json};
 use common::nats::NatsServer;
-use common::pair::{layer_of, playout_commands, sim_with};
+use common::pair::{layer_of, playout_commands, playout_terms, sim_with};
 use onair::sim::Sim;
 use onair::sim::media::SimMedia;
 use serde_json::json;
@@ -249,4 +249,111 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     .await;
     assert_eq!(ack["ok"], true, "{ack}");
     drop(b);
+}
+
+/// SIGTERM, then waits (bounded) for the exit.
+fn stop(d: &mut Daemon) {
+    let pid = d.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while d.child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The first step of a rolling upgrade (docs/operations.md): the leader is stopped for its new
+/// version and hands the station over at once, without waiting for its lease to run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_for_an_upgrade_hands_over_well_before_its_lease_would_expire() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let sim = sim_with(SimMedia::virtual_library(20)).await;
+    let (data_a, data_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    // The default lease (2 s): a hand-over that waited for it would show.
+    let start = |data: &Path, name: &str| {
+        Serve::new(&sim.addr().to_string(), data)
+            .envs(&[
+                ("ONAIR_CLUSTER_NATS", nats.url().as_str()),
+                ("ONAIR_CLUSTER_STATION", "studio-u"),
+                ("ONAIR_CLUSTER_NODE", name),
+                ("ONAIR_CASPAR_INFO_POLL_INTERVAL", "100ms"),
+            ])
+            .start()
+    };
+    let mut a = start(data_a.path(), "a");
+    health_until(&a.addr, "a leads", |d| d["cluster"]["role"] == "leader").await;
+    let mut wa = ws(&a.addr).await;
+    let ack = command(&mut wa, "c", "playlist.create", json!({"name": "News"})).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    for (i, clip) in ["CLIP1", "CLIP2"].iter().enumerate() {
+        let args = json!({"playlist": "news", "clip": clip});
+        let ack = command(&mut wa, &format!("add{i}"), "item.add", args).await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    let ack = command(&mut wa, "take", "playout.take", json!({"playlist": "news"})).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let b = start(data_b.path(), "b");
+    // As an operator does before stopping the leader: the upgraded follower has the journal and
+    // is ready to take over (a node just connected to NATS waits one lease first).
+    health_until(&b.addr, "b follows, caught up, ready", |d| {
+        d["cluster"]["role"] == "follower"
+            && d["cluster"]["journal"]["behind"] == 0
+            && d["cluster"]["journal"]["applied_seq"].as_u64() >= Some(5)
+            && d["cluster"]["ready_to_lead"] == true
+    })
+    .await;
+    common::schedule::poll_until("CLIP2 armed", || {
+        playout_commands(&sim)
+            .iter()
+            .any(|c| c.starts_with("LOADBG") && c.contains("CLIP2"))
+    })
+    .await;
+    let (_, frame) = layer_of(&sim).expect("CLIP1 on air");
+    let sent = playout_commands(&sim).len();
+    let stopping = Instant::now();
+    stop(&mut a);
+    let stopped = stopping.elapsed();
+    common::schedule::poll_until("b re-arms CLIP2", || {
+        playout_commands(&sim)[sent..]
+            .iter()
+            .any(|c| c.starts_with("LOADBG") && c.contains("CLIP2") && c.contains("AUTO"))
+    })
+    .await;
+    let took = stopping.elapsed();
+    eprintln!("SIGTERM -> a exited {stopped:?}; -> b re-armed the next item {took:?}");
+    // Those commands are b's: its term, after a's.
+    let terms = playout_terms(&sim);
+    let (before, after) = terms.split_at(sent);
+    let term_a = before.last().and_then(|(t, _)| *t).expect("a's term");
+    assert!(
+        after.iter().all(|(t, _)| t.is_some_and(|t| t > term_a)),
+        "after a's term {term_a}: {after:?}"
+    );
+    let after: Vec<_> = playout_commands(&sim)[sent..].to_vec();
+    assert!(
+        !after
+            .iter()
+            .any(|c| (c.starts_with("PLAY") || c.starts_with("LOAD ")) && c.contains("CLIP1")),
+        "the item on air was not restarted: {after:?}"
+    );
+    let (clip, later) = layer_of(&sim).expect("still on air");
+    assert_eq!(clip, "CLIP1");
+    assert!(
+        later > frame,
+        "CLIP1 played on: frame {later} after {frame}"
+    );
+    // Well inside the 2 s lease: the lease was given back, not left to expire.
+    assert!(
+        took < Duration::from_millis(1500),
+        "hand-over took {took:?}"
+    );
 }

@@ -139,6 +139,9 @@ pub struct LeaseState {
     pub last_renewal: Option<SystemTime>,
     /// Until when this node may drive (the value on [`Lease::drive`]).
     pub drive_until: Option<Instant>,
+    /// Before this instant (one lease after its last (re)connection to NATS) this node does not
+    /// try to win the lease; `None` before it first connected.
+    pub quiet_until: Option<Instant>,
 }
 
 /// Counters for the metrics.
@@ -179,6 +182,7 @@ impl Lease {
             leader: None,
             last_renewal: None,
             drive_until: None,
+            quiet_until: None,
         });
         let counters = Arc::new(LeaseCounters::default());
         let stop = CancellationToken::new();
@@ -244,6 +248,10 @@ impl Lease {
                 "renewals_ok": n(&counters.renewals_ok),
                 "renewals_failed": n(&counters.renewals_failed),
                 "takeovers": n(&counters.takeovers),
+                // Whether this node would take over now if the leader went away: connected and
+                // past its quiet period (a rolling upgrade waits for this on the upgraded node).
+                "ready_to_lead": s.connected
+                    && s.quiet_until.is_some_and(|q| Instant::now() >= q),
             })
         })
     }

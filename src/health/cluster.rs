@@ -21,12 +21,15 @@ pub(super) fn role(doc: &Value) -> Option<String> {
                 .and_then(Value::as_u64)
                 .unwrap_or(0);
             let lag = c.pointer("/journal/lag_ms").and_then(Value::as_f64);
-            match (behind, lag) {
-                (0, _) | (_, None) => format!("{node} follower of {leader}"),
-                (n, Some(ms)) => {
-                    format!("{node} follower of {leader}, {n} entries behind ({ms:.0} ms)")
-                }
+            let ready = c.get("ready_to_lead").and_then(Value::as_bool) != Some(false);
+            let mut line = format!("{node} follower of {leader}");
+            if let (n @ 1.., Some(ms)) = (behind, lag) {
+                line.push_str(&format!(", {n} entries behind ({ms:.0} ms)"));
             }
+            if !ready {
+                line.push_str(", not ready to take over yet");
+            }
+            line
         }
         (Some("follower"), None) => format!("{node} follower (no leader yet)"),
         _ => format!("{node} cluster role unknown"),
@@ -58,6 +61,13 @@ mod tests {
         assert!(
             behind.contains("b follower of a, 12 entries behind (80 ms) |"),
             "{behind}"
+        );
+        let fresh = super::super::summary(&doc(
+            json!({"node": "b", "role": "follower", "leader": "a", "ready_to_lead": false}),
+        ));
+        assert!(
+            fresh.contains("b follower of a, not ready to take over yet |"),
+            "{fresh}"
         );
         let unknown = super::super::summary(&doc(
             json!({"node": "b", "role": "unknown", "leader": null}),

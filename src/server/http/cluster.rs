@@ -2,7 +2,7 @@
 //!
 //! Probe keys read: `node`, `role` (`leader` / `follower` / `unknown`), `term`, `leader`,
 //! `leader_address`, `connected` (bool), `last_renewal_ms_ago`, `renewals_ok`, `renewals_failed`,
-//! `takeovers` (numbers). A follower is healthy: it is what the second node of a station is for.
+//! `takeovers` (numbers), `ready_to_lead` (bool), `journal` (the replicated journal's stats). A follower is healthy: it is what the second node of a station is for.
 //! A node without its NATS connection is degraded: it can neither lead nor take over.
 
 use std::fmt;
@@ -26,6 +26,7 @@ pub(super) fn section(probe: &Value) -> Value {
         "leader_address": key("leader_address"),
         "nats_connected": key("connected"),
         "last_renewal_ms_ago": key("last_renewal_ms_ago"),
+        "ready_to_lead": key("ready_to_lead"),
         "journal": key("journal"),
     })
 }

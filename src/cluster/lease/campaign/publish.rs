@@ -134,8 +134,12 @@ impl Campaign {
             self.connects = connects;
             self.quiet_until = self.quiet_until.max(Instant::now() + self.ttl);
         }
-        self.out
-            .state
-            .send_if_modified(|st| std::mem::replace(&mut st.connected, connected) != connected);
+        let quiet = Some(self.quiet_until);
+        self.out.state.send_if_modified(|st| {
+            let changed = st.connected != connected || st.quiet_until != quiet;
+            st.connected = connected;
+            st.quiet_until = quiet;
+            changed
+        });
     }
 }
