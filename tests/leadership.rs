@@ -162,3 +162,98 @@ async fn gaining_the_lease_adopts_what_is_on_air_without_restarting_it() {
     );
     assert!(sent.iter().any(|c| c.starts_with("LOADBG")), "{sent:?}");
 }
+
+/// Cluster mode: a node that gains the lease while the journal is ahead of it (the last entries of
+/// a leader that just handed over) asks the journal how long it is and takes no edit and sends no
+/// playout command before it has applied that much. The journal is played by hand here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_gains_the_lease_applies_the_journal_up_to_its_length_first() {
+    use onair::playout::engine::{EngineError, NewItem};
+    use onair::playout::model::Playlist;
+    use onair::playout::replica::{Delivered, ReplicaDeps, Replicated};
+    use tokio::sync::mpsc;
+
+    let sim = sim_with(SimMedia::virtual_library(20)).await;
+    let (appends, mut appended) = mpsc::channel(16);
+    let (entries, entries_rx) = mpsc::channel(16);
+    let (_length, caught_up) = watch::channel(Some(0));
+    let (syncs, mut asked) = mpsc::channel(4);
+    let (compactions, _compacted) = mpsc::channel(1);
+    let (lease, drive) = watch::channel(None);
+    let shutdown = CancellationToken::new();
+    let (engine, _task) = engine::spawn(EngineDeps {
+        main: ("main".into(), sim.addr().to_string()),
+        drive: Some(drive),
+        replica: Some(ReplicaDeps {
+            appends,
+            entries: entries_rx,
+            applied: 0,
+            caught_up,
+            syncs,
+            compactions,
+            compact_every: 0,
+        }),
+        ..EngineDeps::new(link(&sim), Vec::new(), shutdown.clone())
+    });
+    let put = |seq: u64, id: &str| Delivered {
+        seq,
+        change: Replicated::Put {
+            playlist: Playlist::new(id, id, "1-10".parse().expect("layer")),
+        },
+        mine: None,
+    };
+    entries.send(put(1, "news")).await.expect("engine alive");
+    let add = || Op::ItemAdd {
+        playlist: Some("news".into()),
+        item: NewItem {
+            clip: "CLIP1".into(),
+            ..NewItem::default()
+        },
+        index: None,
+    };
+    // The lease is gained: the engine asks how long the journal is.
+    lease.send_replace(Some(Instant::now() + Duration::from_secs(3600)));
+    let done = tokio::time::timeout(Duration::from_secs(5), asked.recv())
+        .await
+        .expect("asked in time")
+        .expect("engine alive");
+    assert_eq!(
+        engine.execute(add()).await.err(),
+        Some(EngineError::NotLeader)
+    );
+    // Three entries, one applied here.
+    let _ = done.send(Ok(3));
+    assert_eq!(
+        engine.execute(add()).await.err(),
+        Some(EngineError::NotLeader)
+    );
+    entries.send(put(2, "sport")).await.expect("engine alive");
+    entries.send(put(3, "weather")).await.expect("engine alive");
+    // Every append the engine makes now is stored next.
+    tokio::spawn(async move {
+        let mut seq = 3;
+        while let Some(a) = appended.recv().await {
+            seq += 1;
+            assert_eq!(a.after, seq - 1, "it appends after the whole journal");
+            let _ = a.done.send(Ok(seq));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match engine.execute(add()).await {
+            Ok(_) => break,
+            Err(EngineError::NotLeader) if Instant::now() < deadline => {
+                tokio::time::sleep(10 * MS).await;
+            }
+            Err(e) => panic!("the edit after catching up: {e:?}"),
+        }
+    }
+    let ids: Vec<String> = engine
+        .snapshot()
+        .playlists
+        .iter()
+        .map(|p| p.playlist.id.clone())
+        .collect();
+    assert_eq!(ids, ["news", "sport", "weather"]);
+    shutdown.cancel();
+}

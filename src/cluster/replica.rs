@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,8 @@ use crate::playout::replica::{Append, Delivered, ReplicaDeps, ReplicaError, Snap
 const APPENDS_WAITING: usize = 1024;
 /// Entries delivered ahead of the engine.
 const ENTRIES_AHEAD: usize = 256;
+/// Requests for the journal's length waiting (one per lease gained: a handful at most).
+const SYNCS_WAITING: usize = 4;
 /// Snapshots waiting to be stored (one at a time: a newer one supersedes a waiting one anyway).
 const SNAPSHOTS_WAITING: usize = 1;
 /// Pauses before following again after NATS went away.
@@ -120,6 +122,7 @@ pub fn start(
     let (appends_tx, mut appends_rx) = mpsc::channel::<Append>(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
     let (compactions_tx, compactions) = mpsc::channel(SNAPSHOTS_WAITING);
+    let (syncs_tx, mut syncs) = mpsc::channel(SYNCS_WAITING);
     let compact_every = settings.compact_every;
     let (target_tx, caught_up) = watch::channel(None);
     let stats = Arc::new(JournalStats::default());
@@ -133,8 +136,9 @@ pub fn start(
                 None => return,
             },
             // Nothing is appended before the journal is open (an engine that does not lead yet
-            // does not append; this answers any that would).
+            // does not append; this answers any that would), nor is its length known.
             () = refuse_appends(&mut appends_rx) => return,
+            () = refuse_syncs(&mut syncs) => return,
         };
         let target = loop {
             match journal.last_seq().await {
@@ -160,6 +164,7 @@ pub fn start(
             appends: appends_rx,
             entries: entries_tx,
             compactions,
+            syncs,
             stats,
         };
         run(journal, ends, 0, shutdown).await;
@@ -169,6 +174,7 @@ pub fn start(
         entries: entries_rx,
         applied: 0,
         caught_up,
+        syncs: syncs_tx,
         compactions: compactions_tx,
         compact_every,
     };
@@ -203,6 +209,17 @@ async fn open_retrying(
     }
 }
 
+/// Answers every request for the journal's length as unavailable (while the journal is not
+/// open); never returns.
+async fn refuse_syncs(syncs: &mut mpsc::Receiver<oneshot::Sender<Result<u64, ReplicaError>>>) {
+    while let Some(done) = syncs.recv().await {
+        let _ = done.send(Err(ReplicaError::Unavailable(
+            "not connected to NATS yet".to_owned(),
+        )));
+    }
+    std::future::pending::<()>().await;
+}
+
 /// Answers every append as unavailable (while the journal is not open); never returns.
 async fn refuse_appends(appends: &mut mpsc::Receiver<Append>) {
     while let Some(a) = appends.recv().await {
@@ -227,12 +244,14 @@ pub fn spawn(
     let (appends_tx, appends) = mpsc::channel(APPENDS_WAITING);
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
     let (compactions_tx, compactions) = mpsc::channel(SNAPSHOTS_WAITING);
+    let (syncs_tx, syncs) = mpsc::channel(SYNCS_WAITING);
     let ends = Ends {
         origin: origin(node),
         term,
         appends,
         entries: entries_tx,
         compactions,
+        syncs,
         stats: Arc::default(),
     };
     let task = tokio::spawn(run(journal, ends, applied, shutdown));
@@ -243,6 +262,7 @@ pub fn spawn(
         entries: entries_rx,
         applied,
         caught_up,
+        syncs: syncs_tx,
         compactions: compactions_tx,
         compact_every,
     };
@@ -262,6 +282,7 @@ struct Ends {
     appends: mpsc::Receiver<Append>,
     entries: mpsc::Sender<Delivered>,
     compactions: mpsc::Receiver<Snapshot>,
+    syncs: mpsc::Receiver<oneshot::Sender<Result<u64, ReplicaError>>>,
     stats: Arc<JournalStats>,
 }
 
@@ -273,6 +294,12 @@ async fn run(journal: Journal, ends: Ends, applied: u64, shutdown: CancellationT
         ends.origin.clone(),
         ends.term,
         ends.appends,
+        ends.stats.clone(),
+        shutdown.clone(),
+    ));
+    let syncing = tokio::spawn(sync_loop(
+        journal.clone(),
+        ends.syncs,
         ends.stats.clone(),
         shutdown.clone(),
     ));
@@ -290,7 +317,7 @@ async fn run(journal: Journal, ends: Ends, applied: u64, shutdown: CancellationT
         ends.stats,
         shutdown,
     ));
-    let _ = tokio::join!(appending, compacting, following);
+    let _ = tokio::join!(appending, syncing, compacting, following);
 }
 
 /// Waits `pause`; false when shutdown came first.
@@ -339,6 +366,29 @@ async fn append_loop(
                 let _ = append.done.send(Err(replica_error(e)));
             }
         }
+    }
+}
+
+/// Answers the engine's requests for the journal's length (it asks on gaining the lease).
+async fn sync_loop(
+    journal: Journal,
+    mut syncs: mpsc::Receiver<oneshot::Sender<Result<u64, ReplicaError>>>,
+    stats: Arc<JournalStats>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let done = tokio::select! {
+            () = shutdown.cancelled() => return,
+            d = syncs.recv() => match d {
+                Some(d) => d,
+                None => return,
+            },
+        };
+        let length = journal.last_seq().await;
+        if let Ok(last) = length {
+            stats.seen(last);
+        }
+        let _ = done.send(length.map_err(replica_error));
     }
 }
 

@@ -113,6 +113,10 @@ pub struct ReplicaDeps {
     /// engine does not drive before it has applied that much, so a node that takes over has the
     /// station's playlists, not a part of them.
     pub caught_up: watch::Receiver<Option<u64>>,
+    /// Where the engine asks for the journal's length when it gains the lease: it drives only
+    /// once it has applied that much (so a node that takes over from a leader that was ahead of
+    /// it, by the last entries before a hand-over, first applies them).
+    pub syncs: mpsc::Sender<oneshot::Sender<Result<u64, ReplicaError>>>,
     /// Where the leader hands a [`Snapshot`] of its playlists to compact the journal, every
     /// `compact_every` entries (0: never).
     pub compactions: mpsc::Sender<Snapshot>,

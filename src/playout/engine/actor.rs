@@ -87,6 +87,10 @@ pub(crate) enum Internal {
         ticket: u64,
         result: Result<u64, crate::playout::replica::ReplicaError>,
     },
+    /// The replicated journal's length, asked for on gaining the lease (cluster mode).
+    Synced {
+        result: Result<u64, crate::playout::replica::ReplicaError>,
+    },
     /// The store answered staged change `ticket` (see `staging`).
     Durable {
         ticket: u64,
@@ -491,6 +495,7 @@ impl Engine {
             Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
             Internal::Replicated { ticket, result } => self.on_replicated(ticket, result).await,
+            Internal::Synced { result } => self.on_synced(result),
         }
     }
 

@@ -18,14 +18,18 @@ use super::*;
 pub type DriveUntil = watch::Receiver<Option<Instant>>;
 
 impl Engine {
-    /// Whether a playout command may leave now.
-    pub(super) fn may_drive(&self) -> bool {
-        let leased = match &self.drive {
+    /// Whether this daemon holds the lease now (always, without one).
+    fn leased(&self) -> bool {
+        match &self.drive {
             None => true,
             Some(rx) => rx.borrow().is_some_and(|until| Instant::now() < until),
-        };
+        }
+    }
+
+    /// Whether a playout command may leave now.
+    pub(super) fn may_drive(&self) -> bool {
         // In cluster mode, only with the station's playlists (see `replicate`).
-        leased && self.replica.as_ref().is_none_or(|r| r.ready())
+        self.leased() && self.replica.as_ref().is_none_or(|r| r.ready())
     }
 
     /// When the right to drive lapses unless renewed (far ahead when it is not held or there is
@@ -40,6 +44,8 @@ impl Engine {
 
     /// The lease changed or lapsed: start or stop driving.
     pub(super) fn on_drive_change(&mut self) {
+        let leased = self.leased();
+        self.sync_with_lease(leased);
         let now = self.may_drive();
         if now == self.driving {
             return;

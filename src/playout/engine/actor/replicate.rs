@@ -11,8 +11,8 @@
 //! server is back), its entry comes back and is applied like any other: the journal is the truth.
 //!
 //! A node does not drive (nor take edits) before its published playlists hold the journal as it
-//! was when it began reading it (`Replica::ready`): a node that takes over has the station's
-//! playlists.
+//! was when it began reading it, and as it was when it gained the lease (`Replica::ready`,
+//! `sync_with_lease`): a node that takes over has the station's playlists.
 //!
 //! Compaction: every `compact_every` entries the leader hands its published playlists (and its
 //! last replicated playout) as of the last committed sequence to the journal, which stores them
@@ -41,6 +41,20 @@ pub(crate) struct Replica {
     compacted: u64,
     /// The last replicated playout committed here: what a snapshot carries.
     playout: Option<Box<PlayoutStateFile>>,
+    syncs: mpsc::Sender<tokio::sync::oneshot::Sender<Result<u64, ReplicaError>>>,
+    /// Where this tenure's catch-up stands (see `ReplicaDeps::syncs`).
+    sync: Sync,
+}
+
+/// Catching up with the journal on gaining the lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Not leased: the next lease needs the journal's length first.
+    Needed,
+    /// Asked; no answer yet.
+    Asked,
+    /// The journal had this many entries after the lease was gained.
+    Known(u64),
 }
 
 impl Replica {
@@ -55,13 +69,16 @@ impl Replica {
             compact_every: deps.compact_every,
             compacted: deps.applied,
             playout: None,
+            syncs: deps.syncs.clone(),
+            sync: Sync::Needed,
         }
     }
 
     /// Whether the published playlists hold the whole journal as it was when this node began
-    /// reading it: before that it must not drive.
+    /// reading it, and as it was when this node gained the lease: before that it must not drive.
     pub(super) fn ready(&self) -> bool {
-        self.target.borrow().is_some_and(|t| self.committed >= t)
+        let started = self.target.borrow().is_some_and(|t| self.committed >= t);
+        started && matches!(self.sync, Sync::Known(len) if self.committed >= len)
     }
 
     /// Change `what` of journal sequence `seq` reached the published playlists.
@@ -147,6 +164,61 @@ fn durables(change: Replicated, staged: &BTreeMap<String, Playlist>) -> Vec<Dura
 }
 
 impl Engine {
+    /// The lease was gained or lost (cluster mode): on gaining it, ask the journal how long it is
+    /// now, and drive only once that much is applied here.
+    pub(super) fn sync_with_lease(&mut self, leased: bool) {
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        if !leased {
+            r.sync = Sync::Needed;
+            return;
+        }
+        if r.sync != Sync::Needed {
+            return;
+        }
+        r.sync = Sync::Asked;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        if r.syncs.try_send(done).is_err() {
+            // The journal's task is gone or swamped: asked again at the next renewal.
+            r.sync = Sync::Needed;
+            return;
+        }
+        let internal = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = answer
+                .await
+                .unwrap_or_else(|_| Err(ReplicaError::Unavailable("no answer".to_owned())));
+            let _ = internal.send(Internal::Synced { result });
+        });
+    }
+
+    /// The journal's length after this node gained the lease.
+    pub(super) fn on_synced(&mut self, result: Result<u64, ReplicaError>) {
+        let Some(r) = self.replica.as_mut() else {
+            return;
+        };
+        if r.sync != Sync::Asked {
+            // The lease was lost meanwhile: this answer belongs to no tenure.
+            return;
+        }
+        match result {
+            Ok(len) => {
+                tracing::debug!(
+                    len,
+                    committed = r.committed,
+                    "cluster: journal length on gaining the lease"
+                );
+                r.sync = Sync::Known(len);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster: the journal's length is not known; asking again");
+                r.sync = Sync::Needed;
+            }
+        }
+        self.on_drive_change();
+    }
+
     /// Appends a staged change to the journal; it is written, applied and answered once the
     /// journal has it.
     pub(super) fn replicate(&mut self, what: Durable, reply: Option<Reply>, result: OpResult) {
