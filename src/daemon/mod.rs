@@ -14,10 +14,9 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::caspar::CasparHandle;
 use crate::caspar::osc::{OscListener, OscTelemetry};
-use crate::caspar::{CasparHandle, LinkState, RTT_BUCKETS, StatsSnapshot};
-use crate::cluster::lease::{Lease, LeaseSettings};
-use crate::cluster::replica;
+use crate::cluster::lease::Lease;
 use crate::config::{Config, ServerEntry};
 use crate::media_watch::MediaWatcher;
 use crate::playout::asrun::{AsRunLog, AsRunWriter};
@@ -26,8 +25,13 @@ use crate::playout::engine::{self, EngineDeps, EngineHandle};
 use crate::playout::model::Limits;
 use crate::playout::store::{AlarmKind, Store, StoreWriter};
 use crate::playout::watch::PlaylistWatcher;
-use crate::protocol::link::{LinkReport, LinkStats, LinkStatus};
 use crate::server::{self, AppState, Probes};
+
+mod cluster;
+mod probes;
+
+pub use probes::link_probe;
+use probes::{osc_probe, servers_probe, store_probe};
 
 /// How long shutdown may take before the process exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1800);
@@ -85,20 +89,7 @@ impl Daemon {
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr().context("listener address")?;
 
-        // Cluster mode: campaign for the lease from the start (in the background: NATS being down
-        // never holds up start-up); the engine drives only while it is held.
-        let lease = match &config.cluster {
-            Some(cluster) => {
-                let settings = LeaseSettings::from_config(cluster, Some(addr.to_string()))
-                    .map_err(|e| anyhow::anyhow!("cluster.node: {e}"))?;
-                tracing::info!(node = %settings.node, station = %settings.station,
-                    "cluster mode: campaigning for the leader lease");
-                let node = settings.node.clone();
-                Some((Lease::spawn(settings), node))
-            }
-            None => None,
-        };
-        let (lease, node) = match lease {
+        let (lease, node) = match cluster::campaign(&config, addr)? {
             Some((lease, node)) => (Some(lease), Some(node)),
             None => (None, None),
         };
@@ -111,11 +102,8 @@ impl Daemon {
                  (docs/configuration.md)"
             );
         }
-        // Cluster mode: every link writes playout commands only while the lease is held, stamped
-        // with its term.
-        let fence = lease
-            .as_ref()
-            .map(|l| crate::caspar::Fence::new(l.drive(), l.term()));
+        // Cluster mode: every link writes playout commands only while the lease is held.
+        let fence = cluster::fence(lease.as_ref());
         let (caspar, caspar_task) =
             CasparHandle::spawn_fenced(station.main.link.clone(), fence.clone());
         let osc = spawn_osc(&station.main, &shutdown)?;
@@ -201,20 +189,7 @@ impl Daemon {
             })
             .unwrap_or_default();
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
-        let replica = match (&config.cluster, &lease, node) {
-            (Some(cluster), Some(lease), Some(node)) => Some(replica::start(
-                replica::ReplicaSettings {
-                    nats: cluster.nats.clone(),
-                    station: cluster.station.clone(),
-                    replicas: cluster.replicas,
-                    node,
-                    compact_every: cluster.compact_every,
-                },
-                lease.term(),
-                shutdown.child_token(),
-            )),
-            _ => None,
-        };
+        let replica = cluster::journal(&config, lease.as_ref(), node, &shutdown);
         let journal_stats = replica.as_ref().map(|r| r.stats.clone());
         let (engine, engine_task) = engine::spawn(EngineDeps {
             config: config.playout.clone(),
@@ -263,7 +238,7 @@ impl Daemon {
                 )),
                 cluster: lease
                     .as_ref()
-                    .map(|l| cluster_probe(l.probe(), journal_stats)),
+                    .map(|l| cluster::probe(l.probe(), journal_stats)),
             },
         ));
         let nofile = server::listen::nofile_limit();
@@ -349,27 +324,6 @@ fn severity_of(kind: AlarmKind) -> Severity {
     }
 }
 
-/// The store part of `/health` and `/metrics`.
-fn store_probe(
-    writer: StoreWriter,
-    recoveries: u64,
-) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
-    Box::new(move || {
-        let stats = writer.stats();
-        serde_json::json!({
-            "ok": stats.last_error.is_none(),
-            "writable": stats.last_error.is_none(),
-            "last_error": stats.last_error,
-            "saves": stats.saves,
-            "writes": stats.writes,
-            "coalesced": stats.coalesced,
-            "failures": stats.failures,
-            "recoveries": recoveries,
-            "last_save_ms": stats.last_save_duration.map(|d| d.as_secs_f64() * 1000.0),
-        })
-    })
-}
-
 /// Binds and starts a server's OSC listener. Unset `osc_listen`: start on loopback and follow the
 /// AMCP connection's local address once connected (the interface a server on another machine
 /// reaches us on).
@@ -395,77 +349,6 @@ fn spawn_osc(
     .spawn(shutdown.child_token(), link.osc_stale_after);
     tracing::info!(server = %server.name, osc = %osc.local_addr(), "OSC listener bound");
     Ok(osc)
-}
-
-/// Every server's link (the main first), for `/health` and `/metrics`.
-fn servers_probe(links: Vec<(String, CasparHandle)>) -> server::ServersProbe {
-    Box::new(move || {
-        links
-            .iter()
-            .map(|(name, c)| (name.clone(), link_report(&c.state(), c.stats())))
-            .collect()
-    })
-}
-
-/// The AMCP link as the HTTP and WebSocket surfaces see it: its state and counters, read on demand.
-pub fn link_probe(caspar: CasparHandle) -> server::LinkProbe {
-    Box::new(move || link_report(&caspar.state(), caspar.stats()))
-}
-
-fn link_report(state: &LinkState, s: StatsSnapshot) -> LinkReport {
-    let status = match state {
-        LinkState::Connecting { attempt } => LinkStatus::Connecting { attempt: *attempt },
-        LinkState::Connected {
-            server_version,
-            since,
-            req_supported,
-        } => LinkStatus::Connected {
-            server_version: server_version.clone(),
-            since: *since,
-            req_supported: *req_supported,
-        },
-        LinkState::Disconnected { reason, since } => LinkStatus::Disconnected {
-            reason: reason.to_string(),
-            since: *since,
-        },
-    };
-    let stats = LinkStats {
-        connects: s.connects,
-        connect_attempts: s.connect_attempts,
-        disconnects: s
-            .disconnects
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        replies_by_code: s.replies_by_code,
-        timeouts: s.timeouts,
-        late_replies: s.late_replies,
-        overloaded: s.overloaded,
-        connection_lost: s.connection_lost,
-        not_connected: s.not_connected,
-        in_flight: s.in_flight,
-        waiting: s.waiting,
-        rtt_buckets: s.rtt_buckets,
-        rtt_sum_seconds: s.rtt_sum_seconds,
-        rtt_count: s.rtt_count,
-        last_error: s.last_error,
-        rtt_bounds_seconds: RTT_BUCKETS.to_vec(),
-    };
-    LinkReport { status, stats }
-}
-
-/// The OSC part of `/health` and `/metrics`.
-fn osc_probe(osc: OscTelemetry) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
-    Box::new(move || {
-        let stats = osc.stats();
-        let state = osc.latest();
-        serde_json::json!({
-            "listen": osc.local_addr().to_string(),
-            "fresh": state.channels.values().any(|c| !c.stale),
-            "datagrams": stats.datagrams,
-            "decode_errors": stats.decode_errors,
-        })
-    })
 }
 
 /// Raises the soft open-file limit to the hard one, so the connection cap (not a shell's default of
@@ -509,18 +392,4 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     daemon.shutdown().await;
     tracing::info!("onair serve: stopped");
     Ok(())
-}
-
-/// The lease's probe with the replicated journal's figures (`journal`) added.
-fn cluster_probe(
-    lease: Box<dyn Fn() -> serde_json::Value + Send + Sync>,
-    journal: Option<std::sync::Arc<replica::JournalStats>>,
-) -> Box<dyn Fn() -> serde_json::Value + Send + Sync> {
-    Box::new(move || {
-        let mut v = lease();
-        if let (Some(j), Some(obj)) = (&journal, v.as_object_mut()) {
-            obj.insert("journal".to_owned(), j.json());
-        }
-        v
-    })
 }
