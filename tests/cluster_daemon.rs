@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, Serve, Ws, command, health_until, next_json};
+use common::daemon::{Daemon, Serve, Ws, command, command_on_new_leader, health_until, next_json};
 use common::nats::NatsServer;
 use common::pair::{layer_of, playout_commands, playout_terms, sim_with};
 use onair::sim::Sim;
@@ -83,7 +83,7 @@ async fn one_daemon_drives_and_the_other_takes_over_what_is_on_air_when_it_is_ki
     health_until(&a.addr, "a leads", |d| d["cluster"]["role"] == "leader").await;
     let mut wa = ws(&a.addr).await;
     // In cluster mode the playlists are the journal's: there is no default playlist.
-    let ack = command(
+    let ack = command_on_new_leader(
         &mut wa,
         "create",
         "playlist.create",
@@ -292,7 +292,7 @@ async fn a_leader_stopped_for_an_upgrade_hands_over_well_before_its_lease_would_
     let mut a = start(data_a.path(), "a");
     health_until(&a.addr, "a leads", |d| d["cluster"]["role"] == "leader").await;
     let mut wa = ws(&a.addr).await;
-    let ack = command(&mut wa, "c", "playlist.create", json!({"name": "News"})).await;
+    let ack = command_on_new_leader(&mut wa, "c", "playlist.create", json!({"name": "News"})).await;
     assert_eq!(ack["ok"], true, "{ack}");
     for (i, clip) in ["CLIP1", "CLIP2"].iter().enumerate() {
         let args = json!({"playlist": "news", "clip": clip});

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use common::daemon::{Daemon, Serve, Ws, command, health_until, next_json};
+use common::daemon::{Daemon, Serve, Ws, command, command_on_new_leader, health_until, next_json};
 use common::nats::NatsServer;
 use common::pair::{playout_terms, sim_with};
 use common::proxy::Proxy;
@@ -73,7 +73,7 @@ async fn a_leader_cut_from_nats_stops_driving_before_the_next_one_starts() {
     let led = health_until(&a.addr, "a leads", |d| d["cluster"]["role"] == "leader").await;
     let term_a = led["cluster"]["term"].as_u64().expect("a's term");
     let mut wa = ws(&a.addr).await;
-    let ack = command(&mut wa, "c", "playlist.create", json!({"name": "Loop"})).await;
+    let ack = command_on_new_leader(&mut wa, "c", "playlist.create", json!({"name": "Loop"})).await;
     assert_eq!(ack["ok"], true, "{ack}");
     // Two-second clips, so that whoever leads sends a command (the next LOADBG … AUTO) every
     // two seconds for as long as the test runs (30 adds: within a client's burst of 40).

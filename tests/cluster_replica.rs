@@ -159,14 +159,26 @@ fn add(clip: &str) -> Op {
     }
 }
 
+/// Creates playlist `news` on a node just given the lease: it takes edits once it has asked the
+/// journal its length and applied that much (`not_leader` until then).
 async fn create(e: &EngineHandle) {
-    e.execute(Op::PlaylistCreate {
-        name: "News".into(),
-        channel_layer: Some(cl()),
-        server: None,
-    })
-    .await
-    .expect("created");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let created = e
+            .execute(Op::PlaylistCreate {
+                name: "News".into(),
+                channel_layer: Some(cl()),
+                server: None,
+            })
+            .await;
+        match created {
+            Ok(_) => return,
+            Err(EngineError::NotLeader) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("create: {e:?}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

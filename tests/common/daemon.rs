@@ -235,3 +235,16 @@ pub async fn command(ws: &mut Ws, id: &str, op: &str, args: Value) -> Value {
         }
     }
 }
+
+/// [`command`] on a daemon that has just won the leader lease (cluster mode): it answers
+/// `not_leader` until it has applied the station's journal as it was when it won, a moment.
+pub async fn command_on_new_leader(ws: &mut Ws, id: &str, op: &str, args: Value) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let ack = command(ws, id, op, args.clone()).await;
+        if ack["error"]["code"] != "not_leader" || Instant::now() >= deadline {
+            return ack;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
