@@ -8,6 +8,9 @@ use std::path::Path;
 mod serve;
 
 pub use serve::{Daemon, Serve};
+// `GET path` as (status, JSON): for the benches that read `/health`.
+#[allow(unused_imports)]
+pub use serve::get;
 
 /// Starts `onair serve` on a free loopback port against `caspar`, with `env` added to a clean
 /// `ONAIR_*` environment, and waits for the address it prints. Warnings only: nothing reads its log.

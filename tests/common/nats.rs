@@ -1,4 +1,5 @@
-//! A real `nats-server` with JetStream on a loopback port, for the cluster tests (issue 18).
+//! A real `nats-server` with JetStream on a loopback port, for the cluster tests (issue 18); and a
+//! 3-node NATS cluster with JetStream ([`NatsCluster`]).
 //!
 //! The binary comes from Debian's `nats-server` package (`scripts/install-nats-server.sh`, run by
 //! `.ci/run`). When it is missing a test skips with a message, except in CI (`CI` or
@@ -118,12 +119,18 @@ fn spawn(bin: &Path, dir: &Path, port: Option<u16>) -> Child {
 
 /// The client port from the server's ports file (`nats-server_<pid>.ports`).
 fn read_port(dir: &Path, pid: u32) -> u16 {
+    read_ports_file(dir, pid, "nats")
+}
+
+/// The port of the first URL under `key` (`nats`, `monitoring`, `cluster`) in the server's ports
+/// file, once the server has written it.
+fn read_ports_file(dir: &Path, pid: u32, key: &str) -> u16 {
     let file = dir.join(format!("nats-server_{pid}.ports"));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(text) = std::fs::read_to_string(&file)
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(port) = v["nats"][0]
+            && let Some(port) = v[key][0]
                 .as_str()
                 .and_then(|u| u.rsplit(':').next())
                 .and_then(|p| p.parse().ok())
@@ -137,4 +144,211 @@ fn read_port(dir: &Path, pid: u32) -> u16 {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// A NATS cluster of `nats-server`s with JetStream on loopback (each killed on drop): every node
+/// has its own JetStream directory, client port, cluster port and monitoring port, and routes to
+/// all the others. [`NatsCluster::start`] returns once JetStream has a meta leader that every node
+/// knows, so streams and buckets with 3 replicas can be created at once.
+pub struct NatsCluster {
+    nodes: Vec<ClusterNode>,
+    bin: PathBuf,
+}
+
+struct ClusterNode {
+    name: String,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+    cluster_port: u16,
+    monitor_port: u16,
+}
+
+/// The cluster's name, as the nodes know it (`--cluster_name`).
+const CLUSTER_NAME: &str = "onair-test";
+
+impl NatsCluster {
+    /// Starts `size` nodes (3 for the tests); `None` when the binary is missing outside CI.
+    pub fn start(size: usize) -> Option<NatsCluster> {
+        let bin = binary()?;
+        // The routes name every node's cluster port up front (JetStream refuses to start a
+        // clustered server without them), so these ports are chosen here: held together so they
+        // differ, released just before the servers bind them.
+        let cluster_ports = {
+            let held: Vec<std::net::TcpListener> = (0..size)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+                .collect();
+            held.iter()
+                .map(|l| l.local_addr().expect("its address").port())
+                .collect::<Vec<u16>>()
+        };
+        let mut cluster = NatsCluster {
+            nodes: Vec::new(),
+            bin,
+        };
+        for (i, &cluster_port) in cluster_ports.iter().enumerate() {
+            cluster.nodes.push(ClusterNode {
+                name: format!("n{i}"),
+                child: None,
+                dir: tempfile::tempdir().expect("temp dir for nats-server"),
+                port: 0,
+                cluster_port,
+                monitor_port: 0,
+            });
+        }
+        for i in 0..size {
+            cluster.spawn(i);
+        }
+        cluster.wait_ready();
+        Some(cluster)
+    }
+
+    /// Every node's `nats://127.0.0.1:PORT`, in node order.
+    pub fn urls(&self) -> Vec<String> {
+        (0..self.nodes.len()).map(|i| self.url(i)).collect()
+    }
+
+    /// Node `i`'s client URL.
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].port)
+    }
+
+    /// Node `i`'s server name (`n0`, `n1`, …), as JetStream reports it.
+    pub fn name(&self, i: usize) -> &str {
+        &self.nodes[i].name
+    }
+
+    /// Kills node `i` (SIGKILL) and waits until the others have a JetStream meta leader again.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.wait_ready();
+    }
+
+    /// Starts node `i` again on its ports with its JetStream files (after [`Self::kill`]).
+    pub fn restart(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn(i);
+        self.wait_ready();
+    }
+
+    /// The names clients gave their connections to node `i` (`onair a` for node `a`'s lease).
+    pub fn client_names(&self, i: usize) -> Vec<String> {
+        let doc = monitor(self.nodes[i].monitor_port, "/connz?limit=1024");
+        doc["connections"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// `/jsz` of node `i` with stream details: where each stream's replicas are.
+    pub fn jsz(&self, i: usize) -> serde_json::Value {
+        monitor(
+            self.nodes[i].monitor_port,
+            "/jsz?accounts=true&streams=true&config=true",
+        )
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let routes = self
+            .nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let node = &mut self.nodes[i];
+        let port = |p: u16| {
+            if p == 0 {
+                "-1".to_owned()
+            } else {
+                p.to_string()
+            }
+        };
+        let child = Command::new(&self.bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port(node.port)])
+            .args(["-m", &port(node.monitor_port), "-n", &node.name])
+            .args(["--cluster_name", CLUSTER_NAME, "--cluster"])
+            .arg(format!("nats://127.0.0.1:{}", node.cluster_port))
+            .args(["--routes", &routes])
+            .arg("-sd")
+            .arg(node.dir.path().join("jetstream"))
+            .arg("--ports_file_dir")
+            .arg(node.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        let pid = child.id();
+        node.child = Some(child);
+        node.port = read_ports_file(node.dir.path(), pid, "nats");
+        node.monitor_port = read_ports_file(node.dir.path(), pid, "monitoring");
+    }
+
+    /// Waits until every running node is routed to every other running node and knows the same
+    /// JetStream meta leader (a new cluster elects one within seconds; so does one that lost it).
+    fn wait_ready(&self) {
+        let running: Vec<&ClusterNode> = self.nodes.iter().filter(|n| n.child.is_some()).collect();
+        let deadline = Instant::now() + START_TIMEOUT * 2;
+        let mut last = serde_json::Value::Null;
+        loop {
+            let leaders: Vec<Option<String>> = running
+                .iter()
+                .map(|n| {
+                    let routes = monitor(n.monitor_port, "/routez")["num_routes"].as_u64();
+                    last = monitor(n.monitor_port, "/jsz");
+                    let leader = last["meta_cluster"]["leader"].as_str().map(str::to_owned);
+                    leader.filter(|_| routes == Some(running.len() as u64 - 1))
+                })
+                .collect();
+            let leader = leaders[0].clone();
+            if leader.as_ref().is_some_and(|l| {
+                running.iter().any(|n| &n.name == l)
+                    && leaders.iter().all(|x| x.as_ref() == Some(l))
+            }) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the NATS cluster has no JetStream meta leader known to every node; last /jsz {last}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// `GET path` from a server's monitoring port, as JSON (`Null` when it does not answer yet).
+fn monitor(port: u16, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return serde_json::Value::Null;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    // HTTP/1.0: the body comes whole, never chunked, and the server closes at its end.
+    let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return serde_json::Value::Null;
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
