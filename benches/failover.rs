@@ -736,6 +736,8 @@ struct EditsResult {
     unacked_present: usize,
     playout_differs: usize,
     takeover: Vec<f64>,
+    /// Per cycle, from `/health` in step to equal snapshots (s).
+    converged: Vec<f64>,
     counts: Arc<EditCounts>,
     items: usize,
     run: Duration,
@@ -818,6 +820,7 @@ async fn edits_across_kills(
         unacked_present: 0,
         playout_differs: 0,
         takeover: Vec::new(),
+        converged: Vec::new(),
         counts: counts.clone(),
         items: 0,
         run: Duration::ZERO,
@@ -873,11 +876,12 @@ async fn edits_across_kills(
         addrs.lock().expect("addrs")[leader] = st.addr(leader);
         st.until_role(leader, "follower").await;
         pause().await;
-        let (mismatch, playout_differs, lost, unacked_present) = compare_nodes(&st, &acked).await;
-        r.mismatches += mismatch;
-        r.playout_differs += playout_differs;
-        r.lost += lost;
-        r.unacked_present = unacked_present;
+        let c = compare_nodes(&st, &acked).await;
+        r.mismatches += usize::from(c.mismatch);
+        r.playout_differs += usize::from(c.playout_differs);
+        r.lost += c.lost;
+        r.unacked_present = c.unacked;
+        r.converged.extend(c.converged);
         paused.store(false, Ordering::Relaxed);
     }
     stop.store(true, Ordering::Relaxed);
@@ -945,15 +949,35 @@ fn describe_difference(a: &[Value], b: &[Value]) -> String {
     out.join("; ")
 }
 
-/// Both nodes at the same journal seq (unchanged while their snapshots were read): (playlists
-/// unequal, playout unequal, acknowledged edits missing on either, items present without an ack).
+/// What [`compare_nodes`] found.
+struct Comparison {
+    /// The nodes' playlists still differed `WAIT` after the journal said they were in step.
+    mismatch: bool,
+    /// From `/health` showing every node at the same journal seq to their snapshots' playlists
+    /// being equal (seconds).
+    converged: Option<f64>,
+    /// The on-air item of some playlist differs between the nodes.
+    playout_differs: bool,
+    /// Acknowledged edits missing on any node, summed over the nodes.
+    lost: usize,
+    /// Items with a title (the editor's) present without an ack: ambiguous outcomes that stuck.
+    unacked: usize,
+}
+
+/// Waits until every running node reports the same journal seq in `/health`, then until their
+/// snapshots' playlists (without playout) are equal; compares them with the acknowledged edits.
+///
+/// `/health`'s `applied_seq` is the last entry *handed to* the engine, which writes each entry to
+/// its local copy before it publishes it: a node that has just read thousands of entries at
+/// start-up reports `behind: 0` while its snapshot still lacks many of them. So equality is
+/// waited for, and the time it took is reported.
 async fn compare_nodes(
     st: &Station,
     acked: &Mutex<HashMap<String, (String, String)>>,
-) -> (usize, usize, usize, usize) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let before = st.journal_in_step().await;
+) -> Comparison {
+    let seq = st.journal_in_step().await;
+    let in_step = Instant::now();
+    let (all, converged) = loop {
         let mut all = Vec::new();
         for i in st.running() {
             all.push(
@@ -962,46 +986,46 @@ async fn compare_nodes(
                     .expect("a snapshot"),
             );
         }
-        // A playout entry (the leader's clip switched) may land while the snapshots are read:
-        // then read them again.
-        if st.journal_seq().await != Some(before) && Instant::now() < deadline {
-            continue;
-        }
-        let acked = acked.lock().expect("acked");
-        let mut lost = 0;
-        let mut unacked = 0;
-        for pls in &all {
-            // Only the editor's items have titles.
-            let (have, _) = items_by_title(pls);
-            let missing = lost_edits(&acked, &have);
-            lost += missing;
-            let acked_here = acked.len() - missing;
-            unacked = unacked.max(have.len().saturating_sub(acked_here));
-        }
         let first = without_playout(&all[0]);
-        let mismatch = all[1..]
-            .iter()
-            .filter(|p| without_playout(p) != first)
-            .count();
-        if mismatch > 0 {
+        if all[1..].iter().all(|p| without_playout(p) == first) {
+            break (all, Some(in_step.elapsed().as_secs_f64()));
+        }
+        if in_step.elapsed() > WAIT {
+            let names: Vec<&str> = st.running().iter().map(|&i| st.nodes[i].name).collect();
             eprintln!(
-                "edits: the nodes' playlists differ at journal seq {before}: {}",
+                "edits: the playlists of nodes {names:?} still differ {WAIT:?} after all were at \
+                 journal seq {seq}: {}",
                 describe_difference(&first, &without_playout(&all[1]))
             );
+            break (all, None);
         }
-        let on_air = |pls: &Vec<Value>| -> Vec<Value> {
-            let mut v: Vec<Value> = pls
-                .iter()
-                .map(|p| json!([p["id"], p["playout"]["on_air"]]))
-                .collect();
-            v.sort_by_key(|x| x.to_string());
-            v
-        };
-        let playout_differs = all[1..]
+        tokio::time::sleep(100 * MS).await;
+    };
+    let acked = acked.lock().expect("acked");
+    let mut lost = 0;
+    let mut unacked = 0;
+    for pls in &all {
+        // Only the editor's items have titles.
+        let (have, _) = items_by_title(pls);
+        let missing = lost_edits(&acked, &have);
+        lost += missing;
+        let acked_here = acked.len() - missing;
+        unacked = unacked.max(have.len().saturating_sub(acked_here));
+    }
+    let on_air = |pls: &Vec<Value>| -> Vec<Value> {
+        let mut v: Vec<Value> = pls
             .iter()
-            .filter(|p| on_air(p) != on_air(&all[0]))
-            .count();
-        return (mismatch, playout_differs, lost, unacked);
+            .map(|p| json!([p["id"], p["playout"]["on_air"]]))
+            .collect();
+        v.sort_by_key(|x| x.to_string());
+        v
+    };
+    Comparison {
+        mismatch: converged.is_none(),
+        converged,
+        playout_differs: all[1..].iter().any(|p| on_air(p) != on_air(&all[0])),
+        lost,
+        unacked,
     }
 }
 
@@ -1270,6 +1294,7 @@ async fn main() {
                 "duplicates": r.duplicates, "unacked_but_present": r.unacked_present,
                 "playout_on_air_differs": r.playout_differs,
                 "kill_to_first_ack_s": summary(r.takeover), "items": r.items,
+                "health_in_step_to_equal_snapshots_s": summary(r.converged),
                 "run_secs": r.run.as_secs(),
             }),
         );
