@@ -248,6 +248,13 @@ impl NatsCluster {
             .collect()
     }
 
+    /// How many client connections node `i` has (named or not).
+    pub fn connections(&self, i: usize) -> u64 {
+        monitor(self.nodes[i].monitor_port, "/connz")["num_connections"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     /// `/jsz` of node `i` with stream details: where each stream's replicas are.
     pub fn jsz(&self, i: usize) -> serde_json::Value {
         monitor(
