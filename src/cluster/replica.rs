@@ -35,6 +35,9 @@ const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How often a follower that received nothing checks whether the journal went on without it.
 const STALL_CHECK: Duration = Duration::from_secs(1);
+/// How long opening a follower (a new consumer) may take before it is tried again: while a NATS
+/// cluster elects the journal's new leader the first attempts can hang for many seconds.
+const FOLLOW_OPEN: Duration = Duration::from_secs(2);
 
 fn replica_error(e: JournalError) -> ReplicaError {
     match e {
@@ -485,10 +488,18 @@ async fn follow_loop(
                 Gap::Open => {}
             }
         }
-        match journal.follow_stamped(next).await {
+        let opened = tokio::time::timeout(FOLLOW_OPEN, journal.follow_stamped(next))
+            .await
+            .unwrap_or_else(|_| Err(JournalError::Nats("opening a follower timed out".into())));
+        match opened {
             Ok(stream) => {
                 let mut stream = std::pin::pin!(stream);
-                let mut check = tokio::time::interval(STALL_CHECK);
+                // The first check a period after opening (an interval's first tick is at once,
+                // which would take a follower that is still behind for a stalled one).
+                let mut check = tokio::time::interval_at(
+                    tokio::time::Instant::now() + STALL_CHECK,
+                    STALL_CHECK,
+                );
                 check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut delivered = false;
                 loop {
