@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, Serve, Ws, command, command_on_new_leader, health_until, next_json};
+use common::daemon::{Daemon, Serve, command, command_on_new_leader, health_until, next_json, ws};
 use common::nats::NatsServer;
 use common::pair::{layer_of, playout_commands, playout_terms, sim_with};
 use onair::sim::Sim;
@@ -32,15 +32,6 @@ fn node(sim: &Sim, nats: &NatsServer, data: &Path, name: &str) -> Daemon {
             ("ONAIR_CASPAR_INFO_POLL_INTERVAL", "100ms"),
         ])
         .start()
-}
-
-async fn ws(addr: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .expect("ws connects");
-    assert_eq!(next_json(&mut ws).await["type"], "hello");
-    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
-    ws
 }
 
 /// A new client's snapshot.

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use common::daemon::{Daemon, Serve, Ws, command, command_on_new_leader, health_until, next_json};
+use common::daemon::{Daemon, Serve, command, command_on_new_leader, health_until, ws};
 use common::nats::NatsServer;
 use common::pair::{playout_terms, sim_with};
 use common::proxy::Proxy;
@@ -28,15 +28,6 @@ fn node(sim: &Sim, nats_url: &str, data: &Path, name: &str) -> Daemon {
             ("ONAIR_CASPAR_INFO_POLL_INTERVAL", "100ms"),
         ])
         .start()
-}
-
-async fn ws(addr: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .expect("ws connects");
-    assert_eq!(next_json(&mut ws).await["type"], "hello");
-    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
-    ws
 }
 
 /// The terms in the order the simulator executed their commands, each run of one term once:

@@ -248,3 +248,13 @@ pub async fn command_on_new_leader(ws: &mut Ws, id: &str, op: &str, args: Value)
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A WebSocket client of `addr`, past its `hello` and `snapshot`.
+pub async fn ws(addr: &str) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .expect("ws connects");
+    assert_eq!(next_json(&mut ws).await["type"], "hello");
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
+    ws
+}

@@ -134,14 +134,8 @@ pub fn sim_drift(p: &Pair) -> Option<i64> {
 
 /// Commands that change playout, as the simulator received them (`NAME params…`).
 pub fn playout_commands(sim: &Sim) -> Vec<String> {
-    sim.command_log()
+    playout_log(sim)
         .into_iter()
-        .filter(|r| {
-            matches!(
-                r.name,
-                "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
-            )
-        })
         .map(|r| format!("{} {}", r.name, r.params.join(" ")))
         .collect()
 }
@@ -149,6 +143,17 @@ pub fn playout_commands(sim: &Sim) -> Vec<String> {
 /// Commands that change playout with the leader term their `REQ` id carried (`REQ t<term>-<n>`;
 /// `None` for a plain id), in the order the simulator executed them.
 pub fn playout_terms(sim: &Sim) -> Vec<(Option<u64>, String)> {
+    playout_log(sim)
+        .into_iter()
+        .map(|r| {
+            let term = r.req_id.as_deref().and_then(onair::caspar::term_of);
+            (term, format!("{} {}", r.name, r.params.join(" ")))
+        })
+        .collect()
+}
+
+/// The simulator's log of executed commands that change playout.
+fn playout_log(sim: &Sim) -> Vec<onair::sim::request::SimRequest> {
     sim.command_log()
         .into_iter()
         .filter(|r| {
@@ -156,10 +161,6 @@ pub fn playout_terms(sim: &Sim) -> Vec<(Option<u64>, String)> {
                 r.name,
                 "PLAY" | "LOADBG" | "LOAD" | "STOP" | "CLEAR" | "PAUSE" | "RESUME"
             )
-        })
-        .map(|r| {
-            let term = r.req_id.as_deref().and_then(onair::caspar::term_of);
-            (term, format!("{} {}", r.name, r.params.join(" ")))
         })
         .collect()
 }
