@@ -241,7 +241,9 @@ impl Station {
             (c["role"] == role
                 && c["leader"].is_string()
                 && c["journal"]["open"] == true
-                && c["journal"]["behind"] == 0)
+                && c["journal"]["behind"] == 0
+                // A leader drives only once it has the journal applied up to its length.
+                && (role != "leader" || c["journal"]["driving"] == true))
                 .then_some(doc)
         })
         .await

@@ -192,6 +192,7 @@ async fn a_node_that_gains_the_lease_applies_the_journal_up_to_its_length_first(
             syncs,
             compactions,
             compact_every: 0,
+            driving: Default::default(),
         }),
         ..EngineDeps::new(link(&sim), Vec::new(), shutdown.clone())
     });

@@ -73,6 +73,8 @@ pub struct JournalStats {
     /// How long after NATS stored it the last entry was handed to the engine, in microseconds
     /// (across two machines' clocks: NTP keeps them within a millisecond or so).
     pub lag_us: AtomicU64,
+    /// Whether the engine drives (set by the engine, see `ReplicaDeps::driving`).
+    pub driving: Arc<AtomicBool>,
 }
 
 impl JournalStats {
@@ -89,6 +91,7 @@ impl JournalStats {
             "behind": last.saturating_sub(delivered),
             "snapshot_seq": self.snapshot.load(Ordering::Relaxed),
             "lag_ms": self.lag_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            "driving": self.driving.load(Ordering::Relaxed),
         })
     }
 
@@ -180,6 +183,7 @@ pub fn start(
         syncs: syncs_tx,
         compactions: compactions_tx,
         compact_every,
+        driving: stats.driving.clone(),
     };
     Started { deps, stats, task }
 }
@@ -248,6 +252,7 @@ pub fn spawn(
     let (entries_tx, entries_rx) = mpsc::channel(ENTRIES_AHEAD);
     let (compactions_tx, compactions) = mpsc::channel(SNAPSHOTS_WAITING);
     let (syncs_tx, syncs) = mpsc::channel(SYNCS_WAITING);
+    let stats = Arc::<JournalStats>::default();
     let ends = Ends {
         origin: origin(node),
         term,
@@ -255,7 +260,7 @@ pub fn spawn(
         entries: entries_tx,
         compactions,
         syncs,
-        stats: Arc::default(),
+        stats: stats.clone(),
     };
     let task = tokio::spawn(run(journal, ends, applied, shutdown));
     // Its playlists are the journal's up to `applied` already.
@@ -268,6 +273,7 @@ pub fn spawn(
         syncs: syncs_tx,
         compactions: compactions_tx,
         compact_every,
+        driving: stats.driving.clone(),
     };
     (deps, task)
 }

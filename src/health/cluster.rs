@@ -11,10 +11,17 @@ pub(super) fn role(doc: &Value) -> Option<String> {
     let text = |k: &str| c.get(k).and_then(Value::as_str).map(clean);
     let node = text("node").unwrap_or_default();
     Some(match (text("role").as_deref(), text("leader")) {
-        (Some("leader"), _) => match c.get("term").and_then(Value::as_u64) {
-            Some(term) => format!("leader {node} (term {term})"),
-            None => format!("leader {node}"),
-        },
+        (Some("leader"), _) => {
+            let mut line = match c.get("term").and_then(Value::as_u64) {
+                Some(term) => format!("leader {node} (term {term})"),
+                None => format!("leader {node}"),
+            };
+            // Between winning the lease and having the journal applied up to its length.
+            if c.pointer("/journal/driving").and_then(Value::as_bool) == Some(false) {
+                line.push_str(", applying the journal before driving");
+            }
+            line
+        }
         (Some("follower"), Some(leader)) => {
             let behind = c
                 .pointer("/journal/behind")
@@ -52,6 +59,12 @@ mod tests {
             json!({"node": "a", "role": "leader", "term": 12, "leader": "a"}),
         ));
         assert!(lead.contains("0 alarms, leader a (term 12) |"), "{lead}");
+        let syncing = super::super::summary(&doc(json!({"node": "a", "role": "leader",
+            "term": 12, "leader": "a", "journal": {"driving": false}})));
+        assert!(
+            syncing.contains("leader a (term 12), applying the journal before driving |"),
+            "{syncing}"
+        );
         let follow = super::super::summary(&doc(
             json!({"node": "b", "role": "follower", "leader": "a"}),
         ));

@@ -121,4 +121,7 @@ pub struct ReplicaDeps {
     /// `compact_every` entries (0: never).
     pub compactions: mpsc::Sender<Snapshot>,
     pub compact_every: u64,
+    /// Set by the engine while it drives (holds the lease and has the journal applied up to its
+    /// length): `/health` shows it, since holding the lease alone does not mean driving yet.
+    pub driving: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }

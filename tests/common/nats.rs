@@ -52,8 +52,8 @@ impl NatsServer {
     pub fn start() -> Option<NatsServer> {
         let bin = binary()?;
         let dir = tempfile::tempdir().expect("temp dir for nats-server");
-        let child = spawn(&bin, dir.path(), None);
-        let port = read_port(dir.path(), child.id());
+        let mut child = spawn(&bin, dir.path(), None);
+        let port = read_port(dir.path(), &mut child);
         let server = NatsServer {
             child: Some(child),
             dir,
@@ -112,20 +112,21 @@ fn spawn(bin: &Path, dir: &Path, port: Option<u16>) -> Child {
         .arg("--ports_file_dir")
         .arg(dir)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log_file(dir))
         .spawn()
         .expect("nats-server starts")
 }
 
 /// The client port from the server's ports file (`nats-server_<pid>.ports`).
-fn read_port(dir: &Path, pid: u32) -> u16 {
-    read_ports_file(dir, pid, "nats")
+fn read_port(dir: &Path, child: &mut Child) -> u16 {
+    read_ports_file(dir, child, "nats").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The port of the first URL under `key` (`nats`, `monitoring`, `cluster`) in the server's ports
-/// file, once the server has written it.
-fn read_ports_file(dir: &Path, pid: u32, key: &str) -> u16 {
-    let file = dir.join(format!("nats-server_{pid}.ports"));
+/// file, once the server has written it; an error (with the end of its log) when the server
+/// exited first or wrote nothing in time.
+fn read_ports_file(dir: &Path, child: &mut Child, key: &str) -> Result<u16, String> {
+    let file = dir.join(format!("nats-server_{}.ports", child.id()));
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         if let Ok(text) = std::fs::read_to_string(&file)
@@ -135,15 +136,31 @@ fn read_ports_file(dir: &Path, pid: u32, key: &str) -> u16 {
                 .and_then(|u| u.rsplit(':').next())
                 .and_then(|p| p.parse().ok())
         {
-            return port;
+            return Ok(port);
         }
-        assert!(
-            Instant::now() < deadline,
-            "nats-server wrote no ports file {} within {START_TIMEOUT:?}",
-            file.display()
-        );
+        let exited = child.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() >= deadline {
+            let log = std::fs::read_to_string(dir.join(LOG)).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            return Err(format!(
+                "nats-server wrote no ports file {} ({}); its log ends: {tail:?}",
+                file.display(),
+                exited.map_or_else(
+                    || format!("still running after {START_TIMEOUT:?}"),
+                    |s| format!("it exited: {s}")
+                )
+            ));
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The server's log, in its directory (read back when it fails to start).
+const LOG: &str = "nats-server.log";
+
+/// Where a server's output goes: its log file.
+fn log_file(dir: &Path) -> Stdio {
+    std::fs::File::create(dir.join(LOG)).map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 /// A NATS cluster of `nats-server`s with JetStream on loopback (each killed on drop): every node
@@ -171,6 +188,19 @@ impl NatsCluster {
     /// Starts `size` nodes (3 for the tests); `None` when the binary is missing outside CI.
     pub fn start(size: usize) -> Option<NatsCluster> {
         let bin = binary()?;
+        // The cluster ports are free when chosen but another process may bind one before its
+        // server does (the server then exits at once): the start is tried again on fresh ports.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(&bin, size) {
+                Ok(cluster) => return Some(cluster),
+                Err(e) => failures.push(e),
+            }
+        }
+        panic!("the NATS cluster did not start: {failures:?}");
+    }
+
+    fn try_start(bin: &Path, size: usize) -> Result<NatsCluster, String> {
         // The routes name every node's cluster port up front (JetStream refuses to start a
         // clustered server without them), so these ports are chosen here: held together so they
         // differ, released just before the servers bind them.
@@ -184,7 +214,7 @@ impl NatsCluster {
         };
         let mut cluster = NatsCluster {
             nodes: Vec::new(),
-            bin,
+            bin: bin.to_owned(),
         };
         for (i, &cluster_port) in cluster_ports.iter().enumerate() {
             cluster.nodes.push(ClusterNode {
@@ -197,10 +227,10 @@ impl NatsCluster {
             });
         }
         for i in 0..size {
-            cluster.spawn(i);
+            cluster.spawn(i)?;
         }
         cluster.wait_ready();
-        Some(cluster)
+        Ok(cluster)
     }
 
     /// Every node's `nats://127.0.0.1:PORT`, in node order.
@@ -233,7 +263,7 @@ impl NatsCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
-        self.spawn(i);
+        self.spawn(i).unwrap_or_else(|e| panic!("{e}"));
         self.wait_ready();
     }
 
@@ -263,7 +293,7 @@ impl NatsCluster {
         )
     }
 
-    fn spawn(&mut self, i: usize) {
+    fn spawn(&mut self, i: usize) -> Result<(), String> {
         let routes = self
             .nodes
             .iter()
@@ -289,13 +319,13 @@ impl NatsCluster {
             .arg("--ports_file_dir")
             .arg(node.dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file(node.dir.path()))
             .spawn()
             .expect("nats-server starts");
-        let pid = child.id();
-        node.child = Some(child);
-        node.port = read_ports_file(node.dir.path(), pid, "nats");
-        node.monitor_port = read_ports_file(node.dir.path(), pid, "monitoring");
+        let child = node.child.insert(child);
+        node.port = read_ports_file(node.dir.path(), child, "nats")?;
+        node.monitor_port = read_ports_file(node.dir.path(), child, "monitoring")?;
+        Ok(())
     }
 
     /// Waits until every running node is routed to every other running node and knows the same

@@ -51,6 +51,9 @@ impl Engine {
             return;
         }
         self.driving = now;
+        if let Some(r) = &self.replica {
+            r.driving_now(now);
+        }
         if now {
             tracing::info!("this daemon leads the station: taking over playout");
             self.clear_alarms("cluster");

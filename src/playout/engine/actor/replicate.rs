@@ -44,6 +44,8 @@ pub(crate) struct Replica {
     syncs: mpsc::Sender<tokio::sync::oneshot::Sender<Result<u64, ReplicaError>>>,
     /// Where this tenure's catch-up stands (see `ReplicaDeps::syncs`).
     sync: Sync,
+    /// Shown in `/health` (`cluster.journal.driving`): whether this engine drives now.
+    driving: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Catching up with the journal on gaining the lease.
@@ -71,6 +73,7 @@ impl Replica {
             playout: None,
             syncs: deps.syncs.clone(),
             sync: Sync::Needed,
+            driving: deps.driving.clone(),
         }
     }
 
@@ -79,6 +82,12 @@ impl Replica {
     pub(super) fn ready(&self) -> bool {
         let started = self.target.borrow().is_some_and(|t| self.committed >= t);
         started && matches!(self.sync, Sync::Known(len) if self.committed >= len)
+    }
+
+    /// Whether the engine drives now (for `/health`).
+    pub(super) fn driving_now(&self, now: bool) {
+        self.driving
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Change `what` of journal sequence `seq` reached the published playlists.
