@@ -263,6 +263,8 @@ function applyKind(state, ev) {
       else delete p.filler;
       if (typeof ev.end_action === 'string' && ev.end_action !== 'filler') p.end_action = ev.end_action;
       else delete p.end_action;
+      if (ev.logo && typeof ev.logo === 'object') p.logo = ev.logo;
+      else delete p.logo;
       setRevision(p, ev.revision);
       return true;
     }

@@ -106,15 +106,20 @@ fn speed() -> u32 {
 /// Real time the machine may lose on a timed take or a reading (the timer's millisecond, a busy
 /// loop, a loaded 2-core machine's scheduler). The run holds the target (never early, at
 /// most one frame late, no frame without a clip) up to what that costs at its speed: at 60× a
-/// frame is 0.67 ms of real time, so 25 ms are 38 frames; at real time it is less than the
-/// engine's lead of three quarters of a frame, and the target stands as it is
-/// (tests/schedule_soft_gap.rs holds it to the frame at real time). Measured over 25 hours at
-/// 60× on a 2-core machine: half the fixed starts 2 frames (1.3 ms) late or more, the latest 21
-/// frames (14 ms) on a quiet machine and 19 frames (12.7 ms) beside a build.
-const MACHINE_SLACK_MS: u64 = 25;
+/// frame is 0.67 ms of real time, so 60 ms are 90 frames; at real time the target stands as it is,
+/// one frame (tests/schedule_soft_gap.rs holds it to the frame at real time). Measured over 25
+/// hours at 60× on a 2-core machine: half the fixed starts 2 frames (1.3 ms) late or more, the
+/// latest 21 frames (14 ms) on a quiet machine and 19 frames (12.7 ms) beside a build; one CI run
+/// had a start 54 ms late (81 frames) while another build shared its two cores, so the slack is
+/// 60 ms, about what a loaded scheduler may take from one wake-up (the frame is checked at real
+/// time by tests/schedule_soft_gap.rs; this run checks the day's logic: days, DST, fillers).
+const MACHINE_SLACK_MS: u64 = 60;
 
-/// [`MACHINE_SLACK_MS`] in frames (25 fps) at `speed`, at least one.
+/// [`MACHINE_SLACK_MS`] in frames (25 fps) at `speed`; one frame at real time.
 fn slack_frames(speed: u32) -> i64 {
+    if speed <= 1 {
+        return 1;
+    }
     let frames = (MACHINE_SLACK_MS * u64::from(speed)).div_ceil(40).max(1);
     i64::try_from(frames).expect("frames")
 }

@@ -167,6 +167,7 @@ async fn a_missing_next_day_is_alarmed_ahead_and_cleared_when_it_arrives() {
             air_date: Some(Some(tomorrow.to_string())),
             filler: None,
             end_action: None,
+            logo: None,
         })
         .await
         .expect("air date");

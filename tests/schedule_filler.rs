@@ -208,6 +208,7 @@ async fn without_a_filler_the_end_of_the_rundown_is_alarmed_unless_the_operator_
             air_date: None,
             filler: None,
             end_action: Some(EndAction::Hold),
+            logo: None,
         })
         .await
         .expect("end action");

@@ -125,6 +125,7 @@ fn shutdown_completes_within_two_seconds_with_the_store_writer_stuck() {
                 scheduled: None,
                 start: None,
                 at: None,
+                graphics: None,
             };
             let op = Op::ItemAdd {
                 playlist: None,

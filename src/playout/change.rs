@@ -47,6 +47,9 @@ pub enum Change {
         filler: Option<FillerMode>,
         #[serde(default, skip_serializing_if = "EndAction::is_default")]
         end_action: EndAction,
+        /// The standing logo (records written before logos read as none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        logo: Option<crate::playout::graphics::Logo>,
     },
 }
 
@@ -119,8 +122,12 @@ impl Playlist {
                 air_date,
                 filler,
                 end_action,
+                logo,
             } => {
                 let mut next = self.clone_settings();
+                if let Some(l) = logo {
+                    l.validate(self.channel_layer.layer)?;
+                }
                 next.rename(name)?;
                 next.air_date.clone_from(air_date);
                 next.filler = *filler;
@@ -137,6 +144,7 @@ impl Playlist {
                 self.air_date.clone_from(air_date);
                 self.filler = *filler;
                 self.end_action = *end_action;
+                self.logo.clone_from(logo);
             }
         }
         self.revision = revision;
@@ -221,6 +229,7 @@ mod tests {
             air_date: Some("2025-03-30".into()),
             filler: None,
             end_action: EndAction::Black,
+            logo: None,
         };
         p.apply(&settings, 7, &limits).unwrap();
         assert_eq!(p.end_action, EndAction::Black);
@@ -252,6 +261,7 @@ mod tests {
             air_date: None,
             filler: None,
             end_action: EndAction::Filler,
+            logo: None,
         };
         assert!(p.apply(&bad, 2, &limits).is_err());
         let bad_date = Change::PlaylistSettings {
@@ -261,6 +271,7 @@ mod tests {
             air_date: Some("2025-02-30".into()),
             filler: None,
             end_action: EndAction::Filler,
+            logo: None,
         };
         assert!(p.apply(&bad_date, 2, &limits).is_err());
         // A filler has no air date, and its clips no fixed times.
@@ -271,6 +282,7 @@ mod tests {
             air_date: Some("2025-03-30".into()),
             filler: Some(FillerMode::Shuffle),
             end_action: EndAction::Filler,
+            logo: None,
         };
         assert!(p.apply(&dated_filler, 2, &limits).is_err());
         let mut timed = Item::new("t".to_owned(), "CLIP");
@@ -289,6 +301,7 @@ mod tests {
             air_date: None,
             filler: Some(FillerMode::InOrder),
             end_action: EndAction::Filler,
+            logo: None,
         };
         let before_q = q.clone();
         let err = q.apply(&make_filler, 3, &limits).unwrap_err();

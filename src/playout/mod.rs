@@ -5,6 +5,7 @@ pub mod asrun;
 pub mod change;
 pub mod engine;
 pub mod fill;
+pub mod graphics;
 pub mod items;
 pub mod media;
 pub mod model;

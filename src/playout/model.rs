@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::fill::{EndAction, FillerMode};
+use super::graphics::{ItemGraphics, Logo};
 use super::timing::{StartMode, validate_air_date, validate_start};
 use crate::amcp::{ChannelLayer, Transition as AmcpTransition, TransitionKind};
 
@@ -115,6 +116,10 @@ pub struct Item {
     /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// Its secondary events and whether the playlist's logo shows during it (left out when
+    /// none and the logo shows).
+    #[serde(default, skip_serializing_if = "ItemGraphics::is_default")]
+    pub graphics: ItemGraphics,
 }
 
 /// Fields a client may set when adding an item or change with `item.update`.
@@ -139,6 +144,9 @@ pub struct ItemFields {
     pub start: Option<StartMode>,
     #[serde(default)]
     pub at: Option<Option<String>>,
+    /// Replaces the item's graphics whole (its events and its logo flag).
+    #[serde(default)]
+    pub graphics: Option<ItemGraphics>,
 }
 
 /// A named rundown bound to one channel-layer.
@@ -178,6 +186,9 @@ pub struct Playlist {
     /// What the layer shows after this rundown's last item (default `filler`, left out).
     #[serde(default, skip_serializing_if = "EndAction::is_default")]
     pub end_action: EndAction,
+    /// The standing logo on the playlist's channel while it is on air (none: no logo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Logo>,
 }
 
 fn yes() -> bool {
@@ -330,7 +341,7 @@ pub fn escape_hidden(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A clip must be expressible in AMCP: no control characters, and not a keyword the server scans for.
-fn validate_clip(clip: &str) -> Result<(), PlaylistError> {
+pub(crate) fn validate_clip(clip: &str) -> Result<(), PlaylistError> {
     validate_text("clip", clip, false)?;
     let probe = crate::amcp::Command::LoadBg(
         ChannelLayer {
@@ -400,6 +411,7 @@ impl Item {
             scheduled: None,
             start: StartMode::Follow,
             at: None,
+            graphics: ItemGraphics::default(),
         }
     }
 
@@ -419,6 +431,7 @@ impl Item {
             validate_scheduled(s)?;
         }
         validate_start(self.start, self.at.as_deref())?;
+        self.graphics.validate(None)?;
         self.transition.validate()
     }
 
@@ -460,6 +473,9 @@ impl Item {
         if let Some(at) = &fields.at {
             next.at = at.clone();
         }
+        if let Some(g) = &fields.graphics {
+            next.graphics = g.clone();
+        }
         next.validate()?;
         *self = next;
         Ok(())
@@ -485,6 +501,7 @@ impl Playlist {
             air_date: None,
             filler: None,
             end_action: EndAction::Filler,
+            logo: None,
         }
     }
 
@@ -499,6 +516,9 @@ impl Playlist {
             validate_id("server", server)?;
         }
         self.validate_role()?;
+        if let Some(logo) = &self.logo {
+            logo.validate(self.channel_layer.layer)?;
+        }
         if self.items.len() > limits.max_items {
             return Err(PlaylistError::TooManyItems {
                 max: limits.max_items,
@@ -536,8 +556,10 @@ impl Playlist {
         Ok(())
     }
 
-    /// A filler's clips play wherever a gap is: they have no fixed times.
+    /// A filler's clips play wherever a gap is: they have no fixed times. And an item's graphics
+    /// stay off the playlist's clip layer.
     pub fn validate_for_role(&self, item: &Item) -> Result<(), PlaylistError> {
+        self.validate_graphics(item)?;
         if self.filler.is_some() && item.start != StartMode::Follow {
             return Err(invalid(
                 "start",
@@ -550,6 +572,11 @@ impl Playlist {
             ));
         }
         Ok(())
+    }
+
+    /// An item's graphics may not use the playlist's own clip layer.
+    pub fn validate_graphics(&self, item: &Item) -> Result<(), PlaylistError> {
+        item.graphics.validate(self.channel_layer.layer)
     }
 
     /// Position of an item.
@@ -575,6 +602,7 @@ impl Playlist {
             });
         }
         item.validate()?;
+        self.validate_graphics(&item)?;
         if self.index_of(&item.id).is_some() {
             return Err(invalid("item", format!("duplicate item id {:?}", item.id)));
         }
@@ -619,6 +647,7 @@ impl Playlist {
             .ok_or_else(|| PlaylistError::ItemNotFound(item.to_owned()))?;
         let mut changed = (*self.items[at]).clone();
         changed.apply(fields)?;
+        self.validate_graphics(&changed)?;
         self.items.set(at, Slot::from(changed));
         self.revision += 1;
         Ok(())

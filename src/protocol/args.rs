@@ -9,6 +9,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{ChannelLayer, EndAction, FillerMode, StartMode, Transition, TransitionKind};
+use crate::playout::graphics::{ItemGraphics, Logo};
 
 /// `playlist.create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -69,6 +70,13 @@ pub struct PlaylistUpdate {
     /// What the layer shows after the rundown's last item: `filler`, `black` or `hold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_action: Option<EndAction>,
+    /// The standing logo on the channel while this playlist is on air; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub logo: Option<Option<Logo>>,
 }
 
 impl PlaylistUpdate {
@@ -79,6 +87,7 @@ impl PlaylistUpdate {
             && self.air_date.is_none()
             && self.filler.is_none()
             && self.end_action.is_none()
+            && self.logo.is_none()
     }
 }
 
@@ -125,6 +134,9 @@ pub struct ItemAdd {
     /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// Secondary events and the logo flag (docs/graphics.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphics: Option<Box<ItemGraphics>>,
     /// Position of the new item (0 = top); default: the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
@@ -164,6 +176,9 @@ pub struct ItemInsert {
     /// Station-local time of day of a hard or soft start, `HH:MM:SS` or `HH:MM:SS.mmm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// Secondary events and the logo flag (docs/graphics.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphics: Option<Box<ItemGraphics>>,
     /// Position of the new item (0 = top).
     pub index: usize,
 }
@@ -245,6 +260,9 @@ pub struct ItemUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub at: Option<Option<String>>,
+    /// Replaces the item's graphics whole: its secondary events and its logo flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphics: Option<Box<ItemGraphics>>,
 }
 
 impl ItemUpdate {
@@ -259,6 +277,7 @@ impl ItemUpdate {
             && self.scheduled.is_none()
             && self.start.is_none()
             && self.at.is_none()
+            && self.graphics.is_none()
     }
 }
 

@@ -69,6 +69,9 @@ pub enum EventKind {
         /// What the layer shows after the rundown's end; left out when `filler` (the default).
         #[serde(default, skip_serializing_if = "EndAction::is_default")]
         end_action: EndAction,
+        /// The standing logo on the channel while the playlist is on air; left out when none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        logo: Option<crate::playout::graphics::Logo>,
     },
     /// What the playlist has on air, cued and next.
     Playout {
@@ -160,6 +163,7 @@ impl EventKind {
                 air_date,
                 filler,
                 end_action,
+                logo,
             } => EventKind::PlaylistSettings {
                 playlist,
                 revision,
@@ -169,6 +173,7 @@ impl EventKind {
                 air_date,
                 filler,
                 end_action,
+                logo,
             },
         }
     }
@@ -245,6 +250,7 @@ impl EventKind {
                 air_date,
                 filler,
                 end_action,
+                logo,
             } => (
                 playlist.as_str(),
                 *revision,
@@ -255,6 +261,7 @@ impl EventKind {
                     air_date: air_date.clone(),
                     filler: *filler,
                     end_action: *end_action,
+                    logo: logo.clone(),
                 },
                 false,
             ),

@@ -149,11 +149,11 @@ impl Request {
         match &request {
             Request::ItemUpdate(update) if update.is_empty() => Err(bad(
                 op,
-                "nothing to change (give clip, title, transition, loop, in, out, scheduled, start or at)",
+                "nothing to change (give clip, title, transition, loop, in, out, scheduled, start, at or graphics)",
             )),
             Request::PlaylistUpdate(update) if update.is_empty() => Err(bad(
                 op,
-                "nothing to change (give name, loop, air_date, filler or end_action)",
+                "nothing to change (give name, loop, air_date, filler, end_action or logo)",
             )),
             _ => Ok(request),
         }

@@ -167,13 +167,13 @@ fn bad_inputs_have_typed_errors() {
         Request::parse("item.update", json!({"item": "a"}))
             .unwrap_err()
             .to_string(),
-        "item.update: nothing to change (give clip, title, transition, loop, in, out, scheduled, start or at)"
+        "item.update: nothing to change (give clip, title, transition, loop, in, out, scheduled, start, at or graphics)"
     );
     assert_eq!(
         Request::parse("playlist.update", json!({"playlist": "main"}))
             .unwrap_err()
             .to_string(),
-        "playlist.update: nothing to change (give name, loop, air_date, filler or end_action)"
+        "playlist.update: nothing to change (give name, loop, air_date, filler, end_action or logo)"
     );
     // Start modes: a known word, and `null` clears `at` (a field left out leaves it).
     assert_eq!(

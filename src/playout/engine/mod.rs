@@ -62,6 +62,8 @@ pub enum Op {
         air_date: Option<Option<String>>,
         filler: Option<Option<FillerMode>>,
         end_action: Option<EndAction>,
+        /// `Some(None)` removes the logo.
+        logo: Option<Option<crate::playout::graphics::Logo>>,
     },
     ItemAdd {
         playlist: Option<String>,
@@ -176,6 +178,8 @@ pub struct NewItem {
     pub start: Option<StartMode>,
     #[serde(default)]
     pub at: Option<String>,
+    #[serde(default)]
+    pub graphics: Option<crate::playout::graphics::ItemGraphics>,
 }
 
 /// What a successful op returns.

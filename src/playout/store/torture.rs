@@ -211,6 +211,7 @@ pub fn journal_change(revision: u64) -> Change {
             air_date: None,
             filler: None,
             end_action: Default::default(),
+            logo: None,
         },
     }
 }

@@ -52,6 +52,7 @@ impl From<Request> for Handling {
                 air_date: a.air_date,
                 filler: a.filler,
                 end_action: a.end_action,
+                logo: a.logo,
             },
             Request::ItemAdd(a) => item_add(a),
             Request::ItemInsert(a) => item_insert(a),
@@ -77,6 +78,7 @@ impl From<Request> for Handling {
                     scheduled: a.scheduled,
                     start: a.start,
                     at: a.at,
+                    graphics: a.graphics.map(|g| *g),
                 },
             },
             Request::Cue(a) => Op::Cue {
@@ -131,6 +133,7 @@ fn item_add(a: ItemAdd) -> Op {
             scheduled: a.scheduled,
             start: a.start,
             at: a.at,
+            graphics: a.graphics.map(|g| *g),
         },
     }
 }
@@ -148,6 +151,7 @@ fn item_insert(a: ItemInsert) -> Op {
         scheduled: a.scheduled,
         start: a.start,
         at: a.at,
+        graphics: a.graphics,
         index: Some(a.index),
     })
 }

@@ -89,6 +89,7 @@ fn item_ops() {
                 scheduled: None,
                 start: Some(crate::playout::timing::StartMode::Hard),
                 at: Some("18:00:00".into()),
+                graphics: None,
             },
         }
     );

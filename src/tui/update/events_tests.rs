@@ -305,6 +305,7 @@ impl Daemon {
                     air_date: None,
                     filler: None,
                     end_action: Default::default(),
+                    logo: None,
                 };
                 self.edit(&id, change, false)
             }

@@ -567,6 +567,7 @@ fn item_events_edit_the_copy_and_the_log_names_items_not_ids() {
         air_date: None,
         filler: None,
         end_action: Default::default(),
+        logo: None,
     };
     server(&mut m, event(46, settings));
     assert_eq!(last_log(&m), "News: renamed from Main, loop on");

@@ -191,6 +191,7 @@ fn the_log_says_who_took_the_layer_over_and_what_a_role_change_is() {
             air_date: None,
             filler: None,
             end_action: crate::protocol::EndAction::Hold,
+            logo: None,
         },
     );
     event(
@@ -204,6 +205,7 @@ fn the_log_says_who_took_the_layer_over_and_what_a_role_change_is() {
             air_date: None,
             filler: None,
             end_action: Default::default(),
+            logo: None,
         },
     );
     event(
@@ -217,6 +219,7 @@ fn the_log_says_who_took_the_layer_over_and_what_a_role_change_is() {
             air_date: None,
             filler: Some(crate::protocol::FillerMode::InOrder),
             end_action: Default::default(),
+            logo: None,
         },
     );
     let text = log_text(&m).join("\n");

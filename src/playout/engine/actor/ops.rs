@@ -51,7 +51,11 @@ impl Engine {
                 air_date,
                 filler,
                 end_action,
+                logo,
             } => self.settings(playlist, |p| {
+                if let Some(logo) = logo {
+                    p.logo = logo;
+                }
                 if let Some(filler) = filler {
                     p.filler = filler;
                 }
@@ -159,6 +163,7 @@ impl Engine {
         s.air_date.clone_from(&p.air_date);
         s.filler = p.filler;
         s.end_action = p.end_action;
+        s.logo.clone_from(&p.logo);
         set(&mut s);
         // Checked before the staged copy changes: a refused op leaves nothing behind.
         if s.filler.is_some() {
@@ -171,6 +176,7 @@ impl Engine {
             air_date: s.air_date,
             filler: s.filler,
             end_action: s.end_action,
+            logo: s.logo,
         };
         self.change(playlist, |_| Ok(change))
     }
@@ -271,6 +277,9 @@ impl Engine {
         item.scheduled = new.scheduled;
         item.start = new.start.unwrap_or_default();
         item.at = new.at;
+        if let Some(g) = new.graphics {
+            item.graphics = g;
+        }
         let media = self
             .staged(playlist.as_deref())
             .map(|p| self.media_of(p))
