@@ -2,6 +2,7 @@
 //! the 2.3/2.4/2.5 server does (docs/amcp-notes.md §4). Parser-level errors, REQ/RES, PING/BYE, batches and
 //! OSC SUBSCRIBE are the read path's business, not this module's.
 
+use super::cg;
 use super::exec_misc;
 use super::exec_mixer;
 use super::model::{LoadError, SimState};
@@ -9,7 +10,7 @@ use super::monitor::info_xml;
 use super::producer::{CallError, Producer, TransitionInfo};
 use super::ptree::PTree;
 use super::request::{Outcome, SimRequest};
-use super::takes::TakeHow;
+use super::takes::{TakeHow, clip_name};
 
 /// Every command name [`execute`] implements (the parser's registry should be a subset).
 pub const EXECUTABLE: &[&str] = &[
@@ -90,7 +91,7 @@ pub fn execute(state: &mut SimState, req: &SimRequest) -> Outcome {
         "PAUSE" | "RESUME" | "STOP" => layer_op(state, req),
         "CLEAR" => clear(state, req),
         "CLEAR ALL" => {
-            state.channels.iter_mut().for_each(|c| c.layers.clear());
+            (0..state.channels.len()).for_each(|ch| state.clear_channel(ch));
             "202 CLEAR ALL OK\r\n".into()
         }
         "CALL" | "CALLBG" => return call(state, req),
@@ -115,7 +116,7 @@ pub fn execute(state: &mut SimState, req: &SimRequest) -> Outcome {
         }
         "THUMBNAIL GENERATE" | "THUMBNAIL GENERATE_ALL" => format!("501 {name} FAILED\r\n"),
         n if n.starts_with("MIXER ") => exec_mixer::execute(state, req),
-        n if n.starts_with("CG ") => exec_misc::cg(state, req),
+        n if n.starts_with("CG ") => cg::execute(state, req),
         n if n.starts_with("DATA ") => exec_misc::data(state, req),
         "LOG LEVEL" => exec_misc::log_level(state, req),
         "LOCK" => exec_misc::lock(state, req),
@@ -197,15 +198,23 @@ fn load(state: &mut SimState, req: &SimRequest) -> String {
 }
 
 /// PAUSE / RESUME / STOP: `202 … OK` even on a layer that never held anything (which now exists).
+/// A STOP that takes something off the screen is noted for the take log.
 fn layer_op(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
-    let layer = state.channels[ch].layer_mut(req.layer.unwrap_or(0));
+    let index = req.layer.unwrap_or(0);
+    let layer = state.channels[ch].layer_mut(index);
     match req.name {
         "PAUSE" => layer.pause(),
         "RESUME" => layer.resume(),
-        _ => layer.stop(),
+        _ => {
+            let shown = (!layer.foreground.is_empty()).then(|| clip_name(&layer.foreground));
+            layer.stop();
+            if let Some(clip) = shown {
+                state.note_event(ch, index, clip, TakeHow::Stop, None);
+            }
+        }
     }
     format!("202 {} OK\r\n", req.name)
 }
@@ -215,12 +224,9 @@ fn clear(state: &mut SimState, req: &SimRequest) -> String {
     let Some(ch) = state.channel_index(req) else {
         return state.bad_channel(req);
     };
-    let channel = &mut state.channels[ch];
     match req.layer {
-        Some(l) => {
-            channel.layers.remove(&l);
-        }
-        None => channel.layers.clear(),
+        Some(l) => state.clear_layer(ch, l),
+        None => state.clear_channel(ch),
     }
     "202 CLEAR OK\r\n".into()
 }

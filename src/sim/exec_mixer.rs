@@ -1,9 +1,12 @@
 //! The `MIXER` command: setters (with duration/tween/DEFER) and the query replies, applied to the
-//! layer state (`super::mixer::MixerState`) that the model owns.
+//! layer state (`super::mixer::MixerState`) that the model owns. Opacity changes are noted for the
+//! take log ([`super::takes`]).
 
+use super::mixer::MixerState;
 use super::model::SimState;
 use super::ptree::format_g17;
 use super::request::SimRequest;
+use super::takes::{OpacityChange, TakeHow, clip_name};
 
 /// A failed MIXER command, as the command queue words it.
 enum Fail {
@@ -96,11 +99,22 @@ pub fn execute(state: &mut SimState, req: &SimRequest) -> String {
             "MASTERVOLUME" => format_g17(channel.master_volume),
             "COMMIT" => return commit(state, ch),
             "CLEAR" => {
-                if let Some(l) = req.layer {
-                    channel.mixer.remove(&l);
-                } else {
-                    channel.mixer.clear();
-                    channel.master_volume = 1.0;
+                let removed: Vec<(i32, MixerState)> = match req.layer {
+                    Some(l) => channel
+                        .mixer
+                        .remove(&l)
+                        .map(|t| (l, t))
+                        .into_iter()
+                        .collect(),
+                    None => {
+                        channel.master_volume = 1.0;
+                        std::mem::take(&mut channel.mixer).into_iter().collect()
+                    }
+                };
+                // Back to opaque: a graphic faded out reappears.
+                let reset = removed.into_iter().filter(|(_, t)| t.opacity != 1.0);
+                for (l, _) in reset {
+                    note_opacity(state, ch, l, 1.0, 0);
                 }
                 return "202 MIXER OK\r\n".into();
             }
@@ -186,23 +200,56 @@ pub fn execute(state: &mut SimState, req: &SimRequest) -> String {
             "202 MIXER OK\r\n".into()
         }
         Ok(()) => {
+            // An opacity change is a take of its own: when a graphic fades in or out.
+            let fade = (sub == "OPACITY").then(|| OpacityChange {
+                opacity: next.opacity,
+                frames: tween_frames(&params, 1),
+            });
             if matches!(sub, "MASTERVOLUME" | "GRID") {
             } else if defer {
                 channel.deferred.push((layer, next));
+                if let Some(f) = fade {
+                    channel.deferred_opacity.push((layer, f));
+                }
             } else {
                 channel.mixer.insert(layer, next);
+                if let Some(f) = fade {
+                    note_opacity(state, ch, layer, f.opacity, f.frames);
+                }
             }
             "202 MIXER OK\r\n".into()
         }
     }
 }
 
+/// The `<duration>` after `n` values, in frames (validated by [`nums`]; 0 when absent).
+fn tween_frames(params: &[String], n: usize) -> u32 {
+    params
+        .get(n)
+        .and_then(|d| d.parse::<i64>().ok())
+        .map_or(0, |d| u32::try_from(d.max(0)).unwrap_or(u32::MAX))
+}
+
+/// Notes an opacity take on layer `layer`, about what the layer shows.
+fn note_opacity(state: &mut SimState, ch: usize, layer: i32, opacity: f64, frames: u32) {
+    let clip = state
+        .layer(ch, layer)
+        .map_or_else(|| "empty".to_string(), |l| clip_name(&l.foreground));
+    let change = OpacityChange { opacity, frames };
+    state.note_event(ch, layer, clip, TakeHow::Opacity, Some(change));
+}
+
 /// `MIXER n COMMIT`: applies every deferred change of the channel.
 fn commit(state: &mut SimState, ch: usize) -> String {
+    let mut fades = Vec::new();
     if let Some(channel) = state.channels.get_mut(ch) {
         for (layer, t) in std::mem::take(&mut channel.deferred) {
             channel.mixer.insert(layer, t);
         }
+        fades = std::mem::take(&mut channel.deferred_opacity);
+    }
+    for (layer, f) in fades {
+        note_opacity(state, ch, layer, f.opacity, f.frames);
     }
     "202 MIXER OK\r\n".into()
 }

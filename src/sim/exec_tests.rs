@@ -366,48 +366,6 @@ fn mixer_set_query_defer() {
 }
 
 #[test]
-fn cg_commands() {
-    let mut st = sim(Dialect::V24, "1080i5000");
-    assert_eq!(
-        run(&mut st, "CG 1-20 ADD 1 NOPE 1"),
-        "404 CG ADD FAILED\r\n"
-    );
-    for sub in ["STOP", "NEXT", "REMOVE"] {
-        assert_eq!(
-            run(&mut st, &format!("CG 1-20 {sub} 1")),
-            format!("403 CG {sub} FAILED\r\n")
-        );
-    }
-    assert_eq!(
-        run(&mut st, "CG 1-20 UPDATE 1 {}"),
-        "403 CG UPDATE FAILED\r\n"
-    );
-    assert_eq!(
-        run(&mut st, "CG 1-20 INVOKE 1 go"),
-        "403 CG INVOKE FAILED\r\n"
-    );
-    assert_eq!(run(&mut st, "CG 1-20 PLAY 1"), "202 CG OK\r\n");
-    assert_eq!(
-        run(&mut st, "CG 1-20 ADD 1 test 1 \"{\\\"a\\\":1}\""),
-        "202 CG OK\r\n"
-    );
-    assert_eq!(st.layer(0, 20).unwrap().foreground.name(), "html");
-    assert_eq!(run(&mut st, "CG 1-20 UPDATE 1 <x/>"), "202 CG OK\r\n");
-    assert_eq!(
-        run(&mut st, "CG 1-20 UPDATE 1 MISSINGDATA"),
-        "404 CG UPDATE FAILED\r\n"
-    );
-    assert_eq!(run(&mut st, "CG 1-20 INVOKE 1 go"), "201 CG OK\r\n\r\n");
-    assert_eq!(run(&mut st, "CG 1-20 STOP 1"), "202 CG OK\r\n");
-    assert_eq!(run(&mut st, "CG 1-20 NEXT 1"), "202 CG OK\r\n");
-    assert_eq!(run(&mut st, "CG 1-20 REMOVE 1"), "202 CG OK\r\n");
-    assert_eq!(run(&mut st, "CG 1 ADD 0 TEST.html 0"), "202 CG OK\r\n");
-    assert!(st.layer(0, 9999).is_some(), "CG without a layer uses 9999");
-    assert_eq!(run(&mut st, "CG 1-20 CLEAR"), "202 CG OK\r\n");
-    assert!(st.layer(0, 20).is_none());
-}
-
-#[test]
 fn data_log_lock_set_swap_consumers() {
     let mut st = sim(Dialect::V24, "1080i5000");
     assert_eq!(

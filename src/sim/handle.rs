@@ -161,6 +161,12 @@ impl Sim {
         log.iter().cloned().collect()
     }
 
+    /// Every template page on the channels (what `CG ADD` loaded and the later `CG` calls did to
+    /// it: template, playing, the data as received), by channel and layer.
+    pub fn templates(&self) -> Vec<super::cg::TemplateInstance> {
+        self.shared.state().templates()
+    }
+
     /// Forgets the take log.
     pub fn clear_take_log(&self) {
         self.shared

@@ -1,5 +1,6 @@
 //! The simulated media library (virtual or folder-backed) and the media-scanner reply bodies (CLS, CINF, TLS, THUMBNAIL).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 pub use super::format::VideoFormat;
@@ -99,8 +100,12 @@ impl MediaEntry {
 pub struct SimMedia {
     /// Sorted by id (the scanner lists in id order).
     pub entries: Vec<MediaEntry>,
-    /// Template ids for TLS and `CG ADD`, upper-case.
+    /// Template ids as `TLS` lists them, upper-case, `/` between folders (`TICKER/NEWS`).
     pub templates: Vec<String>,
+    /// The file behind a template id where it is not `<template_root><ID>.html` (a folder
+    /// library's real names, or a template that is not HTML): what `CG ADD` opens, see
+    /// [`SimMedia::template_url`].
+    pub template_files: BTreeMap<String, String>,
     /// When false the scanner is "down": CLS/CINF/TLS/FLS/THUMBNAIL answer `501 <CMD> FAILED`.
     pub scanner_up: bool,
     /// `media-path` of INFO PATHS, with a trailing `/`.
@@ -138,6 +143,10 @@ impl SplitMix {
     }
 }
 
+/// The virtual library's HTML graphics beyond the recording's `TEST`: a lower third, a clock, a
+/// station logo bug and a news ticker in a sub-folder (listed as the scanner lists those).
+pub const DEMO_TEMPLATES: &[&str] = &["CLOCK", "LOGO_BUG", "LOWER_THIRD", "TICKER/NEWS"];
+
 /// Readable stems for generated clips; the index decides the suffix (`NEWS_OPEN_01`, `ADS/SPOT_01`…).
 const STEMS: &[&str] = &[
     "NEWS_OPEN",
@@ -164,6 +173,7 @@ impl SimMedia {
         SimMedia {
             entries: Vec::new(),
             templates: Vec::new(),
+            template_files: BTreeMap::new(),
             scanner_up: true,
             media_root: format!("{DEFAULT_ROOT}media/"),
             template_root: format!("{DEFAULT_ROOT}templates/"),
@@ -175,10 +185,15 @@ impl SimMedia {
     /// The first three are the recordings' `CLIP1`, `CLIP2` (10 s at 50 fps) and `SHORT` (2 s at 50 fps)
     /// with the recorded sizes and times, so CLS matches the fixtures byte for byte; the fourth is a
     /// still, `LOGO`; the rest are movies named `NEWS_OPEN_01`, `WEATHER_01`, `ADS/SPOT_01`, … of 5–30 s
-    /// at 25, 50 or 29.97 fps. The template list is `TEST`, as on the recording server.
+    /// at 25, 50 or 29.97 fps. The templates are the recording server's `TEST` and, from four files
+    /// on (beyond the recording, like `LOGO`), the HTML graphics of [`DEMO_TEMPLATES`].
     pub fn virtual_library(n: usize) -> Self {
         let mut lib = SimMedia::empty();
         lib.templates = vec!["TEST".to_string()];
+        if n > 3 {
+            lib.templates
+                .extend(DEMO_TEMPLATES.iter().map(|t| (*t).to_string()));
+        }
         let recorded = [
             ("CLIP1", 571_414, "20261123150227", 500, 8673),
             ("CLIP2", 14_406_438, "20261123150307", 500, 11868),
@@ -271,23 +286,29 @@ impl SimMedia {
         })
     }
 
-    /// Case-insensitive template lookup; returns the canonical id.
-    pub fn find_template(&self, name: &str) -> Option<&str> {
+    /// The page `CG ADD <name>` opens, as the 2.3–2.5 html producer finds it: the file
+    /// `<template-path><name>.html`, matched case-insensitively (`\` read as `/`), as a `file://`
+    /// URL; an `http:`/`https:` name is opened as it is. `None` when there is no such page: the
+    /// server's `404 CG ADD FAILED` (so `lower_third.html` is not found: the server adds `.html`).
+    pub fn template_url(&self, name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("http:") || lower.starts_with("https:") {
+            return Some(name.to_string());
+        }
         let wanted = name.replace('\\', "/");
-        let stem = match wanted.rsplit_once('.') {
-            Some((stem, ext))
-                if ["html", "htm", "ft", "wt", "ct"]
-                    .iter()
-                    .any(|e| ext.eq_ignore_ascii_case(e)) =>
-            {
-                stem
-            }
-            _ => wanted.as_str(),
+        let id = self
+            .template_files
+            .keys()
+            .chain(&self.templates)
+            .find(|id| id.eq_ignore_ascii_case(&wanted))?;
+        let path = match self.template_files.get(id) {
+            Some(path) => path.clone(),
+            None => format!("{}{id}.html", self.template_root),
         };
-        self.templates
-            .iter()
-            .find(|t| t.eq_ignore_ascii_case(stem))
-            .map(String::as_str)
+        let html = path
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("html"));
+        html.then(|| format!("file://{path}"))
     }
 
     /// `CLS` reply: `200 CLS OK`, one scanner line per file, empty line.

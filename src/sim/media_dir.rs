@@ -20,7 +20,10 @@ pub enum MediaError {
     Sidecar { path: PathBuf, message: String },
 }
 
+/// Template files: never media. `TLS` lists those whose extension is exactly one of
+/// [`TLS_EXTS`] (the scanner's case-sensitive pattern); `CG ADD` opens only `.html` (any case).
 const TEMPLATE_EXTS: &[&str] = &["html", "htm", "ft", "wt", "ct"];
+const TLS_EXTS: &[&str] = &["html", "ft", "wt", "ct"];
 const STILL_EXTS: &[&str] = &["png", "jpg", "jpeg", "tga", "bmp", "gif", "tif", "tiff"];
 const AUDIO_EXTS: &[&str] = &["wav", "mp3", "aac", "flac", "ogg", "m4a", "wma"];
 const MOVIE_EXTS: &[&str] = &[
@@ -40,7 +43,9 @@ impl SimMedia {
     /// * Ids are the path relative to `dir` without extension, `/`-separated, upper-cased.
     /// * `.png .jpg .jpeg .tga .bmp .gif .tif .tiff` are STILL; `.wav .mp3 .aac .flac .ogg .m4a .wma`
     ///   AUDIO; common video containers (`.mp4 .mov .mxf .mkv …`) MOVIE; `.html .htm .ft .wt .ct`
-    ///   are templates (TLS, `CG ADD`); other files and names starting with `.` are ignored.
+    ///   are templates: `TLS` lists `.html .ft .wt .ct` (case-sensitive, as media-scanner 1.4),
+    ///   `CG ADD` opens `.html` files only (any case, as the 2.3–2.5 server). Other files and
+    ///   names starting with `.` are ignored.
     /// * Durations are not probed. A sidecar next to the file sets them:
     ///   `<file>.json` with `{"frames": 250, "fps": "25"}` or `{"seconds": 12.5, "fps": "29.97"}`
     ///   (`fps` may be a number, a decimal string, or `"30000/1001"`; default 25), or
@@ -74,10 +79,18 @@ impl SimMedia {
             else {
                 continue;
             };
+            let exact_ext = ext;
             let ext = ext.to_ascii_lowercase();
             let id = stem.to_uppercase();
             let kind = if TEMPLATE_EXTS.contains(&ext.as_str()) {
-                lib.templates.push(id);
+                if TLS_EXTS.contains(&exact_ext) {
+                    lib.templates.push(id.clone());
+                }
+                // With `A.ft` and `A.html`, `CG ADD A` opens the HTML one.
+                let html = ext == "html";
+                if html || !lib.template_files.contains_key(&id) {
+                    lib.template_files.insert(id, slashes(&file));
+                }
                 continue;
             } else if STILL_EXTS.contains(&ext.as_str()) {
                 MediaKind::Still

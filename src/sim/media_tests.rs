@@ -68,7 +68,12 @@ fn lookups_and_lines() {
             lib.find("logo").unwrap().mtime
         )
     );
-    assert_eq!(lib.find_template("test.html"), Some("TEST"));
+    // As the html producer looks: `<name>.html`, case-insensitively; no extension of its own.
+    assert_eq!(
+        lib.template_url("test").as_deref(),
+        Some("file:///opt/casparcg/templates/TEST.html")
+    );
+    assert_eq!(lib.template_url("test.html"), None);
     assert_eq!(
         lib.cinf_reply("short"),
         "201 CINF OK\r\n\"SHORT\"  MOVIE  26598 20261123150315 100 1/50\r\n"
@@ -145,4 +150,34 @@ fn utc_stamps() {
     );
     assert_eq!(crate::sim::media_dir::parse_fps("12.5"), Some((2, 25)));
     assert_eq!(crate::sim::media_dir::parse_fps("0"), None);
+}
+
+#[test]
+fn from_dir_templates_as_the_scanner_lists_and_the_server_opens_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("lower")).unwrap();
+    for name in [
+        "lower/Third.html",
+        "Flash.ft",
+        "Both.ft",
+        "Both.html",
+        "Upper.HTML",
+        "short.htm",
+    ] {
+        std::fs::write(root.join(name), b"<html/>").unwrap();
+    }
+    let lib = SimMedia::from_dir(root).unwrap();
+    // media-scanner 1.4 lists `.html .ft .wt .ct`, lower case only.
+    assert_eq!(lib.templates, ["BOTH", "FLASH", "LOWER/THIRD"]);
+    assert!(lib.entries.is_empty(), "templates are never media");
+    let url = |name: &str| lib.template_url(name);
+    let file = |rel: &str| Some(format!("file://{}{rel}", lib.template_root));
+    assert_eq!(url("LOWER/third"), file("lower/Third.html"));
+    assert_eq!(url("both"), file("Both.html"));
+    // Not listed, but the server opens any case of `.html`.
+    assert_eq!(url("upper"), file("Upper.HTML"));
+    // Only `.html` pages can be added.
+    assert_eq!(url("flash"), None);
+    assert_eq!(url("short"), None);
 }

@@ -2,7 +2,7 @@
 //!
 //! Pure and deterministic: no I/O, no clock. Time only moves when [`SimState::tick_channel`] is
 //! called, once per channel frame (docs/amcp-notes.md §4.5; `layer.cpp@2.4` `load`/`play`/`stop`/`receive`).
-//! Foreground changes are noted as [`TakeEvent`]s for the caller to stamp with a frame
+//! Changes of what a layer shows are noted as [`TakeEvent`]s for the caller to stamp with a frame
 //! ([`super::takes`]).
 
 use std::collections::{BTreeMap, VecDeque};
@@ -13,7 +13,7 @@ use super::media::{MediaKind, SimMedia, VideoFormat};
 use super::mixer::MixerState;
 use super::producer::{ActiveTransition, Clip, Producer, TransitionInfo, color_producer};
 use super::request::SimRequest;
-use super::takes::{self, TakeEvent, TakeHow};
+use super::takes::{self, OpacityChange, TakeEvent, TakeHow};
 
 /// The whole simulated server.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct SimState {
     pub log_level: String,
     /// `LOCK`: channel index (0-based) → lock phrase.
     pub locks: BTreeMap<usize, String>,
-    /// Foreground changes since the caller last drained them (at most [`takes::TAKE_LOG_LEN`]):
+    /// Take events since the caller last drained them (at most [`takes::TAKE_LOG_LEN`]):
     /// the server stamps them with a frame right after each command or tick.
     pub pending_takes: VecDeque<TakeEvent>,
 }
@@ -44,6 +44,8 @@ pub struct Channel {
     pub master_volume: f64,
     /// Deferred mixer changes, applied by `MIXER n COMMIT`.
     pub deferred: Vec<(i32, MixerState)>,
+    /// The deferred `MIXER … OPACITY` changes among them, noted for the take log at the commit.
+    pub deferred_opacity: Vec<(i32, OpacityChange)>,
     /// Consumers added with `ADD`: port index → consumer name (`screen`, `decklink`, …).
     pub consumers: BTreeMap<i32, String>,
     /// Ticks since the simulator started. A restart keeps counting, as the channel's frame clock
@@ -216,6 +218,7 @@ impl Channel {
             mixer: BTreeMap::new(),
             master_volume: 1.0,
             deferred: Vec::new(),
+            deferred_opacity: Vec::new(),
             consumers: BTreeMap::new(),
             ticks: 0,
         }
@@ -281,13 +284,53 @@ impl SimState {
         let Some(l) = self.layer(ch, layer) else {
             return;
         };
+        let clip = takes::clip_name(&l.foreground);
+        self.note_event(ch, layer, clip, how, None);
+    }
+
+    /// Notes any change of what layer `layer` of channel `ch` shows, about `clip`.
+    pub(crate) fn note_event(
+        &mut self,
+        ch: usize,
+        layer: i32,
+        clip: String,
+        how: TakeHow,
+        opacity: Option<OpacityChange>,
+    ) {
         let event = TakeEvent {
             channel: ch,
             layer,
-            clip: takes::clip_name(&l.foreground),
+            clip,
             how,
+            opacity,
         };
         takes::push(&mut self.pending_takes, event);
+    }
+
+    /// Removes layer `layer` of channel `ch` (`CLEAR n-l`, `CG n-l CLEAR`), noting a
+    /// [`TakeHow::Clear`] when it showed something.
+    pub(crate) fn clear_layer(&mut self, ch: usize, layer: i32) {
+        let removed = self
+            .channels
+            .get_mut(ch)
+            .and_then(|c| c.layers.remove(&layer));
+        if let Some(l) = removed.filter(|l| !l.foreground.is_empty()) {
+            let clip = takes::clip_name(&l.foreground);
+            self.note_event(ch, layer, clip, TakeHow::Clear, None);
+        }
+    }
+
+    /// Removes every layer of channel `ch` (`CLEAR n`, `CLEAR ALL`), noting each that showed
+    /// something.
+    pub(crate) fn clear_channel(&mut self, ch: usize) {
+        let layers: Vec<i32> = self
+            .channels
+            .get(ch)
+            .map(|c| c.layers.keys().copied().collect())
+            .unwrap_or_default();
+        for layer in layers {
+            self.clear_layer(ch, layer);
+        }
     }
 
     /// Advances every channel by one tick.

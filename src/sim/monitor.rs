@@ -141,8 +141,11 @@ fn producer_state(st: &mut State, prefix: &str, producer: &Producer, fps: f64, l
         Producer::Image { path, .. } => {
             st.insert(format!("{prefix}file/path"), s(path));
         }
+        // The html producer publishes its URL; a page that removed itself publishes nothing.
         Producer::Template(host) => {
-            st.insert(format!("{prefix}file/path"), s(&host.path));
+            if host.page.is_some() {
+                st.insert(format!("{prefix}file/path"), s(&host.url));
+            }
         }
         Producer::Clip(c) => {
             let secs = |ticks: i64| Value::Float(ticks as f64 / fps);

@@ -3,8 +3,6 @@
 //! All frame numbers are in channel ticks, like the 2.4 ffmpeg producer (`time()`, `duration()`,
 //! `nb_frames()` are rescaled to the channel's frame rate).
 
-use std::collections::BTreeMap;
-
 /// `nb_frames()` of a looping clip and of producers without a length: AUTO never fires behind them.
 pub const UNKNOWN_LENGTH: i64 = u32::MAX as i64;
 
@@ -151,20 +149,32 @@ impl Clip {
     }
 }
 
-/// A `CG` template host occupying a layer (the html producer).
+/// A `CG` template host occupying a layer: the html producer showing one page.
+///
+/// The 2.3–2.5 html producer is not reusable: every `CG ADD` creates a new one (a new page) and
+/// loads it into the layer, and its cg proxy ignores the cg-layer number (docs/simulator.md, "CG and
+/// templates"). So a host holds at most one template instance.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TemplateHost {
-    /// `file/path` of the most recently added template.
-    pub path: String,
-    /// cg-layer → (template id, playing, last data).
-    pub items: BTreeMap<i32, CgItem>,
+    /// The page's URL, published as `file/path`: `file://` + the template's file, or the `http(s)`
+    /// URL `CG ADD` was given.
+    pub url: String,
+    /// The template instance; `None` once `CG REMOVE` made the page remove itself (the layer still
+    /// holds the html producer, which then publishes no state).
+    pub page: Option<CgItem>,
 }
 
 /// One template instance inside a host.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CgItem {
+    /// The cg-layer of the `CG ADD` that created it (the server keeps no other use for it).
+    pub cg_layer: i32,
+    /// The template name as `CG ADD` gave it (`lower_third`, `TICKER/NEWS`).
     pub template: String,
+    /// Set by `CG ADD … 1` and `CG PLAY`, cleared by `CG STOP`.
     pub playing: bool,
+    /// The last data sent (`CG ADD`, `CG UPDATE`), after AMCP unescaping; a DATA file's content
+    /// when the command named one; empty when none was given.
     pub data: String,
 }
 

@@ -1,6 +1,8 @@
-//! The take log: on which frame each change of a layer's foreground became visible.
+//! The take log: on which frame each change of what a layer shows became visible.
 //!
-//! The model ([`super::model`]) stays free of clocks: it only notes *that* a foreground changed (a
+//! Recorded: a new foreground (`PLAY`, `LOAD`, AUTO), a foreground taken off (`STOP`, `CLEAR`),
+//! template calls (`CG ADD/PLAY/STOP/NEXT/UPDATE/REMOVE`) and opacity changes (`MIXER … OPACITY`).
+//! The model ([`super::model`]) stays free of clocks: it only notes *that* something changed (a
 //! [`TakeEvent`]). Whoever ran the command or the tick then stamps the event with a frame number
 //! ([`FrameTiming`]) and appends a [`TakeRecord`] to the bounded log, so tests can check that a
 //! "hard start" landed on the frame it was scheduled for.
@@ -19,16 +21,16 @@ use tokio::time::Instant;
 
 use super::frame_clock::SimFrameClock;
 use super::model::SimState;
-use super::producer::Producer;
+use super::producer::{Producer, TemplateHost};
 
 /// Take records kept by `Sim::take_log` (older ones are dropped), and the most events the model
 /// holds for stamping when nobody drains them (a `SimState` used on its own, as in unit tests).
 pub const TAKE_LOG_LEN: usize = 10_000;
 
-/// What made the foreground change.
+/// What changed what a layer shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TakeHow {
-    /// `PLAY n-l CLIP`.
+    /// `PLAY n-l CLIP` (a clip, a still, a colour).
     Play,
     /// `PLAY n-l` without a clip, promoting the waiting background.
     Promote,
@@ -37,27 +39,60 @@ pub enum TakeHow {
     /// `LOADBG … AUTO`: promoted on a tick when the foreground ran out, or at once when the LOADBG
     /// found the foreground empty (then stamped like a command).
     Auto,
+    /// `STOP n-l` took a foreground off (`clip` is what it showed).
+    Stop,
+    /// `CLEAR n-l`, `CLEAR n`, `CLEAR ALL` or `CG n-l CLEAR` removed a layer that showed something
+    /// (`clip` is what it showed; one record per such layer).
+    Clear,
+    /// `CG ADD … 0`: a new template page loaded, not played (`clip` is the template).
+    CgAdd,
+    /// `CG ADD … 1` or `CG PLAY`: the template's `play()` called.
+    CgPlay,
+    /// `CG STOP`: the template's `stop()` called.
+    CgStop,
+    /// `CG NEXT`: the template's `next()` called.
+    CgNext,
+    /// `CG UPDATE`: new data sent to the template.
+    CgUpdate,
+    /// `CG REMOVE`: the page removed itself.
+    CgRemove,
+    /// `MIXER n-l OPACITY` (or its `DEFER`red change at `MIXER n COMMIT`, or a `MIXER … CLEAR`
+    /// that reset an opacity): see [`TakeRecord::opacity`]; `clip` is what the layer shows.
+    Opacity,
 }
 
-/// A foreground change noted by the model, not yet given a frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The opacity a [`TakeHow::Opacity`] record set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpacityChange {
+    /// The target opacity (0 transparent, 1 opaque).
+    pub opacity: f64,
+    /// The tween's length in frames (0: at once). The record's frame is the tween's first frame
+    /// (already one step along); the target is reached `frames − 1` frames after it.
+    pub frames: u32,
+}
+
+/// A change noted by the model, not yet given a frame.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TakeEvent {
     /// 0-based channel index, as in the rest of the simulator's API.
     pub channel: usize,
     pub layer: i32,
-    /// What the foreground now shows (see [`TakeRecord::clip`]).
+    /// What the record is about (see [`TakeRecord::clip`]).
     pub clip: String,
     pub how: TakeHow,
+    pub opacity: Option<OpacityChange>,
 }
 
-/// One change of what a layer's foreground shows, with the frame it became visible on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change of what a layer shows, with the frame it became visible on.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TakeRecord {
     /// 0-based channel index (`PLAY 1-10` is channel 0), as in `Sim::frame_clock` and `with_state`.
     pub channel: usize,
     pub layer: i32,
-    /// The clip name as the command gave it (`CLIP1`), an image's name, a colour (`#00000000` for
-    /// `CLEAR_ON_404`), or the producer kind for anything else.
+    /// For `Play`, `Promote`, `Load`, `Auto`, `Opacity`: what the foreground now shows: the clip
+    /// name as the command gave it (`CLIP1`), an image's name, a colour (`#00000000` for
+    /// `CLEAR_ON_404`), a template's name, or the producer kind for anything else. For `Stop` and
+    /// `Clear`: what it showed before. For the `Cg…` kinds: the template name as `CG ADD` gave it.
     pub clip: String,
     /// The first frame showing it: on the channel's [`SimFrameClock`] with a real-time or
     /// accelerated clock, the channel's tick count with a stepped one.
@@ -65,6 +100,8 @@ pub struct TakeRecord {
     /// Unix time (ns, from `SystemTime`) at which the command or tick changed the model.
     pub executed_unix_ns: i64,
     pub how: TakeHow,
+    /// The opacity set, for [`TakeHow::Opacity`]; `None` for the other kinds.
+    pub opacity: Option<OpacityChange>,
 }
 
 /// The clip name a take record carries for a producer.
@@ -73,6 +110,9 @@ pub(crate) fn clip_name(producer: &Producer) -> String {
         Producer::Clip(c) => c.name.clone(),
         Producer::Image { name, .. } => name.clone(),
         Producer::Color { color } => color.clone(),
+        Producer::Template(TemplateHost {
+            page: Some(page), ..
+        }) => page.template.clone(),
         other => other.name().to_string(),
     }
 }
@@ -158,6 +198,7 @@ fn record(event: TakeEvent, frame: i64, executed_unix_ns: i64) -> TakeRecord {
         frame,
         executed_unix_ns,
         how: event.how,
+        opacity: event.opacity,
     }
 }
 

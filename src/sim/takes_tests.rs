@@ -61,6 +61,7 @@ fn a_command_is_visible_on_the_first_frame_starting_after_it() {
             frame: 100,
             executed_unix_ns: a,
             how: TakeHow::Play,
+            opacity: None,
         }
     );
     // Exactly at the start of frame 100: too late for it, so frame 101.
@@ -184,4 +185,128 @@ fn the_rings_are_bounded() {
         run(&mut st, "PLAY 1-10 RED");
     }
     assert_eq!(st.pending_takes.len(), TAKE_LOG_LEN);
+}
+
+/// `(layer, clip, how, frame)` of each record.
+fn brief(records: &[TakeRecord]) -> Vec<(i32, &str, TakeHow, i64)> {
+    records
+        .iter()
+        .map(|r| (r.layer, r.clip.as_str(), r.how, r.frame))
+        .collect()
+}
+
+#[test]
+fn graphics_going_on_and_off_are_recorded() {
+    let (mut st, timing) = stepped();
+    let c = |st: &mut SimState, line: &str| command(st, &timing, line, 0);
+    // A still played, taken off by STOP; a still cued and promoted, taken off by CLEAR.
+    assert_eq!(
+        brief(&c(&mut st, "PLAY 1-30 LOGO")),
+        [(30, "LOGO", TakeHow::Play, 1)]
+    );
+    st.tick_all();
+    assert_eq!(
+        brief(&c(&mut st, "STOP 1-30")),
+        [(30, "LOGO", TakeHow::Stop, 2)]
+    );
+    // Nothing shown, nothing taken off.
+    assert!(c(&mut st, "STOP 1-30").is_empty());
+    assert!(c(&mut st, "LOADBG 1-30 logo").is_empty());
+    assert_eq!(
+        brief(&c(&mut st, "PLAY 1-30")),
+        [(30, "logo", TakeHow::Promote, 2)]
+    );
+    assert_eq!(
+        brief(&c(&mut st, "CLEAR 1-30")),
+        [(30, "logo", TakeHow::Clear, 2)]
+    );
+    assert!(c(&mut st, "CLEAR 1-30").is_empty());
+    // CLEAR n and CLEAR ALL: one record per layer that showed something.
+    c(&mut st, "PLAY 1-10 CLIP1");
+    c(&mut st, "PLAY 1-20 LOGO");
+    c(&mut st, "LOADBG 1-40 CLIP2");
+    let r = c(&mut st, "CLEAR 1");
+    assert_eq!(
+        brief(&r),
+        [
+            (10, "CLIP1", TakeHow::Clear, 2),
+            (20, "LOGO", TakeHow::Clear, 2)
+        ]
+    );
+    c(&mut st, "PLAY 1-10 CLIP1");
+    assert_eq!(brief(&c(&mut st, "CLEAR ALL"))[0].2, TakeHow::Clear);
+}
+
+#[test]
+fn template_calls_are_recorded_with_the_template() {
+    let (mut st, timing) = stepped();
+    let c = |st: &mut SimState, line: &str| command(st, &timing, line, 0);
+    assert_eq!(
+        brief(&c(&mut st, "CG 1-20 ADD 1 lower_third 0 <d/>")),
+        [(20, "lower_third", TakeHow::CgAdd, 1)]
+    );
+    st.tick_all();
+    let steps = [
+        ("CG 1-20 PLAY 1", TakeHow::CgPlay),
+        ("CG 1-20 UPDATE 1 <e/>", TakeHow::CgUpdate),
+        ("CG 1-20 NEXT 1", TakeHow::CgNext),
+        ("CG 1-20 STOP 1", TakeHow::CgStop),
+        ("CG 1-20 REMOVE 1", TakeHow::CgRemove),
+    ];
+    for (line, how) in steps {
+        assert_eq!(
+            brief(&c(&mut st, line)),
+            [(20, "lower_third", how, 2)],
+            "{line}"
+        );
+    }
+    // A closed page, an empty proxy, INVOKE and failures record nothing.
+    for line in [
+        "CG 1-20 PLAY 1",
+        "CG 1-20 INVOKE 1 f",
+        "CG 1-30 PLAY 1",
+        "CG 1-30 STOP 1",
+        "CG 1-30 ADD 1 NO_SUCH 1",
+    ] {
+        assert!(c(&mut st, line).is_empty(), "{line}");
+    }
+    assert_eq!(
+        brief(&c(&mut st, "CG 1-20 ADD 5 CLOCK 1")),
+        [(20, "CLOCK", TakeHow::CgPlay, 2)]
+    );
+    assert_eq!(
+        brief(&c(&mut st, "CG 1-20 CLEAR")),
+        [(20, "CLOCK", TakeHow::Clear, 2)]
+    );
+}
+
+#[test]
+fn opacity_changes_are_recorded_with_their_tween() {
+    let (mut st, timing) = stepped();
+    let c = |st: &mut SimState, line: &str| command(st, &timing, line, 0);
+    c(&mut st, "PLAY 1-20 LOGO");
+    let r = c(&mut st, "MIXER 1-20 OPACITY 0 25 easeinsine");
+    assert_eq!(brief(&r), [(20, "LOGO", TakeHow::Opacity, 1)]);
+    let fade = OpacityChange {
+        opacity: 0.0,
+        frames: 25,
+    };
+    assert_eq!(r[0].opacity, Some(fade));
+    // A deferred change is recorded when it is committed.
+    st.tick_all();
+    assert!(c(&mut st, "MIXER 1-20 OPACITY 0.5 DEFER").is_empty());
+    let r = c(&mut st, "MIXER 1 COMMIT");
+    assert_eq!(brief(&r), [(20, "LOGO", TakeHow::Opacity, 2)]);
+    assert_eq!(r[0].opacity.map(|o| (o.opacity, o.frames)), Some((0.5, 0)));
+    // MIXER CLEAR resets an opacity that was not 1; a query or a failure records nothing.
+    let r = c(&mut st, "MIXER 1-20 CLEAR");
+    assert_eq!(r[0].opacity.map(|o| o.opacity), Some(1.0));
+    assert!(c(&mut st, "MIXER 1-20 CLEAR").is_empty());
+    assert!(c(&mut st, "MIXER 1-20 OPACITY").is_empty());
+    assert!(c(&mut st, "MIXER 1-20 OPACITY x").is_empty());
+    // On a layer that does not exist yet the record says so.
+    assert_eq!(
+        brief(&c(&mut st, "MIXER 1-90 OPACITY 0")),
+        [(90, "empty", TakeHow::Opacity, 2)]
+    );
 }
