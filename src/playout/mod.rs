@@ -6,6 +6,7 @@ pub mod change;
 pub mod engine;
 pub mod fill;
 pub mod graphics;
+pub mod graphics_timing;
 pub mod items;
 pub mod media;
 pub mod model;

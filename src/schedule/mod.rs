@@ -6,8 +6,6 @@
 //! - [`frames`]: exact frame-rate arithmetic (25, 50, 30000/1001 …) against a frame-clock anchor.
 //! - [`timeline`] and [`plan`]: the planned start and end of every item from what is on air now,
 //!   the durations and the fixed times, with the gaps and the filler plays that fill them.
-//! - [`graphics`]: the frames of a graphic's steps (prepare, on, off, remove) from its item's first
-//!   frame, and the AMCP commands of each step.
 //! - [`clock`]: the monotonic clock anchored to the wall clock, with wall-clock step detection, and
 //!   a manual clock so that tests run a day in milliseconds.
 //!
@@ -18,7 +16,6 @@
 pub mod clock;
 pub mod filler;
 pub mod frames;
-pub mod graphics;
 pub mod plan;
 pub mod time_of_day;
 pub mod timeline;

@@ -7,11 +7,9 @@
 //! capped at the item's end); stills and templates are prepared [`PREPARE_NANOS`] ahead so
 //! that going on is one short command (`PLAY n-l`, `CG … PLAY`).
 
+use super::graphics::{Graphic, MixerChange, Secondary};
 use crate::amcp::{CgOp, ChannelLayer, Clip, Command, MixerOp, MixerTween};
-use crate::playout::graphics::{Graphic, MixerChange, Secondary};
-
-use super::NANOS_PER_SEC;
-use super::frames::{FrameClock, FrameRate};
+use crate::schedule::{FrameClock, FrameRate, NANOS_PER_SEC};
 
 /// How long before going on a still is loaded and a template added (two seconds at 25 fps).
 pub const PREPARE_NANOS: i64 = 2 * NANOS_PER_SEC;
@@ -210,5 +208,5 @@ pub fn clock(rate: FrameRate) -> FrameClock {
 }
 
 #[cfg(test)]
-#[path = "graphics_tests.rs"]
+#[path = "graphics_timing_tests.rs"]
 mod tests;

@@ -4,6 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::playout::graphics::Secondary;
+use crate::schedule::NANOS_PER_SEC;
 
 fn event(v: serde_json::Value) -> Secondary {
     serde_json::from_value(v).expect("an event")
