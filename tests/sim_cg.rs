@@ -8,19 +8,18 @@
 mod common;
 
 use common::{AmcpClient, OscReceiver, sim_config, start};
+use onair::amcp::{CgOp, Command};
 use onair::sim::{Dialect, Sim, TakeHow, TakeRecord};
 use rosc::OscType;
 
 const OK: &str = "202 CG OK\r\n";
 
-/// A parameter encoded with the AMCP escaping rules (docs/amcp-notes.md §3): `\` → `\\`,
-/// `"` → `\"`, line feed → `\n`, then quoted.
-fn quote(value: &str) -> String {
-    let escaped = value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n");
-    format!("\"{escaped}\"")
+/// A `CG` line as onair encodes it (`Command::encode`, the AMCP escaping rules of
+/// docs/amcp-notes.md §3), so the data checked is what the daemon would send.
+fn cg(op: CgOp) -> String {
+    Command::Cg("1-20".parse().expect("address"), op)
+        .encode()
+        .expect("encodes")
 }
 
 async fn sim_and_client() -> (Sim, AmcpClient) {
@@ -40,7 +39,12 @@ fn graphics(log: &[TakeRecord]) -> Vec<(i32, String, TakeHow, i64)> {
 async fn template_data_arrives_intact() {
     let (sim, mut c) = sim_and_client().await;
     let data = "{\"name\":\"Zoë \\\"Zed\\\" Ünal\",\n\"path\":\"C:\\\\clips\\\\a.mp4\",\"note\":\"日本語 — ok\"}";
-    let line = format!("CG 1-20 ADD 1 \"lower_third\" 1 {}", quote(data));
+    let line = cg(CgOp::Add {
+        cg_layer: 1,
+        template: "lower_third".into(),
+        play_on_load: true,
+        data: Some(data.into()),
+    });
     c.exchange(&line, OK).await;
     let pages = sim.templates();
     assert_eq!(pages.len(), 1, "{pages:?}");
@@ -63,15 +67,18 @@ async fn template_data_arrives_intact() {
 
     // Data without line breaks or backslashes reaches the page's update() as it was sent.
     let data = "<templateData><data id=\"f0\" value=\"Ünal &amp; «Zed»\"/></templateData>";
-    c.exchange(&format!("CG 1-20 UPDATE 1 {}", quote(data)), OK)
-        .await;
+    let update = cg(CgOp::Update {
+        cg_layer: 1,
+        data: data.into(),
+    });
+    c.exchange(&update, OK).await;
     let page = &sim.templates()[0];
     assert_eq!(page.data, data);
     assert_eq!(page.page_data().as_deref(), Some(data));
 
     // A DATA file named instead of inline data is read from the store.
     c.exchange(
-        &format!("DATA STORE guest {}", quote("{\"n\":\"Åsa\"}")),
+        r#"DATA STORE guest "{\"n\":\"Åsa\"}""#,
         "202 DATA STORE OK\r\n",
     )
     .await;

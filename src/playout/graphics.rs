@@ -282,13 +282,8 @@ impl MixerChange {
                 format!("at most {}", super::model::MAX_TRANSITION_FRAMES),
             ));
         }
-        if let Some(t) = &self.tween
-            && (t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            return Err(invalid(
-                "graphic.tween",
-                format!("{t:?} is not a tween name"),
-            ));
+        if let Some(t) = &self.tween {
+            super::model::validate_tween("graphic.tween", t)?;
         }
         Ok(())
     }

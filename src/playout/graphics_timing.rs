@@ -113,8 +113,8 @@ pub fn steps(primary: &Primary, event: &Secondary) -> Result<Vec<Timed>, Unplace
     Ok(out)
 }
 
-/// The commands of `step` for `graphic` on `cl` (a channel and the graphic's layer). A command
-/// meant for the step's frame is the last of the list, so that it is the one sent on time.
+/// The commands of `step` for `graphic` on `cl` (a channel and the graphic's layer), sent together
+/// for the step's frame (a mixer change may set several properties).
 pub fn commands(cl: ChannelLayer, graphic: &Graphic, step: Step) -> Vec<Command> {
     match (graphic, step) {
         (Graphic::Still { clip }, Step::Prepare) => vec![Command::LoadBg(cl, Clip::new(clip))],

@@ -375,6 +375,14 @@ fn validate_scheduled(s: &str) -> Result<(), PlaylistError> {
     }
 }
 
+/// A CasparCG tween name (`LINEAR`, `EASEINSINE`…): letters and digits, at most 32.
+pub(crate) fn validate_tween(field: &'static str, t: &str) -> Result<(), PlaylistError> {
+    if t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(invalid(field, format!("tween {t:?} is not a tween name")));
+    }
+    Ok(())
+}
+
 impl Transition {
     fn validate(&self) -> Result<(), PlaylistError> {
         if self.frames > MAX_TRANSITION_FRAMES {
@@ -383,13 +391,8 @@ impl Transition {
                 format!("at most {MAX_TRANSITION_FRAMES} frames"),
             ));
         }
-        if let Some(t) = &self.tween
-            && (t.is_empty() || t.len() > 32 || !t.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            return Err(invalid(
-                "transition",
-                format!("tween {t:?} is not a tween name"),
-            ));
+        if let Some(t) = &self.tween {
+            validate_tween("transition", t)?;
         }
         Ok(())
     }
