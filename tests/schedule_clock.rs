@@ -19,7 +19,7 @@ use onair::config::PlayoutConfig;
 use onair::playout::fill::FillerMode;
 use onair::playout::timing::StartMode;
 use onair::schedule::{Clock, FrameClock, FrameRate, ScaledClock, SystemClock};
-use onair::sim::{ClockMode, Sim, SimConfig, TakeHow};
+use onair::sim::{ClockMode, Sim, SimConfig};
 
 const SEC: i64 = 1_000_000_000;
 
@@ -350,7 +350,7 @@ async fn a_schedule_across_a_daylight_saving_change_and_day_starts_never_goes_bl
         .sim
         .take_log()
         .into_iter()
-        .filter(|t| t.layer == 10 && t.how != TakeHow::Load)
+        .filter(|t| t.layer == 10 && t.how.is_start())
         .collect();
     let lines = r.stop_and_read_as_run().await;
     let starts: Vec<_> = lines.iter().filter(|(_, e, _)| e == "start").collect();

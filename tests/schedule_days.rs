@@ -81,7 +81,7 @@ async fn at_the_day_start_the_next_days_rundown_takes_the_layer_on_the_frame() {
         .sim
         .take_log()
         .into_iter()
-        .filter(|t| t.layer == 10 && t.how != TakeHow::Load)
+        .filter(|t| t.layer == 10 && t.how.is_start())
         .collect();
     let last = takes.last().expect("takes");
     assert_eq!((last.clip.as_str(), last.how), ("CLIP2", TakeHow::Promote));

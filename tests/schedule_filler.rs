@@ -19,7 +19,7 @@ fn layer_takes(r: &Rig) -> Vec<TakeRecord> {
     r.sim
         .take_log()
         .into_iter()
-        .filter(|t| t.channel == 0 && t.layer == 10 && t.how != TakeHow::Load)
+        .filter(|t| t.channel == 0 && t.layer == 10 && t.how.is_start())
         .collect()
 }
 

@@ -211,7 +211,7 @@ async fn the_gap_before_a_soft_start_is_filled_whatever_its_length_and_the_soft_
         let layer = 10 + i32::try_from(k).expect("k");
         let takes: Vec<&TakeRecord> = log
             .iter()
-            .filter(|t| t.channel == 0 && t.layer == layer && t.how != TakeHow::Load)
+            .filter(|t| t.channel == 0 && t.layer == layer && t.how.is_start())
             .collect();
         let Some(b) = takes.iter().position(|t| t.clip == "CLIP2") else {
             failures.push(format!("case {k}: B never started"));

@@ -61,6 +61,15 @@ pub enum TakeHow {
     Opacity,
 }
 
+impl TakeHow {
+    /// Something new started showing on the layer (`PLAY`, a promoted background, `AUTO`): what a
+    /// schedule counts as a take. `LOAD` (shown paused), `STOP`, `CLEAR` and the graphics calls
+    /// are not.
+    pub fn is_start(self) -> bool {
+        matches!(self, TakeHow::Play | TakeHow::Promote | TakeHow::Auto)
+    }
+}
+
 /// The opacity a [`TakeHow::Opacity`] record set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OpacityChange {
