@@ -139,6 +139,8 @@ struct InFlight {
     waiting: usize,
     /// Sides that failed so far, with their error (the main's is the one reported when all fail).
     failed: Vec<(usize, CommandError)>,
+    /// When it left: the server ran it about then, well before its answer came back.
+    sent: tokio::time::Instant,
 }
 
 #[derive(Default)]
@@ -283,6 +285,7 @@ impl Engine {
                 ticket,
                 waiting: sides.len(),
                 failed: Vec::new(),
+                sent: tokio::time::Instant::now(),
             });
         }
         for &side in sides {
@@ -474,6 +477,7 @@ impl Engine {
             reply,
             name,
             failed,
+            sent,
             ..
         }) = self
             .lanes
@@ -490,7 +494,7 @@ impl Engine {
             self.side_answered(side, name, &Ok(()), take);
         }
         let outcome = match result {
-            Ok(()) => Ok(self.complete(after, self.wall_ms_at(at))),
+            Ok(()) => Ok(self.complete(after, self.wall_ms_at(at), self.wall_ms_at(sent))),
             Err(e) => {
                 self.failed(&after, name, &e);
                 Err(EngineError::Caspar(e))
@@ -502,11 +506,12 @@ impl Engine {
         self.pump(cl);
     }
 
-    fn complete(&mut self, after: After, at_ms: u64) -> OpResult {
+    /// `after` of a command sent at `sent_ms` and answered at `at_ms`.
+    fn complete(&mut self, after: After, at_ms: u64, sent_ms: u64) -> OpResult {
         match after {
             After::Take { id, target, how } => {
                 if let Some(cl) = self.route(&id) {
-                    self.auto_switches_unseen(cl, (&id, &target), at_ms);
+                    self.auto_switches_unseen(cl, (&id, &target), sent_ms);
                 }
                 self.went_on_air(&id, &target, how, at_ms);
                 self.rearm(&id);

@@ -141,12 +141,15 @@ impl Engine {
         self.filler_played(id, item);
     }
 
-    /// Before a take answered at `at_ms` on `cl`: the item on air there ended earlier, with an
-    /// item armed by AUTO behind it, so the server switched to that item then, whether or not a
+    /// Before a take sent at `sent_ms` on `cl`: the item on air there ended earlier, with an item
+    /// armed by AUTO behind it, so the server switched to that item then, whether or not a
     /// reading saw it (a take right after the switch replaces it before the next reading). It
     /// went on air, and into the as-run, at that moment. (A frame of margin: the switch comes on
-    /// the frame after the last one.)
-    pub(super) fn auto_switches_unseen(&mut self, cl: Route, taken: (&str, &str), at_ms: u64) {
+    /// the frame after the last one.) The send time, not the answer's: the server ran the take
+    /// about when it left, and a switch due between the two was most likely replaced before it
+    /// showed (at 60x a millisecond's answer is three frames: a CI run's as-run had a filler start
+    /// the simulator never showed, right before a soft start's take).
+    pub(super) fn auto_switches_unseen(&mut self, cl: Route, taken: (&str, &str), sent_ms: u64) {
         let frame_ms = self.rate_of(cl.chan()).frame_nanos() / 1_000_000;
         // A few switches at most: each one needs a whole clip to have played.
         for _ in 0..8 {
@@ -163,7 +166,7 @@ impl Engine {
             let Some(end_ms) = self
                 .on_air_end(&owner)
                 .and_then(|e| u64::try_from(e / 1_000_000).ok())
-                .filter(|&e| e.saturating_add(u64::try_from(frame_ms).unwrap_or(0)) < at_ms)
+                .filter(|&e| e.saturating_add(u64::try_from(frame_ms).unwrap_or(0)) < sent_ms)
             else {
                 return;
             };
