@@ -455,6 +455,7 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         playlists: report.playlists,
         restored: BTreeMap::new(),
         restored_filler: BTreeMap::new(),
+        restored_graphics: BTreeMap::new(),
         selected: None,
         osc: None,
         store: Some(writer),

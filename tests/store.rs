@@ -334,6 +334,7 @@ fn state_file_round_trip_and_quarantine() {
             on_air_since: Some(1_700_000_000_000),
             left_after: None,
             filler_next: Some(3),
+            graphics_start_ns: None,
         },
     );
     store.save_state(&state).unwrap();

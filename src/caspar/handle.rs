@@ -132,6 +132,46 @@ impl CasparHandle {
         }
     }
 
+    /// [`CasparHandle::dispatch`] for several commands handed over together, so that nothing can
+    /// come between them and they are written in this order (a graphic's `LOADBG` and `PLAY` in
+    /// one frame); their outcomes in the same order.
+    pub fn dispatch_many(
+        &self,
+        cmds: Vec<Command>,
+    ) -> impl Future<Output = Vec<Result<Reply, CommandError>>> + Send + 'static {
+        let n = cmds.len();
+        let (responders, waiter) = responder::batch(n);
+        let items: Vec<_> = cmds.into_iter().zip(responders).collect();
+        let pending = if self.state.borrow().is_connected() {
+            match self.tx.try_send(Msg::Submit(items)) {
+                Ok(()) => Ok(None),
+                Err(mpsc::error::TrySendError::Full(msg)) => Ok(Some(msg)),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+            }
+        } else {
+            for _ in 0..n {
+                self.stats.not_connected();
+            }
+            Err(())
+        };
+        let sender = self.tx.clone();
+        async move {
+            match pending {
+                Err(()) => return (0..n).map(|_| Err(CommandError::NotConnected)).collect(),
+                Ok(Some(msg)) => {
+                    if let Err(mpsc::error::SendError(Msg::Submit(items))) = sender.send(msg).await
+                    {
+                        for (_, r) in items {
+                            r.deliver(Err(CommandError::NotConnected));
+                        }
+                    }
+                }
+                Ok(None) => {}
+            }
+            waiter.wait().await
+        }
+    }
+
     /// Sends several commands pipelined (in this order, subject to per-queue flow control) and
     /// returns their outcomes in the same order.
     pub async fn send_many(

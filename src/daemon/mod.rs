@@ -188,6 +188,18 @@ impl Daemon {
                     .collect()
             })
             .unwrap_or_default();
+        let restored_graphics = report
+            .state
+            .as_ref()
+            .map(|s| {
+                s.playlists
+                    .iter()
+                    .filter_map(|(id, p)| {
+                        Some((id.clone(), (p.on_air.clone()?, p.graphics_start_ns?)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
         let replica = cluster::journal(&config, lease.as_ref(), node, &shutdown);
         let journal_stats = replica.as_ref().map(|r| r.stats.clone());
@@ -198,6 +210,7 @@ impl Daemon {
             progress_hz: config.server.progress_hz,
             restored,
             restored_filler,
+            restored_graphics,
             selected,
             osc: Some(osc.clone()),
             store: Some(writer.clone()),

@@ -37,6 +37,11 @@ use crate::amcp::ChannelLayer;
 pub enum AsRunEvent {
     Start,
     End,
+    /// A graphic went on (a secondary event, the logo, or one fired by hand): `graphic` names it.
+    #[serde(rename = "graphic_on")]
+    GraphicOn,
+    #[serde(rename = "graphic_off")]
+    GraphicOff,
 }
 
 /// How an item left the air.
@@ -126,6 +131,11 @@ pub struct AsRunEntry {
     /// that is down or out of step is missing from it). Left out with one server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<String>,
+    /// On `graphic_on`/`graphic_off` lines: the secondary event's id, `logo`, or `manual` (the
+    /// `item` is the primary item on air, `clip` the still or template, `channel_layer` the
+    /// graphic's layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphic: Option<String>,
 }
 
 /// Seconds of `frames` at `fps`, rounded to the millisecond; `None` for a rate with a zero.
@@ -167,7 +177,33 @@ impl AsRunEntry {
             late_frames: None,
             filler: false,
             servers: Vec::new(),
+            graphic: None,
         }
+    }
+
+    /// A `graphic_on` or `graphic_off` line: `name` is the event's id, `logo` or `manual`.
+    pub fn graphic(
+        event: AsRunEvent,
+        channel_layer: ChannelLayer,
+        playlist: impl Into<String>,
+        item: impl Into<String>,
+        label: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        AsRunEntry {
+            event,
+            graphic: Some(name.into()),
+            ..Self::start(channel_layer, playlist, item, label)
+        }
+    }
+
+    /// A graphic's planned instant (ns since the Unix epoch) and how many frames after it the
+    /// command could show (0: on its frame).
+    pub fn with_graphic_timing(mut self, planned_ns: i64, late_frames: i64) -> Self {
+        let planned = crate::schedule::zone::from_nanos(planned_ns);
+        self.planned_start = Some(planned.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        self.late_frames = Some(late_frames);
+        self
     }
 
     /// An `end` line.

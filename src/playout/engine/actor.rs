@@ -91,6 +91,8 @@ pub(crate) enum Internal {
     Synced {
         result: Result<u64, crate::playout::replica::ReplicaError>,
     },
+    /// A side's answers to a graphics step (see `graphics_send`).
+    Graphics(graphics_send::GraphicsDone),
     /// The store answered staged change `ticket` (see `staging`).
     Durable {
         ticket: u64,
@@ -126,6 +128,9 @@ pub struct EngineDeps {
     /// Per filler playlist, the sequence number of its next play saved before a restart (the
     /// filler goes on where it stopped).
     pub restored_filler: BTreeMap<String, u64>,
+    /// Per playlist, its on-air item's first frame as estimated before a restart (item id, ns
+    /// since the epoch): graphics go on and off relative to it (see `graphics`).
+    pub restored_graphics: BTreeMap<String, (String, i64)>,
     pub selected: Option<String>,
     /// OSC telemetry; without it (or while it is stale) channels are polled with `INFO`.
     pub osc: Option<OscTelemetry>,
@@ -167,6 +172,7 @@ impl EngineDeps {
             playlists,
             restored: BTreeMap::new(),
             restored_filler: BTreeMap::new(),
+            restored_graphics: BTreeMap::new(),
             selected: None,
             osc: None,
             store: None,
@@ -202,6 +208,14 @@ pub fn spawn(mut deps: EngineDeps) -> (EngineHandle, tokio::task::JoinHandle<()>
         engine.raise(severity, "store", message);
     }
     engine.unrouted_alarms();
+    // Nothing is known of a graphics layer before reconciliation has read it.
+    let chans: Vec<_> = engine
+        .playlists
+        .values()
+        .filter_map(|pl| engine.route_of(pl))
+        .map(groups::Route::chan)
+        .collect();
+    engine.graphics.unknown.extend(chans);
     // Before the handle exists: a client that connects at once must get the loaded state, never
     // the empty placeholder (at the same seq 0, its events would then apply to nothing).
     engine.publish_snapshot();
@@ -269,6 +283,8 @@ struct Engine {
     persistence: Persistence,
     /// The 24/7 schedule: plans, fixed-time triggers, published timelines.
     scheduler: schedule::Scheduler,
+    /// Graphics layers, their plan and their steps (see `graphics`).
+    graphics: graphics::Graphics,
     /// Starts the schedule made, until the item is on air (for the as-run log).
     pending_starts: HashMap<(String, String), fire::PlannedStart>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -360,7 +376,14 @@ impl Engine {
             backup: deps.backup,
         };
         let (sides, groups) = groups::build(std::iter::once(first).chain(deps.more));
+        let mut graphics = graphics::Graphics::default();
+        graphics.anchors.extend(
+            deps.restored_graphics
+                .into_iter()
+                .map(|(id, (item, start_ns))| (id, graphics::Anchor { item, start_ns })),
+        );
         Engine {
+            graphics,
             scheduler,
             pending_starts: HashMap::new(),
             staging,
@@ -452,6 +475,7 @@ impl Engine {
             .map_or(idle_target, replicate::Replica::target);
         loop {
             let schedule_at = self.scheduler.deadline();
+            let graphics_at = self.graphics_deadline();
             let drive_at = self.drive_deadline();
             tokio::select! {
                 biased;
@@ -462,6 +486,8 @@ impl Engine {
                 Ok(()) = journal_length.changed() => self.on_drive_change(),
                 // Before anything else that is ready: a fixed-time take must leave on its frame.
                 () = tokio::time::sleep_until(schedule_at) => self.on_schedule(),
+                // A graphic goes on or off on its frame as well.
+                () = tokio::time::sleep_until(graphics_at) => self.graphics_due(),
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
                 // with.
                 Some(msg) = internal.recv() => self.on_internal(msg).await,
@@ -476,6 +502,7 @@ impl Engine {
                 _ = poll.tick() => self.poll(),
                 _ = progress.tick() => self.publish_progress(),
             }
+            self.graphics_sync();
             self.save_state();
         }
     }
@@ -494,6 +521,7 @@ impl Engine {
             } => self.on_read(side, ch, obs, (at, issued), why),
             Internal::Media { side, result } => self.on_media(side, result).await,
             Internal::Durable { ticket, result } => self.on_durable(ticket, result),
+            Internal::Graphics(done) => self.on_graphics_done(done),
             Internal::Replicated { ticket, result } => self.on_replicated(ticket, result).await,
             Internal::Synced { result } => self.on_synced(result),
         }
@@ -553,6 +581,8 @@ fn fill_shared(media: &MediaLibrary, item: &mut Slot) {
 mod drive;
 mod fire;
 mod follow;
+mod graphics;
+mod graphics_send;
 mod groups;
 mod lanes;
 mod layer;

@@ -54,6 +54,10 @@ pub struct PlaylistState {
     /// gap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filler_next: Option<u64>,
+    /// The on-air item's first frame as the daemon estimated it (Unix ns, never before the real
+    /// one): its graphics go on and off relative to it after a restart, on the same frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphics_start_ns: Option<i64>,
 }
 
 impl PlayoutStateFile {

@@ -125,6 +125,7 @@ fn torture_state(revision: u64) -> PlayoutStateFile {
             on_air_since: Some(revision),
             left_after: None,
             filler_next: None,
+            graphics_start_ns: None,
         },
     );
     state

@@ -74,6 +74,7 @@ impl Engine {
         if let Some(ended) = self.runtime(id).went_on_air(item, next, at_ms) {
             self.log_off_air(id, ended, how, at_ms);
         }
+        self.graphics_on_air(id, item, how, at_ms);
         tracing::info!(playlist = id, item, how, "on air");
         self.persistence.state_dirty = true;
         let scheduled = self.planned_start_of(id, item, at_ms);
@@ -288,11 +289,14 @@ impl Engine {
         if matches!(why, ReadWhy::Poll | ReadWhy::Drift) {
             self.reading.remove(&(side, ch));
         }
+        let g = self.sides[side].group;
         let Some(obs) = obs else {
+            if matches!(why, ReadWhy::Reconcile(_)) {
+                self.graphics_observed((g, ch), None);
+            }
             return;
         };
         self.side_channel(side, ch, &obs, at);
-        let g = self.sides[side].group;
         let followed = side == self.lead(g) || matches!(why, ReadWhy::Reconcile(_));
         if matches!(why, ReadWhy::Drift) || !followed {
             // Another side's reading (or a poll taken before the lead changed) feeds drift, and an
@@ -306,7 +310,10 @@ impl Engine {
         }
         match why {
             ReadWhy::Poll => self.observe_channel(side, (g, ch), &obs, (at, Some(issued))),
-            ReadWhy::Reconcile(epochs) => self.reconcile_read(&obs, at, epochs),
+            ReadWhy::Reconcile(epochs) => {
+                self.reconcile_read(&obs, at, epochs);
+                self.graphics_observed((g, ch), Some(&obs));
+            }
             ReadWhy::Drift => {}
         }
     }

@@ -50,6 +50,7 @@ impl Engine {
             }
         } else if let LinkState::Disconnected { reason, .. } = &state {
             self.observed.retain(|r, _| r.group != g);
+            self.graphics_link_lost(g);
             let on_air = self.playout.iter().any(|(id, p)| {
                 p.on_air().is_some() && self.route(id).is_some_and(|r| r.group == g)
             });

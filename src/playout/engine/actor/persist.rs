@@ -108,6 +108,12 @@ impl Engine {
                     on_air_since: p.on_air_since_ms(),
                     left_after: p.left_after().map(str::to_owned),
                     filler_next: self.scheduler.filler_seq.get(id).copied(),
+                    graphics_start_ns: self
+                        .graphics
+                        .anchors
+                        .get(id)
+                        .filter(|a| p.on_air() == Some(a.item.as_str()))
+                        .map(|a| a.start_ns),
                 };
                 (id.clone(), st)
             })

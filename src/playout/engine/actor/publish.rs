@@ -40,8 +40,9 @@ impl Engine {
 
     pub(super) fn publish(&mut self, kind: EventKind) {
         if let Some(id) = kind.playlist_id() {
-            // Whatever changed a playlist or its playout changes its timeline.
+            // Whatever changed a playlist or its playout changes its timeline and its graphics.
             self.scheduler.touch(id);
+            self.graphics.dirty.insert(id.to_owned());
         }
         self.seq += 1;
         self.publish_snapshot();

@@ -28,7 +28,20 @@ impl Engine {
                     .push((id.clone(), p.epoch()));
             }
         }
+        // Graphics layers of a channel with nothing of ours on air need no reading: nothing of
+        // the plan is to be on them.
+        let quiet: Vec<Chan> = self
+            .playlists
+            .values()
+            .filter_map(|pl| self.route_of(pl))
+            .filter(|r| r.group == g && !per_channel.contains_key(&r.chan()))
+            .map(|r| r.chan())
+            .collect();
+        for ch in quiet {
+            self.graphics_observed(ch, None);
+        }
         for (ch, epochs) in per_channel {
+            self.graphics.unknown.insert(ch);
             self.read_channel(ch, ReadWhy::Reconcile(epochs));
         }
     }

@@ -465,6 +465,19 @@ impl Engine {
             if let Some(next) = state.playlists.get(&id).and_then(|p| p.filler_next) {
                 self.scheduler.filler_seq.insert(id.clone(), next);
             }
+            if let Some((item, start)) = state
+                .playlists
+                .get(&id)
+                .and_then(|p| Some((p.on_air.clone()?, p.graphics_start_ns?)))
+            {
+                self.graphics.anchors.insert(
+                    id.clone(),
+                    super::graphics::Anchor {
+                        item,
+                        start_ns: start,
+                    },
+                );
+            }
             *self.runtime(&id) = Runtime::restored(view);
             self.publish_playout(&id);
         }
