@@ -18,6 +18,7 @@ export function emptyState() {
     media: { clips: [], updated_ms: null, error: null },
     alarms: [],
     progress: {},
+    graphics: [],
   };
 }
 
@@ -128,6 +129,7 @@ export function fromSnapshot(msg) {
     media: normalizeMedia(s.media),
     alarms: asArray(s.alarms),
     progress: normalizeProgress(s.progress),
+    graphics: asArray(s.graphics),
   };
 }
 
@@ -305,6 +307,10 @@ function applyKind(state, ev) {
     }
     case 'alarm_cleared':
       state.alarms = state.alarms.filter((a) => a.id !== ev.id);
+      return true;
+    case 'graphics':
+      // The whole list of what onair has on the graphics layers.
+      state.graphics = asArray(ev.graphics);
       return true;
     default:
       return false;

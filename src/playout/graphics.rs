@@ -193,7 +193,8 @@ impl TemplateData {
         }
     }
 
-    fn validate(&self) -> Result<(), PlaylistError> {
+    /// Checks what CasparCG could not take: XML that is not XML, a carriage return, the size.
+    pub fn validate(&self) -> Result<(), PlaylistError> {
         if let TemplateData::Xml(x) = self {
             // Anything else is taken by CasparCG for the name of a stored DATA file.
             if !x.trim_start().starts_with('<') {

@@ -300,6 +300,36 @@ pub struct Target {
     pub playlist: Option<String>,
 }
 
+/// `graphics.fire`: shows an item's secondary event now, by hand (off after its duration when
+/// it has one, else when cleared).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphicsFire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    pub item: String,
+    pub event: String,
+}
+
+/// `graphics.update`: new data for the template on `layer` of the playlist's channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphicsUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    pub layer: i32,
+    pub data: crate::playout::graphics::TemplateData,
+}
+
+/// `graphics.clear`: takes what shows on `layer` of the playlist's channel off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphicsLayer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    pub layer: i32,
+}
+
 /// The arguments of ops that take none: `{}`, `null` or left out.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -58,6 +58,8 @@ pub const ITEM_ON_AIR: &str = "item_on_air";
 pub const MEDIA_RESCAN_FAILED: &str = "media_rescan_failed";
 /// Cluster mode: another daemon leads the station; this one sends no playout command.
 pub const NOT_LEADER: &str = "not_leader";
+/// A `graphics.*` op that cannot be done (no such event, no template on the layer…).
+pub const GRAPHICS_ERROR: &str = "graphics_error";
 
 /// Codes the session produces itself, in the order of the docs' table.
 pub const SESSION: &[&str] = &[
@@ -90,6 +92,7 @@ pub const ENGINE: &[&str] = &[
     ITEM_ON_AIR,
     MEDIA_RESCAN_FAILED,
     NOT_LEADER,
+    GRAPHICS_ERROR,
     SHUTTING_DOWN,
 ];
 

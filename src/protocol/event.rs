@@ -102,6 +102,10 @@ pub enum EventKind {
     AlarmCleared {
         id: u64,
     },
+    /// What onair has on the graphics layers changed: the whole list (a few per channel).
+    Graphics {
+        graphics: Vec<super::LiveGraphic>,
+    },
 }
 
 impl EventKind {
@@ -122,7 +126,8 @@ impl EventKind {
             | EventKind::Link { .. }
             | EventKind::Media { .. }
             | EventKind::AlarmRaised { .. }
-            | EventKind::AlarmCleared { .. } => None,
+            | EventKind::AlarmCleared { .. }
+            | EventKind::Graphics { .. } => None,
         }
     }
 

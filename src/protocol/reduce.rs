@@ -125,6 +125,7 @@ pub fn apply_kind(state: &mut Snapshot, kind: &EventKind) -> Result<(), ReduceEr
             state.alarms.push(alarm.clone());
         }
         EventKind::AlarmCleared { id } => state.alarms.retain(|a| a.id != *id),
+        EventKind::Graphics { graphics } => state.graphics = graphics.clone(),
         // Edits were handled above.
         _ => {}
     }

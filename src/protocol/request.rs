@@ -13,8 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use super::args::{
-    ItemAdd, ItemId, ItemInsert, ItemMove, ItemUpdate, NoArgs, OptionalItem, PlaylistCreate,
-    PlaylistId, PlaylistRename, PlaylistUpdate, Setting, Target,
+    GraphicsFire, GraphicsLayer, GraphicsUpdate, ItemAdd, ItemId, ItemInsert, ItemMove, ItemUpdate,
+    NoArgs, OptionalItem, PlaylistCreate, PlaylistId, PlaylistRename, PlaylistUpdate, Setting,
+    Target,
 };
 use super::decode::{bad, decode};
 use super::{ProtocolError, Role};
@@ -134,6 +135,14 @@ requests! {
     "playout.clear" => Clear(Target), Operator;
     /// Turns a playlist's autoplay on or off.
     "playout.autoplay" => Autoplay(Setting), Operator;
+    /// Shows an item's secondary event now, by hand.
+    "graphics.fire" => GraphicsFire(GraphicsFire), Operator;
+    /// Gives the template on a layer new data (`CG … UPDATE`).
+    "graphics.update" => GraphicsUpdate(GraphicsUpdate), Operator;
+    /// Takes what shows on a graphics layer off.
+    "graphics.clear" => GraphicsClear(GraphicsLayer), Operator;
+    /// Takes the playlist's logo off (`enabled: false`, kept off) or puts it back.
+    "graphics.logo" => GraphicsLogo(Setting), Operator;
     /// Rescans the media library; the ack carries the number of clips.
     "media.rescan" => MediaRescan, Operator;
     /// The `GET /health` document, in the ack.
@@ -155,6 +164,10 @@ impl Request {
                 op,
                 "nothing to change (give name, loop, air_date, filler, end_action or logo)",
             )),
+            Request::GraphicsUpdate(u) => match u.data.validate() {
+                Ok(()) => Ok(request),
+                Err(e) => Err(bad(op, e)),
+            },
             _ => Ok(request),
         }
     }

@@ -23,7 +23,10 @@ fn minimal_args(name: &str) -> Value {
     match name {
         "playlist.create" | "playlist.rename" | "playlist.update" => json!({"name": "News"}),
         "playlist.delete" | "playlist.select" => json!({"playlist": "main"}),
-        "playlist.loop" | "playout.autoplay" => json!({"enabled": true}),
+        "playlist.loop" | "playout.autoplay" | "graphics.logo" => json!({"enabled": true}),
+        "graphics.fire" => json!({"item": "a", "event": "lt"}),
+        "graphics.update" => json!({"layer": 20, "data": {"name": "Ada"}}),
+        "graphics.clear" => json!({"layer": 20}),
         "item.add" => json!({"clip": "CLIP1"}),
         "item.insert" => json!({"clip": "CLIP1", "index": 0}),
         "item.move" => json!({"item": "a", "index": 1}),

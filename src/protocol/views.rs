@@ -197,4 +197,39 @@ pub struct Snapshot {
     pub media: std::sync::Arc<MediaView>,
     pub alarms: Vec<Alarm>,
     pub progress: ProgressMap,
+    /// What onair has on each graphics layer, by server, channel and layer (docs/graphics.md).
+    #[serde(default)]
+    pub graphics: Vec<LiveGraphic>,
+}
+
+/// A graphic on a layer, put there by onair (or found there on reconciling).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LiveGraphic {
+    /// The server (group) it is on; left out with one server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    pub channel: u16,
+    pub layer: i32,
+    pub playlist: String,
+    /// The item whose event it is; left out for the logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// The event's id, or `logo`.
+    pub name: String,
+    /// The still's clip or the template's name.
+    pub label: String,
+    pub phase: GraphicPhase,
+    /// Fired by an operator by hand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
+}
+
+/// Where a graphic is: loaded ahead (not visible), on air, or a template playing its
+/// out-animation before it is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphicPhase {
+    Prepared,
+    On,
+    Stopped,
 }

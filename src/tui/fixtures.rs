@@ -129,6 +129,7 @@ pub fn snapshot(n: usize) -> Snapshot {
         media: media().into(),
         alarms: Vec::new(),
         progress,
+        graphics: Vec::new(),
     }
 }
 

@@ -582,6 +582,7 @@ mod drive;
 mod fire;
 mod follow;
 mod graphics;
+mod graphics_ops;
 mod graphics_send;
 mod groups;
 mod lanes;

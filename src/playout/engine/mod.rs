@@ -118,9 +118,31 @@ pub enum Op {
         enabled: bool,
     },
     MediaRescan,
+    /// A graphics action by hand on the playlist's channel.
+    Graphics {
+        playlist: Option<String>,
+        action: GraphicsAction,
+    },
     /// Answered at once by the engine loop and changes nothing: proves the loop is alive (the
     /// systemd watchdog pings only while it answers).
     Ping,
+}
+
+/// A graphics action by hand (docs/graphics.md, "By hand").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphicsAction {
+    /// Shows an item's secondary event now: off after its duration when it has one, else when
+    /// cleared.
+    Fire { item: String, event: String },
+    /// New data for the template on `layer`.
+    Update {
+        layer: i32,
+        data: crate::playout::graphics::TemplateData,
+    },
+    /// Takes what shows on `layer` off.
+    Clear { layer: i32 },
+    /// Takes the playlist's logo off (kept off) or puts it back.
+    Logo { on: bool },
 }
 
 impl Op {
@@ -151,6 +173,7 @@ impl Op {
             | Op::Pause { .. }
             | Op::Resume { .. }
             | Op::Clear { .. }
+            | Op::Graphics { .. }
             | Op::MediaRescan
             | Op::Ping => false,
         }
@@ -222,6 +245,9 @@ pub enum EngineError {
     /// Cluster mode: another daemon leads the station (docs/operations.md, "Cluster mode").
     #[error("this daemon does not lead the station: send playout commands to the leader")]
     NotLeader,
+    /// A graphics action that cannot be done (no such event, nothing on the layer…).
+    #[error("{0}")]
+    Graphics(String),
 }
 
 impl EngineError {
@@ -242,6 +268,7 @@ impl EngineError {
             EngineError::MediaRescan(_) => "media_rescan_failed",
             EngineError::ShuttingDown => "shutting_down",
             EngineError::NotLeader => "not_leader",
+            EngineError::Graphics(_) => "graphics_error",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! between the two, so an op added to the engine or to the protocol without the other fails to
 //! compile here.
 
-use crate::playout::engine::{EngineError, NewItem, Op, OpResult};
+use crate::playout::engine::{EngineError, GraphicsAction, NewItem, Op, OpResult};
 use crate::playout::model::ItemFields;
 use crate::protocol::args::{ItemAdd, ItemInsert};
 use crate::protocol::{AckResult, ErrorBody, Request};
@@ -115,6 +115,28 @@ impl From<Request> for Handling {
                 enabled: a.enabled,
             },
             Request::MediaRescan => Op::MediaRescan,
+            Request::GraphicsFire(a) => Op::Graphics {
+                playlist: a.playlist,
+                action: GraphicsAction::Fire {
+                    item: a.item,
+                    event: a.event,
+                },
+            },
+            Request::GraphicsUpdate(a) => Op::Graphics {
+                playlist: a.playlist,
+                action: GraphicsAction::Update {
+                    layer: a.layer,
+                    data: a.data,
+                },
+            },
+            Request::GraphicsClear(a) => Op::Graphics {
+                playlist: a.playlist,
+                action: GraphicsAction::Clear { layer: a.layer },
+            },
+            Request::GraphicsLogo(a) => Op::Graphics {
+                playlist: a.playlist,
+                action: GraphicsAction::Logo { on: a.enabled },
+            },
         }))
     }
 }

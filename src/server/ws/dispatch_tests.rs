@@ -236,6 +236,7 @@ fn engine_error_codes_are_listed() {
         EngineError::ItemOnAir,
         EngineError::MediaRescan("x".into()),
         EngineError::NotLeader,
+        EngineError::Graphics("x".into()),
         EngineError::ShuttingDown,
     ];
     for e in &errors {
@@ -253,6 +254,7 @@ fn engine_error_codes_are_listed() {
             | EngineError::ItemOnAir
             | EngineError::MediaRescan(_)
             | EngineError::NotLeader
+            | EngineError::Graphics(_)
             | EngineError::ShuttingDown => {}
         }
     }

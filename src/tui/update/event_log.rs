@@ -29,6 +29,8 @@ pub(super) struct Before {
     /// Rows of the viewed playlist that appear (+1) or go (-1) above its window.
     pub(super) shift: Option<isize>,
     link_up: bool,
+    /// What showed on the graphics layers before a `graphics` event.
+    graphics_on: Vec<String>,
     /// The servers before a `link` event, to say which one changed.
     servers: Vec<crate::protocol::ServerView>,
     clips: usize,
@@ -75,6 +77,7 @@ impl Before {
                 before.playlist = view(playlist).map(|p| p.playlist.name.clone());
             }
             EventKind::Link { .. } => before.servers = state.link.servers.clone(),
+            EventKind::Graphics { .. } => before.graphics_on = graphics_on(&state.graphics),
             EventKind::AlarmCleared { id } => {
                 before.alarm = state
                     .alarms
@@ -246,7 +249,30 @@ pub(super) fn lines(model: &Model, kind: &EventKind, before: Before) -> Vec<(Lev
             .map(|a| (Level::Info, format!("alarm cleared: {a}")))
             .into_iter()
             .collect(),
+        // Only when what is visible changed (not a graphic loaded ahead or removed after its
+        // out-animation).
+        EventKind::Graphics { graphics } => {
+            let now = graphics_on(graphics);
+            if now == before.graphics_on {
+                return Vec::new();
+            }
+            let shown = if now.is_empty() {
+                "none".to_owned()
+            } else {
+                escape_hidden(&now.join(", ")).into_owned()
+            };
+            info(format!("graphics on air: {shown}"))
+        }
     }
+}
+
+/// The graphics on air, as `1-20 LOWER_THIRD (lt)`.
+fn graphics_on(graphics: &[crate::protocol::LiveGraphic]) -> Vec<String> {
+    graphics
+        .iter()
+        .filter(|g| g.phase == crate::protocol::GraphicPhase::On)
+        .map(|g| format!("{}-{} {} ({})", g.channel, g.layer, g.label, g.name))
+        .collect()
 }
 
 /// A log line for what changed on air, if anything did: `before` is the playlist's on-air item and

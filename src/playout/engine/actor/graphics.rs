@@ -50,19 +50,24 @@ pub(crate) enum Owner {
     },
     /// A playlist's standing logo.
     Logo { playlist: String },
+    /// An item's event fired by an operator (see `graphics_ops`): it stays until its duration
+    /// is over or it is cleared, whatever is on air.
+    Manual { playlist: String, event: String },
 }
 
 impl Owner {
     pub(super) fn playlist(&self) -> &str {
         match self {
-            Owner::Event { playlist, .. } | Owner::Logo { playlist } => playlist,
+            Owner::Event { playlist, .. }
+            | Owner::Logo { playlist }
+            | Owner::Manual { playlist, .. } => playlist,
         }
     }
 
     /// The event's id or `logo` (as the as-run log names it).
     pub(super) fn name(&self) -> &str {
         match self {
-            Owner::Event { event, .. } => event,
+            Owner::Event { event, .. } | Owner::Manual { event, .. } => event,
             Owner::Logo { .. } => "logo",
         }
     }
@@ -134,6 +139,11 @@ pub(crate) struct Graphics {
     pub(super) alarms: HashMap<GLayer, String>,
     /// The live layers changed since they were last published.
     pub(super) view_dirty: bool,
+    /// The live layers as last published.
+    pub(super) view: Vec<crate::protocol::LiveGraphic>,
+    /// Operators' ops waiting for CasparCG's answer, by ticket.
+    pub(super) replies: HashMap<u64, super::graphics_ops::Pending>,
+    pub(super) next_ticket: u64,
 }
 
 /// An `On` or `Off` leaves this much of a frame before its frame starts: like a fixed-time take
@@ -184,11 +194,46 @@ impl Engine {
         self.graphics_touch(id);
     }
 
-    /// Plans every playlist touched since the last turn.
+    /// Plans every playlist touched since the last turn, and publishes the live layers when
+    /// they changed.
     pub(super) fn graphics_sync(&mut self) {
         while let Some(id) = self.graphics.dirty.pop_first() {
             self.graphics_replan(&id);
         }
+        if std::mem::take(&mut self.graphics.view_dirty) {
+            let view = self.graphics_view();
+            if view != self.graphics.view {
+                self.graphics.view = view.clone();
+                self.publish(EventKind::Graphics { graphics: view });
+            }
+        }
+    }
+
+    /// The live layers as clients see them.
+    fn graphics_view(&self) -> Vec<crate::protocol::LiveGraphic> {
+        use crate::protocol::{GraphicPhase, LiveGraphic};
+        self.graphics
+            .live
+            .iter()
+            .map(|(at, l)| LiveGraphic {
+                server: (self.groups.len() > 1).then(|| self.groups[at.group].name.clone()),
+                channel: at.channel,
+                layer: at.layer,
+                playlist: l.owner.playlist().to_owned(),
+                item: match &l.owner {
+                    Owner::Event { item, .. } => Some(item.clone()),
+                    Owner::Logo { .. } | Owner::Manual { .. } => None,
+                },
+                name: l.owner.name().to_owned(),
+                label: l.graphic.label().to_owned(),
+                phase: match l.phase {
+                    Phase::Prepared => GraphicPhase::Prepared,
+                    Phase::On => GraphicPhase::On,
+                    Phase::Stopped => GraphicPhase::Stopped,
+                },
+                manual: matches!(l.owner, Owner::Manual { .. }),
+            })
+            .collect()
     }
 
     /// The anchor of `id`'s on-air item (made from when it went on air when there is none yet,
@@ -479,8 +524,9 @@ impl Engine {
                 (Owner::Event { item, .. }, Some((on, next))) => {
                     item != on && Some(item.as_str()) != next
                 }
-                // The logo stays while the playlist is on air.
-                (Owner::Logo { .. }, Some(_)) => false,
+                // The logo stays while the playlist is on air; a graphic fired by hand stays
+                // until its time is over or it is cleared.
+                (Owner::Logo { .. }, Some(_)) | (Owner::Manual { .. }, _) => false,
                 _ => true,
             })
             .map(|(at, l)| (*at, l.clone()))

@@ -17,10 +17,12 @@ const DUE_SLACK_NS: i64 = 500_000;
 /// One side's answers to a step's commands.
 pub(crate) struct GraphicsDone {
     at: GLayer,
-    owner: Owner,
-    step: Step,
+    /// The graphic and step, when the commands were one (not a plain `CLEAR` or `UPDATE`).
+    step: Option<(Owner, Step)>,
     side: usize,
     results: Vec<(&'static str, Result<(), crate::caspar::CommandError>)>,
+    /// The manual op waiting for the answer (see `graphics_ops`).
+    ticket: Option<u64>,
 }
 
 impl Engine {
@@ -32,20 +34,26 @@ impl Engine {
                 break;
             }
             let timer = entry.remove();
-            self.graphics_step(timer, now);
+            self.graphics_step(timer, now, None);
         }
     }
 
     /// Takes one step: decides its commands from what the layer shows now, sends them, and
-    /// records the layer's new state.
-    pub(super) fn graphics_step(&mut self, t: Timer, now: i64) {
-        if !self.may_drive() || self.graphics.unknown.contains(&t.at.chan()) {
-            return;
-        }
-        let targets = self.targets(t.at.group);
-        if targets.is_empty() {
-            // No server to tell: reconciliation restores the layers when the link is back.
-            return;
+    /// records the layer's new state. `reply`: an operator's op, answered with CasparCG's answer
+    /// (at once when there is nothing to send).
+    pub(super) fn graphics_step(&mut self, t: Timer, now: i64, reply: Option<Reply>) {
+        let ok = |reply: Option<Reply>| {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(OpResult::default()));
+            }
+        };
+        if !self.may_drive()
+            || (reply.is_none() && self.graphics.unknown.contains(&t.at.chan()))
+            || self.targets(t.at.group).is_empty()
+        {
+            // Not ours to drive, or no server to tell: reconciliation restores the layers when
+            // the link is back (an op was refused before it got here).
+            return ok(reply);
         }
         let cl = t.at.wire();
         let live = self.graphics.live.get(&t.at);
@@ -57,7 +65,7 @@ impl Engine {
                 // Another graphic still shows on the layer: this one is loaded when it goes on
                 // (a layer shows one graphic at a time).
                 if live.is_some_and(|l| l.owner != t.owner && l.phase != Phase::Stopped) {
-                    return;
+                    return ok(reply);
                 }
                 cmds.extend(timing::commands(cl, &t.graphic, Step::Prepare));
                 Some(Phase::Prepared)
@@ -69,7 +77,7 @@ impl Engine {
             }
             Step::On => {
                 if mine == Some(Phase::On) {
-                    return;
+                    return ok(reply);
                 }
                 if mine != Some(Phase::Prepared) {
                     cmds.extend(timing::commands(cl, &t.graphic, Step::Prepare));
@@ -79,21 +87,21 @@ impl Engine {
             }
             Step::Off if mixer => {
                 if !self.graphics.mixed.remove(&t.owner) {
-                    return;
+                    return ok(reply);
                 }
                 cmds.extend(timing::commands(cl, &t.graphic, Step::Off));
                 None
             }
             Step::Off => {
                 if mine.is_none() || mine == Some(Phase::Stopped) {
-                    return;
+                    return ok(reply);
                 }
                 cmds.extend(timing::commands(cl, &t.graphic, Step::Off));
                 matches!(t.graphic, Graphic::Template { .. }).then_some(Phase::Stopped)
             }
             Step::Remove => {
                 if mine != Some(Phase::Stopped) {
-                    return;
+                    return ok(reply);
                 }
                 cmds.extend(timing::commands(cl, &t.graphic, Step::Remove));
                 None
@@ -118,14 +126,48 @@ impl Engine {
             }
         }
         if cmds.is_empty() {
-            return;
+            return ok(reply);
         }
         tracing::debug!(layer = %cl, owner = ?t.owner, step = ?t.step, "graphics");
+        if matches!(t.step, Step::On | Step::Off) {
+            self.graphics_as_run(&t, now, reply.is_some());
+        }
+        self.graphics_dispatch(t.at, Some((t.owner, t.step)), cmds, reply);
+        self.graphics_changed();
+    }
+
+    /// Sends commands on a graphics layer by hand (`CLEAR`, `CG … UPDATE`).
+    pub(super) fn graphics_send(&mut self, at: GLayer, cmds: Vec<Command>, reply: Option<Reply>) {
+        self.graphics_dispatch(at, None, cmds, reply);
+    }
+
+    /// Hands `cmds` to every connected side of the group together, each without waiting; the
+    /// answers come back as [`Internal::Graphics`].
+    fn graphics_dispatch(
+        &mut self,
+        at: GLayer,
+        step: Option<(Owner, Step)>,
+        cmds: Vec<Command>,
+        reply: Option<Reply>,
+    ) {
+        let targets = self.targets(at.group);
+        let ticket = reply.map(|reply| {
+            let ticket = self.graphics.next_ticket;
+            self.graphics.next_ticket += 1;
+            self.graphics.replies.insert(
+                ticket,
+                super::graphics_ops::Pending {
+                    reply,
+                    waiting: targets.len(),
+                },
+            );
+            ticket
+        });
         for &side in &targets {
             let names: Vec<&'static str> = cmds.iter().map(Command::name).collect();
             let answers = self.sides[side].caspar.dispatch_many(cmds.clone());
             let internal = self.internal_tx.clone();
-            let (at, owner, step) = (t.at, t.owner.clone(), t.step);
+            let step = step.clone();
             tokio::spawn(async move {
                 let results = answers
                     .await
@@ -135,17 +177,13 @@ impl Engine {
                     .collect();
                 let _ = internal.send(Internal::Graphics(GraphicsDone {
                     at,
-                    owner,
                     step,
                     side,
                     results,
+                    ticket,
                 }));
             });
         }
-        if matches!(t.step, Step::On | Step::Off) {
-            self.graphics_as_run(&t, now);
-        }
-        self.graphics_changed();
     }
 
     /// A side answered a step: a failure raises an alarm for the layer (cleared by the layer's
@@ -153,15 +191,23 @@ impl Engine {
     pub(super) fn on_graphics_done(&mut self, done: GraphicsDone) {
         let GraphicsDone {
             at,
-            owner,
             step,
             side,
             results,
+            ticket,
         } = done;
-        let failed = results.iter().find_map(|(name, r)| match r {
-            Err(e) => Some(format!("{name} {} failed: {e}", at.wire())),
-            Ok(()) => None,
-        });
+        let first_error = results
+            .iter()
+            .find_map(|(name, r)| r.clone().err().map(|e| (*name, e)));
+        if let Some(ticket) = ticket {
+            let playlist = step
+                .as_ref()
+                .map(|(o, _)| o.playlist().to_owned())
+                .unwrap_or_default();
+            let result = first_error.clone().map_or(Ok(()), |(_, e)| Err(e));
+            self.graphics_answered(ticket, result, &playlist);
+        }
+        let failed = first_error.map(|(name, e)| format!("{name} {} failed: {e}", at.wire()));
         match failed {
             None => {
                 if let Some(message) = self.graphics.alarms.remove(&at) {
@@ -175,19 +221,21 @@ impl Engine {
                 } else {
                     format!("graphics: {what}")
                 };
-                tracing::warn!(owner = ?owner, step = ?step, %message, "graphics");
-                if matches!(owner, Owner::Event { .. }) {
-                    self.graphics.suppressed.insert(owner.clone());
-                }
-                if matches!(step, Step::Prepare | Step::On)
-                    && self
-                        .graphics
-                        .live
-                        .get(&at)
-                        .is_some_and(|l| l.owner == owner)
-                {
-                    self.graphics.live.remove(&at);
-                    self.graphics_changed();
+                tracing::warn!(step = ?step, %message, "graphics");
+                if let Some((owner, step)) = step {
+                    if matches!(owner, Owner::Event { .. }) {
+                        self.graphics.suppressed.insert(owner.clone());
+                    }
+                    if matches!(step, Step::Prepare | Step::On)
+                        && self
+                            .graphics
+                            .live
+                            .get(&at)
+                            .is_some_and(|l| l.owner == owner)
+                    {
+                        self.graphics.live.remove(&at);
+                        self.graphics_changed();
+                    }
                 }
                 if let Some(old) = self.graphics.alarms.insert(at, message.clone()) {
                     self.clear_alarm("graphics", &old);
@@ -198,13 +246,13 @@ impl Engine {
     }
 
     /// The as-run line of a graphic going on or off.
-    fn graphics_as_run(&self, t: &Timer, now: i64) {
+    fn graphics_as_run(&self, t: &Timer, now: i64, by_hand: bool) {
         let Some(tx) = &self.persistence.asrun else {
             return;
         };
         let item = match &t.owner {
             Owner::Event { item, .. } => Some(item.clone()),
-            Owner::Logo { playlist } => self
+            Owner::Logo { playlist } | Owner::Manual { playlist, .. } => self
                 .playout
                 .get(playlist)
                 .and_then(Runtime::on_air)
@@ -223,6 +271,9 @@ impl Engine {
             t.graphic.label(),
             t.owner.name(),
         );
+        if by_hand {
+            entry = entry.with_detail("by hand");
+        }
         let rate = self.rate_of(t.at.chan());
         // When the viewer sees it: the planned frame, or the frame after the late command.
         let shown = if t.planned {

@@ -101,6 +101,7 @@ impl Engine {
             Op::Resume { playlist } => return self.simple(playlist, Action::Resume, reply),
             Op::Clear { playlist } => return self.simple(playlist, Action::Clear, reply),
             Op::MediaRescan => return self.start_rescan(Some(reply)),
+            Op::Graphics { playlist, action } => return self.graphics_op(playlist, action, reply),
             Op::Ping => {
                 let _ = reply.send(Ok(OpResult::default()));
                 return;
@@ -460,5 +461,6 @@ fn is_playout(op: &Op) -> bool {
             | Op::Resume { .. }
             | Op::Clear { .. }
             | Op::Skip { .. }
+            | Op::Graphics { .. }
     )
 }

@@ -34,6 +34,7 @@ impl Engine {
             media: self.media_view.clone(),
             alarms: self.alarms.clone(),
             progress: self.progress.clone(),
+            graphics: self.graphics.view.clone(),
         };
         self.snapshot_tx.send_replace(Arc::new(snapshot));
     }
