@@ -464,6 +464,7 @@ async fn edits_are_durable_when_acked_and_as_run_has_a_pair_per_item() {
         startup_alarms: Vec::new(),
         shutdown: shutdown.clone(),
         clock: std::sync::Arc::new(onair::schedule::SystemClock),
+        restored_logo_off: Vec::new(),
     });
     wait(&engine, |s| s.link.connected && !s.media.clips.is_empty()).await;
     for clip in ["SHORT", "SHORT"] {

@@ -251,8 +251,8 @@ async fn an_operator_fires_updates_and_clears_graphics_and_takes_the_logo_off() 
     )
     .await);
     let page = sim.templates();
-    let data: Value = serde_json::from_str(&page[0].data).expect("JSON at the server");
-    assert_eq!(data["name"], "Grace \"Amazing\" Hopper");
+    let sent: Value = serde_json::from_str(&page[0].data).expect("JSON at the server");
+    assert_eq!(sent["name"], "Grace \"Amazing\" Hopper");
     ok(&command(
         &mut ws,
         "c",
@@ -288,6 +288,25 @@ async fn an_operator_fires_updates_and_clears_graphics_and_takes_the_logo_off() 
         takes(&sim, 30, |h| h == TakeHow::Play || h == TakeHow::Promote).len(),
         2
     );
+    // Off by hand again: kept off across restarts, so on disk with the playout state.
+    ok(&command(
+        &mut ws,
+        "l2",
+        "graphics.logo",
+        json!({"playlist": "main", "enabled": false}),
+    )
+    .await);
+    let state = data.path().join("state.json");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        let doc: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if doc["playlists"]["main"]["logo_off"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "logo_off not saved: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // What cannot be done changes nothing and says why.
     let bad = command(
         &mut ws,

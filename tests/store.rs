@@ -335,6 +335,7 @@ fn state_file_round_trip_and_quarantine() {
             left_after: None,
             filler_next: Some(3),
             graphics_start_ns: None,
+            logo_off: false,
         },
     );
     store.save_state(&state).unwrap();

@@ -200,6 +200,17 @@ impl Daemon {
                     .collect()
             })
             .unwrap_or_default();
+        let restored_logo_off = report
+            .state
+            .as_ref()
+            .map(|s| {
+                s.playlists
+                    .iter()
+                    .filter(|(_, p)| p.logo_off)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         let selected = report.state.as_ref().and_then(|s| s.selected.clone());
         let replica = cluster::journal(&config, lease.as_ref(), node, &shutdown);
         let journal_stats = replica.as_ref().map(|r| r.stats.clone());
@@ -211,6 +222,7 @@ impl Daemon {
             restored,
             restored_filler,
             restored_graphics,
+            restored_logo_off,
             selected,
             osc: Some(osc.clone()),
             store: Some(writer.clone()),

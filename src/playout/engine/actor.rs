@@ -131,6 +131,8 @@ pub struct EngineDeps {
     /// Per playlist, its on-air item's first frame as estimated before a restart (item id, ns
     /// since the epoch): graphics go on and off relative to it (see `graphics`).
     pub restored_graphics: BTreeMap<String, (String, i64)>,
+    /// Playlists whose logo an operator took off by hand before a restart (it stays off).
+    pub restored_logo_off: Vec<String>,
     pub selected: Option<String>,
     /// OSC telemetry; without it (or while it is stale) channels are polled with `INFO`.
     pub osc: Option<OscTelemetry>,
@@ -173,6 +175,7 @@ impl EngineDeps {
             restored: BTreeMap::new(),
             restored_filler: BTreeMap::new(),
             restored_graphics: BTreeMap::new(),
+            restored_logo_off: Vec::new(),
             selected: None,
             osc: None,
             store: None,
@@ -377,6 +380,7 @@ impl Engine {
         };
         let (sides, groups) = groups::build(std::iter::once(first).chain(deps.more));
         let mut graphics = graphics::Graphics::default();
+        graphics.logo_off.extend(deps.restored_logo_off);
         graphics.anchors.extend(
             deps.restored_graphics
                 .into_iter()

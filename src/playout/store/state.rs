@@ -58,6 +58,9 @@ pub struct PlaylistState {
     /// one): its graphics go on and off relative to it after a restart, on the same frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphics_start_ns: Option<i64>,
+    /// The operator took the playlist's logo off by hand (`graphics.logo`): it stays off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logo_off: bool,
 }
 
 impl PlayoutStateFile {

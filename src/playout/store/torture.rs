@@ -126,6 +126,7 @@ fn torture_state(revision: u64) -> PlayoutStateFile {
             left_after: None,
             filler_next: None,
             graphics_start_ns: None,
+            logo_off: false,
         },
     );
     state

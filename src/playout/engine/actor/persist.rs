@@ -114,6 +114,7 @@ impl Engine {
                         .get(id)
                         .filter(|a| p.on_air() == Some(a.item.as_str()))
                         .map(|a| a.start_ns),
+                    logo_off: self.graphics.logo_off.contains(id),
                 };
                 (id.clone(), st)
             })

@@ -478,6 +478,11 @@ impl Engine {
                     },
                 );
             }
+            if state.playlists.get(&id).is_some_and(|p| p.logo_off) {
+                self.graphics.logo_off.insert(id.clone());
+            } else {
+                self.graphics.logo_off.remove(&id);
+            }
             *self.runtime(&id) = Runtime::restored(view);
             self.publish_playout(&id);
         }
