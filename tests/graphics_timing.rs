@@ -24,6 +24,10 @@ use onair::sim::{ClockMode, Sim, SimConfig, TakeHow, TakeRecord};
 use tokio_util::sync::CancellationToken;
 
 const MS: Duration = Duration::from_millis(1);
+
+/// The tests of this file run one at a time: each measures frames against a real-time clock, and
+/// another's simulator and engine on the same two cores would make it late.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Channels per frame rate; each plays [`ITEMS`] items, one lower third each.
 const CHANNELS_PER_RATE: usize = 20;
 const ITEMS: usize = 5;
@@ -162,6 +166,7 @@ fn of(takes: &[TakeRecord], ch: usize, layer: i32, how: impl Fn(TakeHow) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lower_third_goes_on_and_off_on_its_frames_at_25_and_50_fps() {
+    let _alone = ALONE.lock().await;
     let formats: Vec<&str> = (0..2 * CHANNELS_PER_RATE)
         .map(|c| {
             if c < CHANNELS_PER_RATE {
@@ -269,6 +274,7 @@ async fn a_lower_third_goes_on_and_off_on_its_frames_at_25_and_50_fps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_logo_is_off_for_exactly_the_ads() {
+    let _alone = ALONE.lock().await;
     let sim = sim(&["1080i5000"]).await;
     let mut pl = Playlist::new("main", "Main", "1-10".parse().expect("layer"));
     pl.logo = Some(Logo {
@@ -336,6 +342,7 @@ async fn the_logo_is_off_for_exactly_the_ads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn template_data_reaches_the_server_intact() {
+    let _alone = ALONE.lock().await;
     let sim = sim(&["1080i5000"]).await;
     let json: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
         r#"{"name":"Zoë \"Zed\" Ünal","path":"C:\\clips\\a.mp4","lines":"one\ntwo","note":"日本語 — ok"}"#,

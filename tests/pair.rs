@@ -310,3 +310,74 @@ async fn a_clip_the_backup_lacks_is_flagged_when_it_is_added_and_cleared_when_it
         );
     }
 }
+
+/// What layer `layer` of channel 1 of `sim` shows in the foreground (a template page, a still).
+fn shows(sim: &onair::sim::Sim, layer: i32) -> bool {
+    sim.with_state(|s| {
+        s.layer(0, layer)
+            .is_some_and(|l| !matches!(l.foreground, onair::sim::producer::Producer::Empty))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_restarts_gets_the_graphics_on_air_back() {
+    use onair::playout::graphics::{Graphic, ItemGraphics, Logo, Secondary};
+    let lib = SimMedia::virtual_library(20);
+    let mut pl = playlist(&["CLIP1", "CLIP2"], false);
+    pl.logo = Some(Logo {
+        layer: 30,
+        graphic: Box::new(Graphic::Still {
+            clip: "LOGO".into(),
+        }),
+    });
+    let mut first = (*pl.items[0]).clone();
+    first.graphics = ItemGraphics {
+        logo: true,
+        events: vec![Secondary {
+            id: "lt".into(),
+            layer: 20,
+            offset_ms: 0,
+            duration_ms: None,
+            graphic: Graphic::Template {
+                template: "LOWER_THIRD".into(),
+                cg_layer: 1,
+                data: None,
+            },
+        }],
+    };
+    pl.items[0] = std::sync::Arc::new(first).into();
+    let p = pair(sim_with(lib.clone()).await, sim_with(lib).await, vec![pl]).await;
+    take(&p, "i0").await;
+    poll_until("both sides show the logo and the lower third", || {
+        [&p.main, &p.backup]
+            .iter()
+            .all(|s| shows(s, 20) && shows(s, 30))
+    })
+    .await;
+    let control = p.backup.control();
+    control.restart(Duration::from_millis(500)).await;
+    assert!(
+        !shows(&p.backup, 20) && !shows(&p.backup, 30),
+        "came back empty"
+    );
+    wait(&p.engine, |s| {
+        let b = server(s, "backup");
+        b.connected && b.in_step
+    })
+    .await;
+    poll_until(
+        "the backup shows the logo and the lower third again",
+        || shows(&p.backup, 20) && shows(&p.backup, 30),
+    )
+    .await;
+    let page = p.backup.templates();
+    assert!(page.iter().any(|t| t.layer == 20 && t.playing), "{page:?}");
+    // The main was left alone: added and played once.
+    let main_adds = p
+        .main
+        .take_log()
+        .iter()
+        .filter(|t| t.layer == 20 && t.how == TakeHow::CgAdd)
+        .count();
+    assert_eq!(main_adds, 1);
+}

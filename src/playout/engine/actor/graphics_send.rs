@@ -132,25 +132,84 @@ impl Engine {
         if matches!(t.step, Step::On | Step::Off) {
             self.graphics_as_run(&t, now, reply.is_some());
         }
-        self.graphics_dispatch(t.at, Some((t.owner, t.step)), cmds, reply);
+        let targets = self.targets(t.at.group);
+        self.graphics_dispatch(&targets, t.at, Some((t.owner, t.step)), cmds, reply);
         self.graphics_changed();
     }
 
     /// Sends commands on a graphics layer by hand (`CLEAR`, `CG … UPDATE`).
     pub(super) fn graphics_send(&mut self, at: GLayer, cmds: Vec<Command>, reply: Option<Reply>) {
-        self.graphics_dispatch(at, None, cmds, reply);
+        let targets = self.targets(at.group);
+        self.graphics_dispatch(&targets, at, None, cmds, reply);
     }
 
-    /// Hands `cmds` to every connected side of the group together, each without waiting; the
-    /// answers come back as [`Internal::Graphics`].
+    /// A side brought back in step (a pair's server that restarted shows the playlist's clip
+    /// again, see `sides`): what the station shows on `id`'s graphics layers now, sent to that
+    /// side alone.
+    pub(super) fn graphics_resync_side(&mut self, side: usize, id: &str) {
+        if !self.may_drive() {
+            return;
+        }
+        let Some(r) = self.route(id) else {
+            return;
+        };
+        let shows: Vec<(GLayer, Live)> = self
+            .graphics
+            .live
+            .iter()
+            .filter(|(at, l)| at.chan() == r.chan() && l.owner.playlist() == id)
+            .filter(|(_, l)| l.phase == Phase::On)
+            .map(|(at, l)| (*at, l.clone()))
+            .collect();
+        for (at, live) in shows {
+            let mut cmds = timing::commands(at.wire(), &live.graphic, Step::Prepare);
+            cmds.extend(timing::commands(at.wire(), &live.graphic, Step::On));
+            self.graphics_dispatch(&[side], at, None, cmds, None);
+        }
+        let mixers: Vec<(GLayer, Graphic)> = self
+            .graphics
+            .mixed
+            .iter()
+            .filter_map(|o| match o {
+                Owner::Event {
+                    playlist,
+                    item,
+                    event,
+                } if playlist == id => {
+                    let ev = self
+                        .playlists
+                        .get(playlist)?
+                        .item(item)?
+                        .graphics
+                        .events
+                        .iter()
+                        .find(|e| &e.id == event)?;
+                    let at = GLayer {
+                        group: r.group,
+                        channel: r.channel,
+                        layer: ev.layer,
+                    };
+                    Some((at, ev.graphic.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        for (at, graphic) in mixers {
+            let cmds = timing::commands(at.wire(), &graphic, Step::On);
+            self.graphics_dispatch(&[side], at, None, cmds, None);
+        }
+    }
+
+    /// Hands `cmds` to each of `targets` together, each without waiting; the answers come back as
+    /// [`Internal::Graphics`].
     fn graphics_dispatch(
         &mut self,
+        targets: &[usize],
         at: GLayer,
         step: Option<(Owner, Step)>,
         cmds: Vec<Command>,
         reply: Option<Reply>,
     ) {
-        let targets = self.targets(at.group);
         let ticket = reply.map(|reply| {
             let ticket = self.graphics.next_ticket;
             self.graphics.next_ticket += 1;
@@ -163,7 +222,7 @@ impl Engine {
             );
             ticket
         });
-        for &side in &targets {
+        for &side in targets {
             let names: Vec<&'static str> = cmds.iter().map(Command::name).collect();
             let answers = self.sides[side].caspar.dispatch_many(cmds.clone());
             let internal = self.internal_tx.clone();

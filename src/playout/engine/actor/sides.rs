@@ -332,6 +332,8 @@ impl Engine {
         if background {
             self.resync_answered(side, None);
         } else {
+            // The clip is back on that side: its graphics go back over it.
+            self.graphics_resync_side(side, id);
             let intent = Intent::Resync {
                 side,
                 id: id.to_owned(),
