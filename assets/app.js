@@ -6,32 +6,13 @@
 // events that other operators cause.
 
 import { OnairClient } from './client.js';
+import { h, reconcile, setHidden, setText, visible } from './dom.js';
+import { channelGraphics, channelLabel, logoOff, logoState } from './graphics.js';
+import { drawItemGraphics, renderGraphicsPanel } from './graphics-view.js';
 import { serverChanges, serverDetails, serverPills, health as serverHealth, isPair } from './servers.js';
 import { formatSpan, formatTime, itemSeconds, layerLabel, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
 
 const $ = (id) => document.getElementById(id);
-
-/** Creates an element; `props` sets properties (`className`, `textContent`, `dataset`, …). */
-function h(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k === 'attrs') for (const [a, val] of Object.entries(v)) node.setAttribute(a, val);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-/** Sets text only when it changed (cheap at 10 Hz, and screen readers are not re-notified). */
-function setText(node, text) {
-  const s = String(text);
-  if (node.textContent !== s) node.textContent = s;
-}
-
-function setHidden(node, hidden) {
-  if (node.hidden !== hidden) node.hidden = hidden;
-}
 
 /** Wall-clock time as operators read it, 24-hour, the same everywhere on the page. */
 function clockTime(date) {
@@ -122,8 +103,9 @@ function scheduleRender(progressOnly = false, rundown = !progressOnly) {
   });
 }
 
-/** Event kinds that change nothing in the rundown. */
-const OUTSIDE_RUNDOWN = new Set(['alarm_raised', 'alarm_cleared', 'link', 'media']);
+/** Event kinds that change nothing in the rundown (a row's graphics are its item's events, not
+ * what is live: that is the graphics panel's). */
+const OUTSIDE_RUNDOWN = new Set(['alarm_raised', 'alarm_cleared', 'link', 'media', 'graphics']);
 /** Event kinds about one playlist (by id in `playlist`) that change nothing but its rundown and
  * its on-air panel: another playlist's rundown stays as it is. */
 const ONE_PLAYLIST = new Set(['item_added', 'item_updated', 'item_moved', 'item_removed', 'playout', 'missing']);
@@ -150,6 +132,7 @@ function render(withRundown = true) {
   renderOnAir();
   renderSchedule();
   renderTransport();
+  renderGraphics();
   if (withRundown) renderRundown();
   renderLibrary();
   renderAlarms();
@@ -290,13 +273,6 @@ function renderBanner() {
 
 const PLAYOUT_STATUS = { stopped: 'Stopped', playing: 'On air', paused: 'Paused', held: 'Held' };
 
-// Titles may hold invisible format characters (U+202E reverses the text after it); show them as
-// `<U+202E>` so the page never displays one name while another plays (docs/ws-protocol.md).
-const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
-function visible(text) {
-  return String(text).replace(HIDDEN, (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
-}
-
 function itemLabel(item) {
   return visible(item.title || item.clip);
 }
@@ -376,6 +352,11 @@ function renderProgress() {
   $('remaining').classList.toggle('is-low', p.remaining <= 10 && pl.playout.status === 'playing');
 }
 
+/** The graphics panel of the shown playlist's channel. */
+function renderGraphics() {
+  renderGraphicsPanel(client.state, shownPlaylist(), client.role !== 'viewer', client.canCommand, client.hasState);
+}
+
 function renderTransport() {
   const pl = shownPlaylist();
   const can = client.canCommand && !!pl;
@@ -410,78 +391,12 @@ function renderTransport() {
   $('btn-rescan').disabled = !client.canCommand;
 }
 
-/**
- * Puts `keys` into `container` in order, reusing the child whose `data-key` matches, so a row the
- * operator focused stays the same element. Only rows out of place are moved, and as few as
- * possible: the rows already in order (the longest increasing run of their old positions) stay,
- * so one item moved from the top of 10,000 to the bottom moves one row, not 9,999.
- */
-function reconcile(container, keys, make, update) {
-  const focused = document.activeElement;
-  const existing = new Map();
-  let pos = 0;
-  // The key is kept as a plain property too: reading `dataset` 10,000 times per render is slow.
-  for (const child of container.children) existing.set(child.key ?? child.dataset.key, { node: child, pos: pos++ });
-  const nodes = new Array(keys.length);
-  const oldPos = new Array(keys.length);
-  keys.forEach((key, i) => {
-    const old = existing.get(key);
-    if (old) {
-      existing.delete(key);
-      nodes[i] = old.node;
-      oldPos[i] = old.pos;
-    } else {
-      nodes[i] = make(key);
-      nodes[i].dataset.key = key;
-      nodes[i].key = key;
-      oldPos[i] = -1;
-    }
-    update(nodes[i], i);
-  });
-  // Gone first, so that a removed row does not stand in the way of the ones after it.
-  for (const { node } of existing.values()) node.remove();
-  const stay = increasingRun(oldPos);
-  // From the end, so the row after each one is already in its final place; the rows that stay
-  // keep their order among themselves, and every other row goes right before its successor.
-  let after = null;
-  for (let i = keys.length - 1; i >= 0; i--) {
-    const node = nodes[i];
-    if (!stay[i] && (node.parentNode !== container || node.nextSibling !== after)) container.insertBefore(node, after);
-    after = node;
-  }
-  // Moving a node blurs it in some browsers; give the focus back.
-  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
-}
-
-/**
- * Marks the longest strictly increasing subsequence of `positions` (ignoring -1: new rows), in
- * O(n log n): the rows that can keep their place while the others move around them.
- */
-function increasingRun(positions) {
-  const tails = []; // tails[k]: index (into positions) ending the best run of length k + 1
-  const prev = new Array(positions.length).fill(-1);
-  positions.forEach((p, i) => {
-    if (p < 0) return;
-    let lo = 0;
-    let hi = tails.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (positions[tails[mid]] < p) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0) prev[i] = tails[lo - 1];
-    tails[lo] = i;
-  });
-  const stay = new Array(positions.length).fill(false);
-  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = prev[i]) stay[i] = true;
-  return stay;
-}
-
 function makeItemRow() {
   const refs = {
     idx: h('span', { className: 'idx' }),
     title: h('span', { className: 'title' }),
     sub: h('span', { className: 'sub' }),
+    gfx: h('span', { className: 'gfx', hidden: true }),
     dur: h('span', { className: 'dur' }),
     pdiff: h('span', { className: 'plan-diff' }),
     pstart: h('span', { className: 'plan-start' }),
@@ -501,6 +416,7 @@ function makeItemRow() {
     refs.dur,
     refs.badges,
     h('span', { className: 'row-actions' }, refs.take, refs.cue, refs.up, refs.down, refs.remove),
+    refs.gfx,
   );
   row.refs = refs;
   return row;
@@ -511,7 +427,7 @@ function makeItemRow() {
  * event then redraws the rows it touched, not every row (writing even an unchanged value into the
  * DOM costs style work). `missing` is the set of the playlist's missing item ids.
  */
-function updateItemRow(row, item, i, pl, can, missing, view) {
+function updateItemRow(row, item, i, pl, can, operator, missing, view) {
   drawPlan(row, timelineEntry(view, pl, i));
   const po = pl.playout;
   const onAir = item.id === po.on_air;
@@ -527,20 +443,21 @@ function updateItemRow(row, item, i, pl, can, missing, view) {
     (item.id === ui.cursorId ? 64 : 0) |
     (can ? 128 : 0) |
     (i === 0 ? 256 : 0) |
-    (i === pl.items.length - 1 ? 512 : 0);
+    (i === pl.items.length - 1 ? 512 : 0) |
+    (operator ? 1024 : 0);
   const fps = Array.isArray(item.fps) ? item.fps : [];
   const was = row.drawn;
   // The row number alone changes for every row below an insert or a removal: only the number is
   // written then.
   if (was && was.flags === flags && was.title === item.title && was.clip === item.clip && was.frames === item.frames &&
-      was.fps0 === fps[0] && was.fps1 === fps[1] && was.loop === item.loop) {
+      was.fps0 === fps[0] && was.fps1 === fps[1] && was.loop === item.loop && was.graphics === item.graphics) {
     if (was.i !== i) {
       setText(row.refs.idx, i + 1);
       was.i = i;
     }
     return;
   }
-  row.drawn = { flags, i, title: item.title, clip: item.clip, frames: item.frames, fps0: fps[0], fps1: fps[1], loop: item.loop };
+  row.drawn = { flags, i, title: item.title, clip: item.clip, frames: item.frames, fps0: fps[0], fps1: fps[1], loop: item.loop, graphics: item.graphics };
   const r = row.refs;
   const label = itemLabel(item);
   setText(r.idx, i + 1);
@@ -563,6 +480,7 @@ function updateItemRow(row, item, i, pl, can, missing, view) {
   }
   if (missing.has(item.id)) badges.push(['missing', 'MISSING']);
   if (item.loop) badges.push(['loop', 'LOOP']);
+  if (logoOff(item)) badges.push(['no-logo', 'NO LOGO']);
   const sig = badges.map((b) => b.join(':')).join(',');
   if (r.badges.dataset.sig !== sig) {
     r.badges.dataset.sig = sig;
@@ -584,6 +502,7 @@ function updateItemRow(row, item, i, pl, can, missing, view) {
   r.up.disabled = !can || i === 0;
   r.down.disabled = !can || i === pl.items.length - 1;
   r.remove.disabled = !can;
+  drawItemGraphics(r.gfx, item, label, operator, can);
 }
 
 function renderRundown() {
@@ -608,13 +527,14 @@ function renderRundown() {
   const items = pl ? pl.items : [];
   if (ui.cursorId && !items.some((i) => i.id === ui.cursorId)) ui.cursorId = null;
   const can = client.canCommand;
+  const operator = client.role !== 'viewer';
   const missing = new Set(pl ? pl.missing : []);
   const view = planOf(pl);
   reconcile(
     $('items'),
     items.map((i) => i.id),
     makeItemRow,
-    (row, i) => updateItemRow(row, items[i], i, pl, can, missing, view),
+    (row, i) => updateItemRow(row, items[i], i, pl, can, operator, missing, view),
   );
   // Rows gone from the list no longer count as showing a plan.
   for (const row of planRows) if (!row.isConnected) planRows.delete(row);
@@ -952,6 +872,41 @@ async function itemAction(act, itemId) {
   }
 }
 
+/** Shows an item's secondary event now (docs/graphics.md, "By hand"). */
+async function fireEvent(itemId, eventId) {
+  const pl = shownPlaylist();
+  if (!pl || blocked()) return;
+  const item = pl.items.find((i) => i.id === itemId);
+  if (!item) return;
+  ui.cursorId = itemId;
+  scheduleRender();
+  await run(`Fire ${visible(eventId)} on ${itemLabel(item)}`, 'graphics.fire', { playlist: pl.id, item: itemId, event: eventId });
+}
+
+/** Takes what shows on a graphics layer of the shown playlist's channel off, once confirmed. */
+async function clearGraphic(layer) {
+  const pl = shownPlaylist();
+  if (!pl || blocked()) return;
+  const g = channelGraphics(client.state, pl).find((x) => x.layer === layer);
+  if (!g) return;
+  const what = `${visible(g.name)} (${visible(g.label)})`;
+  const logo = g.name === 'logo' ? ' The logo stays off until it is put back.' : '';
+  if (!(await confirmDialog(`Clear ${what} from layer ${layer} of ${channelLabel(pl)}? It goes off air now.${logo}`, 'Clear'))) return;
+  // The playlist that put it there, when the page knows it (the filler's logo on the same
+  // channel): any playlist of the channel names the same layer.
+  const playlist = client.state.playlists.some((p) => p.id === g.playlist) ? g.playlist : pl.id;
+  await run(`Clear layer ${layer} (${visible(g.name)})`, 'graphics.clear', { playlist, layer });
+}
+
+/** The shown playlist's logo off (it stays off across items and restarts) or back on. */
+async function toggleLogo() {
+  const pl = shownPlaylist();
+  if (!pl || blocked()) return;
+  const logo = logoState(client.state, pl);
+  if (!logo) return;
+  await run(`Logo ${logo.on ? 'off' : 'on'}`, 'graphics.logo', { playlist: pl.id, enabled: !logo.on });
+}
+
 async function addClip(name) {
   const pl = shownPlaylist();
   if (!pl || blocked()) return;
@@ -1047,7 +1002,9 @@ $('items').addEventListener('click', (e) => {
   if (!row) return;
   const b = e.target.closest('button[data-act]');
   if (b) {
-    if (!b.disabled) itemAction(b.dataset.act, row.dataset.key);
+    if (b.disabled) return;
+    if (b.dataset.act === 'fire') fireEvent(row.dataset.key, b.dataset.event);
+    else itemAction(b.dataset.act, row.dataset.key);
     return;
   }
   ui.cursorId = row.dataset.key;
@@ -1081,6 +1038,15 @@ $('playlist-select').addEventListener('change', (e) => {
   ui.viewId = e.target.value;
   ui.cursorId = null;
   render();
+});
+
+$('gfx-list').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-act="clear"]');
+  const row = e.target.closest('li[data-key]');
+  if (b && row && !b.disabled) clearGraphic(Number(row.dataset.key));
+});
+$('btn-logo').addEventListener('click', (e) => {
+  if (!e.currentTarget.disabled) toggleLogo();
 });
 
 $('btn-rescan').addEventListener('click', () => action('rescan'));

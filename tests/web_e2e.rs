@@ -6,7 +6,11 @@
 //! daemon restarts gracefully requiring tokens: the page asks for one, a viewer token shows the
 //! controls disabled, an operator token enables them. Last, playlist roles: `main` ends in black
 //! and a filler on its layer takes the layer over; the page names both roles and says after which
-//! item `main` was taken over. Screenshots land in `target/web-e2e/`.
+//! item `main` was taken over. Before that, graphics: with a logo on `main` and an item with a lower
+//! third on air, the page's graphics panel lists the logo, the event's Fire button makes the
+//! simulator play the template (asked over stdio: `@@ TEMPLATES`), Clear asks first and then the
+//! lower third leaves the simulator and the panel, and the logo toggles off and on. Screenshots
+//! land in `target/web-e2e/`.
 //!
 //! Needs `/usr/bin/chromium`, node ≥ 20 and `tests/web/node_modules/playwright-core`
 //! (`scripts/install-web-test-deps.sh`, which `.ci/run` calls). Without them the tests print
@@ -24,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use onair::sim::{ClockMode, Sim, SimConfig};
+use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Written into the playlist file while the daemon is down; `e2e.mjs` expects exactly this text.
@@ -302,14 +307,29 @@ fn reply(stdin: &mut ChildStdin, line: &str) -> Result<(), String> {
         .map_err(|e| format!("writing to e2e.mjs: {e}"))
 }
 
-/// Runs `e2e.mjs` against the daemon and serves its KILL/RESTART requests.
+/// The template pages on the simulator's channels, one JSON line for `e2e.mjs`: what CasparCG
+/// would show, not what the daemon believes it shows. Channels are numbered from 1, as in AMCP.
+fn templates_line(sim: &Sim) -> String {
+    let pages: Vec<serde_json::Value> = sim
+        .templates()
+        .into_iter()
+        .map(|t| {
+            json!({"channel": t.channel + 1, "layer": t.layer, "template": t.template,
+                   "playing": t.playing, "data": t.data})
+        })
+        .collect();
+    format!("TEMPLATES {}", serde_json::Value::from(pages))
+}
+
+/// Runs `e2e.mjs` against the daemon and serves its KILL/RESTART/TEMPLATES requests.
 fn drive_browser(
     mut daemon: Daemon,
     port: u16,
-    caspar: SocketAddr,
+    sim: &Sim,
     data: &Path,
     out: &Path,
 ) -> Result<(), String> {
+    let caspar = sim.addr();
     let url = format!("http://127.0.0.1:{port}/");
     let child = Command::new("node")
         .arg(manifest_dir().join("tests/web/e2e.mjs"))
@@ -362,6 +382,7 @@ fn drive_browser(
                 daemon = restart_on(port, caspar, data, true)?;
                 reply(&mut stdin, "RESTARTED")?;
             }
+            Some("TEMPLATES") => reply(&mut stdin, &templates_line(sim))?,
             Some("DONE") => done = true,
             _ => eprintln!("{line}"),
         }
@@ -406,7 +427,7 @@ fn web_page_connects_takes_and_resyncs_after_a_daemon_restart() {
     std::fs::create_dir_all(&out).expect("artifact dir");
 
     let (daemon, port) = start_on_free_port(sim.addr(), data.path()).expect("daemon starts");
-    let result = drive_browser(daemon, port, sim.addr(), data.path(), &out);
+    let result = drive_browser(daemon, port, &sim, data.path(), &out);
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -425,8 +446,9 @@ fn web_page_connects_takes_and_resyncs_after_a_daemon_restart() {
 }
 
 /// The client's protocol rules (`assets/state.js`, `assets/client.js`) under node's test runner:
-/// the reducer on its own, the client against a fake WebSocket, and the words for a main/backup
-/// pair's servers (`assets/servers.js`). No browser needed, only node.
+/// the reducer on its own, the client against a fake WebSocket, the words for a main/backup
+/// pair's servers (`assets/servers.js`) and for graphics (`assets/graphics.js`). No browser
+/// needed, only node.
 #[test]
 fn client_protocol_rules_in_node() {
     if let Some(why) = node_missing() {
@@ -438,6 +460,7 @@ fn client_protocol_rules_in_node() {
         .arg(manifest_dir().join("tests/web/state.test.mjs"))
         .arg(manifest_dir().join("tests/web/client.test.mjs"))
         .arg(manifest_dir().join("tests/web/servers.test.mjs"))
+        .arg(manifest_dir().join("tests/web/graphics.test.mjs"))
         .current_dir(manifest_dir())
         .output()
         .expect("node runs");

@@ -47,6 +47,21 @@ const FILES: &[Asset] = &[
         body: include_str!("../../assets/client.js"),
     },
     Asset {
+        path: "/assets/dom.js",
+        content_type: JS,
+        body: include_str!("../../assets/dom.js"),
+    },
+    Asset {
+        path: "/assets/graphics.js",
+        content_type: JS,
+        body: include_str!("../../assets/graphics.js"),
+    },
+    Asset {
+        path: "/assets/graphics-view.js",
+        content_type: JS,
+        body: include_str!("../../assets/graphics-view.js"),
+    },
+    Asset {
         path: "/assets/servers.js",
         content_type: JS,
         body: include_str!("../../assets/servers.js"),

@@ -13,6 +13,9 @@
 //                  starts it requiring the tokens it passed in ONAIR_E2E_OPERATOR_TOKEN and
 //                  ONAIR_E2E_VIEWER_TOKEN,
 //   test → script: `RESTARTED`
+//   script → test: `@@ TEMPLATES` what the simulator's template pages are (CasparCG's side, not the
+//                  daemon's belief),
+//   test → script: `TEMPLATES [{"channel":1,"layer":20,"template":"LOWER_THIRD","playing":true,"data":"…"}]`
 //   script → test: `@@ DONE`     everything passed (exit code 0).
 // Every other stdout/stderr line is a log line. Any failure exits 1 after a screenshot
 // (`onair-web-failure.png` in the artifact dir).
@@ -64,6 +67,14 @@ async function ask(request, expected, timeoutMs = 30000) {
   console.log(`@@ ${request}`);
   const answer = await readLine(timeoutMs);
   if (answer !== expected) throw new Error(`harness answered ${JSON.stringify(answer)} to ${request}, wanted ${expected}`);
+}
+
+/** The simulator's template pages (`@@ TEMPLATES`). */
+async function simTemplates() {
+  console.log('@@ TEMPLATES');
+  const answer = await readLine(30000);
+  if (!answer.startsWith('TEMPLATES ')) throw new Error(`harness answered ${JSON.stringify(answer)} to TEMPLATES`);
+  return JSON.parse(answer.slice('TEMPLATES '.length));
 }
 
 // ---- browser --------------------------------------------------------------------------------------
@@ -125,6 +136,35 @@ async function progressAdvances(label) {
   if (!/^-\d\d:\d\d$/.test(remaining ?? '')) throw new Error(`${label}: remaining shows ${remaining}`);
   if (await page.locator('#stale').isVisible()) throw new Error(`${label}: progress is marked stale`);
   log(`${label}: progress ${first.toFixed(2)} s → ${second.toFixed(2)} s, remaining ${remaining}`);
+}
+
+/**
+ * Puts `window.e2eOperator(token)` into the page: a second client (a WebSocket of its own with the
+ * given token) for what the page has no control for, resolving to `{run(op, args), close()}` where
+ * `run` resolves with the ack.
+ */
+async function installSecondClient(p) {
+  await p.evaluate(() => {
+    window.e2eOperator = async (token) => {
+      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
+      let next = 0;
+      const waiting = new Map();
+      ws.onmessage = ({ data }) => {
+        const msg = JSON.parse(data);
+        if (msg.type === 'ack') waiting.get(msg.id)?.(msg);
+      };
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('the second client could not connect'));
+      });
+      const run = (op, args) => new Promise((resolve) => {
+        const id = `e2e-${++next}`;
+        waiting.set(id, resolve);
+        ws.send(JSON.stringify({ type: 'command', id, op, args }));
+      });
+      return { run, close: () => ws.close() };
+    };
+  });
 }
 
 async function screenshot(p, name) {
@@ -263,6 +303,96 @@ try {
   });
   await screenshot(page, 'onair-web.png');
 
+  // ---- graphics: a logo and a lower third on the page's channel ---------------------------------
+  // A second client gives `main` a logo (the still LOGO on layer 30) and takes a new item with a
+  // lower third on layer 20. The item loops and the event is timed from its end, so onair never
+  // shows it by itself (a looping clip has no end): only the page's Fire button can.
+  await installSecondClient(page);
+  const setup = await page.evaluate(async (token) => {
+    const { run, close } = await window.e2eOperator(token);
+    const logo = await run('playlist.update', { playlist: 'main', logo: { layer: 30, graphic: { kind: 'still', clip: 'LOGO' } } });
+    const added = await run('item.add', {
+      playlist: 'main',
+      clip: 'CLIP2',
+      title: 'Interview',
+      loop: true,
+      graphics: { events: [{ id: 'lt', layer: 20, offset_ms: -1000, graphic: { kind: 'template', template: 'LOWER_THIRD', data: { name: 'Ada Lovelace' } } }] },
+    });
+    const take = typeof added.item === 'string' ? await run('playout.take', { playlist: 'main', item: added.item }) : null;
+    close();
+    return [logo, added, take];
+  }, OPERATOR_TOKEN);
+  if (setup.some((a) => !a?.ok)) throw new Error(`setting up graphics failed: ${JSON.stringify(setup)}`);
+  await page.waitForFunction(() => document.querySelector('#onair-title')?.textContent === 'Interview');
+  const interview = page.locator('#items > li[data-state="on-air"]');
+  const chip = interview.locator('.gfx-chip');
+  if ((await chip.locator('.gfx-text').textContent()) !== 'lt · 20 · -1s') throw new Error(`the event's chip says ${await chip.textContent()}`);
+  const logoRow = page.locator('#gfx-list > li[data-name="logo"]');
+  await page.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
+  if ((await logoRow.locator('.gfx-label').textContent()) !== 'LOGO' || (await logoRow.locator('.gfx-layer').textContent()) !== '30') {
+    throw new Error(`the logo is listed as ${await logoRow.innerText()}`);
+  }
+  await page.waitForSelector('#btn-logo[aria-pressed="true"]');
+  if ((await page.locator('#gfx-where').textContent()) !== 'channel 1') throw new Error('the panel names another channel');
+  const ltRow = page.locator('#gfx-list > li[data-key="20"]');
+  if ((await ltRow.count()) !== 0) throw new Error('the lower third is on before it was fired');
+  log('graphics: the panel lists the logo on layer 30; the lower third waits for Fire');
+
+  await chip.getByRole('button', { name: 'Fire lt on Interview' }).click();
+  await page.waitForFunction(() => document.querySelector('#log .log-entry.ok')?.textContent.includes('Fire lt on Interview: done'));
+  // Answered once CasparCG answered: the simulator plays the template with its data.
+  const fired = (await simTemplates()).find((t) => t.channel === 1 && t.layer === 20);
+  if (!fired || fired.template !== 'LOWER_THIRD' || !fired.playing || !fired.data.includes('Ada Lovelace')) {
+    throw new Error(`after Fire the simulator's layer 20 has ${JSON.stringify(fired)}`);
+  }
+  await page.waitForSelector('#gfx-list > li[data-key="20"][data-phase="on"]');
+  if ((await ltRow.locator('.gfx-name').textContent()) !== 'lt · by hand') throw new Error(`the fired event is listed as ${await ltRow.innerText()}`);
+  log(`graphics: Fire → the simulator plays ${fired.template} on 1-20; the panel lists it`);
+  await screenshot(page, 'onair-web-graphics.png');
+
+  // Clear asks first: Cancel leaves it on air, Clear takes it off.
+  const clear = ltRow.getByRole('button', { name: 'Clear layer 20 (lt)' });
+  await clear.click();
+  await page.waitForSelector('#dlg-confirm[open]');
+  const question = await page.locator('#confirm-text').textContent();
+  if (!question.includes('lt (LOWER_THIRD)') || !question.includes('layer 20')) throw new Error(`Clear asks: ${question}`);
+  await page.locator('#dlg-confirm button[value="cancel"]').click();
+  await page.waitForSelector('#dlg-confirm:not([open])', { state: 'attached' });
+  if (!(await simTemplates()).some((t) => t.layer === 20 && t.playing)) throw new Error('Cancel cleared the lower third');
+  await clear.click();
+  await page.waitForSelector('#dlg-confirm[open]');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => document.querySelector('#log .log-entry.ok')?.textContent.includes('Clear layer 20 (lt): done'));
+  if ((await simTemplates()).some((t) => t.layer === 20 && t.playing)) throw new Error('the lower third still plays after Clear');
+  // Its out-animation ends and the template is removed (2 s later): then the panel drops it.
+  await ltRow.waitFor({ state: 'detached', timeout: 20000 });
+  if (!(await logoRow.isVisible())) throw new Error('Clear took the logo off too');
+  log(`graphics: Clear asked "${question}", then the lower third left the simulator and the panel`);
+
+  // The logo toggle: off (the still is cleared), and back on.
+  await page.click('#btn-logo');
+  await page.waitForSelector('#btn-logo[aria-pressed="false"]');
+  await logoRow.waitFor({ state: 'detached' });
+  await page.click('#btn-logo');
+  await page.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
+  await page.waitForSelector('#btn-logo[aria-pressed="true"]');
+  log('graphics: the logo toggled off and back on');
+
+  // A viewer sees the events and what is live, and no control to change them.
+  const readOnly = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const viewer = await readOnly.newPage();
+  watch(viewer, 'viewer');
+  await viewer.goto(`${url}#token=${encodeURIComponent(VIEWER_TOKEN)}`);
+  await viewer.waitForSelector('#conn[data-state="connected"]');
+  await viewer.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
+  await viewer.locator('#items > li[data-state="on-air"] .gfx-chip').waitFor();
+  for (const sel of ['.gfx-chip .fire', '#gfx-list button', '#btn-logo']) {
+    const visible = await viewer.locator(sel).evaluateAll((els) => els.filter((e) => e.checkVisibility()).length);
+    if (visible !== 0) throw new Error(`a viewer is offered ${sel}`);
+  }
+  await readOnly.close();
+  log('graphics: a viewer sees the chips and the logo, without Fire, Clear or the toggle');
+
   // The same daemon on a phone-width screen, as a second client; its token comes in the URL's
   // fragment (which never reaches the server or its logs).
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -284,22 +414,7 @@ try {
   // would go on air in a gap): `main` must say who took its layer over, and after which item. Last,
   // because `main` is off air from here on.
   const acks = await page.evaluate(async (token) => {
-    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
-    let next = 0;
-    const waiting = new Map();
-    ws.onmessage = ({ data }) => {
-      const msg = JSON.parse(data);
-      if (msg.type === 'ack') waiting.get(msg.id)?.(msg);
-    };
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      ws.onerror = () => reject(new Error('the second client could not connect'));
-    });
-    const run = (op, args) => new Promise((resolve) => {
-      const id = `e2e-${++next}`;
-      waiting.set(id, resolve);
-      ws.send(JSON.stringify({ type: 'command', id, op, args }));
-    });
+    const { run, close } = await window.e2eOperator(token);
     const end = await run('playlist.update', { playlist: 'main', end_action: 'black' });
     const created = await run('playlist.create', { name: 'Night filler', channel_layer: '1-10' });
     // Without an id the next ops would address the selected playlist, `main`.
@@ -308,7 +423,7 @@ try {
     const added = await run('item.add', { playlist, clip: 'CLIP2' });
     const filler = await run('playlist.update', { playlist, filler: 'shuffle' });
     const take = await run('playout.take', { playlist });
-    ws.close();
+    close();
     return [end, created, added, filler, take];
   }, OPERATOR_TOKEN);
   if (acks.length !== 5 || acks.some((a) => !a.ok)) throw new Error(`setting the roles failed: ${JSON.stringify(acks)}`);

@@ -7,7 +7,9 @@
 //   node tests/web/render-bench.mjs [items|whole] [assets dir]
 //
 // `items` sends item-level events (item_added, item_moved, playout, …); `whole` sends every
-// playlist change as a whole `playlist` event, as daemons did before item-level events. Needs
+// playlist change as a whole `playlist` event, as daemons did before item-level events. One item
+// in ten has a lower third (a chip with Fire in its row), and `graphics` events change what is live
+// on the channel (the graphics panel, not the rundown). Needs
 // /usr/bin/chromium and playwright-core (scripts/install-web-test-deps.sh).
 
 import fs from 'node:fs';
@@ -72,6 +74,7 @@ const rows = await page.evaluate(
       id: `i${k.toString(16).padStart(16, '0')}`,
       clip: `CLIP${k % 50}`,
       ...(k % 7 ? {} : { title: `Story ${k}` }),
+      ...(k % 10 ? {} : { graphics: { events: [{ id: 'lt', layer: 20, offset_ms: 10000, duration_ms: 8000, graphic: { kind: 'template', template: 'LOWER_THIRD' } }] } }),
       frames: 500,
       fps: [50, 1],
       loop: false,
@@ -125,6 +128,8 @@ const rows = await page.evaluate(
         cur.playout = { ...cur.playout, on_air: cur.items[k].id, cued: cur.items[k + 1].id, next: cur.items[k + 1].id };
         return send({ kind: 'playout', playlist: 'main', playout: cur.playout });
       },
+      'graphics (live list)': () =>
+        send({ kind: 'graphics', graphics: [{ channel: 1, layer: 20, playlist: 'main', item: cur.items[0].id, name: 'lt', label: 'LOWER_THIRD', phase: seq % 2 ? 'on' : 'prepared' }] }),
       'alarm raised': () => send({ kind: 'alarm_raised', alarm: { id: seq, severity: 'warning', kind: 'media', message: 'm', raised_ms: 1 } }),
       progress: () => ({ type: 'progress', progress: { main: { elapsed: seq, remaining: 5, duration: 10, rundown_remaining: 100, fresh: true } } }),
     };
