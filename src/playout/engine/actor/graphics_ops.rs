@@ -264,21 +264,23 @@ impl Engine {
         r: Route,
         on: bool,
     ) -> Result<Option<ManualStep>, EngineError> {
-        let pl = self.playlist(Some(id))?;
-        let Some(logo) = pl.logo.clone() else {
-            return Err(EngineError::Graphics(format!(
-                "playlist {id:?} has no logo (set one with playlist.update)"
-            )));
+        let (logo, wanted) = {
+            let pl = self.playlist(Some(id))?;
+            let Some(logo) = pl.logo.clone() else {
+                return Err(EngineError::Graphics(format!(
+                    "playlist {id:?} has no logo (set one with playlist.update)"
+                )));
+            };
+            // The logo shows only while the playlist is on air and its item wants it (an ad
+            // keeps it off): otherwise putting it back only ends the operator's "off".
+            let wanted = self
+                .playout
+                .get(id)
+                .and_then(Runtime::on_air)
+                .and_then(|item| pl.item(item))
+                .is_some_and(|item| item.graphics.logo);
+            (logo, wanted)
         };
-        let changed = if on {
-            self.graphics.logo_off.remove(id)
-        } else {
-            self.graphics.logo_off.insert(id.to_owned())
-        };
-        if changed {
-            self.persistence.state_dirty = true;
-        }
-        self.graphics_touch(id);
         let at = GLayer {
             group: r.group,
             channel: r.channel,
@@ -293,15 +295,28 @@ impl Engine {
             .get(&at)
             .filter(|l| l.owner == owner)
             .map(|l| l.phase);
-        let on_air = self.playout.get(id).and_then(Runtime::on_air).is_some();
         let step = match (on, live) {
-            // Shows only while the playlist is on air, by its own plan then.
-            (true, _) if !on_air => return Ok(None),
-            (true, Some(Phase::On)) | (false, None | Some(Phase::Stopped)) => return Ok(None),
-            (true, _) => Step::On,
-            (false, _) => Step::Off,
+            (true, _) if !wanted => None,
+            (true, Some(Phase::On)) | (false, None | Some(Phase::Stopped)) => None,
+            (true, _) => Some(Step::On),
+            (false, _) => Some(Step::Off),
         };
-        self.graphics_ready(r)?;
+        // Refused before anything changes when it cannot be sent now.
+        if step.is_some() {
+            self.graphics_ready(r)?;
+        }
+        let changed = if on {
+            self.graphics.logo_off.remove(id)
+        } else {
+            self.graphics.logo_off.insert(id.to_owned())
+        };
+        if changed {
+            self.persistence.state_dirty = true;
+        }
+        self.graphics_touch(id);
+        let Some(step) = step else {
+            return Ok(None);
+        };
         self.graphics
             .timers
             .retain(|_, t| !(t.owner == owner && t.planned));
