@@ -4,9 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::playout::graphics::{Graphic, Level, Logo, MixerChange, Secondary, TemplateData};
 use crate::protocol::{
-    ChannelLayer, ClipView, Item, LinkView, MediaView, Playlist, PlaylistView, Playout, Progress,
-    Role, ServerMsg, ServerRole, ServerView, Snapshot, Status, TelemetrySource,
+    ChannelLayer, ClipView, GraphicPhase, Item, LinkView, LiveGraphic, MediaView, Playlist,
+    PlaylistView, Playout, Progress, Role, ServerMsg, ServerRole, ServerView, Snapshot, Status,
+    TelemetrySource,
 };
 
 use super::client::NetEvent;
@@ -244,6 +246,95 @@ pub fn taken_over_snapshot(n: usize) -> Snapshot {
             fresh: true,
         },
     );
+    state
+}
+
+/// Three secondary events: a lower third 10 s in for 8 s (a template with data), a still bug
+/// from 5 s before the end, and a mixer fade of layer 40 over the last 2 s.
+pub fn events() -> Vec<Secondary> {
+    let data = serde_json::json!({"name": "Ada Lovelace", "role": "Mathematician"});
+    vec![
+        Secondary {
+            id: "name".into(),
+            layer: 20,
+            offset_ms: 10_000,
+            duration_ms: Some(8_000),
+            graphic: Graphic::Template {
+                template: "LOWER_THIRD".into(),
+                cg_layer: 1,
+                data: data.as_object().cloned().map(TemplateData::Json),
+            },
+        },
+        Secondary {
+            id: "bug".into(),
+            layer: 25,
+            offset_ms: -5_000,
+            duration_ms: None,
+            graphic: Graphic::Still {
+                clip: "LIVE_BUG".into(),
+            },
+        },
+        Secondary {
+            id: "fade".into(),
+            layer: 40,
+            offset_ms: -2_000,
+            duration_ms: Some(2_000),
+            graphic: Graphic::Mixer(MixerChange {
+                opacity: Some(Level(0.0)),
+                volume: None,
+                fill: None,
+                frames: 50,
+                tween: Some("LINEAR".into()),
+            }),
+        },
+    ]
+}
+
+/// A graphic onair has on channel `channel`, layer `layer`, for playlist `main`.
+fn live_graphic(
+    channel: u16,
+    layer: i32,
+    item: Option<&str>,
+    name: &str,
+    label: &str,
+) -> LiveGraphic {
+    LiveGraphic {
+        server: None,
+        channel,
+        layer,
+        playlist: "main".into(),
+        item: item.map(str::to_owned),
+        name: name.into(),
+        label: label.into(),
+        phase: GraphicPhase::On,
+        manual: false,
+    }
+}
+
+/// [`snapshot`]`(6)` with graphics: `main` has a logo (the still `LOGO` on layer 30), the on-air
+/// item 2 carries [`events`] and its lower third is on, item 4 (an ad) has the logo off. onair
+/// has the lower third and the logo on channel 1, and a clock on channel 2 (another channel).
+pub fn graphics_snapshot() -> Snapshot {
+    let mut state = snapshot(6);
+    let main = &mut state.playlists[0].playlist;
+    main.logo = Some(Logo {
+        layer: 30,
+        graphic: Box::new(Graphic::Still {
+            clip: "LOGO".into(),
+        }),
+    });
+    let mut on_air = (*main.items[1]).clone();
+    on_air.title = Some("Interview".into());
+    on_air.graphics.events = events();
+    main.items.set(1, on_air.into());
+    let mut ad = (*main.items[3]).clone();
+    ad.graphics.logo = false;
+    main.items.set(3, ad.into());
+    state.graphics = vec![
+        live_graphic(1, 30, None, "logo", "LOGO"),
+        live_graphic(1, 20, Some("i1"), "name", "LOWER_THIRD"),
+        live_graphic(2, 20, None, "clock", "CLOCK"),
+    ];
     state
 }
 

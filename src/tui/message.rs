@@ -8,6 +8,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::client::NetEvent;
 use super::model::{Dialog, LogLine, Mode, Model, Pane};
+use crate::protocol::Role;
 
 /// A cursor movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,14 @@ pub enum Message {
     ToggleHelp,
     /// Open or close the servers dialog.
     ToggleServers,
+    /// Open or close the graphics dialog.
+    ToggleGraphics,
+    /// Graphics dialog: fire the selected event now (`graphics.fire`).
+    FireGraphic,
+    /// Graphics dialog: take the selected live graphic off (asks first; `graphics.clear`).
+    ClearGraphic,
+    /// Graphics dialog: the playlist's logo off when it is on, else back on (`graphics.logo`).
+    ToggleLogo,
     /// Answer "yes" to the open dialog.
     Confirm,
     /// Close a dialog, or clear the notice.
@@ -108,6 +117,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("[ ]", "view prev / next playlist"),
     ("Esc", "close dialog, clear filter"),
     ("v", "the servers in detail"),
+    ("g", "graphics: fire, clear, logo"),
     ("Ctrl-L", "repaint the screen"),
     ("?", "this help"),
     (QUIT_KEYS, "quit console (not playout)"),
@@ -166,6 +176,7 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
                 _ => None,
             };
         }
+        Some(Dialog::Graphics) => return graphics_key(model, key.code),
         Some(Dialog::Confirm { .. }) => {
             return match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Message::Confirm),
@@ -210,6 +221,7 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
         KeyCode::Char(']') => Message::NextPlaylist,
         KeyCode::Char('?') => Message::ToggleHelp,
         KeyCode::Char('v') => Message::ToggleServers,
+        KeyCode::Char('g') => Message::ToggleGraphics,
         KeyCode::Char('q') => Message::Quit,
         KeyCode::Up | KeyCode::Char('k') => Message::Move(Move::Up),
         KeyCode::Down | KeyCode::Char('j') => Message::Move(Move::Down),
@@ -223,6 +235,23 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
         _ => return None,
     };
     Some(msg)
+}
+
+/// The graphics dialog's keys. A viewer is not offered the actions (the daemon would refuse
+/// them): only moving and closing.
+fn graphics_key(model: &Model, code: KeyCode) -> Option<Message> {
+    let operator = model.session.role != Some(Role::Viewer);
+    match code {
+        KeyCode::Esc | KeyCode::Char('g' | 'q') => Some(Message::ToggleGraphics),
+        KeyCode::Up | KeyCode::Char('k') => Some(Message::Move(Move::Up)),
+        KeyCode::Down | KeyCode::Char('j') => Some(Message::Move(Move::Down)),
+        KeyCode::Home => Some(Message::Move(Move::Home)),
+        KeyCode::End => Some(Message::Move(Move::End)),
+        KeyCode::Char('f') | KeyCode::Enter if operator => Some(Message::FireGraphic),
+        KeyCode::Char('c') if operator => Some(Message::ClearGraphic),
+        KeyCode::Char('l') if operator => Some(Message::ToggleLogo),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`text`]: outside text as shown: item names instead of raw ids, no control characters.
 //! - [`roles`]: a playlist's part on its layer in words (filler, end action, layer taken over).
 //! - [`servers`]: the main and backup CasparCG servers in words (lead, in step, drift, missing).
+//! - [`graphics`]: secondary events and live graphics in words (rundown marker, graphics dialog).
 //! - [`timeline`]: the planned timeline matched to rows, station times, the START/DIFF texts.
 //! - [`client`]: the WebSocket task (reconnect with backoff, resume, liveness).
 //!
@@ -21,6 +22,7 @@
 pub mod client;
 #[doc(hidden)]
 pub mod fixtures;
+pub mod graphics;
 pub mod layout;
 pub mod message;
 pub mod model;

@@ -174,8 +174,18 @@ pub struct Pending {
 /// What a confirmation dialog would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
-    Stop { playlist: String },
-    Delete { playlist: String, item: String },
+    Stop {
+        playlist: String,
+    },
+    Delete {
+        playlist: String,
+        item: String,
+    },
+    /// `graphics.clear` of `layer` on the playlist's channel (the graphics dialog comes back).
+    ClearGraphics {
+        playlist: String,
+        layer: i32,
+    },
 }
 
 /// A dialog over the panes.
@@ -184,6 +194,9 @@ pub enum Dialog {
     Help,
     /// Each CasparCG server in full: link, lead, in step or why not, drift, missing clips.
     Servers,
+    /// The viewed playlist's channel: its live graphics, the events of the item under the
+    /// rundown cursor and the logo (`g`); the selected row is [`Model::graphics_row`].
+    Graphics,
     Confirm {
         action: Confirm,
         question: String,
@@ -257,6 +270,8 @@ pub struct Model {
     pub library: Library,
     pub log: Log,
     pub dialog: Option<Dialog>,
+    /// The graphics dialog's selected row (clamped where read: the live list changes under it).
+    pub graphics_row: usize,
     pub notice: Option<Notice>,
     pub pending: BTreeMap<String, Pending>,
     pub next_command: u64,
@@ -291,6 +306,7 @@ impl Model {
             library: Library::default(),
             log: Log::default(),
             dialog: None,
+            graphics_row: 0,
             notice: None,
             pending: BTreeMap::new(),
             next_command: 1,

@@ -4,6 +4,7 @@
 //!
 //! - this file: dispatch, cursors, dialogs, the filter, ticks.
 //! - [`commands`]: operator actions → commands (arguments, local checks, confirmations).
+//! - [`graphics`]: the graphics dialog's actions (fire, clear after a confirmation, the logo).
 //! - [`net`]: the connection and the daemon's messages → state (through the protocol's reducer,
 //!   `protocol::reduce`), acks.
 //! - [`event_log`]: what the log says about each event.
@@ -15,6 +16,9 @@ mod commands;
 mod event_log;
 #[cfg(test)]
 mod events_tests;
+mod graphics;
+#[cfg(test)]
+mod graphics_tests;
 mod net;
 #[cfg(test)]
 mod tests;
@@ -23,7 +27,7 @@ mod words_tests;
 
 use super::layout;
 use super::message::{Message, Move};
-use super::model::{Dialog, Level, Link, LogLine, Model, NOTICE_FOR, Pane, sanitize};
+use super::model::{Confirm, Dialog, Level, Link, LogLine, Model, NOTICE_FOR, Pane, sanitize};
 use crate::protocol::args::OptionalItem;
 use crate::protocol::{ClientMsg, Request};
 use commands::{
@@ -60,6 +64,9 @@ fn action(msg: &Message) -> Option<&'static str> {
         Message::Delete => "delete",
         Message::MoveItem(_) => "move",
         Message::Rescan => "media rescan",
+        Message::FireGraphic => "fire",
+        Message::ClearGraphic => "clear",
+        Message::ToggleLogo => "logo",
         _ => return None,
     })
 }
@@ -152,10 +159,31 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
             };
             vec![]
         }
+        Message::ToggleGraphics => {
+            model.dialog = match model.dialog {
+                Some(Dialog::Graphics) => None,
+                _ => {
+                    model.graphics_row = 0;
+                    Some(Dialog::Graphics)
+                }
+            };
+            vec![]
+        }
+        Message::FireGraphic => graphics::fire(model),
+        Message::ClearGraphic => graphics::clear(model),
+        Message::ToggleLogo => graphics::logo(model),
         Message::Confirm => confirm(model),
         Message::Cancel => {
-            // Esc peels one layer: the dialog, else the filter, else the notice.
-            if model.dialog.take().is_none() {
+            // Esc peels one layer: the dialog, else the filter, else the notice. A clear asked
+            // from the graphics dialog goes back to it.
+            let closed = model.dialog.take();
+            if let Some(Dialog::Confirm {
+                action: Confirm::ClearGraphics { .. },
+                ..
+            }) = closed
+            {
+                model.dialog = Some(Dialog::Graphics);
+            } else if closed.is_none() {
                 if model.library.filter.is_empty() {
                     model.notice = None;
                 } else {
@@ -211,6 +239,10 @@ pub fn log_line(record: &crate::telemetry::LogRecord) -> LogLine {
 }
 
 fn move_cursor(model: &mut Model, m: Move) {
+    if model.dialog == Some(Dialog::Graphics) {
+        graphics::move_row(model, m);
+        return;
+    }
     let (area, status) = (model.area(), model.status_rows());
     let focus = if model.library.editing {
         Pane::Library

@@ -3,12 +3,16 @@
 //!
 //! - [`status`]: the top bar (daemon link, CasparCG link, alarms, on-air times, clock).
 //! - [`servers`]: the status bar's row for a main/backup pair, and the servers dialog (`v`).
+//! - [`graphics`]: the graphics dialog (`g`): live graphics, the item's events, the logo.
 //! - [`on_air`]: what is on air, its progress, and what comes next.
 //! - [`rundown`]: the playlist as a windowed table (only visible rows are built).
 //! - [`library`]: the media library with its filter.
 //! - [`log`]: the log/alarms pane, the notice line and the key hints.
 //! - [`overlay`]: the help and confirmation dialogs.
 
+mod graphics;
+#[cfg(test)]
+mod graphics_tests;
 mod library;
 mod log;
 mod on_air;
@@ -67,6 +71,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
     match &model.dialog {
         Some(Dialog::Help) => overlay::help(frame, area, model.mode),
         Some(Dialog::Servers) => servers::dialog(model, frame, area),
+        Some(Dialog::Graphics) => graphics::dialog(model, frame, area),
         Some(Dialog::Confirm { question, .. }) => overlay::confirm(frame, area, question),
         None => {}
     }

@@ -276,5 +276,8 @@ pub(super) fn confirm(model: &mut Model) -> Vec<Effect> {
                 format!("delete {clip}"),
             )
         }
+        Confirm::ClearGraphics { playlist, layer } => {
+            super::graphics::clear_confirmed(model, playlist, layer)
+        }
     }
 }

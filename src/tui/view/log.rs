@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{DIM, clock, pane};
-use crate::protocol::Severity;
+use crate::protocol::{Role, Severity};
 use crate::tui::model::{Dialog, Level, Model, Pane};
 
 pub(super) fn render(model: &Model, frame: &mut Frame, area: Rect) {
@@ -106,6 +106,16 @@ pub(super) fn footer(model: &Model, frame: &mut Frame, area: Rect) {
     let hints: &[(&str, &str)] = match &model.dialog {
         Some(Dialog::Help) => &[("Esc", "close help")],
         Some(Dialog::Servers) => &[("Esc", "close servers")],
+        Some(Dialog::Graphics) if model.session.role == Some(Role::Viewer) => {
+            &[("↑↓", "choose"), ("Esc", "close graphics")]
+        }
+        Some(Dialog::Graphics) => &[
+            ("↑↓", "choose"),
+            ("f", "fire"),
+            ("c", "clear"),
+            ("l", "logo"),
+            ("Esc", "close"),
+        ],
         Some(Dialog::Confirm { .. }) => &[("y", "yes"), ("n/Esc", "no")],
         None if model.library.editing => &[
             ("type", "to filter"),

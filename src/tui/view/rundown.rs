@@ -1,7 +1,8 @@
-//! The rundown: the viewed playlist as a table of index, missing-media flag, state, clip and title,
-//! duration and scheduled time, under a title with the playlist's role (filler, end action); with
-//! a planned timeline also the over/under-run or cut (DIFF) and the planned start in station time
-//! (START), and an unfilled gap ahead on the bottom border.
+//! The rundown: the viewed playlist as a table of index, missing-media flag, state, clip (with its
+//! graphics marker, `◆2 ⊘logo`) and title, duration and scheduled time, under a title with the
+//! playlist's role (filler, end action); with a planned timeline also the over/under-run or cut
+//! (DIFF) and the planned start in station time (START), and an unfilled gap ahead on the bottom
+//! border.
 //!
 //! Only the rows in the window around the cursor are built ([`window`]), so a 10,000-item rundown
 //! costs the same per frame as a 20-item one.
@@ -18,6 +19,7 @@ use super::{DIM, countdown, hms, link_hint, link_text, pane};
 use crate::playout::model::escape_hidden;
 use crate::protocol::timeline::TimelineView;
 use crate::protocol::{PlaylistView, Status};
+use crate::tui::graphics;
 use crate::tui::layout;
 use crate::tui::model::{Model, Pane, Telemetry, item_seconds};
 use crate::tui::roles;
@@ -158,6 +160,11 @@ fn row<'a>(
     };
     let index = format!("{}{:>5}", if selected { "›" } else { " " }, i + 1);
     let mut name = item.clip.clone();
+    // Right after the clip, before a title that a narrow pane cuts.
+    if let Some(mark) = graphics::marker(&item.graphics) {
+        name.push(' ');
+        name.push_str(&mark);
+    }
     if let Some(title) = item.title.as_deref().filter(|t| !t.is_empty()) {
         name.push_str(" · ");
         // A title may carry format characters (U+202E…); show them rather than let them act.

@@ -54,7 +54,7 @@ fn width(text: &str) -> usize {
 }
 
 /// `text` cut to at most `max` columns, ending with `…` when it was cut.
-fn cut(text: &str, max: usize) -> String {
+pub(super) fn cut(text: &str, max: usize) -> String {
     if width(text) <= max {
         return text.to_owned();
     }
