@@ -18,6 +18,9 @@
 //! - `groups`: the station's independent servers; a playlist plays on one.
 //! - `drive`: whether this daemon may send playout commands (always, unless a cluster's leader
 //!   lease says otherwise).
+//! - `graphics`: secondary events and the standing logo, planned from the on-air item's first
+//!   frame (`graphics_plan`), sent on their frames and restored (`graphics_send`), by hand
+//!   (`graphics_ops`).
 //! - `sides`: a main/backup pair (commands to both, the side followed, catch-up after a
 //!   reconnect); `pair_watch`: drift between the sides and the clips each one lacks.
 
@@ -587,6 +590,7 @@ mod fire;
 mod follow;
 mod graphics;
 mod graphics_ops;
+mod graphics_plan;
 mod graphics_send;
 mod groups;
 mod lanes;
