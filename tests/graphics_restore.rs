@@ -255,6 +255,18 @@ async fn an_operator_fires_updates_and_clears_graphics_and_takes_the_logo_off() 
     assert_eq!(sent["name"], "Grace \"Amazing\" Hopper");
     ok(&command(
         &mut ws,
+        "i",
+        "graphics.invoke",
+        json!({"playlist": "main", "layer": 20, "method": "next_headline"}),
+    )
+    .await);
+    let invoked = sim
+        .command_log()
+        .iter()
+        .any(|r| r.name == "CG INVOKE" && r.params.iter().any(|p| p == "next_headline"));
+    assert!(invoked, "CG 1-20 INVOKE 1 next_headline reached the server");
+    ok(&command(
+        &mut ws,
         "c",
         "graphics.clear",
         json!({"playlist": "main", "layer": 20}),

@@ -91,6 +91,7 @@ fn args_for(op: &str, item: &str) -> Value {
         "graphics.fire" => json!({"item": item, "event": "lt"}),
         "graphics.update" => json!({"layer": 20, "data": {"name": "Ada"}}),
         "graphics.clear" => json!({"layer": 20}),
+        "graphics.invoke" => json!({"layer": 20, "method": "next_headline"}),
         "item.add" => json!({"clip": "CLIP2", "title": "Second", "transition": "MIX 10"}),
         "item.insert" => json!({"clip": "SHORT", "index": 0}),
         "item.move" => json!({"item": item, "index": 0}),

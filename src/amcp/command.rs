@@ -280,6 +280,12 @@ pub enum CgOp {
     Remove {
         cg_layer: i32,
     },
+    /// `INVOKE <cg-layer> "<method>"`: calls a function of the template (answered `201` with its
+    /// result).
+    Invoke {
+        cg_layer: i32,
+        method: String,
+    },
     Clear,
 }
 

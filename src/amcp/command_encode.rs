@@ -235,6 +235,11 @@ impl<'a> LineWriter<'a> {
                 .num(cg_layer)
                 .quoted("cg data", data, true),
             CgOp::Remove { cg_layer } => Ok(self.word("REMOVE").num(cg_layer)),
+            CgOp::Invoke { cg_layer, method } => {
+                self.word("INVOKE")
+                    .num(cg_layer)
+                    .quoted("cg method", method, false)
+            }
             CgOp::Clear => Ok(self.word("CLEAR")),
         }
     }

@@ -119,6 +119,24 @@ fn cg_commands() {
         )),
         r#"CG 1-20 UPDATE 2 """#
     );
+    assert_eq!(
+        enc(Command::Cg(
+            cl("1-20"),
+            CgOp::Invoke {
+                cg_layer: 1,
+                method: "next headline".into()
+            }
+        )),
+        r#"CG 1-20 INVOKE 1 "next headline""#
+    );
+    let empty = Command::Cg(
+        cl("1-20"),
+        CgOp::Invoke {
+            cg_layer: 1,
+            method: String::new(),
+        },
+    );
+    assert!(empty.encode().is_err(), "an empty method is refused");
 }
 
 #[test]

@@ -321,6 +321,17 @@ pub struct GraphicsUpdate {
     pub data: crate::playout::graphics::TemplateData,
 }
 
+/// `graphics.invoke`: calls `method` of the template on `layer` (`CG … INVOKE`), e.g. a
+/// template's `next_headline`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphicsInvoke {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playlist: Option<String>,
+    pub layer: i32,
+    pub method: String,
+}
+
 /// `graphics.clear`: takes what shows on `layer` of the playlist's channel off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -13,9 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use super::args::{
-    GraphicsFire, GraphicsLayer, GraphicsUpdate, ItemAdd, ItemId, ItemInsert, ItemMove, ItemUpdate,
-    NoArgs, OptionalItem, PlaylistCreate, PlaylistId, PlaylistRename, PlaylistUpdate, Setting,
-    Target,
+    GraphicsFire, GraphicsInvoke, GraphicsLayer, GraphicsUpdate, ItemAdd, ItemId, ItemInsert,
+    ItemMove, ItemUpdate, NoArgs, OptionalItem, PlaylistCreate, PlaylistId, PlaylistRename,
+    PlaylistUpdate, Setting, Target,
 };
 use super::decode::{bad, decode};
 use super::{ProtocolError, Role};
@@ -139,6 +139,8 @@ requests! {
     "graphics.fire" => GraphicsFire(GraphicsFire), Operator;
     /// Gives the template on a layer new data (`CG … UPDATE`).
     "graphics.update" => GraphicsUpdate(GraphicsUpdate), Operator;
+    /// Calls a function of the template on a layer (`CG … INVOKE`).
+    "graphics.invoke" => GraphicsInvoke(GraphicsInvoke), Operator;
     /// Takes what shows on a graphics layer off.
     "graphics.clear" => GraphicsClear(GraphicsLayer), Operator;
     /// Takes the playlist's logo off (`enabled: false`, kept off) or puts it back.
@@ -168,6 +170,16 @@ impl Request {
                 Ok(()) => Ok(request),
                 Err(e) => Err(bad(op, e)),
             },
+            Request::GraphicsInvoke(i)
+                if i.method.is_empty()
+                    || i.method.chars().count() > 256
+                    || i.method.chars().any(char::is_control) =>
+            {
+                Err(bad(
+                    op,
+                    "method: give the template function's name (1 to 256 characters, no control characters)",
+                ))
+            }
             _ => Ok(request),
         }
     }

@@ -27,6 +27,7 @@ fn minimal_args(name: &str) -> Value {
         "graphics.fire" => json!({"item": "a", "event": "lt"}),
         "graphics.update" => json!({"layer": 20, "data": {"name": "Ada"}}),
         "graphics.clear" => json!({"layer": 20}),
+        "graphics.invoke" => json!({"layer": 20, "method": "next_headline"}),
         "item.add" => json!({"clip": "CLIP1"}),
         "item.insert" => json!({"clip": "CLIP1", "index": 0}),
         "item.move" => json!({"item": "a", "index": 1}),

@@ -139,6 +139,8 @@ pub enum GraphicsAction {
         layer: i32,
         data: crate::playout::graphics::TemplateData,
     },
+    /// Calls `method` of the template on `layer`.
+    Invoke { layer: i32, method: String },
     /// Takes what shows on `layer` off.
     Clear { layer: i32 },
     /// Takes the playlist's logo off (kept off) or puts it back.

@@ -129,6 +129,13 @@ impl From<Request> for Handling {
                     data: a.data,
                 },
             },
+            Request::GraphicsInvoke(a) => Op::Graphics {
+                playlist: a.playlist,
+                action: GraphicsAction::Invoke {
+                    layer: a.layer,
+                    method: a.method,
+                },
+            },
             Request::GraphicsClear(a) => Op::Graphics {
                 playlist: a.playlist,
                 action: GraphicsAction::Clear { layer: a.layer },

@@ -45,6 +45,7 @@ impl Engine {
             GraphicsAction::Update { layer, data } => {
                 self.graphics_update(&id, r, layer, data.to_wire())
             }
+            GraphicsAction::Invoke { layer, method } => self.graphics_invoke(&id, r, layer, method),
             GraphicsAction::Clear { layer } => self.graphics_clear(&id, r, layer),
             GraphicsAction::Logo { on } => self.graphics_logo(&id, r, on),
         };
@@ -197,6 +198,36 @@ impl Engine {
             },
         );
         self.graphics_changed();
+        Ok(Some(ManualStep::Commands(at, vec![cmd])))
+    }
+
+    /// Calls `method` of the template on `layer` (`CG … INVOKE`).
+    fn graphics_invoke(
+        &mut self,
+        id: &str,
+        r: Route,
+        layer: i32,
+        method: String,
+    ) -> Result<Option<ManualStep>, EngineError> {
+        let base = self.graphics_ready(r)?;
+        self.graphics_layer_checked(id, layer)?;
+        let at = GLayer { layer, ..base };
+        let cg_layer = match self.graphics.live.get(&at).map(|l| &l.graphic) {
+            Some(Graphic::Template { cg_layer, .. }) => *cg_layer,
+            Some(_) => {
+                return Err(EngineError::Graphics(format!(
+                    "layer {} shows a still, not a template",
+                    at.wire()
+                )));
+            }
+            None => {
+                return Err(EngineError::Graphics(format!(
+                    "no template of onair's on layer {}",
+                    at.wire()
+                )));
+            }
+        };
+        let cmd = Command::Cg(at.wire(), CgOp::Invoke { cg_layer, method });
         Ok(Some(ManualStep::Commands(at, vec![cmd])))
     }
 
