@@ -253,12 +253,31 @@ async fn scenario(which: Victim) {
     eprintln!("the leader before its kill: {}", before["cluster"]);
     dead.child.kill().expect("SIGKILL the leader");
     let _ = dead.child.wait();
+    let killed_leader = Instant::now();
     // Holding the lease is not driving yet: the survivor first applies the journal up to its
     // length (`journal.driving` says when it has).
-    let doc = health_until(&survivor.addr, "the survivor drives", |d| {
-        d["cluster"]["role"] == "leader" && d["cluster"]["journal"]["driving"] == true
-    })
-    .await;
+    // Within EDIT_WAIT, not the usual 15 s: a CI run saw the survivor's JetStream reads stall for
+    // more than 15 s after the stream's NATS leader died (its journal stuck 3 entries behind while
+    // the other node's edits were stored); what this test guards is that nothing acknowledged is
+    // lost once it drives (docs/operations.md, "Cluster mode"; the takeover time is measured by
+    // `cargo bench --bench failover`).
+    let deadline = Instant::now() + EDIT_WAIT;
+    let doc = loop {
+        let (_, d) = get(&survivor.addr, "/health").await;
+        if d["cluster"]["role"] == "leader" && d["cluster"]["journal"]["driving"] == true {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the survivor does not drive {EDIT_WAIT:?} after the leader's kill: {}",
+            d["cluster"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!(
+        "the survivor drives {:?} after the leader's kill",
+        killed_leader.elapsed()
+    );
     let took_over = Instant::now();
     loop {
         let have = titles(&survivor.addr).await;
