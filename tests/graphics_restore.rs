@@ -109,7 +109,14 @@ async fn lower_third_on(d: &Daemon) -> Duration {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
         .await
         .expect("ws connects");
+    // Bounded: progress messages keep the socket busy, so waiting per message would never end.
+    let deadline = Instant::now() + WAIT;
+    let mut last = Value::Null;
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "the lower third is not listed on air within {WAIT:?}; last graphics: {last}"
+        );
         let m = next_json(&mut ws).await;
         let graphics = match m["type"].as_str() {
             Some("snapshot") => &m["state"]["graphics"],
@@ -120,6 +127,7 @@ async fn lower_third_on(d: &Daemon) -> Duration {
             let _ = ws.send(Message::Close(None)).await;
             return t0.elapsed();
         }
+        last = graphics.clone();
     }
 }
 
