@@ -57,7 +57,7 @@ impl Engine {
         }
         let cl = t.at.wire();
         let live = self.graphics.live.get(&t.at);
-        let mine = self.graphics.mine(&t.at, &t.owner).map(|l| l.phase);
+        let mine = live.filter(|l| l.owner == t.owner).map(|l| l.phase);
         let mixer = matches!(t.graphic, Graphic::Mixer(_));
         let mut cmds = Vec::new();
         let next = match t.step {
@@ -138,15 +138,9 @@ impl Engine {
     }
 
     /// Sends commands on a graphics layer by hand (`CLEAR`, `CG … UPDATE`).
-    /// The ticket the op's answer waits under.
-    pub(super) fn graphics_send(
-        &mut self,
-        at: GLayer,
-        cmds: Vec<Command>,
-        reply: Option<Reply>,
-    ) -> Option<u64> {
+    pub(super) fn graphics_send(&mut self, at: GLayer, cmds: Vec<Command>, reply: Option<Reply>) {
         let targets = self.targets(at.group);
-        self.graphics_dispatch(&targets, at, None, cmds, reply)
+        self.graphics_dispatch(&targets, at, None, cmds, reply);
     }
 
     /// A side brought back in step (a pair's server that restarted shows the playlist's clip
@@ -190,7 +184,11 @@ impl Engine {
                         .events
                         .iter()
                         .find(|e| &e.id == event)?;
-                    let at = GLayer::of(r, ev.layer);
+                    let at = GLayer {
+                        group: r.group,
+                        channel: r.channel,
+                        layer: ev.layer,
+                    };
                     Some((at, ev.graphic.clone()))
                 }
                 _ => None,
@@ -203,7 +201,7 @@ impl Engine {
     }
 
     /// Hands `cmds` to each of `targets` together, each without waiting; the answers come back as
-    /// [`Internal::Graphics`]. The ticket `reply` waits under.
+    /// [`Internal::Graphics`].
     fn graphics_dispatch(
         &mut self,
         targets: &[usize],
@@ -211,7 +209,7 @@ impl Engine {
         step: Option<(Owner, Step)>,
         cmds: Vec<Command>,
         reply: Option<Reply>,
-    ) -> Option<u64> {
+    ) {
         let ticket = reply.map(|reply| {
             let ticket = self.graphics.next_ticket;
             self.graphics.next_ticket += 1;
@@ -220,7 +218,6 @@ impl Engine {
                 super::graphics_ops::Pending {
                     reply,
                     waiting: targets.len(),
-                    update: None,
                 },
             );
             ticket
@@ -246,7 +243,6 @@ impl Engine {
                 }));
             });
         }
-        ticket
     }
 
     /// A side answered a step: a failure raises an alarm for the layer (cleared by the layer's
@@ -290,7 +286,11 @@ impl Engine {
                         self.graphics.suppressed.insert(owner.clone());
                     }
                     if matches!(step, Step::Prepare | Step::On)
-                        && self.graphics.mine(&at, &owner).is_some()
+                        && self
+                            .graphics
+                            .live
+                            .get(&at)
+                            .is_some_and(|l| l.owner == owner)
                     {
                         self.graphics.live.remove(&at);
                         self.graphics_changed();
@@ -392,12 +392,7 @@ impl Engine {
     /// What `id`'s graphics layers show per the reading, as `live`.
     fn graphics_adopt(&mut self, id: &str, ch: Chan, obs: &ChannelObs, now: i64) {
         let present = |layer: i32| obs.layers.get(&layer).is_some_and(|l| l.fg_present);
-        let anchor = self.graphics_anchor(id);
-        // The pieces needed, not the playlist (a rundown can hold 10,000 items).
-        let Some((logo, item)) = self.playlists.get(id).map(|pl| {
-            let item = anchor.as_ref().and_then(|a| pl.item(&a.item).cloned());
-            (pl.logo.clone(), item)
-        }) else {
+        let Some(pl) = self.playlists.get(id).cloned() else {
             return;
         };
         let layer_of = |layer| GLayer {
@@ -406,7 +401,7 @@ impl Engine {
             layer,
         };
         let on_air = self.playout.get(id).and_then(Runtime::on_air).is_some();
-        if let Some(logo) = &logo {
+        if let Some(logo) = &pl.logo {
             let at = layer_of(logo.layer);
             if present(logo.layer) && on_air {
                 self.graphics.live.insert(
@@ -429,17 +424,25 @@ impl Engine {
                 self.graphics.live.remove(&at);
             }
         }
-        let (Some(anchor), Some(item)) = (anchor, item) else {
+        let Some(anchor) = self.graphics_anchor(id) else {
+            return;
+        };
+        let Some(item) = pl.item(&anchor.item) else {
             return;
         };
         let rate = self.rate_of(ch);
-        let primary = super::graphics::primary(anchor.start_ns, &item, rate);
+        let primary = timing::Primary {
+            start: 0,
+            length: crate::playout::timing::channel_frames(item, rate)
+                .and_then(|l| i64::try_from(l).ok()),
+            clock: FrameClock::new(anchor.start_ns, rate),
+        };
         for ev in &item.graphics.events {
             if matches!(ev.graphic, Graphic::Mixer(_)) {
                 continue;
             }
             let at = layer_of(ev.layer);
-            if logo.as_ref().is_some_and(|l| l.layer == ev.layer) {
+            if pl.logo.as_ref().is_some_and(|l| l.layer == ev.layer) {
                 continue;
             }
             let owner = Owner::Event {
@@ -455,7 +458,12 @@ impl Engine {
                 .find(|t| t.step == Step::On)
                 .map(|t| primary.clock.start_of(t.frame));
             if !present(ev.layer) {
-                if self.graphics.mine(&at, &owner).is_some() {
+                if self
+                    .graphics
+                    .live
+                    .get(&at)
+                    .is_some_and(|l| l.owner == owner)
+                {
                     self.graphics.live.remove(&at);
                 }
                 continue;
