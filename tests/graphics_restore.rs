@@ -120,7 +120,7 @@ async fn lower_third_on(d: &Daemon) -> Duration {
         let m = next_json(&mut ws).await;
         let graphics = match m["type"].as_str() {
             Some("snapshot") => &m["state"]["graphics"],
-            Some("event") if m["event"]["kind"] == "graphics" => &m["event"]["graphics"],
+            Some("event") if m["kind"] == "graphics" => &m["graphics"],
             _ => continue,
         };
         if shown(graphics) {
