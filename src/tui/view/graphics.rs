@@ -10,9 +10,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 
 use super::DIM;
+use super::overlay::{centred, dialog_block};
 use super::servers::cut;
 use crate::playout::graphics::Secondary;
 use crate::playout::model::escape_hidden;
@@ -238,26 +239,11 @@ pub(super) fn dialog(model: &Model, frame: &mut Frame, area: Rect) {
             Vec::new(),
         ),
     };
-    let width = area.width.min(WIDTH);
     // The lines, a blank and the keys inside the border.
     let want = u16::try_from(lines.len() + 4).unwrap_or(u16::MAX);
-    let height = want.min(area.height);
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
+    let popup = centred(area, WIDTH, want);
     frame.render_widget(Clear, popup);
-    let color = Color::Cyan;
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(Style::new().fg(color).add_modifier(Modifier::BOLD))
-        .title(Span::styled(
-            title,
-            Style::new().fg(color).add_modifier(Modifier::BOLD),
-        ));
+    let block = dialog_block(&title, Color::Cyan);
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let [text, _, keys_area] = Layout::vertical([

@@ -12,7 +12,7 @@ use crate::tui::message;
 use crate::tui::model::Mode;
 
 /// A rectangle of at most `width`×`height` centred in `area`.
-fn centred(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centred(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
     Rect::new(
@@ -23,7 +23,8 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
-fn dialog_block(title: &str, color: Color) -> Block<'_> {
+/// A dialog's frame: a bold double border in `color`, with `title`.
+pub(super) fn dialog_block(title: &str, color: Color) -> Block<'_> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)

@@ -11,9 +11,10 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::DIM;
+use super::overlay::{centred, dialog_block};
 use crate::protocol::{ServerRole, ServerView};
 use crate::tui::model::Model;
 use crate::tui::servers::{self, Health};
@@ -310,23 +311,10 @@ pub(super) fn dialog(model: &Model, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|l| l.width().div_ceil(inner_width).max(1))
         .sum();
-    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX).min(area.height);
-    let popup = Rect::new(
-        area.x + (area.width - popup_width) / 2,
-        area.y + (area.height - height) / 2,
-        popup_width,
-        height,
-    );
+    let height = u16::try_from(rows + 2).unwrap_or(u16::MAX);
+    let popup = centred(area, popup_width, height);
     frame.render_widget(Clear, popup);
-    let color = Color::Cyan;
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(Style::new().fg(color).add_modifier(Modifier::BOLD))
-        .title(Span::styled(
-            " Servers ",
-            Style::new().fg(color).add_modifier(Modifier::BOLD),
-        ));
+    let block = dialog_block(" Servers ", Color::Cyan);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

@@ -27,6 +27,15 @@ pub(crate) struct GLayer {
 }
 
 impl GLayer {
+    /// Layer `layer` on the channel of route `r`.
+    pub(super) fn of(r: Route, layer: i32) -> GLayer {
+        GLayer {
+            group: r.group,
+            channel: r.channel,
+            layer,
+        }
+    }
+
     pub(super) fn wire(self) -> ChannelLayer {
         ChannelLayer {
             channel: self.channel,
@@ -146,6 +155,36 @@ pub(crate) struct Graphics {
     pub(super) next_ticket: u64,
 }
 
+impl Graphics {
+    /// What `at` shows when `owner` put it there.
+    pub(super) fn mine(&self, at: &GLayer, owner: &Owner) -> Option<&Live> {
+        self.live.get(at).filter(|l| &l.owner == owner)
+    }
+}
+
+/// The item on air from `start_ns` at `rate`, as the timing core takes it (frames from its first).
+pub(super) fn primary(start_ns: i64, item: &Item, rate: FrameRate) -> Primary {
+    Primary {
+        start: 0,
+        length: channel_frames(item, rate).and_then(|l| i64::try_from(l).ok()),
+        clock: FrameClock::new(start_ns, rate),
+    }
+}
+
+/// Whether a graphic of `owner` goes off when playlist `id` has `keep` on air (its on-air item
+/// and the next one when prepared; `None`: nothing of it on air). The logo stays while the
+/// playlist is on air; a graphic fired by hand stays until its time is over or it is cleared.
+fn goes_off(owner: &Owner, id: &str, keep: Option<(&str, Option<&str>)>) -> bool {
+    if owner.playlist() != id {
+        return false;
+    }
+    match (owner, keep) {
+        (Owner::Event { item, .. }, Some((on, next))) => item != on && Some(item.as_str()) != next,
+        (Owner::Logo { .. }, Some(_)) | (Owner::Manual { .. }, _) => false,
+        (Owner::Event { .. } | Owner::Logo { .. }, None) => true,
+    }
+}
+
 /// An `On` or `Off` leaves this much of a frame before its frame starts: like a fixed-time take
 /// (see `fire`), it arrives in the frame before and shows on its frame, never earlier.
 pub(super) fn lead(rate: FrameRate) -> i64 {
@@ -172,9 +211,7 @@ impl Engine {
     /// predicted starts where the item before ended, to the frame; any other start is known from
     /// the answer.
     pub(super) fn graphics_on_air(&mut self, id: &str, item: &str, how: &str, at_ms: u64) {
-        let rate = self
-            .route(id)
-            .map_or(FrameRate::FPS_25, |r| self.rate_of(r.chan()));
+        let rate = self.graphics_rate(id);
         let predicted = self
             .graphics
             .predicted
@@ -192,6 +229,13 @@ impl Engine {
             |o| !matches!(o, Owner::Event { playlist, item: i, .. } if playlist == id && i != item),
         );
         self.graphics_touch(id);
+    }
+
+    /// The frame rate of playlist `id`'s channel (25 fps until it is read).
+    fn graphics_rate(&self, id: &str) -> FrameRate {
+        self.playlists
+            .get(id)
+            .map_or(FrameRate::FPS_25, |pl| self.rate_of_pl(pl))
     }
 
     /// Plans every playlist touched since the last turn, and publishes the live layers when
@@ -245,9 +289,7 @@ impl Engine {
             return Some(a.clone());
         }
         let since = p.on_air_since_ms()?;
-        let rate = self
-            .route(id)
-            .map_or(FrameRate::FPS_25, |r| self.rate_of(r.chan()));
+        let rate = self.graphics_rate(id);
         let anchor = Anchor {
             item: on_air,
             start_ns: anchor_after_answer(since, rate),
@@ -277,37 +319,31 @@ impl Engine {
             self.graphics_off_all(id, None);
             return;
         };
-        let Some(pl) = self.playlists.get(id).cloned() else {
+        // The pieces needed, not the playlist: this runs whenever the playlist changes, and a
+        // rundown can hold 10,000 items.
+        let Some(pl) = self.playlists.get(id) else {
             return;
         };
         let Some(item) = pl.item(&anchor.item).cloned() else {
             return;
         };
-        let predicted = self.graphics_predict(&pl, &item, &anchor, r);
+        let logo = pl.logo.clone();
+        let predicted = self.graphics_predict(pl, &item, &anchor, r);
         let keep = predicted.as_ref().map(|(a, _)| a.item.as_str());
         self.graphics_off_all(id, Some((&anchor.item, keep)));
         let now = self.now_ns();
         let rate = self.rate_of(r.chan());
-        let length = channel_frames(&item, rate).and_then(|l| i64::try_from(l).ok());
-        let primary = Primary {
-            start: 0,
-            length,
-            clock: FrameClock::new(anchor.start_ns, rate),
-        };
+        let primary = primary(anchor.start_ns, &item, rate);
         for ev in &item.graphics.events {
             self.plan_event(id, &item.id, r, &primary, ev, now);
         }
-        let logo = pl.logo.as_ref();
+        let logo = logo.as_ref();
         let want = logo.is_some() && item.graphics.logo && !self.graphics.logo_off.contains(id);
         if let Some(logo) = logo {
             self.plan_logo(id, r, logo, want, anchor.start_ns, now);
         }
         if let Some((next_anchor, next)) = predicted {
-            let next_primary = Primary {
-                start: 0,
-                length: channel_frames(&next, rate).and_then(|l| i64::try_from(l).ok()),
-                clock: FrameClock::new(next_anchor.start_ns, rate),
-            };
+            let next_primary = self::primary(next_anchor.start_ns, &next, rate);
             for ev in &next.graphics.events {
                 self.plan_event(id, &next.id, r, &next_primary, ev, now);
             }
@@ -362,16 +398,7 @@ impl Engine {
             .graphics
             .live
             .iter()
-            .filter(|(_, l)| l.owner.playlist() == id)
-            .filter(|(_, l)| match (&l.owner, keep) {
-                (Owner::Event { item, .. }, Some((on, next))) => {
-                    item != on && Some(item.as_str()) != next
-                }
-                // The logo stays while the playlist is on air; a graphic fired by hand stays
-                // until its time is over or it is cleared.
-                (Owner::Logo { .. }, Some(_)) | (Owner::Manual { .. }, _) => false,
-                _ => true,
-            })
+            .filter(|(_, l)| goes_off(&l.owner, id, keep))
             .map(|(at, l)| (*at, l.clone()))
             .collect();
         for (at, live) in gone {
@@ -398,12 +425,7 @@ impl Engine {
             .graphics
             .mixed
             .iter()
-            .filter(|o| match (o, keep) {
-                (Owner::Event { playlist, item, .. }, Some((on, next))) => {
-                    playlist == id && item != on && Some(item.as_str()) != next
-                }
-                (o, _) => o.playlist() == id,
-            })
+            .filter(|o| goes_off(o, id, keep))
             .cloned()
             .collect();
         for owner in mixed {
@@ -435,11 +457,7 @@ impl Engine {
         };
         self.add_timer(Timer {
             owner: owner.clone(),
-            at: GLayer {
-                group: r.group,
-                channel: r.channel,
-                layer: ev.layer,
-            },
+            at: GLayer::of(r, ev.layer),
             graphic: ev.graphic,
             step: Step::Off,
             planned_ns: now,

@@ -6,13 +6,15 @@ use super::graphics::{GLayer, Owner, Phase, Timer};
 use super::*;
 use crate::amcp::{CgOp, Command};
 use crate::playout::engine::GraphicsAction;
-use crate::playout::graphics::Graphic;
+use crate::playout::graphics::{Graphic, TemplateData};
 use crate::playout::graphics_timing::{REMOVE_AFTER_NANOS, Step};
 
 /// A manual step's answer, awaited from `waiting` sides.
 pub(super) struct Pending {
     pub reply: Reply,
     pub waiting: usize,
+    /// New data for the template on a layer, recorded once CasparCG has taken it.
+    pub update: Option<(GLayer, TemplateData)>,
 }
 
 impl Engine {
@@ -42,9 +44,7 @@ impl Engine {
         };
         let result = match action {
             GraphicsAction::Fire { item, event } => self.graphics_fire(&id, r, &item, &event),
-            GraphicsAction::Update { layer, data } => {
-                self.graphics_update(&id, r, layer, data.to_wire())
-            }
+            GraphicsAction::Update { layer, data } => self.graphics_update(&id, r, layer, data),
             GraphicsAction::Invoke { layer, method } => self.graphics_invoke(&id, r, layer, method),
             GraphicsAction::Clear { layer } => self.graphics_clear(&id, r, layer),
             GraphicsAction::Logo { on } => self.graphics_logo(&id, r, on),
@@ -65,7 +65,15 @@ impl Engine {
                 let now = self.now_ns();
                 self.graphics_step(t, now, Some(reply));
             }
-            Some(ManualStep::Commands(at, cmds)) => self.graphics_send(at, cmds, Some(reply)),
+            Some(ManualStep::Commands(at, cmds)) => {
+                self.graphics_send(at, cmds, Some(reply));
+            }
+            Some(ManualStep::Update { at, cmd, data }) => {
+                let ticket = self.graphics_send(at, vec![cmd], Some(reply));
+                if let Some(p) = ticket.and_then(|t| self.graphics.replies.get_mut(&t)) {
+                    p.update = Some((at, data));
+                }
+            }
             None => {
                 let _ = reply.send(Ok(ok));
             }
@@ -77,7 +85,7 @@ impl Engine {
     }
 
     /// Checks that something can be sent to the playlist's servers now.
-    fn graphics_ready(&self, r: Route) -> Result<GLayer, EngineError> {
+    fn graphics_ready(&self, r: Route) -> Result<(), EngineError> {
         if !self.may_drive() {
             return Err(EngineError::NotLeader);
         }
@@ -86,11 +94,7 @@ impl Engine {
                 crate::caspar::CommandError::NotConnected,
             ));
         }
-        Ok(GLayer {
-            group: r.group,
-            channel: r.channel,
-            layer: 0,
-        })
+        Ok(())
     }
 
     /// An item's event now, by hand: on at once, off after its duration (or when cleared).
@@ -101,7 +105,7 @@ impl Engine {
         item: &str,
         event: &str,
     ) -> Result<Option<ManualStep>, EngineError> {
-        let base = self.graphics_ready(r)?;
+        self.graphics_ready(r)?;
         let pl = self.playlist(Some(id))?;
         let it = pl
             .item(item)
@@ -113,10 +117,7 @@ impl Engine {
             .find(|e| e.id == event)
             .ok_or_else(|| EngineError::Graphics(format!("item {item:?} has no event {event:?}")))?
             .clone();
-        let at = GLayer {
-            layer: ev.layer,
-            ..base
-        };
+        let at = GLayer::of(r, ev.layer);
         let owner = Owner::Manual {
             playlist: id.to_owned(),
             event: event.to_owned(),
@@ -153,52 +154,42 @@ impl Engine {
         })))
     }
 
-    /// New data for the template on `layer` (`CG … UPDATE`).
+    /// New data for the template on `layer` (`CG … UPDATE`); the daemon's record takes it once
+    /// CasparCG has (see `graphics_answered`).
     fn graphics_update(
         &mut self,
         id: &str,
         r: Route,
         layer: i32,
-        data: String,
+        data: TemplateData,
     ) -> Result<Option<ManualStep>, EngineError> {
-        let base = self.graphics_ready(r)?;
+        self.graphics_ready(r)?;
         self.graphics_layer_checked(id, layer)?;
-        let at = GLayer { layer, ..base };
-        let Some(live) = self.graphics.live.get_mut(&at) else {
-            return Err(EngineError::Graphics(format!(
-                "no template of onair's on layer {}",
-                at.wire()
-            )));
-        };
-        let Graphic::Template {
-            cg_layer,
-            data: stored,
-            ..
-        } = &mut live.graphic
-        else {
-            return Err(EngineError::Graphics(format!(
-                "layer {} shows a still, not a template",
-                at.wire()
-            )));
-        };
-        // What is restored later shows the new data (the op's data was validated on decoding).
-        *stored = Some(if data.trim_start().starts_with('<') {
-            crate::playout::graphics::TemplateData::Xml(data.clone())
-        } else {
-            match serde_json::from_str(&data) {
-                Ok(m) => crate::playout::graphics::TemplateData::Json(m),
-                Err(_) => crate::playout::graphics::TemplateData::Xml(data.clone()),
-            }
-        });
+        let at = GLayer::of(r, layer);
+        let cg_layer = self.graphics_template_on(at)?;
         let cmd = Command::Cg(
             at.wire(),
             CgOp::Update {
-                cg_layer: *cg_layer,
-                data,
+                cg_layer,
+                data: data.to_wire(),
             },
         );
-        self.graphics_changed();
-        Ok(Some(ManualStep::Commands(at, vec![cmd])))
+        Ok(Some(ManualStep::Update { at, cmd, data }))
+    }
+
+    /// The cg-layer of the template onair has on `at`; an error when it has none there.
+    fn graphics_template_on(&self, at: GLayer) -> Result<i32, EngineError> {
+        match self.graphics.live.get(&at).map(|l| &l.graphic) {
+            Some(Graphic::Template { cg_layer, .. }) => Ok(*cg_layer),
+            Some(_) => Err(EngineError::Graphics(format!(
+                "layer {} shows a still, not a template",
+                at.wire()
+            ))),
+            None => Err(EngineError::Graphics(format!(
+                "no template of onair's on layer {}",
+                at.wire()
+            ))),
+        }
     }
 
     /// Calls `method` of the template on `layer` (`CG … INVOKE`).
@@ -209,24 +200,10 @@ impl Engine {
         layer: i32,
         method: String,
     ) -> Result<Option<ManualStep>, EngineError> {
-        let base = self.graphics_ready(r)?;
+        self.graphics_ready(r)?;
         self.graphics_layer_checked(id, layer)?;
-        let at = GLayer { layer, ..base };
-        let cg_layer = match self.graphics.live.get(&at).map(|l| &l.graphic) {
-            Some(Graphic::Template { cg_layer, .. }) => *cg_layer,
-            Some(_) => {
-                return Err(EngineError::Graphics(format!(
-                    "layer {} shows a still, not a template",
-                    at.wire()
-                )));
-            }
-            None => {
-                return Err(EngineError::Graphics(format!(
-                    "no template of onair's on layer {}",
-                    at.wire()
-                )));
-            }
-        };
+        let at = GLayer::of(r, layer);
+        let cg_layer = self.graphics_template_on(at)?;
         let cmd = Command::Cg(at.wire(), CgOp::Invoke { cg_layer, method });
         Ok(Some(ManualStep::Commands(at, vec![cmd])))
     }
@@ -239,9 +216,9 @@ impl Engine {
         r: Route,
         layer: i32,
     ) -> Result<Option<ManualStep>, EngineError> {
-        let base = self.graphics_ready(r)?;
+        self.graphics_ready(r)?;
         self.graphics_layer_checked(id, layer)?;
-        let at = GLayer { layer, ..base };
+        let at = GLayer::of(r, layer);
         let Some(live) = self.graphics.live.get(&at).cloned() else {
             return Ok(Some(ManualStep::Commands(
                 at,
@@ -312,20 +289,11 @@ impl Engine {
                 .is_some_and(|item| item.graphics.logo);
             (logo, wanted)
         };
-        let at = GLayer {
-            group: r.group,
-            channel: r.channel,
-            layer: logo.layer,
-        };
+        let at = GLayer::of(r, logo.layer);
         let owner = Owner::Logo {
             playlist: id.to_owned(),
         };
-        let live = self
-            .graphics
-            .live
-            .get(&at)
-            .filter(|l| l.owner == owner)
-            .map(|l| l.phase);
+        let live = self.graphics.mine(&at, &owner).map(|l| l.phase);
         let step = match (on, live) {
             (true, _) if !wanted => None,
             (true, Some(Phase::On)) | (false, None | Some(Phase::Stopped)) => None,
@@ -391,6 +359,14 @@ impl Engine {
         let Some(p) = self.graphics.replies.remove(&ticket) else {
             return;
         };
+        if let (Ok(()), Some((at, new))) = (&result, p.update) {
+            // What is restored later shows the data on air.
+            if let Some(Graphic::Template { data, .. }) =
+                self.graphics.live.get_mut(&at).map(|l| &mut l.graphic)
+            {
+                *data = Some(new);
+            }
+        }
         let answer = result
             .map(|()| OpResult {
                 playlist: Some(playlist.to_owned()),
@@ -406,4 +382,10 @@ impl Engine {
 pub(super) enum ManualStep {
     Step(Timer),
     Commands(GLayer, Vec<Command>),
+    /// `CG … UPDATE`, with the data to record once it is taken.
+    Update {
+        at: GLayer,
+        cmd: Command,
+        data: TemplateData,
+    },
 }

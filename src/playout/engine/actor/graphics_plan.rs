@@ -31,19 +31,11 @@ impl Engine {
             // (docs/graphics.md).
             return;
         };
-        let at = GLayer {
-            group: r.group,
-            channel: r.channel,
-            layer: ev.layer,
-        };
+        let at = GLayer::of(r, ev.layer);
         let current = if matches!(ev.graphic, Graphic::Mixer(_)) {
             self.graphics.mixed.contains(&owner).then_some(Phase::On)
         } else {
-            self.graphics
-                .live
-                .get(&at)
-                .filter(|l| l.owner == owner)
-                .map(|l| l.phase)
+            self.graphics.mine(&at, &owner).map(|l| l.phase)
         };
         let instant = |step: Step| {
             steps
@@ -81,19 +73,13 @@ impl Engine {
         from_ns: i64,
         now: i64,
     ) {
-        let at = GLayer {
-            group: r.group,
-            channel: r.channel,
-            layer: logo.layer,
-        };
+        let at = GLayer::of(r, logo.layer);
         let owner = Owner::Logo {
             playlist: id.to_owned(),
         };
         let current = self
             .graphics
-            .live
-            .get(&at)
-            .filter(|l| l.owner == owner)
+            .mine(&at, &owner)
             .map(|l| (l.phase, l.since_ns));
         let graphic = (*logo.graphic).clone();
         let timer = |step, planned_ns| Timer {
@@ -139,11 +125,7 @@ impl Engine {
         next: &Anchor,
         from_ns: i64,
     ) {
-        let at = GLayer {
-            group: r.group,
-            channel: r.channel,
-            layer: logo.layer,
-        };
+        let at = GLayer::of(r, logo.layer);
         let timer = |step, planned_ns| Timer {
             owner: Owner::Logo {
                 playlist: id.to_owned(),

@@ -57,7 +57,7 @@ impl Engine {
         }
         let cl = t.at.wire();
         let live = self.graphics.live.get(&t.at);
-        let mine = live.filter(|l| l.owner == t.owner).map(|l| l.phase);
+        let mine = self.graphics.mine(&t.at, &t.owner).map(|l| l.phase);
         let mixer = matches!(t.graphic, Graphic::Mixer(_));
         let mut cmds = Vec::new();
         let next = match t.step {
@@ -138,9 +138,15 @@ impl Engine {
     }
 
     /// Sends commands on a graphics layer by hand (`CLEAR`, `CG … UPDATE`).
-    pub(super) fn graphics_send(&mut self, at: GLayer, cmds: Vec<Command>, reply: Option<Reply>) {
+    /// The ticket the op's answer waits under.
+    pub(super) fn graphics_send(
+        &mut self,
+        at: GLayer,
+        cmds: Vec<Command>,
+        reply: Option<Reply>,
+    ) -> Option<u64> {
         let targets = self.targets(at.group);
-        self.graphics_dispatch(&targets, at, None, cmds, reply);
+        self.graphics_dispatch(&targets, at, None, cmds, reply)
     }
 
     /// A side brought back in step (a pair's server that restarted shows the playlist's clip
@@ -184,11 +190,7 @@ impl Engine {
                         .events
                         .iter()
                         .find(|e| &e.id == event)?;
-                    let at = GLayer {
-                        group: r.group,
-                        channel: r.channel,
-                        layer: ev.layer,
-                    };
+                    let at = GLayer::of(r, ev.layer);
                     Some((at, ev.graphic.clone()))
                 }
                 _ => None,
@@ -201,7 +203,7 @@ impl Engine {
     }
 
     /// Hands `cmds` to each of `targets` together, each without waiting; the answers come back as
-    /// [`Internal::Graphics`].
+    /// [`Internal::Graphics`]. The ticket `reply` waits under.
     fn graphics_dispatch(
         &mut self,
         targets: &[usize],
@@ -209,7 +211,7 @@ impl Engine {
         step: Option<(Owner, Step)>,
         cmds: Vec<Command>,
         reply: Option<Reply>,
-    ) {
+    ) -> Option<u64> {
         let ticket = reply.map(|reply| {
             let ticket = self.graphics.next_ticket;
             self.graphics.next_ticket += 1;
@@ -218,6 +220,7 @@ impl Engine {
                 super::graphics_ops::Pending {
                     reply,
                     waiting: targets.len(),
+                    update: None,
                 },
             );
             ticket
@@ -243,6 +246,7 @@ impl Engine {
                 }));
             });
         }
+        ticket
     }
 
     /// A side answered a step: a failure raises an alarm for the layer (cleared by the layer's
@@ -286,11 +290,7 @@ impl Engine {
                         self.graphics.suppressed.insert(owner.clone());
                     }
                     if matches!(step, Step::Prepare | Step::On)
-                        && self
-                            .graphics
-                            .live
-                            .get(&at)
-                            .is_some_and(|l| l.owner == owner)
+                        && self.graphics.mine(&at, &owner).is_some()
                     {
                         self.graphics.live.remove(&at);
                         self.graphics_changed();
@@ -392,7 +392,12 @@ impl Engine {
     /// What `id`'s graphics layers show per the reading, as `live`.
     fn graphics_adopt(&mut self, id: &str, ch: Chan, obs: &ChannelObs, now: i64) {
         let present = |layer: i32| obs.layers.get(&layer).is_some_and(|l| l.fg_present);
-        let Some(pl) = self.playlists.get(id).cloned() else {
+        let anchor = self.graphics_anchor(id);
+        // The pieces needed, not the playlist (a rundown can hold 10,000 items).
+        let Some((logo, item)) = self.playlists.get(id).map(|pl| {
+            let item = anchor.as_ref().and_then(|a| pl.item(&a.item).cloned());
+            (pl.logo.clone(), item)
+        }) else {
             return;
         };
         let layer_of = |layer| GLayer {
@@ -401,7 +406,7 @@ impl Engine {
             layer,
         };
         let on_air = self.playout.get(id).and_then(Runtime::on_air).is_some();
-        if let Some(logo) = &pl.logo {
+        if let Some(logo) = &logo {
             let at = layer_of(logo.layer);
             if present(logo.layer) && on_air {
                 self.graphics.live.insert(
@@ -424,25 +429,17 @@ impl Engine {
                 self.graphics.live.remove(&at);
             }
         }
-        let Some(anchor) = self.graphics_anchor(id) else {
-            return;
-        };
-        let Some(item) = pl.item(&anchor.item) else {
+        let (Some(anchor), Some(item)) = (anchor, item) else {
             return;
         };
         let rate = self.rate_of(ch);
-        let primary = timing::Primary {
-            start: 0,
-            length: crate::playout::timing::channel_frames(item, rate)
-                .and_then(|l| i64::try_from(l).ok()),
-            clock: FrameClock::new(anchor.start_ns, rate),
-        };
+        let primary = super::graphics::primary(anchor.start_ns, &item, rate);
         for ev in &item.graphics.events {
             if matches!(ev.graphic, Graphic::Mixer(_)) {
                 continue;
             }
             let at = layer_of(ev.layer);
-            if pl.logo.as_ref().is_some_and(|l| l.layer == ev.layer) {
+            if logo.as_ref().is_some_and(|l| l.layer == ev.layer) {
                 continue;
             }
             let owner = Owner::Event {
@@ -458,12 +455,7 @@ impl Engine {
                 .find(|t| t.step == Step::On)
                 .map(|t| primary.clock.start_of(t.frame));
             if !present(ev.layer) {
-                if self
-                    .graphics
-                    .live
-                    .get(&at)
-                    .is_some_and(|l| l.owner == owner)
-                {
+                if self.graphics.mine(&at, &owner).is_some() {
                     self.graphics.live.remove(&at);
                 }
                 continue;

@@ -43,7 +43,7 @@ impl Engine {
         if let Some(id) = kind.playlist_id() {
             // Whatever changed a playlist or its playout changes its timeline and its graphics.
             self.scheduler.touch(id);
-            self.graphics.dirty.insert(id.to_owned());
+            self.graphics_touch(id);
         }
         self.seq += 1;
         self.publish_snapshot();
