@@ -99,13 +99,17 @@ async fn until(sim: &Sim, what: &str, limit: Duration, cond: impl Fn(&[TakeRecor
 
 /// Waits for the daemon's state to list the lower third as on air; how long that took.
 async fn lower_third_on(d: &Daemon) -> Duration {
+    graphics_until(d, "the lower third listed on air", |g| {
+        g["name"] == "lt" && g["layer"] == 20 && g["phase"] == "on"
+    })
+    .await
+}
+
+/// Waits for the daemon's state (snapshot, then `graphics` events) to list a graphic for which
+/// `want` holds; how long that took.
+async fn graphics_until(d: &Daemon, what: &str, want: impl Fn(&Value) -> bool) -> Duration {
     let t0 = Instant::now();
-    let shown = |graphics: &Value| {
-        graphics.as_array().is_some_and(|g| {
-            g.iter()
-                .any(|x| x["name"] == "lt" && x["layer"] == 20 && x["phase"] == "on")
-        })
-    };
+    let shown = |graphics: &Value| graphics.as_array().is_some_and(|g| g.iter().any(&want));
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
         .await
         .expect("ws connects");
@@ -115,7 +119,7 @@ async fn lower_third_on(d: &Daemon) -> Duration {
     loop {
         assert!(
             Instant::now() < deadline,
-            "the lower third is not listed on air within {WAIT:?}; last graphics: {last}"
+            "{what}: not within {WAIT:?}; last graphics: {last}"
         );
         let m = next_json(&mut ws).await;
         let graphics = match m["type"].as_str() {
@@ -261,6 +265,14 @@ async fn an_operator_fires_updates_and_clears_graphics_and_takes_the_logo_off() 
     let page = sim.templates();
     let sent: Value = serde_json::from_str(&page[0].data).expect("JSON at the server");
     assert_eq!(sent["name"], "Grace \"Amazing\" Hopper");
+    // The state lists the template with the data it now shows, as the console and the web page
+    // offer it for the next update.
+    graphics_until(&d, "the new data listed", |g| {
+        g["layer"] == 20
+            && g["kind"] == "template"
+            && g["data"]["name"] == "Grace \"Amazing\" Hopper"
+    })
+    .await;
     ok(&command(
         &mut ws,
         "i",

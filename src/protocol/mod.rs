@@ -56,9 +56,9 @@ pub use crate::playout::timing::StartMode;
 pub use event::{Event, EventKind};
 pub use request::Request;
 pub use views::{
-    Alarm, ClipView, GraphicPhase, LinkView, LiveGraphic, MediaView, Missing, PlaylistView,
-    Playout, Progress, ProgressMap, ServerRole, ServerView, Severity, Snapshot, Status,
-    TelemetrySource,
+    Alarm, ClipView, GraphicPhase, LinkView, LiveGraphic, LiveKind, MediaView, Missing,
+    PlaylistView, Playout, Progress, ProgressMap, ServerRole, ServerView, Severity, Snapshot,
+    Status, TelemetrySource,
 };
 
 /// What a connection may do, decided by its token.

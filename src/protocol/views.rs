@@ -218,10 +218,24 @@ pub struct LiveGraphic {
     pub name: String,
     /// The still's clip or the template's name.
     pub label: String,
+    /// `still` or `template`: only a template takes `graphics.update` and `graphics.invoke`.
+    pub kind: LiveKind,
+    /// A template's data as it is on air (the last `graphics.update` CasparCG took); left out
+    /// for a still and a template without data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::playout::graphics::TemplateData>,
     pub phase: GraphicPhase,
     /// Fired by an operator by hand.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub manual: bool,
+}
+
+/// What a live graphic is (mixer changes are not listed: they show nothing of their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveKind {
+    Still,
+    Template,
 }
 
 /// Where a graphic is: loaded ahead (not visible), on air, or a template playing its

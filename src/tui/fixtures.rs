@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::playout::graphics::{Graphic, Level, Logo, MixerChange, Secondary, TemplateData};
 use crate::protocol::{
-    ChannelLayer, ClipView, GraphicPhase, Item, LinkView, LiveGraphic, MediaView, Playlist,
-    PlaylistView, Playout, Progress, Role, ServerMsg, ServerRole, ServerView, Snapshot, Status,
-    TelemetrySource,
+    ChannelLayer, ClipView, GraphicPhase, Item, LinkView, LiveGraphic, LiveKind, MediaView,
+    Playlist, PlaylistView, Playout, Progress, Role, ServerMsg, ServerRole, ServerView, Snapshot,
+    Status, TelemetrySource,
 };
 
 use super::client::NetEvent;
@@ -306,6 +306,13 @@ fn live_graphic(
         item: item.map(str::to_owned),
         name: name.into(),
         label: label.into(),
+        // The fixtures' templates are the upper-case names but the logo.
+        kind: if name == "logo" {
+            LiveKind::Still
+        } else {
+            LiveKind::Template
+        },
+        data: None,
         phase: GraphicPhase::On,
         manual: false,
     }
@@ -332,7 +339,14 @@ pub fn graphics_snapshot() -> Snapshot {
     main.items.set(3, ad.into());
     state.graphics = vec![
         live_graphic(1, 30, None, "logo", "LOGO"),
-        live_graphic(1, 20, Some("i1"), "name", "LOWER_THIRD"),
+        LiveGraphic {
+            // On air with the data of its event.
+            data: match &events()[0].graphic {
+                Graphic::Template { data, .. } => data.clone(),
+                _ => None,
+            },
+            ..live_graphic(1, 20, Some("i1"), "name", "LOWER_THIRD")
+        },
         live_graphic(2, 20, None, "clock", "CLOCK"),
     ];
     state

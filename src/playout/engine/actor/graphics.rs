@@ -255,7 +255,7 @@ impl Engine {
 
     /// The live layers as clients see them.
     fn graphics_view(&self) -> Vec<crate::protocol::LiveGraphic> {
-        use crate::protocol::{GraphicPhase, LiveGraphic};
+        use crate::protocol::{GraphicPhase, LiveGraphic, LiveKind};
         self.graphics
             .live
             .iter()
@@ -270,6 +270,14 @@ impl Engine {
                 },
                 name: l.owner.name().to_owned(),
                 label: l.graphic.label().to_owned(),
+                kind: match l.graphic {
+                    Graphic::Template { .. } => LiveKind::Template,
+                    Graphic::Still { .. } | Graphic::Mixer(_) => LiveKind::Still,
+                },
+                data: match &l.graphic {
+                    Graphic::Template { data, .. } => data.clone(),
+                    Graphic::Still { .. } | Graphic::Mixer(_) => None,
+                },
                 phase: match l.phase {
                     Phase::Prepared => GraphicPhase::Prepared,
                     Phase::On => GraphicPhase::On,

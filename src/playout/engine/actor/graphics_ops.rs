@@ -365,6 +365,7 @@ impl Engine {
                 self.graphics.live.get_mut(&at).map(|l| &mut l.graphic)
             {
                 *data = Some(new);
+                self.graphics_changed();
             }
         }
         let answer = result
