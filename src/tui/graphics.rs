@@ -4,10 +4,13 @@
 //! and whether the playlist's logo is on.
 //!
 //! The dialog's view and its keys (update) both read the rows from here, so the row an operator
-//! sees selected is the row a key acts on.
+//! sees selected is the row a key acts on. A line typed for a template on air (`u` new data, `i` a
+//! function to call) is an [`Input`], checked here as the daemon would before it is sent.
 
-use crate::playout::graphics::{Graphic, ItemGraphics, MixerChange, Secondary};
-use crate::protocol::{GraphicPhase, Item, LiveGraphic, PlaylistView, Snapshot};
+use crate::playout::graphics::{
+    Graphic, ItemGraphics, MAX_DATA, MixerChange, Secondary, TemplateData,
+};
+use crate::protocol::{GraphicPhase, Item, LiveGraphic, LiveKind, PlaylistView, Snapshot};
 
 use super::model::Model;
 
@@ -88,6 +91,94 @@ pub fn logo_is_on(state: &Snapshot, pl: &PlaylistView) -> bool {
         logo_phase(state, pl),
         Some(GraphicPhase::On | GraphicPhase::Prepared)
     )
+}
+
+/// What a line typed in the graphics dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFor {
+    /// `graphics.update`: the template's new data.
+    Update,
+    /// `graphics.invoke`: a function of the template to call.
+    Invoke,
+}
+
+/// A line the operator types for the template on a layer of the viewed playlist's channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub what: InputFor,
+    pub playlist: String,
+    pub channel: u16,
+    pub layer: i32,
+    /// The template's name, as the dialog's title says it.
+    pub label: String,
+    pub text: String,
+    /// Why the last Enter sent nothing (cleared by the next key).
+    pub error: Option<String>,
+}
+
+/// The longest line taken: a template's data at its limit (a method name is far shorter).
+pub const INPUT_MAX: usize = MAX_DATA;
+
+impl Input {
+    /// `u` or `i` on a live graphic: only a template takes new data or calls; an update starts
+    /// from the data on air, so a typo fix is an edit, not a retype.
+    pub fn for_live(what: InputFor, g: &LiveGraphic) -> Result<Input, String> {
+        let verb = match what {
+            InputFor::Update => "update",
+            InputFor::Invoke => "invoke",
+        };
+        if g.kind != LiveKind::Template {
+            return Err(format!(
+                "{verb}: layer {} shows a still, not a template",
+                g.layer
+            ));
+        }
+        if g.phase == GraphicPhase::Stopped {
+            return Err(format!("{verb}: layer {} is going off already", g.layer));
+        }
+        let text = match (what, &g.data) {
+            (InputFor::Update, Some(d)) => d.to_wire(),
+            (InputFor::Update, None) => "{}".to_owned(),
+            (InputFor::Invoke, _) => String::new(),
+        };
+        Ok(Input {
+            what,
+            playlist: g.playlist.clone(),
+            channel: g.channel,
+            layer: g.layer,
+            label: g.label.clone(),
+            text,
+            error: None,
+        })
+    }
+}
+
+/// Typed data as `graphics.update` takes it: template XML when it starts with `<`, else a JSON
+/// object; an error says what is wrong, in the words the daemon's refusal would use.
+pub fn parse_data(text: &str) -> Result<TemplateData, String> {
+    let data = if text.trim_start().starts_with('<') {
+        TemplateData::Xml(text.to_owned())
+    } else {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(m)) => TemplateData::Json(m),
+            Ok(_) => return Err("give a JSON object {…}, or template XML starting with '<'".into()),
+            Err(e) => return Err(format!("not JSON: {e}")),
+        }
+    };
+    data.validate().map_err(|e| e.to_string())?;
+    Ok(data)
+}
+
+/// A typed function name as `graphics.invoke` takes it.
+pub fn parse_method(text: &str) -> Result<String, String> {
+    let m = text.trim();
+    if m.is_empty() {
+        return Err("type the template function's name, e.g. next_headline".into());
+    }
+    if m.chars().count() > 256 {
+        return Err("a function name is at most 256 characters".into());
+    }
+    Ok(m.to_owned())
 }
 
 /// A phase in the words of docs/graphics.md.
@@ -175,6 +266,56 @@ mod tests {
         assert_eq!(marker(&g).as_deref(), Some("◆3 ⊘logo"));
         g.logo = true;
         assert_eq!(marker(&g).as_deref(), Some("◆3"));
+    }
+
+    #[test]
+    fn typed_data_is_a_json_object_or_xml_and_a_method_a_name() {
+        let Ok(TemplateData::Json(m)) = parse_data(r#"{"name": "Grace \"A\" Hopper"}"#) else {
+            panic!("a JSON object")
+        };
+        assert_eq!(m["name"], "Grace \"A\" Hopper");
+        assert_eq!(
+            parse_data("  <templateData/>"),
+            Ok(TemplateData::Xml("  <templateData/>".into()))
+        );
+        assert!(parse_data("[1, 2]").unwrap_err().contains("JSON object"));
+        assert!(
+            parse_data("{\"name\": ")
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
+        assert!(
+            parse_data("<a>\r</a>")
+                .unwrap_err()
+                .contains("carriage return")
+        );
+        assert_eq!(parse_method("  next_headline "), Ok("next_headline".into()));
+        assert!(parse_method("   ").is_err());
+        assert!(parse_method(&"x".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn only_a_template_on_air_takes_a_line_and_an_update_starts_from_its_data() {
+        let state = fixtures::graphics_snapshot();
+        let at = |name: &str| state.graphics.iter().find(|g| g.name == name).unwrap();
+        let update = Input::for_live(InputFor::Update, at("name")).expect("a template");
+        assert_eq!(
+            update.text,
+            r#"{"name":"Ada Lovelace","role":"Mathematician"}"#
+        );
+        assert_eq!((update.channel, update.layer), (1, 20));
+        assert_eq!(
+            Input::for_live(InputFor::Invoke, at("name")).unwrap().text,
+            ""
+        );
+        let still = Input::for_live(InputFor::Update, at("logo")).unwrap_err();
+        assert!(still.contains("a still"), "{still}");
+        let mut going = at("name").clone();
+        going.phase = GraphicPhase::Stopped;
+        assert!(Input::for_live(InputFor::Invoke, &going).is_err());
+        let mut bare = at("clock").clone();
+        bare.data = None;
+        assert_eq!(Input::for_live(InputFor::Update, &bare).unwrap().text, "{}");
     }
 
     #[test]

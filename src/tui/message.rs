@@ -77,6 +77,17 @@ pub enum Message {
     ClearGraphic,
     /// Graphics dialog: the playlist's logo off when it is on, else back on (`graphics.logo`).
     ToggleLogo,
+    /// Graphics dialog, `u`: a line of new data for the selected template (`graphics.update`).
+    UpdateGraphic,
+    /// Graphics dialog, `i`: a function of the selected template to call (`graphics.invoke`).
+    InvokeGraphic,
+    /// A character typed in that line.
+    InputChar(char),
+    InputBackspace,
+    /// Ctrl-U: the line emptied.
+    InputClear,
+    /// Enter: the line checked and sent.
+    InputSubmit,
     /// Answer "yes" to the open dialog.
     Confirm,
     /// Close a dialog, or clear the notice.
@@ -117,7 +128,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("[ ]", "view prev / next playlist"),
     ("Esc", "close dialog, clear filter"),
     ("v", "the servers in detail"),
-    ("g", "graphics: fire, clear, logo"),
+    ("g", "graphics: fire, clear, logo…"),
     ("Ctrl-L", "repaint the screen"),
     ("?", "this help"),
     (QUIT_KEYS, "quit console (not playout)"),
@@ -152,10 +163,12 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let typing = matches!(model.dialog, Some(Dialog::GraphicsInput(_)));
     if ctrl {
         return match key.code {
             KeyCode::Char('c') => Some(Message::Quit),
             KeyCode::Char('l') => Some(Message::Redraw),
+            KeyCode::Char('u') if typing => Some(Message::InputClear),
             _ => None,
         };
     }
@@ -177,6 +190,15 @@ pub fn map_key(model: &Model, key: KeyEvent) -> Option<Message> {
             };
         }
         Some(Dialog::Graphics) => return graphics_key(model, key.code),
+        Some(Dialog::GraphicsInput(_)) => {
+            return match key.code {
+                KeyCode::Esc => Some(Message::Cancel),
+                KeyCode::Enter => Some(Message::InputSubmit),
+                KeyCode::Backspace => Some(Message::InputBackspace),
+                KeyCode::Char(c) => Some(Message::InputChar(c)),
+                _ => None,
+            };
+        }
         Some(Dialog::Confirm { .. }) => {
             return match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => Some(Message::Confirm),
@@ -250,6 +272,8 @@ fn graphics_key(model: &Model, code: KeyCode) -> Option<Message> {
         KeyCode::Char('f') | KeyCode::Enter if operator => Some(Message::FireGraphic),
         KeyCode::Char('c') if operator => Some(Message::ClearGraphic),
         KeyCode::Char('l') if operator => Some(Message::ToggleLogo),
+        KeyCode::Char('u') if operator => Some(Message::UpdateGraphic),
+        KeyCode::Char('i') if operator => Some(Message::InvokeGraphic),
         _ => None,
     }
 }

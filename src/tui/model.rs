@@ -197,6 +197,9 @@ pub enum Dialog {
     /// The viewed playlist's channel: its live graphics, the events of the item under the
     /// rundown cursor and the logo (`g`); the selected row is [`Model::graphics_row`].
     Graphics,
+    /// A line typed for a template on air (`u` in the graphics dialog: new data, `i`: a function
+    /// to call); Enter sends it, Esc goes back to the graphics dialog.
+    GraphicsInput(super::graphics::Input),
     Confirm {
         action: Confirm,
         question: String,

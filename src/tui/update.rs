@@ -4,7 +4,8 @@
 //!
 //! - this file: dispatch, cursors, dialogs, the filter, ticks.
 //! - [`commands`]: operator actions → commands (arguments, local checks, confirmations).
-//! - [`graphics`]: the graphics dialog's actions (fire, clear after a confirmation, the logo).
+//! - [`graphics`]: the graphics dialog's actions (fire, clear after a confirmation, the logo, a
+//!   line of new data or a function for a template).
 //! - [`net`]: the connection and the daemon's messages → state (through the protocol's reducer,
 //!   `protocol::reduce`), acks.
 //! - [`event_log`]: what the log says about each event.
@@ -18,6 +19,8 @@ mod event_log;
 mod events_tests;
 mod graphics;
 #[cfg(test)]
+mod graphics_input_tests;
+#[cfg(test)]
 mod graphics_tests;
 mod net;
 #[cfg(test)]
@@ -30,6 +33,7 @@ use super::message::{Message, Move};
 use super::model::{Confirm, Dialog, Level, Link, LogLine, Model, NOTICE_FOR, Pane, sanitize};
 use crate::protocol::args::OptionalItem;
 use crate::protocol::{ClientMsg, Request};
+use crate::tui::graphics::InputFor;
 use commands::{
     command, confirm, delete, insert, item_command, move_item, pause_resume, playlist_command,
     refuse_offline, stop, toggle, transport,
@@ -67,6 +71,8 @@ fn action(msg: &Message) -> Option<&'static str> {
         Message::FireGraphic => "fire",
         Message::ClearGraphic => "clear",
         Message::ToggleLogo => "logo",
+        Message::UpdateGraphic => "update",
+        Message::InvokeGraphic => "invoke",
         _ => return None,
     })
 }
@@ -172,15 +178,33 @@ pub fn update(model: &mut Model, msg: Message) -> Vec<Effect> {
         Message::FireGraphic => graphics::fire(model),
         Message::ClearGraphic => graphics::clear(model),
         Message::ToggleLogo => graphics::logo(model),
+        Message::UpdateGraphic => graphics::open_input(model, InputFor::Update),
+        Message::InvokeGraphic => graphics::open_input(model, InputFor::Invoke),
+        Message::InputChar(c) => {
+            graphics::input_char(model, c);
+            vec![]
+        }
+        Message::InputBackspace => {
+            graphics::input_backspace(model);
+            vec![]
+        }
+        Message::InputClear => {
+            graphics::input_clear(model);
+            vec![]
+        }
+        Message::InputSubmit => graphics::input_submit(model),
         Message::Confirm => confirm(model),
         Message::Cancel => {
             // Esc peels one layer: the dialog, else the filter, else the notice. A clear asked
-            // from the graphics dialog goes back to it.
+            // or a line typed from the graphics dialog goes back to it.
             let closed = model.dialog.take();
-            if let Some(Dialog::Confirm {
-                action: Confirm::ClearGraphics { .. },
-                ..
-            }) = closed
+            if let Some(
+                Dialog::Confirm {
+                    action: Confirm::ClearGraphics { .. },
+                    ..
+                }
+                | Dialog::GraphicsInput(_),
+            ) = closed
             {
                 model.dialog = Some(Dialog::Graphics);
             } else if closed.is_none() {

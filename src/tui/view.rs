@@ -72,6 +72,7 @@ pub fn view(model: &Model, frame: &mut Frame) {
         Some(Dialog::Help) => overlay::help(frame, area, model.mode),
         Some(Dialog::Servers) => servers::dialog(model, frame, area),
         Some(Dialog::Graphics) => graphics::dialog(model, frame, area),
+        Some(Dialog::GraphicsInput(input)) => graphics::input_dialog(input, frame, area),
         Some(Dialog::Confirm { question, .. }) => overlay::confirm(frame, area, question),
         None => {}
     }

@@ -18,7 +18,7 @@ use super::servers::cut;
 use crate::playout::graphics::Secondary;
 use crate::playout::model::escape_hidden;
 use crate::protocol::{GraphicPhase, LiveGraphic, PlaylistView, Role, Status};
-use crate::tui::graphics::{self, Row};
+use crate::tui::graphics::{self, Input, InputFor, Row};
 use crate::tui::model::Model;
 use crate::tui::roles;
 use crate::tui::text::item_name;
@@ -209,7 +209,9 @@ fn keys(model: &Model) -> Line<'static> {
             ("↑↓", " choose  "),
             ("f", "/Enter fire  "),
             ("c", " clear  "),
-            ("l", " logo on/off  "),
+            ("l", " logo  "),
+            ("u", " update  "),
+            ("i", " invoke  "),
         ] {
             spans.push(Span::styled(k, key));
             spans.push(Span::raw(what));
@@ -263,4 +265,81 @@ pub(super) fn dialog(model: &Model, frame: &mut Frame, area: Rect) {
     let style = if live { Style::new() } else { DIM };
     frame.render_widget(Paragraph::new(lines).style(style).scroll((scroll, 0)), text);
     frame.render_widget(Paragraph::new(keys(model)), keys_area);
+}
+
+/// Rows of typed text the line dialog shows (its end, with the cursor, when longer).
+const INPUT_ROWS: usize = 6;
+
+/// The line typed for a template on air, cut in rows of `width` characters; when it is longer
+/// than the box, its end (where the cursor is) with `…` first.
+fn input_rows(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(2);
+    let mut chars: Vec<char> = escape_hidden(text).chars().collect();
+    chars.push('▏');
+    let room = width * INPUT_ROWS;
+    if chars.len() > room {
+        let tail = chars.split_off(chars.len() - (room - 1));
+        chars = std::iter::once('…').chain(tail).collect();
+    }
+    chars.chunks(width).map(|c| c.iter().collect()).collect()
+}
+
+/// Draws the line dialog (`u`: new data, `i`: a function to call) over the panes.
+pub(super) fn input_dialog(input: &Input, frame: &mut Frame, area: Rect) {
+    let (verb, hint) = match input.what {
+        InputFor::Update => (
+            "Update",
+            "New data: a JSON object {…}, or template XML starting with <",
+        ),
+        InputFor::Invoke => (
+            "Invoke",
+            "The template function to call, e.g. next_headline",
+        ),
+    };
+    let title = format!(
+        " {verb} {} · {}-{} ",
+        cut(&escape_hidden(&input.label), LABEL),
+        input.channel,
+        input.layer
+    );
+    let want = u16::try_from(INPUT_ROWS + 7).unwrap_or(u16::MAX);
+    let popup = centred(area, WIDTH, want);
+    frame.render_widget(Clear, popup);
+    let block = dialog_block(&title, Color::Cyan);
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let [hint_area, text_area, error_area, _, keys_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(Span::styled(hint, DIM)), hint_area);
+    let rows = input_rows(&input.text, usize::from(text_area.width));
+    let lines: Vec<Line> = rows.into_iter().map(Line::from).collect();
+    // The end (the cursor) stays in sight when the box is shorter than the line.
+    let room = usize::from(text_area.height).max(1);
+    let scroll = u16::try_from(lines.len().saturating_sub(room)).unwrap_or(0);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(Style::new().add_modifier(Modifier::BOLD))
+            .scroll((scroll, 0)),
+        text_area,
+    );
+    if let Some(e) = &input.error {
+        let red = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+        frame.render_widget(Paragraph::new(Span::styled(e.clone(), red)), error_area);
+    }
+    let key = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let keys = Line::from(vec![
+        Span::styled("Enter", key),
+        Span::raw(" send  "),
+        Span::styled("Ctrl-U", key),
+        Span::raw(" clear  "),
+        Span::styled("Esc", key),
+        Span::raw(" back"),
+    ]);
+    frame.render_widget(Paragraph::new(keys), keys_area);
 }

@@ -115,3 +115,30 @@ fn a_long_list_scrolls_to_keep_the_selection_in_sight() {
     assert!(text.contains(" ›    25  ev29"), "{text}");
     assert!(text.contains("Esc close"), "the keys stay: {text}");
 }
+
+#[test]
+fn the_line_for_a_template_shows_its_data_its_end_and_why_it_was_not_sent_80x24() {
+    let mut model = model();
+    update(&mut model, Message::ToggleGraphics);
+    update(&mut model, Message::UpdateGraphic);
+    let text = render(&model);
+    for want in [
+        "Update LOWER_THIRD · 1-20",
+        "New data: a JSON object",
+        r#"{"name":"Ada Lovelace","role":"Mathematician"}▏"#,
+        "Enter send  Ctrl-U clear  Esc back",
+    ] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    snapshot("graphics_input_80x24", &model);
+    // A line longer than the box shows its end, where the cursor is; a refusal says why.
+    update(&mut model, Message::InputClear);
+    for c in format!("{{\"text\":\"{}END\"", "x".repeat(600)).chars() {
+        update(&mut model, Message::InputChar(c));
+    }
+    update(&mut model, Message::InputSubmit);
+    let text = render(&model);
+    assert!(text.contains("…xxx"), "{text}");
+    assert!(text.contains("END\"▏"), "{text}");
+    assert!(text.contains("not JSON"), "{text}");
+}

@@ -114,7 +114,15 @@ pub(super) fn footer(model: &Model, frame: &mut Frame, area: Rect) {
             ("f", "fire"),
             ("c", "clear"),
             ("l", "logo"),
+            ("u", "update"),
+            ("i", "invoke"),
             ("Esc", "close"),
+        ],
+        Some(Dialog::GraphicsInput(_)) => &[
+            ("type", "the line"),
+            ("Enter", "send"),
+            ("Ctrl-U", "clear"),
+            ("Esc", "back"),
         ],
         Some(Dialog::Confirm { .. }) => &[("y", "yes"), ("n/Esc", "no")],
         None if model.library.editing => &[
