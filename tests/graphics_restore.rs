@@ -365,3 +365,49 @@ async fn an_operator_fires_updates_and_clears_graphics_and_takes_the_logo_off() 
     .await;
     assert_eq!(code(&bad), "bad_request", "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_casparcg_refuses_changes_nothing_listed() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = serve(&sim, data.path());
+    let (_, item) = on_air_item(&d, &sim).await;
+    let mut ws = ws(&d.addr).await;
+    let fired = command(
+        &mut ws,
+        "f",
+        "graphics.fire",
+        json!({"playlist": "main", "item": item, "event": "lt"}),
+    )
+    .await;
+    assert_eq!(fired["ok"], true, "{fired}");
+    // Someone else clears the layer at the server: CasparCG then refuses the next update.
+    let mut other = common::AmcpClient::connect(sim.addr()).await;
+    other.send("CLEAR 1-20").await;
+    let cleared = other.next_event().await;
+    assert!(format!("{cleared:?}").contains("202"), "{cleared:?}");
+    let refused = command(
+        &mut ws,
+        "u",
+        "graphics.update",
+        json!({"playlist": "main", "layer": 20, "data": {"name": "Never shown"}}),
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    // The list still shows the data the template was given (its event's), not the refused one.
+    let (mut fresh, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
+        .await
+        .expect("ws connects");
+    let snapshot = loop {
+        let m = next_json(&mut fresh).await;
+        if m["type"] == "snapshot" {
+            break m;
+        }
+    };
+    let listed = &snapshot["state"]["graphics"];
+    let lt = listed
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["layer"] == 20))
+        .unwrap_or_else(|| panic!("the lower third listed: {listed}"));
+    assert_eq!(lt["data"], json!({"name": "Ada"}), "{lt}");
+}

@@ -515,13 +515,22 @@ async fn follow_loop(
                         _ = check.tick() => {
                             // JetStream's consumer notices a restarted server only after two
                             // missed 15 s heartbeats: when nothing came for a check period while
-                            // the journal has entries beyond ours, follow again from there.
-                            let last = journal.last_seq().await;
-                            if let Ok(last) = last {
-                                stats.seen(last);
+                            // the journal has entries beyond ours, follow again from there. A
+                            // length that cannot be read within the period (the stream's NATS
+                            // leader died and another is being elected) counts as entries
+                            // beyond: the consumer may be on the dead server, and a CI run saw
+                            // a follower stuck for 15 s while these reads failed.
+                            let last = tokio::time::timeout(STALL_CHECK, journal.last_seq())
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(JournalError::Nats("reading the journal's length timed out".into()))
+                                });
+                            match &last {
+                                Ok(last) => stats.seen(*last),
+                                Err(e) => tracing::debug!(error = %e, next, "the journal's length is not known"),
                             }
                             if !std::mem::take(&mut delivered)
-                                && last.is_ok_and(|last| last >= next)
+                                && last.as_ref().map_or(true, |last| *last >= next)
                             {
                                 tracing::info!(next, "the journal follower stalled: following again");
                                 break;
