@@ -281,3 +281,54 @@ async fn a_hard_start_that_passed_while_the_daemon_was_down_is_taken_at_once_and
     // About a second late at 50 fps, and said so.
     assert!(late > 25, "late by {late} frames");
 }
+
+#[tokio::test]
+async fn the_timeline_plans_a_chain_of_follows_on_the_frames_the_server_plays_them() {
+    // Four 2-second clips back to back: CasparCG starts each a tick after the one before ends
+    // (a 50-frame clip holds 51 ticks before a cut AUTO), which the plan must count, or every
+    // start after the first is planned a frame earlier per item before it.
+    let r = main_rig(
+        ["a", "b", "c", "d"]
+            .into_iter()
+            .map(|id| item(id, "SHORT", StartMode::Follow, None))
+            .collect(),
+    )
+    .await;
+    r.engine
+        .execute(Op::Take {
+            playlist: None,
+            item: Some("a".into()),
+        })
+        .await
+        .expect("take");
+    let t = wait_timeline(&r.engine, |t| {
+        t.playlists
+            .get("main")
+            .is_some_and(|v| v.entries.len() == 4 && v.entries.iter().all(|e| e.start_ms.is_some()))
+    })
+    .await;
+    let planned: Vec<i64> = t.playlists["main"]
+        .entries
+        .iter()
+        .map(|e| e.start_ms.expect("planned"))
+        .collect();
+    wait(&r.engine, |s| main_on_air(s) == Some("d")).await;
+    let starts: Vec<i64> = r
+        .sim
+        .take_log()
+        .iter()
+        .filter(|t| t.channel == 0 && t.layer == 10 && t.how.is_start())
+        .map(|t| t.frame)
+        .collect();
+    assert_eq!(starts.len(), 4, "{starts:?}");
+    for k in 1..4 {
+        let played = starts[k] - starts[0];
+        assert_eq!(played, 51 * i64::try_from(k).expect("k"), "{starts:?}");
+        // 25 fps: 40 ms a frame.
+        assert_eq!(
+            planned[k] - planned[0],
+            40 * played,
+            "item {k} planned {planned:?} against the server's frames {starts:?}"
+        );
+    }
+}

@@ -126,6 +126,15 @@ pub fn channel_frames(item: &Item, channel: FrameRate) -> Option<u64> {
     Some(end.saturating_sub(item.in_point.unwrap_or(0)))
 }
 
+/// Channel ticks `item` holds its layer before what follows it by `LOADBG … AUTO` starts (a
+/// transition's frames earlier): its frames and one more, as CasparCG promotes a cut AUTO
+/// background one tick after the clip's last frame (docs/amcp-notes.md §4.5: a 50-frame clip
+/// holds 51 ticks). Planning a chain of follows with the bare lengths would put each start a frame
+/// early per item before it: 700 items of a day, 28 s. `None` as for [`channel_frames`].
+pub fn auto_frames(item: &Item, channel: FrameRate) -> Option<u64> {
+    channel_frames(item, channel).map(|f| f.saturating_add(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

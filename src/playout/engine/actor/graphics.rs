@@ -379,12 +379,10 @@ impl Engine {
             return None;
         }
         let rate = self.rate_of(r.chan());
-        let length = i64::try_from(channel_frames(item, rate)?).ok()?;
+        let held = i64::try_from(crate::playout::timing::auto_frames(item, rate)?).ok()?;
         let next = transport::next_after(pl, Some(&item.id))?;
         let next = pl.item(&next)?.clone();
-        // CasparCG promotes a cut AUTO background one tick after the clip's last frame, and a
-        // transition's frames earlier (docs/amcp-notes.md §4.5: a 50-frame clip holds 51 ticks).
-        let held = length + 1 - i64::from(next.transition.frames);
+        let held = held - i64::from(next.transition.frames);
         let start_ns = anchor
             .start_ns
             .saturating_add(rate.frames_to_nanos(held.max(0)));

@@ -45,12 +45,13 @@ impl Engine {
             .find(|pl| pl.filler.is_some() && self.route_of(pl) == Some(cl))
     }
 
-    /// Each filler clip's length in frames at `rate` (0 when unknown: the planner skips it).
+    /// Each filler clip's ticks at `rate` before the next clip follows it by AUTO (its length and
+    /// one more, see [`timing::auto_frames`]; 0 when unknown: the planner skips it).
     pub(super) fn filler_lengths(filler: &Playlist, rate: FrameRate) -> Vec<u64> {
         filler
             .items
             .iter()
-            .map(|it| timing::channel_frames(it, rate).unwrap_or(0))
+            .map(|it| timing::auto_frames(it, rate).unwrap_or(0))
             .collect()
     }
 

@@ -321,7 +321,8 @@ impl Engine {
                 }
                 Entry {
                     id: &item.id,
-                    frames: timing::channel_frames(item, rate),
+                    // What follows it by AUTO starts a tick after its last frame.
+                    frames: timing::auto_frames(item, rate),
                     overlap: item.transition.frames,
                     start,
                 }
