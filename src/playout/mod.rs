@@ -12,5 +12,6 @@ pub mod media;
 pub mod model;
 pub mod replica;
 pub mod store;
+pub mod text;
 pub mod timing;
 pub mod watch;
