@@ -7,7 +7,8 @@
 
 import { OnairClient } from './client.js';
 import { h, reconcile, setHidden, setText, visible } from './dom.js';
-import { channelGraphics, channelLabel, logoOff, logoState } from './graphics.js';
+import { channelGraphics, channelLabel, logoOff, logoState, takesData } from './graphics.js';
+import { askMethod, askTemplateData } from './graphics-dialogs.js';
 import { drawItemGraphics, renderGraphicsPanel } from './graphics-view.js';
 import { serverChanges, serverDetails, serverPills, health as serverHealth, isPair } from './servers.js';
 import { formatSpan, formatTime, itemSeconds, layerLabel, nextFixed, planDiff, planMark, playlistMarks, stationTime, takenOver, timelineEntry, unfilledGap } from './state.js';
@@ -790,12 +791,20 @@ function confirmDialog(text, okLabel) {
   });
 }
 
-/** Why commands cannot be sent now, told to the operator instead of a key that does nothing. */
+/** Why commands cannot be sent now. */
+function blockedText() {
+  return client.status !== 'connected' ? 'Not connected to the daemon: nothing was sent.' : 'This token is read-only (viewer).';
+}
+
+/** Whether commands cannot be sent now, told to the operator instead of a key that does nothing. */
 function blocked() {
   if (client.canCommand) return false;
-  toast(client.status !== 'connected' ? 'Not connected to the daemon: nothing was sent.' : 'This token is read-only (viewer).');
+  toast(blockedText());
   return true;
 }
+
+/** For a dialog that sends a command: it stays open, with the reason, while none can be sent. */
+const SEND_GATE = { canSend: () => client.canCommand, blockedText };
 
 function cursorItem(pl) {
   return pl?.items.find((i) => i.id === ui.cursorId) ?? null;
@@ -883,19 +892,50 @@ async function fireEvent(itemId, eventId) {
   await run(`Fire ${visible(eventId)} on ${itemLabel(item)}`, 'graphics.fire', { playlist: pl.id, item: itemId, event: eventId });
 }
 
+/**
+ * What is live on `layer` of the shown playlist's channel, for a command about it: `{pl, g,
+ * playlist}`, `playlist` being the one that put it there when the page knows it (the filler's
+ * logo on the same channel; any playlist of the channel names the same layer). Null when there is
+ * nothing, or commands cannot be sent now (said to the operator).
+ */
+function liveGraphic(layer) {
+  const pl = shownPlaylist();
+  if (!pl || blocked()) return null;
+  const g = channelGraphics(client.state, pl).find((x) => x.layer === layer);
+  if (!g) return null;
+  const playlist = client.state.playlists.some((p) => p.id === g.playlist) ? g.playlist : pl.id;
+  return { pl, g, playlist };
+}
+
 /** Takes what shows on a graphics layer of the shown playlist's channel off, once confirmed. */
 async function clearGraphic(layer) {
-  const pl = shownPlaylist();
-  if (!pl || blocked()) return;
-  const g = channelGraphics(client.state, pl).find((x) => x.layer === layer);
-  if (!g) return;
+  const live = liveGraphic(layer);
+  if (!live) return;
+  const { pl, g, playlist } = live;
   const what = `${visible(g.name)} (${visible(g.label)})`;
   const logo = g.name === 'logo' ? ' The logo stays off until it is put back.' : '';
   if (!(await confirmDialog(`Clear ${what} from layer ${layer} of ${channelLabel(pl)}? It goes off air now.${logo}`, 'Clear'))) return;
-  // The playlist that put it there, when the page knows it (the filler's logo on the same
-  // channel): any playlist of the channel names the same layer.
-  const playlist = client.state.playlists.some((p) => p.id === g.playlist) ? g.playlist : pl.id;
   await run(`Clear layer ${layer} (${visible(g.name)})`, 'graphics.clear', { playlist, layer });
+}
+
+/** New data for the template on a graphics layer (`graphics.update`), typed in the Update
+ * dialog, which starts from the data as on air. */
+async function updateGraphic(layer) {
+  const live = liveGraphic(layer);
+  if (!live || !takesData(live.g)) return;
+  const { pl, g, playlist } = live;
+  const answer = await askTemplateData(`${visible(g.label)} (${visible(g.name)}) on layer ${layer} of ${channelLabel(pl)}`, g.data, SEND_GATE);
+  if (answer) await run(`Update layer ${layer} (${visible(g.name)})`, 'graphics.update', { playlist, layer, data: answer.data });
+}
+
+/** Calls a function of the template on a graphics layer (`graphics.invoke`), named in the Invoke
+ * dialog. */
+async function invokeGraphic(layer) {
+  const live = liveGraphic(layer);
+  if (!live || !takesData(live.g)) return;
+  const { pl, g, playlist } = live;
+  const answer = await askMethod(`${visible(g.label)} (${visible(g.name)}) on layer ${layer} of ${channelLabel(pl)}`, g.label, SEND_GATE);
+  if (answer) await run(`Invoke ${visible(answer.method)} on layer ${layer} (${visible(g.name)})`, 'graphics.invoke', { playlist, layer, method: answer.method });
 }
 
 /** The shown playlist's logo off (it stays off across items and restarts) or back on. */
@@ -1040,10 +1080,10 @@ $('playlist-select').addEventListener('change', (e) => {
   render();
 });
 
+const GRAPHIC_ACTIONS = { clear: clearGraphic, update: updateGraphic, invoke: invokeGraphic };
 $('gfx-list').addEventListener('click', (e) => {
-  const b = e.target.closest('button[data-act="clear"]');
-  const row = e.target.closest('li[data-key]');
-  if (b && row && !b.disabled) clearGraphic(Number(row.dataset.key));
+  const b = e.target.closest('button[data-act][data-layer]');
+  if (b && !b.disabled) GRAPHIC_ACTIONS[b.dataset.act]?.(Number(b.dataset.layer));
 });
 $('btn-logo').addEventListener('click', (e) => {
   if (!e.currentTarget.disabled) toggleLogo();

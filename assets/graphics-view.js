@@ -1,6 +1,7 @@
 // Graphics on the page (docs/graphics.md): the chips of an item's secondary events in its rundown
 // row, each with a Fire button, and the graphics panel: what is live on the shown playlist's
-// channel, each with Clear, and the standing logo's on/off toggle.
+// channel, each with Clear (a template also with Update and Invoke), and the standing logo's
+// on/off toggle.
 //
 // Only drawing: the buttons carry `data-act` (and the event or layer) and assets/app.js turns
 // clicks into commands. Operator buttons are hidden for a viewer token (which can never use them)
@@ -8,7 +9,7 @@
 // Server strings reach the DOM as text only.
 
 import { h, reconcile, setHidden, setText, visible } from './dom.js';
-import { PHASE_TEXT, channelGraphics, channelLabel, eventChip, eventTitle, itemEvents, logoState } from './graphics.js';
+import { PHASE_TEXT, channelGraphics, channelLabel, eventChip, eventTitle, itemEvents, logoState, takesData } from './graphics.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -55,9 +56,12 @@ function makeLiveRow() {
     label: h('span', { className: 'gfx-label' }),
     name: h('span', { className: 'gfx-name' }),
     phase: h('span', { className: 'badge gfx-phase' }),
+    update: h('button', { type: 'button', className: 'icon', textContent: 'Update', dataset: { act: 'update' } }),
+    invoke: h('button', { type: 'button', className: 'icon', textContent: 'Invoke', dataset: { act: 'invoke' } }),
     clear: h('button', { type: 'button', className: 'icon danger', textContent: 'Clear', dataset: { act: 'clear' } }),
   };
-  const row = h('li', { className: 'gfx-live' }, refs.layer, refs.label, refs.name, refs.phase, refs.clear);
+  const acts = h('span', { className: 'gfx-acts' }, refs.update, refs.invoke, refs.clear);
+  const row = h('li', { className: 'gfx-live' }, refs.layer, refs.label, refs.name, refs.phase, acts);
   row.refs = refs;
   return row;
 }
@@ -84,10 +88,26 @@ export function renderGraphicsPanel(state, pl, operator, can, hasState) {
       r.phase.dataset.phase = g.phase;
       row.dataset.name = g.name;
       row.dataset.phase = g.phase;
+      row.dataset.kind = g.kind ?? '';
+      r.clear.dataset.layer = String(g.layer);
       r.clear.setAttribute('aria-label', `Clear layer ${g.layer} (${visible(g.name)})`);
       // Going off already: its out-animation ends by itself.
       setHidden(r.clear, !operator || g.phase === 'stopped');
       r.clear.disabled = !can;
+      // New data and function calls: for a template only (a still has neither), not going off.
+      const template = operator && takesData(g);
+      row.classList.toggle('has-template-acts', template);
+      for (const [b, what] of [
+        [r.update, `Update layer ${g.layer} (${visible(g.name)})`],
+        [r.invoke, `Invoke a function on layer ${g.layer} (${visible(g.name)})`],
+      ]) {
+        b.dataset.layer = String(g.layer);
+        b.setAttribute('aria-label', what);
+        setHidden(b, !template);
+        b.disabled = !can;
+      }
+      r.update.title = `New data for ${visible(g.label)} on air`;
+      r.invoke.title = `Call a function of ${visible(g.label)}`;
     },
   );
   setHidden($('gfx-empty'), live.length > 0 || !hasState);

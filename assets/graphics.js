@@ -1,5 +1,6 @@
 // Graphics as the page shows them (docs/graphics.md): an item's secondary events in a few
-// characters, what is live on a playlist's channel, and whether its standing logo is on.
+// characters, what is live on a playlist's channel, whether its standing logo is on, and the text
+// of the Update and Invoke dialogs (a template's data as text and back, a function's name).
 //
 // Pure functions over the client's state (no DOM, no socket), so node tests them without a
 // browser (tests/web/graphics.test.mjs). Fields come from the daemon and are checked here: a
@@ -88,7 +89,9 @@ export const PHASE_TEXT = { prepared: 'READY', on: 'ON', stopped: 'GOING OFF' };
  * What onair has on the graphics layers of playlist `p`'s channel, by layer: every live graphic of
  * that channel on that server (a graphic's `server`, given only with several servers, and a
  * playlist's left out mean the station's first, the first server the link lists), whichever
- * playlist put it there. Each is `{layer, name, label, phase, playlist, item, manual}`.
+ * playlist put it there. Each is `{layer, name, label, kind, data, phase, playlist, item, manual}`:
+ * `kind` is `still`, `template` or null (not said), `data` a template's data as on air (an object,
+ * or XML as a string) or null.
  */
 export function channelGraphics(state, p) {
   const ch = channelOf(p);
@@ -101,6 +104,8 @@ export function channelGraphics(state, p) {
       layer: g.layer,
       name: String(g.name ?? ''),
       label: String(g.label ?? ''),
+      kind: typeof g.kind === 'string' ? g.kind : null,
+      data: isObject(g.data) || typeof g.data === 'string' ? g.data : null,
       phase: typeof g.phase === 'string' ? g.phase : 'on',
       playlist: String(g.playlist ?? ''),
       item: typeof g.item === 'string' ? g.item : null,
@@ -126,4 +131,69 @@ export function logoState(state, p) {
     else if (logoOff(item)) why = 'item';
   }
   return { layer: isNumber(p.logo.layer) ? p.logo.layer : null, label: graphicLabel(p.logo.graphic), on: !!live, why };
+}
+
+// ---- the Update and Invoke dialogs ------------------------------------------------------------------
+
+/** Whether a live graphic (from `channelGraphics`) takes new data and function calls: a template
+ * that is not going off already. */
+export function takesData(g) {
+  return g?.kind === 'template' && g.phase !== 'stopped';
+}
+
+/** The most a template's data may hold, in bytes of compact JSON or of XML (the daemon's limit). */
+export const MAX_DATA_BYTES = 16 * 1024;
+
+/** A template's data as the Update dialog shows it: an object as indented JSON, XML as it is,
+ * `{}` when it has none. */
+export function dataText(data) {
+  if (typeof data === 'string') return data;
+  if (isObject(data)) return JSON.stringify(data, null, 2);
+  return '{}';
+}
+
+/**
+ * What the operator typed in the Update dialog, as `graphics.update` takes it: `{data}` (an
+ * object, or a string of template XML when the text starts with `<`), or `{error}` in words when
+ * the daemon would refuse it. Anything else would be taken by CasparCG for the name of a stored
+ * data file, so it is never sent.
+ */
+export function parseData(text) {
+  const t = String(text ?? '').trim();
+  let data;
+  if (t.startsWith('<')) {
+    // A textarea gives line feeds only; pasted text from elsewhere might not.
+    if (t.includes('\r')) return { error: 'The XML contains a carriage return, which AMCP cannot carry: use line feeds.' };
+    data = t;
+  } else if (t === '') {
+    return { error: 'Give the data: a JSON object such as {"name": "Ada"}, or template XML starting with <.' };
+  } else {
+    let v;
+    try {
+      v = JSON.parse(t);
+    } catch (e) {
+      return { error: `Not valid JSON: ${e.message}. Give a JSON object, or template XML starting with <.` };
+    }
+    if (!isObject(v)) {
+      const what = Array.isArray(v) ? 'an array' : v === null ? 'null' : `a ${typeof v}`;
+      return { error: `This is ${what}, not a JSON object: give {…} with the template's fields, or template XML starting with <.` };
+    }
+    data = v;
+  }
+  const bytes = new TextEncoder().encode(typeof data === 'string' ? data : JSON.stringify(data)).length;
+  if (bytes > MAX_DATA_BYTES) return { error: `The data is ${bytes} bytes long; a template takes at most ${MAX_DATA_BYTES}.` };
+  return { data };
+}
+
+/**
+ * The name of the template function the Invoke dialog calls, trimmed: `{method}`, or `{error}` in
+ * words. As the daemon: 1 to 256 characters, no control characters. Spaces inside are kept: a call
+ * with its arguments, `leftTab('a b')`, is a method CasparCG's html producer takes as it is.
+ */
+export function parseMethod(text) {
+  const m = String(text ?? '').trim();
+  if (m === '') return { error: 'Give the name of one of the template’s functions, e.g. next_headline.' };
+  if ([...m].length > 256) return { error: 'The name is longer than 256 characters.' };
+  if (/\p{Cc}/u.test(m)) return { error: 'The name contains a control character.' };
+  return { method: m };
 }

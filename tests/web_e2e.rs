@@ -8,7 +8,9 @@
 //! and a filler on its layer takes the layer over; the page names both roles and says after which
 //! item `main` was taken over. Before that, graphics: with a logo on `main` and an item with a lower
 //! third on air, the page's graphics panel lists the logo, the event's Fire button makes the
-//! simulator play the template (asked over stdio: `@@ TEMPLATES`), Clear asks first and then the
+//! simulator play the template (asked over stdio: `@@ TEMPLATES`), Update sends new data typed in
+//! its dialog (JSON, then XML) to the simulator's page and refuses invalid JSON without sending,
+//! Invoke makes the simulator execute `CG … INVOKE` (`@@ INVOKES`), Clear asks first and then the
 //! lower third leaves the simulator and the panel, and the logo toggles off and on. Screenshots
 //! land in `target/web-e2e/`.
 //!
@@ -321,7 +323,19 @@ fn templates_line(sim: &Sim) -> String {
     format!("TEMPLATES {}", serde_json::Value::from(pages))
 }
 
-/// Runs `e2e.mjs` against the daemon and serves its KILL/RESTART/TEMPLATES requests.
+/// The `CG … INVOKE` commands the simulator executed, one JSON line for `e2e.mjs`: what reached
+/// CasparCG (channel and layer as addressed, the parameters as tokenized: cg-layer, method).
+fn invokes_line(sim: &Sim) -> String {
+    let calls: Vec<serde_json::Value> = sim
+        .command_log()
+        .into_iter()
+        .filter(|r| r.name == "CG INVOKE")
+        .map(|r| json!({"channel": r.channel, "layer": r.layer, "params": r.params}))
+        .collect();
+    format!("INVOKES {}", serde_json::Value::from(calls))
+}
+
+/// Runs `e2e.mjs` against the daemon and serves its KILL/RESTART/TEMPLATES/INVOKES requests.
 fn drive_browser(
     mut daemon: Daemon,
     port: u16,
@@ -383,6 +397,7 @@ fn drive_browser(
                 reply(&mut stdin, "RESTARTED")?;
             }
             Some("TEMPLATES") => reply(&mut stdin, &templates_line(sim))?,
+            Some("INVOKES") => reply(&mut stdin, &invokes_line(sim))?,
             Some("DONE") => done = true,
             _ => eprintln!("{line}"),
         }

@@ -57,6 +57,11 @@ const FILES: &[Asset] = &[
         body: include_str!("../../assets/graphics.js"),
     },
     Asset {
+        path: "/assets/graphics-dialogs.js",
+        content_type: JS,
+        body: include_str!("../../assets/graphics-dialogs.js"),
+    },
+    Asset {
         path: "/assets/graphics-view.js",
         content_type: JS,
         body: include_str!("../../assets/graphics-view.js"),

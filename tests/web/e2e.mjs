@@ -16,6 +16,8 @@
 //   script → test: `@@ TEMPLATES` what the simulator's template pages are (CasparCG's side, not the
 //                  daemon's belief),
 //   test → script: `TEMPLATES [{"channel":1,"layer":20,"template":"LOWER_THIRD","playing":true,"data":"…"}]`
+//   script → test: `@@ INVOKES`  the `CG … INVOKE` commands the simulator executed,
+//   test → script: `INVOKES [{"channel":1,"layer":20,"params":["1","next_headline"]}]`
 //   script → test: `@@ DONE`     everything passed (exit code 0).
 // Every other stdout/stderr line is a log line. Any failure exits 1 after a screenshot
 // (`onair-web-failure.png` in the artifact dir).
@@ -75,6 +77,14 @@ async function simTemplates() {
   const answer = await readLine(30000);
   if (!answer.startsWith('TEMPLATES ')) throw new Error(`harness answered ${JSON.stringify(answer)} to TEMPLATES`);
   return JSON.parse(answer.slice('TEMPLATES '.length));
+}
+
+/** The `CG … INVOKE` commands the simulator executed (`@@ INVOKES`). */
+async function simInvokes() {
+  console.log('@@ INVOKES');
+  const answer = await readLine(30000);
+  if (!answer.startsWith('INVOKES ')) throw new Error(`harness answered ${JSON.stringify(answer)} to INVOKES`);
+  return JSON.parse(answer.slice('INVOKES '.length));
 }
 
 // ---- browser --------------------------------------------------------------------------------------
@@ -350,6 +360,112 @@ try {
   log(`graphics: Fire → the simulator plays ${fired.template} on 1-20; the panel lists it`);
   await screenshot(page, 'onair-web-graphics.png');
 
+  // Update and Invoke: on the template, not on the logo (a still).
+  if ((await logoRow.locator('button[data-act="update"], button[data-act="invoke"]').evaluateAll((els) => els.filter((e) => e.checkVisibility()).length)) !== 0) {
+    throw new Error('the logo (a still) is offered Update or Invoke');
+  }
+  const updateButton = ltRow.getByRole('button', { name: 'Update layer 20 (lt)' });
+  const dataBox = page.locator('#gfx-update-data');
+  const updateError = page.locator('#gfx-update-error');
+  const updatesLogged = () => page.locator('#log .log-entry', { hasText: 'Update layer 20 (lt)' }).count();
+  // The dialog starts from the data on air, and says what it updates.
+  await updateButton.click();
+  await page.waitForSelector('#dlg-gfx-update[open]');
+  const what = await page.locator('#gfx-update-what').textContent();
+  if (what !== 'LOWER_THIRD (lt) on layer 20 of channel 1') throw new Error(`the Update dialog says ${JSON.stringify(what)}`);
+  const prefilled = await dataBox.inputValue();
+  if (prefilled !== JSON.stringify({ name: 'Ada Lovelace' }, null, 2)) throw new Error(`the Update dialog starts from ${JSON.stringify(prefilled)}`);
+  // Invalid JSON, and JSON that is not an object: the error is shown, the dialog stays, nothing is sent.
+  for (const bad of ['{"name": "Grace Hopper"', '["Grace Hopper"]']) {
+    await dataBox.fill(bad);
+    await page.click('#gfx-update-send');
+    await updateError.waitFor({ state: 'visible' });
+    if (!(await page.locator('#dlg-gfx-update').evaluate((d) => d.open))) throw new Error(`Send closed the dialog on ${bad}`);
+    log(`graphics: Update refuses ${bad}: ${await updateError.textContent()}`);
+  }
+  await screenshot(page, 'onair-web-graphics-update.png');
+  if ((await updatesLogged()) !== 0) throw new Error('invalid data was sent');
+  if (!(await simTemplates()).find((t) => t.layer === 20)?.data.includes('Ada Lovelace')) throw new Error('invalid data reached the simulator');
+  // Typing hides the error; valid data is sent and reaches CasparCG's page.
+  const grace = { name: 'Grace Hopper', role: 'Rear admiral' };
+  await dataBox.fill(JSON.stringify(grace, null, 2));
+  if (await updateError.isVisible()) throw new Error('the error stayed while typing');
+  await page.click('#gfx-update-send');
+  await page.waitForSelector('#dlg-gfx-update:not([open])', { state: 'attached' });
+  await page.waitForFunction(() => document.querySelector('#log .log-entry.ok')?.textContent.includes('Update layer 20 (lt): done'));
+  const updated = (await simTemplates()).find((t) => t.channel === 1 && t.layer === 20);
+  let onPage = null;
+  try {
+    onPage = JSON.parse(updated?.data ?? '');
+  } catch {
+    // Shown below as it is.
+  }
+  if (!updated?.playing || JSON.stringify(onPage) !== JSON.stringify(grace)) {
+    throw new Error(`after Update the simulator's layer 20 has ${JSON.stringify(updated)}`);
+  }
+  log(`graphics: Update → the simulator's page on 1-20 holds ${updated.data}`);
+  // The live list was republished with the new data (around the ack, in either order): the
+  // dialog starts from it. Escape cancels.
+  for (const until = Date.now() + 10000; ; ) {
+    await updateButton.click();
+    await page.waitForSelector('#dlg-gfx-update[open]');
+    const text = await dataBox.inputValue();
+    if (text === JSON.stringify(grace, null, 2)) break;
+    if (Date.now() > until) throw new Error(`after Update the dialog starts from ${text}`);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#dlg-gfx-update:not([open])', { state: 'attached' });
+    await page.waitForTimeout(100);
+  }
+  await dataBox.fill('{"name": "never sent"}');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#dlg-gfx-update:not([open])', { state: 'attached' });
+  // Template XML is sent as it is.
+  const xml = '<templateData><componentData id="name"><data id="text" value="Grace &amp; co"/></componentData></templateData>';
+  await updateButton.click();
+  await page.waitForSelector('#dlg-gfx-update[open]');
+  await dataBox.fill(xml);
+  await page.keyboard.press('Control+Enter');
+  await page.waitForSelector('#dlg-gfx-update:not([open])', { state: 'attached' });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('#log .log-entry.ok')].filter((e) => e.textContent.includes('Update layer 20 (lt): done')).length === 2,
+  );
+  if ((await updatesLogged()) !== 2) throw new Error(`${await updatesLogged()} updates were sent, wanted 2 (Escape must send nothing)`);
+  const asXml = (await simTemplates()).find((t) => t.channel === 1 && t.layer === 20);
+  if (asXml?.data !== xml) throw new Error(`after an XML Update the simulator's layer 20 has ${JSON.stringify(asXml)}`);
+  log('graphics: Escape sent nothing; XML (Ctrl+Enter) reached the simulator as it is');
+
+  // Invoke: a function's name is required; the call reaches CasparCG.
+  await ltRow.getByRole('button', { name: 'Invoke a function on layer 20 (lt)' }).click();
+  await page.waitForSelector('#dlg-gfx-invoke[open]');
+  await page.click('#gfx-invoke-send');
+  await page.locator('#gfx-invoke-error').waitFor({ state: 'visible' });
+  if ((await simInvokes()).length !== 0) throw new Error('an empty Invoke was sent');
+  await page.fill('#gfx-invoke-method', '  next_headline ');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#dlg-gfx-invoke:not([open])', { state: 'attached' });
+  await page.waitForFunction(() => document.querySelector('#log .log-entry.ok')?.textContent.includes('Invoke next_headline on layer 20 (lt): done'));
+  const invokes = await simInvokes();
+  if (!invokes.some((c) => c.channel === 1 && c.layer === 20 && c.params.at(-1) === 'next_headline')) {
+    throw new Error(`the simulator executed these INVOKEs: ${JSON.stringify(invokes)}`);
+  }
+  log(`graphics: Invoke → the simulator executed CG 1-20 INVOKE ${invokes.at(-1).params.join(' ')}`);
+
+  // A viewer sees the events and what is live (the lower third too), and no control to change them.
+  const readOnly = await browser.newContext({ viewport: { width: 1280, height: 820 } });
+  const viewer = await readOnly.newPage();
+  watch(viewer, 'viewer');
+  await viewer.goto(`${url}#token=${encodeURIComponent(VIEWER_TOKEN)}`);
+  await viewer.waitForSelector('#conn[data-state="connected"]');
+  await viewer.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
+  await viewer.waitForSelector('#gfx-list > li[data-key="20"][data-phase="on"][data-kind="template"]');
+  await viewer.locator('#items > li[data-state="on-air"] .gfx-chip').waitFor();
+  for (const sel of ['.gfx-chip .fire', '#gfx-list button', '#btn-logo']) {
+    const visible = await viewer.locator(sel).evaluateAll((els) => els.filter((e) => e.checkVisibility()).length);
+    if (visible !== 0) throw new Error(`a viewer is offered ${sel}`);
+  }
+  await readOnly.close();
+  log('graphics: a viewer sees the chips and the logo, without Fire, Clear, Update, Invoke or the toggle');
+
   // Clear asks first: Cancel leaves it on air, Clear takes it off.
   const clear = ltRow.getByRole('button', { name: 'Clear layer 20 (lt)' });
   await clear.click();
@@ -377,21 +493,6 @@ try {
   await page.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
   await page.waitForSelector('#btn-logo[aria-pressed="true"]');
   log('graphics: the logo toggled off and back on');
-
-  // A viewer sees the events and what is live, and no control to change them.
-  const readOnly = await browser.newContext({ viewport: { width: 1280, height: 820 } });
-  const viewer = await readOnly.newPage();
-  watch(viewer, 'viewer');
-  await viewer.goto(`${url}#token=${encodeURIComponent(VIEWER_TOKEN)}`);
-  await viewer.waitForSelector('#conn[data-state="connected"]');
-  await viewer.waitForSelector('#gfx-list > li[data-name="logo"][data-phase="on"]');
-  await viewer.locator('#items > li[data-state="on-air"] .gfx-chip').waitFor();
-  for (const sel of ['.gfx-chip .fire', '#gfx-list button', '#btn-logo']) {
-    const visible = await viewer.locator(sel).evaluateAll((els) => els.filter((e) => e.checkVisibility()).length);
-    if (visible !== 0) throw new Error(`a viewer is offered ${sel}`);
-  }
-  await readOnly.close();
-  log('graphics: a viewer sees the chips and the logo, without Fire, Clear or the toggle');
 
   // The same daemon on a phone-width screen, as a second client; its token comes in the URL's
   // fragment (which never reaches the server or its logs).

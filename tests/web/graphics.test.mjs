@@ -3,8 +3,9 @@
 // server only, whichever playlist put them there), and whether the playlist's logo is on and why
 // not; malformed fields from the daemon are left out, never thrown on. Also the reducer keeping
 // what the panel reads: the `graphics` event replacing the live list, a playlist's `logo` from
-// `playlist_settings`, an item's events from `item_updated`. Run by tests/web_e2e.rs with
-// `node --test`; needs no browser.
+// `playlist_settings`, an item's events from `item_updated`. And the Update and Invoke dialogs'
+// text: which live graphics take them, a template's data as text and back (or why not), a
+// function's name. Run by tests/web_e2e.rs with `node --test`; needs no browser.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,13 +14,18 @@ import {
   channelGraphics,
   channelLabel,
   channelOf,
+  dataText,
   eventChip,
   eventTitle,
   graphicLabel,
   itemEvents,
   logoOff,
   logoState,
+  MAX_DATA_BYTES,
+  parseData,
+  parseMethod,
   shortSpan,
+  takesData,
 } from '../../assets/graphics.js';
 import { applyEvent, fromSnapshot } from '../../assets/state.js';
 
@@ -194,4 +200,78 @@ test('the reducer keeps what the panel reads: live list, logo, item events', () 
   assert.ok(applyEvent(s, { seq: 10, kind: 'item_updated', playlist: 'main', revision: 4, index: 1, item: item('ad', { events: [LOWER_THIRD] }), missing: false }));
   assert.deepEqual(itemEvents(main.items[1]).map(eventChip), ['lt · 20 · +10s 8s']);
   assert.equal(logoOff(main.items[1]), false);
+});
+
+test('a live graphic carries its kind and a template’s data as on air; junk is left out', () => {
+  const s = state([
+    { channel: 1, layer: 20, playlist: 'main', name: 'lt', label: 'LOWER_THIRD', kind: 'template', data: { name: 'Ada' }, phase: 'on' },
+    { channel: 1, layer: 21, playlist: 'main', name: 'xml', label: 'CLOCK', kind: 'template', data: '<templateData/>', phase: 'on' },
+    { channel: 1, layer: 22, playlist: 'main', name: 'bad', label: 'T', kind: 7, data: 42, phase: 'on' },
+    { channel: 1, layer: 30, playlist: 'main', name: 'logo', label: 'LOGO', kind: 'still', phase: 'on' },
+  ]);
+  const live = channelGraphics(s, s.playlists[0]);
+  assert.deepEqual(
+    live.map((g) => [g.layer, g.kind, g.data]),
+    [
+      [20, 'template', { name: 'Ada' }],
+      [21, 'template', '<templateData/>'],
+      [22, null, null],
+      [30, 'still', null],
+    ],
+  );
+  // Update and Invoke: a template only, and not while it goes off.
+  assert.deepEqual(live.map(takesData), [true, true, false, false]);
+  assert.equal(takesData({ kind: 'template', phase: 'prepared' }), true);
+  assert.equal(takesData({ kind: 'template', phase: 'stopped' }), false);
+  assert.equal(takesData(null), false);
+});
+
+test('the Update dialog’s text: indented JSON, XML as it is, {} for none', () => {
+  assert.equal(dataText({ name: 'Ada', n: 1 }), '{\n  "name": "Ada",\n  "n": 1\n}');
+  assert.equal(dataText('<templateData>\n</templateData>'), '<templateData>\n</templateData>');
+  assert.equal(dataText(null), '{}');
+  assert.equal(dataText(undefined), '{}');
+  // What the dialog shows parses back to what is on air.
+  const data = { name: 'Ada "the first" Lovelace', lines: ['a', 'b'], nested: { x: null } };
+  assert.deepEqual(parseData(dataText(data)), { data });
+});
+
+test('what is typed in the Update dialog: a JSON object or XML, else an error and nothing sent', () => {
+  assert.deepEqual(parseData('{"name": "Grace"}'), { data: { name: 'Grace' } });
+  assert.deepEqual(parseData('  {"a": {"b": [1, 2]}}\n'), { data: { a: { b: [1, 2] } } });
+  // XML from its first `<`, sent as text (trimmed).
+  assert.deepEqual(parseData('\n <templateData><x/></templateData>\n'), { data: '<templateData><x/></templateData>' });
+  assert.deepEqual(parseData('<not really xml'), { data: '<not really xml' }, 'CasparCG judges the XML');
+  for (const [text, says] of [
+    ['{name: "Grace"}', /^Not valid JSON: /],
+    ['{"name": "Grace"', /^Not valid JSON: /],
+    ['[1, 2]', /^This is an array, not a JSON object/],
+    ['"LOWER_THIRD_DATA"', /^This is a string, not a JSON object/],
+    ['42', /^This is a number, not a JSON object/],
+    ['null', /^This is null, not a JSON object/],
+    ['   ', /^Give the data/],
+    ['', /^Give the data/],
+    ['stored_data_file', /^Not valid JSON: /],
+    ['<a>\r\n</a>', /carriage return/],
+  ]) {
+    const r = parseData(text);
+    assert.equal(r.data, undefined, `${JSON.stringify(text)} must not be sent`);
+    assert.match(r.error, says, JSON.stringify(text));
+  }
+  // The daemon's limit, in UTF-8 bytes of compact JSON.
+  const big = { s: 'é'.repeat(MAX_DATA_BYTES / 2) };
+  assert.match(parseData(JSON.stringify(big)).error, /bytes long; a template takes at most 16384/);
+  assert.ok(parseData(JSON.stringify({ s: 'x'.repeat(MAX_DATA_BYTES - 10) })).data);
+  assert.match(parseData(`<a>${'x'.repeat(MAX_DATA_BYTES)}</a>`).error, /at most 16384/);
+});
+
+test('what is typed in the Invoke dialog: a function’s name, trimmed, as the daemon takes it', () => {
+  assert.deepEqual(parseMethod(' next_headline '), { method: 'next_headline' });
+  assert.deepEqual(parseMethod("leftTab('a b')"), { method: "leftTab('a b')" });
+  assert.match(parseMethod('').error, /^Give the name/);
+  assert.match(parseMethod('  \t ').error, /^Give the name/);
+  assert.match(parseMethod(undefined).error, /^Give the name/);
+  assert.match(parseMethod('a\u0007b').error, /control character/);
+  assert.deepEqual(parseMethod('é'.repeat(256)), { method: 'é'.repeat(256) });
+  assert.match(parseMethod('x'.repeat(257)).error, /longer than 256/);
 });
