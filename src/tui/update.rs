@@ -24,6 +24,8 @@ mod graphics_input_tests;
 mod graphics_tests;
 mod net;
 #[cfg(test)]
+mod net_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod words_tests;
