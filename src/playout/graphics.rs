@@ -183,6 +183,17 @@ pub enum TemplateData {
     Xml(String),
 }
 
+/// Checks a template function's name as `graphics.invoke` takes it (`CG … INVOKE`): the one rule
+/// for the daemon's refusal and the console's check before sending.
+pub fn validate_method(method: &str) -> Result<(), &'static str> {
+    if method.is_empty() || method.chars().count() > 256 || method.chars().any(char::is_control) {
+        return Err(
+            "method: give the template function's name (1 to 256 characters, no control characters)",
+        );
+    }
+    Ok(())
+}
+
 impl TemplateData {
     /// The parameter as sent (before AMCP quoting, which keeps every character but CR).
     pub fn to_wire(&self) -> String {

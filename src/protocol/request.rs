@@ -170,15 +170,11 @@ impl Request {
                 Ok(()) => Ok(request),
                 Err(e) => Err(bad(op, e)),
             },
-            Request::GraphicsInvoke(i)
-                if i.method.is_empty()
-                    || i.method.chars().count() > 256
-                    || i.method.chars().any(char::is_control) =>
-            {
-                Err(bad(
-                    op,
-                    "method: give the template function's name (1 to 256 characters, no control characters)",
-                ))
+            Request::GraphicsInvoke(i) => {
+                match crate::playout::graphics::validate_method(&i.method) {
+                    Ok(()) => Ok(request),
+                    Err(e) => Err(bad(op, e)),
+                }
             }
             _ => Ok(request),
         }

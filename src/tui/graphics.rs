@@ -175,9 +175,7 @@ pub fn parse_method(text: &str) -> Result<String, String> {
     if m.is_empty() {
         return Err("type the template function's name, e.g. next_headline".into());
     }
-    if m.chars().count() > 256 {
-        return Err("a function name is at most 256 characters".into());
-    }
+    crate::playout::graphics::validate_method(m)?;
     Ok(m.to_owned())
 }
 

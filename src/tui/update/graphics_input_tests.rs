@@ -2,37 +2,26 @@
 //! `i` with an empty function name; Enter checks the line as the daemon would and sends
 //! `graphics.update` / `graphics.invoke`, or keeps the line with the reason; Esc goes back to the
 //! graphics dialog; a still and a viewer are refused; a line typed while the link is down stays.
+//! The dialog, its keys and the command sent are read as in `graphics_tests`.
 
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::graphics_tests::{dialog, key, sent};
 use super::{Effect, update};
-use crate::protocol::ClientMsg;
 use crate::tui::client::NetEvent;
-use crate::tui::fixtures;
 use crate::tui::graphics::InputFor;
 use crate::tui::message::{Message, map_key};
 use crate::tui::model::{Dialog, Model};
 
-/// The fixtures' graphics dialog: its first row is the lower third on layer 20 (a template on
-/// air with `{"name":"Ada Lovelace","role":"Mathematician"}`), the second the logo (a still).
-fn dialog() -> Model {
-    let mut m = fixtures::model_of(80, 24, fixtures::graphics_snapshot());
-    update(&mut m, Message::ToggleGraphics);
-    m
-}
-
+/// A key with modifiers, as the console maps it in the current mode, applied.
 fn press(m: &mut Model, code: KeyCode, modifiers: KeyModifiers) -> Vec<Effect> {
     match map_key(m, KeyEvent::new(code, modifiers)) {
         Some(msg) => update(m, msg),
         None => vec![],
     }
-}
-
-fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
-    press(m, code, KeyModifiers::NONE)
 }
 
 fn typed(m: &mut Model, text: &str) {
@@ -46,15 +35,6 @@ fn line(m: &Model) -> (&str, Option<&str>) {
         Some(Dialog::GraphicsInput(i)) => (i.text.as_str(), i.error.as_deref()),
         other => panic!("the line dialog is not open: {other:?}"),
     }
-}
-
-fn sent(effects: &[Effect]) -> (String, Value) {
-    let [Effect::Send(msg @ ClientMsg::Command { .. })] = effects else {
-        panic!("expected one command, got {effects:?}")
-    };
-    let wire = serde_json::to_value(msg).expect("a command encodes");
-    let op = wire["op"].as_str().expect("op").to_owned();
-    (op, wire["args"].clone())
 }
 
 #[test]
@@ -71,7 +51,7 @@ fn u_edits_the_data_on_air_and_enter_sends_it_as_an_update() {
         &mut m,
         r#"{"name":"Grace \"Amazing\" Hopper","city":"Zürich"}"#,
     );
-    let (op, args) = sent(&key(&mut m, KeyCode::Enter));
+    let (_, op, args) = sent(&key(&mut m, KeyCode::Enter));
     assert_eq!(op, "graphics.update");
     assert_eq!(
         args,
@@ -100,7 +80,7 @@ fn a_line_that_is_not_data_stays_with_the_reason_and_xml_goes_as_it_is() {
         &mut m,
         "<templateData><componentData id=\"f0\"/></templateData>",
     );
-    let (_, args) = sent(&key(&mut m, KeyCode::Enter));
+    let (_, _, args) = sent(&key(&mut m, KeyCode::Enter));
     assert_eq!(
         args["data"],
         "<templateData><componentData id=\"f0\"/></templateData>"
@@ -118,7 +98,7 @@ fn i_sends_the_function_typed_and_esc_goes_back_without_sending() {
     );
     assert!(line(&m).1.is_some());
     typed(&mut m, "next_headline");
-    let (op, args) = sent(&key(&mut m, KeyCode::Enter));
+    let (_, op, args) = sent(&key(&mut m, KeyCode::Enter));
     assert_eq!(op, "graphics.invoke");
     assert_eq!(
         args,

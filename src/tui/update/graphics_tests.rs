@@ -16,7 +16,7 @@ use crate::tui::model::{Confirm, Dialog, Level, Model};
 /// The fixtures' console with graphics, its graphics dialog open on the on-air item (`CLIP2`,
 /// under the cursor): rows are the lower third (layer 20) and the logo (30) on air, then the
 /// item's events `name`, `bug` and `fade`.
-fn dialog() -> Model {
+pub(super) fn dialog() -> Model {
     let mut m = fixtures::model_of(80, 24, fixtures::graphics_snapshot());
     assert_eq!(m.selected_item().map(|i| i.id.as_str()), Some("i1"));
     update(&mut m, Message::ToggleGraphics);
@@ -25,7 +25,7 @@ fn dialog() -> Model {
 }
 
 /// The key as the console maps it in the current mode, applied.
-fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
+pub(super) fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
     let Some(msg) = map_key(m, KeyEvent::new(code, KeyModifiers::NONE)) else {
         return vec![];
     };
@@ -33,7 +33,7 @@ fn key(m: &mut Model, code: KeyCode) -> Vec<Effect> {
 }
 
 /// The single command sent: (id, op, args).
-fn sent(effects: &[Effect]) -> (String, String, Value) {
+pub(super) fn sent(effects: &[Effect]) -> (String, String, Value) {
     let [Effect::Send(msg @ ClientMsg::Command { .. })] = effects else {
         panic!("expected one command, got {effects:?}")
     };
@@ -196,6 +196,8 @@ fn viewers_are_shown_the_graphics_but_offered_no_action() {
         KeyCode::Enter,
         KeyCode::Char('c'),
         KeyCode::Char('l'),
+        KeyCode::Char('u'),
+        KeyCode::Char('i'),
     ] {
         let msg = map_key(&m, KeyEvent::new(code, KeyModifiers::NONE));
         assert_eq!(msg, None, "{code:?}");

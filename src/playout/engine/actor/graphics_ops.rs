@@ -163,10 +163,7 @@ impl Engine {
         layer: i32,
         data: TemplateData,
     ) -> Result<Option<ManualStep>, EngineError> {
-        self.graphics_ready(r)?;
-        self.graphics_layer_checked(id, layer)?;
-        let at = GLayer::of(r, layer);
-        let cg_layer = self.graphics_template_on(at)?;
+        let (at, cg_layer) = self.graphics_template_at(id, r, layer)?;
         let cmd = Command::Cg(
             at.wire(),
             CgOp::Update {
@@ -175,6 +172,20 @@ impl Engine {
             },
         );
         Ok(Some(ManualStep::Update { at, cmd, data }))
+    }
+
+    /// The layer and cg-layer of the template onair has on `layer` of `id`'s channel, when a
+    /// command can go to it now (for `graphics.update` and `graphics.invoke`).
+    fn graphics_template_at(
+        &self,
+        id: &str,
+        r: Route,
+        layer: i32,
+    ) -> Result<(GLayer, i32), EngineError> {
+        self.graphics_ready(r)?;
+        self.graphics_layer_checked(id, layer)?;
+        let at = GLayer::of(r, layer);
+        Ok((at, self.graphics_template_on(at)?))
     }
 
     /// The cg-layer of the template onair has on `at`; an error when it has none there.
@@ -200,10 +211,7 @@ impl Engine {
         layer: i32,
         method: String,
     ) -> Result<Option<ManualStep>, EngineError> {
-        self.graphics_ready(r)?;
-        self.graphics_layer_checked(id, layer)?;
-        let at = GLayer::of(r, layer);
-        let cg_layer = self.graphics_template_on(at)?;
+        let (at, cg_layer) = self.graphics_template_at(id, r, layer)?;
         let cmd = Command::Cg(at.wire(), CgOp::Invoke { cg_layer, method });
         Ok(Some(ManualStep::Commands(at, vec![cmd])))
     }
