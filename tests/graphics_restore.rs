@@ -395,19 +395,8 @@ async fn an_update_casparcg_refuses_changes_nothing_listed() {
     .await;
     assert_eq!(refused["ok"], false, "{refused}");
     // The list still shows the data the template was given (its event's), not the refused one.
-    let (mut fresh, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", d.addr))
-        .await
-        .expect("ws connects");
-    let snapshot = loop {
-        let m = next_json(&mut fresh).await;
-        if m["type"] == "snapshot" {
-            break m;
-        }
-    };
-    let listed = &snapshot["state"]["graphics"];
-    let lt = listed
-        .as_array()
-        .and_then(|g| g.iter().find(|g| g["layer"] == 20))
-        .unwrap_or_else(|| panic!("the lower third listed: {listed}"));
-    assert_eq!(lt["data"], json!({"name": "Ada"}), "{lt}");
+    graphics_until(&d, "the lower third listed with its event's data", |g| {
+        g["layer"] == 20 && g["data"] == json!({"name": "Ada"})
+    })
+    .await;
 }
