@@ -10,7 +10,8 @@
 //!
 //! The pair variant (issue 17) runs the same against a main/backup pair with faults on either side
 //! or both, and asserts besides that neither side's layer went without playing anything outside
-//! its own downtime (plus 2 s to be back in step).
+//! its own downtime (plus 2 s to be back in step). `ONAIR_TEST_LOG=<file>` writes the engine's and
+//! the simulators' debug log of the pair run there (what a failing gap needs to be understood).
 
 #[path = "soak/mod.rs"]
 mod harness;
@@ -70,6 +71,14 @@ async fn soak_with_chaos_keeps_every_invariant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pair_soak_with_faults_on_both_sides_has_no_gap_outside_downtime() {
     let _alone = ONE_AT_A_TIME.lock().await;
+    if let Ok(path) = std::env::var("ONAIR_TEST_LOG") {
+        let file = std::fs::File::create(path).expect("log file");
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("onair=debug"))
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
     let report = harness::run(params(secs(45), true)).await;
     let json = serde_json::to_string_pretty(&report).expect("report");
     println!("{json}");
@@ -91,6 +100,15 @@ async fn pair_soak_with_faults_on_both_sides_has_no_gap_outside_downtime() {
         // that follows itself is recognised however far apart the readings are
         // (tests/pair_slow_lead.rs reproduces both findings of this soak).
         assert_eq!(side.held_outside_downtime, 0, "{}: {json}", side.name);
+        // A hold behind the other side's fault (a main running late holds up its backup's next
+        // item, `held_behind_other_side`) is a known limit, 0.09 s and 0.29 s in two failing
+        // runs (one CI run, 1 in 32 runs here); one as long as the allowance to get back in step
+        // would be playout stuck, not a side running late.
+        assert!(
+            side.held_behind_other_side_max_ms < pair.resync_allowance_ms,
+            "{}: {json}",
+            side.name
+        );
     }
 }
 

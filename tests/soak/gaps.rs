@@ -49,6 +49,13 @@ pub struct SideReport {
     /// Last frames held while this side's own slow faults (command delay, queue flood) were on
     /// or within 2 s after: the server ran the next `LOADBG` late. Reported, not a gap.
     pub held_while_slow: u64,
+    /// Last frames held with no fault of this side's own, while the other side had one (a
+    /// restart, a flooded queue) on or within 2 s before: the engine follows the main's telemetry
+    /// while the main is in step, so a main whose layer runs behind (its commands executed late)
+    /// arms this side's next item late too. A known limit of following one side (docs/operations.md,
+    /// "Main and backup servers"); reported, bounded by the test, not counted as a gap.
+    pub held_behind_other_side: u64,
+    pub held_behind_other_side_max_ms: f64,
     /// Catch-up times the engine reported (`link.servers[].resync_ms`).
     pub resync_ms_engine: Summary,
     /// From the end of each downtime window (link back) to the layer playing again, measured on
@@ -262,6 +269,7 @@ pub fn analyse(
         let intervals = not_playing(&trace.shows, end);
         let (mut empty_n, mut empty_max, mut held_n, mut held_max) = (0, 0.0f64, 0, 0.0f64);
         let mut held_slow = 0;
+        let (mut behind_n, mut behind_max) = (0, 0.0f64);
         for (span, empty, what) in &intervals {
             let (span, empty) = (*span, *empty);
             let outside = uncovered(span, &excluded);
@@ -269,6 +277,7 @@ pub fn analyse(
                 continue;
             }
             let faults_here = overlapping(faults, side, span);
+            let faults_other_side = overlapping(faults, names.len() - 1 - side, span);
             if empty {
                 empty_n += 1;
                 empty_max = empty_max.max(ms(outside));
@@ -276,6 +285,9 @@ pub fn analyse(
                 // A server made slow (a command delay, a flood of its queue) runs the next item's
                 // LOADBG late and holds the last frame meanwhile: its own fault, not the engine's.
                 held_slow += 1;
+            } else if !faults_other_side.is_empty() {
+                behind_n += 1;
+                behind_max = behind_max.max(ms(outside));
             } else {
                 held_n += 1;
                 held_max = held_max.max(ms(outside));
@@ -288,7 +300,7 @@ pub fn analyse(
                 ms: ms(span.1 - span.0),
                 outside_ms: ms(outside),
                 faults_here,
-                faults_other_side: overlapping(faults, names.len() - 1 - side, span),
+                faults_other_side,
                 layer: what.clone(),
                 in_step: view.map(|v| v.in_step),
                 note: view.and_then(|v| v.note.clone()),
@@ -332,6 +344,8 @@ pub fn analyse(
             held_outside_downtime: held_n,
             held_outside_max_ms: held_max,
             held_while_slow: held_slow,
+            held_behind_other_side: behind_n,
+            held_behind_other_side_max_ms: behind_max,
             resync_ms_engine: Summary::of(trace.resync_ms.iter().map(|&v| v as f64).collect()),
             resync_ms_sim: Summary::of(resync_sim),
             link_connects,
