@@ -95,11 +95,17 @@ pub enum TimingError {
 /// The planner's start of `item` in channel day `air_date` of `station`: its `at` resolved to an
 /// instant (nanoseconds since the Unix epoch) by the station's daylight-saving rules.
 pub fn planned_start(item: &Item, station: &Station, air_date: Date) -> Result<Start, TimingError> {
-    validate_start(item.start, item.at.as_deref())?;
-    let Some(at) = item.at.as_deref() else {
-        return Ok(Start::Follow);
+    // Re-planned every second for every item: the time is parsed once (validation would parse
+    // it again).
+    let tod = match (item.start, item.at.as_deref()) {
+        (StartMode::Hard | StartMode::Soft, Some(at)) => {
+            TimeOfDay::parse(at).map_err(|e| invalid("at", e))?
+        }
+        (mode, at) => {
+            validate_start(mode, at)?;
+            return Ok(Start::Follow);
+        }
     };
-    let tod = TimeOfDay::parse(at).map_err(|e| invalid("at", e))?;
     let instant = zone::to_nanos(station.resolve(air_date, tod)?)?;
     Ok(match item.start {
         StartMode::Hard => Start::Hard(instant),

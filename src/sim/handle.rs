@@ -95,6 +95,11 @@ impl Sim {
                     ch,
                     *frame_clock,
                     timing.anchor,
+                    if timing.runtime_wall.is_some() {
+                        clock::VIRTUAL_BATCH
+                    } else {
+                        1
+                    },
                     shutdown.clone(),
                 ));
             }
@@ -150,6 +155,19 @@ impl Sim {
         }
     }
 
+    /// The runtime instant at which the frame grid starts, with that start as Unix nanoseconds: an
+    /// engine clock built on both (`schedule::RuntimeClock`) counts frames exactly as this
+    /// simulator does with [`ClockMode::Virtual`].
+    pub fn anchor(&self) -> (Instant, i64) {
+        let unix = self
+            .shared
+            .timing
+            .clocks
+            .first()
+            .map_or(0, |c| c.anchor_unix_ns);
+        (self.shared.timing.anchor, unix)
+    }
+
     /// Every recorded change of a layer's foreground (the last `takes::TAKE_LOG_LEN`), oldest
     /// first, with the frame it became visible on (see [`super::takes`] for the semantics).
     pub fn take_log(&self) -> Vec<TakeRecord> {
@@ -165,6 +183,17 @@ impl Sim {
     /// it: template, playing, the data as received), by channel and layer.
     pub fn templates(&self) -> Vec<super::cg::TemplateInstance> {
         self.shared.state().templates()
+    }
+
+    /// The take log's records so far, oldest first, leaving it empty: a long run collects them as
+    /// it goes, so none falls off the end of the log.
+    pub fn drain_take_log(&self) -> Vec<TakeRecord> {
+        let mut log = self
+            .shared
+            .take_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *log).into()
     }
 
     /// Forgets the take log.
@@ -266,10 +295,13 @@ impl Sim {
 fn frame_timing(config: &SimConfig) -> FrameTiming {
     // Wall time first: the monotonic anchor is then at or after it, so a tick (which sleeps on the
     // monotonic clock) can be late on the wall-clock grid but never early.
-    let anchor_unix_ns = takes::now_unix_ns();
+    let (anchor_unix_ns, runtime_wall) = match config.clock {
+        ClockMode::Virtual { start_unix_ns } => (start_unix_ns, Some(start_unix_ns)),
+        _ => (takes::now_unix_ns(), None),
+    };
     let anchor = Instant::now();
     let speed = match config.clock {
-        ClockMode::Realtime => Some(1.0),
+        ClockMode::Realtime | ClockMode::Virtual { .. } => Some(1.0),
         ClockMode::Speed(f) if f.is_finite() && f > 0.0 => Some(f),
         ClockMode::Speed(_) | ClockMode::Stepped => None,
     };
@@ -289,6 +321,7 @@ fn frame_timing(config: &SimConfig) -> FrameTiming {
         anchor,
         clocks,
         wall: speed.is_some(),
+        runtime_wall,
     }
 }
 

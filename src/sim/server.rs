@@ -84,7 +84,7 @@ impl Shared {
         if state.pending_takes.is_empty() {
             return;
         }
-        let now = super::takes::now_unix_ns();
+        let now = self.timing.now_unix_ns();
         let mut log = self.take_log.lock().unwrap_or_else(|e| e.into_inner());
         match tick {
             None => self.timing.stamp_commands(state, now, &mut log),

@@ -144,9 +144,24 @@ pub(crate) struct FrameTiming {
     pub(crate) clocks: Vec<SimFrameClock>,
     /// `false` for a stepped clock: frames are tick counts, not wall time.
     pub(crate) wall: bool,
+    /// `Some(anchor_unix_ns)` for [`super::ClockMode::Virtual`]: "now" is that plus the runtime
+    /// clock's time since `anchor`, not the machine's wall clock.
+    pub(crate) runtime_wall: Option<i64>,
 }
 
 impl FrameTiming {
+    /// Now, as Unix nanoseconds on this simulator's clock: the machine's wall clock, or for a
+    /// virtual clock the runtime clock's time since the anchor added to the grid's start.
+    pub(crate) fn now_unix_ns(&self) -> i64 {
+        match self.runtime_wall {
+            Some(start) => {
+                let since = i64::try_from(self.anchor.elapsed().as_nanos()).unwrap_or(i64::MAX);
+                start.saturating_add(since)
+            }
+            None => now_unix_ns(),
+        }
+    }
+
     /// The frame on which a command executed at `now_ns` on channel `ch` becomes visible.
     fn command_frame(&self, state: &SimState, ch: usize, now_ns: i64) -> i64 {
         match self.clocks.get(ch) {

@@ -14,6 +14,7 @@ fn wall() -> (SimState, FrameTiming) {
         anchor: Instant::now(),
         clocks: vec![SimFrameClock::new(ANCHOR, 25, 1)],
         wall: true,
+        runtime_wall: None,
     };
     (sim(Dialect::V24, "1080i5000"), timing)
 }

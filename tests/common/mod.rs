@@ -23,6 +23,7 @@ pub mod nats;
 pub mod pair;
 pub mod proxy;
 pub mod schedule;
+pub mod schedule_run;
 
 use std::io;
 use std::net::SocketAddr;

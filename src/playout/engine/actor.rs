@@ -282,6 +282,8 @@ struct Engine {
     /// Sides with a rescan on its way.
     rescanning: HashSet<usize>,
     progress: ProgressMap,
+    /// Per playlist, where its on-air item is and the seconds after it (see `publish`).
+    progress_later: HashMap<String, publish::Later>,
     snapshot_tx: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<Arc<Event>>,
     progress_tx: watch::Sender<Arc<ProgressMap>>,
@@ -430,6 +432,7 @@ impl Engine {
             rescan_groups: HashSet::new(),
             rescanning: HashSet::new(),
             progress: ProgressMap::new(),
+            progress_later: HashMap::new(),
             snapshot_tx,
             events,
             progress_tx,

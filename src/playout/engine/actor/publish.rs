@@ -3,6 +3,41 @@
 use super::*;
 use crate::playout::engine::state::{PlaylistView, Progress};
 use crate::playout::engine::transport;
+use crate::playout::items::Items;
+
+/// Where a playlist's on-air item is and how many seconds of rundown follow it, for the items it
+/// was computed on. Progress goes out on every reading (each OSC frame, each INFO answer): finding
+/// the item and adding up the rest of a 10,000-item rundown each time would cost a scan per
+/// reading, when the answer changes only with the item on air or an edit.
+pub(super) struct Later {
+    /// The items it was computed on: an O(1) clone, and `ptr_eq` with the playlist's items proves
+    /// nothing changed (an edit makes new nodes, since this clone shares the old ones).
+    items: Items,
+    on_air: String,
+    index: usize,
+    seconds: f64,
+}
+
+impl Later {
+    fn of(items: &Items, on_air: &str) -> Option<Later> {
+        let index = crate::playout::items::position(items, on_air)?;
+        let seconds = items
+            .iter()
+            .skip(index + 1)
+            .filter_map(|i| transport::item_seconds(i))
+            .sum();
+        Some(Later {
+            items: items.clone(),
+            on_air: on_air.to_owned(),
+            index,
+            seconds,
+        })
+    }
+
+    fn holds(&self, items: &Items, on_air: &str) -> bool {
+        self.on_air == on_air && self.items.ptr_eq(items)
+    }
+}
 
 impl Engine {
     pub(super) fn view(&self, id: &str) -> Option<PlaylistView> {
@@ -130,6 +165,8 @@ impl Engine {
 
     pub(super) fn publish_progress(&mut self) {
         let mut map = ProgressMap::new();
+        self.progress_later
+            .retain(|id, _| self.playout.get(id).is_some_and(|p| p.on_air().is_some()));
         for (id, p) in &self.playout {
             let (Some(on_air), Some(pl)) = (p.on_air(), self.playlists.get(id)) else {
                 continue;
@@ -137,8 +174,18 @@ impl Engine {
             let Some(route) = self.route_of(pl) else {
                 continue;
             };
+            let later = match self.progress_later.get(id) {
+                Some(l) if l.holds(&pl.items, on_air) => Some(l),
+                _ => match Later::of(&pl.items, on_air) {
+                    Some(l) => {
+                        self.progress_later.insert(id.clone(), l);
+                        self.progress_later.get(id)
+                    }
+                    None => None,
+                },
+            };
             let obs = self.observed.get(&route).map(|(o, _)| o);
-            let item = pl.item(on_air);
+            let item = later.and_then(|l| pl.items.get(l.index)).map(|s| &**s);
             let duration = obs
                 .and_then(|o| o.length)
                 .or_else(|| item.and_then(transport::item_seconds))
@@ -148,16 +195,7 @@ impl Engine {
                 .unwrap_or(0.0)
                 .min(duration.max(0.0));
             let remaining = (duration - elapsed).max(0.0);
-            let later: f64 = pl
-                .index_of(on_air)
-                .map(|i| {
-                    pl.items
-                        .iter()
-                        .skip(i + 1)
-                        .filter_map(|i| transport::item_seconds(i))
-                        .sum()
-                })
-                .unwrap_or(0.0);
+            let later = later.map_or(0.0, |l| l.seconds);
             // Numbers are live only while OSC arrives or INFO answers keep coming; otherwise they
             // are the last known values and must be shown as stale.
             let observed_recently = self.info_read_at.get(&route.chan()).is_some_and(|at| {
