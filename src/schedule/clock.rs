@@ -147,40 +147,6 @@ impl Clock for ScaledClock {
     }
 }
 
-/// The async runtime's clock (`tokio::time::Instant`) read as wall time from a chosen start.
-///
-/// In a normal runtime that is the machine's monotonic clock. Under a paused test runtime it is
-/// virtual: it stands still while any task can run and jumps to the next timer when all wait, so
-/// an engine on this clock and a simulator on `ClockMode::Virtual` anchored at the same instant
-/// (`Sim::anchor`) play a week of schedule as fast as they compute it, frame for frame as real
-/// time would, and independent of how busy the machine is.
-#[derive(Debug, Clone, Copy)]
-pub struct RuntimeClock {
-    origin: tokio::time::Instant,
-    wall_at_origin: i64,
-}
-
-impl RuntimeClock {
-    /// Reads `wall_at_origin` (ns since the Unix epoch) at runtime instant `origin`.
-    pub fn new(origin: tokio::time::Instant, wall_at_origin: i64) -> RuntimeClock {
-        RuntimeClock {
-            origin,
-            wall_at_origin,
-        }
-    }
-}
-
-impl Clock for RuntimeClock {
-    fn monotonic(&self) -> i64 {
-        let now = tokio::time::Instant::now();
-        i64::try_from(now.saturating_duration_since(self.origin).as_nanos()).unwrap_or(i64::MAX)
-    }
-
-    fn wall(&self) -> i64 {
-        self.wall_at_origin.saturating_add(self.monotonic())
-    }
-}
-
 /// A detected wall-clock step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WallStep {

@@ -22,8 +22,7 @@ pub mod timeline;
 pub mod zone;
 
 pub use clock::{
-    AnchoredWall, Clock, ManualClock, RuntimeClock, ScaledClock, SystemClock, WallStep, unix_ms,
-    unix_ms_now,
+    AnchoredWall, Clock, ManualClock, ScaledClock, SystemClock, WallStep, unix_ms, unix_ms_now,
 };
 pub use frames::{FrameClock, FrameRate};
 pub use plan::plan;

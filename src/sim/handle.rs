@@ -156,7 +156,7 @@ impl Sim {
     }
 
     /// The runtime instant at which the frame grid starts, with that start as Unix nanoseconds: an
-    /// engine clock built on both (`schedule::RuntimeClock`) counts frames exactly as this
+    /// engine clock built on both (`playout::engine::RuntimeClock`) counts frames exactly as this
     /// simulator does with [`ClockMode::Virtual`].
     pub fn anchor(&self) -> (Instant, i64) {
         let unix = self

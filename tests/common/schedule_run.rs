@@ -10,9 +10,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use onair::config::PlayoutConfig;
+use onair::playout::engine::RuntimeClock;
 use onair::playout::fill::FillerMode;
 use onair::playout::timing::StartMode;
-use onair::schedule::{Clock, FrameClock, FrameRate, RuntimeClock, ScaledClock};
+use onair::schedule::{Clock, FrameClock, FrameRate, ScaledClock};
 use onair::sim::takes::TakeRecord;
 use onair::sim::{ClockMode, Sim, SimConfig};
 

@@ -5,10 +5,12 @@
 //! - [`actor`]: the loop, operator actions, edits; never waits on the network.
 //! - [`runtime`]: one playlist's playout state and its transitions.
 //! - [`transport`]: how each operator action maps to AMCP (docs/amcp-notes.md §4.5).
+//! - [`clock`]: the runtime's clock as the schedule's, for virtual-time runs.
 //! - [`observe`]: reading the channel (INFO or OSC), detecting AUTO switches, reconciling after a
 //!   (re)connect.
 
 mod actor;
+mod clock;
 mod observe;
 mod runtime;
 pub mod state;
@@ -21,6 +23,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use actor::{DriveUntil, EngineDeps, GroupDeps, SideDeps, spawn};
+pub use clock::RuntimeClock;
 pub use runtime::restored_playout;
 pub use state::{Event, EventKind, PlaylistView, Playout, Progress, ProgressMap, Snapshot, Status};
 
