@@ -288,6 +288,14 @@ impl Engine {
     ) {
         if matches!(why, ReadWhy::Poll | ReadWhy::Drift) {
             self.reading.remove(&(side, ch));
+            // Answers are handled before link changes: a reading answered on a connection the
+            // engine has not seen come up (the server restarted) must not be taken for what the
+            // layer does now. The link change goes first; the reconciliation it starts reads again.
+            if self.link_moved_on(side) {
+                let state = self.sides[side].caspar.watch_state().borrow().clone();
+                self.on_side_link(side, state);
+                return;
+            }
         }
         let g = self.sides[side].group;
         let Some(obs) = obs else {

@@ -50,6 +50,8 @@ pub(crate) struct Side {
     pub(super) drift_published: Option<Instant>,
     /// Counts its connections: a catch-up queued for an earlier one is dropped.
     pub(super) generation: u64,
+    /// When the connection the engine last saw came up (`LinkState::Connected::since`).
+    session: Option<std::time::SystemTime>,
 }
 
 impl Side {
@@ -76,6 +78,7 @@ impl Side {
             clips: None,
             drift_published: None,
             generation: 0,
+            session: None,
         }
     }
 }
@@ -123,7 +126,37 @@ impl Engine {
     }
 
     /// A side's link changed state.
+    /// Whether the side's link is up on a connection the engine has not seen yet (a reading that
+    /// came back on it shows the server after whatever happened in between). A link seen up that
+    /// is down now is not: a reading answered before the drop is still true of that connection.
+    pub(super) fn link_moved_on(&self, side: usize) -> bool {
+        let s = &self.sides[side];
+        match &*s.caspar.watch_state().borrow() {
+            LinkState::Connected { since, .. } => !s.view.connected || s.session != Some(*since),
+            _ => false,
+        }
+    }
+
     pub(super) fn on_side_link(&mut self, side: usize, state: LinkState) {
+        if let LinkState::Connected { since, .. } = &state {
+            let s = &mut self.sides[side];
+            let known = s.session.replace(*since);
+            if s.view.connected && known.is_some_and(|k| k != *since) {
+                // A new connection while the engine still saw the old one: the link went down and
+                // came back between two looks at its state (a watch keeps only the latest), as
+                // when a server restarts quickly while the loop is busy. The server may have lost
+                // everything: handle it as the drop and the reconnect it was, so the side is
+                // reconciled (or brought in step) instead of its empty layer being taken for an
+                // operator's clear.
+                self.on_side_link(
+                    side,
+                    LinkState::Disconnected {
+                        reason: crate::caspar::DisconnectReason::Closed,
+                        since: *since,
+                    },
+                );
+            }
+        }
         let g = self.sides[side].group;
         let others_up = self.groups[g]
             .sides
