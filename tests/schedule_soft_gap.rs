@@ -64,22 +64,8 @@ fn run_frames(clip: &str) -> i64 {
 
 /// The simulator's test library with a 3 s and a 7 s clip (25 fps) for fillers of other lengths.
 fn media() -> onair::sim::media::SimMedia {
-    let mut media = onair::sim::media::SimMedia::virtual_library(20);
-    let base = media
-        .entries
-        .iter()
-        .find(|e| e.id == "CLIP1")
-        .cloned()
-        .expect("CLIP1");
-    for id in ["F3", "F7"] {
-        let mut e = base.clone();
-        e.id = id.to_owned();
-        e.frames = u64::try_from(frames_of(id)).expect("frames");
-        e.timebase = (1, 25);
-        e.path = format!("/opt/casparcg/media/{id}.mp4");
-        media.entries.push(e);
-    }
-    media
+    let frames = |id| u64::try_from(frames_of(id)).expect("frames");
+    library_with(&[("F3", frames("F3")), ("F7", frames("F7"))])
 }
 
 /// One rundown: A (`a`) by a hard start, then the soft item B (CLIP2) `gap` frames after A's

@@ -62,6 +62,27 @@ impl Rig {
     }
 }
 
+/// The simulator's test library of 20 clips and, beside them, 25 fps clips like CLIP1 with these
+/// ids and lengths in frames.
+pub fn library_with(extra: &[(&str, u64)]) -> onair::sim::media::SimMedia {
+    let mut media = onair::sim::media::SimMedia::virtual_library(20);
+    let base = media
+        .entries
+        .iter()
+        .find(|e| e.id == "CLIP1")
+        .cloned()
+        .expect("CLIP1");
+    for &(id, frames) in extra {
+        let mut e = base.clone();
+        e.id = id.to_owned();
+        e.frames = frames;
+        e.timebase = (1, 25);
+        e.path = format!("/opt/casparcg/media/{id}.mp4");
+        media.entries.push(e);
+    }
+    media
+}
+
 /// A simulator (one 1080i50 channel) whose clock runs in real time.
 pub async fn realtime_sim() -> Sim {
     let mut cfg = SimConfig::for_tests();

@@ -17,7 +17,7 @@ use onair::schedule::{Clock, FrameClock, FrameRate, ScaledClock};
 use onair::sim::takes::TakeRecord;
 use onair::sim::{ClockMode, Sim, SimConfig};
 
-use super::schedule::{Pacing, Rig, item, on_air, playlist, rig_paced};
+use super::schedule::{Pacing, Rig, item, library_with, on_air, playlist, rig_paced};
 
 pub const SEC: i64 = 1_000_000_000;
 
@@ -183,27 +183,12 @@ fn ns(text: &str) -> i64 {
 
 /// The simulator's test library and longer programmes (30 s, 1, 3 and 5 minutes at 25 fps).
 fn media() -> onair::sim::media::SimMedia {
-    let mut media = onair::sim::media::SimMedia::virtual_library(20);
-    let base = media
-        .entries
-        .iter()
-        .find(|e| e.id == "CLIP1")
-        .cloned()
-        .expect("CLIP1");
-    for (id, frames) in [
+    library_with(&[
         ("PROG30", 750),
         ("PROG60", 1500),
         ("PROG180", 4500),
         ("PROG300", 7500),
-    ] {
-        let mut e = base.clone();
-        e.id = id.to_owned();
-        e.frames = frames;
-        e.timebase = (1, 25);
-        e.path = format!("/opt/casparcg/media/{id}.mp4");
-        media.entries.push(e);
-    }
-    media
+    ])
 }
 
 /// Runs `minutes` of random schedule (seeded by `seed`) from 01:55 CET on the night Europe/Berlin
