@@ -53,7 +53,7 @@ impl SimConfig {
 
 /// A running simulator. Dropping it stops every task.
 pub struct Sim {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     addr: SocketAddr,
     tracker: TaskTracker,
     shutdown: CancellationToken,

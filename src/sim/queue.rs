@@ -49,23 +49,29 @@ pub(crate) async fn queue_worker(
                         continue;
                     }
                 }
-                if let Some(reply) = run(&shared, &job.conn, &request) {
+                if let Some(reply) = run(&shared, &job.conn, job.generation, &request) {
                     job.conn.send(prefixed(job.req_id.as_deref(), reply));
                 }
             }
-            Work::Batch { begin_id, items } => run_batch(&shared, &job.conn, begin_id, items),
+            Work::Batch { begin_id, items } => {
+                run_batch(&shared, &job.conn, job.generation, begin_id, items)
+            }
         }
     }
 }
 
-/// Executes one request; `None` when the server sends no reply.
-fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
+/// Executes one request of a connection from `generation`; `None` when the server sends no reply
+/// (or restarted since).
+fn run(shared: &Shared, conn: &Conn, generation: u64, request: &SimRequest) -> Option<String> {
+    let mut state = shared.state();
+    if !current(shared, generation) {
+        return None;
+    }
     shared.commands_executed.fetch_add(1, Ordering::Relaxed);
     shared.log_command(request);
     if let Some(reply) = osc_subscription(shared, conn, request) {
         return Some(reply);
     }
-    let mut state = shared.state();
     clock::catch_up_all(shared, &mut state);
     let outcome = exec::execute(&mut state, request);
     shared.stamp_takes(&mut state, None);
@@ -84,11 +90,12 @@ fn run(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
 fn run_batch(
     shared: &Shared,
     conn: &Conn,
+    generation: u64,
     begin_id: Option<String>,
     items: Vec<(Option<String>, SimRequest)>,
 ) {
     if let [(req_id, request)] = items.as_slice() {
-        if let Some(reply) = run(shared, conn, request) {
+        if let Some(reply) = run(shared, conn, generation, request) {
             conn.send(prefixed(req_id.as_deref(), reply));
         }
         return;
@@ -99,6 +106,9 @@ fn run_batch(
     let mut replies = Vec::with_capacity(items.len());
     {
         let mut state = shared.state();
+        if !current(shared, generation) {
+            return;
+        }
         clock::catch_up_all(shared, &mut state);
         for (req_id, request) in &items {
             shared.commands_executed.fetch_add(1, Ordering::Relaxed);
@@ -130,6 +140,14 @@ fn run_batch(
     conn.send(prefixed(begin_id.as_deref(), status.into()));
 }
 
+/// Whether work queued at `generation` still belongs to the running server. Checked with the state
+/// locked: a restart bumps the generation before it resets the state under the same lock, so a
+/// command from before the restart never runs against (nor answers from) the restarted server's
+/// empty channels, as none can on a real server whose process died.
+fn current(shared: &Shared, generation: u64) -> bool {
+    generation == shared.generation.load(Ordering::SeqCst)
+}
+
 /// `OSC SUBSCRIBE`/`UNSUBSCRIBE` are tied to the connection, so they are handled here, not in `exec`.
 fn osc_subscription(shared: &Shared, conn: &Conn, request: &SimRequest) -> Option<String> {
     let subscribe = match request.name {
@@ -155,4 +173,39 @@ fn osc_subscription(shared: &Shared, conn: &Conn, request: &SimRequest) -> Optio
         shared.osc_subscribers.remove(target);
     }
     Some(format!("202 {} OK\r\n", request.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::exec::tests::request;
+    use crate::sim::{Sim, SimConfig};
+
+    /// A command taken off the queue just before a restart (the window between the worker's first
+    /// generation check and the state lock) neither runs against the restarted server nor answers
+    /// from its empty channels: the engine once took such an answer on its old connection for an
+    /// operator's clear.
+    #[tokio::test]
+    async fn work_from_before_a_restart_never_runs_after_it() {
+        let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+        let shared = sim.shared.clone();
+        let (out, mut replies) = mpsc::unbounded_channel();
+        let conn = Conn::for_tests(out);
+        let before = shared.generation.load(Ordering::SeqCst);
+        let play = request("PLAY 1-10 CLIP1");
+        assert!(run(&shared, &conn, before, &play).is_some_and(|r| r.starts_with("202")));
+        // The restart: generation first, then the reset, as `SimControl::restart` does.
+        shared.bump_generation();
+        shared.state().reset();
+        assert_eq!(run(&shared, &conn, before, &request("INFO 1-10")), None);
+        assert_eq!(run(&shared, &conn, before, &play), None);
+        let batch = vec![(None, play.clone()), (None, request("INFO 1-10"))];
+        run_batch(&shared, &conn, before, Some("b".into()), batch);
+        assert!(replies.try_recv().is_err(), "nothing answered");
+        let empty = sim.with_state(|s| s.layer(0, 10).is_none_or(|l| l.foreground.is_empty()));
+        assert!(empty, "the restarted server's layer stays empty");
+        // Work of the running server still runs.
+        let now = shared.generation.load(Ordering::SeqCst);
+        assert!(run(&shared, &conn, now, &play).is_some());
+    }
 }

@@ -255,6 +255,15 @@ pub(super) struct Conn {
 }
 
 impl Conn {
+    #[cfg(test)]
+    pub(super) fn for_tests(out: mpsc::UnboundedSender<(Instant, String)>) -> Self {
+        Conn {
+            out,
+            peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+            osc_ports: Mutex::new(Vec::new()),
+        }
+    }
+
     pub(super) fn send(&self, reply: String) {
         // The connection may be gone; its replies are then dropped, as the real server's would be.
         let _ = self.out.send((Instant::now(), reply));
