@@ -174,9 +174,9 @@ async fn upgrade(
         // tungstenite's defaults (128 KiB read buffer per connection) would cost ~130 MB at 1,000
         // clients; commands are small, and bigger messages still arrive, just in more reads.
         .read_buffer_size(READ_BUFFER)
-        // Each frame goes to the socket at once, and none is bigger than a fragment (see
-        // `writer`): the per-connection write buffer stays below one fragment.
-        .write_buffer_size(0)
+        // Small frames of one batch leave in one write; none is bigger than a fragment (see
+        // `writer`), so the per-connection write buffer stays below the two together.
+        .write_buffer_size(writer::WRITE_COALESCE)
         .max_write_buffer_size(writer::MAX_WRITE_BUFFER);
     ws.on_upgrade(config, move |socket| async move {
         // The slot is held for the whole session and freed when it ends (or the upgrade fails).

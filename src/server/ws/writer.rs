@@ -20,15 +20,22 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::outbox::Outbox;
 
-/// Payload bytes per frame of a fragmented message: what each connection's write buffer grows to
-/// at most (16 KiB × 1,000 clients = 16 MB); big enough that a 2 MB snapshot costs only ~120
+/// Payload bytes per frame of a fragmented message: with [`WRITE_COALESCE`], what each connection's
+/// write buffer grows to at most (24 KiB × 1,000 clients = 24 MB); big enough that a 2 MB snapshot costs only ~120
 /// frames (10 header bytes and one write each).
 pub(crate) const FRAGMENT: usize = 16 * 1024;
 
-/// The most tungstenite may buffer for one connection: a fragment with its header, plus a pong or
-/// close frame it queued itself. The writer never gets near it (tungstenite writes each frame out
-/// before taking the next); it is the hard bound should that ever change, a failed write (the
-/// client reconnects) instead of a buffer that grows.
+/// Frames are gathered up to this many bytes before tungstenite writes them to the socket (a flush
+/// at the end of each batch writes the rest). With 16 edits in flight a client gets ~17 small
+/// messages at once (the events and its ack); written one by one they cost a system call each and
+/// wake the client as often, which was the writers' main cost. The buffer holds at most this plus
+/// one fragment.
+pub(crate) const WRITE_COALESCE: usize = 8 * 1024;
+
+/// The most tungstenite may buffer for one connection: what [`WRITE_COALESCE`] gathers, a fragment
+/// with its header, plus a pong or close frame it queued itself. The writer never gets near it; it
+/// is the hard bound should that ever change, a failed write (the client reconnects) instead of a
+/// buffer that grows.
 pub(crate) const MAX_WRITE_BUFFER: usize = 4 * FRAGMENT;
 
 /// How the writer ended.
@@ -184,7 +191,7 @@ mod tests {
     async fn a_big_text_arrives_whole() {
         let (a, b) = tokio::io::duplex(64 * 1024);
         let config = WebSocketConfig::default()
-            .write_buffer_size(0)
+            .write_buffer_size(WRITE_COALESCE)
             .max_write_buffer_size(MAX_WRITE_BUFFER);
         let server = WebSocketStream::from_raw_socket(a, Role::Server, Some(config)).await;
         let mut client = WebSocketStream::from_raw_socket(b, Role::Client, None).await;
