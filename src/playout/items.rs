@@ -87,14 +87,48 @@ pub fn key(id: &str) -> u64 {
 }
 
 /// Position of the item with this id.
+///
+/// Scanned leaf by leaf: each leaf is a plain slice of slots, so the loop is a compare of adjacent
+/// keys, where the vector's element iterator walks the tree for every element (a profile of
+/// `item.update`s on a 10,000-item rundown found that walk costing more than the compares).
 pub fn position(items: &Items, id: &str) -> Option<usize> {
     let k = key(id);
-    items.iter().position(|s| s.is(k, id))
+    let mut before = 0;
+    for leaf in items.leaves() {
+        if let Some(at) = leaf.iter().position(|s| s.is(k, id)) {
+            return Some(before + at);
+        }
+        before += leaf.len();
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Leaves of an edited vector differ in size (inserts and removes in the middle split and merge
+    /// them): the leaf scan finds every item where the element order has it.
+    #[test]
+    fn the_leaf_scan_agrees_with_the_order_after_edits() {
+        let mut items: Items = (0..3_000)
+            .map(|i| Slot::from(Item::new(format!("i{i}"), "CLIP")))
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(14);
+        for n in 0..2_000 {
+            let at = rng.usize(..=items.len());
+            if n % 3 == 0 && !items.is_empty() {
+                items.remove(at.min(items.len() - 1));
+            } else {
+                items.insert(at, Slot::from(Item::new(format!("n{n}"), "CLIP")));
+            }
+        }
+        assert!(items.leaves().count() > 1);
+        for (at, slot) in items.iter().enumerate() {
+            assert_eq!(position(&items, &slot.id), Some(at));
+        }
+        assert_eq!(position(&items, "absent"), None);
+    }
 
     #[test]
     fn a_slot_is_found_by_id_and_travels_as_its_item() {
