@@ -7,8 +7,11 @@
 //!
 //! With `ONAIR_SOAK_HEAP=1` every allocation is tracked (dhat): the live heap is reported beside
 //! RSS each minute, and at the end the allocation sites holding the most memory are printed with
-//! their call stacks, so growth names its owner (the full profile is written to
-//! `target/dhat-soak.json`, viewable in DHAT's `dh_view.html`). Allocation tracking slows the run.
+//! their call stacks, so growth names its owner. The profile ends once the run has settled, before
+//! teardown, so it shows what the running daemon holds (the full profile is written to
+//! `target/dhat-soak.json`, or `ONAIR_SOAK_HEAP_FILE`, viewable in DHAT's `dh_view.html`; two runs
+//! of different lengths, compared site by site, name what grows). Allocation tracking slows the
+//! run.
 
 #[path = "../tests/soak/mod.rs"]
 mod harness;
@@ -17,6 +20,7 @@ mod harness;
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -38,18 +42,25 @@ fn main() {
         warmup: Duration::from_secs((secs / 6).min(60)),
         report_every: Some(Duration::from_secs(60)),
         heap_bytes: None,
+        before_teardown: None,
         pair: std::env::var("ONAIR_SOAK_PAIR").is_ok_and(|v| !v.is_empty() && v != "0"),
     };
     let heap = std::env::var_os("ONAIR_SOAK_HEAP").is_some();
-    let profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dhat-soak.json");
-    let profiler = heap.then(|| {
-        dhat::Profiler::builder()
+    let profile = std::env::var_os("ONAIR_SOAK_HEAP_FILE").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dhat-soak.json"),
+        std::path::PathBuf::from,
+    );
+    if heap {
+        let profiler = dhat::Profiler::builder()
             .file_name(&profile)
             .trim_backtraces(Some(16))
-            .build()
-    });
+            .build();
+        *PROFILER.lock().unwrap_or_else(|e| e.into_inner()) = Some(profiler);
+        PROFILING.store(true, Ordering::SeqCst);
+    }
     let params = harness::Params {
         heap_bytes: heap.then_some(live_heap as fn() -> u64),
+        before_teardown: heap.then_some(end_profile as fn()),
         ..params
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,8 +72,7 @@ fn main() {
         "{}",
         serde_json::json!({"soak": serde_json::to_value(&report).expect("report")})
     );
-    if let Some(profiler) = profiler {
-        drop(profiler);
+    if heap {
         print_owners(&profile);
     }
     let broken = report.broken();
@@ -78,8 +88,29 @@ fn main() {
     }
 }
 
+/// The heap profiler while it runs; [`end_profile`] ends it.
+static PROFILER: std::sync::Mutex<Option<dhat::Profiler>> = std::sync::Mutex::new(None);
+
+/// Whether the profiler runs, and the live heap when it ended (dhat has no figures once its
+/// profiler is gone; the harness samples from the same task that ends it).
+static PROFILING: AtomicBool = AtomicBool::new(false);
+static HEAP_AT_END: AtomicU64 = AtomicU64::new(0);
+
+/// Ends the heap profile (dhat writes it when the profiler is dropped) while the daemon still
+/// runs: what it holds then is what grew; teardown frees it all.
+fn end_profile() {
+    if PROFILING.swap(false, Ordering::SeqCst) {
+        HEAP_AT_END.store(dhat::HeapStats::get().curr_bytes as u64, Ordering::SeqCst);
+    }
+    drop(PROFILER.lock().unwrap_or_else(|e| e.into_inner()).take());
+}
+
 fn live_heap() -> u64 {
-    dhat::HeapStats::get().curr_bytes as u64
+    if PROFILING.load(Ordering::SeqCst) {
+        dhat::HeapStats::get().curr_bytes as u64
+    } else {
+        HEAP_AT_END.load(Ordering::SeqCst)
+    }
 }
 
 /// The allocation sites holding the most bytes at the end of the run, with the frames of each

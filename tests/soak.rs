@@ -38,6 +38,7 @@ fn secs(default: u64) -> u64 {
 fn params(secs: u64, pair: bool) -> harness::Params {
     harness::Params {
         heap_bytes: None,
+        before_teardown: None,
         duration: Duration::from_secs(secs),
         clients: 10,
         op_interval: Duration::from_millis(100),

@@ -54,6 +54,10 @@ pub struct Params {
     /// A main/backup pair of simulators instead of one, faults on either side or both, and each
     /// side's playout gaps measured at its simulator.
     pub pair: bool,
+    /// Called once everything has settled and the final RSS is read, before anything is shut
+    /// down: the bench ends its heap profile here, so the profile's end shows what a running
+    /// daemon holds, not what teardown leaves.
+    pub before_teardown: Option<fn()>,
 }
 
 /// The outcome of one run; every field is also printed as JSON.
@@ -228,7 +232,8 @@ pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
 }
 
 /// Runs one soak and returns its report; panics only if the rig cannot even start.
-pub async fn run(params: Params) -> Report {
+pub async fn run(mut params: Params) -> Report {
+    let before_teardown = params.before_teardown.take();
     let (rss_start, fds_start) = self_usage();
     let started = Instant::now();
     let mut sims = Vec::new();
@@ -376,6 +381,9 @@ pub async fn run(params: Params) -> Report {
     let link_connects = links.iter().map(|l| l.stats().connects).sum();
     let link_overloaded = links.iter().map(|l| l.stats().overloaded).sum();
     let (rss_end, _) = self_usage();
+    if let Some(end) = before_teardown {
+        end();
+    }
 
     daemon.shutdown().await;
     for sim in sims {
