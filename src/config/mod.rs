@@ -11,7 +11,9 @@
 mod cluster;
 pub use cluster::ClusterConfig;
 pub mod duration;
+mod hints;
 mod keys;
+mod lines;
 mod load;
 mod schedule;
 pub use schedule::format_day_start;
