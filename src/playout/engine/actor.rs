@@ -97,11 +97,6 @@ pub(crate) enum Internal {
     },
     /// A side's answers to a graphics step (see `graphics_send`).
     Graphics(graphics_send::GraphicsDone),
-    /// The store answered staged change `ticket` (see `staging`).
-    Durable {
-        ticket: u64,
-        result: Result<(), crate::playout::store::StoreError>,
-    },
 }
 
 /// What the engine needs to run.
@@ -378,6 +373,8 @@ impl Engine {
                 // Answers first: they unblock lanes and carry the times as-run starts are stamped
                 // with.
                 Some(msg) = internal.recv() => self.on_internal(msg).await,
+                Some((ticket, result)) = self.staging.answers.next(),
+                    if !self.staging.answers.is_empty() => self.on_durable(ticket, result),
                 Some(entry) = entries.recv() => self.on_entry(entry).await,
                 req = rx.recv() => match req {
                     Some(EngineRequest { op, reply }) => self.op(op, reply).await,
@@ -407,7 +404,6 @@ impl Engine {
                 why,
             } => self.on_read(side, ch, obs, (at, issued), why),
             Internal::Media { side, result } => self.on_media(side, result).await,
-            Internal::Durable { ticket, result } => self.on_durable(ticket, result),
             Internal::Graphics(done) => self.on_graphics_done(done),
             Internal::Replicated { ticket, result } => self.on_replicated(ticket, result).await,
             Internal::Synced { result } => self.on_synced(result),

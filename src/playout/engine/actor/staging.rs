@@ -9,6 +9,11 @@
 //! failed edit (each answered with the error too).
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::stream::FuturesUnordered;
 
 use super::*;
 use crate::playout::change::Change;
@@ -71,6 +76,25 @@ pub(crate) struct Staging {
     pub(super) next_ticket: u64,
     /// Failures seen; every change carries it (see the module comment).
     pub(super) epoch: u64,
+    /// The store's answers still to come, polled by the engine's own loop: a task per edit that
+    /// waited and forwarded the answer cost a spawn and one more wake-up on every edit's path to
+    /// its ack.
+    pub(super) answers: FuturesUnordered<StoreAnswer>,
+}
+
+/// The store's answer to staged change `ticket`.
+pub(crate) struct StoreAnswer {
+    ticket: u64,
+    ack: SaveAck,
+}
+
+impl Future for StoreAnswer {
+    type Output = (u64, Result<(), StoreError>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let ticket = self.ticket;
+        Pin::new(&mut self.ack).poll(cx).map(|r| (ticket, r))
+    }
 }
 
 impl Staging {
@@ -147,7 +171,8 @@ impl Engine {
         ticket
     }
 
-    /// Hands waiting change `ticket` to the store; its answer comes back as `Internal::Durable`.
+    /// Hands waiting change `ticket` to the store; the engine's loop polls its answer
+    /// (`Staging::answers`) and passes it to [`Engine::on_durable`].
     pub(super) async fn write_local(&mut self, ticket: u64) {
         let Some(w) = self.staging.waiting.iter_mut().find(|w| w.ticket == ticket) else {
             return;
@@ -180,13 +205,7 @@ impl Engine {
             }
         };
         match queued {
-            Ok(ack) => {
-                let internal = self.internal_tx.clone();
-                tokio::spawn(async move {
-                    let result = ack.await;
-                    let _ = internal.send(Internal::Durable { ticket, result });
-                });
-            }
+            Ok(ack) => self.staging.answers.push(StoreAnswer { ticket, ack }),
             Err(e) => self.on_durable(ticket, Err(e)),
         }
     }
