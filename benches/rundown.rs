@@ -17,7 +17,8 @@
 //! 4. `ack_latency`: `item.update` command → ack (durable) with 16 in flight (16 connections, one
 //!    unanswered command each: a connection runs its commands one at a time), against a bare loop of
 //!    200-byte append + `fdatasync` in a directory next to the data directory (and the same edits
-//!    on the 10-item playlist, for what the rundown's size adds).
+//!    on the 10-item playlist, for what the rundown's size adds); then `ack_latency_alone`: the
+//!    same edits one at a time on one connection, against the same baseline.
 //! 5. `startup`: the data directory is topped up to a 10,000-item snapshot plus 9,999 journal
 //!    records (the writer compacts at 10,000, so this is the most a restart can find) and the daemon
 //!    is SIGKILLed (no shutdown compaction); then `Store::open` of it vs of the snapshot alone, and
@@ -776,6 +777,12 @@ async fn run(s: Settings) {
     .await;
     let (cpu2, _) = proc_usage(pid);
     assert!(small_bad.is_empty(), "item.update failed: {small_bad:?}");
+    // One edit at a time on one connection: an operator's edit on a daemon not otherwise busy.
+    // With 16 in flight the ack waits for the edits queued before it (Little's law: 16 / rate);
+    // alone it is what durability itself adds to an edit.
+    let n_alone = (s.ack_edits / 4).max(200);
+    let (alone, alone_bad, _) = closed_loop(&url, 1, updates(&big, &big_items, n_alone, 2)).await;
+    assert!(alone_bad.is_empty(), "item.update failed: {alone_bad:?}");
     let base_after = tokio::task::spawn_blocking(move || fdatasync_loop(&root, n_base / 2))
         .await
         .expect("baseline");
@@ -814,6 +821,29 @@ async fn run(s: Settings) {
     checks.push(check(
         "ack p99 / fdatasync p99 (16 in flight)",
         ratio4,
+        3.0,
+        "x",
+        true,
+    ));
+    let mut alone_sorted = alone.clone();
+    alone_sorted.sort_by(f64::total_cmp);
+    let ratio_alone = pct(&alone_sorted, 99.0) / base_p99;
+    emit(
+        "ack_latency_alone",
+        json!({
+            "playlist_items": s.items,
+            "edits": alone.len(),
+            "in_flight": 1,
+            "connections": 1,
+            "command_to_ack_ms": summary(alone),
+            "baseline_p99_ms": round3(base_p99),
+            "p99_ratio": round3(ratio_alone),
+            "target_p99_ratio": 3.0,
+        }),
+    );
+    checks.push(check(
+        "ack p99 / fdatasync p99 (1 in flight)",
+        ratio_alone,
         3.0,
         "x",
         true,

@@ -80,10 +80,15 @@ fn main() {
         eprintln!("soak: an invariant broke: {}", broken.join(", "));
         std::process::exit(1);
     }
-    if report.rss_growth_after_warmup > 0.10 {
+    // Issue 14's target: at most 5 % over an hour. Growth in code pages (the executable faulted in
+    // as rarer paths first run) is reported apart from anonymous memory, where a leak would show.
+    if report.rss_growth_after_warmup > 0.05 {
         eprintln!(
-            "soak: RSS grew {:.1} % after warm-up (target 10 %)",
-            report.rss_growth_after_warmup * 100.0
+            "soak: RSS grew {:.1} % after warm-up (target 5 %): anonymous {:+.1} %, code pages {:+.1} %",
+            report.rss_growth_after_warmup * 100.0,
+            report.anon_growth_after_warmup * 100.0,
+            (report.rss_file_end as f64 - report.rss_file_warm as f64) * 100.0
+                / report.rss_warm.max(1) as f64
         );
     }
 }

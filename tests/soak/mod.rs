@@ -99,6 +99,15 @@ pub struct Report {
     pub rss_max: u64,
     /// (rss_end - rss_warm) / rss_warm.
     pub rss_growth_after_warmup: f64,
+    /// RSS split as the kernel counts it, after warm-up and at the end: anonymous memory (the heap,
+    /// stacks: what a leak grows) and file pages (the executable's code, faulted in the first time a
+    /// path runs, clean, bounded by the binary's size and reclaimable by the kernel at any time).
+    pub rss_anon_warm: u64,
+    pub rss_anon_end: u64,
+    pub rss_file_warm: u64,
+    pub rss_file_end: u64,
+    /// (rss_anon_end - rss_anon_warm) / rss_warm: the part of the growth that is not code pages.
+    pub anon_growth_after_warmup: f64,
     /// Live heap bytes after warm-up and at the end (with `Params::heap_bytes`).
     pub heap_warm: Option<u64>,
     pub heap_end: Option<u64>,
@@ -143,19 +152,34 @@ impl Report {
 /// Longest any end-of-run wait may take.
 pub const SETTLE: Duration = Duration::from_secs(30);
 
+/// A `/proc/self/status` field in bytes (they are given in kB).
+fn status_bytes(status: &str, field: &str) -> u64 {
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// (RssAnon, RssFile) bytes of this process.
+pub fn self_rss_split() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    (
+        status_bytes(&status, "RssAnon:"),
+        status_bytes(&status, "RssFile:"),
+    )
+}
+
 /// (VmRSS bytes, open file descriptors) of this process.
 pub fn self_usage() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let rss = status_bytes(&status, "VmRSS:");
     let fds = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count() as u64)
         .unwrap_or(0);
-    (rss_kb * 1024, fds)
+    (rss, fds)
 }
 
 /// A link that notices a dead server quickly and reconnects fast.
@@ -302,6 +326,7 @@ pub async fn run(mut params: Params) -> Report {
 
     // Sample RSS while the run goes on; print interim lines if asked.
     let mut rss_warm = 0;
+    let mut split_warm = None;
     let mut heap_warm = None;
     let mut rss_max = rss_start;
     let mut next_report = params.report_every.map(|every| started + every);
@@ -317,6 +342,7 @@ pub async fn run(mut params: Params) -> Report {
         rss_max = rss_max.max(rss);
         if rss_warm == 0 && started.elapsed() >= params.warmup {
             rss_warm = rss;
+            split_warm = Some(self_rss_split());
             heap_warm = params.heap_bytes.map(|f| f());
         }
         if let (Some(at), Some(every)) = (next_report, params.report_every)
@@ -331,6 +357,8 @@ pub async fn run(mut params: Params) -> Report {
                 "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
                 "chaos": chaos.counts(),
                 "rss": rss,
+                "rss_anon": self_rss_split().0,
+                "rss_file": self_rss_split().1,
                 "heap": params.heap_bytes.map(|f| f()),
                 "fds": fds,
             });
@@ -381,6 +409,7 @@ pub async fn run(mut params: Params) -> Report {
     let link_connects = links.iter().map(|l| l.stats().connects).sum();
     let link_overloaded = links.iter().map(|l| l.stats().overloaded).sum();
     let (rss_end, _) = self_usage();
+    let split_end = self_rss_split();
     if let Some(end) = before_teardown {
         end();
     }
@@ -402,6 +431,7 @@ pub async fn run(mut params: Params) -> Report {
         .map(|w| w.events.load(Ordering::SeqCst))
         .collect();
     let rss_warm = if rss_warm == 0 { rss_start } else { rss_warm };
+    let split_warm = split_warm.unwrap_or(split_end);
     Report {
         seconds: started.elapsed().as_secs_f64(),
         clients: params.clients,
@@ -439,6 +469,12 @@ pub async fn run(mut params: Params) -> Report {
         rss_end,
         rss_max: rss_max.max(rss_end),
         rss_growth_after_warmup: (rss_end as f64 - rss_warm as f64) / rss_warm.max(1) as f64,
+        rss_anon_warm: split_warm.0,
+        rss_anon_end: split_end.0,
+        rss_file_warm: split_warm.1,
+        rss_file_end: split_end.1,
+        anon_growth_after_warmup: (split_end.0 as f64 - split_warm.0 as f64)
+            / rss_warm.max(1) as f64,
         heap_warm,
         heap_end: params.heap_bytes.map(|f| f()),
         fds_start,
