@@ -29,7 +29,9 @@ pub(crate) async fn queue_worker(
             job = rx.recv() => match job { Some(j) => j, None => return },
         };
         waiting.fetch_sub(1, Ordering::SeqCst);
-        if job.generation != shared.generation.load(Ordering::SeqCst) {
+        // Early outs only (a stale command must not sit out a delay first); what keeps stale work
+        // off a restarted server is `run`'s check with the state locked.
+        if !current(&shared, job.generation) {
             continue;
         }
         match job.work {
@@ -44,9 +46,6 @@ pub(crate) async fn queue_worker(
                     shared.faults.delay_ended();
                     if cancelled {
                         return;
-                    }
-                    if job.generation != shared.generation.load(Ordering::SeqCst) {
-                        continue;
                     }
                 }
                 if let Some(reply) = run(&shared, &job.conn, job.generation, &request) {

@@ -21,8 +21,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::outbox::Outbox;
 
 /// Payload bytes per frame of a fragmented message: with [`WRITE_COALESCE`], what each connection's
-/// write buffer grows to at most (24 KiB × 1,000 clients = 24 MB); big enough that a 2 MB snapshot costs only ~120
-/// frames (10 header bytes and one write each).
+/// write buffer grows to at most (24 KiB × 1,000 clients = 24 MB); big enough that a 2 MB snapshot
+/// costs only ~120 frames (10 header bytes and one write each).
 pub(crate) const FRAGMENT: usize = 16 * 1024;
 
 /// Frames are gathered up to this many bytes before tungstenite writes them to the socket (a flush
