@@ -351,6 +351,7 @@ pub async fn run(mut params: Params) -> Report {
             && Instant::now() >= at
         {
             next_report = Some(at + every);
+            let (anon, file) = self_rss_split();
             let line = serde_json::json!({
                 "elapsed_s": started.elapsed().as_secs(),
                 "commands_issued": operator.issued(),
@@ -359,8 +360,8 @@ pub async fn run(mut params: Params) -> Report {
                 "seq_gaps": watchers.iter().map(|w| w.gaps.load(Ordering::Relaxed)).sum::<u64>(),
                 "chaos": chaos.counts(),
                 "rss": rss,
-                "rss_anon": self_rss_split().0,
-                "rss_file": self_rss_split().1,
+                "rss_anon": anon,
+                "rss_file": file,
                 "heap": params.heap_bytes.map(|f| f()),
                 "fds": fds,
             });
