@@ -39,17 +39,8 @@ pub(super) fn unknown_section(section: &str, value: &toml::Value) -> String {
 
 pub(super) fn unknown_key(section: &str, name: &str) -> String {
     let in_section = KEYS.iter().filter(|k| k.section == section).map(|k| k.name);
-    if let Some(near) = keys::closest(name, in_section) {
-        return format!("unknown key \"{section}.{name}\" (did you mean \"{section}.{near}\"?)");
-    }
-    if let Some(other) = KEYS.iter().find(|k| k.name == name) {
-        return format!(
-            "unknown key \"{section}.{name}\" (it belongs in [{}]: \"{}\")",
-            other.section,
-            other.dotted()
-        );
-    }
-    format!("unknown key \"{section}.{name}\"")
+    unknown_in(section, name, in_section)
+        .unwrap_or_else(|| format!("unknown key \"{section}.{name}\""))
 }
 
 /// A key of a `[[servers]]` entry that is not `name`, `backup` or a `[caspar]` key; `entry` is
@@ -58,20 +49,32 @@ pub(super) fn unknown_entry_key(entry: &str, name: &str) -> String {
     let allowed = ["name", "backup"]
         .into_iter()
         .chain(KEYS.iter().filter(|k| k.section == CASPAR).map(|k| k.name));
+    unknown_in(entry, name, allowed).unwrap_or_else(|| {
+        format!(
+            "unknown key \"{entry}.{name}\" (a [[servers]] entry takes name, backup and the \
+             [caspar] keys)"
+        )
+    })
+}
+
+/// `prefix.name` is no key: a near miss among `allowed`, or the section the name belongs in.
+fn unknown_in<'a>(
+    prefix: &str,
+    name: &str,
+    allowed: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     if let Some(near) = keys::closest(name, allowed) {
-        return format!("unknown key \"{entry}.{name}\" (did you mean \"{entry}.{near}\"?)");
+        return Some(format!(
+            "unknown key \"{prefix}.{name}\" (did you mean \"{prefix}.{near}\"?)"
+        ));
     }
-    if let Some(other) = KEYS.iter().find(|k| k.name == name) {
-        return format!(
-            "unknown key \"{entry}.{name}\" (it belongs in [{}]: \"{}\")",
+    KEYS.iter().find(|k| k.name == name).map(|other| {
+        format!(
+            "unknown key \"{prefix}.{name}\" (it belongs in [{}]: \"{}\")",
             other.section,
             other.dotted()
-        );
-    }
-    format!(
-        "unknown key \"{entry}.{name}\" (a [[servers]] entry takes name, backup and the [caspar] \
-         keys)"
-    )
+        )
+    })
 }
 
 pub(super) fn unknown_env(var: &str) -> String {
